@@ -1,0 +1,303 @@
+//! The loan book: borrowers, their contacts, loans and payments.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Amount, Currency};
+use crate::rate::Rate;
+
+/// Why an identifier was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Empty text.
+    #[error("the id is empty")]
+    Empty,
+    /// Longer than 64 bytes.
+    #[error("{0:?} is longer than 64 characters")]
+    TooLong(String),
+    /// Contains white space or a control character.
+    #[error("{0:?} contains white space or a control character")]
+    BadCharacter(String),
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates an identifier from outside.
+            pub fn new(text: impl Into<String>) -> Result<Self, IdError> {
+                let text = text.into();
+                validate_id(&text)?;
+                Ok(Self(text))
+            }
+
+            /// The identifier's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn validate_id(text: &str) -> Result<(), IdError> {
+    if text.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if text.len() > 64 {
+        return Err(IdError::TooLong(text.to_string()));
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(IdError::BadCharacter(text.to_string()));
+    }
+    Ok(())
+}
+
+id_type!(
+    /// A borrower's id, as the lender's source system gives it.
+    BorrowerId
+);
+id_type!(
+    /// A contact's id.
+    ContactId
+);
+id_type!(
+    /// A loan's id.
+    LoanId
+);
+id_type!(
+    /// A payment's id; the key that makes re-imports idempotent.
+    PaymentId
+);
+
+/// Why an enumerated field was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not one of {expected}")]
+pub struct EnumError {
+    /// The rejected text.
+    pub value: String,
+    /// The accepted values, for the message.
+    pub expected: &'static str,
+}
+
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as written in files and the database.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = EnumError;
+            fn from_str(s: &str) -> Result<Self, EnumError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(EnumError {
+                        value: s.to_string(),
+                        expected: concat!($($text, " "),+),
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether the borrower is a person or a company.
+    BorrowerKind {
+        /// A natural person.
+        Individual = "individual",
+        /// A company.
+        Company = "company",
+    }
+);
+
+text_enum!(
+    /// The language the borrower is addressed in.
+    Language {
+        /// Chinese.
+        Zh = "zh",
+        /// English.
+        En = "en",
+    }
+);
+
+text_enum!(
+    /// How a contact relates to the borrower.
+    Relation {
+        /// 担保人: owes the debt too.
+        Guarantor = "guarantor",
+        /// Spouse.
+        Spouse = "spouse",
+        /// Another relative.
+        Relative = "relative",
+        /// 紧急联系人.
+        Emergency = "emergency",
+        /// Anyone else.
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// Repayment method of a loan.
+    RepaymentMethod {
+        /// 等额本息: equal total payments.
+        Annuity = "annuity",
+        /// 等额本金: equal principal, falling interest.
+        EqualPrincipal = "equal_principal",
+        /// 先息后本: interest monthly, principal at the end.
+        InterestOnly = "interest_only",
+        /// 到期一次还本付息: everything at the end.
+        Bullet = "bullet",
+    }
+);
+
+/// A person or company that owes money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Borrower {
+    /// Key.
+    pub id: BorrowerId,
+    /// Person or company.
+    pub kind: BorrowerKind,
+    /// Full name.
+    pub name: String,
+    /// National ID or company registration number.
+    pub national_id: String,
+    /// Phone number.
+    pub phone: String,
+    /// E-mail address, possibly empty.
+    pub email: String,
+    /// IANA time zone used for contact rules.
+    pub timezone: String,
+    /// Language for messages.
+    pub language: Language,
+}
+
+/// A guarantor or another person connected to a borrower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Key.
+    pub id: ContactId,
+    /// Whose contact.
+    pub borrower_id: BorrowerId,
+    /// How they relate to the borrower.
+    pub relation: Relation,
+    /// Full name.
+    pub name: String,
+    /// Phone number.
+    pub phone: String,
+    /// E-mail address, possibly empty.
+    pub email: String,
+    /// Whether they consented to be contacted.
+    pub consent: bool,
+}
+
+/// A loan's contractual terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Loan {
+    /// Key.
+    pub id: LoanId,
+    /// Who owes it.
+    pub borrower_id: BorrowerId,
+    /// Product code (consumer loan, card instalment, SME loan, …).
+    pub product: String,
+    /// Currency of every amount of the loan.
+    pub currency: Currency,
+    /// Amount lent, in minor units.
+    pub principal: Amount,
+    /// Contractual yearly rate.
+    pub annual_rate: Rate,
+    /// Number of monthly installments (for a bullet loan, the term).
+    pub term_months: u32,
+    /// Disbursement date; installments fall on its day of month.
+    pub disbursed_on: NaiveDate,
+    /// Repayment method.
+    pub method: RepaymentMethod,
+    /// Yearly penalty rate on overdue principal.
+    pub penalty_rate: Rate,
+    /// Days after a due date within which paying in full costs no penalty.
+    pub grace_days: u32,
+}
+
+/// Money received for a loan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Key.
+    pub id: PaymentId,
+    /// Which loan it pays.
+    pub loan_id: LoanId,
+    /// Value date: the payment counts from the start of this day.
+    pub paid_on: NaiveDate,
+    /// Amount received, in the loan's minor units; positive.
+    pub amount: Amount,
+    /// Where it came from (bank transfer, card, agency, …).
+    pub channel: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_validated() {
+        assert!(LoanId::new("L-0001").is_ok());
+        assert_eq!(LoanId::new(""), Err(IdError::Empty));
+        assert!(matches!(LoanId::new("a b"), Err(IdError::BadCharacter(_))));
+        assert!(matches!(LoanId::new("x".repeat(65)), Err(IdError::TooLong(_))));
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for m in RepaymentMethod::ALL {
+            assert_eq!(m.as_str().parse::<RepaymentMethod>().unwrap(), *m);
+        }
+        let err = "monthly".parse::<RepaymentMethod>().unwrap_err();
+        assert!(err.to_string().contains("annuity equal_principal"));
+        assert_eq!("guarantor".parse::<Relation>().unwrap(), Relation::Guarantor);
+    }
+}

@@ -1,0 +1,20 @@
+//! Pure domain logic of arrears: plain functions over plain data.
+//!
+//! Nothing here touches a database, the network or the clock: the business
+//! date is always a parameter, so every rule can be tested with a table.
+#![forbid(unsafe_code)]
+
+pub mod book;
+pub mod calendar;
+pub mod delinquency;
+pub mod ledger;
+pub mod money;
+pub mod rate;
+pub mod schedule;
+
+pub use book::{
+    Borrower, BorrowerId, BorrowerKind, Contact, ContactId, Language, Loan, LoanId, Payment, PaymentId,
+    Relation, RepaymentMethod,
+};
+pub use money::{Amount, Currency, MoneyError};
+pub use rate::{Rate, RateError};
