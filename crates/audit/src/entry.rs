@@ -117,11 +117,8 @@ impl Entry {
         let entry: Entry = serde_json::from_slice(bytes)?;
         let again = entry.encode()?;
         if again != bytes {
-            let at = again
-                .iter()
-                .zip(bytes)
-                .position(|(a, b)| a != b)
-                .unwrap_or(again.len().min(bytes.len()));
+            let at =
+                again.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(again.len().min(bytes.len()));
             return Err(EntryError::NotCanonical { at });
         }
         Ok(entry)
@@ -195,10 +192,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, path: &mut String) -> Result<(), En
             } else if let Some(i) = n.as_i64() {
                 out.extend_from_slice(i.to_string().as_bytes());
             } else {
-                return Err(EntryError::NotInteger {
-                    path: path.clone(),
-                    number: n.to_string(),
-                });
+                return Err(EntryError::NotInteger { path: path.clone(), number: n.to_string() });
             }
         }
         Value::String(s) => write_str(out, s),
@@ -221,7 +215,7 @@ fn write_value(out: &mut Vec<u8>, v: &Value, path: &mut String) -> Result<(), En
 }
 
 /// Accepts `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, the RFC 3339 `date-time`.
-fn check_time(s: &str) -> Result<(), EntryError> {
+pub(crate) fn check_time(s: &str) -> Result<(), EntryError> {
     let bad = || EntryError::BadTime(s.to_owned());
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -240,19 +234,13 @@ fn check_time(s: &str) -> Result<(), EntryError> {
     if !shape {
         return Err(bad());
     }
-    let (Some(_year), Some(month), Some(day), Some(hour), Some(min), Some(sec)) = (
-        digits(0..4),
-        digits(5..7),
-        digits(8..10),
-        digits(11..13),
-        digits(14..16),
-        digits(17..19),
-    ) else {
+    let (Some(_year), Some(month), Some(day), Some(hour), Some(min), Some(sec)) =
+        (digits(0..4), digits(5..7), digits(8..10), digits(11..13), digits(14..16), digits(17..19))
+    else {
         return Err(bad());
     };
     // Leap seconds (60) are allowed by RFC 3339.
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return Err(bad());
     }
     let mut rest = &b[19..];
@@ -313,10 +301,7 @@ mod tests {
         assert_eq!(Entry::decode(&bytes).unwrap(), e);
 
         let spaced = String::from_utf8(bytes.clone()).unwrap().replace(",\"kind\"", ", \"kind\"");
-        assert!(matches!(
-            Entry::decode(spaced.as_bytes()),
-            Err(EntryError::NotCanonical { .. })
-        ));
+        assert!(matches!(Entry::decode(spaced.as_bytes()), Err(EntryError::NotCanonical { .. })));
         let reordered = serde_json::to_vec(&json!({
             "seq": 42, "at": e.at, "actor": e.actor, "kind": e.kind,
             "entity_ids": e.entity_ids, "facts": e.facts,

@@ -12,12 +12,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod entry;
 pub mod hash;
 pub mod proof;
 pub mod store;
 pub mod tree;
 
+pub use checkpoint::{Checkpoint, CheckpointError, KeyError, LogSigner, LogVerifier};
 pub use entry::{Entry, EntryError, FactValue};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
 pub use proof::{ProofError, root_from_inclusion_proof, verify_consistency, verify_inclusion};

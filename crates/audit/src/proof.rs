@@ -68,10 +68,7 @@ pub enum ProofError {
 }
 
 fn mismatch(expected: &Hash, computed: &Hash) -> ProofError {
-    ProofError::RootMismatch {
-        expected: to_hex(expected),
-        computed: to_hex(computed),
-    }
+    ProofError::RootMismatch { expected: to_hex(expected), computed: to_hex(computed) }
 }
 
 /// The root an inclusion proof leads to (RFC 9162 section 2.1.3.2, steps 1-4).
@@ -142,11 +139,7 @@ pub fn verify_consistency(
     }
     if old == new || old == 0 {
         if !proof.is_empty() {
-            return Err(ProofError::Unexpected {
-                old,
-                new,
-                given: proof.len(),
-            });
+            return Err(ProofError::Unexpected { old, new, given: proof.len() });
         }
         if old == 0 && old_root != &EMPTY_ROOT {
             return Err(ProofError::OldRootMismatch {
@@ -165,11 +158,7 @@ pub fn verify_consistency(
 
     // Step 2: when the old tree is a complete subtree its root is the first
     // node of the path, and the proof leaves it out.
-    let (first, rest) = if old.is_power_of_two() {
-        (*old_root, proof)
-    } else {
-        (proof[0], &proof[1..])
-    };
+    let (first, rest) = if old.is_power_of_two() { (*old_root, proof) } else { (proof[0], &proof[1..]) };
     let mut f = old - 1;
     let mut s = new - 1;
     while f & 1 == 1 {
@@ -201,10 +190,7 @@ pub fn verify_consistency(
         return Err(ProofError::TooShort { size: new });
     }
     if &fr != old_root {
-        return Err(ProofError::OldRootMismatch {
-            expected: to_hex(old_root),
-            computed: to_hex(&fr),
-        });
+        return Err(ProofError::OldRootMismatch { expected: to_hex(old_root), computed: to_hex(&fr) });
     }
     if &sr != new_root {
         return Err(mismatch(new_root, &sr));
@@ -237,9 +223,7 @@ mod tests {
                 let proof = log.inclusion_proof(index, size).unwrap();
                 verify_inclusion(index, size, &leaf, &proof, &root).unwrap();
 
-                assert!(
-                    verify_inclusion(index, size, &leaf_hash(b"other"), &proof, &root).is_err()
-                );
+                assert!(verify_inclusion(index, size, &leaf_hash(b"other"), &proof, &root).is_err());
                 if index + 1 < size {
                     assert!(verify_inclusion(index + 1, size, &leaf, &proof, &root).is_err());
                 }
@@ -282,9 +266,7 @@ mod tests {
                     assert!(verify_consistency(old, new, &old_root, &new_root, &bad).is_err());
                 }
                 if !proof.is_empty() {
-                    assert!(
-                        verify_consistency(old, new, &old_root, &new_root, &proof[1..]).is_err()
-                    );
+                    assert!(verify_consistency(old, new, &old_root, &new_root, &proof[1..]).is_err());
                     assert!(verify_consistency(old, new, &new_root, &old_root, &proof).is_err());
                     let mut longer = proof.clone();
                     longer.push(new_root);
@@ -297,22 +279,13 @@ mod tests {
     #[test]
     fn degenerate_cases_have_clear_answers() {
         let r = leaf_hash(b"a");
-        assert_eq!(
-            verify_consistency(3, 2, &r, &r, &[]),
-            Err(ProofError::Shrunk { old: 3, new: 2 })
-        );
-        assert_eq!(
-            verify_consistency(2, 2, &r, &leaf_hash(b"b"), &[]),
-            Err(ProofError::Fork { size: 2 })
-        );
+        assert_eq!(verify_consistency(3, 2, &r, &r, &[]), Err(ProofError::Shrunk { old: 3, new: 2 }));
+        assert_eq!(verify_consistency(2, 2, &r, &leaf_hash(b"b"), &[]), Err(ProofError::Fork { size: 2 }));
         assert!(matches!(
             verify_consistency(2, 2, &r, &r, &[r]),
             Err(ProofError::Unexpected { given: 1, .. })
         ));
-        assert_eq!(
-            verify_consistency(1, 2, &r, &r, &[]),
-            Err(ProofError::TooShort { size: 2 })
-        );
+        assert_eq!(verify_consistency(1, 2, &r, &r, &[]), Err(ProofError::TooShort { size: 2 }));
         assert_eq!(
             verify_inclusion(0, 0, &r, &[], &r),
             Err(ProofError::IndexOutOfRange { index: 0, size: 0 })

@@ -84,9 +84,7 @@ pub trait NodeStore {
 
     /// Several hashes at once, all of which must exist; override to use one query.
     fn get_many(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
-        ids.iter()
-            .map(|&id| self.get(id)?.ok_or(StoreError::Missing(id)))
-            .collect()
+        ids.iter().map(|&id| self.get(id)?.ok_or(StoreError::Missing(id))).collect()
     }
 }
 
@@ -185,9 +183,7 @@ mod tests {
     fn memory_store_refuses_gaps_and_keeps_state() {
         let mut s = MemoryStore::new();
         s.put(&[(NodeId::leaf(0), [1; 32])]).unwrap();
-        let err = s
-            .put(&[(NodeId::leaf(1), [2; 32]), (NodeId::leaf(3), [3; 32])])
-            .unwrap_err();
+        let err = s.put(&[(NodeId::leaf(1), [2; 32]), (NodeId::leaf(3), [3; 32])]).unwrap_err();
         assert!(matches!(err, StoreError::OutOfOrder(id) if id == NodeId::leaf(3)));
         assert_eq!(s.len(), 1, "a refused batch writes nothing");
         assert_eq!(s.get(NodeId::leaf(0)).unwrap(), Some([1; 32]));

@@ -53,15 +53,8 @@ fn range_nodes(a: u64, b: u64) -> Group {
     let mut left = b - a;
     while left > 0 {
         let level = 63 - left.leading_zeros();
-        debug_assert_eq!(
-            start % (1u64 << level),
-            0,
-            "range [{a}, {b}) is not aligned"
-        );
-        out.push(NodeId {
-            level: level as u8,
-            index: start >> level,
-        });
+        debug_assert_eq!(start % (1u64 << level), 0, "range [{a}, {b}) is not aligned");
+        out.push(NodeId { level: level as u8, index: start >> level });
         start += 1u64 << level;
         left -= 1u64 << level;
     }
@@ -182,25 +175,13 @@ pub struct MerkleLog<S> {
 impl<S: NodeStore> MerkleLog<S> {
     /// A new, empty log over an empty store.
     pub fn new(store: S) -> Self {
-        Self {
-            store,
-            size: 0,
-            frontier: Vec::new(),
-        }
+        Self { store, size: 0, frontier: Vec::new() }
     }
 
     /// Reopens a log of `size` leaves whose hashes the store already holds.
     pub fn open(store: S, size: u64) -> Result<Self, StoreError> {
-        let frontier = if size == 0 {
-            Vec::new()
-        } else {
-            store.get_many(&range_nodes(0, size))?
-        };
-        Ok(Self {
-            store,
-            size,
-            frontier,
-        })
+        let frontier = if size == 0 { Vec::new() } else { store.get_many(&range_nodes(0, size))? };
+        Ok(Self { store, size, frontier })
     }
 
     /// Number of leaves appended so far.
@@ -241,9 +222,7 @@ impl<S: NodeStore> MerkleLog<S> {
             // Each trailing 1-bit of the index is a left sibling waiting on the
             // frontier: the new leaf completes that subtree.
             while index & 1 == 1 {
-                let left = frontier
-                    .pop()
-                    .expect("frontier holds one hash per set bit of the size");
+                let left = frontier.pop().expect("frontier holds one hash per set bit of the size");
                 hash = node_hash(&left, &hash);
                 index >>= 1;
                 level += 1;
@@ -282,10 +261,7 @@ impl<S: NodeStore> MerkleLog<S> {
 
     fn check(&self, size: u64) -> Result<(), TreeError> {
         if size > self.size {
-            return Err(TreeError::Beyond {
-                asked: size,
-                have: self.size,
-            });
+            return Err(TreeError::Beyond { asked: size, have: self.size });
         }
         Ok(())
     }
@@ -298,16 +274,8 @@ mod tests {
     use crate::store::MemoryStore;
 
     /// The eight leaves of certificate-transparency's cpp/merkletree/merkle_tree_test.cc.
-    const CT_LEAVES: [&str; 8] = [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ];
+    const CT_LEAVES: [&str; 8] =
+        ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
 
     /// kSHA256Roots from the same file: the root after each leaf is added.
     const CT_ROOTS: [&str; 8] = [
@@ -339,12 +307,7 @@ mod tests {
         assert_eq!(log.root(), EMPTY_ROOT);
         for (i, leaf) in CT_LEAVES.iter().enumerate() {
             log.append(leaf_hash(&hex::decode(leaf).unwrap())).unwrap();
-            assert_eq!(
-                log.root(),
-                h(CT_ROOTS[i]),
-                "incremental root after {} leaves",
-                i + 1
-            );
+            assert_eq!(log.root(), h(CT_ROOTS[i]), "incremental root after {} leaves", i + 1);
         }
         for size in 1..=8 {
             assert_eq!(log.root_at(size).unwrap(), h(CT_ROOTS[size as usize - 1]));
@@ -376,11 +339,7 @@ mod tests {
                     "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
                 ],
             ),
-            (
-                2,
-                3,
-                &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
-            ),
+            (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
             (
                 1,
                 5,
@@ -393,11 +352,7 @@ mod tests {
         ];
         for (index, size, want) in cases {
             let want: Vec<Hash> = want.iter().map(|s| h(s)).collect();
-            assert_eq!(
-                log.inclusion_proof(index, size).unwrap(),
-                want,
-                "leaf {index} of {size}"
-            );
+            assert_eq!(log.inclusion_proof(index, size).unwrap(), want, "leaf {index} of {size}");
         }
     }
 
@@ -436,11 +391,7 @@ mod tests {
         ];
         for (old, new, want) in cases {
             let want: Vec<Hash> = want.iter().map(|s| h(s)).collect();
-            assert_eq!(
-                log.consistency_proof(old, new).unwrap(),
-                want,
-                "{old} -> {new}"
-            );
+            assert_eq!(log.consistency_proof(old, new).unwrap(), want, "{old} -> {new}");
         }
     }
 
@@ -451,10 +402,7 @@ mod tests {
             log.append(leaf_hash(&i.to_be_bytes())).unwrap();
         }
         // n leaves + (n - popcount(n)) completed interior nodes.
-        assert_eq!(
-            log.store().len(),
-            1000 + 1000 - 1000u32.count_ones() as usize
-        );
+        assert_eq!(log.store().len(), 1000 + 1000 - 1000u32.count_ones() as usize);
     }
 
     #[test]
@@ -477,19 +425,10 @@ mod tests {
     #[test]
     fn out_of_range_requests_are_refused_with_reasons() {
         let log = ct_log();
-        assert!(matches!(
-            log.inclusion_proof(8, 8),
-            Err(TreeError::IndexOutOfRange { index: 8, size: 8 })
-        ));
-        assert!(matches!(
-            log.consistency_proof(5, 3),
-            Err(TreeError::Shrunk { .. })
-        ));
+        assert!(matches!(log.inclusion_proof(8, 8), Err(TreeError::IndexOutOfRange { index: 8, size: 8 })));
+        assert!(matches!(log.consistency_proof(5, 3), Err(TreeError::Shrunk { .. })));
         let err = log.root_at(9).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "the log has 8 entries; size 9 does not exist yet"
-        );
+        assert_eq!(err.to_string(), "the log has 8 entries; size 9 does not exist yet");
         assert!(log.consistency_proof(0, 8).unwrap().is_empty());
     }
 }
