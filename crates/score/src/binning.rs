@@ -23,11 +23,7 @@ pub struct BinningParams {
 
 impl Default for BinningParams {
     fn default() -> Self {
-        BinningParams {
-            fine_bins: 20,
-            min_bin_share: 0.05,
-            max_bins: 8,
-        }
+        BinningParams { fine_bins: 20, min_bin_share: 0.05, max_bins: 8 }
     }
 }
 
@@ -97,11 +93,7 @@ fn fmt_num(x: f64) -> String {
 }
 
 fn range_label(lo: Option<f64>, hi: Option<f64>) -> String {
-    format!(
-        "[{}, {})",
-        lo.map_or("-inf".into(), fmt_num),
-        hi.map_or("inf".into(), fmt_num)
-    )
+    format!("[{}, {})", lo.map_or("-inf".into(), fmt_num), hi.map_or("inf".into(), fmt_num))
 }
 
 /// Optimal grouping of ordered fine bins into contiguous groups whose WoE is strictly
@@ -237,9 +229,7 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                 let e = starts.get(g + 1).copied().unwrap_or(fine.len());
                 let lo = if s == 0 { None } else { Some(cuts[s - 1]) };
                 let hi = if e == fine.len() { None } else { Some(cuts[e - 1]) };
-                let (b, gd) = fine[s..e]
-                    .iter()
-                    .fold((0, 0), |acc, x| (acc.0 + x.0, acc.1 + x.1));
+                let (b, gd) = fine[s..e].iter().fold((0, 0), |acc, x| (acc.0 + x.0, acc.1 + x.1));
                 bins.push((BinRule::Range { lo, hi }, b, gd));
             }
         }
@@ -266,25 +256,16 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
             let chunks = chunk_levels(&levels, 100);
             let fine: Vec<(usize, usize)> = chunks
                 .iter()
-                .map(|c| {
-                    c.iter()
-                        .fold((0, 0), |acc, l| (acc.0 + levels[*l].1.0, acc.1 + levels[*l].1.1))
-                })
+                .map(|c| c.iter().fold((0, 0), |acc, l| (acc.0 + levels[*l].1.0, acc.1 + levels[*l].1.1)))
                 .collect();
             if !fine.is_empty() {
-                let starts =
-                    monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
+                let starts = monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
                 for (g, &s) in starts.iter().enumerate() {
                     let e = starts.get(g + 1).copied().unwrap_or(fine.len());
-                    let mut names: Vec<String> = chunks[s..e]
-                        .iter()
-                        .flatten()
-                        .map(|&l| levels[l].0.to_string())
-                        .collect();
+                    let mut names: Vec<String> =
+                        chunks[s..e].iter().flatten().map(|&l| levels[l].0.to_string()).collect();
                     names.sort();
-                    let (b, gd) = fine[s..e]
-                        .iter()
-                        .fold((0, 0), |acc, x| (acc.0 + x.0, acc.1 + x.1));
+                    let (b, gd) = fine[s..e].iter().fold((0, 0), |acc, x| (acc.0 + x.0, acc.1 + x.1));
                     bins.push((BinRule::Levels(names), b, gd));
                 }
             }
@@ -302,22 +283,10 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                 BinRule::Range { lo, hi } => range_label(*lo, *hi),
                 BinRule::Levels(l) => l.join(" | "),
             };
-            Bin {
-                rule,
-                label,
-                count: b + g,
-                bads: b,
-                woe,
-                iv,
-            }
+            Bin { rule, label, count: b + g, bads: b, woe, iv }
         })
         .collect();
-    VarBinning {
-        name: name.into(),
-        kind: col.kind(),
-        iv: bins.iter().map(|b| b.iv).sum(),
-        bins,
-    }
+    VarBinning { name: name.into(), kind: col.kind(), iv: bins.iter().map(|b| b.iv).sum(), bins }
 }
 
 /// Lower bounds of quantile fine bins over sorted values (each cut `c` starts a bin `x >= c`).
@@ -407,10 +376,7 @@ impl VarBinning {
 
     /// WoE of every row of `col` (0 for values training never saw).
     pub fn woe(&self, col: &Column) -> Vec<f64> {
-        self.assign(col)
-            .into_iter()
-            .map(|b| b.map_or(0.0, |i| self.bins[i].woe))
-            .collect()
+        self.assign(col).into_iter().map(|b| b.map_or(0.0, |i| self.bins[i].woe)).collect()
     }
 }
 
@@ -473,14 +439,20 @@ mod tests {
 
     #[test]
     fn missing_values_get_their_own_bin_and_unseen_is_neutral() {
-        let vals: Vec<Option<f64>> = (0..200).map(|i| if i % 10 == 0 { None } else { Some(i as f64) }).collect();
+        let vals: Vec<Option<f64>> =
+            (0..200).map(|i| if i % 10 == 0 { None } else { Some(i as f64) }).collect();
         let bad: Vec<bool> = (0..200).map(|i| i % 10 == 0 || i > 150).collect();
         let vb = fit_binning("x", &Column::Numeric(vals), &bad, &BinningParams::default());
         let last = vb.bins.last().unwrap();
         assert_eq!(last.rule, BinRule::Missing);
         assert_eq!(last.count, 20);
         let unseen = Column::Categorical(vec![Some("zzz".into())]);
-        let cat = fit_binning("c", &Column::Categorical(vec![Some("a".into()), Some("b".into())]), &[true, false], &BinningParams::default());
+        let cat = fit_binning(
+            "c",
+            &Column::Categorical(vec![Some("a".into()), Some("b".into())]),
+            &[true, false],
+            &BinningParams::default(),
+        );
         assert_eq!(cat.woe(&unseen), vec![0.0]);
     }
 

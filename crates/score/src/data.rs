@@ -54,9 +54,7 @@ impl Column {
     pub fn select(&self, rows: &[usize]) -> Column {
         match self {
             Column::Numeric(v) => Column::Numeric(rows.iter().map(|&r| v[r]).collect()),
-            Column::Categorical(v) => {
-                Column::Categorical(rows.iter().map(|&r| v[r].clone()).collect())
-            }
+            Column::Categorical(v) => Column::Categorical(rows.iter().map(|&r| v[r].clone()).collect()),
         }
     }
 }
@@ -117,10 +115,7 @@ impl Table {
     /// like numbers in a small batch must still be read as text to find its bins.
     pub fn from_bytes(bytes: &[u8], forced: &HashMap<String, Kind>) -> Result<Table> {
         let fingerprint = hex(&Sha256::digest(bytes));
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_reader(bytes);
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
         let names: Vec<String> = rdr.headers()?.iter().map(str::to_string).collect();
         let mut seen = std::collections::HashSet::new();
         for n in &names {
@@ -144,12 +139,7 @@ impl Table {
             .zip(raw)
             .map(|(name, cells)| build_column(name, cells, forced.get(name).copied()))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Table {
-            names,
-            columns,
-            n_rows,
-            fingerprint,
-        })
+        Ok(Table { names, columns, n_rows, fingerprint })
     }
 
     /// Index of the column called `name`.
@@ -175,10 +165,9 @@ impl Table {
         // The target is compared as text: "1" and "1.0" are different labels to a person.
         let cells: Vec<String> = match col {
             Column::Categorical(v) => v.into_iter().map(Option::unwrap_or_default).collect(),
-            Column::Numeric(v) => v
-                .into_iter()
-                .map(|x| x.map(|x| x.to_string()).unwrap_or_default())
-                .collect(),
+            Column::Numeric(v) => {
+                v.into_iter().map(|x| x.map(|x| x.to_string()).unwrap_or_default()).collect()
+            }
         };
         let mut good: Option<String> = None;
         let mut bad = Vec::with_capacity(cells.len());
@@ -204,24 +193,12 @@ impl Table {
             bad.push(false);
         }
         let Some(good_value) = good else {
-            return Err(ScoreError::ConstantTarget {
-                target: name,
-                value: bad_value.into(),
-            });
+            return Err(ScoreError::ConstantTarget { target: name, value: bad_value.into() });
         };
         if !bad.iter().any(|&b| b) {
-            return Err(ScoreError::ConstantTarget {
-                target: name,
-                value: good_value,
-            });
+            return Err(ScoreError::ConstantTarget { target: name, value: good_value });
         }
-        Ok(Labelled {
-            features: self,
-            bad,
-            target: name,
-            bad_value: bad_value.into(),
-            good_value,
-        })
+        Ok(Labelled { features: self, bad, target: name, bad_value: bad_value.into(), good_value })
     }
 
     /// A copy holding only `rows`; its fingerprint covers the parent's and the row list.
@@ -242,17 +219,10 @@ impl Table {
 
 fn build_column(name: &str, cells: Vec<String>, forced: Option<Kind>) -> Result<Column> {
     let present = cells.iter().filter(|c| !is_missing(c)).count();
-    let numeric = cells
-        .iter()
-        .filter(|c| !is_missing(c) && parse_number(c).is_some())
-        .count();
+    let numeric = cells.iter().filter(|c| !is_missing(c) && parse_number(c).is_some()).count();
     // A column where numbers are the majority but some cells are text is almost always a
     // data error (a stray "n/a", a unit typed into a cell); binning it as levels would hide it.
-    let kind = forced.unwrap_or(if numeric * 2 > present {
-        Kind::Numeric
-    } else {
-        Kind::Categorical
-    });
+    let kind = forced.unwrap_or(if numeric * 2 > present { Kind::Numeric } else { Kind::Categorical });
     match kind {
         Kind::Numeric => {
             let mut out = Vec::with_capacity(cells.len());
@@ -273,10 +243,7 @@ fn build_column(name: &str, cells: Vec<String>, forced: Option<Kind>) -> Result<
             Ok(Column::Numeric(out))
         }
         Kind::Categorical => Ok(Column::Categorical(
-            cells
-                .into_iter()
-                .map(|c| if is_missing(&c) { None } else { Some(c) })
-                .collect(),
+            cells.into_iter().map(|c| if is_missing(&c) { None } else { Some(c) }).collect(),
         )),
     }
 }
@@ -336,10 +303,7 @@ mod tests {
     fn detects_kinds_and_missing_values() {
         let t = table("a,b,y\n1,x,good\n,y,bad\n2.5,NA,good\n").unwrap();
         assert_eq!(t.columns[0], Column::Numeric(vec![Some(1.0), None, Some(2.5)]));
-        assert_eq!(
-            t.columns[1],
-            Column::Categorical(vec![Some("x".into()), Some("y".into()), None])
-        );
+        assert_eq!(t.columns[1], Column::Categorical(vec![Some("x".into()), Some("y".into()), None]));
         assert_eq!(t.fingerprint.len(), 64);
     }
 

@@ -107,7 +107,9 @@ pub enum ScoreError {
     },
 
     /// No variable carried enough information to build a model.
-    #[error("no variable reached the information value threshold of {min_iv}; nothing to build a scorecard from")]
+    #[error(
+        "no variable reached the information value threshold of {min_iv}; nothing to build a scorecard from"
+    )]
     NoVariables {
         /// The threshold in force.
         min_iv: f64,

@@ -43,11 +43,7 @@ pub fn sigmoid(z: f64) -> f64 {
 
 /// `ln(1 + e^z)` without overflow.
 fn log1pexp(z: f64) -> f64 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
+    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
 }
 
 impl LogisticFit {
@@ -180,16 +176,9 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], penalty: Penalty) -> LogisticFit
                         if a[j][j] <= 0.0 {
                             continue;
                         }
-                        let s: f64 = r[j]
-                            - (0..d)
-                                .filter(|&k| k != j)
-                                .map(|k| a[j][k] * b[k])
-                                .sum::<f64>();
-                        let new = if j == 0 {
-                            s / a[j][j]
-                        } else {
-                            s.signum() * (s.abs() - l).max(0.0) / a[j][j]
-                        };
+                        let s: f64 = r[j] - (0..d).filter(|&k| k != j).map(|k| a[j][k] * b[k]).sum::<f64>();
+                        let new =
+                            if j == 0 { s / a[j][j] } else { s.signum() * (s.abs() - l).max(0.0) / a[j][j] };
                         delta = delta.max((new - b[j]).abs());
                         b[j] = new;
                     }
@@ -204,18 +193,10 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], penalty: Penalty) -> LogisticFit
         let mut step = 1.0;
         let mut next;
         loop {
-            next = beta
-                .iter()
-                .zip(&target)
-                .map(|(b, t)| b + step * (t - b))
-                .collect::<Vec<_>>();
+            next = beta.iter().zip(&target).map(|(b, t)| b + step * (t - b)).collect::<Vec<_>>();
             let o = objective(x, y, &next, penalty);
             if o <= obj + 1e-15 || step < 1e-6 {
-                let change = beta
-                    .iter()
-                    .zip(&next)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max);
+                let change = beta.iter().zip(&next).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 beta = next;
                 let improvement = obj - o;
                 obj = o;
@@ -230,12 +211,7 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], penalty: Penalty) -> LogisticFit
             break;
         }
     }
-    LogisticFit {
-        intercept: beta[0],
-        coefs: beta[1..].to_vec(),
-        iterations,
-        converged,
-    }
+    LogisticFit { intercept: beta[0], coefs: beta[1..].to_vec(), iterations, converged }
 }
 
 #[cfg(test)]

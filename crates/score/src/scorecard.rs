@@ -30,11 +30,7 @@ pub struct Scaling {
 
 impl Default for Scaling {
     fn default() -> Self {
-        Scaling {
-            points0: 600.0,
-            odds0: 1.0 / 19.0,
-            pdo: 50.0,
-        }
+        Scaling { points0: 600.0, odds0: 1.0 / 19.0, pdo: 50.0 }
     }
 }
 
@@ -224,9 +220,7 @@ impl Scorecard {
             }
         }
         if candidates.is_empty() {
-            return Err(ScoreError::NoVariables {
-                min_iv: params.min_iv,
-            });
+            return Err(ScoreError::NoVariables { min_iv: params.min_iv });
         }
         let fit = loop {
             let x: Vec<Vec<f64>> = candidates.iter().map(|c| c.1.clone()).collect();
@@ -265,12 +259,7 @@ impl Scorecard {
             .into_iter()
             .zip(&fit.coefs)
             .map(|((vb, _), &coef)| {
-                screening.push(Screening {
-                    name: vb.name.clone(),
-                    iv: vb.iv,
-                    used: true,
-                    reason: None,
-                });
+                screening.push(Screening { name: vb.name.clone(), iv: vb.iv, used: true, reason: None });
                 ScoredVariable {
                     points: vb.bins.iter().map(|b| -factor * coef * b.woe).collect(),
                     binning: vb,
@@ -279,13 +268,8 @@ impl Scorecard {
             })
             .collect();
         // Keep the report in the data's column order, whatever order decisions were made in.
-        let order: HashMap<&str, usize> = data
-            .features
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
+        let order: HashMap<&str, usize> =
+            data.features.names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
         screening.sort_by_key(|s| order[s.name.as_str()]);
         let mut model = Scorecard {
             format_version: FORMAT_VERSION,
@@ -319,11 +303,8 @@ impl Scorecard {
 
     /// Reads CSV bytes for this model, keeping each model variable's training kind.
     pub fn read_csv(&self, bytes: &[u8]) -> Result<Table> {
-        let forced: HashMap<String, Kind> = self
-            .variables
-            .iter()
-            .map(|v| (v.binning.name.clone(), v.binning.kind))
-            .collect();
+        let forced: HashMap<String, Kind> =
+            self.variables.iter().map(|v| (v.binning.name.clone(), v.binning.kind)).collect();
         Table::from_bytes(bytes, &forced)
     }
 
@@ -358,11 +339,8 @@ impl Scorecard {
     pub fn score_table(&self, table: &Table) -> Result<Vec<ScoredRow>> {
         let bins = self.assign(table)?;
         let factor = self.params.scaling.factor();
-        let best: Vec<f64> = self
-            .variables
-            .iter()
-            .map(|v| v.points.iter().copied().fold(0.0, f64::max))
-            .collect();
+        let best: Vec<f64> =
+            self.variables.iter().map(|v| v.points.iter().copied().fold(0.0, f64::max)).collect();
         let mut out = Vec::with_capacity(table.n_rows);
         let mut parts: Vec<(usize, f64)> = Vec::with_capacity(self.variables.len());
         for r in 0..table.n_rows {
@@ -390,12 +368,7 @@ impl Scorecard {
                 .collect();
             reasons.sort_by(|a, b| b.shortfall.total_cmp(&a.shortfall).then(a.variable.cmp(&b.variable)));
             reasons.truncate(self.params.reasons);
-            out.push(ScoredRow {
-                row: r + 1,
-                probability: sigmoid(log_odds),
-                score,
-                reasons,
-            });
+            out.push(ScoredRow { row: r + 1, probability: sigmoid(log_odds), score, reasons });
         }
         Ok(out)
     }
@@ -451,10 +424,7 @@ impl Scorecard {
         // Check the version before the body so that a future format gets a clear message.
         let h: Header = serde_json::from_str(text)?;
         if h.format_version != FORMAT_VERSION {
-            return Err(ScoreError::ModelVersion {
-                found: h.format_version,
-                expected: FORMAT_VERSION,
-            });
+            return Err(ScoreError::ModelVersion { found: h.format_version, expected: FORMAT_VERSION });
         }
         Ok(serde_json::from_str(text)?)
     }
@@ -551,16 +521,13 @@ mod tests {
         let back = Scorecard::from_json(&m.to_json()).unwrap();
         assert_eq!(back, m);
         let future = m.to_json().replace("\"format_version\": 1", "\"format_version\": 99");
-        assert!(matches!(
-            Scorecard::from_json(&future),
-            Err(ScoreError::ModelVersion { found: 99, .. })
-        ));
+        assert!(matches!(Scorecard::from_json(&future), Err(ScoreError::ModelVersion { found: 99, .. })));
     }
 
     #[test]
     fn applying_to_data_without_variables_names_them_all() {
         let m = Scorecard::train(&toy(), &TrainParams::default()).unwrap();
-        let t = Table::from_reader("z\n1\n".as_bytes()).unwrap();
+        let t = Table::from_reader("other\n1\n".as_bytes()).unwrap();
         let err = m.score_table(&t).unwrap_err();
         let ScoreError::MissingVariables(names) = &err else { panic!("{err}") };
         assert_eq!(names.len(), m.variables.len());
@@ -570,7 +537,7 @@ mod tests {
     #[test]
     fn unseen_level_is_neutral_and_reported() {
         let m = Scorecard::train(&toy(), &TrainParams::default()).unwrap();
-        let t = m.read_csv(b"x,lvl\n39,never-seen\n").unwrap();
+        let t = m.read_csv(b"x,lvl,z\n39,never-seen,1\n").unwrap();
         let s = m.score_table(&t).unwrap();
         assert_eq!(s.len(), 1);
         if m.variable_names().contains(&"lvl") {
