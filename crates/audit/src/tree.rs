@@ -47,7 +47,7 @@ pub enum TreeError {
 type Group = Vec<NodeId>;
 
 /// The complete subtrees that make up an RFC-aligned range `[a, b)`, largest first.
-fn range_nodes(a: u64, b: u64) -> Group {
+pub(crate) fn range_nodes(a: u64, b: u64) -> Group {
     let mut out = Vec::with_capacity(8);
     let mut start = a;
     let mut left = b - a;
