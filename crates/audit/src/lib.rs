@@ -9,6 +9,44 @@
 //!   signed-note text formats, and the log's signing key.
 //! * [`logcheck`]: re-hashing a whole log against checkpoints to find the first bad entry.
 //! * [`evidence`]: checking one entry's evidence package end to end.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use arrears_audit::{Entry, LogSigner, MemoryStore, MerkleLog, EvidencePackage, verify_log};
+//!
+//! // Append: encode the entry, hash it, add the leaf (in the same transaction as the row).
+//! let mut log = MerkleLog::new(MemoryStore::new());
+//! let mut rows = Vec::new();
+//! for seq in 0..5 {
+//!     let entry = Entry {
+//!         seq,
+//!         at: "2026-11-05T09:30:00Z".into(),
+//!         actor: "u:1".into(),
+//!         kind: "case.assigned".into(),
+//!         entity_ids: vec![format!("case:{seq}")],
+//!         facts: BTreeMap::new(),
+//!     };
+//!     let bytes = entry.encode()?;
+//!     log.append(arrears_audit::leaf_hash(&bytes))?;
+//!     rows.push(bytes);
+//! }
+//!
+//! // Sign a checkpoint (the key normally comes from `LogSigner::load_or_generate`).
+//! let signer = LogSigner::generate("arrears.example/audit")?;
+//! let checkpoint = log.checkpoint("arrears.example/audit", "2026-11-05T10:00:00Z");
+//! let note = signer.sign_checkpoint(&checkpoint)?;
+//!
+//! // `arrears audit verify`: re-hash everything against the checkpoints.
+//! let trusted = signer.verifier();
+//! let checkpoints = vec![trusted.verify_checkpoint(&note)?];
+//! assert!(verify_log(&rows, &checkpoints, Some(log.store())).is_intact());
+//!
+//! // `arrears audit proof 3`: an evidence package anyone can check with the public key.
+//! let entry = Entry::decode(&rows[3])?;
+//! let package = EvidencePackage::build(log.store(), &entry, &checkpoint, &note, &trusted)?;
+//! assert_eq!(package.verify(&trusted)?.entry.seq, 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -256,12 +256,30 @@ fn mth(leaves: &[Hash]) -> Hash {
 
 /// Walks down from the signed root to the leftmost leaf that differs.
 fn locate<S: NodeStore + ?Sized>(leaves: &[Hash], good: u64, cp: &Checkpoint, hints: Option<&S>) -> Location {
+    if cp.size == 0 {
+        return Location::Within {
+            from: 0,
+            to: 0,
+            why: "a checkpoint of 0 entries must carry the empty root; this one cannot belong to this log"
+                .into(),
+        };
+    }
     let len = leaves.len() as u64;
     let within = |from: u64, to: u64, why: String| {
-        let from = from.max(good);
-        // A log shorter than the checkpoint is certainly wrong at its end.
-        let to = to.min(len + 1).max(from + 1);
-        if to == from + 1 { Location::Exact(from) } else { Location::Within { from, to, why } }
+        // Entries before `good` matched an earlier checkpoint, and a log shorter
+        // than the checkpoint is certainly wrong at its end.
+        let lo = from.max(good);
+        let hi = to.min(len + 1);
+        if lo >= hi {
+            return Location::Within {
+                from,
+                to,
+                why: format!(
+                    "another checkpoint matches the first {good} entries, so the checkpoints disagree with each other: two histories were signed"
+                ),
+            };
+        }
+        if hi == lo + 1 { Location::Exact(lo) } else { Location::Within { from: lo, to: hi, why } }
     };
     let Some(store) = hints else {
         return within(good, cp.size, "no tree store was given to narrow it down".into());
@@ -374,6 +392,19 @@ mod tests {
             d.to_string(),
             "the log has only 45 entries but the checkpoint of 50 entries signed at 2026-11-05T09:49:00Z covers 50: entries from 45 on were deleted"
         );
+    }
+
+    #[test]
+    fn a_forked_checkpoint_of_the_same_size_is_caught() {
+        let es = entries(30);
+        let (store, mut cps) = signed(&es, &[16, 30]);
+        let mut fork = cps[0].clone();
+        fork.root = leaf_hash(b"another history");
+        cps.push(fork);
+        let LogReport::Diverged(d) = verify_log(&es, &cps, Some(&store)) else { panic!() };
+        assert_eq!(d.checkpoint_size, 16);
+        assert!(matches!(d.location, Location::Within { .. }), "{d}");
+        assert!(d.to_string().contains("two histories were signed"), "{d}");
     }
 
     #[test]

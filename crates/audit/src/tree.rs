@@ -238,6 +238,16 @@ impl<S: NodeStore> MerkleLog<S> {
         Ok(first)
     }
 
+    /// An unsigned checkpoint of the current state; `time` is RFC 3339, from the caller's clock.
+    pub fn checkpoint(&self, origin: &str, time: &str) -> crate::checkpoint::Checkpoint {
+        crate::checkpoint::Checkpoint {
+            origin: origin.to_owned(),
+            size: self.size,
+            root: self.root(),
+            time: time.to_owned(),
+        }
+    }
+
     /// The root of the first `size` leaves.
     pub fn root_at(&self, size: u64) -> Result<Hash, TreeError> {
         self.check(size)?;
