@@ -152,7 +152,9 @@ impl fmt::Display for Divergence {
 ///
 /// `checkpoints` must already have had their signatures checked. `hints`, the log's tree
 /// store, lets the check name the exact first bad entry; without it, or if it was altered
-/// too, the report gives a range.
+/// too, the report gives a range. Reading stops at the first failing checkpoint; the
+/// leaf hashes read so far are kept in memory (32 bytes per entry) for the walk down.
+/// Checkpoints must all be of the same log (same origin); the caller filters them.
 pub fn verify_log<E, S>(
     entries: impl IntoIterator<Item = E>,
     checkpoints: &[Checkpoint],
