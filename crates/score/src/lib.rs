@@ -9,6 +9,7 @@
 //! # Ok::<(), arrears_score::ScoreError>(())
 //! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod binning;
 pub mod cv;

@@ -542,12 +542,35 @@ mod tests {
     #[test]
     fn unseen_level_is_neutral_and_reported() {
         let m = Scorecard::train(&toy(), &TrainParams::default()).unwrap();
+        assert!(m.variable_names().contains(&"lvl"));
         let t = m.read_csv(b"x,lvl,z\n39,never-seen,1\n").unwrap();
         let s = m.score_table(&t).unwrap();
-        assert_eq!(s.len(), 1);
-        if m.variable_names().contains(&"lvl") {
-            assert!(s[0].reasons.iter().any(|r| r.bin == UNSEEN) || s[0].reasons.len() == m.params.reasons);
-        }
+        let lvl = s[0].reasons.iter().find(|r| r.variable == "lvl").expect("lvl costs points");
+        assert_eq!(lvl.bin, UNSEEN);
+        assert_eq!(lvl.points, 0.0);
+        let v = m.variables.iter().find(|v| v.binning.name == "lvl").unwrap();
+        let best = v.points.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!((lvl.shortfall - best).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reasons_hand_example() {
+        // A hand-built card: base 500, two variables; the applicant's shortfalls are
+        // a: 30 − (−10) = 40 and b: 5 − 5 = 0, so only "a" is a reason.
+        let mut m = Scorecard::train(&toy(), &TrainParams::default()).unwrap();
+        m.variables.truncate(2);
+        m.variables[0].points = m.variables[0].points.iter().map(|_| 30.0).collect();
+        let last = m.variables[0].points.len() - 1;
+        m.variables[0].points[last] = -10.0;
+        m.variables[1].points = m.variables[1].points.iter().map(|_| 5.0).collect();
+        m.base_points = 500.0;
+        let t = m.read_csv(b"x,lvl\n39,r\n").unwrap();
+        let s = m.score_table(&t).unwrap();
+        assert_eq!(s[0].score, 495.0);
+        assert_eq!(s[0].reasons.len(), 1);
+        assert_eq!(s[0].reasons[0].variable, "x");
+        assert_eq!(s[0].reasons[0].shortfall, 40.0);
+        assert_eq!(s[0].reasons[0].bin, "[34, inf)");
     }
 
     #[test]
