@@ -1,7 +1,9 @@
 //! Logistic regression by Newton's method (IRLS), with optional L2 or L1 penalties.
 //!
-//! The objective is the mean negative log-likelihood plus `λ/2·‖β‖²` (L2) or `λ·‖β‖₁`
-//! (L1, glmnet's scaling); the intercept is never penalised. Scorecards have few
+//! The objective is the summed negative log-likelihood plus `λ/2·‖β‖²` (L2) or `λ·‖β‖₁`
+//! (L1); the intercept is never penalised. Penalising the sum (scikit-learn's convention,
+//! `C = 1/λ`) makes the penalty a fixed prior whose pull fades as data grow, so one default
+//! suits a thousand rows and a million. Scorecards have few
 //! variables, so the (p+1)×(p+1) normal equations are cheap and exact.
 
 // Dense dynamic-programming and matrix code reads like the maths with explicit indices.
@@ -15,9 +17,10 @@ use serde::{Deserialize, Serialize};
 pub enum Penalty {
     /// Plain maximum likelihood.
     None,
-    /// Ridge: `λ/2·‖β‖²` added to the mean negative log-likelihood.
+    /// Ridge: `λ/2·‖β‖²` added to the summed negative log-likelihood.
     L2(f64),
-    /// Lasso: `λ·‖β‖₁`, solved by coordinate descent on each Newton step's quadratic.
+    /// Lasso: `λ·‖β‖₁` added to the summed negative log-likelihood, solved by coordinate
+    /// descent on each Newton step's quadratic.
     L1(f64),
 }
 
@@ -117,6 +120,12 @@ fn solve_spd(a: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
 /// targets `y` (`true` = bad).
 pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], penalty: Penalty) -> LogisticFit {
     let n = y.len();
+    // Internally everything is per row (mean loss), which keeps the Gram matrix well scaled.
+    let penalty = match penalty {
+        Penalty::None => Penalty::None,
+        Penalty::L2(l) => Penalty::L2(l / n.max(1) as f64),
+        Penalty::L1(l) => Penalty::L1(l / n.max(1) as f64),
+    };
     let p = x.len();
     let d = p + 1;
     let nf = n as f64;
@@ -254,9 +263,9 @@ mod tests {
     fn l2_solution_has_zero_penalised_gradient() {
         let (mut x, y) = binary_data();
         x.push((0..160).map(|i| ((i * 37) % 11) as f64 / 10.0).collect());
-        let l = 0.05;
-        let fit = fit_logistic(&x, &y, Penalty::L2(l));
         let n = y.len() as f64;
+        let l = 0.05 * n;
+        let fit = fit_logistic(&x, &y, Penalty::L2(l));
         let mut g = [0.0; 3];
         for i in 0..y.len() {
             let r = sigmoid(fit.log_odds(&[x[0][i], x[1][i]])) - y[i] as u8 as f64;
@@ -265,8 +274,9 @@ mod tests {
             g[2] += r * x[1][i] / n;
         }
         assert!(g[0].abs() < 1e-9);
-        assert!((g[1] + l * fit.coefs[0]).abs() < 1e-9);
-        assert!((g[2] + l * fit.coefs[1]).abs() < 1e-9);
+        // Mean gradient plus the penalty's gradient, both per row, vanish at the optimum.
+        assert!((g[1] + l / n * fit.coefs[0]).abs() < 1e-9);
+        assert!((g[2] + l / n * fit.coefs[1]).abs() < 1e-9);
         // Shrinkage: the ridge coefficient is smaller than the unpenalised one.
         let free = fit_logistic(&x, &y, Penalty::None);
         assert!(fit.coefs[0].abs() < free.coefs[0].abs());
@@ -277,7 +287,7 @@ mod tests {
         let (x, y) = binary_data();
         let fit = fit_logistic(&x, &y, Penalty::L1(0.0));
         assert!((fit.coefs[0] - (logit(0.75) - logit(0.2))).abs() < 1e-7);
-        let zero = fit_logistic(&x, &y, Penalty::L1(10.0));
+        let zero = fit_logistic(&x, &y, Penalty::L1(1600.0));
         assert_eq!(zero.coefs[0], 0.0);
         // With β = 0 the intercept is the overall log-odds: 65 bad of 160.
         assert!((zero.intercept - logit(65.0 / 160.0)).abs() < 1e-8);

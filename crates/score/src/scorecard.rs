@@ -74,7 +74,7 @@ impl Default for TrainParams {
         TrainParams {
             binning: BinningParams::default(),
             min_iv: 0.02,
-            penalty: Penalty::L2(0.01),
+            penalty: Penalty::L2(5.0),
             drop_nonpositive: true,
             scaling: Scaling::default(),
             reasons: 4,
