@@ -17,7 +17,7 @@ use crate::SimError;
 use crate::behaviour::{Behaviour, Due, Pay, Terms, simulate};
 use crate::ids::{org_code_check, resident_id_check, uscc_check};
 use crate::names::*;
-use crate::out::{push_date, push_field, push_padded, push_rate_bp, push_uint};
+use crate::out::{Sink, push_amount, push_date, push_field, push_padded, push_rate_bp, push_uint};
 
 /// Number of delinquency buckets counted (M0 … M7+).
 pub(crate) const BUCKETS: usize = 8;
@@ -162,11 +162,11 @@ impl Counts {
 /// A generated block: one CSV fragment per file plus its counts.
 #[derive(Debug, Default)]
 pub(crate) struct BlockOut {
-    pub borrowers: String,
-    pub contacts: String,
-    pub loans: String,
-    pub payments: String,
-    pub financials: String,
+    pub borrowers: Vec<u8>,
+    pub contacts: Vec<u8>,
+    pub loans: Vec<u8>,
+    pub payments: Vec<u8>,
+    pub financials: Vec<u8>,
     pub counts: Counts,
 }
 
@@ -293,8 +293,8 @@ pub(crate) fn generate_block(
     Ok(())
 }
 
-fn push_id(out: &mut String, prefix: char, n: u64, width: usize) {
-    out.push(prefix);
+fn push_id(out: &mut impl Sink, prefix: &str, n: u64, width: usize) {
+    out.push_str(prefix);
     push_padded(out, n, width);
 }
 
@@ -496,19 +496,19 @@ fn write_borrower(
     }
     phone(rng, &mut s.phone, shape.chinese);
     let b = &mut out.borrowers;
-    push_id(b, 'B', no, ctx.id_width);
+    push_id(b, "B", no, ctx.id_width);
     b.push_str(if shape.company { ",company," } else { ",individual," });
     push_field(b, &s.name);
-    b.push(',');
+    b.push_str(",");
     b.push_str(&s.id);
-    b.push(',');
+    b.push_str(",");
     push_field(b, &s.phone);
-    b.push(',');
+    b.push_str(",");
     push_field(b, &s.email);
     if shape.chinese {
         b.push_str(",Asia/Shanghai,zh\n");
     } else {
-        b.push(',');
+        b.push_str(",");
         b.push_str(word(rng, US_ZONES));
         b.push_str(",en\n");
     }
@@ -534,16 +534,16 @@ fn write_contact(
     phone(rng, &mut s.phone, shape.chinese);
     let consent = if relation == "guarantor" { pct(rng, 97) } else { pct(rng, 88) };
     let c = &mut out.contacts;
-    push_id(c, 'C', no, ctx.contact_width);
-    c.push(',');
-    push_id(c, 'B', borrower_no, ctx.id_width);
-    c.push(',');
+    push_id(c, "C", no, ctx.contact_width);
+    c.push_str(",");
+    push_id(c, "B", borrower_no, ctx.id_width);
+    c.push_str(",");
     c.push_str(relation);
-    c.push(',');
+    c.push_str(",");
     push_field(c, &s.name);
-    c.push(',');
+    c.push_str(",");
     push_field(c, &s.phone);
-    c.push(',');
+    c.push_str(",");
     push_field(c, &s.email);
     c.push_str(if consent { ",true\n" } else { ",false\n" });
     out.counts.contacts += 1;
@@ -608,28 +608,28 @@ fn write_loan(
     let sched = schedule::generate(loan).map_err(|source| SimError::Schedule { loan_no, source })?;
 
     let l = &mut out.loans;
-    push_id(l, 'L', loan_no, ctx.id_width);
-    l.push(',');
-    push_id(l, 'B', borrower_no, ctx.id_width);
-    l.push(',');
+    push_id(l, "L", loan_no, ctx.id_width);
+    l.push_str(",");
+    push_id(l, "B", borrower_no, ctx.id_width);
+    l.push_str(",");
     l.push_str(product);
-    l.push(',');
+    l.push_str(",");
     l.push_str(currency.code());
-    l.push(',');
-    loan.principal.write_to(currency, l);
-    l.push(',');
+    l.push_str(",");
+    push_amount(l, loan.principal.minor(), currency);
+    l.push_str(",");
     push_rate_bp(l, rate_bp);
-    l.push(',');
+    l.push_str(",");
     push_uint(l, u64::from(term));
-    l.push(',');
+    l.push_str(",");
     push_date(l, disbursed_on);
-    l.push(',');
+    l.push_str(",");
     l.push_str(method.as_str());
-    l.push(',');
+    l.push_str(",");
     push_rate_bp(l, penalty_bp);
-    l.push(',');
+    l.push_str(",");
     push_uint(l, u64::from(grace));
-    l.push('\n');
+    l.push_str("\n");
     out.counts.loans += 1;
 
     s.dues.clear();
@@ -645,18 +645,18 @@ fn write_loan(
     let channel = usual_channel(rng, shape.chinese);
     for (k, p) in s.pays.iter().enumerate() {
         let w = &mut out.payments;
-        w.push('P');
+        w.push_str("P");
         push_padded(w, loan_no, ctx.id_width);
         push_padded(w, k as u64 + 1, 3);
-        w.push(',');
-        push_id(w, 'L', loan_no, ctx.id_width);
-        w.push(',');
+        w.push_str(",");
+        push_id(w, "L", loan_no, ctx.id_width);
+        w.push_str(",");
         push_date(w, date_of(p.day));
-        w.push(',');
-        Amount::from_minor(p.amount).write_to(currency, w);
-        w.push(',');
+        w.push_str(",");
+        push_amount(w, p.amount, currency);
+        w.push_str(",");
         w.push_str(if p.collected { "agency" } else { channel });
-        w.push('\n');
+        w.push_str("\n");
     }
     out.counts.payments += s.pays.len() as u64;
 
@@ -736,8 +736,8 @@ fn write_financials(
         let cash_flow =
             net_income * rng.random_range(600..=1400) / 1000 + revenue * rng.random_range(-30..=30) / 1000;
         let f = &mut out.financials;
-        push_id(f, 'B', borrower_no, ctx.id_width);
-        f.push(',');
+        push_id(f, "B", borrower_no, ctx.id_width);
+        f.push_str(",");
         push_date(f, NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MIN));
         for v in [
             current_assets,
@@ -749,10 +749,10 @@ fn write_financials(
             net_income,
             cash_flow,
         ] {
-            f.push(',');
-            Amount::from_minor(v * 100).write_to(currency, f);
+            f.push_str(",");
+            push_amount(f, v * 100, currency);
         }
-        f.push('\n');
+        f.push_str("\n");
         out.counts.financial_rows += 1;
         // Next year: healthy firms grow; declining ones shrink, borrow more and lose money.
         if declining {

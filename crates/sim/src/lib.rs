@@ -243,7 +243,7 @@ pub fn generate(
             while let Some(out) = pending.remove(&want) {
                 let parts = [&out.borrowers, &out.contacts, &out.loans, &out.payments, &out.financials];
                 for ((f, path), part) in files.iter_mut().zip(parts) {
-                    if let Err(e) = f.write_all(part.as_bytes()) {
+                    if let Err(e) = f.write_all(part) {
                         failure = Some(SimError::Io { path: path.clone(), source: e });
                         break 'recv;
                     }

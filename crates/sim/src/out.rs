@@ -1,13 +1,44 @@
-//! Allocation-free CSV formatting into a reusable `String` per block.
+//! Allocation-free CSV formatting into a reusable byte buffer per block.
 //!
 //! Millions of rows are written per run, so numbers and dates are formatted by
 //! hand instead of through `fmt`, and nothing here allocates once the buffer has
-//! grown to the size of a block.
+//! grown to the size of a block. Output buffers are `Vec<u8>` (only `&str` and
+//! ASCII go in, so they stay UTF-8) to skip re-validating every digit string;
+//! the per-borrower scratch fields are `String`s.
 
+use arrears_core::Currency;
 use chrono::{Datelike, NaiveDate};
 
+/// Something text can be appended to: a `String` or a UTF-8 byte buffer.
+pub(crate) trait Sink {
+    /// Appends text.
+    fn push_str(&mut self, s: &str);
+    /// Appends ASCII bytes (callers only pass ASCII).
+    fn push_ascii(&mut self, b: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn push_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn push_ascii(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
+impl Sink for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push_ascii(&mut self, b: &[u8]) {
+        for &c in b {
+            self.push(char::from(c));
+        }
+    }
+}
+
 /// Appends the decimal digits of `v`.
-pub(crate) fn push_uint(out: &mut String, v: u64) {
+pub(crate) fn push_uint(out: &mut impl Sink, v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = v;
@@ -19,15 +50,14 @@ pub(crate) fn push_uint(out: &mut String, v: u64) {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.push_ascii(&buf[i..]);
 }
 
 /// Appends `v` zero-padded to at least `width` digits.
-pub(crate) fn push_padded(out: &mut String, v: u64, width: usize) {
+pub(crate) fn push_padded(out: &mut impl Sink, v: u64, width: usize) {
     let digits = digit_count(v);
     for _ in digits..width {
-        out.push('0');
+        out.push_ascii(b"0");
     }
     push_uint(out, v);
 }
@@ -44,7 +74,7 @@ pub(crate) fn digit_count(v: u64) -> usize {
 }
 
 /// Appends an ISO `YYYY-MM-DD` date.
-pub(crate) fn push_date(out: &mut String, d: NaiveDate) {
+pub(crate) fn push_date(out: &mut impl Sink, d: NaiveDate) {
     let (y, m, day) = (d.year().clamp(0, 9999) as u32, d.month(), d.day());
     let b = [
         b'0' + (y / 1000) as u8,
@@ -58,18 +88,32 @@ pub(crate) fn push_date(out: &mut String, d: NaiveDate) {
         b'0' + (day / 10) as u8,
         b'0' + (day % 10) as u8,
     ];
-    // Only ASCII digits and dashes were written.
-    out.push_str(std::str::from_utf8(&b).unwrap_or("0000-00-00"));
+    out.push_ascii(&b);
+}
+
+/// Appends `minor` units of `currency` as a decimal in major units (as `Amount::write_to` does).
+pub(crate) fn push_amount(out: &mut impl Sink, minor: i64, currency: Currency) {
+    let places = u32::from(currency.exponent());
+    let unit = 10u64.pow(places);
+    let abs = minor.unsigned_abs();
+    if minor < 0 {
+        out.push_ascii(b"-");
+    }
+    push_uint(out, abs / unit);
+    if places > 0 {
+        out.push_ascii(b".");
+        push_padded(out, abs % unit, places as usize);
+    }
 }
 
 /// Appends a rate given in basis points (1/10000) as a decimal fraction without trailing zeros.
-pub(crate) fn push_rate_bp(out: &mut String, bp: u32) {
+pub(crate) fn push_rate_bp(out: &mut impl Sink, bp: u32) {
     push_uint(out, u64::from(bp / 10_000));
     let mut frac = bp % 10_000;
     if frac == 0 {
         return;
     }
-    out.push('.');
+    out.push_ascii(b".");
     let mut places = 4;
     while frac.is_multiple_of(10) {
         frac /= 10;
@@ -79,16 +123,16 @@ pub(crate) fn push_rate_bp(out: &mut String, bp: u32) {
 }
 
 /// Appends a CSV field, quoted only when it holds a comma, a quote or a line break.
-pub(crate) fn push_field(out: &mut String, s: &str) {
+pub(crate) fn push_field(out: &mut impl Sink, s: &str) {
     if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-        out.push('"');
-        for c in s.chars() {
-            if c == '"' {
-                out.push('"');
+        out.push_ascii(b"\"");
+        for (i, part) in s.split('"').enumerate() {
+            if i > 0 {
+                out.push_ascii(b"\"\"");
             }
-            out.push(c);
+            out.push_str(part);
         }
-        out.push('"');
+        out.push_ascii(b"\"");
     } else {
         out.push_str(s);
     }
@@ -110,6 +154,12 @@ mod tests {
         push_padded(&mut s, 12_345_678, 7);
         assert_eq!(s, "0 18446744073709551615 0000042 12345678");
         s.clear();
+        let jpy = Currency::from_code("JPY").unwrap();
+        for (minor, cur) in [(0, Currency::CNY), (5, Currency::CNY), (-123_456, Currency::USD), (1500, jpy)] {
+            let mut b = Vec::new();
+            push_amount(&mut b, minor, cur);
+            assert_eq!(String::from_utf8(b).unwrap(), arrears_core::Amount(minor).format(cur));
+        }
         push_date(&mut s, NaiveDate::from_ymd_opt(2024, 2, 9).unwrap());
         assert_eq!(s, "2024-02-09");
         for (bp, text) in
