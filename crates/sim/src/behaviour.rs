@@ -33,7 +33,7 @@ impl Behaviour {
 }
 
 /// Per cent of installments a sometimes-late borrower pays late.
-const OCCASIONAL_LATE_PCT: u32 = 40;
+const OCCASIONAL_LATE_PCT: u32 = 50;
 /// Per cent of installments a chronic late payer pays late.
 const CHRONIC_LATE_PCT: u32 = 90;
 /// Per cent of installments a chronic late payer skips and pays with the next one.
@@ -46,7 +46,7 @@ const RESOLVE_EARLY_PCT: u32 = 45;
 /// with a monthly survival q the stock in M7+ relative to M6 is q / (1 − q).
 const RESOLVE_LATE_PCT: u32 = 62;
 /// Per cent chance, per installment, that a defaulter stops paying from it on.
-const DEFAULT_START_PCT: u32 = 15;
+const DEFAULT_START_PCT: u32 = 20;
 /// Per cent chance per month of a partial payment while in default.
 const PARTIAL_PCT: u32 = 25;
 

