@@ -1,1 +1,7 @@
+//! Use cases of arrears. Each one reads and writes through `arrears-store` and
+//! decides through `arrears-core`; the clock and the console belong to the caller.
 #![forbid(unsafe_code)]
+
+pub mod import;
+pub mod portfolio;
+pub mod view;

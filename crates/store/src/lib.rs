@@ -1,1 +1,251 @@
+//! Storage for arrears: one [`Db`] over SQLite (the embedded default) or
+//! PostgreSQL, chosen by the URL, with migrations for both.
+//!
+//! Queries are written once in SQL that both databases accept (`$1` parameters,
+//! standard joins) and run through the [`on_pool!`]/[`on_tx!`] macros, which
+//! expand the same code for each backend: no `sqlx::Any`, no duplicated SQL.
 #![forbid(unsafe_code)]
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod bulk;
+pub mod import;
+pub mod loans;
+
+/// Runs `$body` with `$pool` bound to the backend's pool.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut *tx`).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no database arrears supports.
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// Could not open or reach the database.
+    #[error("cannot open the database {url}: {source}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrating the database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// Stored data that arrears itself could not have written.
+    #[error("corrupt data in table {table}: {detail}")]
+    Corrupt {
+        /// Where.
+        table: &'static str,
+        /// What.
+        detail: String,
+    },
+}
+
+/// A connection pool to one of the supported databases.
+#[derive(Clone)]
+pub enum Db {
+    /// SQLite file in WAL mode.
+    Sqlite(SqlitePool),
+    /// PostgreSQL server.
+    Postgres(PgPool),
+}
+
+/// An open transaction on a [`Db`].
+pub enum Tx {
+    /// SQLite transaction.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_URL: &str = "sqlite://arrears.db";
+
+/// A database URL with its password hidden whenever it is printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl DbUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> DbUrl {
+        DbUrl(url.into())
+    }
+
+    /// The URL itself, password included: for the driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True for `sqlite:` URLs.
+    pub fn is_sqlite(&self) -> bool {
+        self.0.starts_with("sqlite:")
+    }
+}
+
+impl fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // postgres://user:secret@host/db → postgres://user:***@host/db
+        if let Some((scheme, rest)) = self.0.split_once("://")
+            && let Some((auth, host)) = rest.split_once('@')
+            && let Some((user, _)) = auth.split_once(':')
+        {
+            return write!(f, "{scheme}://{user}:***@{host}");
+        }
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbUrl({self})")
+    }
+}
+
+impl Db {
+    /// Opens the database named by `url`, creating a SQLite file if missing, and migrates it.
+    pub async fn open(url: &DbUrl) -> Result<Db, StoreError> {
+        let db = Db::connect(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Opens the database without migrating.
+    pub async fn connect(url: &DbUrl) -> Result<Db, StoreError> {
+        let connect_err = |source| StoreError::Connect { url: url.to_string(), source };
+        let raw = url.expose();
+        if url.is_sqlite() {
+            let opts = SqliteConnectOptions::from_str(raw)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                // 256 MiB of page cache keeps index pages hot during bulk imports.
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "memory");
+            let pool =
+                SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(connect_err)?;
+            Ok(Db::Sqlite(pool))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(raw).map_err(connect_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(15))
+                .connect_with(opts)
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Name of the backend, for messages.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Number of rows in a table of the schema (for reports and tests).
+    pub async fn count(&self, table: &str) -> Result<i64, StoreError> {
+        // Only names from the schema: never interpolate user input here.
+        debug_assert!(table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str())).fetch_one(p).await?),
+        )
+    }
+
+    /// Closes the pool, flushing SQLite's WAL.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back; everything written in the transaction is gone.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_hidden() {
+        let u = DbUrl::new("postgres://bob:hunter2@db.local:5432/arrears");
+        assert_eq!(u.to_string(), "postgres://bob:***@db.local:5432/arrears");
+        assert!(!format!("{u:?}").contains("hunter2"));
+        assert_eq!(DbUrl::new("sqlite://arrears.db").to_string(), "sqlite://arrears.db");
+    }
+}

@@ -1,0 +1,190 @@
+//! `arrears loan show`: one loan's schedule, payments, allocation and delinquency on a date.
+
+use arrears_core::delinquency::{DelinquencyRules, assess};
+use arrears_core::ledger::{Source, Waterfall, replay};
+use arrears_core::{Amount, Currency};
+use arrears_store::loans::{LoanBundle, load_loan};
+use arrears_store::{Db, StoreError};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// Amounts by component, as decimal strings in major units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverdueView {
+    /// Overdue principal.
+    pub principal: String,
+    /// Overdue interest.
+    pub interest: String,
+    /// Overdue fee.
+    pub fee: String,
+    /// Charged unpaid penalty.
+    pub penalty: String,
+    /// Sum of the four.
+    pub total: String,
+}
+
+/// One installment with what has been paid against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallmentView {
+    /// Number.
+    pub seq: u32,
+    /// Due date.
+    pub due_on: NaiveDate,
+    /// Principal due.
+    pub principal: String,
+    /// Interest due.
+    pub interest: String,
+    /// Fee due.
+    pub fee: String,
+    /// Principal paid.
+    pub paid_principal: String,
+    /// Interest paid.
+    pub paid_interest: String,
+    /// Fee paid.
+    pub paid_fee: String,
+    /// Penalty paid.
+    pub paid_penalty: String,
+    /// Penalty charged so far.
+    pub penalty_charged: String,
+    /// Date principal, interest and fee were all paid.
+    pub settled_on: Option<NaiveDate>,
+}
+
+/// One allocated part of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AllocationView {
+    /// Installment paid, or none for credit.
+    pub seq: Option<u32>,
+    /// `penalty`, `fee`, `interest`, `principal` or `credit`.
+    pub component: &'static str,
+    /// Amount.
+    pub amount: String,
+}
+
+/// A payment and how the waterfall allocated it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentView {
+    /// Id.
+    pub payment_id: String,
+    /// Value date.
+    pub paid_on: NaiveDate,
+    /// Amount.
+    pub amount: String,
+    /// Channel.
+    pub channel: String,
+    /// Allocation; empty for payments after the date.
+    pub allocation: Vec<AllocationView>,
+}
+
+/// Everything `loan show` prints; field names are DESIGN.md's contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoanView {
+    /// Loan id.
+    pub loan_id: String,
+    /// Borrower id.
+    pub borrower_id: String,
+    /// Product.
+    pub product: String,
+    /// Currency code.
+    pub currency: String,
+    /// Method.
+    pub method: &'static str,
+    /// Original principal.
+    pub principal: String,
+    /// Business date of the figures.
+    pub as_of: NaiveDate,
+    /// Days past due.
+    pub dpd: u32,
+    /// Bucket label.
+    pub bucket: String,
+    /// Five-category class.
+    pub five_class: &'static str,
+    /// Overdue amounts.
+    pub overdue: OverdueView,
+    /// Principal not yet repaid.
+    pub outstanding_principal: String,
+    /// Credit from overpayments.
+    pub credit: String,
+    /// `pending`, `active` or `paid_off`.
+    pub status: &'static str,
+    /// Schedule with payments against it.
+    pub installments: Vec<InstallmentView>,
+    /// Payments with their allocation.
+    pub payments: Vec<PaymentView>,
+}
+
+/// Builds the view of a loan bundle on `date`.
+pub fn loan_view(b: &LoanBundle, date: NaiveDate) -> LoanView {
+    let c: Currency = b.loan.currency;
+    let s = |a: Amount| a.format(c);
+    let pos = replay(&b.loan, &b.schedule, &b.payments, date, &Waterfall::default());
+    let rules = DelinquencyRules { tolerance: b.tolerance, ..Default::default() };
+    let q = assess(&pos, b.loan.disbursed_on, &rules, None);
+    let installments = pos
+        .installments
+        .iter()
+        .map(|ip| InstallmentView {
+            seq: ip.installment.seq,
+            due_on: ip.installment.due_on,
+            principal: s(ip.installment.principal),
+            interest: s(ip.installment.interest),
+            fee: s(ip.installment.fee),
+            paid_principal: s(ip.paid_principal),
+            paid_interest: s(ip.paid_interest),
+            paid_fee: s(ip.paid_fee),
+            paid_penalty: s(ip.paid_penalty),
+            penalty_charged: s(ip.penalty_charged),
+            settled_on: ip.settled_on,
+        })
+        .collect();
+    let payments = b
+        .payments
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PaymentView {
+            payment_id: p.id.to_string(),
+            paid_on: p.paid_on,
+            amount: s(p.amount),
+            channel: p.channel.clone(),
+            allocation: pos
+                .postings
+                .iter()
+                .filter(|x| x.source == Source::Payment(i))
+                .map(|x| AllocationView {
+                    seq: x.seq,
+                    component: x.component.map_or("credit", |c| c.as_str()),
+                    amount: s(x.amount),
+                })
+                .collect(),
+        })
+        .collect();
+    LoanView {
+        loan_id: b.loan.id.to_string(),
+        borrower_id: b.loan.borrower_id.to_string(),
+        product: b.loan.product.clone(),
+        currency: c.code().to_string(),
+        method: b.loan.method.as_str(),
+        principal: s(b.loan.principal),
+        as_of: date,
+        dpd: q.dpd,
+        bucket: q.bucket.clone(),
+        five_class: q.five_class.as_str(),
+        overdue: OverdueView {
+            principal: s(q.overdue.principal),
+            interest: s(q.overdue.interest),
+            fee: s(q.overdue.fee),
+            penalty: s(q.overdue.penalty),
+            total: s(q.overdue.total()),
+        },
+        outstanding_principal: s(q.outstanding_principal),
+        credit: s(q.credit),
+        status: q.status.as_str(),
+        installments,
+        payments,
+    }
+}
+
+/// Loads a loan and builds its view; `None` when there is no such loan.
+pub async fn show_loan(db: &Db, loan_id: &str, date: NaiveDate) -> Result<Option<LoanView>, StoreError> {
+    Ok(load_loan(db, loan_id).await?.map(|b| loan_view(&b, date)))
+}

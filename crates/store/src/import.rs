@@ -1,0 +1,302 @@
+//! Storage side of the CSV import: table layouts, look-ups by chunk and the
+//! set-based checks that run inside the import's transaction before it commits.
+
+use std::collections::HashMap;
+
+use arrears_core::schedule::Installment;
+use arrears_core::{Amount, Currency, Loan};
+use chrono::NaiveDate;
+use sqlx::QueryBuilder;
+
+use crate::bulk::{ColType, TableSpec};
+use crate::{StoreError, Tx, on_tx};
+
+use ColType::{Bool, Date, Int, Text};
+
+/// `borrowers` as written by the importer.
+pub const BORROWERS: TableSpec = TableSpec {
+    name: "borrowers",
+    columns: &[
+        ("borrower_id", Text),
+        ("kind", Text),
+        ("name", Text),
+        ("national_id", Text),
+        ("phone", Text),
+        ("email", Text),
+        ("timezone", Text),
+        ("language", Text),
+    ],
+    key_len: 1,
+};
+
+/// `contacts`.
+pub const CONTACTS: TableSpec = TableSpec {
+    name: "contacts",
+    columns: &[
+        ("contact_id", Text),
+        ("borrower_id", Text),
+        ("relation", Text),
+        ("name", Text),
+        ("phone", Text),
+        ("email", Text),
+        ("consent", Bool),
+    ],
+    key_len: 1,
+};
+
+/// `loans`.
+pub const LOANS: TableSpec = TableSpec {
+    name: "loans",
+    columns: &[
+        ("loan_id", Text),
+        ("borrower_id", Text),
+        ("product", Text),
+        ("currency", Text),
+        ("principal", Int),
+        ("annual_rate", Text),
+        ("term_months", Int),
+        ("disbursed_on", Date),
+        ("method", Text),
+        ("penalty_rate", Text),
+        ("grace_days", Int),
+    ],
+    key_len: 1,
+};
+
+/// `installments`, keyed by loan and seq.
+pub const INSTALLMENTS: TableSpec = TableSpec {
+    name: "installments",
+    columns: &[
+        ("loan_id", Text),
+        ("seq", Int),
+        ("due_on", Date),
+        ("principal", Int),
+        ("interest", Int),
+        ("fee", Int),
+    ],
+    key_len: 2,
+};
+
+/// `payments`.
+pub const PAYMENTS: TableSpec = TableSpec {
+    name: "payments",
+    columns: &[
+        ("payment_id", Text),
+        ("loan_id", Text),
+        ("paid_on", Date),
+        ("amount", Int),
+        ("channel", Text),
+    ],
+    key_len: 1,
+};
+
+/// `financials`, keyed by borrower and period end.
+pub const FINANCIALS: TableSpec = TableSpec {
+    name: "financials",
+    columns: &[
+        ("borrower_id", Text),
+        ("period_end", Date),
+        ("current_assets", Int),
+        ("current_liabilities", Int),
+        ("inventory", Int),
+        ("total_assets", Int),
+        ("total_liabilities", Int),
+        ("revenue", Int),
+        ("net_income", Int),
+        ("operating_cash_flow", Int),
+    ],
+    key_len: 2,
+};
+
+/// What the importer needs to know of a stored loan to check rows that refer to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoanMeta {
+    /// Currency of its amounts.
+    pub currency: Currency,
+    /// Disbursement date.
+    pub disbursed_on: NaiveDate,
+}
+
+/// Records the start of an import and returns its id.
+pub async fn begin_import(tx: &mut Tx, source: &str, started_at: &str) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO imports (started_at, source) VALUES ($1, $2) RETURNING import_id",
+        )
+        .bind(started_at)
+        .bind(source)
+        .fetch_one(conn)
+        .await?
+    }))
+}
+
+/// Stores the import's summary line.
+pub async fn finish_import(tx: &mut Tx, import_id: i64, summary: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE imports SET summary = $1 WHERE import_id = $2")
+            .bind(summary)
+            .bind(import_id)
+            .execute(conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Currency and disbursement date of the given loans (those that exist).
+pub async fn loan_meta(tx: &mut Tx, ids: &[&str]) -> Result<HashMap<String, LoanMeta>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(String, String, NaiveDate)> = on_tx!(tx, conn => {
+        let mut qb = QueryBuilder::new("SELECT loan_id, currency, disbursed_on FROM loans WHERE loan_id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids {
+            sep.push_bind(id.to_string());
+        }
+        qb.push(")");
+        qb.build_query_as().fetch_all(conn).await?
+    });
+    for (id, cur, disbursed_on) in rows {
+        let currency = Currency::from_code(&cur)
+            .map_err(|e| StoreError::Corrupt { table: "loans", detail: format!("loan {id}: {e}") })?;
+        out.insert(id, LoanMeta { currency, disbursed_on });
+    }
+    Ok(out)
+}
+
+/// A row of this import that names a borrower who exists neither in the files nor in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dangling {
+    /// Table of the row.
+    pub table: &'static str,
+    /// Its source line.
+    pub line: u64,
+    /// The borrower id it names.
+    pub borrower_id: String,
+}
+
+/// Rows of this import (contacts, loans, financials) whose borrower is unknown, by table and line.
+pub async fn dangling_borrowers(
+    tx: &mut Tx,
+    import_id: i64,
+    limit: i64,
+) -> Result<Vec<Dangling>, StoreError> {
+    let mut out = Vec::new();
+    for table in ["contacts", "loans", "financials"] {
+        let sql = format!(
+            "SELECT t.src_line, t.borrower_id FROM {table} t WHERE t.import_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM borrowers b WHERE b.borrower_id = t.borrower_id) \
+             ORDER BY t.src_line LIMIT $2"
+        );
+        let rows: Vec<(i64, String)> = on_tx!(tx, conn => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(import_id).bind(limit).fetch_all(conn).await?
+        });
+        out.extend(rows.into_iter().map(|(line, borrower_id)| Dangling {
+            table,
+            line: line as u64,
+            borrower_id,
+        }));
+    }
+    Ok(out)
+}
+
+/// Makes sure every product named by this import's loans has a row (default tolerance 0).
+pub async fn ensure_products(tx: &mut Tx, import_id: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO products (product) SELECT DISTINCT product FROM loans WHERE import_id = $1 \
+             ON CONFLICT (product) DO NOTHING",
+        )
+        .bind(import_id)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(())
+}
+
+/// A loan whose schedule came (at least partly) from this import, with the source line of each row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSchedule {
+    /// The loan's terms.
+    pub loan: Loan,
+    /// Its whole stored schedule with each row's source line, by seq.
+    pub rows: Vec<(Installment, u64)>,
+}
+
+/// Loans (ids after `after`, at most `limit`) that received installments in this import.
+pub async fn imported_schedules(
+    tx: &mut Tx,
+    import_id: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<ImportedSchedule>, StoreError> {
+    let ids: Vec<String> = on_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "SELECT DISTINCT loan_id FROM installments WHERE import_id = $1 AND loan_id > $2 \
+             ORDER BY loan_id LIMIT $3",
+        )
+        .bind(import_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?
+    });
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(loan) = crate::loans::loan_in_tx(tx, &id).await? else { continue };
+        let rows: Vec<(i64, NaiveDate, i64, i64, i64, i64)> = on_tx!(tx, conn => {
+            sqlx::query_as(
+                "SELECT seq, due_on, principal, interest, fee, src_line FROM installments \
+                 WHERE loan_id = $1 ORDER BY seq",
+            )
+            .bind(&id)
+            .fetch_all(conn)
+            .await?
+        });
+        let rows = rows
+            .into_iter()
+            .map(|(seq, due_on, p, i, f, line)| {
+                let inst = Installment {
+                    seq: u32::try_from(seq).unwrap_or(u32::MAX),
+                    due_on,
+                    principal: Amount(p),
+                    interest: Amount(i),
+                    fee: Amount(f),
+                };
+                (inst, line as u64)
+            })
+            .collect();
+        out.push(ImportedSchedule { loan, rows });
+    }
+    Ok(out)
+}
+
+/// Writes generated schedules for loans of this import (source line 0: not from a file).
+pub async fn insert_schedules(
+    tx: &mut Tx,
+    import_id: i64,
+    loans: &[(&Loan, Vec<Installment>)],
+) -> Result<(), StoreError> {
+    use crate::bulk::{Row, Value};
+    let rows: Vec<Row> = loans
+        .iter()
+        .flat_map(|(loan, schedule)| {
+            schedule.iter().map(move |i| Row {
+                line: 0,
+                values: vec![
+                    Value::Text(loan.id.as_str().to_string()),
+                    Value::Int(i64::from(i.seq)),
+                    Value::Date(i.due_on),
+                    Value::Int(i.principal.minor()),
+                    Value::Int(i.interest.minor()),
+                    Value::Int(i.fee.minor()),
+                ],
+            })
+        })
+        .collect();
+    crate::bulk::insert_rows(tx, &INSTALLMENTS, import_id, &rows).await?;
+    Ok(())
+}
