@@ -1,0 +1,270 @@
+//! Shared helpers: a fresh database per backend, CSV files in a temp dir, and
+//! snapshots of the whole database to prove that a rejected import wrote nothing.
+
+use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
+
+use arrears_app::import::{ImportError, ImportSummary, Quiet, import_dir};
+use arrears_store::bulk::TableSpec;
+use arrears_store::{Db, DbUrl};
+use sqlx::Row as _;
+use tempfile::TempDir;
+
+/// The import's start time recorded by every test import.
+pub const NOW: &str = "2024-06-01T00:00:00Z";
+
+/// A fresh, migrated database on one backend; the PostgreSQL database is dropped on drop.
+pub struct TestDb {
+    /// The database.
+    pub db: Db,
+    /// `sqlite` or `postgres`, for failure messages.
+    pub backend: &'static str,
+    _dir: Option<TempDir>,
+    /// Admin URL and database name, to drop it afterwards.
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let db = Db::open(&DbUrl::new(url)).await.expect("open sqlite");
+        TestDb { db, backend: "sqlite", _dir: Some(dir), pg: None }
+    }
+
+    async fn postgres(admin: &str) -> TestDb {
+        let name = format!("arrears_t_{:016x}", random_u64());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(admin)
+            .await
+            .unwrap_or_else(|e| panic!("ARREARS_TEST_PG={admin}: cannot connect: {e}"));
+        let create = format!("CREATE DATABASE {name}");
+        let mut tries = 0;
+        loop {
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(create.as_str())).execute(&mut conn).await {
+                Ok(_) => break,
+                // Concurrent CREATE DATABASE from the same template can collide briefly.
+                Err(_) if tries < 20 => {
+                    tries += 1;
+                    tokio::task::yield_now().await;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => panic!("{create}: {e}"),
+            }
+        }
+        let _ = sqlx::Connection::close(conn).await;
+        let db = Db::open(&DbUrl::new(with_database(admin, &name))).await.expect("open postgres");
+        TestDb { db, backend: "postgres", _dir: None, pg: Some((admin.to_string(), name)) }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("*** the failure above happened on backend {}", self.backend);
+        }
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort, on its own thread and runtime: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.ok()?;
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(drop.as_str())).execute(&mut c).await.ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name` (query string kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[start..].find('/') {
+        Some(i) => &base[..start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A random 64-bit number (std's randomly keyed hasher, mixed with the time).
+pub fn random_u64() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+/// The PostgreSQL admin URL under test, if any.
+pub fn pg_url() -> Option<String> {
+    std::env::var("ARREARS_TEST_PG").ok().filter(|s| !s.trim().is_empty())
+}
+
+/// Runs `test` once per backend under test, each time on a fresh database.
+pub async fn each_backend(test: impl AsyncFn(&TestDb)) {
+    let mut dbs = vec![TestDb::sqlite().await];
+    if let Some(url) = pg_url() {
+        dbs.push(TestDb::postgres(&url).await);
+    }
+    for t in dbs {
+        eprintln!("-- running on {}", t.backend);
+        test(&t).await;
+        t.db.close().await;
+    }
+}
+
+/// Writes text files into a fresh temp dir.
+pub fn write_files(files: &[(&str, &str)]) -> TempDir {
+    let raw: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_bytes())).collect();
+    write_raw_files(&raw)
+}
+
+/// Writes files of raw bytes into a fresh temp dir.
+pub fn write_raw_files(files: &[(&str, &[u8])]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).expect("write file");
+    }
+    dir
+}
+
+/// Imports `dir` with the fixed [`NOW`].
+pub async fn import(db: &Db, dir: &Path) -> Result<ImportSummary, ImportError> {
+    import_dir(db, dir, NOW, &Quiet).await
+}
+
+/// Every table of the schema, in dependency order.
+pub const TABLES: [&str; 8] =
+    ["imports", "borrowers", "contacts", "products", "loans", "installments", "payments", "financials"];
+
+/// The whole database: row counts of every table and every row of the book tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `(table, rows)` for every table.
+    pub counts: Vec<(&'static str, i64)>,
+    /// `(table, rows as text)` for the book tables, by key, including import_id and src_line.
+    pub rows: Vec<(&'static str, Vec<Vec<String>>)>,
+}
+
+impl Snapshot {
+    /// The snapshot without the `imports` log (which records every successful import).
+    pub fn book(&self) -> Snapshot {
+        Snapshot {
+            counts: self.counts.iter().filter(|(t, _)| *t != "imports").cloned().collect(),
+            rows: self.rows.clone(),
+        }
+    }
+
+    /// Rows of a table.
+    pub fn count(&self, table: &str) -> i64 {
+        self.counts.iter().find(|(t, _)| *t == table).map_or(-1, |(_, n)| *n)
+    }
+}
+
+/// Takes a [`Snapshot`].
+pub async fn snapshot(db: &Db) -> Snapshot {
+    let mut counts = Vec::new();
+    for t in TABLES {
+        counts.push((t, db.count(t).await.unwrap_or_else(|e| panic!("count {t}: {e}"))));
+    }
+    use arrears_store::import as s;
+    let mut rows = Vec::new();
+    for spec in [&s::BORROWERS, &s::CONTACTS, &s::LOANS, &s::INSTALLMENTS, &s::PAYMENTS, &s::FINANCIALS] {
+        rows.push((spec.name, dump(db, spec).await));
+    }
+    Snapshot { counts, rows }
+}
+
+/// Every row of a table as text, by key.
+pub async fn dump(db: &Db, spec: &TableSpec) -> Vec<Vec<String>> {
+    let mut cols: Vec<&str> = spec.columns.iter().map(|c| c.0).collect();
+    cols.extend(["import_id", "src_line"]);
+    let select = cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {select} FROM {} ORDER BY {}", spec.name, cols[..spec.key_len].join(", "));
+    let n = cols.len();
+    arrears_store::on_pool!(db, p => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(p)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter().map(|r| (0..n).map(|i| r.try_get::<String, _>(i).expect("text")).collect()).collect()
+    })
+}
+
+pub const BORROWERS: &str = "\
+borrower_id,kind,name,national_id,phone,email,timezone,language
+B1,individual,Zhang San,110101199003074514,13800000001,zs@example.com,Asia/Shanghai,zh
+B2,company,Acme Trading Ltd,91350100M000100Y43,13800000002,,Asia/Shanghai,en
+";
+
+pub const CONTACTS: &str = "\
+contact_id,borrower_id,relation,name,phone,email,consent
+C1,B1,guarantor,Li Si,13900000001,,true
+C2,B2,emergency,Wang Wu,13900000002,ww@example.com,false
+";
+
+/// L1 is the view test's loan: annuity 12000.00 at 12%, 12 months, disbursed 2024-01-31.
+pub const LOANS: &str = "\
+loan_id,borrower_id,product,currency,principal,annual_rate,term_months,disbursed_on,method,penalty_rate,grace_days
+L1,B1,consumer,CNY,12000.00,0.12,12,2024-01-31,annuity,0.18,3
+L2,B2,sme,CNY,50000.00,0.08,6,2024-03-15,equal_principal,0.18,0
+";
+
+pub const PAYMENTS: &str = "\
+payment_id,loan_id,paid_on,amount,channel
+P1,L1,2024-02-29,1066.19,bank
+";
+
+/// A good book: two borrowers, two contacts, two loans (schedules generated), one payment.
+pub fn good_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("borrowers.csv", BORROWERS),
+        ("contacts.csv", CONTACTS),
+        ("loans.csv", LOANS),
+        ("payments.csv", PAYMENTS),
+    ]
+}
+
+/// Imports [`good_files`] and checks it worked.
+pub async fn import_good(t: &TestDb) -> Snapshot {
+    let dir = write_files(&good_files());
+    let s = import(&t.db, dir.path()).await.unwrap_or_else(|e| panic!("[{}] good import: {e}", t.backend));
+    assert_eq!(s.schedules_generated, 2, "[{}]", t.backend);
+    snapshot(&t.db).await
+}
+
+/// Imports the good book (unless already there), then `files`, which must be rejected
+/// without a trace; returns the reported errors as `file:line: column: reason` strings.
+pub async fn rejected(t: &TestDb, files: &[(&str, &[u8])]) -> Vec<String> {
+    let before = if t.db.count("loans").await.expect("count") == 0 {
+        import_good(t).await
+    } else {
+        snapshot(&t.db).await
+    };
+    let dir = write_raw_files(files);
+    let err = import(&t.db, dir.path()).await.err();
+    let after = snapshot(&t.db).await;
+    assert_eq!(before, after, "[{}] a rejected import changed the database", t.backend);
+    match err {
+        Some(ImportError::Rejected { errors, total }) => {
+            assert_eq!(total, errors.len(), "[{}] total counts every listed error", t.backend);
+            errors.iter().map(ToString::to_string).collect()
+        }
+        other => panic!("[{}] expected Rejected, got {other:?}", t.backend),
+    }
+}
+
+/// Like [`rejected`] with text files.
+pub async fn rejected_text(t: &TestDb, files: &[(&str, &str)]) -> Vec<String> {
+    let raw: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_bytes())).collect();
+    rejected(t, &raw).await
+}
+
+/// Asserts that exactly one error starts with `prefix` and contains `phrase`.
+pub fn assert_has(t: &TestDb, errors: &[String], prefix: &str, phrase: &str) {
+    let hits = errors.iter().filter(|e| e.starts_with(prefix) && e.contains(phrase)).count();
+    assert_eq!(hits, 1, "[{}] want one error `{prefix}…{phrase}…`, got {errors:#?}", t.backend);
+}
