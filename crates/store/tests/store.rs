@@ -1,0 +1,308 @@
+//! The store against real databases: SQLite always, PostgreSQL when `ARREARS_TEST_PG`
+//! holds an admin URL (each test gets its own database, dropped afterwards).
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+
+use arrears_store::bulk::{Row, Value, insert_rows};
+use arrears_store::import::{INSTALLMENTS, LOANS, PAYMENTS};
+use arrears_store::loans::{load_chunk, load_loan};
+use arrears_store::{Db, DbUrl, StoreError};
+use chrono::NaiveDate;
+use tempfile::TempDir;
+
+/// A fresh database; a PostgreSQL one is dropped on drop.
+struct TestDb {
+    db: Db,
+    url: DbUrl,
+    backend: &'static str,
+    _dir: Option<TempDir>,
+    pg: Option<(String, String)>,
+}
+
+fn random_u64() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+fn pg_url() -> Option<String> {
+    std::env::var("ARREARS_TEST_PG").ok().filter(|s| !s.trim().is_empty())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[start..].find('/') {
+        Some(i) => &base[..start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn admin_sql(admin: &str, sql: &str) -> Result<(), sqlx::Error> {
+    let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await?;
+    sqlx::Connection::close(c).await
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DbUrl::new(format!("sqlite://{}/t.db", dir.path().display()));
+        let db = Db::open(&url).await.expect("open sqlite");
+        TestDb { db, url, backend: "sqlite", _dir: Some(dir), pg: None }
+    }
+
+    /// A new PostgreSQL database; `options` go after `CREATE DATABASE name`.
+    async fn postgres(admin: &str, options: &str) -> TestDb {
+        let name = format!("arrears_t_{:016x}", random_u64());
+        let create = format!("CREATE DATABASE {name} {options}");
+        let mut tries = 0;
+        while let Err(e) = admin_sql(admin, &create).await {
+            tries += 1;
+            assert!(tries < 20, "{create}: {e}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let url = DbUrl::new(with_database(admin, &name));
+        let db = Db::open(&url).await.expect("open postgres");
+        TestDb { db, url, backend: "postgres", _dir: None, pg: Some((admin.to_string(), name)) }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("*** the failure above happened on backend {}", self.backend);
+        }
+        if let Some((admin, name)) = self.pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).ok()
+            })
+            .join();
+        }
+    }
+}
+
+async fn each_backend(test: impl AsyncFn(&TestDb)) {
+    let mut dbs = vec![TestDb::sqlite().await];
+    if let Some(url) = pg_url() {
+        dbs.push(TestDb::postgres(&url, "").await);
+    }
+    for t in dbs {
+        eprintln!("-- running on {}", t.backend);
+        test(&t).await;
+        t.db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn migrations_apply_twice() {
+    each_backend(async |t| {
+        t.db.migrate().await.unwrap_or_else(|e| panic!("[{}] second migrate: {e}", t.backend));
+        let again = Db::open(&t.url).await.unwrap_or_else(|e| panic!("[{}] reopen: {e}", t.backend));
+        again.migrate().await.unwrap();
+        for table in [
+            "imports",
+            "borrowers",
+            "contacts",
+            "products",
+            "loans",
+            "installments",
+            "payments",
+            "financials",
+        ] {
+            assert_eq!(again.count(table).await.unwrap(), 0, "[{}] {table}", t.backend);
+        }
+        assert_eq!(again.backend(), t.backend);
+        again.close().await;
+    })
+    .await;
+}
+
+#[test]
+fn db_url_hides_the_password() {
+    let u = DbUrl::new("postgres://bob:hunter2@db.local:5432/arrears?sslmode=require");
+    assert_eq!(u.to_string(), "postgres://bob:***@db.local:5432/arrears?sslmode=require");
+    assert!(!format!("{u:?}").contains("hunter2"));
+    assert!(u.expose().contains("hunter2"));
+    assert!(!u.is_sqlite());
+    let plain = DbUrl::new("postgres://bob@db.local/arrears");
+    assert_eq!(plain.to_string(), "postgres://bob@db.local/arrears");
+    let sqlite = DbUrl::new("sqlite://arrears.db");
+    assert_eq!(sqlite.to_string(), "sqlite://arrears.db");
+    assert!(sqlite.is_sqlite());
+}
+
+#[tokio::test]
+async fn connect_errors_hide_the_password() {
+    // Nothing listens on port 1: the error must name the URL without its password.
+    let url = DbUrl::new("postgres://bob:hunter2@127.0.0.1:1/arrears?connect_timeout=2");
+    match Db::connect(&url).await {
+        Err(e @ StoreError::Connect { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("bob:***@127.0.0.1:1"), "{msg}");
+            assert!(!msg.contains("hunter2") && !format!("{e:?}").contains("hunter2"), "{msg}");
+        }
+        Err(e) => panic!("expected Connect, got {e}"),
+        Ok(_) => panic!("connected to port 1?"),
+    }
+}
+
+#[tokio::test]
+async fn unsupported_url() {
+    for raw in ["mysql://bob:hunter2@db.local/arrears", "arrears.db", "", "file:///tmp/x.db"] {
+        match Db::connect(&DbUrl::new(raw)).await {
+            Err(e @ StoreError::UnsupportedUrl(_)) => {
+                assert!(!e.to_string().contains("hunter2"), "{e}");
+                assert!(e.to_string().contains("sqlite://"), "says what is supported: {e}");
+            }
+            Err(e) => panic!("{raw:?}: expected UnsupportedUrl, got {e}"),
+            Ok(_) => panic!("{raw:?}: connected"),
+        }
+    }
+    assert!(matches!(Db::open(&DbUrl::new("mysql://x/y")).await, Err(StoreError::UnsupportedUrl(_))));
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+/// Ids of every shape: upper and lower case, punctuation, digits of different lengths.
+fn ids() -> Vec<String> {
+    let mut ids: Vec<String> = (1..=23).map(|i| format!("L-{i:03}")).collect();
+    ids.extend(["a1", "B1", "a-2", "b10", "Z9", "L10", "l-1", "L_1", "L.1", "贷款-1"].map(String::from));
+    ids
+}
+
+/// Writes `ids` as loans: loan n has n+1 installments of distinct amounts and, for every
+/// loan whose number is even, n % 3 + 1 payments; odd loans have none.
+async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)> {
+    let mut loans = Vec::new();
+    let mut insts = Vec::new();
+    let mut pays = Vec::new();
+    let mut want = BTreeMap::new();
+    for (n, id) in ids.iter().enumerate() {
+        let k = n % 4 + 1;
+        loans.push(Row {
+            line: n as u64 + 2,
+            values: vec![
+                text(id),
+                text("B1"),
+                text("consumer"),
+                text("CNY"),
+                Value::Int(100 * k as i64),
+                text("0.12"),
+                Value::Int(k as i64),
+                Value::Date(d("2024-01-31")),
+                text("equal_principal"),
+                text("0.18"),
+                Value::Int(0),
+            ],
+        });
+        for seq in 1..=k {
+            insts.push(Row {
+                line: 0,
+                values: vec![
+                    text(id),
+                    Value::Int(seq as i64),
+                    Value::Date(d("2024-01-31") + chrono::Months::new(seq as u32)),
+                    Value::Int(100),
+                    Value::Int(n as i64),
+                    Value::Int(0),
+                ],
+            });
+        }
+        let np = if n % 2 == 0 { n % 3 + 1 } else { 0 };
+        for j in 0..np {
+            pays.push(Row {
+                line: 0,
+                values: vec![
+                    text(&format!("P-{n}-{j}")),
+                    text(id),
+                    Value::Date(d("2024-02-01")),
+                    Value::Int(1 + n as i64),
+                    text("bank"),
+                ],
+            });
+        }
+        want.insert(id.clone(), (k, np));
+    }
+    let mut tx = db.begin().await.unwrap();
+    assert!(insert_rows(&mut tx, &LOANS, 1, &loans).await.unwrap().is_empty());
+    assert!(insert_rows(&mut tx, &INSTALLMENTS, 1, &insts).await.unwrap().is_empty());
+    assert!(insert_rows(&mut tx, &PAYMENTS, 1, &pays).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    want
+}
+
+/// Pages through the book `limit` loans at a time and checks every loan comes once,
+/// in the order of the pages, with its own schedule and payments.
+async fn check_paging(t: &TestDb, want: &BTreeMap<String, (usize, usize)>, limit: i64, byte_order: bool) {
+    let be = t.backend;
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = load_chunk(&t.db, after.as_deref(), limit).await.unwrap();
+        assert!(page.len() as i64 <= limit);
+        let Some(last) = page.last() else { break };
+        after = Some(last.loan.id.to_string());
+        for b in &page {
+            let id = b.loan.id.to_string();
+            let (k, np) = want[&id];
+            assert_eq!(b.schedule.len(), k, "[{be}] schedule of {id}");
+            assert!(b.schedule.iter().all(|i| i.interest.minor() == b.schedule[0].interest.minor()));
+            assert_eq!(b.payments.len(), np, "[{be}] payments of {id}");
+            assert!(b.payments.iter().all(|p| p.loan_id == b.loan.id), "[{be}] {id}");
+            let single = load_loan(&t.db, &id).await.unwrap().unwrap();
+            assert_eq!(&single, b, "[{be}] load_chunk and load_loan agree on {id}");
+            seen.push(id);
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "[{be}] a loan came twice: {seen:?}");
+    assert_eq!(seen.len(), want.len(), "[{be}] loans missing: {seen:?}");
+    if byte_order {
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted, "[{be}] pages are in id order");
+    }
+}
+
+#[tokio::test]
+async fn load_chunk_pages_in_id_order_without_gaps_or_repeats() {
+    each_backend(async |t| {
+        let want = write_book(&t.db, &ids()).await;
+        assert!(load_chunk(&t.db, None, 0).await.unwrap().is_empty());
+        for limit in [1, 3, 7, 100] {
+            check_paging(t, &want, limit, true).await;
+        }
+        // Paging from past the last id gives nothing.
+        assert!(load_chunk(&t.db, Some("\u{10ffff}"), 10).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "bug: load_chunk merges schedules/payments in Rust byte order, but the rows come in the database's collation order: on a PostgreSQL database with a linguistic collation (en-US, the common default) loans lose their payments"]
+async fn load_chunk_on_a_postgres_database_with_a_linguistic_collation() {
+    let Some(admin) = pg_url() else { return };
+    let t = TestDb::postgres(
+        &admin,
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+    )
+    .await;
+    let want = write_book(&t.db, &ids()).await;
+    for limit in [3, 100] {
+        check_paging(&t, &want, limit, false).await;
+    }
+    t.db.close().await;
+}
