@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 
+use arrears_core::schedule;
+use arrears_core::{Amount, BorrowerId, Currency, Loan, LoanId, RepaymentMethod};
 use arrears_store::bulk::{Row, Value, insert_rows};
 use arrears_store::import::{INSTALLMENTS, LOANS, PAYMENTS};
 use arrears_store::loans::{load_chunk, load_loan};
@@ -183,8 +185,8 @@ fn ids() -> Vec<String> {
     ids
 }
 
-/// Writes `ids` as loans: loan n has n+1 installments of distinct amounts and, for every
-/// loan whose number is even, n % 3 + 1 payments; odd loans have none.
+/// Writes `ids` as loans: loan n has a term of n % 4 + 1 months, the schedule core
+/// generates for its terms, and, when n is even, n % 3 + 1 payments; odd loans have none.
 async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)> {
     let mut loans = Vec::new();
     let mut insts = Vec::new();
@@ -192,6 +194,19 @@ async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)>
     let mut want = BTreeMap::new();
     for (n, id) in ids.iter().enumerate() {
         let k = n % 4 + 1;
+        let loan = Loan {
+            id: LoanId::new(id.clone()).unwrap(),
+            borrower_id: BorrowerId::new("B1").unwrap(),
+            product: "consumer".into(),
+            currency: Currency::CNY,
+            principal: Amount(10_000 * (n as i64 + 1)),
+            annual_rate: "0.12".parse().unwrap(),
+            term_months: k as u32,
+            disbursed_on: d("2024-01-31"),
+            method: RepaymentMethod::EqualPrincipal,
+            penalty_rate: "0.18".parse().unwrap(),
+            grace_days: 0,
+        };
         loans.push(Row {
             line: n as u64 + 2,
             values: vec![
@@ -199,25 +214,25 @@ async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)>
                 text("B1"),
                 text("consumer"),
                 text("CNY"),
-                Value::Int(100 * k as i64),
+                Value::Int(loan.principal.minor()),
                 text("0.12"),
                 Value::Int(k as i64),
-                Value::Date(d("2024-01-31")),
+                Value::Date(loan.disbursed_on),
                 text("equal_principal"),
                 text("0.18"),
                 Value::Int(0),
             ],
         });
-        for seq in 1..=k {
+        for i in schedule::generate(&loan).unwrap() {
             insts.push(Row {
                 line: 0,
                 values: vec![
                     text(id),
-                    Value::Int(seq as i64),
-                    Value::Date(d("2024-01-31") + chrono::Months::new(seq as u32)),
-                    Value::Int(100),
-                    Value::Int(n as i64),
-                    Value::Int(0),
+                    Value::Int(i64::from(i.seq)),
+                    Value::Date(i.due_on),
+                    Value::Int(i.principal.minor()),
+                    Value::Int(i.interest.minor()),
+                    Value::Int(i.fee.minor()),
                 ],
             });
         }
@@ -259,9 +274,12 @@ async fn check_paging(t: &TestDb, want: &BTreeMap<String, (usize, usize)>, limit
             let id = b.loan.id.to_string();
             let (k, np) = want[&id];
             assert_eq!(b.schedule.len(), k, "[{be}] schedule of {id}");
-            assert!(b.schedule.iter().all(|i| i.interest.minor() == b.schedule[0].interest.minor()));
+            assert_eq!(b.schedule, schedule::generate(&b.loan).unwrap(), "[{be}] schedule of {id}");
             assert_eq!(b.payments.len(), np, "[{be}] payments of {id}");
             assert!(b.payments.iter().all(|p| p.loan_id == b.loan.id), "[{be}] {id}");
+            let n = ids().iter().position(|x| *x == id).unwrap() as i64;
+            assert!(b.payments.iter().all(|p| p.amount.minor() == 1 + n), "[{be}] payments of {id}");
+            assert_eq!(b.loan.principal.minor(), 10_000 * (n + 1), "[{be}] {id}");
             let single = load_loan(&t.db, &id).await.unwrap().unwrap();
             assert_eq!(&single, b, "[{be}] load_chunk and load_loan agree on {id}");
             seen.push(id);

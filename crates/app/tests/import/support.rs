@@ -5,7 +5,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 
 use arrears_app::import::{ImportError, ImportSummary, Quiet, import_dir};
-use arrears_store::bulk::TableSpec;
 use arrears_store::{Db, DbUrl};
 use sqlx::Row as _;
 use tempfile::TempDir;
@@ -140,12 +139,26 @@ pub async fn import(db: &Db, dir: &Path) -> Result<ImportSummary, ImportError> {
 pub const TABLES: [&str; 8] =
     ["imports", "borrowers", "contacts", "products", "loans", "installments", "payments", "financials"];
 
-/// The whole database: row counts of every table and every row of the book tables.
+/// Key columns to order each table's dump by.
+fn key_of(table: &str) -> &'static str {
+    match table {
+        "imports" => "import_id",
+        "borrowers" => "borrower_id",
+        "contacts" => "contact_id",
+        "products" => "product",
+        "loans" => "loan_id",
+        "installments" => "loan_id, seq",
+        "payments" => "payment_id",
+        _ => "borrower_id, period_end",
+    }
+}
+
+/// The whole database: row counts of every table and every row, every column, as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// `(table, rows)` for every table.
     pub counts: Vec<(&'static str, i64)>,
-    /// `(table, rows as text)` for the book tables, by key, including import_id and src_line.
+    /// `(table, rows as text)` for every table, by key, all columns (import_id and src_line too).
     pub rows: Vec<(&'static str, Vec<Vec<String>>)>,
 }
 
@@ -154,7 +167,7 @@ impl Snapshot {
     pub fn book(&self) -> Snapshot {
         Snapshot {
             counts: self.counts.iter().filter(|(t, _)| *t != "imports").cloned().collect(),
-            rows: self.rows.clone(),
+            rows: self.rows.iter().filter(|(t, _)| *t != "imports").cloned().collect(),
         }
     }
 
@@ -162,35 +175,59 @@ impl Snapshot {
     pub fn count(&self, table: &str) -> i64 {
         self.counts.iter().find(|(t, _)| *t == table).map_or(-1, |(_, n)| *n)
     }
+
+    /// The dumped rows of a table.
+    pub fn rows_of(&self, table: &str) -> &[Vec<String>] {
+        self.rows.iter().find(|(t, _)| *t == table).map_or(&[], |(_, r)| r)
+    }
 }
 
 /// Takes a [`Snapshot`].
 pub async fn snapshot(db: &Db) -> Snapshot {
     let mut counts = Vec::new();
+    let mut rows = Vec::new();
     for t in TABLES {
         counts.push((t, db.count(t).await.unwrap_or_else(|e| panic!("count {t}: {e}"))));
-    }
-    use arrears_store::import as s;
-    let mut rows = Vec::new();
-    for spec in [&s::BORROWERS, &s::CONTACTS, &s::LOANS, &s::INSTALLMENTS, &s::PAYMENTS, &s::FINANCIALS] {
-        rows.push((spec.name, dump(db, spec).await));
+        rows.push((t, dump(db, t).await));
     }
     Snapshot { counts, rows }
 }
 
-/// Every row of a table as text, by key.
-pub async fn dump(db: &Db, spec: &TableSpec) -> Vec<Vec<String>> {
-    let mut cols: Vec<&str> = spec.columns.iter().map(|c| c.0).collect();
-    cols.extend(["import_id", "src_line"]);
+/// The columns of a table as the database has them (whatever the migrations added).
+pub async fn columns(db: &Db, table: &str) -> Vec<String> {
+    let names: Vec<String> = match db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+            .bind(table)
+            .fetch_all(p)
+            .await
+            .expect("table_info"),
+        Db::Postgres(p) => sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(p)
+        .await
+        .expect("information_schema"),
+    };
+    assert!(!names.is_empty(), "table {table} has no columns?");
+    names
+}
+
+/// Every row of a table, every column as text, by key.
+pub async fn dump(db: &Db, table: &str) -> Vec<Vec<String>> {
+    let cols = columns(db, table).await;
     let select = cols.iter().map(|c| format!("CAST({c} AS TEXT)")).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT {select} FROM {} ORDER BY {}", spec.name, cols[..spec.key_len].join(", "));
+    let sql = format!("SELECT {select} FROM {table} ORDER BY {}", key_of(table));
     let n = cols.len();
     arrears_store::on_pool!(db, p => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .fetch_all(p)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        rows.iter().map(|r| (0..n).map(|i| r.try_get::<String, _>(i).expect("text")).collect()).collect()
+        rows.iter()
+            .map(|r| (0..n).map(|i| r.try_get::<Option<String>, _>(i).expect("text").unwrap_or_default()).collect())
+            .collect()
     })
 }
 
