@@ -101,7 +101,7 @@ pub struct ImportSummary {
     pub import_id: i64,
     /// Rows read per file, in [`FILES`] order (only files present).
     pub rows_read: Vec<(String, u64)>,
-    /// Schedules generated for loans without `installments.csv` rows.
+    /// Loans of this import whose schedule is derived from their terms (no `installments.csv` rows).
     pub schedules_generated: u64,
 }
 
@@ -225,17 +225,22 @@ async fn run(
         };
         problems.push(&file, d.line, "borrower_id", reason);
     }
-    check_imported_schedules(tx, import_id, &mut problems).await?;
-    if problems.total == 0 {
-        progress.phase("generating schedules");
-        summary.schedules_generated = generate_schedules(tx, import_id, &mut problems).await?;
+    for (loan_id, line) in sql::schedules_replacing_generated(tx, import_id).await? {
+        problems.push(
+            "installments.csv",
+            line as u64,
+            "loan_id",
+            format!("loan {loan_id} was imported earlier with a generated schedule, which installments cannot replace"),
+        );
     }
+    check_imported_schedules(tx, import_id, &mut problems).await?;
     if problems.total > 0 {
         // Report in file order, then line order, as a person reads them.
         let order = |f: &str| FILES.iter().position(|x| *x == f).unwrap_or(FILES.len());
-        problems.errors.sort_by(|a, b| (order(&a.file), a.line).cmp(&(order(&b.file), b.line)));
+        problems.errors.sort_by_key(|e| (order(&e.file), e.line));
         return Ok(Err(ImportError::Rejected { errors: problems.errors, total: problems.total }));
     }
+    summary.schedules_generated = sql::mark_imported_schedules(tx, import_id).await?;
     sql::ensure_products(tx, import_id).await?;
     let text = summary.rows_read.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ");
     sql::finish_import(tx, import_id, &text).await?;
@@ -370,8 +375,9 @@ async fn load_file(
             }
         }
         if raw.len() >= CHUNK || (!more && !raw.is_empty()) {
-            let rows = parse_chunk(tx, f.name, &raw, &index, problems).await?;
-            report_conflicts(f.name, spec, insert_rows(tx, spec, import_id, &rows).await?, problems);
+            let (rows, currencies) = parse_chunk(tx, f.name, &raw, &index, problems).await?;
+            let conflicts = insert_rows(tx, spec, import_id, &rows).await?;
+            report_conflicts(f.name, spec, conflicts, &currencies, problems);
             raw.clear();
             progress(f.reader.position().byte());
         }
@@ -403,9 +409,40 @@ fn reject_key(file: &str, record: &ByteRecord, index: &[usize], problems: &mut P
     }
 }
 
-fn report_conflicts(file: &str, spec: &TableSpec, conflicts: Vec<Conflict>, problems: &mut Problems) {
-    for c in conflicts {
+/// Columns that hold amounts in minor units, shown in major units in messages.
+const AMOUNT_COLUMNS: &[&str] = &[
+    "principal",
+    "interest",
+    "fee",
+    "amount",
+    "current_assets",
+    "current_liabilities",
+    "inventory",
+    "total_assets",
+    "total_liabilities",
+    "revenue",
+    "net_income",
+    "operating_cash_flow",
+];
+
+fn report_conflicts(
+    file: &str,
+    spec: &TableSpec,
+    conflicts: Vec<Conflict>,
+    currency_of_line: &HashMap<u64, Currency>,
+    problems: &mut Problems,
+) {
+    for mut c in conflicts {
         let key = spec.columns[0].0;
+        if AMOUNT_COLUMNS.contains(&c.column) {
+            // Show amounts as the file writes them, not as stored minor units.
+            let cur = currency_of_line.get(&c.line).copied().unwrap_or(Currency::CNY);
+            for v in [&mut c.stored, &mut c.incoming] {
+                if let Value::Int(minor) = v {
+                    *v = Value::Text(Amount(*minor).format(cur));
+                }
+            }
+        }
         let reason = if c.same_import {
             format!(
                 "duplicate {key}: line {} has {} = {}, this row has {}",
@@ -422,13 +459,14 @@ fn report_conflicts(file: &str, spec: &TableSpec, conflicts: Vec<Conflict>, prob
 }
 
 /// Parses a chunk of records into rows; bad fields are recorded and their rows dropped.
+/// Also returns the currency of each row with amounts, by line, for messages.
 async fn parse_chunk(
     tx: &mut Tx,
     file: &'static str,
     raw: &[(u64, ByteRecord)],
     index: &[usize],
     problems: &mut Problems,
-) -> Result<Vec<Row>, ImportError> {
+) -> Result<(Vec<Row>, HashMap<u64, Currency>), ImportError> {
     // Amounts of installments and payments are in their loan's currency: look the loans up.
     let meta = if matches!(file, "installments.csv" | "payments.csv") {
         let col = if file == "payments.csv" { 1 } else { 0 };
@@ -447,8 +485,9 @@ async fn parse_chunk(
         HashMap::new()
     };
     let mut rows = Vec::with_capacity(raw.len());
+    let mut currencies = HashMap::new();
     for (line, record) in raw {
-        let mut f = Fields { file, line: *line, record, index, problems, ok: true };
+        let mut f = Fields { file, line: *line, record, index, problems, ok: true, currency: None };
         let values = match file {
             "borrowers.csv" => borrower_row(&mut f),
             "contacts.csv" => contact_row(&mut f),
@@ -457,12 +496,18 @@ async fn parse_chunk(
             "payments.csv" => payment_row(&mut f, &meta),
             _ => financial_row(&mut f),
         };
+        let currency = f.currency;
         match values {
-            Some(values) if f.ok => rows.push(Row { line: *line, values }),
+            Some(values) if f.ok => {
+                if let Some(c) = currency {
+                    currencies.insert(*line, c);
+                }
+                rows.push(Row { line: *line, values });
+            }
             _ => reject_key(file, record, index, problems),
         }
     }
-    Ok(rows)
+    Ok((rows, currencies))
 }
 
 /// Field access for one record, recording every bad field.
@@ -473,6 +518,8 @@ struct Fields<'a> {
     index: &'a [usize],
     problems: &'a mut Problems,
     ok: bool,
+    /// Currency the row's amounts were read in.
+    currency: Option<Currency>,
 }
 
 impl Fields<'_> {
@@ -526,6 +573,7 @@ impl Fields<'_> {
     }
 
     fn amount(&mut self, i: usize, name: &str, currency: Currency) -> Option<Amount> {
+        self.currency = Some(currency);
         let t = self.text(i, name)?;
         match Amount::parse(&t, currency) {
             Ok(a) => Some(a),
@@ -668,18 +716,39 @@ fn loan_row(f: &mut Fields) -> Option<Vec<Value>> {
     let method = f.parse::<RepaymentMethod>(8, "method");
     let penalty_rate = f.parse::<Rate>(9, "penalty_rate");
     let grace = f.int(10, "grace_days", 0, 365);
+    let (id, borrower, currency, principal, annual_rate) =
+        (id?, borrower?, currency?, principal?, annual_rate?);
+    let (term, disbursed_on, method, penalty_rate, grace) =
+        (term?, disbursed_on?, method?, penalty_rate?, grace?);
+    // Terms that give no schedule (an absurd rate over a long term) are bad input, found here with their line.
+    let loan = arrears_core::Loan {
+        id: id.clone(),
+        borrower_id: borrower.clone(),
+        product: String::new(),
+        currency,
+        principal,
+        annual_rate,
+        term_months: term as u32,
+        disbursed_on,
+        method,
+        penalty_rate,
+        grace_days: grace as u32,
+    };
+    if let (true, Err(e)) = (f.ok, schedule::generate(&loan)) {
+        f.bad("term_months", format!("these terms give no schedule: {e}"));
+    }
     Some(vec![
-        t(id?.as_str()),
-        t(borrower?.as_str()),
+        t(id.as_str()),
+        t(borrower.as_str()),
         t(product?),
-        t(currency?.code()),
-        Value::Int(principal?.minor()),
-        t(annual_rate?.to_string()),
-        Value::Int(term?),
-        Value::Date(disbursed_on?),
-        t(method?.as_str()),
-        t(penalty_rate?.to_string()),
-        Value::Int(grace?),
+        t(currency.code()),
+        Value::Int(principal.minor()),
+        t(annual_rate.to_string()),
+        Value::Int(term),
+        Value::Date(disbursed_on),
+        t(method.as_str()),
+        t(penalty_rate.to_string()),
+        Value::Int(grace),
     ])
 }
 
@@ -806,29 +875,4 @@ async fn check_imported_schedules(
         }
     }
     Ok(())
-}
-
-/// Builds and stores the contractual schedule of every new loan that has none.
-async fn generate_schedules(
-    tx: &mut Tx,
-    import_id: i64,
-    problems: &mut Problems,
-) -> Result<u64, ImportError> {
-    let mut after = String::new();
-    let mut done = 0u64;
-    loop {
-        let loans = arrears_store::loans::unscheduled_loans(tx, import_id, &after, 2000).await?;
-        let Some(last) = loans.last() else { break };
-        after = last.id.as_str().to_string();
-        let mut built = Vec::with_capacity(loans.len());
-        for loan in &loans {
-            match schedule::generate(loan) {
-                Ok(s) => built.push((loan, s)),
-                Err(e) => problems.push("loans.csv", 0, "loan_id", format!("loan {}: {e}", loan.id)),
-            }
-        }
-        sql::insert_schedules(tx, import_id, &built).await?;
-        done += built.len() as u64;
-    }
-    Ok(done)
 }

@@ -362,8 +362,9 @@ mod tests {
 
     #[test]
     fn dpd_table_for_the_hard_dates() {
-        // (case, disbursed, payments, date, tolerance, dpd)
-        let cases: &[(&str, &str, &[(&str, i64)], &str, i64, u32)] = &[
+        /// (case, disbursed, payments, date, tolerance, expected DPD)
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, i64)], &'a str, i64, u32);
+        let cases: &[Case] = &[
             ("due today is not overdue", "2024-01-31", &[], "2024-02-29", 0, 0),
             ("29 Feb due, unpaid the day after", "2024-01-31", &[], "2024-03-01", 0, 1),
             (

@@ -13,6 +13,10 @@ use crate::calendar::add_months_clamped;
 use crate::money::{Amount, div_round_half_up};
 use crate::rate::Rate;
 
+/// Names the algorithm of [`generate`]; stored with every loan whose schedule is derived
+/// from its terms, so that a future change of the rules cannot silently rewrite old loans.
+pub const GENERATOR_VERSION: &str = "generated-v1";
+
 /// One row of a repayment schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Installment {

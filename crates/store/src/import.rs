@@ -274,29 +274,38 @@ pub async fn imported_schedules(
     Ok(out)
 }
 
-/// Writes generated schedules for loans of this import (source line 0: not from a file).
-pub async fn insert_schedules(
+/// Rows of `installments.csv` (loan id, first line) that would replace the derived schedule
+/// of a loan stored by an earlier import.
+pub async fn schedules_replacing_generated(
     tx: &mut Tx,
     import_id: i64,
-    loans: &[(&Loan, Vec<Installment>)],
-) -> Result<(), StoreError> {
-    use crate::bulk::{Row, Value};
-    let rows: Vec<Row> = loans
-        .iter()
-        .flat_map(|(loan, schedule)| {
-            schedule.iter().map(move |i| Row {
-                line: 0,
-                values: vec![
-                    Value::Text(loan.id.as_str().to_string()),
-                    Value::Int(i64::from(i.seq)),
-                    Value::Date(i.due_on),
-                    Value::Int(i.principal.minor()),
-                    Value::Int(i.interest.minor()),
-                    Value::Int(i.fee.minor()),
-                ],
-            })
-        })
-        .collect();
-    crate::bulk::insert_rows(tx, &INSTALLMENTS, import_id, &rows).await?;
-    Ok(())
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT i.loan_id, MIN(i.src_line) FROM installments i JOIN loans l ON l.loan_id = i.loan_id \
+             WHERE i.import_id = $1 AND l.import_id <> $1 AND l.schedule <> 'imported' \
+             GROUP BY i.loan_id ORDER BY MIN(i.src_line) LIMIT 1000",
+        )
+        .bind(import_id)
+        .fetch_all(conn)
+        .await?
+    }))
+}
+
+/// Marks this import's loans that have `installments.csv` rows as having a stored schedule;
+/// returns how many loans of the import keep a derived (generated) schedule.
+pub async fn mark_imported_schedules(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE loans SET schedule = 'imported' WHERE import_id = $1 \
+             AND EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = loans.loan_id)",
+        )
+        .bind(import_id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM loans WHERE import_id = $1 AND schedule <> 'imported'")
+            .bind(import_id)
+            .fetch_one(&mut *conn)
+            .await? as u64
+    }))
 }

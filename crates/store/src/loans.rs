@@ -1,7 +1,9 @@
 //! Reading the loan book back: one loan with its schedule and payments, or the
 //! whole book in key order, a chunk at a time so memory stays flat.
 
-use arrears_core::schedule::Installment;
+use std::collections::HashMap;
+
+use arrears_core::schedule::{self, Installment};
 use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
@@ -22,14 +24,17 @@ pub struct LoanBundle {
 }
 
 const LOAN_COLS: &str = "l.loan_id, l.borrower_id, l.product, l.currency, l.principal, l.annual_rate, \
-     l.term_months, l.disbursed_on, l.method, l.penalty_rate, l.grace_days, COALESCE(p.tolerance_minor, 0)";
+     l.term_months, l.disbursed_on, l.method, l.penalty_rate, l.grace_days, COALESCE(p.tolerance_minor, 0), l.schedule";
 
 fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table, detail: detail.to_string() }
 }
 
+/// A loan's terms, its product's tolerance, and whether its schedule is stored (imported).
+type LoanHead = (Loan, Amount, bool);
+
 /// Decodes the [`LOAN_COLS`] columns of a row.
-fn loan_from_row<R>(r: &R) -> Result<(Loan, Amount), StoreError>
+fn loan_from_row<R>(r: &R) -> Result<LoanHead, StoreError>
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
@@ -53,7 +58,13 @@ where
         penalty_rate: r.try_get::<String, _>(9)?.parse().map_err(|e| bad("penalty_rate", &e))?,
         grace_days: u32::try_from(r.try_get::<i64, _>(10)?).map_err(|e| bad("grace_days", &e))?,
     };
-    Ok((loan, Amount(r.try_get(11)?)))
+    let kind: String = r.try_get(12)?;
+    let stored = match kind.as_str() {
+        "imported" => true,
+        schedule::GENERATOR_VERSION => false,
+        other => return Err(bad("schedule", &format!("unknown schedule kind {other:?}"))),
+    };
+    Ok((loan, Amount(r.try_get(11)?), stored))
 }
 
 /// Loads one loan with its schedule and payments; `None` if there is no such loan.
@@ -67,8 +78,8 @@ pub async fn load_loan(db: &Db, loan_id: &str) -> Result<Option<LoanBundle>, Sto
             None => None,
         }
     });
-    let Some((loan, tolerance)) = head else { return Ok(None) };
-    let mut bundles = attach(db, vec![(loan, tolerance)]).await?;
+    let Some(head) = head else { return Ok(None) };
+    let mut bundles = attach(db, vec![head]).await?;
     Ok(bundles.pop())
 }
 
@@ -89,8 +100,9 @@ pub async fn load_chunk(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<
     attach(db, heads).await
 }
 
-/// Adds schedules and payments to loans sorted by id, with one range query each.
-async fn attach(db: &Db, heads: Vec<(Loan, Amount)>) -> Result<Vec<LoanBundle>, StoreError> {
+/// Adds schedules and payments to loans sorted by id, with one range query each;
+/// a schedule derived from the terms is generated here rather than read.
+async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreError> {
     let (Some(first), Some(last)) = (heads.first(), heads.last()) else { return Ok(Vec::new()) };
     let (lo, hi) = (first.0.id.as_str().to_string(), last.0.id.as_str().to_string());
     let (inst_rows, pay_rows) = on_pool!(db, pool => {
@@ -136,53 +148,28 @@ async fn attach(db: &Db, heads: Vec<(Loan, Amount)>) -> Result<Vec<LoanBundle>, 
         }
         (insts, ps)
     });
-    // Both lists are sorted by loan id like `heads`: merge in one pass.
-    let mut inst_iter = inst_rows.into_iter().peekable();
-    let mut pay_iter = pay_rows.into_iter().peekable();
+    // Group by id rather than merge by order: the database's collation may sort ids
+    // differently from Rust's byte order.
+    let mut schedules: HashMap<String, Vec<Installment>> = HashMap::new();
+    for (id, i) in inst_rows {
+        schedules.entry(id).or_default().push(i);
+    }
+    let mut by_loan: HashMap<String, Vec<Payment>> = HashMap::new();
+    for p in pay_rows {
+        by_loan.entry(p.loan_id.as_str().to_string()).or_default().push(p);
+    }
     let mut out = Vec::with_capacity(heads.len());
-    for (loan, tolerance) in heads {
+    for (loan, tolerance, stored) in heads {
         let id = loan.id.as_str();
-        while inst_iter.peek().is_some_and(|(l, _)| l.as_str() < id) {
-            inst_iter.next();
-        }
-        let mut schedule = Vec::new();
-        while let Some((_, i)) = inst_iter.next_if(|(l, _)| l == id) {
-            schedule.push(i);
-        }
-        while pay_iter.peek().is_some_and(|p| p.loan_id.as_str() < id) {
-            pay_iter.next();
-        }
-        let mut payments = Vec::new();
-        while let Some(p) = pay_iter.next_if(|p| p.loan_id.as_str() == id) {
-            payments.push(p);
-        }
+        let schedule = if stored {
+            schedules.remove(id).unwrap_or_default()
+        } else {
+            schedule::generate(&loan).map_err(|e| corrupt("loans", format!("loan {id}: {e}")))?
+        };
+        let payments = by_loan.remove(id).unwrap_or_default();
         out.push(LoanBundle { loan, schedule, payments, tolerance });
     }
     Ok(out)
-}
-
-/// Loans of an import that have no schedule yet, after `after` in id order, at most `limit`.
-pub async fn unscheduled_loans(
-    tx: &mut Tx,
-    import_id: i64,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<Loan>, StoreError> {
-    let sql = format!(
-        "SELECT {LOAN_COLS} FROM loans l LEFT JOIN products p ON p.product = l.product \
-         WHERE l.import_id = $1 AND l.loan_id > $2 \
-           AND NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = l.loan_id) \
-         ORDER BY l.loan_id LIMIT $3"
-    );
-    Ok(on_tx!(tx, conn => {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(import_id)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
-        rows.iter().map(|r| loan_from_row(r).map(|(l, _)| l)).collect::<Result<Vec<_>, _>>()?
-    }))
 }
 
 /// Outstanding-principal and count figures are computed by replay; this lists distinct products.

@@ -310,7 +310,6 @@ async fn load_chunk_pages_in_id_order_without_gaps_or_repeats() {
 }
 
 #[tokio::test]
-#[ignore = "bug: load_chunk merges schedules/payments in Rust byte order, but the rows come in the database's collation order: on a PostgreSQL database with a linguistic collation (en-US, the common default) loans lose their payments"]
 async fn load_chunk_on_a_postgres_database_with_a_linguistic_collation() {
     let Some(admin) = pg_url() else { return };
     let t = TestDb::postgres(

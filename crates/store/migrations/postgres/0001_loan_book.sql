@@ -51,6 +51,9 @@ CREATE TABLE loans (
     method       TEXT NOT NULL,
     penalty_rate TEXT NOT NULL,
     grace_days   BIGINT NOT NULL,
+    -- 'generated-v1': the schedule is schedule::generate (version 1) of the terms above and is
+    -- derived, not stored; 'imported': rows in installments came from installments.csv.
+    schedule     TEXT NOT NULL DEFAULT 'generated-v1',
     import_id    BIGINT NOT NULL,
     src_line     BIGINT NOT NULL
 );
