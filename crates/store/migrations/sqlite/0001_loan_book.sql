@@ -19,7 +19,7 @@ CREATE TABLE borrowers (
     language    TEXT NOT NULL,
     import_id   INTEGER NOT NULL,
     src_line    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE contacts (
     contact_id  TEXT PRIMARY KEY,
@@ -31,13 +31,13 @@ CREATE TABLE contacts (
     consent     INTEGER NOT NULL,
     import_id   INTEGER NOT NULL,
     src_line    INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX contacts_borrower ON contacts (borrower_id);
 
 CREATE TABLE products (
     product         TEXT PRIMARY KEY,
     tolerance_minor INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 
 CREATE TABLE loans (
     loan_id      TEXT PRIMARY KEY,
@@ -56,7 +56,7 @@ CREATE TABLE loans (
     schedule     TEXT NOT NULL DEFAULT 'generated-v1',
     import_id    INTEGER NOT NULL,
     src_line     INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX loans_borrower ON loans (borrower_id);
 
 CREATE TABLE installments (
@@ -79,7 +79,7 @@ CREATE TABLE payments (
     channel    TEXT NOT NULL,
     import_id  INTEGER NOT NULL,
     src_line   INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX payments_loan ON payments (loan_id, paid_on);
 
 CREATE TABLE financials (
