@@ -1,0 +1,119 @@
+//! The binary as a user meets it: exit codes and messages for good and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn arrears(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .arg("--db")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .output()
+        .expect("the arrears binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn generate_import_show_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let book = dir.path().join("book");
+    let out = arrears(&db, &["generate", "--loans", "200", "--seed", "5", "--as-of", "2026-06-30", "--out"]);
+    assert!(!out.status.success(), "--out without a value is a usage error");
+    let out = arrears(
+        &db,
+        &[
+            "generate",
+            "--loans",
+            "200",
+            "--seed",
+            "5",
+            "--as-of",
+            "2026-06-30",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = arrears(&db, &["import", book.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows"]["loans.csv"], 200);
+
+    let out = arrears(&db, &["loan", "show", "L0000001", "--date", "2026-06-30", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "loan_id",
+        "borrower_id",
+        "currency",
+        "dpd",
+        "bucket",
+        "five_class",
+        "overdue",
+        "outstanding_principal",
+        "status",
+        "installments",
+    ] {
+        assert!(v.get(key).is_some(), "loan show --json lacks {key}");
+    }
+    for key in ["principal", "interest", "fee", "penalty", "total"] {
+        assert!(v["overdue"][key].is_string(), "overdue.{key} is a decimal string");
+    }
+    let inst = &v["installments"][0];
+    for key in [
+        "seq",
+        "due_on",
+        "principal",
+        "interest",
+        "fee",
+        "paid_principal",
+        "paid_interest",
+        "paid_fee",
+        "paid_penalty",
+    ] {
+        assert!(inst.get(key).is_some(), "installment lacks {key}");
+    }
+
+    let out = arrears(&db, &["report", "portfolio", "--date", "2026-06-30", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let loans: u64 = r["status"].as_array().unwrap().iter().map(|s| s["loans"].as_u64().unwrap()).sum();
+    assert_eq!(loans, 200);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_a_meaningful_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(bad.join("loans.csv"), "loan_id,borrower_id\nL1,B1,extra\n").unwrap();
+
+    let out = arrears(&db, &["import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "rejected input exits 1");
+    let err = text(&out.stderr);
+    assert!(err.contains("import rejected, nothing was written"), "{err}");
+    assert!(err.contains("loans.csv:1: product: column missing from the header"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = arrears(&db, &["loan", "show", "NOPE", "--date", "2026-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no loan with id \"NOPE\""));
+
+    let out = arrears(&db, &["report", "portfolio", "--date", "2026-02-30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a date"));
+
+    let out = arrears(&db, &["import", dir.path().join("missing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a directory"));
+
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_arrears")).args(["--db", "mysql://x", "init"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unsupported database URL"));
+}
