@@ -287,42 +287,9 @@ fn csv_io(path: &Path, e: csv::Error) -> ImportError {
     ImportError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) }
 }
 
-/// Expected header of each file.
-fn expected_columns(file: &str) -> &'static [&'static str] {
-    match file {
-        "borrowers.csv" => {
-            &["borrower_id", "kind", "name", "national_id", "phone", "email", "timezone", "language"]
-        }
-        "contacts.csv" => &["contact_id", "borrower_id", "relation", "name", "phone", "email", "consent"],
-        "loans.csv" => &[
-            "loan_id",
-            "borrower_id",
-            "product",
-            "currency",
-            "principal",
-            "annual_rate",
-            "term_months",
-            "disbursed_on",
-            "method",
-            "penalty_rate",
-            "grace_days",
-        ],
-        "installments.csv" => &["loan_id", "seq", "due_on", "principal", "interest", "fee"],
-        "payments.csv" => &["payment_id", "loan_id", "paid_on", "amount", "channel"],
-        "financials.csv" => &[
-            "borrower_id",
-            "period_end",
-            "current_assets",
-            "current_liabilities",
-            "inventory",
-            "total_assets",
-            "total_liabilities",
-            "revenue",
-            "net_income",
-            "operating_cash_flow",
-        ],
-        _ => &[],
-    }
+/// Expected header of each file: the columns of its table, in DESIGN.md's order.
+fn expected_columns(file: &str) -> Vec<&'static str> {
+    spec_of(file).columns.iter().map(|(c, _)| *c).collect()
 }
 
 /// Reads one file into its table; returns the number of data rows read.
@@ -336,7 +303,7 @@ async fn load_file(
     let expected = expected_columns(f.name);
     // Map the file's columns onto the expected order; any order is accepted, nothing missing or extra.
     let mut index = Vec::with_capacity(expected.len());
-    for col in expected {
+    for col in &expected {
         match f.columns.iter().position(|c| c == col) {
             Some(i) => index.push(i),
             None => problems.push(f.name, 1, col, "column missing from the header"),
@@ -409,21 +376,11 @@ fn reject_key(file: &str, record: &ByteRecord, index: &[usize], problems: &mut P
     }
 }
 
-/// Columns that hold amounts in minor units, shown in major units in messages.
-const AMOUNT_COLUMNS: &[&str] = &[
-    "principal",
-    "interest",
-    "fee",
-    "amount",
-    "current_assets",
-    "current_liabilities",
-    "inventory",
-    "total_assets",
-    "total_liabilities",
-    "revenue",
-    "net_income",
-    "operating_cash_flow",
-];
+/// True for columns that hold amounts in minor units, shown in major units in messages.
+fn is_amount_column(column: &str) -> bool {
+    matches!(column, "principal" | "interest" | "fee" | "amount")
+        || sql::FINANCIALS.columns[2..].iter().any(|(c, _)| *c == column)
+}
 
 fn report_conflicts(
     file: &str,
@@ -434,7 +391,7 @@ fn report_conflicts(
 ) {
     for mut c in conflicts {
         let key = spec.columns[0].0;
-        if AMOUNT_COLUMNS.contains(&c.column) {
+        if is_amount_column(c.column) {
             // Show amounts as the file writes them, not as stored minor units.
             let cur = currency_of_line.get(&c.line).copied().unwrap_or(Currency::CNY);
             for v in [&mut c.stored, &mut c.incoming] {
@@ -813,9 +770,8 @@ fn payment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<Vec<V
 fn financial_row(f: &mut Fields) -> Option<Vec<Value>> {
     let borrower = f.id(0, "borrower_id", BorrowerId::new);
     let period_end = f.date(1, "period_end");
-    let names = expected_columns("financials.csv");
     let mut values = vec![];
-    for (i, name) in names.iter().enumerate().skip(2) {
+    for (i, (name, _)) in sql::FINANCIALS.columns.iter().enumerate().skip(2) {
         values.push(f.amount(i, name, Currency::CNY).map(|a| Value::Int(a.minor())));
     }
     let mut out = vec![t(borrower?.as_str()), Value::Date(period_end?)];

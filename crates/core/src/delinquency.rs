@@ -333,19 +333,10 @@ pub fn assess(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::book::{Payment, PaymentId, RepaymentMethod};
+    use crate::book::{Payment, RepaymentMethod};
+    use crate::ledger::tests::pay;
     use crate::ledger::{Waterfall, replay};
     use crate::schedule::{generate, tests::d, tests::loan};
-
-    fn pay(id: &str, on: &str, minor: i64) -> Payment {
-        Payment {
-            id: PaymentId::new(id).unwrap(),
-            loan_id: crate::book::LoanId::new("L1").unwrap(),
-            paid_on: d(on),
-            amount: Amount(minor),
-            channel: "bank".into(),
-        }
-    }
 
     /// DPD of a 3 × 1000.00 zero-rate loan disbursed on `on`, with `payments`, on `date`.
     fn dpd_of(on: &str, payments: &[(&str, i64)], date: &str, tolerance: i64) -> u32 {

@@ -336,7 +336,7 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::book::{PaymentId, RepaymentMethod};
     use crate::schedule::{generate, tests::d, tests::loan};
