@@ -115,6 +115,35 @@ pub async fn insert_rows(
     Ok(conflicts)
 }
 
+/// Binds one [`Value`] on a query builder (or a row of one); `$date` turns a date into
+/// what the backend binds.
+macro_rules! push_value {
+    ($b:expr, $v:expr, $date:expr) => {
+        match $v {
+            Value::Text(s) => $b.push_bind(s.as_str()),
+            Value::Int(i) => $b.push_bind(*i),
+            Value::Date(d) => $b.push_bind($date(*d)),
+            Value::Bool(x) => $b.push_bind(*x),
+        }
+    };
+}
+
+/// The chunk's multi-row INSERT on one backend's connection; returns rows inserted.
+macro_rules! insert_on {
+    ($conn:expr, $head:expr, $tail:expr, $chunk:expr, $import_id:expr, $date:expr) => {{
+        let mut qb = QueryBuilder::new($head);
+        qb.push_values($chunk, |mut b, row| {
+            for v in &row.values {
+                push_value!(b, v, $date);
+            }
+            b.push_bind($import_id);
+            b.push_bind(row.line as i64);
+        });
+        qb.push($tail);
+        qb.build().execute($conn).await?.rows_affected()
+    }};
+}
+
 async fn insert_chunk(
     tx: &mut Tx,
     spec: &TableSpec,
@@ -124,43 +153,11 @@ async fn insert_chunk(
     let cols: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
     let head = format!("INSERT INTO {} ({}, import_id, src_line) ", spec.name, cols.join(", "));
     let tail = format!(" ON CONFLICT ({}) DO NOTHING", cols[..spec.key_len].join(", "));
-    // Spelled out per backend: SQLite stores dates as text, and formatting them here is
-    // several times cheaper than the driver's strftime path on the import's hot loop.
+    // SQLite stores dates as text, and formatting them here is several times cheaper than
+    // the driver's strftime path on the import's hot loop; PostgreSQL binds real dates.
     let affected = match tx {
-        Tx::Sqlite(t) => {
-            let mut qb = QueryBuilder::new(&head);
-            qb.push_values(chunk, |mut b, row| {
-                for v in &row.values {
-                    match v {
-                        Value::Text(s) => b.push_bind(s.as_str()),
-                        Value::Int(i) => b.push_bind(*i),
-                        Value::Date(d) => b.push_bind(iso_date(*d)),
-                        Value::Bool(x) => b.push_bind(*x),
-                    };
-                }
-                b.push_bind(import_id);
-                b.push_bind(row.line as i64);
-            });
-            qb.push(&tail);
-            qb.build().execute(&mut **t).await?.rows_affected()
-        }
-        Tx::Postgres(t) => {
-            let mut qb = QueryBuilder::new(&head);
-            qb.push_values(chunk, |mut b, row| {
-                for v in &row.values {
-                    match v {
-                        Value::Text(s) => b.push_bind(s.as_str()),
-                        Value::Int(i) => b.push_bind(*i),
-                        Value::Date(d) => b.push_bind(*d),
-                        Value::Bool(x) => b.push_bind(*x),
-                    };
-                }
-                b.push_bind(import_id);
-                b.push_bind(row.line as i64);
-            });
-            qb.push(&tail);
-            qb.build().execute(&mut **t).await?.rows_affected()
-        }
+        Tx::Sqlite(t) => insert_on!(&mut **t, &head, &tail, chunk, import_id, iso_date),
+        Tx::Postgres(t) => insert_on!(&mut **t, &head, &tail, chunk, import_id, std::convert::identity),
     };
     Ok(affected)
 }
@@ -210,12 +207,7 @@ async fn compare_chunk(
                 if i > 0 {
                     qb.push(", ");
                 }
-                match v {
-                    Value::Text(s) => qb.push_bind(s.clone()),
-                    Value::Int(x) => qb.push_bind(*x),
-                    Value::Date(d) => qb.push_bind(*d),
-                    Value::Bool(b) => qb.push_bind(*b),
-                };
+                push_value!(qb, v, std::convert::identity);
             }
             qb.push(close);
         }

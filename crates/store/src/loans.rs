@@ -172,18 +172,6 @@ async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreE
     Ok(out)
 }
 
-/// Outstanding-principal and count figures are computed by replay; this lists distinct products.
-pub async fn products(db: &Db) -> Result<Vec<(String, Amount)>, StoreError> {
-    Ok(on_pool!(db, pool => {
-        sqlx::query_as::<_, (String, i64)>("SELECT product, tolerance_minor FROM products ORDER BY product")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|(p, t)| (p, Amount(t)))
-            .collect()
-    }))
-}
-
 /// Loads one loan's terms inside a transaction (sees the transaction's own writes).
 pub async fn loan_in_tx(tx: &mut Tx, loan_id: &str) -> Result<Option<Loan>, StoreError> {
     let sql = format!(
