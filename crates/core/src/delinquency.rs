@@ -19,6 +19,25 @@ pub struct Bucket {
     pub max_dpd: Option<u32>,
 }
 
+/// Why a written bucket or five-class specification could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A part of the text is not in the expected form.
+    #[error("{part:?} is not {expected}")]
+    Syntax {
+        /// The offending part.
+        part: String,
+        /// What was expected there.
+        expected: &'static str,
+    },
+    /// The buckets do not form a valid scheme.
+    #[error(transparent)]
+    Buckets(#[from] BucketError),
+    /// Five-class thresholds that do not rise strictly from at least 1.
+    #[error("five-class thresholds must rise strictly from at least 1 day, got {0}")]
+    Thresholds(String),
+}
+
 /// Why a bucket scheme was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BucketError {
@@ -86,6 +105,41 @@ impl BucketScheme {
     pub fn label_of(&self, dpd: u32) -> &str {
         &self.buckets[self.index_of(dpd)].label
     }
+
+    /// Reads a scheme written as `M0=0,M1=1-30,M2=31-60,M3+=61-` (the last bucket open-ended).
+    pub fn parse(spec: &str) -> Result<BucketScheme, SpecError> {
+        let syntax = |part: &str| SpecError::Syntax { part: part.to_string(), expected: "LABEL=MIN-MAX or LABEL=MIN-" };
+        let mut buckets = Vec::new();
+        for part in spec.split(',').map(str::trim) {
+            let (label, range) = part.split_once('=').ok_or_else(|| syntax(part))?;
+            let label = label.trim();
+            if label.is_empty() {
+                return Err(syntax(part));
+            }
+            let (min, max) = match range.trim().split_once('-') {
+                Some((min, "")) => (min, None),
+                Some((min, max)) => (min, Some(max)),
+                None => (range.trim(), Some(range.trim())),
+            };
+            let num = |t: &str| t.trim().parse::<u32>().map_err(|_| syntax(part));
+            buckets.push(Bucket { label: label.to_string(), min_dpd: num(min)?, max_dpd: max.map(num).transpose()? });
+        }
+        Ok(BucketScheme::new(buckets)?)
+    }
+
+    /// The scheme written the way [`BucketScheme::parse`] reads it.
+    pub fn spec(&self) -> String {
+        let parts: Vec<String> = self
+            .buckets
+            .iter()
+            .map(|b| match b.max_dpd {
+                Some(max) if max == b.min_dpd => format!("{}={}", b.label, b.min_dpd),
+                Some(max) => format!("{}={}-{max}", b.label, b.min_dpd),
+                None => format!("{}={}-", b.label, b.min_dpd),
+            })
+            .collect();
+        parts.join(",")
+    }
 }
 
 impl Default for BucketScheme {
@@ -145,13 +199,7 @@ impl FiveClass {
     /// The minimum class by DPD (2023 rules): 0 normal, 1–90 special mention,
     /// 91–270 substandard, 271–360 doubtful, over 360 loss.
     pub fn from_dpd(dpd: u32) -> FiveClass {
-        match dpd {
-            0 => FiveClass::Normal,
-            1..=90 => FiveClass::SpecialMention,
-            91..=270 => FiveClass::Substandard,
-            271..=360 => FiveClass::Doubtful,
-            _ => FiveClass::Loss,
-        }
+        ClassThresholds::default().by_dpd(dpd)
     }
 
     /// The class of a loan, raised to the floor a restructuring imposes.
@@ -159,13 +207,79 @@ impl FiveClass {
     /// `restructured`: `None` if never restructured, otherwise whether the loan
     /// was non-performing (substandard or worse) before the restructuring.
     pub fn classify(dpd: u32, restructured: Option<bool>) -> FiveClass {
-        let by_dpd = FiveClass::from_dpd(dpd);
+        ClassThresholds::default().classify(dpd, restructured)
+    }
+}
+
+/// The DPD at which each worse five-class category starts: a product may set its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassThresholds {
+    /// First DPD of special mention (关注).
+    pub special_mention: u32,
+    /// First DPD of substandard (次级).
+    pub substandard: u32,
+    /// First DPD of doubtful (可疑).
+    pub doubtful: u32,
+    /// First DPD of loss (损失).
+    pub loss: u32,
+}
+
+impl Default for ClassThresholds {
+    /// The 2023 rules: 1, 91, 271, 361.
+    fn default() -> Self {
+        ClassThresholds { special_mention: 1, substandard: 91, doubtful: 271, loss: 361 }
+    }
+}
+
+impl ClassThresholds {
+    /// Reads `1,91,271,361`: the first DPD of special mention, substandard, doubtful and loss.
+    pub fn parse(spec: &str) -> Result<ClassThresholds, SpecError> {
+        let nums: Vec<u32> = spec
+            .split(',')
+            .map(|p| {
+                p.trim().parse::<u32>().map_err(|_| SpecError::Syntax {
+                    part: p.trim().to_string(),
+                    expected: "a whole number of days",
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let [special_mention, substandard, doubtful, loss] = nums[..] else {
+            return Err(SpecError::Thresholds(spec.to_string()));
+        };
+        if special_mention == 0 || !(special_mention < substandard && substandard < doubtful && doubtful < loss) {
+            return Err(SpecError::Thresholds(spec.to_string()));
+        }
+        Ok(ClassThresholds { special_mention, substandard, doubtful, loss })
+    }
+
+    /// The thresholds written the way [`ClassThresholds::parse`] reads them.
+    pub fn spec(&self) -> String {
+        format!("{},{},{},{}", self.special_mention, self.substandard, self.doubtful, self.loss)
+    }
+
+    /// The class by DPD alone.
+    pub fn by_dpd(&self, dpd: u32) -> FiveClass {
+        if dpd >= self.loss {
+            FiveClass::Loss
+        } else if dpd >= self.doubtful {
+            FiveClass::Doubtful
+        } else if dpd >= self.substandard {
+            FiveClass::Substandard
+        } else if dpd >= self.special_mention {
+            FiveClass::SpecialMention
+        } else {
+            FiveClass::Normal
+        }
+    }
+
+    /// The class raised to the floor a restructuring imposes (see [`FiveClass::classify`]).
+    pub fn classify(&self, dpd: u32, restructured: Option<bool>) -> FiveClass {
         let floor = match restructured {
             None => FiveClass::Normal,
             Some(false) => FiveClass::SpecialMention,
             Some(true) => FiveClass::Substandard,
         };
-        by_dpd.max(floor)
+        self.by_dpd(dpd).max(floor)
     }
 }
 
@@ -257,11 +371,17 @@ pub struct DelinquencyRules {
     pub tolerance: Amount,
     /// Buckets by DPD.
     pub buckets: BucketScheme,
+    /// Where the five-class categories start.
+    pub classes: ClassThresholds,
 }
 
 impl Default for DelinquencyRules {
     fn default() -> Self {
-        DelinquencyRules { tolerance: Amount::ZERO, buckets: BucketScheme::default() }
+        DelinquencyRules {
+            tolerance: Amount::ZERO,
+            buckets: BucketScheme::default(),
+            classes: ClassThresholds::default(),
+        }
     }
 }
 
@@ -321,7 +441,7 @@ pub fn assess(
         dpd,
         bucket_index,
         bucket: rules.buckets.buckets()[bucket_index].label.clone(),
-        five_class: FiveClass::classify(dpd, restructured),
+        five_class: rules.classes.classify(dpd, restructured),
         overdue,
         outstanding_principal,
         credit: position.credit,
@@ -483,5 +603,50 @@ mod tests {
             assess(&before, l.disbursed_on, &DelinquencyRules::default(), None).status,
             LoanStatus::Pending
         );
+    }
+}
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+
+    #[test]
+    fn bucket_specs_table() {
+        let default = BucketScheme::default();
+        assert_eq!(BucketScheme::parse(&default.spec()).unwrap(), default);
+        let three = BucketScheme::parse("C=0, X1=1-29, X2+=30-").unwrap();
+        assert_eq!(three.label_of(29), "X1");
+        assert_eq!(three.label_of(30), "X2+");
+        // (spec, the error's text)
+        let bad = [
+            ("M0=0,M1=2-30,M2=31-", "bucket M1 starts at 2, but the previous bucket ends at 0"),
+            ("M0=1-3,M1=4-", "the first bucket must start at 0 days past due"),
+            ("M0=0,M1=1-30", "only the last bucket may be open-ended"),
+            ("M0=0,M1", "\"M1\" is not LABEL=MIN-MAX or LABEL=MIN-"),
+            ("M0=0,M1=a-", "\"M1=a-\" is not LABEL=MIN-MAX or LABEL=MIN-"),
+        ];
+        for (spec, want) in bad {
+            let err = BucketScheme::parse(spec).unwrap_err().to_string();
+            assert!(err.contains(want), "{spec}: {err}");
+        }
+    }
+
+    #[test]
+    fn class_thresholds_table() {
+        let t = ClassThresholds::parse("1,31,61,91").unwrap();
+        // (dpd, class)
+        for (dpd, want) in [
+            (0, FiveClass::Normal),
+            (30, FiveClass::SpecialMention),
+            (31, FiveClass::Substandard),
+            (61, FiveClass::Doubtful),
+            (91, FiveClass::Loss),
+        ] {
+            assert_eq!(t.by_dpd(dpd), want, "dpd {dpd}");
+        }
+        assert_eq!(ClassThresholds::parse(&ClassThresholds::default().spec()).unwrap(), ClassThresholds::default());
+        for spec in ["0,91,271,361", "1,91,91,361", "1,91,271", "1,x,271,361"] {
+            assert!(ClassThresholds::parse(spec).is_err(), "{spec}");
+        }
     }
 }

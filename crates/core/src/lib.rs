@@ -6,9 +6,12 @@
 
 pub mod book;
 pub mod calendar;
+pub mod case;
+pub mod close;
 pub mod delinquency;
 pub mod ledger;
 pub mod money;
+pub mod ptp;
 pub mod rate;
 pub mod schedule;
 
