@@ -2,6 +2,8 @@
 //! decides through `arrears-core`; the clock and the console belong to the caller.
 #![forbid(unsafe_code)]
 
+pub mod cases;
+pub mod close;
 pub mod import;
 pub mod portfolio;
 pub mod view;

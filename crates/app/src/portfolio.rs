@@ -1,153 +1,165 @@
-//! `arrears report portfolio`: counts and balances of the book on a date.
-//!
-//! Streams the book a chunk of loans at a time and replays each loan, so the
-//! report is right on any date without a batch having run.
+//! `arrears report portfolio`: the figures the close of business stored for a
+//! date — loans and balances by status, product, bucket and five-class, and the
+//! roll-rate matrix from the previous business date.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use arrears_core::delinquency::{BucketScheme, DelinquencyRules, FiveClass, LoanStatus, assess};
-use arrears_core::ledger::{Waterfall, replay};
 use arrears_core::{Amount, Currency};
-use arrears_store::loans::load_chunk;
+use arrears_store::close::{self as store, FigureRow, RollRow};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-/// Loans read per query.
-const CHUNK: i64 = 5000;
-
-/// Totals for one group of loans; amounts in minor units of `currency`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Totals {
-    /// Loans in the group.
-    pub loans: u64,
-    /// Of which overdue (DPD > 0).
-    pub overdue_loans: u64,
-    /// Outstanding principal.
-    pub outstanding_principal: Amount,
-    /// Overdue total (principal, interest, fee, penalty).
-    pub overdue_total: Amount,
+/// Why there is no report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The batch has not closed the date.
+    #[error(
+        "no figures for {0}: the close of business has not finished that date (run `arrears batch --date {0}`)"
+    )]
+    NotClosed(NaiveDate),
+    /// The database failed or holds something unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-impl Totals {
-    fn add(&mut self, dpd: u32, outstanding: Amount, overdue: Amount) {
-        self.loans += 1;
-        self.overdue_loans += u64::from(dpd > 0);
-        self.outstanding_principal += outstanding;
-        self.overdue_total += overdue;
-    }
-}
-
-/// The book on a date, grouped three ways; every group is per currency (amounts never mix currencies).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Portfolio {
-    /// Business date.
-    pub as_of: Option<NaiveDate>,
-    /// Loans by status (pending, active, paid_off).
-    pub by_status: BTreeMap<(String, &'static str), u64>,
-    /// Active loans by (product, currency).
-    pub by_product: BTreeMap<(String, Currency), Totals>,
-    /// Active loans by (bucket index, currency).
-    pub by_bucket: BTreeMap<(usize, Currency), Totals>,
-    /// Active loans by (five-class, currency).
-    pub by_five_class: BTreeMap<(FiveClass, Currency), Totals>,
-}
-
-/// Computes the portfolio on `date` over the whole book.
-pub async fn portfolio(db: &Db, date: NaiveDate, progress: &dyn Fn(u64)) -> Result<Portfolio, StoreError> {
-    let mut p = Portfolio { as_of: Some(date), ..Default::default() };
-    let mut after: Option<String> = None;
-    let mut seen = 0u64;
-    let waterfall = Waterfall::default();
-    loop {
-        let chunk = load_chunk(db, after.as_deref(), CHUNK).await?;
-        let Some(last) = chunk.last() else { break };
-        after = Some(last.loan.id.to_string());
-        for b in &chunk {
-            let pos = replay(&b.loan, &b.schedule, &b.payments, date, &waterfall);
-            let rules = DelinquencyRules { tolerance: b.tolerance, ..Default::default() };
-            let q = assess(&pos, b.loan.disbursed_on, &rules, None);
-            let cur = b.loan.currency;
-            *p.by_status.entry((cur.code().to_string(), q.status.as_str())).or_default() += 1;
-            if q.status != LoanStatus::Active {
-                continue;
-            }
-            let (o, t) = (q.outstanding_principal, q.overdue.total());
-            p.by_product.entry((b.loan.product.clone(), cur)).or_default().add(q.dpd, o, t);
-            p.by_bucket.entry((q.bucket_index, cur)).or_default().add(q.dpd, o, t);
-            p.by_five_class.entry((q.five_class, cur)).or_default().add(q.dpd, o, t);
-        }
-        seen += chunk.len() as u64;
-        progress(seen);
-    }
-    Ok(p)
-}
-
-/// One line of a JSON table.
+/// One line of a table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TotalsRow {
-    /// Group label (product, bucket or five-class).
+    /// Group label (status, product, bucket or five-class).
     pub group: String,
     /// Currency code.
     pub currency: String,
-    /// Active loans.
-    pub loans: u64,
-    /// Overdue loans.
-    pub overdue_loans: u64,
-    /// Outstanding principal, decimal string.
+    /// Loans.
+    pub loans: i64,
+    /// Loans with DPD > 0.
+    pub overdue_loans: i64,
+    /// Principal outstanding.
     pub outstanding_principal: String,
-    /// Overdue total, decimal string.
+    /// Everything overdue (principal, interest, fee, penalty).
     pub overdue_total: String,
 }
 
-/// The report as JSON-ready rows.
+/// One cell of the roll-rate matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollView {
+    /// Currency code.
+    pub currency: String,
+    /// Bucket on the previous business date.
+    pub from: String,
+    /// Bucket on this date, or `paid_off`.
+    pub to: String,
+    /// Loans that moved so.
+    pub loans: i64,
+    /// Their principal on the previous business date.
+    pub balance: String,
+    /// Share of the `from` bucket's loans, in percent with two decimals.
+    pub loan_rate: String,
+    /// Share of the `from` bucket's balance, in percent with two decimals.
+    pub balance_rate: String,
+}
+
+/// The report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PortfolioView {
     /// Business date.
-    pub as_of: Option<NaiveDate>,
-    /// Loans by currency and status.
-    pub status: Vec<serde_json::Value>,
+    pub as_of: NaiveDate,
+    /// Every loan by status.
+    pub by_status: Vec<TotalsRow>,
     /// Active loans by product.
     pub by_product: Vec<TotalsRow>,
     /// Active loans by bucket.
     pub by_bucket: Vec<TotalsRow>,
     /// Active loans by five-class.
     pub by_five_class: Vec<TotalsRow>,
+    /// Roll rates from the previous business date.
+    pub roll_rates: Vec<RollView>,
 }
 
-fn row(group: String, cur: Currency, t: &Totals) -> TotalsRow {
-    TotalsRow {
-        group,
-        currency: cur.code().to_string(),
-        loans: t.loans,
-        overdue_loans: t.overdue_loans,
-        outstanding_principal: t.outstanding_principal.format(cur),
-        overdue_total: t.overdue_total.format(cur),
+fn currency(code: &str) -> Result<Currency, StoreError> {
+    Currency::from_code(code).map_err(|e| StoreError::Corrupt {
+        table: "portfolio_figures",
+        detail: format!("currency {code:?}: {e}"),
+    })
+}
+
+/// `part / whole` in percent with two decimals, rounded half up; integer arithmetic only.
+fn percent(part: i64, whole: i64) -> String {
+    if whole <= 0 {
+        return "0.00".into();
     }
+    let bp = (i128::from(part) * 20_000 + i128::from(whole)) / (2 * i128::from(whole));
+    format!("{}.{:02}", bp / 100, bp % 100)
 }
 
-impl Portfolio {
-    /// Labels and decimal strings for printing.
-    pub fn view(&self) -> PortfolioView {
-        let scheme = BucketScheme::default();
-        PortfolioView {
-            as_of: self.as_of,
-            status: self
-                .by_status
-                .iter()
-                .map(|((c, s), n)| serde_json::json!({"currency": c, "status": s, "loans": n}))
-                .collect(),
-            by_product: self.by_product.iter().map(|((p, c), t)| row(p.clone(), *c, t)).collect(),
-            by_bucket: self
-                .by_bucket
-                .iter()
-                .map(|((i, c), t)| row(scheme.buckets()[*i].label.clone(), *c, t))
-                .collect(),
-            by_five_class: self
-                .by_five_class
-                .iter()
-                .map(|((f, c), t)| row(f.as_str().to_string(), *c, t))
-                .collect(),
+/// The stored figures of `date`.
+pub async fn portfolio(db: &Db, date: NaiveDate) -> Result<PortfolioView, ReportError> {
+    let (figures, rolls) = store::figures(db, date).await?;
+    if figures.is_empty() {
+        return Err(ReportError::NotClosed(date));
+    }
+    let row = |f: &FigureRow| -> Result<TotalsRow, StoreError> {
+        let c = currency(&f.currency)?;
+        Ok(TotalsRow {
+            group: f.group.clone(),
+            currency: f.currency.clone(),
+            loans: f.loans,
+            overdue_loans: f.overdue_loans,
+            outstanding_principal: f.outstanding_principal.format(c),
+            overdue_total: f.overdue_total.format(c),
+        })
+    };
+    let table = |dimension: &str| -> Result<Vec<TotalsRow>, StoreError> {
+        figures.iter().filter(|f| f.dimension == dimension).map(row).collect()
+    };
+    let mut from_totals: HashMap<(&str, &str), (i64, Amount)> = HashMap::new();
+    for r in &rolls {
+        let t = from_totals.entry((r.currency.as_str(), r.from_bucket.as_str())).or_default();
+        t.0 += r.loans;
+        t.1 += r.balance;
+    }
+    let roll_rates = rolls
+        .iter()
+        .map(|r: &RollRow| {
+            let c = currency(&r.currency)?;
+            let (loans, balance) = from_totals[&(r.currency.as_str(), r.from_bucket.as_str())];
+            Ok(RollView {
+                currency: r.currency.clone(),
+                from: r.from_bucket.clone(),
+                to: r.to_bucket.clone(),
+                loans: r.loans,
+                balance: r.balance.format(c),
+                loan_rate: percent(r.loans, loans),
+                balance_rate: percent(r.balance.0, balance.0),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(PortfolioView {
+        as_of: date,
+        by_status: table("status")?,
+        by_product: table("product")?,
+        by_bucket: table("bucket")?,
+        by_five_class: table("five_class")?,
+        roll_rates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent;
+
+    #[test]
+    fn percent_rounds_half_up() {
+        // (part, whole, text)
+        for (p, w, want) in [
+            (1, 3, "33.33"),
+            (2, 3, "66.67"),
+            (1, 8, "12.50"),
+            (0, 5, "0.00"),
+            (5, 5, "100.00"),
+            (1, 0, "0.00"),
+        ] {
+            assert_eq!(percent(p, w), want, "{p}/{w}");
         }
     }
 }

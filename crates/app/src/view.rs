@@ -114,12 +114,11 @@ pub struct LoanView {
 }
 
 /// Builds the view of a loan bundle on `date`.
-pub fn loan_view(b: &LoanBundle, date: NaiveDate) -> LoanView {
+pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> LoanView {
     let c: Currency = b.loan.currency;
     let s = |a: Amount| a.format(c);
     let pos = replay(&b.loan, &b.schedule, &b.payments, date, &Waterfall::default());
-    let rules = DelinquencyRules { tolerance: b.tolerance, ..Default::default() };
-    let q = assess(&pos, b.loan.disbursed_on, &rules, None);
+    let q = assess(&pos, b.loan.disbursed_on, rules, None);
     let installments = pos
         .installments
         .iter()
@@ -186,5 +185,8 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate) -> LoanView {
 
 /// Loads a loan and builds its view; `None` when there is no such loan.
 pub async fn show_loan(db: &Db, loan_id: &str, date: NaiveDate) -> Result<Option<LoanView>, StoreError> {
-    Ok(load_loan(db, loan_id).await?.map(|b| loan_view(&b, date)))
+    let Some(b) = load_loan(db, loan_id).await? else { return Ok(None) };
+    let rules = crate::close::product_rules(&b)
+        .map_err(|e| StoreError::Corrupt { table: "products", detail: e.to_string() })?;
+    Ok(Some(loan_view(&b, date, &rules)))
 }

@@ -60,10 +60,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the close of business for a date, or each date of a range (catch-up).
+    Batch {
+        /// Business date (YYYY-MM-DD).
+        #[arg(long, value_parser = date_arg, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+        date: Option<NaiveDate>,
+        /// First date of a catch-up.
+        #[arg(long, value_parser = date_arg, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last date of a catch-up.
+        #[arg(long, value_parser = date_arg, requires = "from")]
+        to: Option<NaiveDate>,
+        /// Run one part of the book, i/n (1 <= i <= n), so several workers can share it.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Loans per chunk (and per transaction).
+        #[arg(long, default_value_t = 2000)]
+        chunk: i64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Loans.
     Loan {
         #[command(subcommand)]
         command: LoanCommand,
+    },
+    /// Payments.
+    Payment {
+        #[command(subcommand)]
+        command: PaymentCommand,
+    },
+    /// Collection cases.
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+    /// Products' collection rules.
+    Product {
+        #[command(subcommand)]
+        command: ProductCommand,
     },
     /// Reports.
     Report {
@@ -88,10 +124,83 @@ enum LoanCommand {
 }
 
 #[derive(Subcommand)]
+enum PaymentCommand {
+    /// Record a payment and re-evaluate its loan at once.
+    Add {
+        /// Payment id (unique).
+        #[arg(long)]
+        id: String,
+        /// Loan id.
+        #[arg(long)]
+        loan: String,
+        /// Value date (YYYY-MM-DD).
+        #[arg(long, value_parser = date_arg)]
+        date: NaiveDate,
+        /// Amount in major units, e.g. 1234.56.
+        #[arg(long)]
+        amount: String,
+        /// Channel (bank, counter, app, …).
+        #[arg(long, default_value = "manual")]
+        channel: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// Cases, newest first.
+    List {
+        /// Only cases with this status (open, closed, void).
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case with its loans and promises to pay.
+    Show {
+        /// Case id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProductCommand {
+    /// Products and their rules.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a product's rules (used from the next batch on).
+    Set {
+        /// Product code.
+        code: String,
+        /// Arrears tolerance in minor units: an installment with no more than this left is not overdue for DPD.
+        #[arg(long, default_value_t = 0)]
+        tolerance_minor: i64,
+        /// Bucket scheme, e.g. "M0=0,M1=1-30,M2=31-60,M3+=61-" (default: DESIGN.md's M0..M7+).
+        #[arg(long)]
+        buckets: Option<String>,
+        /// Five-class thresholds: first DPD of special mention, substandard, doubtful, loss (default 1,91,271,361).
+        #[arg(long)]
+        five_class: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum ReportCommand {
-    /// Counts and balances by product, bucket and five-class.
+    /// Counts and balances by status, product, bucket and five-class, and roll rates, as the batch stored them.
     Portfolio {
-        /// Business date (default: today).
+        /// Business date (default: the last closed one).
         #[arg(long, value_parser = date_arg)]
         date: Option<NaiveDate>,
         /// Print JSON.
@@ -233,16 +342,20 @@ async fn run(cli: Cli) -> Result<()> {
             let now = chrono::Local::now().to_rfc3339();
             let result = import_dir(&db, &dir, &now, &pb).await;
             pb.0.finish_and_clear();
-            db.close().await;
             match result {
                 Ok(s) => {
+                    // Loans that the batch already knows and that got payments are brought
+                    // up to the last closed date now, not at the next batch.
+                    let url = DbUrl::new(cli.db.clone());
+                    let refreshed = arrears_app::close::after_import(&db, &url, s.import_id).await?;
+                    db.close().await;
                     let secs = started.elapsed().as_secs_f64();
                     let loans = s.rows_read.iter().find(|(f, _)| f == "loans.csv").map_or(0, |(_, n)| *n);
                     if json {
                         print_json(&serde_json::json!({
                             "import_id": s.import_id, "rows": s.rows_read.iter().map(|(f, n)| (f.clone(), *n)).collect::<std::collections::BTreeMap<_,_>>(),
                             "schedules_generated": s.schedules_generated, "seconds": secs,
-                            "loans_per_second": loans as f64 / secs,
+                            "loans_per_second": loans as f64 / secs, "refresh": refreshed,
                         }))?;
                     } else {
                         for (f, n) in &s.rows_read {
@@ -254,9 +367,11 @@ async fn run(cli: Cli) -> Result<()> {
                             loans as f64 / secs,
                             s.schedules_generated
                         );
+                        print_refresh(&refreshed);
                     }
                 }
                 Err(ImportError::Rejected { errors, total }) => {
+                    db.close().await;
                     let mut err = std::io::stderr().lock();
                     writeln!(err, "import rejected, nothing was written: {total} bad row(s)")?;
                     for e in &errors {
@@ -267,7 +382,10 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                     return Err(Rejected.into());
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    db.close().await;
+                    return Err(e.into());
+                }
             }
         }
         Command::Loan { command: LoanCommand::Show { id, date, json } } => {
@@ -284,17 +402,165 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
-            let date = date.unwrap_or_else(today);
-            let total = db.count("loans").await? as u64;
-            let pb = bar(total, "loans");
-            let p = arrears_app::portfolio::portfolio(&db, date, &|n| pb.set_position(n)).await?;
-            pb.finish_and_clear();
-            let v = p.view();
+            let date = match date {
+                Some(d) => d,
+                None => arrears_store::close::last_business_day(&db)
+                    .await?
+                    .filter(|d| d.done)
+                    .map(|d| d.date)
+                    .context("no business date has been closed yet: run `arrears batch --date D` first")?,
+            };
+            let v = arrears_app::portfolio::portfolio(&db, date).await?;
             if json {
                 print_json(&v)?;
             } else {
                 print_portfolio(&v)?;
             }
+        }
+        Command::Batch { date, from, to, shard, chunk, json } => {
+            let (from, to) = match (date, from, to) {
+                (Some(d), _, _) => (d, d),
+                (None, Some(f), Some(t)) => (f, t),
+                _ => bail!("give --date D, or --from D1 --to D2"),
+            };
+            let shard = match shard {
+                Some(s) => arrears_app::close::Shard::parse(&s)?,
+                None => arrears_app::close::Shard::ALL,
+            };
+            if chunk < 1 {
+                bail!("--chunk must be at least 1");
+            }
+            let failpoint = std::env::var("ARREARS_FAILPOINT")
+                .ok()
+                .and_then(|f| arrears_app::close::Failpoint::parse(&f));
+            let db = open(&cli.db).await?;
+            let url = DbUrl::new(cli.db.clone());
+            let progress = BatchBar::new();
+            let started = Instant::now();
+            let opts = arrears_app::close::BatchOptions { shard, chunk, failpoint };
+            let now = || chrono::Local::now().to_rfc3339();
+            let result =
+                arrears_app::close::run_batch(&db, &url, from, to, today(), &now, opts, &progress).await;
+            progress.finish();
+            db.close().await;
+            let reports = result?;
+            let secs = started.elapsed().as_secs_f64();
+            let loans: u64 = reports.iter().map(|r| r.loans_evaluated).sum();
+            if json {
+                print_json(&serde_json::json!({
+                    "days": reports, "seconds": secs, "loans_per_second": loans as f64 / secs.max(1e-9),
+                }))?;
+            } else {
+                for r in &reports {
+                    println!("{r}");
+                }
+                println!(
+                    "{} business date(s) in {secs:.1}s ({:.0} loans/s)",
+                    reports.len(),
+                    loans as f64 / secs.max(1e-9)
+                );
+            }
+        }
+        Command::Payment { command: PaymentCommand::Add { id, loan, date, amount, channel, json } } => {
+            let db = open(&cli.db).await?;
+            let url = DbUrl::new(cli.db.clone());
+            let p = arrears_app::close::NewPayment {
+                id: &id,
+                loan_id: &loan,
+                paid_on: date,
+                amount: &amount,
+                channel: &channel,
+            };
+            let now = chrono::Local::now().to_rfc3339();
+            let r = arrears_app::close::add_payment(&db, &url, &p, today(), &now).await;
+            db.close().await;
+            let r = r?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{}",
+                    if r.new {
+                        format!("payment {id} recorded")
+                    } else {
+                        format!("payment {id} was already recorded; nothing changed")
+                    }
+                );
+                print_refresh(&r.refresh);
+            }
+        }
+        Command::Case { command: CaseCommand::List { status, limit, json } } => {
+            if let Some(s) = &status
+                && !["open", "closed", "void"].contains(&s.as_str())
+            {
+                bail!("--status {s:?}: use open, closed or void");
+            }
+            let db = open(&cli.db).await?;
+            let rows = arrears_app::cases::list(&db, status.as_deref(), limit).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                let mut o = std::io::stdout().lock();
+                writeln!(
+                    o,
+                    "{:<24} {:<10} {:<16} {:<10} {:<10} {:<7} {:>5} {:>7}",
+                    "case", "borrower", "name", "opened", "closed", "status", "loans", "max DPD"
+                )?;
+                for c in &rows {
+                    writeln!(
+                        o,
+                        "{:<24} {:<10} {:<16} {:<10} {:<10} {:<7} {:>5} {:>7}",
+                        c.case_id,
+                        c.borrower_id,
+                        c.borrower_name,
+                        c.opened_on.to_string(),
+                        c.closed_on.map_or("-".into(), |d| d.to_string()),
+                        c.status,
+                        c.loans,
+                        c.max_dpd
+                    )?;
+                }
+            }
+        }
+        Command::Case { command: CaseCommand::Show { id, json } } => {
+            let db = open(&cli.db).await?;
+            let Some(c) = arrears_app::cases::show(&db, &id).await? else {
+                bail!("no case with id {id:?}");
+            };
+            if json {
+                print_json(&c)?;
+            } else {
+                print_case(&c)?;
+            }
+        }
+        Command::Product { command: ProductCommand::List { json } } => {
+            let db = open(&cli.db).await?;
+            let rows = arrears_app::cases::products(&db).await?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                for p in &rows {
+                    println!(
+                        "{:<16} tolerance {:>6} (minor units)  buckets {}  five-class {}",
+                        p.product, p.tolerance_minor, p.buckets, p.five_class
+                    );
+                }
+            }
+        }
+        Command::Product { command: ProductCommand::Set { code, tolerance_minor, buckets, five_class } } => {
+            let db = open(&cli.db).await?;
+            let p = arrears_app::cases::set_product(
+                &db,
+                &code,
+                tolerance_minor,
+                buckets.as_deref(),
+                five_class.as_deref(),
+            )
+            .await?;
+            println!(
+                "product {}: tolerance {}, buckets {}, five-class {}",
+                p.product, p.tolerance_minor, p.buckets, p.five_class
+            );
         }
     }
     Ok(())
@@ -373,21 +639,94 @@ fn print_loan(v: &arrears_app::view::LoanView) -> Result<()> {
     Ok(())
 }
 
-fn print_portfolio(v: &arrears_app::portfolio::PortfolioView) -> Result<()> {
+fn print_refresh(r: &arrears_app::close::Refresh) {
+    match (&r.report, &r.skipped) {
+        (Some(rep), _) if rep.loans_evaluated > 0 => {
+            println!("re-evaluated up to the last closed date: {rep}")
+        }
+        (_, Some(why)) => println!("not re-evaluated now: {why}"),
+        _ => {}
+    }
+}
+
+/// The batch's progress: loans evaluated with their rate, per business date.
+struct BatchBar(ProgressBar);
+
+impl BatchBar {
+    fn new() -> BatchBar {
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg:<24} {human_pos:>10} loans  {per_sec}  {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        BatchBar(pb)
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl arrears_app::close::BatchProgress for BatchBar {
+    fn day(&self, date: NaiveDate) {
+        self.0.reset();
+        self.0.set_message(format!("{date} loans"));
+    }
+    fn loans(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn phase(&self, name: &str) {
+        let msg = self.0.message();
+        let date = msg.split(' ').next().unwrap_or_default().to_string();
+        self.0.set_message(format!("{date} {name}"));
+    }
+}
+
+fn print_case(c: &arrears_app::cases::CaseView) -> Result<()> {
     let mut o = std::io::stdout().lock();
-    writeln!(o, "portfolio as of {}", v.as_of.map_or("-".into(), |d| d.to_string()))?;
-    for s in &v.status {
+    writeln!(o, "case {}  borrower {} {}  status {}", c.case_id, c.borrower_id, c.borrower_name, c.status)?;
+    writeln!(o, "opened {}  closed {}", c.opened_on, c.closed_on.map_or("-".into(), |d| d.to_string()))?;
+    writeln!(
+        o,
+        "\n{:<12} {:<10} {:<4} {:>5} {:<6} {:<16} {:>14} {:>14}",
+        "loan", "added", "cur", "DPD", "bucket", "five-class", "overdue", "outstanding"
+    )?;
+    for l in &c.loans {
         writeln!(
             o,
-            "  {} {}: {}",
-            s["currency"].as_str().unwrap_or(""),
-            s["status"].as_str().unwrap_or(""),
-            s["loans"]
+            "{:<12} {:<10} {:<4} {:>5} {:<6} {:<16} {:>14} {:>14}",
+            l.loan_id,
+            l.added_on.to_string(),
+            l.currency,
+            l.dpd,
+            l.bucket,
+            l.five_class,
+            l.overdue_total,
+            l.outstanding_principal
         )?;
     }
-    for (title, rows) in
-        [("product", &v.by_product), ("bucket", &v.by_bucket), ("five-class", &v.by_five_class)]
-    {
+    if !c.ptps.is_empty() {
+        writeln!(o, "\npromises to pay:")?;
+        for t in &c.ptps {
+            writeln!(
+                o,
+                "  {} promised {} due {} {} {}  paid {}  {}",
+                t.ptp_id, t.promised_on, t.due_on, t.currency, t.amount, t.paid, t.status
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_portfolio(v: &arrears_app::portfolio::PortfolioView) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "portfolio as of {}", v.as_of)?;
+    for (title, rows) in [
+        ("status", &v.by_status),
+        ("product", &v.by_product),
+        ("bucket", &v.by_bucket),
+        ("five-class", &v.by_five_class),
+    ] {
         writeln!(
             o,
             "\n{:<16} {:<4} {:>9} {:>9} {:>20} {:>18}",
@@ -398,6 +737,21 @@ fn print_portfolio(v: &arrears_app::portfolio::PortfolioView) -> Result<()> {
                 o,
                 "{:<16} {:<4} {:>9} {:>9} {:>20} {:>18}",
                 r.group, r.currency, r.loans, r.overdue_loans, r.outstanding_principal, r.overdue_total
+            )?;
+        }
+    }
+    if !v.roll_rates.is_empty() {
+        writeln!(o, "\nroll rates from the previous business date (share of loans / of balance):")?;
+        writeln!(
+            o,
+            "{:<4} {:<8} {:<8} {:>9} {:>9} {:>9} {:>20}",
+            "cur", "from", "to", "loans", "loans %", "bal. %", "balance"
+        )?;
+        for r in &v.roll_rates {
+            writeln!(
+                o,
+                "{:<4} {:<8} {:<8} {:>9} {:>9} {:>9} {:>20}",
+                r.currency, r.from, r.to, r.loans, r.loan_rate, r.balance_rate, r.balance
             )?;
         }
     }

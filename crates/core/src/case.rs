@@ -127,7 +127,10 @@ mod tests {
             ("one open spell", vec![spell("L1", "2024-01-05", None)], vec![("2024-01-05", None, vec!["L1"])]),
             (
                 "second loan joins the open case",
-                vec![spell("L2", "2024-01-10", Some("2024-01-20")), spell("L1", "2024-01-05", Some("2024-01-15"))],
+                vec![
+                    spell("L2", "2024-01-10", Some("2024-01-20")),
+                    spell("L1", "2024-01-05", Some("2024-01-15")),
+                ],
                 vec![("2024-01-05", Some("2024-01-20"), vec!["L1", "L2"])],
             ),
             (

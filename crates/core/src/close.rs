@@ -197,7 +197,13 @@ mod tests {
         parse_iso_date(s).unwrap()
     }
 
-    fn walk(l: &Loan, ps: &[Payment], from: NaiveDate, tolerance: i64, daily: bool) -> Vec<(NaiveDate, Snapshot)> {
+    fn walk(
+        l: &Loan,
+        ps: &[Payment],
+        from: NaiveDate,
+        tolerance: i64,
+        daily: bool,
+    ) -> Vec<(NaiveDate, Snapshot)> {
         let days = 300;
         let s = generate(l).unwrap();
         let rules = DelinquencyRules { tolerance: Amount(tolerance), ..Default::default() };

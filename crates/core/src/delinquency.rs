@@ -108,7 +108,10 @@ impl BucketScheme {
 
     /// Reads a scheme written as `M0=0,M1=1-30,M2=31-60,M3+=61-` (the last bucket open-ended).
     pub fn parse(spec: &str) -> Result<BucketScheme, SpecError> {
-        let syntax = |part: &str| SpecError::Syntax { part: part.to_string(), expected: "LABEL=MIN-MAX or LABEL=MIN-" };
+        let syntax = |part: &str| SpecError::Syntax {
+            part: part.to_string(),
+            expected: "LABEL=MIN-MAX or LABEL=MIN-",
+        };
         let mut buckets = Vec::new();
         for part in spec.split(',').map(str::trim) {
             let (label, range) = part.split_once('=').ok_or_else(|| syntax(part))?;
@@ -122,7 +125,11 @@ impl BucketScheme {
                 None => (range.trim(), Some(range.trim())),
             };
             let num = |t: &str| t.trim().parse::<u32>().map_err(|_| syntax(part));
-            buckets.push(Bucket { label: label.to_string(), min_dpd: num(min)?, max_dpd: max.map(num).transpose()? });
+            buckets.push(Bucket {
+                label: label.to_string(),
+                min_dpd: num(min)?,
+                max_dpd: max.map(num).transpose()?,
+            });
         }
         Ok(BucketScheme::new(buckets)?)
     }
@@ -246,7 +253,9 @@ impl ClassThresholds {
         let [special_mention, substandard, doubtful, loss] = nums[..] else {
             return Err(SpecError::Thresholds(spec.to_string()));
         };
-        if special_mention == 0 || !(special_mention < substandard && substandard < doubtful && doubtful < loss) {
+        if special_mention == 0
+            || !(special_mention < substandard && substandard < doubtful && doubtful < loss)
+        {
             return Err(SpecError::Thresholds(spec.to_string()));
         }
         Ok(ClassThresholds { special_mention, substandard, doubtful, loss })
@@ -336,6 +345,13 @@ impl LoanStatus {
             LoanStatus::Active => "active",
             LoanStatus::PaidOff => "paid_off",
         }
+    }
+
+    /// Parses the name used in the database.
+    pub fn parse(text: &str) -> Option<LoanStatus> {
+        [LoanStatus::Pending, LoanStatus::Active, LoanStatus::PaidOff]
+            .into_iter()
+            .find(|s| s.as_str() == text)
     }
 }
 
@@ -644,7 +660,10 @@ mod spec_tests {
         ] {
             assert_eq!(t.by_dpd(dpd), want, "dpd {dpd}");
         }
-        assert_eq!(ClassThresholds::parse(&ClassThresholds::default().spec()).unwrap(), ClassThresholds::default());
+        assert_eq!(
+            ClassThresholds::parse(&ClassThresholds::default().spec()).unwrap(),
+            ClassThresholds::default()
+        );
         for spec in ["0,91,271,361", "1,91,91,361", "1,91,271", "1,x,271,361"] {
             assert!(ClassThresholds::parse(spec).is_err(), "{spec}");
         }

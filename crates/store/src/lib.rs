@@ -16,8 +16,11 @@ use sqlx::sqlite::{
 };
 
 pub mod bulk;
+pub mod close;
 pub mod import;
 pub mod loans;
+pub mod lock;
+pub mod products;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
 #[macro_export]
@@ -75,6 +78,9 @@ pub enum StoreError {
         /// What.
         detail: String,
     },
+    /// Another process holds the lock this one needs.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// A connection pool to one of the supported databases.

@@ -21,26 +21,38 @@ pub struct LoanBundle {
     pub payments: Vec<Payment>,
     /// The product's arrears tolerance.
     pub tolerance: Amount,
+    /// The product's bucket scheme as written (`BucketScheme::spec`); `None` for the default.
+    pub buckets: Option<String>,
+    /// The product's five-class thresholds as written; `None` for the default.
+    pub classes: Option<String>,
 }
 
-const LOAN_COLS: &str = "l.loan_id, l.borrower_id, l.product, l.currency, l.principal, l.annual_rate, \
-     l.term_months, l.disbursed_on, l.method, l.penalty_rate, l.grace_days, COALESCE(p.tolerance_minor, 0), l.schedule";
+pub(crate) const LOAN_COLS: &str = "l.loan_id, l.borrower_id, l.product, l.currency, l.principal, l.annual_rate, \
+     l.term_months, l.disbursed_on, l.method, l.penalty_rate, l.grace_days, COALESCE(p.tolerance_minor, 0), l.schedule, \
+     p.buckets, p.five_class";
 
 fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table, detail: detail.to_string() }
 }
 
-/// A loan's terms, its product's tolerance, and whether its schedule is stored (imported).
-type LoanHead = (Loan, Amount, bool);
+/// A loan's terms, its product's rules, and whether its schedule is stored (imported).
+pub(crate) struct LoanHead {
+    loan: Loan,
+    tolerance: Amount,
+    stored: bool,
+    buckets: Option<String>,
+    classes: Option<String>,
+}
 
 /// Decodes the [`LOAN_COLS`] columns of a row.
-fn loan_from_row<R>(r: &R) -> Result<LoanHead, StoreError>
+pub(crate) fn loan_from_row<R>(r: &R) -> Result<LoanHead, StoreError>
 where
     R: sqlx::Row,
     usize: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     let id: String = r.try_get(0)?;
     let bad = |what: &str, e: &dyn std::fmt::Display| corrupt("loans", format!("loan {id}: {what}: {e}"));
@@ -64,7 +76,13 @@ where
         schedule::GENERATOR_VERSION => false,
         other => return Err(bad("schedule", &format!("unknown schedule kind {other:?}"))),
     };
-    Ok((loan, Amount(r.try_get(11)?), stored))
+    Ok(LoanHead {
+        loan,
+        tolerance: Amount(r.try_get(11)?),
+        stored,
+        buckets: r.try_get(13)?,
+        classes: r.try_get(14)?,
+    })
 }
 
 /// Loads one loan with its schedule and payments; `None` if there is no such loan.
@@ -100,28 +118,52 @@ pub async fn load_chunk(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<
     attach(db, heads).await
 }
 
-/// Adds schedules and payments to loans sorted by id, with one range query each;
-/// a schedule derived from the terms is generated here rather than read.
-async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreError> {
-    let (Some(first), Some(last)) = (heads.first(), heads.last()) else { return Ok(Vec::new()) };
-    let (lo, hi) = (first.0.id.as_str().to_string(), last.0.id.as_str().to_string());
+/// `$first, $first+1, …` for `n` parameters: an `IN (…)` list both databases accept.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    let mut out = String::with_capacity(n * 6);
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('$');
+        out.push_str(&(first + i).to_string());
+    }
+    out
+}
+
+/// Adds schedules and payments to loans, looked up by the loans' ids (which need not be
+/// contiguous); a schedule derived from the terms is generated here rather than read.
+pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreError> {
+    if heads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = heads.iter().map(|h| h.loan.id.as_str()).collect();
+    let list = placeholders(1, ids.len());
+    let imported: Vec<&str> = heads.iter().filter(|h| h.stored).map(|h| h.loan.id.as_str()).collect();
+    let inst_sql = format!(
+        "SELECT loan_id, seq, due_on, principal, interest, fee FROM installments \
+         WHERE loan_id IN ({}) ORDER BY loan_id, seq",
+        placeholders(1, imported.len())
+    );
+    let pay_sql = format!(
+        "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list}) \
+         ORDER BY loan_id, paid_on, payment_id"
+    );
     let (inst_rows, pay_rows) = on_pool!(db, pool => {
-        let inst = sqlx::query(
-            "SELECT loan_id, seq, due_on, principal, interest, fee FROM installments \
-             WHERE loan_id >= $1 AND loan_id <= $2 ORDER BY loan_id, seq",
-        )
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(pool)
-        .await?;
-        let pays = sqlx::query(
-            "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments \
-             WHERE loan_id >= $1 AND loan_id <= $2 ORDER BY loan_id, paid_on, payment_id",
-        )
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(pool)
-        .await?;
+        let inst = if imported.is_empty() {
+            Vec::new()
+        } else {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(inst_sql.as_str()));
+            for id in &imported {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(pay_sql.as_str()));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        let pays = q.fetch_all(pool).await?;
         let mut insts = Vec::with_capacity(inst.len());
         for r in &inst {
             insts.push((
@@ -159,7 +201,7 @@ async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreE
         by_loan.entry(p.loan_id.as_str().to_string()).or_default().push(p);
     }
     let mut out = Vec::with_capacity(heads.len());
-    for (loan, tolerance, stored) in heads {
+    for LoanHead { loan, tolerance, stored, buckets, classes } in heads {
         let id = loan.id.as_str();
         let schedule = if stored {
             schedules.remove(id).unwrap_or_default()
@@ -167,7 +209,7 @@ async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreE
             schedule::generate(&loan).map_err(|e| corrupt("loans", format!("loan {id}: {e}")))?
         };
         let payments = by_loan.remove(id).unwrap_or_default();
-        out.push(LoanBundle { loan, schedule, payments, tolerance });
+        out.push(LoanBundle { loan, schedule, payments, tolerance, buckets, classes });
     }
     Ok(out)
 }
@@ -179,7 +221,7 @@ pub async fn loan_in_tx(tx: &mut Tx, loan_id: &str) -> Result<Option<Loan>, Stor
     );
     Ok(on_tx!(tx, conn => {
         match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).fetch_optional(conn).await? {
-            Some(r) => Some(loan_from_row(&r)?.0),
+            Some(r) => Some(loan_from_row(&r)?.loan),
             None => None,
         }
     }))

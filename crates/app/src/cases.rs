@@ -1,0 +1,236 @@
+//! Reading cases (`arrears case list`, `case show`) and setting products' collection rules.
+
+use arrears_core::Currency;
+use arrears_core::delinquency::{BucketScheme, ClassThresholds};
+use arrears_store::close::{self as store, CaseRow};
+use arrears_store::products::{self, ProductRules};
+use arrears_store::{Db, StoreError};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// A line of the case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseLine {
+    /// Case id.
+    pub case_id: String,
+    /// Borrower id.
+    pub borrower_id: String,
+    /// Borrower's name.
+    pub borrower_name: String,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+    /// Closing date.
+    pub closed_on: Option<NaiveDate>,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Loans in the case.
+    pub loans: i64,
+    /// Worst DPD among them at their last evaluation.
+    pub max_dpd: i64,
+}
+
+fn line(r: CaseRow) -> CaseLine {
+    CaseLine {
+        case_id: r.case_id,
+        borrower_id: r.borrower_id,
+        borrower_name: r.borrower_name,
+        opened_on: r.opened_on,
+        closed_on: r.closed_on,
+        status: r.status,
+        loans: r.loans,
+        max_dpd: r.max_dpd,
+    }
+}
+
+/// Cases, newest first.
+pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseLine>, StoreError> {
+    Ok(store::list_cases(db, status, limit).await?.into_iter().map(line).collect())
+}
+
+/// One loan of a case as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseLoanView {
+    /// Loan id.
+    pub loan_id: String,
+    /// Date it joined the case.
+    pub added_on: NaiveDate,
+    /// Currency code.
+    pub currency: String,
+    /// Date of the figures below.
+    pub as_of: Option<NaiveDate>,
+    /// Days past due.
+    pub dpd: u32,
+    /// Bucket.
+    pub bucket: String,
+    /// Five-class.
+    pub five_class: String,
+    /// Everything overdue.
+    pub overdue_total: String,
+    /// Principal outstanding.
+    pub outstanding_principal: String,
+}
+
+/// A promise to pay as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PtpView {
+    /// Id.
+    pub ptp_id: String,
+    /// Date promised.
+    pub promised_on: NaiveDate,
+    /// Date due.
+    pub due_on: NaiveDate,
+    /// Currency code.
+    pub currency: String,
+    /// Amount promised.
+    pub amount: String,
+    /// Paid towards it when last judged.
+    pub paid: String,
+    /// `pending`, `kept` or `broken`.
+    pub status: &'static str,
+}
+
+/// `arrears case show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseView {
+    /// The case's line.
+    #[serde(flatten)]
+    pub case: CaseLine,
+    /// Its loans.
+    pub loans: Vec<CaseLoanView>,
+    /// Its promises to pay.
+    pub ptps: Vec<PtpView>,
+}
+
+impl std::ops::Deref for CaseView {
+    type Target = CaseLine;
+    fn deref(&self) -> &CaseLine {
+        &self.case
+    }
+}
+
+fn money(code: &str, a: arrears_core::Amount) -> String {
+    Currency::from_code(code).map_or_else(|_| a.0.to_string(), |c| a.format(c))
+}
+
+/// One case with its loans and promises; `None` if there is no such case.
+pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError> {
+    let Some((row, loans, ptps)) = store::case_detail(db, case_id).await? else { return Ok(None) };
+    let loans = loans
+        .into_iter()
+        .map(|l| {
+            let s = l.snapshot.as_ref();
+            CaseLoanView {
+                as_of: l.evaluated_on,
+                dpd: s.map_or(0, |s| s.dpd),
+                bucket: s.map_or_else(String::new, |s| s.bucket.clone()),
+                five_class: s.map_or("", |s| s.five_class.as_str()).to_string(),
+                overdue_total: money(
+                    &l.currency,
+                    s.map_or(arrears_core::Amount::ZERO, |s| s.overdue.total()),
+                ),
+                outstanding_principal: money(
+                    &l.currency,
+                    s.map_or(arrears_core::Amount::ZERO, |s| s.outstanding_principal),
+                ),
+                loan_id: l.loan_id,
+                added_on: l.added_on,
+                currency: l.currency,
+            }
+        })
+        .collect();
+    let ptps = ptps
+        .into_iter()
+        .map(|t| PtpView {
+            amount: money(&t.currency, t.promise.amount),
+            paid: money(&t.currency, t.paid),
+            ptp_id: t.ptp_id,
+            promised_on: t.promise.promised_on,
+            due_on: t.promise.due_on,
+            currency: t.currency,
+            status: t.status.as_str(),
+        })
+        .collect();
+    Ok(Some(CaseView { case: line(row), loans, ptps }))
+}
+
+/// A product's rules as shown: defaults spelled out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductView {
+    /// Product code.
+    pub product: String,
+    /// Tolerance in minor units.
+    pub tolerance_minor: i64,
+    /// Bucket scheme.
+    pub buckets: String,
+    /// Five-class thresholds.
+    pub five_class: String,
+}
+
+fn product_view(p: ProductRules) -> ProductView {
+    ProductView {
+        product: p.product,
+        tolerance_minor: p.tolerance_minor,
+        buckets: p.buckets.unwrap_or_else(|| BucketScheme::default().spec()),
+        five_class: p.five_class.unwrap_or_else(|| ClassThresholds::default().spec()),
+    }
+}
+
+/// Every product's rules.
+pub async fn products(db: &Db) -> Result<Vec<ProductView>, StoreError> {
+    Ok(products::list(db).await?.into_iter().map(product_view).collect())
+}
+
+/// Why product rules were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProductError {
+    /// A bucket scheme or thresholds that do not parse or do not cover every DPD.
+    #[error("--{option} {spec:?}: {reason}")]
+    Spec {
+        /// Which option.
+        option: &'static str,
+        /// As given.
+        spec: String,
+        /// Why.
+        reason: String,
+    },
+    /// Negative tolerance.
+    #[error("--tolerance-minor must not be negative")]
+    Tolerance,
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Validates and stores a product's rules, normalised to their canonical spelling.
+pub async fn set_product(
+    db: &Db,
+    code: &str,
+    tolerance_minor: i64,
+    buckets: Option<&str>,
+    five_class: Option<&str>,
+) -> Result<ProductView, ProductError> {
+    if tolerance_minor < 0 {
+        return Err(ProductError::Tolerance);
+    }
+    let buckets = buckets
+        .map(|b| {
+            BucketScheme::parse(b).map(|s| s.spec()).map_err(|e| ProductError::Spec {
+                option: "buckets",
+                spec: b.into(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    let five_class = five_class
+        .map(|c| {
+            ClassThresholds::parse(c).map(|t| t.spec()).map_err(|e| ProductError::Spec {
+                option: "five-class",
+                spec: c.into(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    let p = ProductRules { product: code.to_string(), tolerance_minor, buckets, five_class };
+    products::put(db, &p).await?;
+    Ok(product_view(p))
+}

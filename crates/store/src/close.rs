@@ -1,0 +1,1109 @@
+//! What the close of business reads and writes: business dates and shards, each
+//! loan's state and change-only snapshots, cases, promises to pay, portfolio
+//! figures and roll rates.
+
+use std::collections::HashMap;
+
+use arrears_core::case::Spell;
+use arrears_core::close::{Advance, Carried, Snapshot};
+use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
+use arrears_core::ptp::{Promise, PtpStatus};
+use arrears_core::{Amount, Payment};
+use chrono::NaiveDate;
+use sqlx::{QueryBuilder, Row as _};
+
+use crate::loans::{LOAN_COLS, LoanBundle, attach, loan_from_row, placeholders};
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.to_string() }
+}
+
+// ---------------------------------------------------------------- business dates
+
+/// A business date the batch has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessDay {
+    /// The date.
+    pub date: NaiveDate,
+    /// Every phase committed.
+    pub done: bool,
+    /// How many shards share it.
+    pub shards: u32,
+}
+
+fn day_from_row<R>(r: &R) -> Result<BusinessDay, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(BusinessDay {
+        date: r.try_get(0)?,
+        done: r.try_get::<String, _>(1)? == "done",
+        shards: u32::try_from(r.try_get::<i64, _>(2)?).map_err(|e| corrupt("business_days", e))?,
+    })
+}
+
+/// The latest business date started, finished or not.
+pub async fn last_business_day(db: &Db) -> Result<Option<BusinessDay>, StoreError> {
+    on_pool!(db, pool => {
+        let row = sqlx::query(
+            "SELECT business_date, status, shards FROM business_days ORDER BY business_date DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        row.as_ref().map(day_from_row).transpose()
+    })
+}
+
+/// Business dates started but not finished, oldest first.
+pub async fn unfinished_days(db: &Db) -> Result<Vec<BusinessDay>, StoreError> {
+    on_pool!(db, pool => {
+        let rows = sqlx::query(
+            "SELECT business_date, status, shards FROM business_days WHERE status = 'running' \
+             ORDER BY business_date",
+        )
+        .fetch_all(pool)
+        .await?;
+        rows.iter().map(day_from_row).collect()
+    })
+}
+
+/// Records that the batch for `date` has started (nothing if it already had) and returns its row.
+pub async fn start_day(db: &Db, date: NaiveDate, shards: u32, at: &str) -> Result<BusinessDay, StoreError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO business_days (business_date, status, shards, started_at) VALUES ($1, 'running', $2, $3) \
+             ON CONFLICT (business_date) DO NOTHING",
+        )
+        .bind(date)
+        .bind(i64::from(shards))
+        .bind(at)
+        .execute(pool)
+        .await?;
+        let row = sqlx::query("SELECT business_date, status, shards FROM business_days WHERE business_date = $1")
+            .bind(date)
+            .fetch_one(pool)
+            .await?;
+        day_from_row(&row)
+    })
+}
+
+/// Business dates started in `from..=to`, ascending.
+pub async fn business_dates(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar(
+            "SELECT business_date FROM business_days WHERE business_date >= $1 AND business_date <= $2 \
+             ORDER BY business_date",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?)
+    })
+}
+
+/// The earliest disbursement in the book; `None` when the book is empty.
+pub async fn first_disbursement(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT MIN(disbursed_on) FROM loans").fetch_one(pool).await?)
+    })
+}
+
+/// The loan-id range of shard `shard` of `shards`: ids after the first bound, up to and
+/// including the second (`None`: unbounded). Every worker computes the same ranges.
+pub async fn shard_bounds(
+    db: &Db,
+    shard: u32,
+    shards: u32,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    if shards <= 1 {
+        return Ok((None, None));
+    }
+    let total = db.count("loans").await?;
+    let at = |k: u32| (total * i64::from(k)) / i64::from(shards);
+    let bound = |offset: i64| async move {
+        if offset <= 0 || offset > total {
+            return Ok::<_, StoreError>(None);
+        }
+        on_pool!(db, pool => {
+            Ok(sqlx::query_scalar::<_, String>("SELECT loan_id FROM loans ORDER BY loan_id LIMIT 1 OFFSET $1")
+                .bind(offset - 1)
+                .fetch_optional(pool)
+                .await?)
+        })
+    };
+    let lo = if shard == 0 { None } else { bound(at(shard)).await? };
+    let hi = if shard + 1 >= shards { None } else { bound(at(shard + 1)).await? };
+    Ok((lo, hi))
+}
+
+/// Records that a shard evaluated all of its loans for `date`.
+pub async fn shard_done(
+    db: &Db,
+    date: NaiveDate,
+    shards: u32,
+    shard: u32,
+    loans: u64,
+) -> Result<(), StoreError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO batch_shards (business_date, shards, shard, loans) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (business_date, shards, shard) DO NOTHING",
+        )
+        .bind(date)
+        .bind(i64::from(shards))
+        .bind(i64::from(shard))
+        .bind(loans as i64)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// How many shards of `shards` have finished `date`.
+pub async fn shards_finished(db: &Db, date: NaiveDate, shards: u32) -> Result<u32, StoreError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM batch_shards WHERE business_date = $1 AND shards = $2")
+            .bind(date)
+            .bind(i64::from(shards))
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(n as u32)
+}
+
+/// Marks `date` done (the last write of its batch).
+pub async fn finish_day(tx: &mut Tx, date: NaiveDate, at: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE business_days SET status = 'done', finished_at = $2 WHERE business_date = $1")
+            .bind(date)
+            .bind(at)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------- loan state
+
+/// What the batch knows of a loan from earlier runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// The first business date it was evaluated.
+    pub first_on: NaiveDate,
+    /// The latest evaluation.
+    pub carried: Carried,
+    /// Recompute from this date (a backdated payment).
+    pub dirty_from: Option<NaiveDate>,
+}
+
+/// A loan the batch must evaluate, with what it knew of it.
+#[derive(Debug, Clone)]
+pub struct DueLoan {
+    /// Terms, schedule, payments and product rules.
+    pub bundle: LoanBundle,
+    /// `None` for a loan never evaluated.
+    pub state: Option<StoredState>,
+}
+
+const SNAPSHOT_COLS: &str = "status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, \
+     overdue_fee, overdue_penalty, outstanding_principal, credit";
+
+fn snapshot_from_row<R>(r: &R, at: usize) -> Result<Snapshot, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let status: String = r.try_get(at)?;
+    let class: String = r.try_get(at + 4)?;
+    Ok(Snapshot {
+        status: LoanStatus::parse(&status)
+            .ok_or_else(|| corrupt("loan_state", format!("status {status:?}")))?,
+        dpd: u32::try_from(r.try_get::<i64, _>(at + 1)?).map_err(|e| corrupt("loan_state", e))?,
+        bucket: r.try_get(at + 2)?,
+        bucket_rank: u32::try_from(r.try_get::<i64, _>(at + 3)?).map_err(|e| corrupt("loan_state", e))?,
+        five_class: FiveClass::parse(&class)
+            .ok_or_else(|| corrupt("loan_state", format!("class {class:?}")))?,
+        overdue: Overdue {
+            principal: Amount(r.try_get(at + 5)?),
+            interest: Amount(r.try_get(at + 6)?),
+            fee: Amount(r.try_get(at + 7)?),
+            penalty: Amount(r.try_get(at + 8)?),
+        },
+        outstanding_principal: Amount(r.try_get(at + 9)?),
+        credit: Amount(r.try_get(at + 10)?),
+    })
+}
+
+/// Up to `limit` loans with ids in (`after`, `upto`] that need evaluating on `date`: never
+/// evaluated, due for review, or touched by a backdated payment (only those when `only_dirty`).
+pub async fn due_loans(
+    db: &Db,
+    date: NaiveDate,
+    after: Option<&str>,
+    upto: Option<&str>,
+    limit: i64,
+    only_dirty: bool,
+) -> Result<Vec<DueLoan>, StoreError> {
+    let filter = if only_dirty {
+        "s.dirty_from IS NOT NULL"
+    } else {
+        "(s.loan_id IS NULL OR s.review_on <= $2 OR s.dirty_from IS NOT NULL)"
+    };
+    let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
+    let sql = format!(
+        "SELECT {LOAN_COLS}, s.first_on, s.evaluated_on, s.review_on, s.dirty_from, \
+         s.status, s.dpd, s.bucket, s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, \
+         s.overdue_fee, s.overdue_penalty, s.outstanding_principal, s.credit \
+         FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id \
+         WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3"
+    );
+    let (heads, states) = on_pool!(db, pool => {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(after.unwrap_or("")).bind(date).bind(limit);
+        if let Some(u) = upto {
+            q = q.bind(u);
+        }
+        let rows = q.fetch_all(pool).await?;
+        let mut heads = Vec::with_capacity(rows.len());
+        let mut states = Vec::with_capacity(rows.len());
+        for r in &rows {
+            heads.push(loan_from_row(r)?);
+            let first_on: Option<NaiveDate> = r.try_get(15)?;
+            states.push(match first_on {
+                None => None,
+                Some(first_on) => Some(StoredState {
+                    first_on,
+                    carried: Carried {
+                        on: r.try_get(16)?,
+                        review_on: r.try_get(17)?,
+                        snapshot: snapshot_from_row(r, 19)?,
+                    },
+                    dirty_from: r.try_get(18)?,
+                }),
+            });
+        }
+        (heads, states)
+    });
+    let bundles = attach(db, heads).await?;
+    Ok(bundles.into_iter().zip(states).map(|(bundle, state)| DueLoan { bundle, state }).collect())
+}
+
+/// The snapshot in force just before `date` (its latest row dated earlier), if any.
+pub async fn snapshot_before(
+    db: &Db,
+    loan_id: &str,
+    date: NaiveDate,
+) -> Result<Option<(NaiveDate, Snapshot)>, StoreError> {
+    let sql = format!(
+        "SELECT as_of, {SNAPSHOT_COLS} FROM snapshots WHERE loan_id = $1 AND as_of < $2 ORDER BY as_of DESC LIMIT 1"
+    );
+    on_pool!(db, pool => {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).bind(date).fetch_optional(pool).await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get(0)?, snapshot_from_row(&r, 1)?))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// One loan's evaluation, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Evaluated<'a> {
+    /// The loan.
+    pub loan_id: &'a str,
+    /// Its borrower.
+    pub borrower_id: &'a str,
+    /// Its product.
+    pub product: &'a str,
+    /// Its currency code.
+    pub currency: &'a str,
+    /// The first business date it was evaluated.
+    pub first_on: NaiveDate,
+    /// Snapshots from this date on are replaced (a recompute).
+    pub recompute_from: Option<NaiveDate>,
+    /// What the evaluation found.
+    pub advance: Advance,
+}
+
+/// Binds a snapshot's columns in [`SNAPSHOT_COLS`] order.
+macro_rules! push_snapshot {
+    ($b:expr, $s:expr) => {{
+        let s: &Snapshot = $s;
+        $b.push_bind(s.status.as_str())
+            .push_bind(i64::from(s.dpd))
+            .push_bind(s.bucket.as_str())
+            .push_bind(i64::from(s.bucket_rank))
+            .push_bind(s.five_class.as_str())
+            .push_bind(s.overdue.principal.0)
+            .push_bind(s.overdue.interest.0)
+            .push_bind(s.overdue.fee.0)
+            .push_bind(s.overdue.penalty.0)
+            .push_bind(s.outstanding_principal.0)
+            .push_bind(s.credit.0);
+    }};
+}
+
+/// Rows per multi-row statement: far below SQLite's 32,766 parameters at 13 per row.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Writes a chunk's evaluations: snapshots that changed, each loan's new state, and the
+/// borrowers whose cases must be derived again. One transaction per chunk keeps a killed
+/// batch resumable: a loan is either wholly evaluated for the date or not at all.
+pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated<'_>]) -> Result<(), StoreError> {
+    let snaps: Vec<(&str, NaiveDate, &Snapshot)> =
+        items.iter().flat_map(|e| e.advance.changed.iter().map(move |(on, s)| (e.loan_id, *on, s))).collect();
+    let mut resync: Vec<&str> = items
+        .iter()
+        .filter(|e| e.advance.delinquency_changed || e.recompute_from.is_some())
+        .map(|e| e.borrower_id)
+        .collect();
+    resync.sort_unstable();
+    resync.dedup();
+    on_tx!(tx, conn => {
+        for e in items {
+            if let Some(from) = e.recompute_from {
+                sqlx::query("DELETE FROM snapshots WHERE loan_id = $1 AND as_of >= $2")
+                    .bind(e.loan_id)
+                    .bind(from)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        for part in snaps.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new(format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS}) "));
+            qb.push_values(part, |mut b, (loan_id, on, s)| {
+                b.push_bind(*loan_id).push_bind(*on);
+                push_snapshot!(b, s);
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        for part in items.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new(format!(
+                "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
+                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding) "
+            ));
+            qb.push_values(part, |mut b, e| {
+                let last = &e.advance.last;
+                let prev = e.advance.before_last.as_ref();
+                b.push_bind(e.loan_id)
+                    .push_bind(e.borrower_id)
+                    .push_bind(e.product)
+                    .push_bind(e.currency)
+                    .push_bind(e.first_on)
+                    .push_bind(last.on)
+                    .push_bind(last.review_on)
+                    .push_bind(None::<NaiveDate>);
+                push_snapshot!(b, &last.snapshot);
+                b.push_bind(prev.map(|p| p.status.as_str()))
+                    .push_bind(prev.map(|p| p.bucket.as_str()))
+                    .push_bind(prev.map(|p| i64::from(p.bucket_rank)))
+                    .push_bind(prev.map(|p| p.outstanding_principal.0));
+            });
+            qb.push(
+                " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
+                 evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
+                 status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
+                 bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
+                 overdue_principal = excluded.overdue_principal, overdue_interest = excluded.overdue_interest, \
+                 overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
+                 outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
+                 prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
+                 prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding",
+            );
+            qb.build().execute(&mut *conn).await?;
+        }
+        for part in resync.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = QueryBuilder::new("INSERT INTO case_sync (borrower_id) ");
+            qb.push_values(part, |mut b, id| {
+                b.push_bind(*id);
+            });
+            qb.push(" ON CONFLICT (borrower_id) DO NOTHING");
+            qb.build().execute(&mut *conn).await?;
+        }
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------- payments arriving
+
+/// Notes that a payment with value date `paid_on` arrived for an evaluated loan: on or
+/// before the last business date `last` it marks the loan for recompute from that date;
+/// later, it brings the loan's next review forward to it.
+pub async fn note_payment(
+    tx: &mut Tx,
+    loan_id: &str,
+    paid_on: NaiveDate,
+    last: Option<NaiveDate>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        if last.is_some_and(|l| paid_on <= l) {
+            sqlx::query(
+                "UPDATE loan_state SET dirty_from = CASE WHEN dirty_from IS NULL OR dirty_from > $2 \
+                 THEN $2 ELSE dirty_from END WHERE loan_id = $1",
+            )
+            .bind(loan_id)
+            .bind(paid_on)
+            .execute(conn)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE loan_state SET review_on = CASE WHEN review_on IS NULL OR review_on > $2 \
+                 THEN $2 ELSE review_on END WHERE loan_id = $1",
+            )
+            .bind(loan_id)
+            .bind(paid_on)
+            .execute(conn)
+            .await?;
+        }
+    });
+    Ok(())
+}
+
+/// [`note_payment`] for every payment an import brought.
+pub async fn note_imported_payments(
+    db: &Db,
+    import_id: i64,
+    last: Option<NaiveDate>,
+) -> Result<u64, StoreError> {
+    let Some(last) = last else { return Ok(0) };
+    let (dirty, pulled) = on_pool!(db, pool => {
+        let dirty = sqlx::query(
+            "UPDATE loan_state SET dirty_from = (SELECT MIN(p.paid_on) FROM payments p \
+               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on <= $2) \
+             WHERE loan_id IN (SELECT loan_id FROM payments WHERE import_id = $1 AND paid_on <= $2) \
+               AND (dirty_from IS NULL OR dirty_from > (SELECT MIN(p.paid_on) FROM payments p \
+               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on <= $2))",
+        )
+        .bind(import_id)
+        .bind(last)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        let pulled = sqlx::query(
+            "UPDATE loan_state SET review_on = (SELECT MIN(p.paid_on) FROM payments p \
+               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on > $2) \
+             WHERE loan_id IN (SELECT loan_id FROM payments WHERE import_id = $1 AND paid_on > $2) \
+               AND (review_on IS NULL OR review_on > (SELECT MIN(p.paid_on) FROM payments p \
+               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on > $2))",
+        )
+        .bind(import_id)
+        .bind(last)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        (dirty, pulled)
+    });
+    Ok(dirty + pulled)
+}
+
+/// What happened to a payment recorded by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored.
+    New,
+    /// The same payment was already there: nothing changed.
+    AlreadyThere,
+}
+
+/// Stores one payment; the same id with different fields is a conflict named in the error.
+pub async fn record_payment(
+    tx: &mut Tx,
+    p: &Payment,
+    import_id: i64,
+) -> Result<Option<Recorded>, StoreError> {
+    on_tx!(tx, conn => {
+        let existing = sqlx::query("SELECT loan_id, paid_on, amount, channel FROM payments WHERE payment_id = $1")
+            .bind(p.id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(r) = existing {
+            let same = r.try_get::<String, _>(0)? == p.loan_id.as_str()
+                && r.try_get::<NaiveDate, _>(1)? == p.paid_on
+                && r.try_get::<i64, _>(2)? == p.amount.0
+                && r.try_get::<String, _>(3)? == p.channel;
+            return Ok(same.then_some(Recorded::AlreadyThere));
+        }
+        sqlx::query(
+            "INSERT INTO payments (payment_id, loan_id, paid_on, amount, channel, import_id, src_line) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.loan_id.as_str())
+        .bind(p.paid_on)
+        .bind(p.amount.0)
+        .bind(&p.channel)
+        .bind(import_id)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(Some(Recorded::New))
+}
+
+// ---------------------------------------------------------------- cases
+
+/// Up to `limit` borrowers waiting for their cases to be derived again.
+pub async fn case_sync_page(db: &Db, limit: i64) -> Result<Vec<String>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT borrower_id FROM case_sync ORDER BY borrower_id LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await?)
+    })
+}
+
+/// The delinquency spells of every loan of each borrower, from the snapshots.
+pub async fn borrower_spells(
+    db: &Db,
+    borrowers: &[String],
+) -> Result<HashMap<String, Vec<Spell>>, StoreError> {
+    let mut out: HashMap<String, Vec<Spell>> = HashMap::new();
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT l.borrower_id, s.loan_id, s.as_of, s.dpd FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+         WHERE l.borrower_id IN ({})",
+        placeholders(1, borrowers.len())
+    );
+    let rows: Vec<(String, String, NaiveDate, i64)> = on_pool!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for b in borrowers {
+            q = q.bind(b.as_str());
+        }
+        q.fetch_all(pool).await?
+    });
+    let mut by_loan: HashMap<(String, String), Vec<(NaiveDate, bool)>> = HashMap::new();
+    for (borrower, loan, on, dpd) in rows {
+        by_loan.entry((borrower, loan)).or_default().push((on, dpd > 0));
+    }
+    for ((borrower, loan), mut changes) in by_loan {
+        changes.sort_unstable();
+        out.entry(borrower).or_default().extend(arrears_core::case::spells(&loan, &changes));
+    }
+    Ok(out)
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCase {
+    /// Identifier.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+    /// Closing date.
+    pub closed_on: Option<NaiveDate>,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Whether work was recorded on it (promises to pay), so it must never vanish.
+    pub has_work: bool,
+    /// Its loans with the date each joined, in joining order.
+    pub loans: Vec<(String, NaiveDate)>,
+}
+
+/// The stored cases of each borrower.
+pub async fn stored_cases(
+    db: &Db,
+    borrowers: &[String],
+) -> Result<HashMap<String, Vec<StoredCase>>, StoreError> {
+    let mut out: HashMap<String, Vec<StoredCase>> = HashMap::new();
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT c.case_id, c.borrower_id, c.opened_on, c.closed_on, c.status, \
+         (SELECT COUNT(*) FROM ptps t WHERE t.case_id = c.case_id) \
+         FROM cases c WHERE c.borrower_id IN ({})",
+        placeholders(1, borrowers.len())
+    );
+    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>, String, i64)> = on_pool!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for b in borrowers {
+            q = q.bind(b.as_str());
+        }
+        q.fetch_all(pool).await?
+    });
+    let loans_sql = format!(
+        "SELECT cl.case_id, cl.loan_id, cl.added_on FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+         WHERE c.borrower_id IN ({})",
+        placeholders(1, borrowers.len())
+    );
+    let loan_rows: Vec<(String, String, NaiveDate)> = on_pool!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(loans_sql.as_str()));
+        for b in borrowers {
+            q = q.bind(b.as_str());
+        }
+        q.fetch_all(pool).await?
+    });
+    let mut loans: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
+    for (case_id, loan_id, on) in loan_rows {
+        loans.entry(case_id).or_default().push((loan_id, on));
+    }
+    for (case_id, borrower_id, opened_on, closed_on, status, work) in rows {
+        let mut case_loans = loans.remove(&case_id).unwrap_or_default();
+        // The derivation lists loans by joining date, then id: compare in that order.
+        case_loans.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        out.entry(borrower_id.clone()).or_default().push(StoredCase {
+            case_id,
+            borrower_id,
+            opened_on,
+            closed_on,
+            status,
+            has_work: work > 0,
+            loans: case_loans,
+        });
+    }
+    Ok(out)
+}
+
+/// A change to the cases table that deriving cases called for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseWrite {
+    /// Insert or update a case and set its loans.
+    Put {
+        /// Identifier.
+        case_id: String,
+        /// Borrower.
+        borrower_id: String,
+        /// Opening date.
+        opened_on: NaiveDate,
+        /// Closing date (`None`: open).
+        closed_on: Option<NaiveDate>,
+        /// Loans with the date each joined.
+        loans: Vec<(String, NaiveDate)>,
+    },
+    /// Remove a case that should never have opened.
+    Delete(String),
+    /// Keep a case that should never have opened but has work recorded, marked void.
+    Void(String),
+}
+
+/// Applies case changes and removes the borrowers from the work list, in one transaction.
+pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        for w in writes {
+            match w {
+                CaseWrite::Put { case_id, borrower_id, opened_on, closed_on, loans } => {
+                    sqlx::query(
+                        "INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET \
+                         closed_on = excluded.closed_on, status = excluded.status",
+                    )
+                    .bind(case_id.as_str())
+                    .bind(borrower_id.as_str())
+                    .bind(*opened_on)
+                    .bind(*closed_on)
+                    .bind(if closed_on.is_some() { "closed" } else { "open" })
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query("DELETE FROM case_loans WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
+                    let mut qb = QueryBuilder::new("INSERT INTO case_loans (case_id, loan_id, added_on) ");
+                    qb.push_values(loans, |mut b, (loan, on)| {
+                        b.push_bind(case_id.as_str()).push_bind(loan.as_str()).push_bind(*on);
+                    });
+                    qb.build().execute(&mut *conn).await?;
+                }
+                CaseWrite::Delete(case_id) => {
+                    sqlx::query("DELETE FROM case_loans WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
+                    sqlx::query("DELETE FROM cases WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
+                }
+                CaseWrite::Void(case_id) => {
+                    sqlx::query("UPDATE cases SET status = 'void' WHERE case_id = $1")
+                        .bind(case_id.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+        }
+        for part in done.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!("DELETE FROM case_sync WHERE borrower_id IN ({})", placeholders(1, part.len()));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for b in part {
+                q = q.bind(b.as_str());
+            }
+            q.execute(&mut *conn).await?;
+        }
+    });
+    Ok(())
+}
+
+/// A line of the case list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRow {
+    /// Identifier.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Borrower's name.
+    pub borrower_name: String,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+    /// Closing date.
+    pub closed_on: Option<NaiveDate>,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Loans in the case.
+    pub loans: i64,
+    /// The worst DPD among them now.
+    pub max_dpd: i64,
+}
+
+/// Cases, newest first, optionally only those with `status`; at most `limit`.
+pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+    let filter = if status.is_some() { "WHERE c.status = $2" } else { "WHERE $2 = $2" };
+    let sql = format!(
+        "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status, \
+         COUNT(cl.loan_id), COALESCE(MAX(s.dpd), 0) \
+         FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         LEFT JOIN case_loans cl ON cl.case_id = c.case_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         {filter} GROUP BY c.case_id, c.borrower_id, b.name, c.opened_on, c.closed_on, c.status \
+         ORDER BY c.opened_on DESC, c.case_id LIMIT $1"
+    );
+    let rows: Vec<(String, String, String, NaiveDate, Option<NaiveDate>, String, i64, i64)> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.unwrap_or("")).fetch_all(pool).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| CaseRow {
+            case_id,
+            borrower_id,
+            borrower_name,
+            opened_on,
+            closed_on,
+            status,
+            loans,
+            max_dpd,
+        })
+        .collect())
+}
+
+/// One loan of a case with its latest snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseLoan {
+    /// Loan.
+    pub loan_id: String,
+    /// Date it joined the case.
+    pub added_on: NaiveDate,
+    /// Currency code.
+    pub currency: String,
+    /// Date of the snapshot.
+    pub evaluated_on: Option<NaiveDate>,
+    /// Latest snapshot, if evaluated.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A promise to pay as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtpRow {
+    /// Identifier.
+    pub ptp_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Currency code of the amount.
+    pub currency: String,
+    /// The promise.
+    pub promise: Promise,
+    /// Where it stands.
+    pub status: PtpStatus,
+    /// Paid towards it when last judged.
+    pub paid: Amount,
+}
+
+/// A case, its loans and its promises.
+pub async fn case_detail(
+    db: &Db,
+    case_id: &str,
+) -> Result<Option<(CaseRow, Vec<CaseLoan>, Vec<PtpRow>)>, StoreError> {
+    let sql = format!(
+        "SELECT cl.loan_id, cl.added_on, l.currency, s.evaluated_on, {} FROM case_loans cl \
+         JOIN loans l ON l.loan_id = cl.loan_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         WHERE cl.case_id = $1 ORDER BY cl.added_on, cl.loan_id",
+        SNAPSHOT_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let head = on_pool!(db, pool => {
+        sqlx::query_as::<_, (String, String, String, NaiveDate, Option<NaiveDate>, String)>(
+            "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status \
+             FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id WHERE c.case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await?
+    });
+    let Some((case_id, borrower_id, borrower_name, opened_on, closed_on, status)) = head else {
+        return Ok(None);
+    };
+    let loans = on_pool!(db, pool => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(&case_id).fetch_all(pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let evaluated_on: Option<NaiveDate> = r.try_get(3)?;
+            out.push(CaseLoan {
+                loan_id: r.try_get(0)?,
+                added_on: r.try_get(1)?,
+                currency: r.try_get(2)?,
+                evaluated_on,
+                snapshot: if evaluated_on.is_some() { Some(snapshot_from_row(r, 4)?) } else { None },
+            });
+        }
+        out
+    });
+    let ptps = ptps_of(db, "WHERE case_id = $1", &case_id).await?;
+    let max_dpd =
+        loans.iter().filter_map(|l| l.snapshot.as_ref()).map(|s| i64::from(s.dpd)).max().unwrap_or(0);
+    let row = CaseRow {
+        case_id,
+        borrower_id,
+        borrower_name,
+        opened_on,
+        closed_on,
+        status,
+        loans: loans.len() as i64,
+        max_dpd,
+    };
+    Ok(Some((row, loans, ptps)))
+}
+
+async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpRow>, StoreError> {
+    let sql = format!(
+        "SELECT ptp_id, case_id, currency, promised_on, due_on, amount, status, paid FROM ptps {filter} \
+         ORDER BY due_on, ptp_id"
+    );
+    let rows: Vec<(String, String, String, NaiveDate, NaiveDate, i64, String, i64)> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(arg).fetch_all(pool).await?
+    });
+    rows.into_iter()
+        .map(|(ptp_id, case_id, currency, promised_on, due_on, amount, status, paid)| {
+            Ok(PtpRow {
+                status: PtpStatus::parse(&status)
+                    .ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?,
+                ptp_id,
+                case_id,
+                currency,
+                promise: Promise { promised_on, due_on, amount: Amount(amount) },
+                paid: Amount(paid),
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- promises to pay
+
+/// Promises to judge: every pending one, and every promise of a borrower whose history a
+/// recompute rewrote (on the case work list), since a broken promise may now be kept.
+pub async fn ptps_to_judge(db: &Db) -> Result<Vec<PtpRow>, StoreError> {
+    ptps_of(
+        db,
+        "WHERE status = $1 OR case_id IN (SELECT c.case_id FROM cases c JOIN case_sync w \
+         ON w.borrower_id = c.borrower_id)",
+        "pending",
+    )
+    .await
+}
+
+/// What the loans of the promise's borrower, in the promise's currency, received with
+/// value dates in `from..=to`.
+pub async fn paid_on_borrower(
+    db: &Db,
+    ptp_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Amount, StoreError> {
+    let sum: Option<i64> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT SUM(p.amount) FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+             JOIN loans l ON l.borrower_id = c.borrower_id AND l.currency = t.currency \
+             JOIN payments p ON p.loan_id = l.loan_id \
+             WHERE t.ptp_id = $1 AND p.paid_on >= $2 AND p.paid_on <= $3",
+        )
+        .bind(ptp_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(Amount(sum.unwrap_or(0)))
+}
+
+/// Stores a promise's judgement.
+pub async fn set_ptp(
+    tx: &mut Tx,
+    ptp_id: &str,
+    status: PtpStatus,
+    paid: Amount,
+    on: NaiveDate,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE ptps SET status = $2, paid = $3, evaluated_on = $4 WHERE ptp_id = $1")
+            .bind(ptp_id)
+            .bind(status.as_str())
+            .bind(paid.0)
+            .bind(on)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Records a promise to pay (the case-work use case will call this; tests do now).
+pub async fn add_ptp(
+    tx: &mut Tx,
+    ptp_id: &str,
+    case_id: &str,
+    currency: &str,
+    p: &Promise,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ptp_id)
+        .bind(case_id)
+        .bind(p.promised_on)
+        .bind(p.due_on)
+        .bind(p.amount.0)
+        .bind(currency)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------- portfolio figures
+
+/// Replaces the portfolio figures and roll rates of `date` with ones computed from every
+/// loan's state, which after the loan phase is each loan's snapshot on `date`.
+pub async fn store_figures(tx: &mut Tx, date: NaiveDate) -> Result<(), StoreError> {
+    let totals = "COUNT(*), SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END), SUM(outstanding_principal), \
+         SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty)";
+    let figures = [
+        format!(
+            "SELECT $1, currency, 'bucket', bucket, MIN(bucket_rank), {totals} FROM loan_state \
+             WHERE status = 'active' GROUP BY currency, bucket"
+        ),
+        format!(
+            "SELECT $1, currency, 'five_class', five_class, \
+             MIN(CASE five_class WHEN 'normal' THEN 0 WHEN 'special_mention' THEN 1 WHEN 'substandard' THEN 2 \
+             WHEN 'doubtful' THEN 3 ELSE 4 END), {totals} FROM loan_state WHERE status = 'active' \
+             GROUP BY currency, five_class"
+        ),
+        format!(
+            "SELECT $1, currency, 'product', product, 0, {totals} FROM loan_state WHERE status = 'active' \
+             GROUP BY currency, product"
+        ),
+        format!(
+            "SELECT $1, currency, 'status', status, \
+             MIN(CASE status WHEN 'pending' THEN 0 WHEN 'active' THEN 1 ELSE 2 END), {totals} FROM loan_state \
+             GROUP BY currency, status"
+        ),
+    ];
+    // A loan evaluated on this date carries the snapshot in force the business date before
+    // in prev_*; any other loan has not changed since, so it was where it is now.
+    let rolls = "INSERT INTO roll_rates (business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance) \
+         SELECT $1, currency, from_bucket, MIN(from_rank), to_bucket, MIN(to_rank), COUNT(*), SUM(balance) FROM ( \
+           SELECT currency, \
+             CASE WHEN evaluated_on = $1 THEN prev_bucket ELSE bucket END AS from_bucket, \
+             CASE WHEN evaluated_on = $1 THEN prev_bucket_rank ELSE bucket_rank END AS from_rank, \
+             CASE WHEN status = 'paid_off' THEN 'paid_off' ELSE bucket END AS to_bucket, \
+             CASE WHEN status = 'paid_off' THEN 1000 ELSE bucket_rank END AS to_rank, \
+             CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END AS balance, \
+             CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END AS from_status \
+           FROM loan_state) x \
+         WHERE from_status = 'active' GROUP BY currency, from_bucket, to_bucket";
+    on_tx!(tx, conn => {
+        sqlx::query("DELETE FROM portfolio_figures WHERE business_date = $1").bind(date).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM roll_rates WHERE business_date = $1").bind(date).execute(&mut *conn).await?;
+        for select in &figures {
+            let sql = format!(
+                "INSERT INTO portfolio_figures (business_date, currency, dimension, grp, rank, loans, overdue_loans, \
+                 outstanding_principal, overdue_total) {select}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(date).execute(&mut *conn).await?;
+        }
+        sqlx::query(rolls).bind(date).execute(&mut *conn).await?;
+    });
+    Ok(())
+}
+
+/// One line of the stored figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FigureRow {
+    /// Currency code.
+    pub currency: String,
+    /// `bucket`, `five_class`, `product` or `status`.
+    pub dimension: String,
+    /// The bucket, class, product or status.
+    pub group: String,
+    /// Loans.
+    pub loans: i64,
+    /// Loans with DPD > 0.
+    pub overdue_loans: i64,
+    /// Principal outstanding.
+    pub outstanding_principal: Amount,
+    /// Everything overdue.
+    pub overdue_total: Amount,
+}
+
+/// One cell of a roll-rate matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollRow {
+    /// Currency code.
+    pub currency: String,
+    /// Bucket on the previous business date.
+    pub from_bucket: String,
+    /// Bucket (or `paid_off`) on this one.
+    pub to_bucket: String,
+    /// Loans that moved so.
+    pub loans: i64,
+    /// Their principal outstanding on the previous business date.
+    pub balance: Amount,
+}
+
+/// The stored figures of `date` in report order; empty when no batch closed it.
+pub async fn figures(db: &Db, date: NaiveDate) -> Result<(Vec<FigureRow>, Vec<RollRow>), StoreError> {
+    let (f, r) = on_pool!(db, pool => {
+        let f: Vec<(String, String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT currency, dimension, grp, loans, overdue_loans, outstanding_principal, overdue_total \
+             FROM portfolio_figures WHERE business_date = $1 ORDER BY currency, dimension, rank, grp",
+        )
+        .bind(date)
+        .fetch_all(pool)
+        .await?;
+        let r: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT currency, from_bucket, to_bucket, loans, balance FROM roll_rates WHERE business_date = $1 \
+             ORDER BY currency, from_rank, from_bucket, to_rank, to_bucket",
+        )
+        .bind(date)
+        .fetch_all(pool)
+        .await?;
+        (f, r)
+    });
+    Ok((
+        f.into_iter()
+            .map(|(currency, dimension, group, loans, overdue_loans, o, t)| FigureRow {
+                currency,
+                dimension,
+                group,
+                loans,
+                overdue_loans,
+                outstanding_principal: Amount(o),
+                overdue_total: Amount(t),
+            })
+            .collect(),
+        r.into_iter()
+            .map(|(currency, from_bucket, to_bucket, loans, b)| RollRow {
+                currency,
+                from_bucket,
+                to_bucket,
+                loans,
+                balance: Amount(b),
+            })
+            .collect(),
+    ))
+}

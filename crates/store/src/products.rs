@@ -1,0 +1,52 @@
+//! Products' collection rules: arrears tolerance, bucket scheme, five-class thresholds.
+
+use crate::{Db, StoreError, on_pool};
+
+/// A product's stored rules; `None` fields mean the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRules {
+    /// Product code.
+    pub product: String,
+    /// Tolerance in minor units.
+    pub tolerance_minor: i64,
+    /// Bucket scheme as written (`BucketScheme::spec`).
+    pub buckets: Option<String>,
+    /// Five-class thresholds as written (`ClassThresholds::spec`).
+    pub five_class: Option<String>,
+}
+
+/// Every product, by code.
+pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
+    let rows: Vec<(String, i64, Option<String>, Option<String>)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT product, tolerance_minor, buckets, five_class FROM products ORDER BY product")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(product, tolerance_minor, buckets, five_class)| ProductRules {
+            product,
+            tolerance_minor,
+            buckets,
+            five_class,
+        })
+        .collect())
+}
+
+/// Creates or replaces a product's rules (already validated by the caller).
+pub async fn put(db: &Db, p: &ProductRules) -> Result<(), StoreError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO products (product, tolerance_minor, buckets, five_class) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (product) DO UPDATE SET tolerance_minor = excluded.tolerance_minor, \
+             buckets = excluded.buckets, five_class = excluded.five_class",
+        )
+        .bind(&p.product)
+        .bind(p.tolerance_minor)
+        .bind(p.buckets.as_deref())
+        .bind(p.five_class.as_deref())
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
