@@ -213,7 +213,7 @@ pub fn plan(
     to: NaiveDate,
     today: NaiveDate,
     first_disbursement: Option<NaiveDate>,
-    last: Option<store::BusinessDay>,
+    last_done: Option<NaiveDate>,
     unfinished: &[store::BusinessDay],
 ) -> Result<Vec<NaiveDate>, BatchError> {
     if from > to {
@@ -229,25 +229,29 @@ pub fn plan(
     }
     let mut dates = Vec::new();
     for u in unfinished {
-        if u.date > from {
+        if u.date > to {
             return Err(BatchError::Unfinished(u.date));
         }
         if u.date < from {
             dates.push(u.date);
         }
     }
-    if let Some(last) = last.filter(|l| l.done)
-        && from < last.date
+    if let Some(last) = last_done
+        && from < last
     {
-        return Err(BatchError::Closed { date: from, last: last.date });
+        return Err(BatchError::Closed { date: from, last });
     }
     let mut d = from;
-    while d <= to {
-        dates.push(d);
-        d = d.succ_opt().unwrap_or(NaiveDate::MAX);
-        if d == NaiveDate::MAX {
+    loop {
+        // The last closed date runs again (picking up late payments) unless a later date is
+        // part-way: its figures must stay those of the whole book on that date.
+        if Some(d) != last_done || unfinished.is_empty() {
+            dates.push(d);
+        }
+        if d >= to {
             break;
         }
+        d = d.succ_opt().ok_or(BatchError::TooFarAhead { date: to, today })?;
     }
     Ok(dates)
 }
@@ -270,7 +274,7 @@ pub async fn run_batch(
         to,
         today,
         store::first_disbursement(db).await?,
-        store::last_business_day(db).await?,
+        store::last_closed_day(db).await?,
         &store::unfinished_days(db).await?,
     )?;
     let mut reports = Vec::with_capacity(dates.len());
@@ -553,12 +557,12 @@ pub struct Refresh {
 /// with their cases and promises, so a borrower who paid is not chased that evening.
 /// Figures of that date are left as the batch stored them.
 pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
-    let Some(last) = store::last_business_day(db).await?.filter(|d| d.done) else {
+    let Some(last) = store::last_closed_day(db).await? else {
         return Ok(Refresh::default());
     };
     if !store::unfinished_days(db).await?.is_empty() {
         return Ok(Refresh {
-            date: Some(last.date),
+            date: Some(last),
             report: None,
             skipped: Some("a batch is part-way through a later date; it will pick the payments up".into()),
         });
@@ -566,17 +570,17 @@ pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
     let lock = match lock::acquire(db, url, &Shard::ALL.lock_name()).await {
         Ok(l) => l,
         Err(StoreError::Busy(why)) => {
-            return Ok(Refresh { date: Some(last.date), report: None, skipped: Some(why) });
+            return Ok(Refresh { date: Some(last), report: None, skipped: Some(why) });
         }
         Err(e) => return Err(e.into()),
     };
-    let mut report = DayReport { date: last.date, ..Default::default() };
-    loan_phase(db, last.date, (None, None), true, BatchOptions::default(), &Quiet, &mut report).await?;
-    judge_promises(db, last.date, &mut report).await?;
+    let mut report = DayReport { date: last, ..Default::default() };
+    loan_phase(db, last, (None, None), true, BatchOptions::default(), &Quiet, &mut report).await?;
+    judge_promises(db, last, &mut report).await?;
     sync_cases(db, &mut report).await?;
     report.finished = true;
     lock.release().await;
-    Ok(Refresh { date: Some(last.date), report: Some(report), skipped: None })
+    Ok(Refresh { date: Some(last), report: Some(report), skipped: None })
 }
 
 /// Marks the loans an import brought payments for, then [`refresh`]es them.
@@ -770,7 +774,7 @@ mod tests {
             &'a str,
             &'a str,
             Option<NaiveDate>,
-            Option<store::BusinessDay>,
+            Option<NaiveDate>,
             Vec<store::BusinessDay>,
             &'a str,
         );
@@ -795,15 +799,24 @@ mod tests {
                 vec![],
                 "--from 2026-11-05 is after --to 2026-11-01",
             ),
-            ("closed", "2026-11-01", "2026-11-01", first, Some(day("2026-11-02", true)), vec![], "closed"),
+            ("closed", "2026-11-01", "2026-11-01", first, Some(d("2026-11-02")), vec![], "closed"),
             (
                 "later unfinished",
                 "2026-11-01",
                 "2026-11-01",
                 first,
-                Some(day("2026-11-02", false)),
+                None,
                 vec![day("2026-11-02", false)],
                 "2026-11-02 was started and not finished",
+            ),
+            (
+                "closed before the last",
+                "2026-11-01",
+                "2026-11-05",
+                first,
+                Some(d("2026-11-02")),
+                vec![],
+                "business dates up to 2026-11-02 are closed",
             ),
         ];
         for (what, from, to, first, last, unfinished, want) in table {
@@ -812,17 +825,37 @@ mod tests {
         }
         // Re-running the last closed date is allowed; an unfinished earlier date comes first.
         let again =
-            plan(d("2026-11-02"), d("2026-11-02"), today, first, Some(day("2026-11-02", true)), &[]).unwrap();
+            plan(d("2026-11-02"), d("2026-11-02"), today, first, Some(d("2026-11-02")), &[]).unwrap();
         assert_eq!(again, vec![d("2026-11-02")]);
         let resumed = plan(
             d("2026-11-03"),
             d("2026-11-03"),
             today,
             first,
-            Some(day("2026-11-02", false)),
+            None,
             &[day("2026-11-02", false)],
         )
         .unwrap();
         assert_eq!(resumed, vec![d("2026-11-02"), d("2026-11-03")]);
+        // A catch-up over the last closed date and a part-way later one skips the closed one.
+        let over = plan(
+            d("2026-11-02"),
+            d("2026-11-04"),
+            today,
+            first,
+            None,
+            &[day("2026-11-03", false)],
+        );
+        let over_closed = plan(
+            d("2026-11-02"),
+            d("2026-11-04"),
+            today,
+            first,
+            Some(d("2026-11-02")),
+            &[day("2026-11-03", false)],
+        )
+        .unwrap();
+        assert_eq!(over.unwrap(), vec![d("2026-11-02"), d("2026-11-03"), d("2026-11-04")]);
+        assert_eq!(over_closed, vec![d("2026-11-03"), d("2026-11-04")]);
     }
 }

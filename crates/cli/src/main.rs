@@ -404,10 +404,8 @@ async fn run(cli: Cli) -> Result<()> {
             let db = open(&cli.db).await?;
             let date = match date {
                 Some(d) => d,
-                None => arrears_store::close::last_business_day(&db)
+                None => arrears_store::close::last_closed_day(&db)
                     .await?
-                    .filter(|d| d.done)
-                    .map(|d| d.date)
                     .context("no business date has been closed yet: run `arrears batch --date D` first")?,
             };
             let v = arrears_app::portfolio::portfolio(&db, date).await?;

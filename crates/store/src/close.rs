@@ -59,6 +59,15 @@ pub async fn last_business_day(db: &Db) -> Result<Option<BusinessDay>, StoreErro
     })
 }
 
+/// The latest business date every phase of which committed.
+pub async fn last_closed_day(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT MAX(business_date) FROM business_days WHERE status = 'done'")
+            .fetch_one(pool)
+            .await?)
+    })
+}
+
 /// Business dates started but not finished, oldest first.
 pub async fn unfinished_days(db: &Db) -> Result<Vec<BusinessDay>, StoreError> {
     on_pool!(db, pool => {

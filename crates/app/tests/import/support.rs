@@ -18,6 +18,8 @@ pub struct TestDb {
     pub db: Db,
     /// `sqlite` or `postgres`, for failure messages.
     pub backend: &'static str,
+    /// Where it is (the batch locks by it).
+    pub url: DbUrl,
     _dir: Option<TempDir>,
     /// Admin URL and database name, to drop it afterwards.
     pg: Option<(String, String)>,
@@ -27,8 +29,9 @@ impl TestDb {
     async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}/t.db", dir.path().display());
-        let db = Db::open(&DbUrl::new(url)).await.expect("open sqlite");
-        TestDb { db, backend: "sqlite", _dir: Some(dir), pg: None }
+        let url = DbUrl::new(url);
+        let db = Db::open(&url).await.expect("open sqlite");
+        TestDb { db, backend: "sqlite", url, _dir: Some(dir), pg: None }
     }
 
     async fn postgres(admin: &str) -> TestDb {
@@ -51,8 +54,19 @@ impl TestDb {
             }
         }
         let _ = sqlx::Connection::close(conn).await;
-        let db = Db::open(&DbUrl::new(with_database(admin, &name))).await.expect("open postgres");
-        TestDb { db, backend: "postgres", _dir: None, pg: Some((admin.to_string(), name)) }
+        let url = DbUrl::new(with_database(admin, &name));
+        let db = Db::open(&url).await.expect("open postgres");
+        TestDb { db, backend: "postgres", url, _dir: None, pg: Some((admin.to_string(), name)) }
+    }
+}
+
+impl TestDb {
+    /// Another fresh database on the same backend as `other`.
+    pub async fn like(other: &TestDb) -> TestDb {
+        match other.backend {
+            "postgres" => TestDb::postgres(&pg_url().expect("postgres under test")).await,
+            _ => TestDb::sqlite().await,
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! `loan show` and `report portfolio` over an imported, hand-made book.
 
-use arrears_app::portfolio::{Totals, portfolio};
+use arrears_app::close::{self, BatchOptions, run_batch};
+use arrears_app::portfolio::{TotalsRow, portfolio};
 use arrears_app::view::{LoanView, show_loan};
-use arrears_core::delinquency::FiveClass;
 use arrears_core::{Amount, Currency};
 use chrono::NaiveDate;
 
@@ -188,64 +188,66 @@ async fn portfolio_matches_a_hand_count() {
         let dir = write_files(&[("borrowers.csv", BORROWERS), ("loans.csv", loans), ("payments.csv", pays)]);
         import(&t.db, dir.path()).await.unwrap_or_else(|e| panic!("[{}] {e}", t.backend));
         let date = d("2024-05-01");
-        let p = portfolio(&t.db, date, &|_| {}).await.unwrap();
         let be = t.backend;
-        let (c, u) = (Currency::CNY, Currency::USD);
-
-        let status: Vec<(String, &str, u64)> = p.by_status.iter().map(|((c, s), n)| (c.clone(), *s, *n)).collect();
-        let want = [("CNY", "active", 2), ("CNY", "paid_off", 1), ("CNY", "pending", 1), ("USD", "active", 1)];
-        let want: Vec<(String, &str, u64)> = want.iter().map(|(c, s, n)| (c.to_string(), *s, *n)).collect();
-        assert_eq!(status, want, "[{be}]");
-
-        // Overdue totals (with penalty) as the loan view computes them.
-        let overdue = async |id: &str| {
-            let v = show_loan(&t.db, id, date).await.unwrap().unwrap();
-            Amount(minor(&v.overdue.total))
+        let opts = BatchOptions::default();
+        let now = || NOW.to_string();
+        run_batch(&t.db, &t.url, date, date, d("2024-06-01"), &now, opts, &close::Quiet)
+            .await
+            .unwrap_or_else(|e| panic!("[{be}] {e}"));
+        let p = portfolio(&t.db, date).await.unwrap();
+        let line = |r: &TotalsRow| {
+            (r.group.clone(), r.currency.clone(), r.loans, r.overdue_loans, r.outstanding_principal.clone(), r.overdue_total.clone())
         };
+        let lines = |rows: &[TotalsRow]| rows.iter().map(line).collect::<Vec<_>>();
+        let want = |rows: &[(&str, &str, i64, i64, String, String)]| {
+            rows.iter().map(|(g, c, n, o, a, b)| (g.to_string(), c.to_string(), *n, *o, a.clone(), b.clone())).collect::<Vec<_>>()
+        };
+
+        let status: Vec<(String, String, i64)> =
+            p.by_status.iter().map(|r| (r.currency.clone(), r.group.clone(), r.loans)).collect();
+        let want_status = [("CNY", "pending", 1), ("CNY", "active", 2), ("CNY", "paid_off", 1), ("USD", "active", 1)];
+        let want_status: Vec<(String, String, i64)> =
+            want_status.iter().map(|(c, s, n)| (c.to_string(), s.to_string(), *n)).collect();
+        assert_eq!(status, want_status, "[{be}]");
+
+        // Overdue totals (with penalty) as the loan view computes them, independently of the batch.
+        let overdue = async |id: &str| show_loan(&t.db, id, date).await.unwrap().unwrap().overdue.total;
         let (o1, o5) = (overdue("L1").await, overdue("L5").await);
-        let tot = |loans, overdue_loans, outstanding, overdue_total| Totals {
-            loans,
-            overdue_loans,
-            outstanding_principal: Amount(outstanding),
-            overdue_total,
-        };
-        let l1_out = 1_200_000 - 94_619;
-        let by_product: Vec<_> = p.by_product.clone().into_iter().collect();
+        let l1_out = cny(1_200_000 - 94_619);
+        let (zero, usd) = (cny(0), |m: i64| Amount(m).format(Currency::USD));
         assert_eq!(
-            by_product,
-            vec![
-                (("consumer".to_string(), c), tot(1, 1, l1_out, o1)),
-                (("sme".to_string(), c), tot(1, 0, 1_000_000, Amount(0))),
-                (("sme".to_string(), u), tot(1, 1, 500_000, o5)),
-            ],
+            lines(&p.by_product),
+            want(&[
+                ("consumer", "CNY", 1, 1, l1_out.clone(), o1.clone()),
+                ("sme", "CNY", 1, 0, cny(1_000_000), zero.clone()),
+                ("sme", "USD", 1, 1, usd(500_000), o5.clone()),
+            ]),
             "[{be}]"
         );
         // L1: 31 days (M2); L2: current (M0); L5: due 2024-04-05, 26 days (M1).
-        let by_bucket: Vec<_> = p.by_bucket.clone().into_iter().collect();
         assert_eq!(
-            by_bucket,
-            vec![
-                ((0, c), tot(1, 0, 1_000_000, Amount(0))),
-                ((1, u), tot(1, 1, 500_000, o5)),
-                ((2, c), tot(1, 1, l1_out, o1)),
-            ],
+            lines(&p.by_bucket),
+            want(&[
+                ("M0", "CNY", 1, 0, cny(1_000_000), zero.clone()),
+                ("M2", "CNY", 1, 1, l1_out.clone(), o1.clone()),
+                ("M1", "USD", 1, 1, usd(500_000), o5.clone()),
+            ]),
             "[{be}]"
         );
-        let by_class: Vec<_> = p.by_five_class.clone().into_iter().collect();
         assert_eq!(
-            by_class,
-            vec![
-                ((FiveClass::Normal, c), tot(1, 0, 1_000_000, Amount(0))),
-                ((FiveClass::SpecialMention, c), tot(1, 1, l1_out, o1)),
-                ((FiveClass::SpecialMention, u), tot(1, 1, 500_000, o5)),
-            ],
+            lines(&p.by_five_class),
+            want(&[
+                ("normal", "CNY", 1, 0, cny(1_000_000), zero.clone()),
+                ("special_mention", "CNY", 1, 1, l1_out.clone(), o1.clone()),
+                ("special_mention", "USD", 1, 1, usd(500_000), o5.clone()),
+            ]),
             "[{be}]"
         );
         // L5's overdue: principal 5000.00 + interest 125.00 (5000 · 10% · 3/12) + penalty.
-        assert!(o5.minor() > 512_500, "[{be}] {o5:?}");
-        let view = p.view();
-        assert_eq!(view.by_bucket.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(), ["M0", "M1", "M2"]);
-        assert_eq!(view.by_bucket[2].outstanding_principal, "11053.81");
+        assert!(Amount::parse(&o5, Currency::USD).unwrap().minor() > 512_500, "[{be}] {o5:?}");
+        assert_eq!(p.by_bucket[1].outstanding_principal, "11053.81");
+        // The first business date has no previous one: no roll rates.
+        assert!(p.roll_rates.is_empty(), "[{be}] {:?}", p.roll_rates);
     })
     .await;
 }
