@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 loans="${1:-1000000}"
 work="${2:-$(mktemp -d)}"
 cargo build --release -q -p arrears-cli
-bin="$PWD/target/release/arrears"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/arrears"
 db="${ARREARS_BENCH_DB:-sqlite://$work/bench.db}"
 mem() { [ -x /usr/bin/time ] || { "$@"; return; }; /usr/bin/time -f "%M" -o "$work/mem" "$@"; echo "peak memory: $(( $(cat "$work/mem") / 1024 )) MiB"; }
 

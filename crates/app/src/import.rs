@@ -12,6 +12,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use arrears_core::book::{BorrowerKind, Language, Relation};
 use arrears_core::calendar::parse_iso_date;
@@ -23,6 +24,8 @@ use arrears_store::{Db, StoreError, Tx};
 use chrono::NaiveDate;
 use csv::ByteRecord;
 
+mod pipe;
+
 /// The import files, in the order they are read (referenced before referencing).
 pub const FILES: [&str; 6] =
     ["borrowers.csv", "contacts.csv", "loans.csv", "installments.csv", "payments.csv", "financials.csv"];
@@ -30,8 +33,15 @@ pub const FILES: [&str; 6] =
 /// Most bad rows listed in one report; the count of all of them is always given.
 pub const MAX_LISTED: usize = 1000;
 
-/// Rows gathered before they are written.
-const CHUNK: usize = 2000;
+/// Rows parsed and handed to the writer at a time: several statements' worth, so that the
+/// writer can build each next statement while the database runs the current one.
+const CHUNK: usize = 8000;
+
+/// Bad rows are counted in the order of segments of this many good rows: those of reading
+/// a segment, then of parsing it, then its conflicts. The order decides which bad rows are
+/// listed when there are more than [`MAX_LISTED`], so it stays what it was when this was
+/// the size of a chunk.
+const SEGMENT: usize = 2000;
 
 /// One bad row (or field): where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,27 +181,55 @@ fn files_in(dir: &Path) -> Result<Vec<(&'static str, PathBuf, u64)>, ImportError
     Ok(present)
 }
 
-/// Bad rows so far, and the ids of rows that were bad (to explain rows referring to them).
+/// Bad rows so far, counted in the order they were found (which decides the listed ones).
 #[derive(Default)]
 struct Problems {
     errors: Vec<RowError>,
     total: usize,
+    /// Ids of borrowers whose rows were bad, to explain rows referring to them.
     rejected_borrowers: HashSet<String>,
-    rejected_loans: HashSet<String>,
 }
 
 impl Problems {
     fn push(&mut self, file: &str, line: u64, column: &str, reason: impl Into<String>) {
+        self.add(RowError { file: file.into(), line, column: column.into(), reason: reason.into() });
+    }
+
+    fn add(&mut self, error: RowError) {
         self.total += 1;
         if self.errors.len() < MAX_LISTED {
-            self.errors.push(RowError {
-                file: file.into(),
-                line,
-                column: column.into(),
-                reason: reason.into(),
-            });
+            self.errors.push(error);
         }
     }
+}
+
+/// Parsed chunks in flight between the reading thread and the writer: enough to keep both
+/// busy, few enough that memory stays at a handful of chunks.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// What the reading thread sends the writer, in the order the files are read.
+enum Msg {
+    /// Bad rows not tied to a chunk of good ones (a header, trailing short rows).
+    Errors(Vec<RowError>),
+    /// Loan ids (sorted, distinct) whose [`LoanMeta`] the reader needs; answered on its own channel.
+    Meta(Vec<String>),
+    /// A chunk: its good rows to write, and the bad rows found while reading and parsing it.
+    Rows {
+        file: &'static str,
+        rows: Vec<Row>,
+        /// Currency of each row with amounts, by line (ascending), for messages.
+        currencies: Vec<(u64, Currency)>,
+        /// Per [`SEGMENT`]: the line of its last good row (0 if none) and its bad rows.
+        segments: Vec<(u64, Vec<RowError>)>,
+        /// Bytes of the file read so far.
+        bytes: u64,
+    },
+    /// A file was read to its end.
+    FileDone { file: &'static str, rows_read: u64, size: u64 },
+    /// Every file was read.
+    Done { rejected_borrowers: HashSet<String> },
+    /// A file could not be read; the import stops.
+    Failed(ImportError),
 }
 
 async fn run(
@@ -205,15 +243,61 @@ async fn run(
     let import_id = sql::begin_import(tx, &dir.display().to_string(), now).await?;
     let mut problems = Problems::default();
     let mut summary = ImportSummary { import_id, ..Default::default() };
+    // Reading, parsing and validating run on their own thread while this task writes, so the
+    // two halves of the work overlap; dropping `messages` or `meta_tx` on an early return
+    // stops the thread at its next hand-over.
+    let (out, mut messages) = pipe::pipe(CHUNKS_IN_FLIGHT);
+    let (meta_tx, meta_rx) = mpsc::channel();
+    let files = present.to_vec();
+    let reader = std::thread::Builder::new()
+        .name("import-read".into())
+        .spawn(move || read_files(files, &out, &meta_rx))
+        .map_err(|source| ImportError::Io { path: dir.to_path_buf(), source })?;
     let mut bytes_before = 0u64;
-    for (name, path, size) in present {
-        let reader = CsvFile::open(name, path)?;
-        let rows = load_file(tx, import_id, reader, &mut problems, &|b| {
-            progress.bytes(bytes_before + b, total_bytes)
-        })
-        .await?;
-        bytes_before += size;
-        summary.rows_read.push((name.to_string(), rows));
+    loop {
+        let Some(msg) = messages.recv().await else {
+            // The thread ended without saying so: it panicked; pass the panic on.
+            match reader.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the reading thread always ends with Done or Failed"),
+            }
+        };
+        match msg {
+            Msg::Errors(errors) => errors.into_iter().for_each(|e| problems.add(e)),
+            Msg::Meta(ids) => {
+                let mut meta = HashMap::with_capacity(ids.len());
+                for part in ids.chunks(500) {
+                    meta.extend(sql::loan_meta(tx, part).await?);
+                }
+                // A closed channel means the thread has stopped, which the next message tells.
+                let _ = meta_tx.send(meta);
+            }
+            Msg::Rows { file, rows, currencies, segments, bytes } => {
+                let spec = spec_of(file);
+                // Conflicts come back in row order, so each segment's follow its bad rows.
+                let mut conflicts = insert_rows(tx, spec, import_id, &rows).await?.into_iter().peekable();
+                for (last_line, errors) in segments {
+                    errors.into_iter().for_each(|e| problems.add(e));
+                    let mine = std::iter::from_fn(|| conflicts.next_if(|c| c.line <= last_line));
+                    report_conflicts(file, spec, mine, &currencies, &mut problems);
+                }
+                report_conflicts(file, spec, conflicts, &currencies, &mut problems);
+                progress.bytes(bytes_before + bytes, total_bytes);
+            }
+            Msg::FileDone { file, rows_read, size } => {
+                bytes_before += size;
+                summary.rows_read.push((file.to_string(), rows_read));
+            }
+            Msg::Done { rejected_borrowers } => {
+                problems.rejected_borrowers = rejected_borrowers;
+                break;
+            }
+            Msg::Failed(e) => return Err(e),
+        }
+    }
+    // The thread has sent its last message and is ending.
+    if let Err(panic) = reader.join() {
+        std::panic::resume_unwind(panic);
     }
     progress.phase("checking references");
     for d in sql::dangling_borrowers(tx, import_id, MAX_LISTED as i64).await? {
@@ -245,6 +329,177 @@ async fn run(
     let text = summary.rows_read.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ");
     sql::finish_import(tx, import_id, &text).await?;
     Ok(Ok(summary))
+}
+
+/// Why the reading thread stopped early.
+enum Stop {
+    /// The writer is gone (it failed or returned): nobody is listening.
+    WriterGone,
+    /// A file could not be read.
+    Failed(ImportError),
+}
+
+impl From<ImportError> for Stop {
+    fn from(e: ImportError) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+/// The reading thread: every file in order, ending with [`Msg::Done`] or [`Msg::Failed`].
+fn read_files(
+    files: Vec<(&'static str, PathBuf, u64)>,
+    out: &pipe::PipeTx<Msg>,
+    meta: &mpsc::Receiver<HashMap<String, LoanMeta>>,
+) {
+    let mut reader = Reader { out, meta, rejected: Rejected::default() };
+    let result = files.iter().try_for_each(|(name, path, size)| reader.file(name, path, *size));
+    let last = match result {
+        Ok(()) => Msg::Done { rejected_borrowers: std::mem::take(&mut reader.rejected.borrowers) },
+        Err(Stop::Failed(e)) => Msg::Failed(e),
+        Err(Stop::WriterGone) => return,
+    };
+    let _ = out.send(last);
+}
+
+/// Ids of borrowers and loans whose rows were bad, to explain rows referring to them.
+#[derive(Default)]
+struct Rejected {
+    borrowers: HashSet<String>,
+    loans: HashSet<String>,
+}
+
+struct Reader<'a> {
+    out: &'a pipe::PipeTx<Msg>,
+    meta: &'a mpsc::Receiver<HashMap<String, LoanMeta>>,
+    rejected: Rejected,
+}
+
+impl Reader<'_> {
+    fn send(&self, msg: Msg) -> Result<(), Stop> {
+        self.out.send(msg).map_err(|_| Stop::WriterGone)
+    }
+
+    /// Reads, parses and hands over one file.
+    fn file(&mut self, name: &'static str, path: &Path, size: u64) -> Result<(), Stop> {
+        let mut f = CsvFile::open(name, path)?;
+        let expected = expected_columns(f.name);
+        // Map the file's columns onto the expected order; any order is accepted, nothing missing or extra.
+        let mut header_errors = Vec::new();
+        let mut header_error = |column: &str, reason: String| {
+            header_errors.push(RowError { file: name.into(), line: 1, column: column.into(), reason })
+        };
+        let mut index = Vec::with_capacity(expected.len());
+        for col in &expected {
+            match f.columns.iter().position(|c| c == col) {
+                Some(i) => index.push(i),
+                None => header_error(col, "column missing from the header".into()),
+            }
+        }
+        for c in &f.columns {
+            if !expected.contains(&c.as_str()) {
+                header_error(c, format!("unknown column (expected {})", expected.join(", ")));
+            }
+        }
+        if !header_errors.is_empty() {
+            self.send(Msg::Errors(header_errors))?;
+        }
+        if index.len() != expected.len() {
+            return self.send(Msg::FileDone { file: name, rows_read: 0, size });
+        }
+        // Amounts of installments and payments are in their loan's currency, which only the
+        // writer can look up; the next chunk's loans are asked for before this chunk is parsed,
+        // so that the answer is ready when it is needed.
+        let loan_col = match name {
+            "payments.csv" => Some(index[1]),
+            "installments.csv" => Some(index[0]),
+            _ => None,
+        };
+        let mut rows_read = 0u64;
+        let (mut cur, mut next) = (RawChunk::default(), RawChunk::default());
+        let mut more = f.read_chunk(&mut cur, &index, &mut self.rejected, &mut rows_read)?;
+        self.ask_meta(loan_col, &cur)?;
+        loop {
+            if more {
+                more = f.read_chunk(&mut next, &index, &mut self.rejected, &mut rows_read)?;
+                self.ask_meta(loan_col, &next)?;
+            } else {
+                next.clear();
+            }
+            let meta = match loan_col {
+                Some(_) if cur.len > 0 => self.meta.recv().map_err(|_| Stop::WriterGone)?,
+                _ => HashMap::new(),
+            };
+            if cur.len > 0 {
+                let (rows, currencies) = parse_chunk(name, &mut cur, &index, &meta, &mut self.rejected);
+                let records = &cur.records[..cur.len];
+                let segments = std::mem::take(&mut cur.errors)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(s, errors)| {
+                        let last = records.chunks(SEGMENT).nth(s).and_then(<[_]>::last);
+                        (last.map_or(0, |(line, _)| *line), errors)
+                    })
+                    .collect();
+                self.send(Msg::Rows { file: name, rows, currencies, segments, bytes: cur.bytes })?;
+            } else if !cur.errors.is_empty() {
+                self.send(Msg::Errors(std::mem::take(&mut cur.errors).into_iter().flatten().collect()))?;
+            }
+            if next.len == 0 && next.errors.is_empty() && !more {
+                break;
+            }
+            std::mem::swap(&mut cur, &mut next);
+        }
+        self.send(Msg::FileDone { file: name, rows_read, size })
+    }
+
+    /// Asks the writer for the loans named by `chunk` (in column `loan_col`), if any.
+    fn ask_meta(&self, loan_col: Option<usize>, chunk: &RawChunk) -> Result<(), Stop> {
+        let Some(col) = loan_col else { return Ok(()) };
+        if chunk.len == 0 {
+            return Ok(());
+        }
+        let mut ids: Vec<&str> = chunk
+            .records()
+            .iter()
+            .filter_map(|(_, r)| r.get(col).and_then(|b| std::str::from_utf8(b).ok()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.send(Msg::Meta(ids.into_iter().map(str::to_string).collect()))
+    }
+}
+
+/// Up to [`CHUNK`] records of well-formed rows, with the bad rows met while reading them.
+/// Records are reused from chunk to chunk.
+#[derive(Default)]
+struct RawChunk {
+    records: Vec<(u64, ByteRecord)>,
+    /// How many of `records` belong to this chunk.
+    len: usize,
+    /// Bad rows per [`SEGMENT`] of the chunk.
+    errors: Vec<Vec<RowError>>,
+    /// Bytes of the file read when the chunk was complete.
+    bytes: u64,
+}
+
+impl RawChunk {
+    fn records(&self) -> &[(u64, ByteRecord)] {
+        &self.records[..self.len]
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.errors.clear();
+    }
+}
+
+/// The bad rows of the segment that good row `i` of a chunk belongs to.
+fn segment(errors: &mut Vec<Vec<RowError>>, i: usize) -> &mut Vec<RowError> {
+    let s = i / SEGMENT;
+    if errors.len() <= s {
+        errors.resize_with(s + 1, Vec::new);
+    }
+    &mut errors[s]
 }
 
 /// A CSV file being read record by record.
@@ -281,6 +536,50 @@ impl CsvFile {
         };
         Ok(CsvFile { name, path: path.to_path_buf(), reader, columns })
     }
+
+    /// Reads the next chunk into `chunk`, counting data rows in `rows_read`; false at the end.
+    fn read_chunk(
+        &mut self,
+        chunk: &mut RawChunk,
+        index: &[usize],
+        rejected: &mut Rejected,
+        rows_read: &mut u64,
+    ) -> Result<bool, ImportError> {
+        chunk.clear();
+        let mut more = true;
+        while chunk.len < CHUNK {
+            if chunk.records.len() == chunk.len {
+                chunk.records.push((0, ByteRecord::new()));
+            }
+            let (line, record) = &mut chunk.records[chunk.len];
+            more = self.reader.read_byte_record(record).map_err(|e| csv_io(&self.path, e))?;
+            if !more {
+                break;
+            }
+            *line = record.position().map_or(0, |p| p.line());
+            if record.len() == 1 && record.get(0).is_some_and(|x| x.is_empty()) {
+                // A blank line is not a row.
+            } else if record.len() != self.columns.len() {
+                *rows_read += 1;
+                segment(&mut chunk.errors, chunk.len).push(RowError {
+                    file: self.name.into(),
+                    line: *line,
+                    column: "row".into(),
+                    reason: format!(
+                        "wrong number of columns: expected {}, found {}",
+                        self.columns.len(),
+                        record.len()
+                    ),
+                });
+                reject_key(self.name, record, index, rejected);
+            } else {
+                *rows_read += 1;
+                chunk.len += 1;
+            }
+        }
+        chunk.bytes = self.reader.position().byte();
+        Ok(more)
+    }
 }
 
 fn csv_io(path: &Path, e: csv::Error) -> ImportError {
@@ -290,69 +589,6 @@ fn csv_io(path: &Path, e: csv::Error) -> ImportError {
 /// Expected header of each file: the columns of its table, in DESIGN.md's order.
 fn expected_columns(file: &str) -> Vec<&'static str> {
     spec_of(file).columns.iter().map(|(c, _)| *c).collect()
-}
-
-/// Reads one file into its table; returns the number of data rows read.
-async fn load_file(
-    tx: &mut Tx,
-    import_id: i64,
-    mut f: CsvFile,
-    problems: &mut Problems,
-    progress: &dyn Fn(u64),
-) -> Result<u64, ImportError> {
-    let expected = expected_columns(f.name);
-    // Map the file's columns onto the expected order; any order is accepted, nothing missing or extra.
-    let mut index = Vec::with_capacity(expected.len());
-    for col in &expected {
-        match f.columns.iter().position(|c| c == col) {
-            Some(i) => index.push(i),
-            None => problems.push(f.name, 1, col, "column missing from the header"),
-        }
-    }
-    for c in &f.columns {
-        if !expected.contains(&c.as_str()) {
-            problems.push(f.name, 1, c, format!("unknown column (expected {})", expected.join(", ")));
-        }
-    }
-    if index.len() != expected.len() {
-        return Ok(0);
-    }
-    let spec = spec_of(f.name);
-    let mut raw: Vec<(u64, ByteRecord)> = Vec::with_capacity(CHUNK);
-    let mut record = ByteRecord::new();
-    let mut rows_read = 0u64;
-    loop {
-        let more = f.reader.read_byte_record(&mut record).map_err(|e| csv_io(&f.path, e))?;
-        if more {
-            rows_read += 1;
-            let line = record.position().map_or(0, |p| p.line());
-            if record.len() == 1 && record.get(0).is_some_and(|x| x.is_empty()) {
-                // A blank line is not a row.
-                rows_read -= 1;
-            } else if record.len() != f.columns.len() {
-                problems.push(
-                    f.name,
-                    line,
-                    "row",
-                    format!("wrong number of columns: expected {}, found {}", f.columns.len(), record.len()),
-                );
-                reject_key(f.name, &record, &index, problems);
-            } else {
-                raw.push((line, record.clone()));
-            }
-        }
-        if raw.len() >= CHUNK || (!more && !raw.is_empty()) {
-            let (rows, currencies) = parse_chunk(tx, f.name, &raw, &index, problems).await?;
-            let conflicts = insert_rows(tx, spec, import_id, &rows).await?;
-            report_conflicts(f.name, spec, conflicts, &currencies, problems);
-            raw.clear();
-            progress(f.reader.position().byte());
-        }
-        if !more {
-            break;
-        }
-    }
-    Ok(rows_read)
 }
 
 fn spec_of(file: &str) -> &'static TableSpec {
@@ -367,11 +603,11 @@ fn spec_of(file: &str) -> &'static TableSpec {
 }
 
 /// Remembers the id of a rejected borrower or loan so that rows naming it can say why.
-fn reject_key(file: &str, record: &ByteRecord, index: &[usize], problems: &mut Problems) {
+fn reject_key(file: &str, record: &ByteRecord, index: &[usize], rejected: &mut Rejected) {
     let key = || record.get(index[0]).map(|k| String::from_utf8_lossy(k).into_owned());
     match file {
-        "borrowers.csv" => problems.rejected_borrowers.extend(key()),
-        "loans.csv" => problems.rejected_loans.extend(key()),
+        "borrowers.csv" => rejected.borrowers.extend(key()),
+        "loans.csv" => rejected.loans.extend(key()),
         _ => {}
     }
 }
@@ -385,15 +621,17 @@ fn is_amount_column(column: &str) -> bool {
 fn report_conflicts(
     file: &str,
     spec: &TableSpec,
-    conflicts: Vec<Conflict>,
-    currency_of_line: &HashMap<u64, Currency>,
+    conflicts: impl IntoIterator<Item = Conflict>,
+    currency_of_line: &[(u64, Currency)],
     problems: &mut Problems,
 ) {
     for mut c in conflicts {
         let key = spec.columns[0].0;
         if is_amount_column(c.column) {
             // Show amounts as the file writes them, not as stored minor units.
-            let cur = currency_of_line.get(&c.line).copied().unwrap_or(Currency::CNY);
+            let cur = currency_of_line
+                .binary_search_by_key(&c.line, |(l, _)| *l)
+                .map_or(Currency::CNY, |i| currency_of_line[i].1);
             for v in [&mut c.stored, &mut c.incoming] {
                 if let Value::Int(minor) = v {
                     *v = Value::Text(Amount(*minor).format(cur));
@@ -415,56 +653,49 @@ fn report_conflicts(
     }
 }
 
-/// Parses a chunk of records into rows; bad fields are recorded and their rows dropped.
-/// Also returns the currency of each row with amounts, by line, for messages.
-async fn parse_chunk(
-    tx: &mut Tx,
+/// Parses a chunk of records into rows; bad fields are added to the chunk's errors and their
+/// rows dropped. Also returns the currency of each row with amounts, by line, for messages.
+fn parse_chunk(
     file: &'static str,
-    raw: &[(u64, ByteRecord)],
+    chunk: &mut RawChunk,
     index: &[usize],
-    problems: &mut Problems,
-) -> Result<(Vec<Row>, HashMap<u64, Currency>), ImportError> {
-    // Amounts of installments and payments are in their loan's currency: look the loans up.
-    let meta = if matches!(file, "installments.csv" | "payments.csv") {
-        let col = if file == "payments.csv" { 1 } else { 0 };
-        let mut ids: Vec<&str> = raw
-            .iter()
-            .filter_map(|(_, r)| r.get(index[col]).and_then(|b| std::str::from_utf8(b).ok()))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut meta = HashMap::new();
-        for part in ids.chunks(500) {
-            meta.extend(sql::loan_meta(tx, part).await?);
-        }
-        meta
-    } else {
-        HashMap::new()
-    };
-    let mut rows = Vec::with_capacity(raw.len());
-    let mut currencies = HashMap::new();
-    for (line, record) in raw {
-        let mut f = Fields { file, line: *line, record, index, problems, ok: true, currency: None };
+    meta: &HashMap<String, LoanMeta>,
+    rejected: &mut Rejected,
+) -> (Vec<Row>, Vec<(u64, Currency)>) {
+    let mut rows = Vec::with_capacity(chunk.len);
+    let mut currencies = Vec::new();
+    let RawChunk { records, len, errors, .. } = chunk;
+    for (i, (line, record)) in records[..*len].iter().enumerate() {
+        let mut f = Fields {
+            file,
+            line: *line,
+            record,
+            index,
+            errors: segment(errors, i),
+            rejected_loans: &rejected.loans,
+            ok: true,
+            currency: None,
+        };
         let values = match file {
             "borrowers.csv" => borrower_row(&mut f),
             "contacts.csv" => contact_row(&mut f),
             "loans.csv" => loan_row(&mut f),
-            "installments.csv" => installment_row(&mut f, &meta),
-            "payments.csv" => payment_row(&mut f, &meta),
+            "installments.csv" => installment_row(&mut f, meta),
+            "payments.csv" => payment_row(&mut f, meta),
             _ => financial_row(&mut f),
         };
-        let currency = f.currency;
+        let (ok, currency) = (f.ok, f.currency);
         match values {
-            Some(values) if f.ok => {
+            Some(values) if ok => {
                 if let Some(c) = currency {
-                    currencies.insert(*line, c);
+                    currencies.push((*line, c));
                 }
                 rows.push(Row { line: *line, values });
             }
-            _ => reject_key(file, record, index, problems),
+            _ => reject_key(file, record, index, rejected),
         }
     }
-    Ok((rows, currencies))
+    (rows, currencies)
 }
 
 /// Field access for one record, recording every bad field.
@@ -473,23 +704,29 @@ struct Fields<'a> {
     line: u64,
     record: &'a ByteRecord,
     index: &'a [usize],
-    problems: &'a mut Problems,
+    errors: &'a mut Vec<RowError>,
+    rejected_loans: &'a HashSet<String>,
     ok: bool,
     /// Currency the row's amounts were read in.
     currency: Option<Currency>,
 }
 
-impl Fields<'_> {
+impl<'a> Fields<'a> {
     fn bad(&mut self, column: &str, reason: impl Into<String>) {
         self.ok = false;
-        self.problems.push(self.file, self.line, column, reason);
+        self.errors.push(RowError {
+            file: self.file.into(),
+            line: self.line,
+            column: column.into(),
+            reason: reason.into(),
+        });
     }
 
     /// The text of expected column `i` (`name` for messages), trimmed.
-    fn text(&mut self, i: usize, name: &str) -> Option<String> {
+    fn text(&mut self, i: usize, name: &str) -> Option<&'a str> {
         let bytes = self.record.get(self.index[i]).unwrap_or_default();
         match std::str::from_utf8(bytes) {
-            Ok(s) => Some(s.trim().to_string()),
+            Ok(s) => Some(s.trim()),
             Err(e) => {
                 self.bad(name, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
                 None
@@ -497,7 +734,7 @@ impl Fields<'_> {
         }
     }
 
-    fn required(&mut self, i: usize, name: &str) -> Option<String> {
+    fn required(&mut self, i: usize, name: &str) -> Option<&'a str> {
         let t = self.text(i, name)?;
         if t.is_empty() {
             self.bad(name, "must not be empty");
@@ -522,7 +759,7 @@ impl Fields<'_> {
 
     fn date(&mut self, i: usize, name: &str) -> Option<NaiveDate> {
         let t = self.text(i, name)?;
-        let d = parse_iso_date(&t);
+        let d = iso_date(t);
         if d.is_none() {
             self.bad(name, format!("{t:?} is not a date (expected YYYY-MM-DD)"));
         }
@@ -532,7 +769,7 @@ impl Fields<'_> {
     fn amount(&mut self, i: usize, name: &str, currency: Currency) -> Option<Amount> {
         self.currency = Some(currency);
         let t = self.text(i, name)?;
-        match Amount::parse(&t, currency) {
+        match Amount::parse(t, currency) {
             Ok(a) => Some(a),
             Err(e) => {
                 self.bad(name, e.to_string());
@@ -559,7 +796,7 @@ impl Fields<'_> {
         make: fn(String) -> Result<T, arrears_core::book::IdError>,
     ) -> Option<T> {
         let t = self.text(i, name)?;
-        match make(t) {
+        match make(t.to_string()) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.bad(name, e.to_string());
@@ -574,7 +811,7 @@ impl Fields<'_> {
         match meta.get(id.as_str()) {
             Some(m) => Some((id, *m)),
             None => {
-                let reason = if self.problems.rejected_loans.contains(id.as_str()) {
+                let reason = if self.rejected_loans.contains(id.as_str()) {
                     format!("loan {id} was rejected (see loans.csv)")
                 } else {
                     format!("unknown loan {id} (not in loans.csv nor in the database)")
@@ -584,6 +821,18 @@ impl Fields<'_> {
             }
         }
     }
+}
+
+/// [`parse_iso_date`] without chrono's format parser for the usual all-digit text, which is
+/// most of the fields of `payments.csv`; other text takes the general path.
+fn iso_date(t: &str) -> Option<NaiveDate> {
+    let b = t.as_bytes();
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9];
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits.iter().all(|&i| b[i].is_ascii_digit()) {
+        let n = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+        return NaiveDate::from_ymd_opt(n(0..4) as i32, n(5..7), n(8..10));
+    }
+    parse_iso_date(t)
 }
 
 fn t(s: impl Into<String>) -> Value {
@@ -597,15 +846,15 @@ fn borrower_row(f: &mut Fields) -> Option<Vec<Value>> {
     let national_id = f.required(3, "national_id");
     let phone = f.text(4, "phone");
     let email = f.text(5, "email");
-    let tz = f.text(6, "timezone").map(|z| if z.is_empty() { "Asia/Shanghai".to_string() } else { z });
-    if let Some(z) = &tz
+    let tz = f.text(6, "timezone").map(|z| if z.is_empty() { "Asia/Shanghai" } else { z });
+    if let Some(z) = tz
         && !looks_like_iana_zone(z)
     {
         f.bad("timezone", format!("{z:?} is not an IANA time zone such as Asia/Shanghai"));
     }
     let language = f.parse::<Language>(7, "language");
     Some(vec![
-        t(id?.as_str()),
+        t(id?),
         t(kind?.as_str()),
         t(name?),
         t(national_id?),
@@ -632,7 +881,7 @@ fn contact_row(f: &mut Fields) -> Option<Vec<Value>> {
     let name = f.required(3, "name");
     let phone = f.text(4, "phone");
     let email = f.text(5, "email");
-    let consent = match f.text(6, "consent").as_deref() {
+    let consent = match f.text(6, "consent") {
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(other) => {
@@ -642,8 +891,8 @@ fn contact_row(f: &mut Fields) -> Option<Vec<Value>> {
         None => None,
     };
     Some(vec![
-        t(id?.as_str()),
-        t(borrower?.as_str()),
+        t(id?),
+        t(borrower?),
         t(relation?.as_str()),
         t(name?),
         t(phone?),
@@ -656,7 +905,7 @@ fn loan_row(f: &mut Fields) -> Option<Vec<Value>> {
     let id = f.id(0, "loan_id", LoanId::new);
     let borrower = f.id(1, "borrower_id", BorrowerId::new);
     let product = f.required(2, "product");
-    let currency = f.text(3, "currency").and_then(|c| match Currency::from_code(&c) {
+    let currency = f.text(3, "currency").and_then(|c| match Currency::from_code(c) {
         Ok(c) => Some(c),
         Err(e) => {
             f.bad("currency", e.to_string());
@@ -679,8 +928,8 @@ fn loan_row(f: &mut Fields) -> Option<Vec<Value>> {
         (term?, disbursed_on?, method?, penalty_rate?, grace?);
     // Terms that give no schedule (an absurd rate over a long term) are bad input, found here with their line.
     let loan = arrears_core::Loan {
-        id: id.clone(),
-        borrower_id: borrower.clone(),
+        id,
+        borrower_id: borrower,
         product: String::new(),
         currency,
         principal,
@@ -695,8 +944,8 @@ fn loan_row(f: &mut Fields) -> Option<Vec<Value>> {
         f.bad("term_months", format!("these terms give no schedule: {e}"));
     }
     Some(vec![
-        t(id.as_str()),
-        t(borrower.as_str()),
+        t(loan.id),
+        t(loan.borrower_id),
         t(product?),
         t(currency.code()),
         Value::Int(principal.minor()),
@@ -730,7 +979,7 @@ fn installment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<V
         f.bad("due_on", format!("{d} is not after the loan's disbursement on {}", m.disbursed_on));
     }
     Some(vec![
-        t(id.as_str()),
+        t(id),
         Value::Int(seq?),
         Value::Date(due_on?),
         Value::Int(principal?.minor()),
@@ -757,13 +1006,7 @@ fn payment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<Vec<V
     {
         f.bad("paid_on", format!("{d} is before the loan's disbursement on {}", m.disbursed_on));
     }
-    Some(vec![
-        t(id?.as_str()),
-        t(loan_id.as_str()),
-        Value::Date(paid_on?),
-        Value::Int(amount?.minor()),
-        t(channel?),
-    ])
+    Some(vec![t(id?), t(loan_id), Value::Date(paid_on?), Value::Int(amount?.minor()), t(channel?)])
 }
 
 /// Statement figures carry no currency column: they are read with two decimal places.
@@ -774,7 +1017,7 @@ fn financial_row(f: &mut Fields) -> Option<Vec<Value>> {
     for (i, (name, _)) in sql::FINANCIALS.columns.iter().enumerate().skip(2) {
         values.push(f.amount(i, name, Currency::CNY).map(|a| Value::Int(a.minor())));
     }
-    let mut out = vec![t(borrower?.as_str()), Value::Date(period_end?)];
+    let mut out = vec![t(borrower?), Value::Date(period_end?)];
     for v in values {
         out.push(v?);
     }
@@ -831,4 +1074,49 @@ async fn check_imported_schedules(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_dates_agree_with_parse_iso_date() {
+        let samples = [
+            "2024-02-29",
+            "2023-02-29",
+            "0000-01-01",
+            "9999-12-31",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-00",
+            "2026-04-31",
+            "2026-1-01",
+            "+999-01-01",
+            "2026/01/01",
+            "20260101xx",
+            "2026-01-0a",
+            "",
+            "2026-01-011",
+        ];
+        for s in samples {
+            assert_eq!(iso_date(s), parse_iso_date(s), "{s:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn pipe_delivers_in_order_then_ends() {
+        let (tx, mut rx) = pipe::pipe(2);
+        let sender = std::thread::spawn(move || {
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while let Some(i) = rx.recv().await {
+            got.push(i);
+        }
+        sender.join().unwrap();
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    }
 }

@@ -2,7 +2,11 @@
 //! key conflict compared field by field so that "same id, different content" is
 //! reported instead of silently kept or overwritten.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::NaiveDate;
+use futures_util::future::join;
 use sqlx::{QueryBuilder, Row as _};
 
 use crate::{StoreError, Tx, on_tx};
@@ -15,7 +19,7 @@ mod tests {
     fn iso_date_matches_chrono() {
         for s in ["2024-02-29", "0001-01-01", "1999-12-31", "2026-11-23"] {
             let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-            assert_eq!(iso_date(d), s);
+            assert_eq!(&*iso_date(d), s);
         }
     }
 }
@@ -97,6 +101,79 @@ pub struct Conflict {
 /// Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+/// Binds one [`Value`] on a query builder (or a row of one); `$text` and `$date` turn
+/// text and dates into what the backend binds, given a list of values to keep alive.
+macro_rules! push_value {
+    ($b:expr, $v:expr, $keep:expr, $text:expr, $date:expr) => {
+        match $v {
+            Value::Text(s) => $b.push_bind($text($keep, s.as_str())),
+            Value::Int(i) => $b.push_bind(*i),
+            Value::Date(d) => $b.push_bind($date($keep, *d)),
+            Value::Bool(x) => $b.push_bind(*x),
+        }
+    };
+}
+
+/// Inserts `$rows`, [`ROWS_PER_STATEMENT`] per statement, on one backend's connection;
+/// returns the statements' rows of which some were not inserted (their keys were stored).
+macro_rules! insert_all_on {
+    ($conn:expr, $head:expr, $tail:expr, $rows:expr, $import_id:expr, $text:expr, $date:expr) => {{
+        let conn = $conn;
+        let build = |chunk: &[Row]| {
+            let mut keep: Vec<Arc<str>> = Vec::new();
+            let mut qb = QueryBuilder::new($head);
+            qb.push_values(chunk, |mut b, row| {
+                for v in &row.values {
+                    push_value!(b, v, &mut keep, $text, $date);
+                }
+                b.push_bind($import_id);
+                b.push_bind(row.line as i64);
+            });
+            qb.push($tail);
+            (qb, keep)
+        };
+        let mut short: Vec<&[Row]> = Vec::new();
+        let mut chunks = $rows.chunks(ROWS_PER_STATEMENT);
+        let mut next = chunks.next().map(|c| (c, build(c)));
+        while let Some((chunk, (mut qb, keep))) = next.take() {
+            // The statement runs on the database's side (SQLite's worker thread, the server)
+            // while the next one is built here: the first poll sends it, then the build runs.
+            let (done, built) =
+                join(qb.build().execute(&mut *conn), async { chunks.next().map(|c| (c, build(c))) }).await;
+            // sqlx's SQLite driver frees its copy of each bound text on its worker thread,
+            // which is the import's bottleneck; kept here, the last reference goes here.
+            drop(keep);
+            if done?.rows_affected() < chunk.len() as u64 {
+                short.push(chunk);
+            }
+            next = built;
+        }
+        short
+    }};
+}
+
+/// sqlx's SQLite driver turns a bound `&str` into an `Arc<String>` (two allocations); an
+/// `Arc<str>` it takes as it is.
+fn sqlite_text(keep: &mut Vec<Arc<str>>, s: &str) -> Arc<str> {
+    let a = Arc::<str>::from(s);
+    keep.push(a.clone());
+    a
+}
+
+fn sqlite_date(keep: &mut Vec<Arc<str>>, d: NaiveDate) -> Arc<str> {
+    let a = iso_date(d);
+    keep.push(a.clone());
+    a
+}
+
+fn pg_text<'a>(_: &mut Vec<Arc<str>>, s: &'a str) -> &'a str {
+    s
+}
+
+fn pg_date(_: &mut Vec<Arc<str>>, d: NaiveDate) -> NaiveDate {
+    d
+}
+
 /// Inserts `rows` into `spec.name` tagged with `import_id`; keys already stored are left as
 /// they are and compared, and every difference comes back as a [`Conflict`].
 pub async fn insert_rows(
@@ -105,80 +182,46 @@ pub async fn insert_rows(
     import_id: i64,
     rows: &[Row],
 ) -> Result<Vec<Conflict>, StoreError> {
-    let mut conflicts = Vec::new();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let inserted = insert_chunk(tx, spec, import_id, chunk).await?;
-        if inserted < chunk.len() as u64 {
-            compare_chunk(tx, spec, import_id, chunk, &mut conflicts).await?;
-        }
-    }
-    Ok(conflicts)
-}
-
-/// Binds one [`Value`] on a query builder (or a row of one); `$date` turns a date into
-/// what the backend binds.
-macro_rules! push_value {
-    ($b:expr, $v:expr, $date:expr) => {
-        match $v {
-            Value::Text(s) => $b.push_bind(s.as_str()),
-            Value::Int(i) => $b.push_bind(*i),
-            Value::Date(d) => $b.push_bind($date(*d)),
-            Value::Bool(x) => $b.push_bind(*x),
-        }
-    };
-}
-
-/// The chunk's multi-row INSERT on one backend's connection; returns rows inserted.
-macro_rules! insert_on {
-    ($conn:expr, $head:expr, $tail:expr, $chunk:expr, $import_id:expr, $date:expr) => {{
-        let mut qb = QueryBuilder::new($head);
-        qb.push_values($chunk, |mut b, row| {
-            for v in &row.values {
-                push_value!(b, v, $date);
-            }
-            b.push_bind($import_id);
-            b.push_bind(row.line as i64);
-        });
-        qb.push($tail);
-        qb.build().execute($conn).await?.rows_affected()
-    }};
-}
-
-async fn insert_chunk(
-    tx: &mut Tx,
-    spec: &TableSpec,
-    import_id: i64,
-    chunk: &[Row],
-) -> Result<u64, StoreError> {
     let cols: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
     let head = format!("INSERT INTO {} ({}, import_id, src_line) ", spec.name, cols.join(", "));
     let tail = format!(" ON CONFLICT ({}) DO NOTHING", cols[..spec.key_len].join(", "));
     // SQLite stores dates as text, and formatting them here is several times cheaper than
     // the driver's strftime path on the import's hot loop; PostgreSQL binds real dates.
-    let affected = match tx {
-        Tx::Sqlite(t) => insert_on!(&mut **t, &head, &tail, chunk, import_id, iso_date),
-        Tx::Postgres(t) => insert_on!(&mut **t, &head, &tail, chunk, import_id, std::convert::identity),
+    let short = match tx {
+        Tx::Sqlite(t) => insert_all_on!(&mut **t, &head, &tail, rows, import_id, sqlite_text, sqlite_date),
+        Tx::Postgres(t) => insert_all_on!(&mut **t, &head, &tail, rows, import_id, pg_text, pg_date),
     };
-    Ok(affected)
+    // Comparing after all the inserts gives what comparing after each would: DO NOTHING
+    // never changes a stored row.
+    let mut conflicts = Vec::new();
+    for chunk in short {
+        compare_chunk(tx, spec, import_id, chunk, &mut conflicts).await?;
+    }
+    Ok(conflicts)
 }
 
 /// `YYYY-MM-DD`, the text form chrono and sqlx use for SQLite dates.
-fn iso_date(d: NaiveDate) -> String {
+fn iso_date(d: NaiveDate) -> Arc<str> {
     use chrono::Datelike;
     let (y, m, day) = (d.year(), d.month(), d.day());
     if !(0..=9999).contains(&y) {
-        return d.format("%Y-%m-%d").to_string();
+        return Arc::from(d.format("%Y-%m-%d").to_string());
     }
-    let mut s = String::with_capacity(10);
-    for v in [y as u32 / 1000, y as u32 / 100 % 10, y as u32 / 10 % 10, y as u32 % 10] {
-        s.push(char::from(b'0' + v as u8));
-    }
-    for v in [m, day] {
-        s.push('-');
-        s.push(char::from(b'0' + (v / 10) as u8));
-        s.push(char::from(b'0' + (v % 10) as u8));
-    }
-    s
+    let y = y as u32;
+    let digit = |v: u32| b'0' + (v % 10) as u8;
+    let s = [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ];
+    Arc::from(std::str::from_utf8(&s).expect("ASCII digits and dashes"))
 }
 
 async fn compare_chunk(
@@ -207,7 +250,7 @@ async fn compare_chunk(
                 if i > 0 {
                     qb.push(", ");
                 }
-                push_value!(qb, v, std::convert::identity);
+                push_value!(qb, v, &mut (), |_, s| s, |_, d| d);
             }
             qb.push(close);
         }
@@ -229,11 +272,12 @@ async fn compare_chunk(
         }
         out
     });
+    // A re-import compares every row of every chunk: a scan per row would be quadratic in the chunk.
+    let by_key: HashMap<&[Value], &(Vec<Value>, i64, i64)> =
+        stored.iter().map(|s| (&s.0[..spec.key_len], s)).collect();
     for row in chunk {
         let key = &row.values[..spec.key_len];
-        let Some((vals, stored_import, stored_line)) =
-            stored.iter().find(|(v, _, _)| &v[..spec.key_len] == key)
-        else {
+        let Some((vals, stored_import, stored_line)) = by_key.get(key).copied() else {
             return Err(StoreError::Corrupt {
                 table: spec.name,
                 detail: format!("row of line {} was neither inserted nor found", row.line),

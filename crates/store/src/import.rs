@@ -144,7 +144,10 @@ pub async fn finish_import(tx: &mut Tx, import_id: i64, summary: &str) -> Result
 }
 
 /// Currency and disbursement date of the given loans (those that exist).
-pub async fn loan_meta(tx: &mut Tx, ids: &[&str]) -> Result<HashMap<String, LoanMeta>, StoreError> {
+pub async fn loan_meta<S: AsRef<str>>(
+    tx: &mut Tx,
+    ids: &[S],
+) -> Result<HashMap<String, LoanMeta>, StoreError> {
     let mut out = HashMap::with_capacity(ids.len());
     if ids.is_empty() {
         return Ok(out);
@@ -153,7 +156,7 @@ pub async fn loan_meta(tx: &mut Tx, ids: &[&str]) -> Result<HashMap<String, Loan
         let mut qb = QueryBuilder::new("SELECT loan_id, currency, disbursed_on FROM loans WHERE loan_id IN (");
         let mut sep = qb.separated(", ");
         for id in ids {
-            sep.push_bind(id.to_string());
+            sep.push_bind(id.as_ref());
         }
         qb.push(")");
         qb.build_query_as().fetch_all(conn).await?
