@@ -256,13 +256,12 @@ pub fn plan(
     Ok(dates)
 }
 
-/// Runs the batch for `from..=to` (one date after another). `today` bounds how far ahead a
+/// Runs the batch for each date of `dates` in turn. `today` bounds how far ahead a
 /// date may be; `now` stamps the business-date records.
 pub async fn run_batch(
     db: &Db,
     url: &DbUrl,
-    from: NaiveDate,
-    to: NaiveDate,
+    dates: std::ops::RangeInclusive<NaiveDate>,
     today: NaiveDate,
     now: &dyn Fn() -> String,
     opts: BatchOptions,
@@ -270,8 +269,8 @@ pub async fn run_batch(
 ) -> Result<Vec<DayReport>, BatchError> {
     let lock = lock::acquire(db, url, &opts.shard.lock_name()).await?;
     let dates = plan(
-        from,
-        to,
+        *dates.start(),
+        *dates.end(),
         today,
         store::first_disbursement(db).await?,
         store::last_closed_day(db).await?,
@@ -824,28 +823,13 @@ mod tests {
             assert!(err.contains(want), "{what}: {err}");
         }
         // Re-running the last closed date is allowed; an unfinished earlier date comes first.
-        let again =
-            plan(d("2026-11-02"), d("2026-11-02"), today, first, Some(d("2026-11-02")), &[]).unwrap();
+        let again = plan(d("2026-11-02"), d("2026-11-02"), today, first, Some(d("2026-11-02")), &[]).unwrap();
         assert_eq!(again, vec![d("2026-11-02")]);
-        let resumed = plan(
-            d("2026-11-03"),
-            d("2026-11-03"),
-            today,
-            first,
-            None,
-            &[day("2026-11-02", false)],
-        )
-        .unwrap();
+        let resumed =
+            plan(d("2026-11-03"), d("2026-11-03"), today, first, None, &[day("2026-11-02", false)]).unwrap();
         assert_eq!(resumed, vec![d("2026-11-02"), d("2026-11-03")]);
         // A catch-up over the last closed date and a part-way later one skips the closed one.
-        let over = plan(
-            d("2026-11-02"),
-            d("2026-11-04"),
-            today,
-            first,
-            None,
-            &[day("2026-11-03", false)],
-        );
+        let over = plan(d("2026-11-02"), d("2026-11-04"), today, first, None, &[day("2026-11-03", false)]);
         let over_closed = plan(
             d("2026-11-02"),
             d("2026-11-04"),

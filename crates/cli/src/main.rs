@@ -438,7 +438,7 @@ async fn run(cli: Cli) -> Result<()> {
             let opts = arrears_app::close::BatchOptions { shard, chunk, failpoint };
             let now = || chrono::Local::now().to_rfc3339();
             let result =
-                arrears_app::close::run_batch(&db, &url, from, to, today(), &now, opts, &progress).await;
+                arrears_app::close::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
             progress.finish();
             db.close().await;
             let reports = result?;

@@ -78,11 +78,60 @@ fn generate_import_show_and_report() {
         assert!(inst.get(key).is_some(), "installment lacks {key}");
     }
 
+    let out = arrears(&db, &["report", "portfolio", "--date", "2026-06-30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("run `arrears batch --date 2026-06-30`"), "{}", text(&out.stderr));
+    let out = arrears(&db, &["batch", "--from", "2026-06-29", "--to", "2026-06-30", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(b["days"][0]["loans_evaluated"], 200, "the first date evaluates every loan");
+    assert!(b["loans_per_second"].as_f64().unwrap() > 0.0);
+
     let out = arrears(&db, &["report", "portfolio", "--date", "2026-06-30", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let loans: u64 = r["status"].as_array().unwrap().iter().map(|s| s["loans"].as_u64().unwrap()).sum();
+    let loans: i64 = r["by_status"].as_array().unwrap().iter().map(|s| s["loans"].as_i64().unwrap()).sum();
     assert_eq!(loans, 200);
+    for key in ["by_product", "by_bucket", "by_five_class", "roll_rates"] {
+        assert!(r[key].is_array(), "report lacks {key}");
+    }
+    // Roll rates from 06-29: every loan active then is counted once, from its bucket then.
+    let rolled: i64 = r["roll_rates"].as_array().unwrap().iter().map(|x| x["loans"].as_i64().unwrap()).sum();
+    let active: i64 = r["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["group"] == "active")
+        .map(|s| s["loans"].as_i64().unwrap())
+        .sum();
+    assert!(rolled >= active, "{rolled} rolled, {active} active");
+    let roll = &r["roll_rates"][0];
+    for key in ["currency", "from", "to", "loans", "balance", "loan_rate", "balance_rate"] {
+        assert!(roll.get(key).is_some(), "roll rate lacks {key}");
+    }
+
+    let out = arrears(&db, &["case", "list", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cases: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &cases[0];
+    for key in
+        ["case_id", "borrower_id", "borrower_name", "opened_on", "closed_on", "status", "loans", "max_dpd"]
+    {
+        assert!(first.get(key).is_some(), "case list lacks {key}");
+    }
+    let id = first["case_id"].as_str().unwrap();
+    let out = arrears(&db, &["case", "show", id, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let case: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(case["case_id"], id);
+    for key in
+        ["loan_id", "added_on", "dpd", "bucket", "five_class", "overdue_total", "outstanding_principal"]
+    {
+        assert!(case["loans"][0].get(key).is_some(), "case loan lacks {key}");
+    }
+    let out = arrears(&db, &["case", "show", "NOPE"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no case with id \"NOPE\""));
 }
 
 #[test]

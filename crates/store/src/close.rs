@@ -764,6 +764,12 @@ pub struct CaseRow {
     pub max_dpd: i64,
 }
 
+/// A case row as selected: id, borrower, name, opened, closed, status, loans, max DPD.
+type CaseTuple = (String, String, String, NaiveDate, Option<NaiveDate>, String, i64, i64);
+
+/// A promise row as selected: id, case, currency, promised, due, amount, status, paid.
+type PtpTuple = (String, String, String, NaiveDate, NaiveDate, i64, String, i64);
+
 /// Cases, newest first, optionally only those with `status`; at most `limit`.
 pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
     let filter = if status.is_some() { "WHERE c.status = $2" } else { "WHERE $2 = $2" };
@@ -775,7 +781,7 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
          {filter} GROUP BY c.case_id, c.borrower_id, b.name, c.opened_on, c.closed_on, c.status \
          ORDER BY c.opened_on DESC, c.case_id LIMIT $1"
     );
-    let rows: Vec<(String, String, String, NaiveDate, Option<NaiveDate>, String, i64, i64)> = on_pool!(db, pool => {
+    let rows: Vec<CaseTuple> = on_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.unwrap_or("")).fetch_all(pool).await?
     });
     Ok(rows
@@ -884,7 +890,7 @@ async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpRow>, StoreE
         "SELECT ptp_id, case_id, currency, promised_on, due_on, amount, status, paid FROM ptps {filter} \
          ORDER BY due_on, ptp_id"
     );
-    let rows: Vec<(String, String, String, NaiveDate, NaiveDate, i64, String, i64)> = on_pool!(db, pool => {
+    let rows: Vec<PtpTuple> = on_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(arg).fetch_all(pool).await?
     });
     rows.into_iter()

@@ -62,6 +62,7 @@ impl TestDb {
 
 impl TestDb {
     /// Another fresh database on the same backend as `other`.
+    #[allow(dead_code, reason = "the batch tests of arrears-cli share this module")]
     pub async fn like(other: &TestDb) -> TestDb {
         match other.backend {
             "postgres" => TestDb::postgres(&pg_url().expect("postgres under test")).await,

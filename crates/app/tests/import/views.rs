@@ -191,7 +191,7 @@ async fn portfolio_matches_a_hand_count() {
         let be = t.backend;
         let opts = BatchOptions::default();
         let now = || NOW.to_string();
-        run_batch(&t.db, &t.url, date, date, d("2024-06-01"), &now, opts, &close::Quiet)
+        run_batch(&t.db, &t.url, date..=date, d("2024-06-01"), &now, opts, &close::Quiet)
             .await
             .unwrap_or_else(|e| panic!("[{be}] {e}"));
         let p = portfolio(&t.db, date).await.unwrap();

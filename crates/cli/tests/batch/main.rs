@@ -65,14 +65,30 @@ async fn fresh_book(t: &TestDb) {
 /// Every table the batch writes, as text, in key order; timestamps left out.
 const DUMPED: [(&str, &str, &str); 9] = [
     ("business_days", "business_date, status", "business_date"),
-    ("loan_state", "loan_id, first_on, review_on, dirty_from, status, dpd, bucket, five_class, overdue_principal, overdue_interest, overdue_fee, overdue_penalty, outstanding_principal, credit", "loan_id"),
-    ("snapshots", "loan_id, as_of, status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, overdue_fee, overdue_penalty, outstanding_principal, credit", "loan_id, as_of"),
+    (
+        "loan_state",
+        "loan_id, first_on, review_on, dirty_from, status, dpd, bucket, five_class, overdue_principal, overdue_interest, overdue_fee, overdue_penalty, outstanding_principal, credit",
+        "loan_id",
+    ),
+    (
+        "snapshots",
+        "loan_id, as_of, status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, overdue_fee, overdue_penalty, outstanding_principal, credit",
+        "loan_id, as_of",
+    ),
     ("cases", "case_id, borrower_id, opened_on, closed_on, status", "case_id"),
     ("case_loans", "case_id, loan_id, added_on", "case_id, loan_id"),
     ("case_sync", "borrower_id", "borrower_id"),
     ("ptps", "ptp_id, case_id, status, paid, evaluated_on", "ptp_id"),
-    ("portfolio_figures", "business_date, currency, dimension, grp, rank, loans, overdue_loans, outstanding_principal, overdue_total", "business_date, currency, dimension, grp"),
-    ("roll_rates", "business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance", "business_date, currency, from_bucket, to_bucket"),
+    (
+        "portfolio_figures",
+        "business_date, currency, dimension, grp, rank, loans, overdue_loans, outstanding_principal, overdue_total",
+        "business_date, currency, dimension, grp",
+    ),
+    (
+        "roll_rates",
+        "business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance",
+        "business_date, currency, from_bucket, to_bucket",
+    ),
 ];
 
 /// The dump of one table, rows as `|`-joined text; `filter` narrows it (SQL after WHERE).
@@ -161,7 +177,18 @@ async fn backdated_payment_ends_as_if_it_had_come_on_time() {
         let view = json(late, &["loan", "show", &loan, "--date", "2026-10-22", "--json"]);
         let amount = view["overdue"]["total"].as_str().unwrap().to_string();
 
-        let add = ["payment", "add", "--id", "PLATE1", "--loan", &loan, "--date", "2026-10-22", "--amount", &amount];
+        let add = [
+            "payment",
+            "add",
+            "--id",
+            "PLATE1",
+            "--loan",
+            &loan,
+            "--date",
+            "2026-10-22",
+            "--amount",
+            &amount,
+        ];
         let out = ok(late, &add);
         assert!(out.contains("re-evaluated"), "{out}");
         // Recorded at once: the case is closed on the value date before any batch runs.
@@ -192,10 +219,18 @@ async fn backdated_payment_ends_as_if_it_had_come_on_time() {
                 "portfolio_figures" | "roll_rates" => "business_date >= '2026-10-25'",
                 _ => "1 = 1",
             };
-            let filter = if late.backend == "postgres" { filter.replace("'2026", "DATE '2026") } else { filter.to_string() };
+            let filter = if late.backend == "postgres" {
+                filter.replace("'2026", "DATE '2026")
+            } else {
+                filter.to_string()
+            };
             let a = dump_table(&late.db, table, cols, key, &filter).await;
             let b = dump_table(&on_time.db, table, cols, key, &filter).await;
-            same(&[(table.to_string(), a)], &[(table.to_string(), b)], &format!("[{}] late vs on time", late.backend));
+            same(
+                &[(table.to_string(), a)],
+                &[(table.to_string(), b)],
+                &format!("[{}] late vs on time", late.backend),
+            );
         }
     })
     .await;
@@ -221,7 +256,11 @@ async fn shards_share_the_book_and_a_second_batch_is_refused() {
         let held = arrears_store::lock::acquire(&whole.db, &whole.url, "batch-1-of-1").await.unwrap();
         let out = arrears(whole, None, &["batch", "--date", "2026-10-21"]);
         assert_eq!(out.status.code(), Some(2));
-        assert!(text(&out.stderr).contains("another arrears batch-1-of-1 is running"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("another arrears batch-1-of-1 is running"),
+            "{}",
+            text(&out.stderr)
+        );
         held.release().await;
         same(&dump(&whole.db).await, &want, &format!("[{}] refused batch wrote nothing", whole.backend));
         ok(whole, &["batch", "--date", "2026-10-21"]);
@@ -241,7 +280,10 @@ async fn bad_dates_and_shards_are_refused_and_write_nothing() {
         let cases: [(&[&str], &str); 6] = [
             (&["batch", "--date", "2001-01-01"], "is before the first disbursement in the book"),
             (&["batch", "--date", "2099-01-01"], "more than a year after today"),
-            (&["batch", "--from", "2026-10-25", "--to", "2026-10-21"], "--from 2026-10-25 is after --to 2026-10-21"),
+            (
+                &["batch", "--from", "2026-10-25", "--to", "2026-10-21"],
+                "--from 2026-10-25 is after --to 2026-10-21",
+            ),
             (&["batch", "--date", "2026-10-21", "--shard", "3/2"], "--shard \"3/2\" is not a shard"),
             (&["batch", "--date", "2026-10-19"], "business dates up to 2026-10-20 are closed"),
             (&["batch", "--date", "2026-13-01"], "is not a date"),
@@ -297,7 +339,9 @@ async fn dpd_bucket_and_class_agree_with_an_independent_count() {
         fresh_book(t).await;
         ok(t, &["batch", "--from", "2026-10-20", "--to", "2026-10-23"]);
         let date: NaiveDate = "2026-10-23".parse().unwrap();
-        let rows = dump_table(&t.db, "loan_state", "loan_id, status, dpd, bucket, five_class", "loan_id", "1 = 1").await;
+        let rows =
+            dump_table(&t.db, "loan_state", "loan_id, status, dpd, bucket, five_class", "loan_id", "1 = 1")
+                .await;
         let mut checked = (0, 0);
         for (n, row) in rows.iter().enumerate() {
             let f: Vec<&str> = row.split('|').collect();
@@ -308,7 +352,13 @@ async fn dpd_bucket_and_class_agree_with_an_independent_count() {
             }
             let view = json(t, &["loan", "show", f[0], "--date", "2026-10-23", "--json"]);
             let (dpd, bucket, class) = independent(&view, date);
-            assert_eq!((f[2], f[3], f[4]), (dpd.to_string().as_str(), bucket.as_str(), class), "[{}] loan {}", t.backend, f[0]);
+            assert_eq!(
+                (f[2], f[3], f[4]),
+                (dpd.to_string().as_str(), bucket.as_str(), class),
+                "[{}] loan {}",
+                t.backend,
+                f[0]
+            );
             if delinquent {
                 checked.0 += 1;
             } else {
@@ -316,6 +366,67 @@ async fn dpd_bucket_and_class_agree_with_an_independent_count() {
             }
         }
         assert!(checked.0 > 10 && checked.1 > 20, "[{}] checked {checked:?}", t.backend);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn promises_to_pay_are_judged_kept_or_broken() {
+    use arrears_core::Amount;
+    use arrears_core::ptp::Promise;
+    each_backend(async |t| {
+        fresh_book(t).await;
+        ok(t, &["batch", "--date", "2026-10-20"]);
+        let cases = json(t, &["case", "list", "--status", "open", "--json"]);
+        let case_id = cases[0]["case_id"].as_str().unwrap().to_string();
+        let shown = json(t, &["case", "show", &case_id, "--json"]);
+        let loan = shown["loans"][0]["loan_id"].as_str().unwrap().to_string();
+        let currency = shown["loans"][0]["currency"].as_str().unwrap().to_string();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        // (id, promised on, due on, amount in minor units)
+        for (id, from, due, amount) in [
+            ("T1", "2026-10-20", "2026-10-23", 10_000),
+            ("T2", "2026-10-20", "2026-10-21", 10_000),
+            ("T3", "2026-10-20", "2026-10-30", 1_000_000_000),
+        ] {
+            let p = Promise { promised_on: d(from), due_on: d(due), amount: Amount(amount) };
+            arrears_store::close::add_ptp(&mut tx, id, &case_id, &currency, &p).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        ok(
+            t,
+            &[
+                "payment",
+                "add",
+                "--id",
+                "PTP1",
+                "--loan",
+                &loan,
+                "--date",
+                "2026-10-22",
+                "--amount",
+                "100.00",
+            ],
+        );
+        ok(t, &["batch", "--from", "2026-10-21", "--to", "2026-10-23"]);
+        let shown = json(t, &["case", "show", &case_id, "--json"]);
+        let status: Vec<(String, String, String)> = shown["ptps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["ptp_id"].as_str().unwrap().into(),
+                    p["status"].as_str().unwrap().into(),
+                    p["paid"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let want = [("T2", "broken", "0.00"), ("T1", "kept", "100.00"), ("T3", "pending", "100.00")];
+        let want: Vec<(String, String, String)> =
+            want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(status, want, "[{}]", t.backend);
     })
     .await;
 }
