@@ -202,13 +202,33 @@ async fn backdated_payment_ends_as_if_it_had_come_on_time() {
         let out = arrears(late, None, &other);
         assert_eq!(out.status.code(), Some(2));
         assert!(text(&out.stderr).contains("already exists with a different"), "{}", text(&out.stderr));
+        // A second late payment arrives by import: its loan is recomputed by the import itself.
+        let other_case = cases
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["case_id"] != case_id.as_str() && c["loans"] == 1)
+            .expect("a second open case");
+        let other_id = other_case["case_id"].as_str().unwrap().to_string();
+        let other_loan = json(late, &["case", "show", &other_id, "--json"])["loans"][0]["loan_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let extra_late = format!("PLATE2,{other_loan},2026-10-21,5.00,bank\n");
+        let late_file = support::write_files(&[(
+            "payments.csv",
+            &format!("payment_id,loan_id,paid_on,amount,channel\n{extra_late}"),
+        )]);
+        let out = ok(late, &["import", late_file.path().to_str().unwrap(), "--json"]);
+        let imported: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(imported["refresh"]["report"]["loans_recomputed"], 1, "[{}] {imported}", late.backend);
         ok(late, &["batch", "--date", "2026-10-25"]);
 
         let on_time = TestDb::like(late).await;
         fresh_book(&on_time).await;
         let extra = support::write_files(&[(
             "payments.csv",
-            &format!("payment_id,loan_id,paid_on,amount,channel\nPLATE1,{loan},2026-10-22,{amount},manual\n"),
+            &format!("payment_id,loan_id,paid_on,amount,channel\nPLATE1,{loan},2026-10-22,{amount},manual\n{extra_late}"),
         )]);
         ok(&on_time, &["import", extra.path().to_str().unwrap()]);
         ok(&on_time, &["batch", "--from", "2026-10-20", "--to", "2026-10-25"]);
@@ -427,6 +447,94 @@ async fn promises_to_pay_are_judged_kept_or_broken() {
         let want: Vec<(String, String, String)> =
             want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
         assert_eq!(status, want, "[{}]", t.backend);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bucket_history_follows_the_snapshots_and_products_can_have_their_own_buckets() {
+    each_backend(async |t| {
+        fresh_book(t).await;
+        // Weekly buckets for one product, so that loans move between buckets within days.
+        ok(
+            t,
+            &[
+                "product",
+                "set",
+                "consumer_loan",
+                "--buckets",
+                "C=0,W1=1-7,W2=8-14,W3+=15-",
+                "--five-class",
+                "1,31,61,91",
+            ],
+        );
+        let out = arrears(t, None, &["product", "set", "sme_loan", "--buckets", "M0=0,M1=2-30,M2=31-"]);
+        assert!(
+            text(&out.stderr).contains("bucket M1 starts at 2, but the previous bucket ends at 0"),
+            "{}",
+            text(&out.stderr)
+        );
+        ok(t, &["batch", "--from", "2026-10-20", "--to", "2026-10-31"]);
+        let rows = dump_table(
+            &t.db,
+            "loan_state s JOIN loans l ON l.loan_id = s.loan_id",
+            "l.product, s.bucket, s.dpd, s.five_class",
+            "s.loan_id",
+            "s.status = 'active'",
+        )
+        .await;
+        let mut weekly = 0;
+        for r in &rows {
+            let f: Vec<&str> = r.split('|').collect();
+            let dpd: i64 = f[2].parse().unwrap();
+            if f[0] == "consumer_loan" {
+                let want = match dpd {
+                    0 => "C",
+                    1..=7 => "W1",
+                    8..=14 => "W2",
+                    _ => "W3+",
+                };
+                let class = match dpd {
+                    0 => "normal",
+                    1..=30 => "special_mention",
+                    31..=60 => "substandard",
+                    61..=90 => "doubtful",
+                    _ => "loss",
+                };
+                assert_eq!((f[1], f[3]), (want, class), "[{}] {r}", t.backend);
+                weekly += usize::from(dpd > 0);
+            } else {
+                assert!(f[1].starts_with('M'), "[{}] {r}", t.backend);
+            }
+        }
+        assert!(weekly > 0, "some consumer loans are overdue");
+
+        // The history view: per loan, one row per bucket entered, each left when the next is entered.
+        let history = dump_table(
+            &t.db,
+            "bucket_history",
+            "loan_id, bucket, entered_on, left_on",
+            "loan_id, entered_on",
+            "1 = 1",
+        )
+        .await;
+        let snaps = dump_table(&t.db, "snapshots", "loan_id, as_of, bucket", "loan_id, as_of", "1 = 1").await;
+        let mut want = Vec::new();
+        let mut prev: Option<(String, String)> = None;
+        for s in &snaps {
+            let f: Vec<&str> = s.split('|').collect();
+            let same_loan = prev.as_ref().is_some_and(|(l, _)| l == f[0]);
+            if !(same_loan && prev.as_ref().is_some_and(|(_, b)| b == f[2])) {
+                if same_loan {
+                    let last: &mut String = want.last_mut().unwrap();
+                    *last = format!("{}|{}", last.trim_end_matches("|-"), f[1]);
+                }
+                want.push(format!("{}|{}|{}|-", f[0], f[2], f[1]));
+            }
+            prev = Some((f[0].to_string(), f[2].to_string()));
+        }
+        assert_eq!(history, want, "[{}]", t.backend);
+        assert!(history.iter().any(|h| !h.ends_with("|-")), "[{}] some loan changed bucket", t.backend);
     })
     .await;
 }
