@@ -932,7 +932,7 @@ pub async fn paid_on_borrower(
 ) -> Result<Amount, StoreError> {
     let sum: Option<i64> = on_pool!(db, pool => {
         sqlx::query_scalar(
-            "SELECT SUM(p.amount) FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+            "SELECT CAST(SUM(p.amount) AS BIGINT) FROM ptps t JOIN cases c ON c.case_id = t.case_id \
              JOIN loans l ON l.borrower_id = c.borrower_id AND l.currency = t.currency \
              JOIN payments p ON p.loan_id = l.loan_id \
              WHERE t.ptp_id = $1 AND p.paid_on >= $2 AND p.paid_on <= $3",
