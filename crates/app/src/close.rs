@@ -181,6 +181,9 @@ pub enum BatchError {
     /// The database failed, or another batch holds the lock.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A bug: a task of the batch failed.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What one business date did.
@@ -384,12 +387,22 @@ async fn loan_phase(
 ) -> Result<(), BatchError> {
     let waterfall = Waterfall::default();
     let mut rules_cache = HashMap::new();
-    let mut after = lo;
     let mut chunks = 0u32;
+    // Three stages overlap: the next chunk is read while this one is evaluated, and this
+    // one's write runs while the next is evaluated. One write is in flight at a time, and
+    // each chunk commits on its own, so a killed run still leaves whole chunks only.
+    let fetch = |after: Option<String>| {
+        let (db, hi) = (db.clone(), hi.clone());
+        tokio::spawn(async move {
+            store::due_loans(&db, date, after.as_deref(), hi.as_deref(), opts.chunk, only_dirty).await
+        })
+    };
+    let mut next = fetch(lo);
+    let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
     loop {
-        let due = store::due_loans(db, date, after.as_deref(), hi.as_deref(), opts.chunk, only_dirty).await?;
+        let due = next.await.map_err(joined)??;
         let Some(last) = due.last() else { break };
-        after = Some(last.bundle.loan.id.as_str().to_string());
+        next = fetch(Some(last.bundle.loan.id.as_str().to_string()));
         let mut evaluated = Vec::with_capacity(due.len());
         for d in &due {
             let rules = rules_of(&mut rules_cache, d)?;
@@ -400,26 +413,47 @@ async fn loan_phase(
         report.loans_evaluated += evaluated.len() as u64;
         report.loans_recomputed += evaluated.iter().filter(|e| e.recompute_from.is_some()).count() as u64;
         report.snapshots_written += evaluated.iter().map(|e| e.advance.changed.len() as u64).sum::<u64>();
-        let mut tx = db.begin().await?;
-        store::write_chunk(&mut tx, &evaluated).await?;
-        tx.commit().await?;
-        progress.loans(due.len() as u64);
-        chunks += 1;
-        if opts.failpoint == Some(Failpoint::AfterChunks(chunks)) {
-            std::process::abort();
+        if let Some(w) = writing.take() {
+            progress.loans(w.await.map_err(joined)??);
+            chunks += 1;
+            stop_after_chunks(opts, chunks);
         }
+        let db = db.clone();
+        let n = due.len() as u64;
+        writing = Some(tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            store::write_chunk(&mut tx, &evaluated).await?;
+            tx.commit().await?;
+            Ok(n)
+        }));
+    }
+    if let Some(w) = writing.take() {
+        progress.loans(w.await.map_err(joined)??);
+        chunks += 1;
+        stop_after_chunks(opts, chunks);
     }
     Ok(())
 }
 
+fn stop_after_chunks(opts: BatchOptions, chunks: u32) {
+    if opts.failpoint == Some(Failpoint::AfterChunks(chunks)) {
+        std::process::abort();
+    }
+}
+
+/// A pipeline task that panicked or was cancelled.
+fn joined(e: tokio::task::JoinError) -> BatchError {
+    BatchError::Internal(format!("a batch task failed: {e}"))
+}
+
 /// Evaluates one loan for `date`, recomputing from a backdated payment's date if needed.
-async fn evaluate<'a>(
+async fn evaluate(
     db: &Db,
-    due: &'a DueLoan,
+    due: &DueLoan,
     date: NaiveDate,
     rules: &DelinquencyRules,
     waterfall: &Waterfall,
-) -> Result<Option<Evaluated<'a>>, BatchError> {
+) -> Result<Option<Evaluated>, BatchError> {
     let b = &due.bundle;
     let input = LoanInput { loan: &b.loan, schedule: &b.schedule, payments: &b.payments, rules, waterfall };
     let (first_on, prior, dates, recompute_from) = match &due.state {
@@ -443,10 +477,10 @@ async fn evaluate<'a>(
         return Ok(None);
     };
     Ok(Some(Evaluated {
-        loan_id: b.loan.id.as_str(),
-        borrower_id: b.loan.borrower_id.as_str(),
-        product: &b.loan.product,
-        currency: b.loan.currency.code(),
+        loan_id: b.loan.id.as_str().to_string(),
+        borrower_id: b.loan.borrower_id.as_str().to_string(),
+        product: b.loan.product.clone(),
+        currency: b.loan.currency.code().to_string(),
         first_on,
         recompute_from,
         advance: adv,

@@ -323,15 +323,15 @@ pub async fn snapshot_before(
 
 /// One loan's evaluation, ready to be written.
 #[derive(Debug, Clone)]
-pub struct Evaluated<'a> {
+pub struct Evaluated {
     /// The loan.
-    pub loan_id: &'a str,
+    pub loan_id: String,
     /// Its borrower.
-    pub borrower_id: &'a str,
+    pub borrower_id: String,
     /// Its product.
-    pub product: &'a str,
+    pub product: String,
     /// Its currency code.
-    pub currency: &'a str,
+    pub currency: String,
     /// The first business date it was evaluated.
     pub first_on: NaiveDate,
     /// Snapshots from this date on are replaced (a recompute).
@@ -364,13 +364,15 @@ const ROWS_PER_STATEMENT: usize = 1000;
 /// Writes a chunk's evaluations: snapshots that changed, each loan's new state, and the
 /// borrowers whose cases must be derived again. One transaction per chunk keeps a killed
 /// batch resumable: a loan is either wholly evaluated for the date or not at all.
-pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated<'_>]) -> Result<(), StoreError> {
-    let snaps: Vec<(&str, NaiveDate, &Snapshot)> =
-        items.iter().flat_map(|e| e.advance.changed.iter().map(move |(on, s)| (e.loan_id, *on, s))).collect();
+pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreError> {
+    let snaps: Vec<(&str, NaiveDate, &Snapshot)> = items
+        .iter()
+        .flat_map(|e| e.advance.changed.iter().map(move |(on, s)| (e.loan_id.as_str(), *on, s)))
+        .collect();
     let mut resync: Vec<&str> = items
         .iter()
         .filter(|e| e.advance.delinquency_changed || e.recompute_from.is_some())
-        .map(|e| e.borrower_id)
+        .map(|e| e.borrower_id.as_str())
         .collect();
     resync.sort_unstable();
     resync.dedup();
@@ -378,7 +380,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated<'_>]) -> Result<(), Sto
         for e in items {
             if let Some(from) = e.recompute_from {
                 sqlx::query("DELETE FROM snapshots WHERE loan_id = $1 AND as_of >= $2")
-                    .bind(e.loan_id)
+                    .bind(e.loan_id.as_str())
                     .bind(from)
                     .execute(&mut *conn)
                     .await?;
@@ -400,10 +402,10 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated<'_>]) -> Result<(), Sto
             qb.push_values(part, |mut b, e| {
                 let last = &e.advance.last;
                 let prev = e.advance.before_last.as_ref();
-                b.push_bind(e.loan_id)
-                    .push_bind(e.borrower_id)
-                    .push_bind(e.product)
-                    .push_bind(e.currency)
+                b.push_bind(e.loan_id.as_str())
+                    .push_bind(e.borrower_id.as_str())
+                    .push_bind(e.product.as_str())
+                    .push_bind(e.currency.as_str())
                     .push_bind(e.first_on)
                     .push_bind(last.on)
                     .push_bind(last.review_on)

@@ -145,9 +145,15 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
          WHERE loan_id IN ({}) ORDER BY loan_id, seq",
         placeholders(1, imported.len())
     );
+    // One row per loan with its payments packed into one text: the database driver's cost
+    // is per row and per value, and a loan has a dozen payments on average.
+    let (unit, record) = match db {
+        Db::Sqlite(_) => ("char(31)", "char(30)"),
+        Db::Postgres(_) => ("chr(31)", "chr(30)"),
+    };
     let pay_sql = format!(
-        "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list}) \
-         ORDER BY loan_id, paid_on, payment_id"
+        "SELECT loan_id, string_agg(payment_id || {unit} || CAST(paid_on AS TEXT) || {unit} || \
+         CAST(amount AS TEXT) || {unit} || channel, {record}) FROM payments WHERE loan_id IN ({list}) GROUP BY loan_id"
     );
     let (inst_rows, pay_rows) = on_pool!(db, pool => {
         let inst = if imported.is_empty() {
@@ -180,13 +186,8 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
         let mut ps = Vec::with_capacity(pays.len());
         for r in &pays {
             let loan_id: String = r.try_get(0)?;
-            ps.push(Payment {
-                id: PaymentId::new(r.try_get::<String, _>(1)?).map_err(|e| corrupt("payments", e))?,
-                loan_id: LoanId::new(loan_id).map_err(|e| corrupt("payments", e))?,
-                paid_on: r.try_get(2)?,
-                amount: Amount(r.try_get(3)?),
-                channel: r.try_get(4)?,
-            });
+            let packed: String = r.try_get(1)?;
+            ps.push((loan_id, packed));
         }
         (insts, ps)
     });
@@ -196,9 +197,10 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
     for (id, i) in inst_rows {
         schedules.entry(id).or_default().push(i);
     }
-    let mut by_loan: HashMap<String, Vec<Payment>> = HashMap::new();
-    for p in pay_rows {
-        by_loan.entry(p.loan_id.as_str().to_string()).or_default().push(p);
+    let mut by_loan: HashMap<String, Vec<Payment>> = HashMap::with_capacity(pay_rows.len());
+    for (loan_id, packed) in pay_rows {
+        let payments = unpack_payments(&loan_id, &packed)?;
+        by_loan.insert(loan_id, payments);
     }
     let mut out = Vec::with_capacity(heads.len());
     for LoanHead { loan, tolerance, stored, buckets, classes } in heads {
@@ -211,6 +213,31 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
         let payments = by_loan.remove(id).unwrap_or_default();
         out.push(LoanBundle { loan, schedule, payments, tolerance, buckets, classes });
     }
+    Ok(out)
+}
+
+/// Reads the payments [`attach`] packed into one text (fields split by U+001F, payments by
+/// U+001E; the channel comes last so it may hold anything else), sorted by value date then id.
+fn unpack_payments(loan_id: &str, packed: &str) -> Result<Vec<Payment>, StoreError> {
+    let bad = |what: &str| corrupt("payments", format!("loan {loan_id}: {what}"));
+    let loan = LoanId::new(loan_id).map_err(|e| bad(&e.to_string()))?;
+    let mut out = Vec::with_capacity(packed.len() / 32 + 1);
+    for rec in packed.split('\u{1e}') {
+        let mut f = rec.splitn(4, '\u{1f}');
+        let (Some(id), Some(on), Some(amount), Some(channel)) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            return Err(bad(&format!("unreadable payment record {rec:?}")));
+        };
+        out.push(Payment {
+            id: PaymentId::new(id).map_err(|e| bad(&e.to_string()))?,
+            loan_id: loan.clone(),
+            paid_on: arrears_core::calendar::parse_iso_date(on)
+                .ok_or_else(|| bad(&format!("date {on:?}")))?,
+            amount: Amount(amount.parse().map_err(|_| bad(&format!("amount {amount:?}")))?),
+            channel: channel.to_string(),
+        });
+    }
+    out.sort_by(|a, b| (a.paid_on, a.id.as_str()).cmp(&(b.paid_on, b.id.as_str())));
     Ok(out)
 }
 
