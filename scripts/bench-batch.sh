@@ -3,7 +3,9 @@
 # then times one business date (the first, which evaluates every loan) and a 30-day
 # catch-up (each date evaluates only the loans that can have changed), printing
 # loans/s and peak memory. ARREARS_BENCH_DB picks the database (default: a fresh
-# SQLite file in WORKDIR); the book is generated as of 2026-10-20.
+# SQLite file in WORKDIR). The book's payment history runs to 2026-11-19, so during the
+# catch-up payments keep arriving on their value dates as they would in production
+# (a book that stopped paying at the first date would turn delinquent wholesale).
 # Usage: scripts/bench-batch.sh [LOANS] [WORKDIR]      (default 1000000, a temp dir)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +18,9 @@ db="${ARREARS_BENCH_DB:-sqlite://$work/batch.db}"
 mem() { [ -x /usr/bin/time ] || { "$@"; return; }; /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak" -o "$work/mem" "$@"; echo "   $(cat "$work/mem")"; }
 
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
-if [ ! -f "$work/book-$loans/loans.csv" ]; then
+if [ ! -f "$work/book-$loans/payments.csv" ]; then
   echo "== generate $loans loans"
-  mem "$bin" generate --loans "$loans" --seed 42 --as-of 2026-10-20 --out "$work/book-$loans"
+  mem "$bin" generate --loans "$loans" --seed 42 --as-of 2026-11-19 --out "$work/book-$loans"
 fi
 if [[ "$db" == sqlite://* ]]; then rm -f "${db#sqlite://}" "${db#sqlite://}-wal" "${db#sqlite://}-shm"; fi
 echo "== import into $db"

@@ -8,43 +8,9 @@ use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-/// A line of the case list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaseLine {
-    /// Case id.
-    pub case_id: String,
-    /// Borrower id.
-    pub borrower_id: String,
-    /// Borrower's name.
-    pub borrower_name: String,
-    /// Opening date.
-    pub opened_on: NaiveDate,
-    /// Closing date.
-    pub closed_on: Option<NaiveDate>,
-    /// `open`, `closed` or `void`.
-    pub status: String,
-    /// Loans in the case.
-    pub loans: i64,
-    /// Worst DPD among them at their last evaluation.
-    pub max_dpd: i64,
-}
-
-fn line(r: CaseRow) -> CaseLine {
-    CaseLine {
-        case_id: r.case_id,
-        borrower_id: r.borrower_id,
-        borrower_name: r.borrower_name,
-        opened_on: r.opened_on,
-        closed_on: r.closed_on,
-        status: r.status,
-        loans: r.loans,
-        max_dpd: r.max_dpd,
-    }
-}
-
 /// Cases, newest first.
-pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseLine>, StoreError> {
-    Ok(store::list_cases(db, status, limit).await?.into_iter().map(line).collect())
+pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+    store::list_cases(db, status, limit).await
 }
 
 /// One loan of a case as shown.
@@ -94,7 +60,7 @@ pub struct PtpView {
 pub struct CaseView {
     /// The case's line.
     #[serde(flatten)]
-    pub case: CaseLine,
+    pub case: CaseRow,
     /// Its loans.
     pub loans: Vec<CaseLoanView>,
     /// Its promises to pay.
@@ -102,8 +68,8 @@ pub struct CaseView {
 }
 
 impl std::ops::Deref for CaseView {
-    type Target = CaseLine;
-    fn deref(&self) -> &CaseLine {
+    type Target = CaseRow;
+    fn deref(&self) -> &CaseRow {
         &self.case
     }
 }
@@ -150,7 +116,7 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
             status: t.status.as_str(),
         })
         .collect();
-    Ok(Some(CaseView { case: line(row), loans, ptps }))
+    Ok(Some(CaseView { case: row, loans, ptps }))
 }
 
 /// A product's rules as shown: defaults spelled out.

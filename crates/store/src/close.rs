@@ -568,6 +568,22 @@ pub async fn case_sync_page(db: &Db, limit: i64) -> Result<Vec<String>, StoreErr
     })
 }
 
+/// Runs `sql` with `{ids}` replaced by one parameter per id.
+async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let sql = sql.replace("{ids}", &placeholders(1, ids.len()));
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        Ok(q.fetch_all(pool).await?)
+    })
+}
+
 /// The delinquency spells of every loan of each borrower, from the snapshots.
 pub async fn borrower_spells(
     db: &Db,
@@ -577,18 +593,13 @@ pub async fn borrower_spells(
     if borrowers.is_empty() {
         return Ok(out);
     }
-    let sql = format!(
+    let rows: Vec<(String, String, NaiveDate, i64)> = select_in(
+        db,
         "SELECT l.borrower_id, s.loan_id, s.as_of, s.dpd FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
-         WHERE l.borrower_id IN ({})",
-        placeholders(1, borrowers.len())
-    );
-    let rows: Vec<(String, String, NaiveDate, i64)> = on_pool!(db, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-        for b in borrowers {
-            q = q.bind(b.as_str());
-        }
-        q.fetch_all(pool).await?
-    });
+         WHERE l.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
     let mut by_loan: HashMap<(String, String), Vec<(NaiveDate, bool)>> = HashMap::new();
     for (borrower, loan, on, dpd) in rows {
         by_loan.entry((borrower, loan)).or_default().push((on, dpd > 0));
@@ -628,31 +639,20 @@ pub async fn stored_cases(
     if borrowers.is_empty() {
         return Ok(out);
     }
-    let sql = format!(
+    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>, String, i64)> = select_in(
+        db,
         "SELECT c.case_id, c.borrower_id, c.opened_on, c.closed_on, c.status, \
-         (SELECT COUNT(*) FROM ptps t WHERE t.case_id = c.case_id) \
-         FROM cases c WHERE c.borrower_id IN ({})",
-        placeholders(1, borrowers.len())
-    );
-    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>, String, i64)> = on_pool!(db, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-        for b in borrowers {
-            q = q.bind(b.as_str());
-        }
-        q.fetch_all(pool).await?
-    });
-    let loans_sql = format!(
+         (SELECT COUNT(*) FROM ptps t WHERE t.case_id = c.case_id) FROM cases c WHERE c.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    let loan_rows: Vec<(String, String, NaiveDate)> = select_in(
+        db,
         "SELECT cl.case_id, cl.loan_id, cl.added_on FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
-         WHERE c.borrower_id IN ({})",
-        placeholders(1, borrowers.len())
-    );
-    let loan_rows: Vec<(String, String, NaiveDate)> = on_pool!(db, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(loans_sql.as_str()));
-        for b in borrowers {
-            q = q.bind(b.as_str());
-        }
-        q.fetch_all(pool).await?
-    });
+         WHERE c.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
     let mut loans: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
     for (case_id, loan_id, on) in loan_rows {
         loans.entry(case_id).or_default().push((loan_id, on));
@@ -746,7 +746,7 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
 }
 
 /// A line of the case list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CaseRow {
     /// Identifier.
     pub case_id: String,
