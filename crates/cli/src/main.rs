@@ -4,6 +4,8 @@
 //! 2 any other error. Errors print one clear message, never a backtrace.
 #![forbid(unsafe_code)]
 
+mod score;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +107,11 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+    /// Credit scorecards: train, apply, report.
+    Score {
+        #[command(subcommand)]
+        command: score::ScoreCommand,
     },
 }
 
@@ -400,6 +407,7 @@ async fn run(cli: Cli) -> Result<()> {
                 print_loan(&v)?;
             }
         }
+        Command::Score { command } => score::run(command)?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

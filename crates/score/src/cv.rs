@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Labelled;
 use crate::error::Result;
-use crate::eval::Evaluation;
+use crate::eval::{CalibrationRow, Evaluation, calibration};
 use crate::scorecard::{Scorecard, TrainParams};
 use crate::split::stratified_folds;
 
@@ -18,6 +18,8 @@ pub struct Holdout {
     pub train: Evaluation,
     /// Evaluation on the test rows.
     pub test: Evaluation,
+    /// Predicted probability of bad for each test row, in the order of the test rows given.
+    pub test_predictions: Vec<f64>,
 }
 
 /// Trains on `train_rows` and evaluates on `test_rows`.
@@ -35,6 +37,7 @@ pub fn evaluate_split(
     Ok(Holdout {
         train: Evaluation::new(&p_train, &train.bad),
         test: Evaluation::new(&p_test, &test.bad),
+        test_predictions: p_test,
         model,
     })
 }
@@ -73,6 +76,9 @@ pub struct CvReport {
     pub ks_sd: f64,
     /// Mean test Gini.
     pub gini_mean: f64,
+    /// Calibration deciles of the out-of-fold predictions, pooled over repetitions (each row
+    /// is predicted once per repetition, always by a model that never saw it).
+    pub calibration: Vec<CalibrationRow>,
 }
 
 fn mean_sd(x: &[f64]) -> (f64, f64) {
@@ -102,7 +108,8 @@ pub fn cross_validate(
     // Two workers: the target machine has two cores, and folds are independent.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
     let chunk = jobs.len().div_ceil(workers).max(1);
-    let results: Vec<Result<FoldResult>> = std::thread::scope(|s| {
+    type Fold = (FoldResult, Vec<f64>);
+    let results: Vec<Result<Fold>> = std::thread::scope(|s| {
         let handles: Vec<_> = jobs
             .chunks(chunk)
             .map(|part| {
@@ -110,13 +117,14 @@ pub fn cross_validate(
                     part.iter()
                         .map(|(r, k, train, test)| {
                             let h = evaluate_split(data, params, train, test)?;
-                            Ok(FoldResult {
+                            let fold = FoldResult {
                                 repeat: *r,
                                 fold: *k,
                                 auc: h.test.auc,
                                 ks: h.test.ks,
                                 variables: h.model.variables.len(),
-                            })
+                            };
+                            Ok((fold, h.test_predictions))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -124,7 +132,14 @@ pub fn cross_validate(
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("a fold worker panicked")).collect()
     });
-    let results = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let folds_done = results.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut pooled_prob = Vec::with_capacity(data.n_rows() * repeats);
+    let mut pooled_bad = Vec::with_capacity(data.n_rows() * repeats);
+    for ((_, _, _, test), (_, p)) in jobs.iter().zip(&folds_done) {
+        pooled_prob.extend_from_slice(p);
+        pooled_bad.extend(test.iter().map(|&i| data.bad[i]));
+    }
+    let results: Vec<FoldResult> = folds_done.into_iter().map(|(f, _)| f).collect();
     let aucs: Vec<f64> = results.iter().map(|r| r.auc).collect();
     let kss: Vec<f64> = results.iter().map(|r| r.ks).collect();
     let (auc_mean, auc_sd) = mean_sd(&aucs);
@@ -138,6 +153,7 @@ pub fn cross_validate(
         ks_mean,
         ks_sd,
         gini_mean: 2.0 * auc_mean - 1.0,
+        calibration: calibration(&pooled_prob, &pooled_bad, 10),
     })
 }
 
@@ -156,6 +172,9 @@ mod tests {
         let data = Table::from_reader(csv.as_bytes()).unwrap().with_target("y", "bad").unwrap();
         let r = cross_validate(&data, &TrainParams::default(), 5, 2, 3).unwrap();
         assert_eq!(r.results.len(), 10);
+        // Every row is predicted once per repetition.
+        assert_eq!(r.calibration.iter().map(|c| c.count).sum::<usize>(), 600);
+        assert!(r.calibration.first().unwrap().observed < r.calibration.last().unwrap().observed);
         assert!(r.auc_mean > 0.8, "{r:?}");
         assert!(cross_validate(&data.select(&[0, 1, 2, 299]), &TrainParams::default(), 5, 1, 3).is_err());
     }

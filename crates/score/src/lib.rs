@@ -25,7 +25,7 @@ pub use binning::{Bin, BinRule, BinningParams, VarBinning};
 pub use cv::{CvReport, FoldResult, Holdout, cross_validate, evaluate_split};
 pub use data::{Column, Kind, Labelled, Table};
 pub use error::{Result, ScoreError};
-pub use eval::{Evaluation, auc, ks};
+pub use eval::{CalibrationRow, Evaluation, auc, ks};
 pub use logistic::{LogisticFit, Penalty};
 pub use scorecard::{
     FORMAT_VERSION, Reason, Scaling, Scorecard, ScoredRow, ScoredVariable, Screening, Stability, TrainParams,

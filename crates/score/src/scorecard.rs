@@ -392,6 +392,20 @@ impl Scorecard {
 
     /// PSI of the score and of each variable between the training data and `table`.
     pub fn stability(&self, table: &Table) -> Result<Stability> {
+        let scores: Vec<f64> = self.score_table(table)?.iter().map(|r| r.score).collect();
+        self.stability_of_scores(table, &scores)
+    }
+
+    /// [`Scorecard::stability`] for a table already scored (`scores` in row order), so that
+    /// applying a model and monitoring it do not score every row twice.
+    pub fn stability_of_scores(&self, table: &Table, scores: &[f64]) -> Result<Stability> {
+        if scores.len() != table.n_rows {
+            return Err(ScoreError::InvalidParameter(format!(
+                "{} scores given for a table of {} rows",
+                scores.len(),
+                table.n_rows
+            )));
+        }
         let bins = self.assign(table)?;
         let variables = self
             .variables
@@ -408,9 +422,8 @@ impl Scorecard {
                 (v.binning.name.clone(), psi(&expected, &actual))
             })
             .collect();
-        let scores: Vec<f64> = self.score_table(table)?.iter().map(|r| r.score).collect();
         Ok(Stability {
-            score_psi: psi(&self.score_counts, &bucket_counts(&scores, &self.score_cuts)),
+            score_psi: psi(&self.score_counts, &bucket_counts(scores, &self.score_cuts)),
             variables,
         })
     }
