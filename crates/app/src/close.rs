@@ -271,6 +271,7 @@ pub async fn run_batch(
     progress: &dyn BatchProgress,
 ) -> Result<Vec<DayReport>, BatchError> {
     let lock = lock::acquire(db, url, &opts.shard.lock_name()).await?;
+    db.analyze().await?;
     let dates = plan(
         *dates.start(),
         *dates.end(),

@@ -354,6 +354,7 @@ async fn run(cli: Cli) -> Result<()> {
                     // Loans that the batch already knows and that got payments are brought
                     // up to the last closed date now, not at the next batch.
                     let url = DbUrl::new(cli.db.clone());
+                    db.analyze().await?;
                     let refreshed = arrears_app::close::after_import(&db, &url, s.import_id).await?;
                     db.close().await;
                     let secs = started.elapsed().as_secs_f64();

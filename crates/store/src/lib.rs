@@ -165,8 +165,10 @@ impl Db {
                 // 256 MiB of page cache keeps index pages hot during bulk imports.
                 .pragma("cache_size", "-262144")
                 .pragma("temp_store", "memory");
+            // Each connection may fill its own page cache: three of them (the batch reads,
+            // writes and looks up at once) keep a process under 1 GiB however large the book.
             let pool =
-                SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(connect_err)?;
+                SqlitePoolOptions::new().max_connections(3).connect_with(opts).await.map_err(connect_err)?;
             Ok(Db::Sqlite(pool))
         } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(raw).map_err(connect_err)?;
@@ -187,6 +189,16 @@ impl Db {
         match self {
             Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
             Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics on PostgreSQL, whose plans after a bulk load are
+    /// otherwise made blind (a sequential scan of every payment per chunk); SQLite's
+    /// plans do not depend on them, so it is left alone there.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        if let Db::Postgres(p) = self {
+            sqlx::raw_sql("ANALYZE").execute(p).await?;
         }
         Ok(())
     }
