@@ -59,25 +59,21 @@ pub fn derive(spells: &[Spell]) -> Vec<CaseSpan> {
     sorted.sort_by(|a, b| (a.began_on, &a.loan_id).cmp(&(b.began_on, &b.loan_id)));
     let mut cases: Vec<CaseSpan> = Vec::new();
     for s in sorted {
-        let joins = match cases.last() {
-            Some(c) => c.closed_on.is_none_or(|closed| s.began_on <= closed),
-            None => false,
-        };
-        if joins {
-            let c = cases.last_mut().expect("checked above");
-            c.closed_on = match (c.closed_on, s.ended_on) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                _ => None,
-            };
-            if !c.loans.iter().any(|(id, _)| *id == s.loan_id) {
-                c.loans.push((s.loan_id.clone(), s.began_on));
+        match cases.last_mut() {
+            Some(c) if c.closed_on.is_none_or(|closed| s.began_on <= closed) => {
+                c.closed_on = match (c.closed_on, s.ended_on) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+                if !c.loans.iter().any(|(id, _)| *id == s.loan_id) {
+                    c.loans.push((s.loan_id.clone(), s.began_on));
+                }
             }
-        } else {
-            cases.push(CaseSpan {
+            _ => cases.push(CaseSpan {
                 opened_on: s.began_on,
                 closed_on: s.ended_on,
                 loans: vec![(s.loan_id.clone(), s.began_on)],
-            });
+            }),
         }
     }
     cases
