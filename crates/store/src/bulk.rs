@@ -99,7 +99,7 @@ pub struct Conflict {
 }
 
 /// Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-pub const ROWS_PER_STATEMENT: usize = 500;
+pub const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Binds one [`Value`] on a query builder (or a row of one); `$text` and `$date` turn
 /// text and dates into what the backend binds, given a list of values to keep alive.
