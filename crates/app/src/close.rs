@@ -587,7 +587,8 @@ pub struct Refresh {
     pub skipped: Option<String>,
 }
 
-/// Brings loans touched by new payments up to the last closed business date at once,
+/// Brings loans touched by new payments (marked by [`store::note_new_payments`] when they
+/// were recorded) up to the last closed business date at once,
 /// with their cases and promises, so a borrower who paid is not chased that evening.
 /// Figures of that date are left as the batch stored them.
 pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
@@ -615,15 +616,6 @@ pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
     report.finished = true;
     lock.release().await;
     Ok(Refresh { date: Some(last), report: Some(report), skipped: None })
-}
-
-/// Marks the loans an import brought payments for, then [`refresh`]es them.
-pub async fn after_import(db: &Db, url: &DbUrl, import_id: i64) -> Result<Refresh, BatchError> {
-    let last = store::last_business_day(db).await?.map(|d| d.date);
-    if store::note_imported_payments(db, import_id, last).await? == 0 {
-        return Ok(Refresh { date: last, ..Default::default() });
-    }
-    refresh(db, url).await
 }
 
 /// Why a payment was not recorded.
@@ -733,7 +725,6 @@ pub async fn add_payment(
         amount,
         channel: p.channel.to_string(),
     };
-    let last = store::last_business_day(db).await?.map(|d| d.date);
     let mut tx = db.begin().await?;
     let import_id = arrears_store::import::begin_import(&mut tx, "arrears payment add", now).await?;
     let recorded = store::record_payment(&mut tx, &payment, import_id).await?;
@@ -741,7 +732,7 @@ pub async fn add_payment(
         None => return Err(PaymentError::Conflict(p.id.into())),
         Some(store::Recorded::AlreadyThere) => false,
         Some(store::Recorded::New) => {
-            store::note_payment(&mut tx, p.loan_id, p.paid_on, last).await?;
+            store::note_new_payments(&mut tx, import_id).await?;
             arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
             true
         }

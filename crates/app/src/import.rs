@@ -331,6 +331,8 @@ async fn run(
     summary.schedules_generated = sql::mark_imported_schedules(tx, import_id).await?;
     sql::ensure_products(tx, import_id).await?;
     let text = summary.rows_read.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ");
+    // Loans the batch already knows must see these payments: noted in this transaction.
+    arrears_store::close::note_new_payments(tx, import_id).await?;
     sql::finish_import(tx, import_id, &text).await?;
     Ok(Ok(summary))
 }

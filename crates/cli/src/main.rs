@@ -355,7 +355,7 @@ async fn run(cli: Cli) -> Result<()> {
                     // up to the last closed date now, not at the next batch.
                     let url = DbUrl::new(cli.db.clone());
                     db.analyze().await?;
-                    let refreshed = arrears_app::close::after_import(&db, &url, s.import_id).await?;
+                    let refreshed = arrears_app::close::refresh(&db, &url).await?;
                     db.close().await;
                     let secs = started.elapsed().as_secs_f64();
                     let loans = s.rows_read.iter().find(|(f, _)| f == "loans.csv").map_or(0, |(_, n)| *n);

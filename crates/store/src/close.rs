@@ -47,18 +47,6 @@ where
     })
 }
 
-/// The latest business date started, finished or not.
-pub async fn last_business_day(db: &Db) -> Result<Option<BusinessDay>, StoreError> {
-    on_pool!(db, pool => {
-        let row = sqlx::query(
-            "SELECT business_date, status, shards FROM business_days ORDER BY business_date DESC LIMIT 1",
-        )
-        .fetch_optional(pool)
-        .await?;
-        row.as_ref().map(day_from_row).transpose()
-    })
-}
-
 /// The latest business date every phase of which committed.
 pub async fn last_closed_day(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
     on_pool!(db, pool => {
@@ -443,74 +431,37 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
 
 // ---------------------------------------------------------------- payments arriving
 
-/// Notes that a payment with value date `paid_on` arrived for an evaluated loan: on or
-/// before the last business date `last` it marks the loan for recompute from that date;
-/// later, it brings the loan's next review forward to it.
-pub async fn note_payment(
-    tx: &mut Tx,
-    loan_id: &str,
-    paid_on: NaiveDate,
-    last: Option<NaiveDate>,
-) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        if last.is_some_and(|l| paid_on <= l) {
-            sqlx::query(
-                "UPDATE loan_state SET dirty_from = CASE WHEN dirty_from IS NULL OR dirty_from > $2 \
-                 THEN $2 ELSE dirty_from END WHERE loan_id = $1",
-            )
-            .bind(loan_id)
-            .bind(paid_on)
-            .execute(conn)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE loan_state SET review_on = CASE WHEN review_on IS NULL OR review_on > $2 \
-                 THEN $2 ELSE review_on END WHERE loan_id = $1",
-            )
-            .bind(loan_id)
-            .bind(paid_on)
-            .execute(conn)
-            .await?;
+/// Notes the payments an import (or a payment recorded by hand, which is a one-row import)
+/// brought for loans the batch already knows, inside that import's transaction so the note
+/// cannot be lost: a value date on or before the last business date marks the loan for
+/// recompute from it; a later one brings the loan's next review forward to it. Returns the
+/// loans touched.
+pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
+    let touched = on_tx!(tx, conn => {
+        let last: Option<NaiveDate> =
+            sqlx::query_scalar("SELECT MAX(business_date) FROM business_days").fetch_one(&mut *conn).await?;
+        // Before the first batch there is no loan state to mark.
+        let Some(last) = last else { return Ok(0) };
+        let mut touched = 0;
+        for (column, window) in [("dirty_from", "p.paid_on <= $2"), ("review_on", "p.paid_on > $2")] {
+            let first = format!(
+                "(SELECT MIN(p.paid_on) FROM payments p WHERE p.loan_id = loan_state.loan_id \
+                 AND p.import_id = $1 AND {window})"
+            );
+            let sql = format!(
+                "UPDATE loan_state SET {column} = {first} WHERE {first} IS NOT NULL \
+                 AND ({column} IS NULL OR {column} > {first})"
+            );
+            touched += sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(import_id)
+                .bind(last)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
         }
+        touched
     });
-    Ok(())
-}
-
-/// [`note_payment`] for every payment an import brought.
-pub async fn note_imported_payments(
-    db: &Db,
-    import_id: i64,
-    last: Option<NaiveDate>,
-) -> Result<u64, StoreError> {
-    let Some(last) = last else { return Ok(0) };
-    let (dirty, pulled) = on_pool!(db, pool => {
-        let dirty = sqlx::query(
-            "UPDATE loan_state SET dirty_from = (SELECT MIN(p.paid_on) FROM payments p \
-               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on <= $2) \
-             WHERE loan_id IN (SELECT loan_id FROM payments WHERE import_id = $1 AND paid_on <= $2) \
-               AND (dirty_from IS NULL OR dirty_from > (SELECT MIN(p.paid_on) FROM payments p \
-               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on <= $2))",
-        )
-        .bind(import_id)
-        .bind(last)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        let pulled = sqlx::query(
-            "UPDATE loan_state SET review_on = (SELECT MIN(p.paid_on) FROM payments p \
-               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on > $2) \
-             WHERE loan_id IN (SELECT loan_id FROM payments WHERE import_id = $1 AND paid_on > $2) \
-               AND (review_on IS NULL OR review_on > (SELECT MIN(p.paid_on) FROM payments p \
-               WHERE p.loan_id = loan_state.loan_id AND p.import_id = $1 AND p.paid_on > $2))",
-        )
-        .bind(import_id)
-        .bind(last)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        (dirty, pulled)
-    });
-    Ok(dirty + pulled)
+    Ok(touched)
 }
 
 /// What happened to a payment recorded by hand.
