@@ -8,6 +8,7 @@ pub mod book;
 pub mod calendar;
 pub mod case;
 pub mod close;
+pub mod contact_policy;
 pub mod delinquency;
 pub mod ledger;
 pub mod money;

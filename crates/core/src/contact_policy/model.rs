@@ -1,0 +1,337 @@
+//! The inputs and the answer of a contact check: who is contacted, how, when and by whom,
+//! what is known about the debtor, what happened before, and the decision.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::book::{ContactId, LoanId, Relation};
+
+macro_rules! plain_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as written in pack files.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+plain_enum!(
+    /// How a contact is made.
+    Channel {
+        /// A phone call by a collector.
+        Call = "call",
+        /// A text message.
+        Sms = "sms",
+        /// An e-mail.
+        Email = "email",
+        /// An automated voice call (IVR, robocall).
+        VoiceBot = "voice_bot",
+        /// A posted letter.
+        Letter = "letter",
+        /// A field visit (上门).
+        Visit = "visit",
+    }
+);
+
+impl Channel {
+    /// Whether the channel is a telephone call (conversations and dial limits count these).
+    pub fn is_voice(self) -> bool {
+        matches!(self, Channel::Call | Channel::VoiceBot)
+    }
+}
+
+plain_enum!(
+    /// What a contact is for; third parties may only be asked to pass a message or help locate.
+    Purpose {
+        /// Discusses or demands payment of the debt.
+        Collect = "collect",
+        /// Only passes a message or asks how to reach the debtor; says nothing about the debt.
+        Locate = "locate",
+        /// A notice the law requires or allows even after a cease request or a dispute
+        /// (e.g. confirming that collection stops, verification of a disputed debt).
+        Notice = "notice",
+    }
+);
+
+plain_enum!(
+    /// What came of a past attempt.
+    Outcome {
+        /// Nobody answered (includes busy and voicemail without a message).
+        NoAnswer = "no_answer",
+        /// The right person answered and was identified.
+        RightPartyContact = "right_party_contact",
+        /// A conversation about the debt took place.
+        Conversation = "conversation",
+        /// The person refused to talk or to be contacted again.
+        Refused = "refused",
+        /// Someone else holds the number.
+        WrongNumber = "wrong_number",
+        /// The number or address does not exist.
+        InvalidNumber = "invalid_number",
+        /// Delivered without an answer expected (SMS, e-mail, letter).
+        Delivered = "delivered",
+    }
+);
+
+plain_enum!(
+    /// A status of the case that stops or limits collection.
+    Hold {
+        /// The debtor disputes the debt.
+        Dispute = "dispute",
+        /// The debtor has died.
+        Deceased = "deceased",
+        /// The debtor is in bankruptcy.
+        Bankruptcy = "bankruptcy",
+        /// The debtor asked (in writing) that collection stop.
+        Cease = "cease",
+    }
+);
+
+/// Identifies a collector (a person who makes calls or visits).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CollectorId(pub String);
+
+/// Identifies an outside collection agency.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AgencyId(pub String);
+
+/// Who makes the contact: the lender itself or an agency it placed the case with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The lender's own collections department.
+    Lender,
+    /// An outside agency.
+    Agency(AgencyId),
+}
+
+/// The person a contact is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The debtor (borrower) themself.
+    Debtor,
+    /// One of the debtor's contacts (guarantor, spouse, relative, emergency contact, other).
+    Contact {
+        /// Which contact.
+        id: ContactId,
+        /// How they relate to the debtor.
+        relation: Relation,
+    },
+    /// The attorney who represents the debtor.
+    Attorney,
+}
+
+impl Party {
+    /// Whether two parties are the same person (a contact is identified by id alone).
+    pub fn same_person(&self, other: &Party) -> bool {
+        match (self, other) {
+            (Party::Contact { id: a, .. }, Party::Contact { id: b, .. }) => a == b,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+
+    /// The contact's relation, or `None` for the debtor and the attorney.
+    pub fn relation(&self) -> Option<Relation> {
+        match self {
+            Party::Contact { relation, .. } => Some(*relation),
+            _ => None,
+        }
+    }
+}
+
+/// A contact that someone wants to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// To whom.
+    pub party: Party,
+    /// How.
+    pub channel: Channel,
+    /// The phone number, e-mail or street address used.
+    pub address: String,
+    /// When, as an instant; rules convert it to the debtor's local time.
+    pub at: DateTime<Utc>,
+    /// The collectors who make it (a visit names everyone who goes).
+    pub by: Vec<CollectorId>,
+    /// The lender or an agency.
+    pub source: Source,
+    /// What the contact is for.
+    pub purpose: Purpose,
+    /// The debt (loan) it is about; `None` when it is about the whole case.
+    pub debt: Option<LoanId>,
+    /// Whether the message carries a way to opt out (e-mail and text).
+    pub carries_opt_out: bool,
+}
+
+/// A past contact attempt and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// To whom.
+    pub party: Party,
+    /// How.
+    pub channel: Channel,
+    /// The number or address used.
+    pub address: String,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// Who made it.
+    pub by: Vec<CollectorId>,
+    /// The lender or an agency.
+    pub source: Source,
+    /// The debt it was about; `None` counts as being about every debt of the case.
+    pub debt: Option<LoanId>,
+}
+
+/// A daily stretch of local time, e.g. 12:00–14:00 or 22:00–08:00 (wrapping past midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyWindow {
+    /// First minute inside the window.
+    pub from: NaiveTime,
+    /// First minute after the window.
+    pub until: NaiveTime,
+}
+
+impl DailyWindow {
+    /// Whether a local time of day falls inside; `from == until` is an empty window.
+    pub fn contains(self, time: NaiveTime) -> bool {
+        if self.from <= self.until {
+            self.from <= time && time < self.until
+        } else {
+            time >= self.from || time < self.until
+        }
+    }
+}
+
+/// A time a person said is inconvenient for them (e.g. at work 09:00–18:00 on weekdays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InconvenientTime {
+    /// Whose time: `None` is the debtor, otherwise one of the debtor's contacts.
+    pub person: Option<ContactId>,
+    /// Days of the week it applies on (the day the window starts); empty means every day.
+    pub weekdays: Vec<Weekday>,
+    /// The local window.
+    pub window: DailyWindow,
+}
+
+/// Something the consumer opted out of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptOut {
+    /// A whole medium (e.g. no more e-mail).
+    Channel(Channel),
+    /// One number or address.
+    Address(String),
+}
+
+/// What is known about the debtor that contact rules depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DebtorProfile {
+    /// The debtor's possible time zones; empty means the pack's default zone. When there are
+    /// several, a time must be allowed in every one of them.
+    pub timezones: Vec<Tz>,
+    /// The debtor recorded consent to contact during quiet hours.
+    pub off_hours_consent: bool,
+    /// Numbers and addresses that must never be used.
+    pub do_not_contact: Vec<String>,
+    /// Times the debtor or a contact said are inconvenient.
+    pub inconvenient_times: Vec<InconvenientTime>,
+    /// An attorney represents the debtor for this debt.
+    pub attorney_represented: bool,
+    /// The debtor asked in writing that collection stop (counts as a [`Hold::Cease`]).
+    pub cease_requested: bool,
+    /// Media and addresses the consumer opted out of.
+    pub opt_outs: Vec<OptOut>,
+    /// Holds on the case.
+    pub holds: Vec<Hold>,
+    /// The debtor is known to be unreachable (e.g. every number invalid), whatever the history says.
+    pub unreachable: bool,
+}
+
+impl DebtorProfile {
+    /// Whether the case has this hold (a written cease request is a cease hold).
+    pub fn has_hold(&self, hold: Hold) -> bool {
+        self.holds.contains(&hold) || (hold == Hold::Cease && self.cease_requested)
+    }
+}
+
+/// The dates on which the calendar's holiday rules apply (in the debtor's local date).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Holidays {
+    dates: BTreeSet<NaiveDate>,
+}
+
+impl Holidays {
+    /// A calendar of these dates.
+    pub fn new(dates: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Self { dates: dates.into_iter().collect() }
+    }
+
+    /// Whether the date is a holiday.
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.dates.contains(&date)
+    }
+}
+
+/// One reason a contact is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The rule that refuses, e.g. `CN-FREQ-01`.
+    pub rule_id: String,
+    /// Why, in Chinese, for the collector.
+    pub reason_zh: String,
+    /// Why, in English, for the collector.
+    pub reason_en: String,
+}
+
+impl Refusal {
+    /// The Chinese line shown to a collector: `拒绝：CN-FREQ-01，…`.
+    pub fn message_zh(&self) -> String {
+        format!("拒绝：{}，{}", self.rule_id, self.reason_zh)
+    }
+
+    /// The English line shown to a collector: `refused: CN-FREQ-01, …`.
+    pub fn message_en(&self) -> String {
+        format!("refused: {}, {}", self.rule_id, self.reason_en)
+    }
+}
+
+/// The answer of a contact check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Whether the contact may be made.
+    pub allowed: bool,
+    /// Every rule that refuses it, in the pack's order; empty when allowed.
+    pub refusals: Vec<Refusal>,
+}
+
+impl Decision {
+    /// Whether a given rule is among the refusals.
+    pub fn refused_by(&self, rule_id: &str) -> bool {
+        self.refusals.iter().any(|r| r.rule_id == rule_id)
+    }
+}
