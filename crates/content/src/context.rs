@@ -45,13 +45,13 @@ impl CueSet {
         from < to && self.find(text, from, to).next().is_some()
     }
 
-    /// True when `text[at..]`, after spaces, starts with a cue.
-    fn starts(&self, text: &str, at: usize) -> bool {
+    /// The end of the cue that `text[at..]` starts with, after spaces.
+    fn starts(&self, text: &str, at: usize) -> Option<usize> {
         let rest = text[at..].trim_start();
         let from = text.len() - rest.len();
-        let to = (from + 16).min(text.len());
+        let to = (from + 48).min(text.len());
         let to = (to..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
-        self.find(text, from, to).next().is_some_and(|(s, _)| s == from)
+        self.find(text, from, to).next().filter(|&(s, _)| s == from).map(|(_, e)| e)
     }
 }
 
@@ -61,7 +61,9 @@ pub(crate) struct Context {
     consequence: CueSet,
     condition_verbs: CueSet,
     reported: CueSet,
+    reported_subjects: CueSet,
     own_speech: CueSet,
+    hedges: CueSet,
 }
 
 /// Ends a sentence: reported speech reaches no further.
@@ -99,43 +101,65 @@ impl Context {
             consequence: CueSet::new(&f.consequence)?,
             condition_verbs: CueSet::new(&f.condition_verbs)?,
             reported: CueSet::new(&f.reported)?,
+            reported_subjects: CueSet::new(&f.reported_subjects)?,
             own_speech: CueSet::new(&f.own_speech)?,
+            hedges: CueSet::new(&f.hedges)?,
         })
     }
 
     /// True when the match `text[start..end]` should not count.
-    pub(crate) fn suppressed(&self, text: &str, start: usize, end: usize) -> bool {
-        in_title(text, start, end) || self.reported_speech(text, start) || self.negated(text, start, end)
+    pub(crate) fn suppressed(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        pattern: bool,
+        hedgeable: bool,
+    ) -> bool {
+        in_title(text, start, end)
+            || self.reported_speech(text, start)
+            || self.negated(text, start, end, pattern)
+            || (hedgeable && self.hedges.any(text, start_of(text, start, ends_sentence), start))
     }
 
     /// Someone else's words: a reporting cue earlier in the sentence, and the writer has not
     /// started speaking again between it and the match.
     fn reported_speech(&self, text: &str, start: usize) -> bool {
         let from = start_of(text, start, ends_sentence);
-        match self.reported.last(text, from, start) {
-            Some((_, cue_end)) => !self.own_speech.any(text, cue_end, start),
+        let subject =
+            self.reported_subjects.starts(text, from).filter(|&e| e <= start && !addresses(&text[e..]));
+        match self.reported.last(text, from, start).map(|(_, e)| e).or(subject) {
+            Some(cue_end) => !self.own_speech.any(text, cue_end, start),
             None => false,
         }
     }
 
     /// A negation that starts earlier in the clause governs the match ("不构成犯罪" negates "构成犯罪"),
     /// unless the negation is part of a condition on the debtor ("没钱就去借", "if you don't pay we
-    /// will…"). An English negation inside a match counts too ("we are not the police").
-    fn negated(&self, text: &str, start: usize, end: usize) -> bool {
+    /// will…"). An English negation inside a pattern's match counts too ("we are not the police"); one
+    /// inside a term is part of the term ("a visit you won't forget").
+    fn negated(&self, text: &str, start: usize, end: usize, pattern: bool) -> bool {
         let from = start_of(text, start, ends_clause);
         let Some((_, cue_end)) = self
             .negation
             .find(text, from, end)
-            .filter(|&(s, e)| s < start || (e <= end && text[s..e].is_ascii()))
+            .filter(|&(s, e)| s < start || (pattern && e <= end && text[s..e].is_ascii()))
             .last()
         else {
             return false;
         };
-        if self.condition_verbs.starts(text, cue_end) {
+        if self.condition_verbs.starts(text, cue_end).is_some() {
             return false;
         }
         !(cue_end < start && self.consequence.any(text, cue_end, start))
     }
+}
+
+/// True when `rest` opens with an address to the reader ("您好", "你", ", "): the subject word was a
+/// salutation ("客户您好"), not the subject of a report.
+fn addresses(rest: &str) -> bool {
+    let rest = rest.trim_start();
+    rest.is_empty() || ["您", "你", ",", "，", ":", "：", "!", "！"].iter().any(|p| rest.starts_with(p))
 }
 
 /// Inside 《…》: the name of a law or a document, not something said to the debtor.

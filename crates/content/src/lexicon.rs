@@ -27,8 +27,15 @@ pub(crate) struct ContextFile {
     pub condition_verbs: Vec<String>,
     /// Cues that start someone else's words, up to the end of the sentence ("客户说", "customer said").
     pub reported: Vec<String>,
+    /// Words that, opening a sentence of a note, make it an account of what the debtor did or said
+    /// ("客户准备…", "Customer plans…"); not when an address follows ("客户您好，…").
+    #[serde(default)]
+    pub reported_subjects: Vec<String>,
     /// Cues that end reported speech inside a sentence: the writer speaks again ("我告诉他", "I told").
     pub own_speech: Vec<String>,
+    /// Words that make a statement about enforcement a statement of lawful process ("依法", "may").
+    #[serde(default)]
+    pub hedges: Vec<String>,
 }
 
 /// One rule as written.
@@ -46,6 +53,8 @@ pub(crate) struct RuleFile {
     pub terms_en: Vec<Spanned<String>>,
     #[serde(default)]
     pub patterns: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub lawful_when_hedged: bool,
 }
 
 /// Line (1-based) of a byte offset in `src`.

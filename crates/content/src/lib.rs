@@ -188,6 +188,9 @@ pub struct Rule {
     pub description_zh: String,
     /// What the rule forbids, in English.
     pub description_en: String,
+    /// A hedge in the sentence ("may", "依法", "if a judgment is entered") makes the match a truthful
+    /// statement of lawful process rather than a false claim.
+    pub lawful_when_hedged: bool,
 }
 
 /// Why a lexicon could not be loaded; every variant names the line to fix.
@@ -269,6 +272,7 @@ struct Candidate {
     start: usize,
     end: usize,
     cjk: bool,
+    pattern: bool,
 }
 
 /// The compiled lexicon. Build once (jieba's dictionary takes a moment), scan many.
@@ -376,6 +380,7 @@ impl Scanner {
                 severity: lexicon::severity(src, &r.severity)?,
                 description_zh: r.description_zh.clone(),
                 description_en: r.description_en.clone(),
+                lawful_when_hedged: r.lawful_when_hedged,
             });
         }
         let terms = AhoCorasickBuilder::new()
@@ -405,7 +410,13 @@ impl Scanner {
             if !owner.cjk && !ascii_bounded(text, m.start(), m.end()) {
                 continue;
             }
-            cands.push(Candidate { rule: owner.rule, start: m.start(), end: m.end(), cjk: owner.cjk });
+            cands.push(Candidate {
+                rule: owner.rule,
+                start: m.start(),
+                end: m.end(),
+                cjk: owner.cjk,
+                pattern: false,
+            });
         }
         for i in self.pattern_set.matches(text).iter() {
             let (rule, re) = &self.patterns[i];
@@ -413,7 +424,13 @@ impl Scanner {
                 if m.is_empty() {
                     continue;
                 }
-                cands.push(Candidate { rule: *rule, start: m.start(), end: m.end(), cjk: false });
+                cands.push(Candidate {
+                    rule: *rule,
+                    start: m.start(),
+                    end: m.end(),
+                    cjk: false,
+                    pattern: true,
+                });
             }
         }
         if cands.is_empty() {
@@ -425,7 +442,15 @@ impl Scanner {
                 !c.cjk || (bounds.binary_search(&c.start).is_ok() && bounds.binary_search(&c.end).is_ok())
             });
         }
-        cands.retain(|c| !self.context.suppressed(text, c.start, c.end));
+        cands.retain(|c| {
+            !self.context.suppressed(
+                text,
+                c.start,
+                c.end,
+                c.pattern,
+                self.rules[c.rule as usize].lawful_when_hedged,
+            )
+        });
         self.findings(text, cands)
     }
 
