@@ -33,3 +33,75 @@ pub fn check(
         .collect();
     Decision { allowed: refusals.is_empty(), refusals }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use chrono::Duration;
+
+    use super::check;
+    use crate::contact_policy::first_allowed;
+    use crate::contact_policy::model::{Attempt, Holidays, Outcome};
+    use crate::contact_policy::rules::testkit::*;
+
+    #[test]
+    fn refusals_are_listed_in_pack_order_with_both_languages() {
+        // 23:00 in Shanghai on a holiday, to a number on the do-not-contact list.
+        let mut profile = profile_cn();
+        profile.do_not_contact = vec!["13800138000".into()];
+        let holidays = Holidays::new([chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()]);
+        let d = check(&cn(), &proposal("2026-10-01T15:00:00Z"), &profile, &[], &holidays);
+        assert!(!d.allowed);
+        let ids: Vec<&str> = d.refusals.iter().map(|r| r.rule_id.as_str()).collect();
+        assert_eq!(ids, ["CN-TIME-01", "CN-HOLI-01", "CN-DNC-01"]);
+        assert_eq!(
+            d.refusals[0].message_en(),
+            "refused: CN-TIME-01, local time Asia/Shanghai 23:00 is inside the quiet hours 22:00–08:00"
+        );
+        assert_eq!(
+            d.refusals[0].message_zh(),
+            "拒绝：CN-TIME-01，当地时间 Asia/Shanghai 23:00 处于 22:00–08:00 禁止联系时段"
+        );
+    }
+
+    /// Timing on a realistic case history; run with `--ignored --nocapture` (release build).
+    #[test]
+    #[ignore]
+    fn timing() {
+        let history: Vec<Attempt> = (0..200)
+            .map(|i| {
+                let mut a = attempt(
+                    "2026-04-01T02:00:00Z",
+                    if i % 5 == 0 { Outcome::Conversation } else { Outcome::NoAnswer },
+                );
+                a.at += Duration::hours(i * 4);
+                a
+            })
+            .collect();
+        let (pack, profile, holidays) = (cn(), profile_cn(), Holidays::default());
+        let p = proposal("2026-05-04T03:00:00Z");
+        let n = 20_000;
+        let start = Instant::now();
+        let mut refused = 0;
+        for _ in 0..n {
+            refused += usize::from(!check(&pack, &p, &profile, &history, &holidays).allowed);
+        }
+        let per_check = start.elapsed() / n;
+        let start = Instant::now();
+        for _ in 0..n {
+            check(&pack, &p, &profile, &[], &holidays);
+        }
+        let per_empty = start.elapsed() / n;
+        let late = proposal("2026-05-04T15:00:00Z");
+        let start = Instant::now();
+        for _ in 0..n {
+            first_allowed(&pack, &late, &profile, &history, &holidays, late.at + Duration::days(30));
+        }
+        let per_first = start.elapsed() / n;
+        println!(
+            "check: {per_check:?} each ({refused} refused), {per_empty:?} with no history; \
+             first_allowed: {per_first:?} each; 200-attempt history"
+        );
+    }
+}

@@ -165,7 +165,7 @@ impl Party {
 }
 
 /// A contact that someone wants to make.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// To whom.
     pub party: Party,
@@ -188,7 +188,7 @@ pub struct Proposal {
 }
 
 /// A past contact attempt and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// When it was made.
     pub at: DateTime<Utc>,
@@ -209,7 +209,7 @@ pub struct Attempt {
 }
 
 /// A daily stretch of local time, e.g. 12:00–14:00 or 22:00–08:00 (wrapping past midnight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailyWindow {
     /// First minute inside the window.
     pub from: NaiveTime,
@@ -229,7 +229,7 @@ impl DailyWindow {
 }
 
 /// A time a person said is inconvenient for them (e.g. at work 09:00–18:00 on weekdays).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InconvenientTime {
     /// Whose time: `None` is the debtor, otherwise one of the debtor's contacts.
     pub person: Option<ContactId>,
@@ -240,7 +240,8 @@ pub struct InconvenientTime {
 }
 
 /// Something the consumer opted out of.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OptOut {
     /// A whole medium (e.g. no more e-mail).
     Channel(Channel),
@@ -249,7 +250,8 @@ pub enum OptOut {
 }
 
 /// What is known about the debtor that contact rules depend on.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DebtorProfile {
     /// The debtor's possible time zones; empty means the pack's default zone. When there are
     /// several, a time must be allowed in every one of them.
@@ -280,7 +282,7 @@ impl DebtorProfile {
 }
 
 /// The dates on which the calendar's holiday rules apply (in the debtor's local date).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Holidays {
     dates: BTreeSet<NaiveDate>,
 }
@@ -333,5 +335,53 @@ impl Decision {
     /// Whether a given rule is among the refusals.
     pub fn refused_by(&self, rule_id: &str) -> bool {
         self.refusals.iter().any(|r| r.rule_id == rule_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_reads_zone_names_and_defaults_the_rest() {
+        let profile: DebtorProfile = toml::from_str(
+            "timezones = [\"America/New_York\", \"America/Los_Angeles\"]\nholds = [\"dispute\"]\n\
+             opt_outs = [{ channel = \"email\" }, { address = \"+12125550100\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(profile.timezones, vec![chrono_tz::America::New_York, chrono_tz::America::Los_Angeles]);
+        assert!(profile.has_hold(Hold::Dispute) && !profile.has_hold(Hold::Cease));
+        assert_eq!(profile.opt_outs[0], OptOut::Channel(Channel::Email));
+        assert!(!profile.off_hours_consent && profile.do_not_contact.is_empty());
+        let bad = toml::from_str::<DebtorProfile>("timezones = [\"Mars/Olympus\"]").unwrap_err();
+        assert!(bad.to_string().contains("Mars/Olympus"), "{bad}");
+    }
+
+    #[test]
+    fn a_cease_request_is_a_cease_hold() {
+        let profile = DebtorProfile { cease_requested: true, ..DebtorProfile::default() };
+        assert!(profile.has_hold(Hold::Cease));
+        assert!(!profile.has_hold(Hold::Dispute));
+    }
+
+    #[test]
+    fn windows_contain_their_start_not_their_end() {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let night = DailyWindow { from: t(22, 0), until: t(8, 0) };
+        let lunch = DailyWindow { from: t(12, 0), until: t(14, 0) };
+        let cases: &[(DailyWindow, NaiveTime, bool)] = &[
+            (night, t(21, 59), false),
+            (night, t(22, 0), true),
+            (night, t(0, 0), true),
+            (night, t(7, 59), true),
+            (night, t(8, 0), false),
+            (lunch, t(11, 59), false),
+            (lunch, t(12, 0), true),
+            (lunch, t(14, 0), false),
+            (DailyWindow { from: t(9, 0), until: t(9, 0) }, t(9, 0), false),
+        ];
+        for (window, time, inside) in cases {
+            assert_eq!(window.contains(*time), *inside, "{window:?} {time}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! Days are the debtor's local calendar days. With several possible zones the count is made
 //! in each zone and the strictest result wins.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 
 use super::{Context, Violation, party_words, same_address, same_debt, same_source};
 use crate::contact_policy::model::{Attempt, Party};
@@ -13,14 +13,36 @@ use crate::contact_policy::pack::{
 };
 use crate::contact_policy::time::{local_date, start_of_day};
 
+/// The instants that can fall on one of the `days` local days ending with the day of `at` in
+/// any zone: a cheap test that spares converting the whole history to local time.
+#[derive(Clone, Copy)]
+struct Near {
+    after: DateTime<Utc>,
+    before: DateTime<Utc>,
+}
+
+impl Near {
+    fn new(at: DateTime<Utc>, days: u32) -> Self {
+        // Local days are at most 25 hours long and zones at most 26 hours apart: a margin of
+        // two days on either side is safe.
+        let back = Duration::days(i64::from(days) + 2);
+        Near { after: at - back, before: at + Duration::days(2) }
+    }
+
+    fn holds(self, instant: DateTime<Utc>) -> bool {
+        instant > self.after && instant < self.before
+    }
+}
+
 /// For each zone, how many of `attempts` fall on the proposal's local day; the largest count
 /// that reaches `max`, and the instant the last such day ends.
 fn per_day_over(ctx: &Context<'_>, attempts: &[&Attempt], max: u32) -> Option<(usize, DateTime<Utc>)> {
     let at = ctx.proposal.at;
+    let near = Near::new(at, 1);
     let mut worst: Option<(usize, DateTime<Utc>)> = None;
     for tz in &ctx.zones {
         let day = local_date(at, *tz);
-        let count = attempts.iter().filter(|a| local_date(a.at, *tz) == day).count();
+        let count = attempts.iter().filter(|a| near.holds(a.at) && local_date(a.at, *tz) == day).count();
         if count >= max as usize {
             let end = start_of_day(*tz, day.succ_opt().unwrap_or(day), at);
             worst = Some(match worst {
@@ -60,11 +82,12 @@ pub(super) fn daily_unanswered_dials(p: &DailyUnansweredDials, ctx: &Context<'_>
     if !p.channels.contains(&proposal.channel) {
         return None;
     }
+    let near = Near::new(proposal.at, 1);
     let dials: Vec<&Attempt> = ctx
         .history
         .iter()
-        .filter(|a| same_address(&a.address, &proposal.address))
         .filter(|a| p.channels.contains(&a.channel) && p.outcomes.contains(&a.outcome))
+        .filter(|a| near.holds(a.at) && same_address(&a.address, &proposal.address))
         .filter(|a| same_source(p.across_sources, proposal, a))
         .collect();
     let (count, until) = per_day_over(ctx, &dials, p.max)?;
@@ -103,20 +126,26 @@ pub(super) fn rolling_attempts(p: &RollingAttempts, ctx: &Context<'_>) -> Option
     if !p.channels.contains(&proposal.channel) {
         return None;
     }
-    let attempts: Vec<&Attempt> = to_person_about_debt(ctx, &p.channels, p.across_sources).collect();
+    let near = Near::new(proposal.at, p.days);
+    let attempts: Vec<&Attempt> =
+        to_person_about_debt(ctx, &p.channels, p.across_sources).filter(|a| near.holds(a.at)).collect();
     let mut worst: Option<(usize, DateTime<Utc>)> = None;
     for tz in &ctx.zones {
         let today = local_date(proposal.at, *tz);
-        let first = today.checked_sub_days(Days::new(u64::from(p.days - 1))).unwrap_or(NaiveDate::MIN);
+        let back = Days::new(u64::from(p.days.saturating_sub(1)));
+        let first = today.checked_sub_days(back).unwrap_or(NaiveDate::MIN);
         let mut dates: Vec<NaiveDate> =
             attempts.iter().map(|a| local_date(a.at, *tz)).filter(|d| *d >= first && *d <= today).collect();
         if dates.len() < p.max as usize {
             continue;
         }
-        // The window must move past the max-th most recent attempt before one more is allowed.
+        // The window must move past the max-th most recent attempt before one more is allowed;
+        // a limit of zero (only possible when built in code, the parser refuses it) never lifts.
         dates.sort_unstable_by(|a, b| b.cmp(a));
-        let pivot = dates[p.max as usize - 1];
-        let end = start_of_day(*tz, plus_days(pivot, p.days), proposal.at);
+        let end = match (p.max as usize).checked_sub(1).and_then(|i| dates.get(i)) {
+            Some(pivot) => start_of_day(*tz, plus_days(*pivot, p.days), proposal.at),
+            None => return Some(Violation::permanent("不允许致电".into(), "no calls are allowed".into())),
+        };
         worst = Some(match worst {
             Some((c, e)) => (c.max(dates.len()), e.max(end)),
             None => (dates.len(), end),
@@ -141,8 +170,9 @@ pub(super) fn after_conversation(p: &AfterConversation, ctx: &Context<'_>) -> Op
     if !p.channels.contains(&proposal.channel) {
         return None;
     }
+    let near = Near::new(proposal.at, p.days);
     let talks: Vec<&Attempt> = to_person_about_debt(ctx, &p.channels, p.across_sources)
-        .filter(|a| p.outcomes.contains(&a.outcome))
+        .filter(|a| near.holds(a.at) && p.outcomes.contains(&a.outcome))
         .collect();
     let mut worst: Option<(NaiveDate, DateTime<Utc>)> = None;
     for tz in &ctx.zones {

@@ -88,15 +88,15 @@ pub(crate) fn evaluate(kind: &RuleKind, ctx: &Context<'_>) -> Option<Violation> 
 /// Numbers and addresses compare without the punctuation people type into phone numbers,
 /// and case-insensitively (e-mail domains and the way staff type them vary).
 pub(crate) fn same_address(a: &str, b: &str) -> bool {
-    fn norm(s: &str) -> String {
-        let s = s.trim().to_lowercase();
-        if s.contains('@') {
-            s
-        } else {
-            s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect()
-        }
+    // Compared char by char without allocating: the batch compares every attempt of a case.
+    fn canonical(s: &str) -> impl Iterator<Item = char> + '_ {
+        let s = s.trim();
+        let email = s.contains('@');
+        s.chars()
+            .filter(move |c| email || !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .flat_map(char::to_lowercase)
     }
-    norm(a) == norm(b)
+    canonical(a).eq(canonical(b))
 }
 
 /// Whether a past attempt counts for the proposer: all sources together, or only its own.
