@@ -1,8 +1,16 @@
 //! The contact check: every rule of the pack against one proposed contact.
 
+use chrono::Datelike;
+
 use super::model::{Attempt, DebtorProfile, Decision, Holidays, Proposal, Refusal};
 use super::pack::PolicyPack;
 use super::rules::{Context, Violation, evaluate};
+
+/// The pseudo-rule that refuses a proposal whose instant is outside the years rules handle.
+pub const TIME_RANGE_RULE: &str = "TIME-RANGE";
+
+/// Years a proposal may fall in; beyond them date arithmetic could overflow.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 
 /// Each refusing rule with its violation, in pack order.
 pub(crate) fn violations<'p>(
@@ -12,6 +20,14 @@ pub(crate) fn violations<'p>(
     history: &[Attempt],
     holidays: &Holidays,
 ) -> Vec<(&'p str, Violation)> {
+    if !YEARS.contains(&proposal.at.year()) {
+        let reason = |zh: &str, en: &str| Violation::permanent(zh.to_string(), en.to_string());
+        let v = reason(
+            "联系时间不在 1900–9999 年之间",
+            "the contact time is not between the years 1900 and 9999",
+        );
+        return vec![(TIME_RANGE_RULE, v)];
+    }
     let ctx = Context::new(pack, proposal, profile, history, holidays);
     pack.rules.iter().filter_map(|rule| evaluate(&rule.kind, &ctx).map(|v| (rule.id.as_str(), v))).collect()
 }
@@ -38,12 +54,39 @@ pub fn check(
 mod tests {
     use std::time::Instant;
 
-    use chrono::Duration;
+    use chrono::{DateTime, Duration, Utc};
 
     use super::check;
     use crate::contact_policy::first_allowed;
     use crate::contact_policy::model::{Attempt, Holidays, Outcome};
     use crate::contact_policy::rules::testkit::*;
+
+    #[test]
+    fn absurd_instants_are_refused_not_panicked_on() {
+        for when in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            let mut p = proposal("2026-05-04T02:00:00Z");
+            p.at = when;
+            let history = [attempt("2026-05-04T01:00:00Z", Outcome::NoAnswer)];
+            let d = check(&cn(), &p, &profile_cn(), &history, &Holidays::default());
+            assert!(d.refused_by(super::TIME_RANGE_RULE), "{when}");
+            assert_eq!(first_allowed(&us(), &p, &profile_us(), &history, &Holidays::default(), when), None);
+        }
+        // History at the edges of time does not disturb an ordinary check.
+        let mut old = attempt("2026-05-04T01:00:00Z", Outcome::Conversation);
+        old.at = DateTime::<Utc>::MIN_UTC;
+        let mut far = old.clone();
+        far.at = DateTime::<Utc>::MAX_UTC;
+        assert!(
+            check(
+                &us(),
+                &us_proposal("2026-05-04T15:00:00Z"),
+                &profile_us(),
+                &[old, far],
+                &Holidays::default()
+            )
+            .allowed
+        );
+    }
 
     #[test]
     fn refusals_are_listed_in_pack_order_with_both_languages() {

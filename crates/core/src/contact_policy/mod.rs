@@ -71,7 +71,7 @@ pub mod pack;
 mod rules;
 mod time;
 
-pub use check::check;
+pub use check::{TIME_RANGE_RULE, check};
 pub use first_allowed::first_allowed;
 pub use model::{
     AgencyId, Attempt, Channel, CollectorId, DailyWindow, DebtorProfile, Decision, Hold, Holidays,

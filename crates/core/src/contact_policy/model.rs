@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::pack::PackError;
 use crate::book::{ContactId, LoanId, Relation};
 
 macro_rules! plain_enum {
@@ -297,6 +298,25 @@ impl Holidays {
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.dates.contains(&date)
     }
+
+    /// Reads a calendar file: one ISO date (`2026-10-01`) a line; `#` starts a comment and
+    /// blank lines are skipped. `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Holidays, PackError> {
+        let mut dates = BTreeSet::new();
+        for (i, line) in text.lines().enumerate() {
+            let entry = line.split('#').next().unwrap_or("").trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let date = crate::calendar::parse_iso_date(entry).ok_or_else(|| PackError {
+                origin: origin.to_string(),
+                line: Some(i + 1),
+                message: format!("{entry:?} is not a date written YYYY-MM-DD"),
+            })?;
+            dates.insert(date);
+        }
+        Ok(Holidays { dates })
+    }
 }
 
 /// One reason a contact is refused.
@@ -355,6 +375,19 @@ mod tests {
         assert!(!profile.off_hours_consent && profile.do_not_contact.is_empty());
         let bad = toml::from_str::<DebtorProfile>("timezones = [\"Mars/Olympus\"]").unwrap_err();
         assert!(bad.to_string().contains("Mars/Olympus"), "{bad}");
+    }
+
+    #[test]
+    fn holiday_files() {
+        let text = "# National Day\n2026-10-01\n2026-10-02  # second day\n\n";
+        let h = Holidays::parse(text, "h.txt").unwrap();
+        let d = |day| NaiveDate::from_ymd_opt(2026, 10, day).unwrap();
+        assert!(h.contains(d(1)) && h.contains(d(2)) && !h.contains(d(3)));
+        for (bad, line) in [("2026-10-01\n2026-13-01\n", 2), ("\n\n1 Oct 2026", 3), ("2026-10-1", 1)] {
+            let err = Holidays::parse(bad, "h.txt").unwrap_err();
+            assert_eq!(err.line, Some(line), "{err}");
+            assert!(err.to_string().starts_with(&format!("h.txt:{line}: ")), "{err}");
+        }
     }
 
     #[test]

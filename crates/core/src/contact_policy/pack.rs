@@ -21,7 +21,7 @@ pub const CN_PACK_TOML: &str = include_str!("../../../../config/policies/cn.toml
 /// The United States pack as shipped (`config/policies/us.toml`).
 pub const US_PACK_TOML: &str = include_str!("../../../../config/policies/us.toml");
 
-/// Why a pack file was rejected, with the line to fix.
+/// Why a pack (or holiday calendar) file was rejected, with the line to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PackError {
     /// The file (or other origin) the text came from.

@@ -112,6 +112,16 @@ mod tests {
     }
 
     #[test]
+    fn a_day_that_starts_in_a_gap() {
+        // Chile moves its clocks at midnight: 6 September 2026 starts at 01:00 (-03), which is
+        // the same instant as the missing 00:00 (-04).
+        let day = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
+        let santiago = chrono_tz::America::Santiago;
+        assert_eq!(start_of_day(santiago, day, utc("2026-01-01T00:00:00Z")), utc("2026-09-06T04:00:00Z"));
+        assert_eq!(local(utc("2026-09-06T04:00:00Z"), santiago).to_string(), "2026-09-06 01:00:00");
+    }
+
+    #[test]
     fn windows_that_wrap_midnight() {
         let quiet = DailyWindow {
             from: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),

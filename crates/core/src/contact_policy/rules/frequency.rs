@@ -26,7 +26,10 @@ impl Near {
         // Local days are at most 25 hours long and zones at most 26 hours apart: a margin of
         // two days on either side is safe.
         let back = Duration::days(i64::from(days) + 2);
-        Near { after: at - back, before: at + Duration::days(2) }
+        Near {
+            after: at.checked_sub_signed(back).unwrap_or(DateTime::<Utc>::MIN_UTC),
+            before: at.checked_add_signed(Duration::days(2)).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        }
     }
 
     fn holds(self, instant: DateTime<Utc>) -> bool {

@@ -58,7 +58,7 @@ pub(crate) struct Violation {
 
 impl Violation {
     /// A refusal that time does not lift.
-    fn permanent(reason_zh: String, reason_en: String) -> Self {
+    pub(crate) fn permanent(reason_zh: String, reason_en: String) -> Self {
         Violation { reason_zh, reason_en, until: None }
     }
 }
