@@ -89,6 +89,32 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_data_in_the_pack_file() {
+        // A compliance officer lowers the daily conversation limit from 3 to 2 in a copy of
+        // the cn pack: the third conversation is then refused, with the new limit in the reason.
+        let text = crate::contact_policy::pack::CN_PACK_TOML;
+        let needle = "[rule.daily_conversations]\nmax = 3\n";
+        assert!(text.contains(needle));
+        let stricter = crate::contact_policy::PolicyPack::parse(
+            &text.replacen(needle, "[rule.daily_conversations]\nmax = 2\n", 1),
+            "policies/cn-strict.toml",
+        )
+        .unwrap();
+        let history = [
+            attempt("2026-05-04T01:00:00Z", Outcome::Conversation),
+            attempt("2026-05-04T02:00:00Z", Outcome::Conversation),
+        ];
+        let p = proposal("2026-05-04T03:00:00Z");
+        let profile = profile_cn();
+        assert!(check(&cn(), &p, &profile, &history, &Holidays::default()).allowed);
+        let d = check(&stricter, &p, &profile, &history, &Holidays::default());
+        assert_eq!(
+            d.refusals.iter().map(|r| r.message_en()).collect::<Vec<_>>(),
+            ["refused: CN-FREQ-01, already 2 conversations with this debtor today (limit 2 a day)"]
+        );
+    }
+
+    #[test]
     fn refusals_are_listed_in_pack_order_with_both_languages() {
         // 23:00 in Shanghai on a holiday, to a number on the do-not-contact list.
         let mut profile = profile_cn();

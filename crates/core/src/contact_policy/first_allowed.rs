@@ -26,24 +26,39 @@ pub fn first_allowed(
     holidays: &Holidays,
     not_after: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
+    search(pack, proposal, profile, history, holidays, not_after).0
+}
+
+/// [`first_allowed`] and the number of jumps it made (tests hold it to a handful).
+fn search(
+    pack: &PolicyPack,
+    proposal: &Proposal,
+    profile: &DebtorProfile,
+    history: &[Attempt],
+    holidays: &Holidays,
+    not_after: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, usize) {
     let mut candidate = proposal.clone();
-    for _ in 0..MAX_JUMPS {
+    for jumps in 0..MAX_JUMPS {
         if candidate.at > not_after {
-            return None;
+            return (None, jumps);
         }
         let found = violations(pack, &candidate, profile, history, holidays);
         if found.is_empty() {
-            return Some(candidate.at);
+            return (Some(candidate.at), jumps);
         }
         let mut next = candidate.at;
         for (_, violation) in found {
-            next = next.max(violation.until?);
+            match violation.until {
+                Some(until) => next = next.max(until),
+                None => return (None, jumps),
+            }
         }
         // Every rule's release lies after the instant it refused; the guard keeps a mistaken
         // one from looping in place.
         candidate.at = if next > candidate.at { next } else { candidate.at + Duration::seconds(1) };
     }
-    None
+    (None, MAX_JUMPS)
 }
 
 #[cfg(test)]
@@ -51,7 +66,7 @@ mod tests {
     use chrono::{DateTime, Duration, NaiveDate, Utc};
     use chrono_tz::America::{Los_Angeles, New_York};
 
-    use super::first_allowed;
+    use super::{first_allowed, search};
     use crate::contact_policy::check;
     use crate::contact_policy::model::{Attempt, DebtorProfile, Hold, Holidays, Outcome, Proposal};
     use crate::contact_policy::pack::PolicyPack;
@@ -65,6 +80,8 @@ mod tests {
         history: Vec<Attempt>,
         holidays: Holidays,
         want: Option<&'static str>,
+        /// Jumps from rule boundary to rule boundary that the search may make.
+        jumps: usize,
     }
 
     fn cases() -> Vec<Case> {
@@ -87,6 +104,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-05-04T02:00:00Z"),
+                jumps: 0,
             },
             Case {
                 name: "cn: 22:00 Shanghai waits for 08:00 sharp",
@@ -96,6 +114,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-05-05T00:00:00Z"),
+                jumps: 1,
             },
             Case {
                 name: "us: spring-forward night, 08:00 EDT is 12:00Z",
@@ -105,6 +124,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-03-08T12:00:00Z"),
+                jumps: 1,
             },
             Case {
                 name: "us: inside the repeated hour of 1 November, 08:00 EST is 13:00Z",
@@ -114,6 +134,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-11-01T13:00:00Z"),
+                jumps: 1,
             },
             Case {
                 // The collector in Shanghai starts work at 09:00 on 5 May (01:00Z); the debtor
@@ -125,6 +146,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-05-05T12:00:00Z"),
+                jumps: 1,
             },
             Case {
                 name: "two possible zones: 08:00 in Los Angeles",
@@ -134,6 +156,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: Some("2026-01-12T16:00:00Z"),
+                jumps: 1,
             },
             Case {
                 name: "cn: a week of holidays and a quiet night",
@@ -143,6 +166,7 @@ mod tests {
                 history: vec![],
                 holidays: national_day,
                 want: Some("2026-10-08T00:00:00Z"),
+                jumps: 3,
             },
             Case {
                 // Seven calls Mon–Sun; Monday's leaves the period at Monday midnight, but that
@@ -154,6 +178,7 @@ mod tests {
                 history: seven_calls,
                 holidays: Holidays::default(),
                 want: Some("2026-01-12T13:00:00Z"),
+                jumps: 2,
             },
             Case {
                 name: "us: a conversation pauses calls to day 8, then 08:00",
@@ -163,6 +188,7 @@ mod tests {
                 history: vec![us_attempt("2026-03-03T15:00:00Z", Outcome::Conversation)],
                 holidays: Holidays::default(),
                 want: Some("2026-03-10T12:00:00Z"),
+                jumps: 2,
             },
             Case {
                 name: "a hold is not lifted by waiting",
@@ -172,6 +198,7 @@ mod tests {
                 history: vec![],
                 holidays: Holidays::default(),
                 want: None,
+                jumps: 0,
             },
         ]
     }
@@ -180,15 +207,10 @@ mod tests {
     fn first_allowed_table() {
         for case in cases() {
             let not_after = case.proposal.at + Duration::days(30);
-            let got = first_allowed(
-                &case.pack,
-                &case.proposal,
-                &case.profile,
-                &case.history,
-                &case.holidays,
-                not_after,
-            );
+            let (got, jumps) =
+                search(&case.pack, &case.proposal, &case.profile, &case.history, &case.holidays, not_after);
             assert_eq!(got, case.want.map(at), "{}", case.name);
+            assert_eq!(jumps, case.jumps, "{}", case.name);
             let Some(t) = got else { continue };
             // Exact: allowed at the answer and refused one second earlier (unless it is the start).
             let mut p = case.proposal.clone();

@@ -14,6 +14,11 @@
 //! - `time`: local days and windows in the debtor's zones, across daylight-saving changes;
 //! - [`check()`] and [`first_allowed()`].
 //!
+//! A pack other than the built-in ones is read by the caller and parsed here, e.g.
+//! `PolicyPack::parse(&std::fs::read_to_string(path)?, path)`; errors read
+//! `path:line: what is wrong`. A holiday calendar file (one ISO date a line) is read the same
+//! way with [`Holidays::parse`].
+//!
 //! Local time is the debtor's: "per day" is the debtor's local day, quiet hours are the
 //! debtor's local hours, and when several zones are possible a time must pass in all of them.
 //!

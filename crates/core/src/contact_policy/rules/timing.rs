@@ -92,7 +92,14 @@ pub(super) fn holidays(p: &ChannelSet, ctx: &Context<'_>) -> Option<Violation> {
     for tz in &ctx.zones {
         let date = local_date(proposal.at, *tz);
         if ctx.holidays.contains(date) {
-            let next = date.succ_opt().unwrap_or(date);
+            // Skip the whole run of holidays at once (a week-long festival is one jump).
+            let mut next = date;
+            while ctx.holidays.contains(next) {
+                match next.succ_opt() {
+                    Some(day) => next = day,
+                    None => break,
+                }
+            }
             until = latest(until, start_of_day(*tz, next, proposal.at));
             if !dates.contains(&date) {
                 dates.push(date);
