@@ -4,6 +4,7 @@
 //! 2 any other error. Errors print one clear message, never a backtrace.
 #![forbid(unsafe_code)]
 
+mod compliance;
 mod score;
 
 use std::io::Write;
@@ -112,6 +113,11 @@ enum Command {
     Score {
         #[command(subcommand)]
         command: score::ScoreCommand,
+    },
+    /// Content rules: scan messages, templates and notes; measure the rules on a labelled set.
+    Compliance {
+        #[command(subcommand)]
+        command: compliance::ComplianceCommand,
     },
 }
 
@@ -409,6 +415,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Score { command } => score::run(command)?,
+        Command::Compliance { command } => compliance::run(command)?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

@@ -76,10 +76,11 @@ fn ends_sentence(text: &str, i: usize, c: char) -> bool {
     }
 }
 
-/// Ends a clause: a negation governs no further.
+/// Ends a clause: a negation governs no further. The enumeration comma 、 does not: it lists items
+/// under one verb ("不会向您的家人、朋友或单位透露").
 fn ends_clause(text: &str, i: usize, c: char) -> bool {
     match c {
-        '，' | '、' | '：' | ':' | '—' => true,
+        '，' | '：' | ':' | '—' => true,
         // A comma, not a thousands separator.
         ',' => {
             !(text[..i].ends_with(|p: char| p.is_ascii_digit())
