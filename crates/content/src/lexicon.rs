@@ -51,8 +51,15 @@ pub(crate) struct RuleFile {
     pub terms_zh: Vec<Spanned<String>>,
     #[serde(default)]
     pub terms_en: Vec<Spanned<String>>,
+    /// Patterns tried on every text.
     #[serde(default)]
     pub patterns: Vec<Spanned<String>>,
+    /// Patterns tried only on texts with Chinese characters.
+    #[serde(default)]
+    pub patterns_zh: Vec<Spanned<String>>,
+    /// Patterns tried only on texts with ASCII letters.
+    #[serde(default)]
+    pub patterns_en: Vec<Spanned<String>>,
     #[serde(default)]
     pub lawful_when_hedged: bool,
 }

@@ -266,6 +266,15 @@ struct TermOwner {
     cjk: bool,
 }
 
+/// Which texts a pattern is tried on: a text without Chinese characters cannot match a Chinese
+/// pattern, so skipping it halves the regex work on one-language texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Any,
+    Chinese,
+    Latin,
+}
+
 /// A match before its context has been checked, in bytes.
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
@@ -281,7 +290,7 @@ pub struct Scanner {
     rules: Vec<Rule>,
     terms: AhoCorasick,
     owners: Vec<TermOwner>,
-    patterns: Vec<(u32, Regex)>,
+    patterns: Vec<(u32, Script, Regex)>,
     context: Context,
     jieba: Jieba,
 }
@@ -341,11 +350,16 @@ impl Scanner {
             if !ids.insert(id.clone()) {
                 return Err(LexiconError::DuplicateRule { line: id_line, id });
             }
-            if r.terms_zh.is_empty() && r.terms_en.is_empty() && r.patterns.is_empty() {
+            if r.terms_zh.is_empty()
+                && r.terms_en.is_empty()
+                && r.patterns.is_empty()
+                && r.patterns_zh.is_empty()
+                && r.patterns_en.is_empty()
+            {
                 return Err(LexiconError::EmptyRule {
                     line: id_line,
                     id,
-                    what: "it has no terms_zh, terms_en or patterns",
+                    what: "it has no terms_zh, terms_en, patterns, patterns_zh or patterns_en",
                 });
             }
             for t in r.terms_zh.iter().chain(&r.terms_en) {
@@ -366,13 +380,16 @@ impl Scanner {
                 term_texts.push(term.to_string());
                 owners.push(TermOwner { rule: rule_no, cjk });
             }
-            for p in &r.patterns {
+            let scripted = (r.patterns.iter().map(|p| (Script::Any, p)))
+                .chain(r.patterns_zh.iter().map(|p| (Script::Chinese, p)))
+                .chain(r.patterns_en.iter().map(|p| (Script::Latin, p)));
+            for (script, p) in scripted {
                 let re = Regex::new(p.get_ref()).map_err(|e| LexiconError::BadPattern {
                     line: lexicon::line_of(src, p.span().start),
                     rule: id.clone(),
                     message: e.to_string().lines().last().unwrap_or_default().trim().to_string(),
                 })?;
-                patterns.push((rule_no, re));
+                patterns.push((rule_no, script, re));
             }
             rules.push(Rule {
                 id,
@@ -417,7 +434,12 @@ impl Scanner {
                 pattern: false,
             });
         }
-        for (rule, re) in &self.patterns {
+        let chinese = text.chars().any(is_cjk);
+        let latin = text.bytes().any(|b| b.is_ascii_alphabetic());
+        for (rule, script, re) in &self.patterns {
+            if (*script == Script::Chinese && !chinese) || (*script == Script::Latin && !latin) {
+                continue;
+            }
             for m in re.find_iter(text) {
                 if m.is_empty() {
                     continue;

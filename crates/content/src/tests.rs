@@ -243,6 +243,7 @@ fn lexicon_errors_name_their_line() {
         (rule(&ok_head.replace("block", "maybe")) + "terms_en = [\"x\"]\n", 11, "unknown severity"),
         (rule(ok_head) + "patterns = ['(unclosed']\n", 14, "not a valid regular expression"),
         (rule(ok_head), 9, "no terms_zh"),
+        (rule(ok_head) + "patterns_zh = [\"[\"]\n", 14, "not a valid regular expression"),
         (rule(ok_head) + "terms_en = [\"  \"]\n", 14, "a term is empty"),
         (
             rule(ok_head)
