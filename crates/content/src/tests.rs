@@ -206,6 +206,22 @@ fn empty_and_odd_input_does_not_panic() {
 }
 
 #[test]
+fn every_prefix_and_suffix_of_real_texts_scans_with_spans_inside_the_text() {
+    // Cuts at every character boundary put cues, quotes and terms at the very edges of the text.
+    let examples = eval::parse(DEFAULT_EVAL_SET).unwrap();
+    for ex in examples.iter().step_by(5) {
+        for (i, _) in ex.text.char_indices() {
+            for part in [&ex.text[..i], &ex.text[i..]] {
+                let n = part.chars().count();
+                for f in scanner().scan(part).findings {
+                    assert!(f.start < f.end && f.end <= n, "{f:?} outside {part:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn the_default_lexicon_names_every_category_once_or_more() {
     for c in Category::ALL {
         assert!(scanner().rules().iter().any(|r| r.category == c), "no rule for {c:?}");
