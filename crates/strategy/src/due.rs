@@ -101,7 +101,11 @@ pub struct Decision {
 }
 
 /// Decides the steps due for `facts` on business date `on`, given the steps already
-/// done for this case (any order; steps not in this strategy are ignored).
+/// done for this case (any order; steps not in this strategy, and steps recorded after
+/// `on`, are ignored).
+///
+/// Recording each due step as [`Done`] on `on` makes a second run of the same date
+/// decide nothing new: every trigger measures from the step's last firing.
 pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: NaiveDate) -> Decision {
     let mut d = Decision::default();
     if facts.case.status == CaseStatus::Closed {
@@ -132,6 +136,8 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
             ladder = steps;
         }
     }
+    // Steps recorded after `on` belong to a later run: a re-run of an earlier date ignores them.
+    let history: Vec<&Done> = history.iter().filter(|h| h.on <= on).collect();
     let last = |name: &str| history.iter().filter(|h| h.step == name).map(|h| h.on).max();
     let mut ended = history.iter().any(|h| strategy.step(&h.step).is_some_and(|s| s.kind.is_terminal()));
     for step in ladder {
@@ -393,6 +399,27 @@ dpd = 200
     }
 
     #[test]
+    fn a_second_run_of_the_same_date_adds_nothing() {
+        let s = strategy();
+        for dpd in [3, 10, 31, 60, 150, 185, 205] {
+            let mut f = sample("C1", d("2026-01-01"), dpd);
+            f.case.last_broken_promise_on = Some(d("2026-01-02"));
+            let on = d("2026-01-01") + chrono::Days::new(dpd as u64 - 1);
+            let first = due_steps(&s, &f, &[], on);
+            let history: Vec<Done> = first.due.iter().map(|x| Done { step: x.step.clone(), on }).collect();
+            assert!(!history.is_empty(), "dpd {dpd}");
+            assert!(due_steps(&s, &f, &history, on).due.is_empty(), "dpd {dpd}");
+            // A later run recorded in the history does not change an earlier date's decision.
+            let later: Vec<Done> = first
+                .due
+                .iter()
+                .map(|x| Done { step: x.step.clone(), on: on + chrono::Days::new(3) })
+                .collect();
+            assert_eq!(due_steps(&s, &f, &later, on).due, first.due, "dpd {dpd}");
+        }
+    }
+
+    #[test]
     fn first_matching_segment_wins_and_others_do_not_fire() {
         let s = strategy();
         let mut f = sample("C1", d("2026-03-01"), 30);
@@ -402,6 +429,59 @@ dpd = 200
         assert_eq!(names(&dec), ["co_call"]);
         // Default priority: overdue amount (1,000.00) × (1 + 30/30).
         assert_eq!(dec.priority, Some(2000.0));
+    }
+
+    /// Over the shipped default and a grid of cases: every due step belongs to the ladder
+    /// of the case's segment (or arm), placed cases get no internal treatment, held
+    /// cases only what runs on hold.
+    #[test]
+    fn default_strategy_invariants_over_a_grid() {
+        let text = include_str!("../../../config/strategies/default.toml");
+        let s = check("default.toml", text, &Known::default()).unwrap();
+        let on = d("2026-11-27");
+        let mut fired = 0;
+        for dpd in [1, 2, 3, 5, 7, 12, 30, 31, 45, 60, 61, 90, 91, 120, 150, 210, 240, 360, 400] {
+            for variant in 0..6 {
+                let opened = on - chrono::Days::new(dpd as u64 - 1);
+                let mut f = sample(&format!("C{dpd}-{variant}"), opened, dpd);
+                f.case.total_overdue = arrears_core::Amount(2_000_000);
+                match variant {
+                    1 => f.borrower.kind = arrears_core::BorrowerKind::Company,
+                    2 => f.case.placed_with = Some("default_agency".into()),
+                    3 => {
+                        f.case.hold = Some(Hold::Dispute);
+                        f.case.dispute_raised_on = Some(on);
+                    }
+                    4 => f.case.hold = Some(Hold::Deceased),
+                    5 => f.case.last_broken_promise_on = Some(on),
+                    _ => {}
+                }
+                let dec = due_steps(&s, &f, &[], on);
+                let seg =
+                    s.segments.iter().find(|g| Some(&g.name) == dec.segment.as_ref()).expect("a segment");
+                let ladder: Vec<&str> = match &dec.arm {
+                    Some(a) => {
+                        let x = s.experiments.iter().find(|x| x.name == a.experiment).unwrap();
+                        let arm = x.arms.iter().find(|r| r.name == a.arm).unwrap();
+                        arm.steps.as_ref().unwrap_or(&seg.steps).iter().map(|t| t.name.as_str()).collect()
+                    }
+                    None => seg.steps.iter().map(|t| t.name.as_str()).collect(),
+                };
+                for step in &dec.due {
+                    fired += 1;
+                    assert!(ladder.contains(&step.step.as_str()), "{} not in {:?}", step.step, dec.segment);
+                    if f.case.placed_with.is_some() {
+                        assert!(!step.kind.internal_treatment(), "placed case got {}", step.step);
+                    }
+                    if f.case.hold.is_some() {
+                        assert!(step.kind.during_hold(), "held case got {}", step.step);
+                    }
+                }
+                f.case.status = CaseStatus::Closed;
+                assert!(due_steps(&s, &f, &[], on).due.is_empty());
+            }
+        }
+        assert!(fired > 100, "the grid exercises the ladders: {fired}");
     }
 
     #[test]

@@ -294,6 +294,12 @@ impl Strategy {
             .chain(self.experiments.iter().flat_map(|e| e.arms.iter().flat_map(|a| a.steps.iter().flatten())))
     }
 
+    /// Whether the strategy is in force on `on`: a file is checked before its effective date
+    /// and the caller keeps running the previous one until then.
+    pub fn applies_on(&self, on: NaiveDate) -> bool {
+        self.effective_from <= on
+    }
+
     /// A step by name.
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.all_steps().find(|s| s.name == name)
@@ -889,6 +895,16 @@ impl Cx<'_> {
         owner: &str,
         terminal: &[(String, Trigger)],
     ) {
+        if t == Trigger::Dispute && !kind.during_hold() {
+            self.r.on(
+                &s.name,
+                format!(
+                    "step {name:?} is unreachable: a disputed case is on hold, when only hold, agency_recall \
+                     and write_off_review steps run"
+                ),
+            );
+            return;
+        }
         let bound = match t {
             Trigger::Dpd(n) => Some(("case.max_dpd", n, s.dpd.as_ref())),
             Trigger::DaysOpen(n) => Some(("case.days_open", n, s.days_open.as_ref())),
@@ -922,6 +938,40 @@ impl Cx<'_> {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueues {
+    #[serde(default)]
+    queue: Vec<RawQueue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    name: String,
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+/// The queue names declared in the text of `config/queues.toml` (`[[queue]] name = "…"`).
+pub fn queue_names(path: &str, text: &str) -> Result<BTreeSet<String>, CheckErrors> {
+    match toml::from_str::<RawQueues>(text) {
+        Ok(q) => Ok(q.queue.into_iter().map(|q| q.name).collect()),
+        Err(e) => {
+            let mut r = Report { text, found: Vec::new() };
+            r.at(e.span().map_or(0, |s| s.start), e.message().trim().to_string());
+            Err(r.finish(path))
+        }
+    }
+}
+
+/// The template a file of `config/templates/` defines: `NAME.LANG.txt` or `NAME.txt` gives `NAME`.
+pub fn template_name(file_name: &str) -> Option<&str> {
+    let stem = file_name.strip_suffix(".txt")?;
+    let name = stem.split('.').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,6 +994,17 @@ mod tests {
             queues: set(&["early_calls", "mid_calls", "late_calls", "field_visits", "corporate"]),
             agencies: None,
         }
+    }
+
+    #[test]
+    fn shipped_queues_and_templates_are_the_known_names() {
+        let queues = queue_names("queues.toml", include_str!("../../../config/queues.toml")).unwrap();
+        assert_eq!(Some(queues), known().queues);
+        assert_eq!(template_name("reminder_soft.zh.txt"), Some("reminder_soft"));
+        assert_eq!(template_name("plain.txt"), Some("plain"));
+        assert_eq!(template_name("README.md"), None);
+        let bad = queue_names("q.toml", "[[queue]]\nnam = \"x\"\n").unwrap_err();
+        assert_eq!(bad.errors[0].line, 2, "{bad}");
     }
 
     #[test]
@@ -1072,6 +1133,11 @@ mod tests {
                 "[[segment]]\nname = \"a\"\nwhen = 'true'\n[[segment.step]]\nname = \"s\"\nkind = \"hold\"\ndpd = 1\n\
                  [[segment.step]]\nname = \"s\"\nkind = \"hold\"\ndpd = 2\n",
                 "12:8: step \"s\" is already defined on line 8",
+            ),
+            (
+                "dispute step that hold suppresses",
+                "[[segment]]\nname = \"a\"\nwhen = 'true'\n[[segment.step]]\nname = \"s\"\nkind = \"sms\"\ndispute = true\ntemplate = \"reminder_soft\"\n",
+                "8:8: step \"s\" is unreachable: a disputed case is on hold",
             ),
             ("TOML syntax", "[[segment]\nname = \"a\"\n", "4:11: unclosed array table"),
             (

@@ -282,22 +282,9 @@ impl Region {
     /// The highest value a numeric field can take here, if bounded (ends included).
     pub(crate) fn upper(&self, key: &str) -> Option<f64> {
         match self.fields.get(key)? {
-            Dom::Num { hi: Some((h, incl)), .. } => Some(if *incl { *h } else { h.next_down_compat() }),
+            Dom::Num { hi: Some((h, incl)), .. } => Some(if *incl { *h } else { h.next_down() }),
             _ => None,
         }
-    }
-}
-
-/// `f64::next_down` without needing a newer toolchain feature.
-trait NextDown {
-    fn next_down_compat(self) -> f64;
-}
-
-impl NextDown for f64 {
-    fn next_down_compat(self) -> f64 {
-        // A value below which the bound is strict; for the day counts compared here an
-        // epsilon below is enough to tell `< 60` from `<= 60`.
-        self - 1e-9
     }
 }
 
