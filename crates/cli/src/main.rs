@@ -6,6 +6,7 @@
 
 mod compliance;
 mod score;
+mod strategy;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -118,6 +119,11 @@ enum Command {
     Compliance {
         #[command(subcommand)]
         command: compliance::ComplianceCommand,
+    },
+    /// Collection strategies: check a strategy file.
+    Strategy {
+        #[command(subcommand)]
+        command: strategy::StrategyCommand,
     },
 }
 
@@ -416,6 +422,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Score { command } => score::run(command)?,
         Command::Compliance { command } => compliance::run(command)?,
+        Command::Strategy { command } => strategy::run(command)?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

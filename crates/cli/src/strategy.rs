@@ -1,0 +1,134 @@
+//! `arrears strategy …`: check a collection strategy file before it goes live.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use arrears_strategy::{CheckErrors, Known, Strategy, check, queue_names, template_name};
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::Rejected;
+
+/// The `arrears strategy` subcommands.
+#[derive(Subcommand)]
+pub enum StrategyCommand {
+    /// Check a strategy file: every error as FILE:LINE:COL: message; exit 1 if there is any.
+    Check {
+        /// Strategy file (TOML).
+        file: PathBuf,
+        /// Configuration folder holding templates/ and queues.toml; by default the folder above
+        /// the file's `strategies/`, else ./config.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `strategy` subcommand.
+pub fn run(cmd: StrategyCommand) -> Result<()> {
+    match cmd {
+        StrategyCommand::Check { file, config, json } => check_file(&file, config, json),
+    }
+}
+
+fn config_dir(file: &Path, config: Option<PathBuf>) -> PathBuf {
+    if let Some(c) = config {
+        return c;
+    }
+    match file.parent() {
+        Some(dir) if dir.file_name().is_some_and(|n| n == "strategies") => {
+            dir.parent().map_or_else(|| PathBuf::from("config"), Path::to_path_buf)
+        }
+        _ => PathBuf::from("config"),
+    }
+}
+
+/// Reads the names strategies may use from the configuration folder; a missing part leaves
+/// those names unchecked, and says so on stderr.
+fn known(dir: &Path) -> Result<Known, CheckErrors> {
+    let mut known = Known::default();
+    let templates = dir.join("templates");
+    match std::fs::read_dir(&templates) {
+        Ok(entries) => {
+            let names: BTreeSet<String> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(template_name).map(str::to_string))
+                .collect();
+            known.templates = Some(names);
+        }
+        Err(_) => eprintln!(
+            "注意: 未找到 {}，模板名未检查 / note: no {}, template names not checked",
+            templates.display(),
+            templates.display()
+        ),
+    }
+    let queues = dir.join("queues.toml");
+    match std::fs::read_to_string(&queues) {
+        Ok(text) => known.queues = Some(queue_names(&queues.display().to_string(), &text)?),
+        Err(_) => eprintln!(
+            "注意: 未找到 {}，队列名未检查 / note: no {}, queue names not checked",
+            queues.display(),
+            queues.display()
+        ),
+    }
+    Ok(known)
+}
+
+fn check_file(file: &Path, config: Option<PathBuf>, json: bool) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let shown = file.display().to_string();
+    let result = known(&config_dir(file, config)).and_then(|k| check(&shown, &text, &k));
+    match result {
+        Ok(s) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({ "file": shown, "ok": true, "errors": [], "summary": summary_json(&s) })
+                );
+            } else {
+                println!(
+                    "{shown}: 检查通过 / ok — {} v{}, {} segments, {} steps, {} experiments",
+                    s.name,
+                    s.version,
+                    s.segments.len(),
+                    s.all_steps().count(),
+                    s.experiments.len()
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                let errors: Vec<_> = e
+                    .errors
+                    .iter()
+                    .map(|d| json!({ "file": e.path, "line": d.line, "column": d.column, "message": d.message }))
+                    .collect();
+                println!("{}", json!({ "file": shown, "ok": false, "errors": errors }));
+            } else {
+                for line in e.lines() {
+                    println!("{line}");
+                }
+                eprintln!("{} 个错误 / {} error(s)", e.errors.len(), e.errors.len());
+            }
+            Err(Rejected.into())
+        }
+    }
+}
+
+fn summary_json(s: &Strategy) -> serde_json::Value {
+    json!({
+        "name": s.name,
+        "version": s.version,
+        "effective_from": s.effective_from.to_string(),
+        "segments": s.segments.iter().map(|g| json!({ "name": g.name, "steps": g.steps.len() })).collect::<Vec<_>>(),
+        "experiments": s.experiments.iter().map(|x| json!({
+            "name": x.name,
+            "segment": x.segment,
+            "arms": x.arms.iter().map(|a| json!({ "name": a.name, "share": a.share })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
