@@ -129,8 +129,9 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
     let Some(seg) = chosen else { return d };
     d.segment = Some(seg.name.clone());
     let mut ladder: &[Step] = &seg.steps;
-    if let Some(x) = strategy.experiments.iter().find(|x| x.segment == seg.name && x.runs_on(on)) {
-        let a = arm::assign(x, &facts.case.id);
+    if let Some(x) = strategy.experiments.iter().find(|x| x.segment == seg.name && x.runs_on(on))
+        && let Some(a) = arm::assign(x, &facts.case.id)
+    {
         d.arm = Some(ArmChoice { experiment: x.name.clone(), arm: a.name.clone() });
         if let Some(steps) = &a.steps {
             ladder = steps;
@@ -568,7 +569,7 @@ template = "t"
             let f = sample(&format!("C{i}"), d("2026-03-01"), 5);
             let dec = due_steps(&s, &f, &[], d("2026-03-05"));
             let arm = dec.arm.clone().expect("experiment runs in March");
-            assert_eq!(arm.arm, crate::arm::assign(&s.experiments[0], &f.case.id).name);
+            assert_eq!(arm.arm, crate::arm::assign(&s.experiments[0], &f.case.id).unwrap().name);
             let want: &[&str] = if arm.arm == "challenger" { &["bot"] } else { &["sms_dpd3"] };
             assert_eq!(names(&dec), want);
             seen.insert(arm.arm);
