@@ -320,6 +320,73 @@ mod tests {
         }
     }
 
+    /// Soundness against evaluation: over random conjunctions and random cases, whatever
+    /// the reading claims (contained, empty, disjoint) holds for every case evaluated.
+    #[test]
+    fn claims_hold_on_evaluated_cases() {
+        use crate::facts::sample;
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let ops = ["<", "<=", ">", ">=", "==", "!="];
+        let buckets = ["M1", "M2", "M3"];
+        let atom = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            match next(4) {
+                0 => format!("case.max_dpd {} {}", ops[next(6) as usize], next(3) * 10),
+                1 => format!("case.total_overdue {} {}.5", ops[next(4) as usize], next(2) * 100),
+                2 => format!(
+                    "case.bucket {} \"{}\"",
+                    ["==", "!="][next(2) as usize],
+                    buckets[next(3) as usize]
+                ),
+                _ => format!(
+                    "case.bucket in [\"{}\", \"{}\"]",
+                    buckets[next(3) as usize],
+                    buckets[next(3) as usize]
+                ),
+            }
+        };
+        let cond = |next: &mut dyn FnMut(u64) -> u64| -> String {
+            let parts: Vec<String> = (0..1 + next(3)).map(|_| atom(next)).collect();
+            let c = parts.join(" && ");
+            if next(5) == 0 { format!("({c}) || case.loans > 3") } else { c }
+        };
+        let cat = catalogue();
+        let on = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let cases: Vec<_> = (0..300)
+            .map(|i| {
+                // Half the cases sit exactly on the literals' boundaries, where mistakes hide.
+                let dpd = if next(2) == 0 { next(3) * 10 } else { next(40) };
+                let mut f = sample(&format!("C{i}"), on, dpd as i64);
+                let fen = if next(2) == 0 { next(2) * 10_000 + 50 } else { next(30_000) };
+                f.case.total_overdue = arrears_core::Amount(fen as i64);
+                f.case.bucket = buckets[next(3) as usize].into();
+                f.bindings(on)
+            })
+            .collect();
+        let (mut contained, mut empty, mut disjoint) = (0, 0, 0);
+        for _ in 0..1500 {
+            let (a_src, b_src) = (cond(&mut next), cond(&mut next));
+            let a = compile(&a_src, &cat, &Type::Bool).unwrap();
+            let b = compile(&b_src, &cat, &Type::Bool).unwrap();
+            let (ra, rb) = (read(&a, &cat), read(&b, &cat));
+            let claim_within = ra.exact && rb.over.within(&ra.over);
+            let claim_disjoint = ra.exact && rb.exact && !ra.over.meets(&rb.over);
+            contained += usize::from(claim_within);
+            empty += usize::from(rb.over.is_empty());
+            disjoint += usize::from(claim_disjoint);
+            for bind in &cases {
+                let (va, vb) = (a.eval_bool(bind).unwrap(), b.eval_bool(bind).unwrap());
+                assert!(!(claim_within && vb && !va), "{b_src} claimed within {a_src}");
+                assert!(!(rb.over.is_empty() && vb), "{b_src} claimed empty");
+                assert!(!(claim_disjoint && va && vb), "{a_src} claimed disjoint from {b_src}");
+            }
+        }
+        assert!(contained > 5 && empty > 5 && disjoint > 5, "{contained} {empty} {disjoint}");
+    }
+
     #[test]
     fn contradictions_and_overlaps() {
         assert!(rd("case.max_dpd > 30 && case.max_dpd < 31").over.is_empty());
