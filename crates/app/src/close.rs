@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Instant;
 
 use arrears_core::case::{self, CaseSpan};
 use arrears_core::close::{LoanInput, advance};
@@ -207,6 +208,17 @@ pub struct DayReport {
     pub ptps_broken: u64,
     /// False when other shards still have to finish the date.
     pub finished: bool,
+    /// Wall-clock milliseconds per phase (`loans`, `promises`, `cases`, `figures`), so an
+    /// operator can see which part of a slow night was slow.
+    pub phase_ms: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl DayReport {
+    /// Records the time since `clock` as phase `name` and restarts the clock.
+    fn lap(&mut self, name: &'static str, clock: &mut Instant) {
+        self.phase_ms.insert(name, clock.elapsed().as_millis() as u64);
+        *clock = Instant::now();
+    }
 }
 
 /// Checks a requested run and returns the business dates to run in order: an
@@ -308,6 +320,7 @@ async fn run_day(
         return Err(BatchError::ShardCount { date, shards: day.shards });
     }
     let mut report = DayReport { date, ..Default::default() };
+    let mut clock = Instant::now();
     if !day.done {
         let (after, upto) = store::shard_bounds(db, opts.shard.index - 1, opts.shard.count).await?;
         loan_phase(db, date, (after, upto), false, opts, progress, &mut report).await?;
@@ -319,6 +332,7 @@ async fn run_day(
         // Running a closed date again: only loans touched by backdated payments since.
         loan_phase(db, date, (None, None), true, opts, progress, &mut report).await?;
     }
+    report.lap("loans", &mut clock);
     // One worker finishes the date; the others find the lock taken and leave it to it.
     let finisher = match lock::acquire(db, url, "batch-finish").await {
         Ok(l) => l,
@@ -328,14 +342,17 @@ async fn run_day(
     stop_at(opts, Failpoint::BeforeCases);
     progress.phase("promises");
     judge_promises(db, date, &mut report).await?;
+    report.lap("promises", &mut clock);
     progress.phase("cases");
     sync_cases(db, &mut report).await?;
+    report.lap("cases", &mut clock);
     stop_at(opts, Failpoint::BeforeFigures);
     progress.phase("figures");
     let mut tx = db.begin().await?;
     store::store_figures(&mut tx, date).await?;
     store::finish_day(&mut tx, date, &now()).await?;
     tx.commit().await?;
+    report.lap("figures", &mut clock);
     finisher.release().await;
     report.finished = true;
     Ok(report)

@@ -17,11 +17,16 @@ pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
 
 /// Parses an ISO `YYYY-MM-DD` date and nothing else.
 pub fn parse_iso_date(text: &str) -> Option<NaiveDate> {
-    // chrono's %Y accepts signs and more digits; business dates are exactly 10 characters.
-    if text.len() != 10 {
+    // By hand rather than with chrono's parser: it runs for every payment the batch reads,
+    // and chrono's %Y would also accept signs and more digits.
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    let num = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 #[cfg(test)]
@@ -53,7 +58,20 @@ mod tests {
     #[test]
     fn iso_dates_only() {
         assert_eq!(parse_iso_date("2024-02-29"), Some(d("2024-02-29")));
-        for bad in ["2023-02-29", "2024-2-1", "24-02-01", "2024/02/01", "", "+2024-02-01"] {
+        assert_eq!(parse_iso_date("0001-01-01"), Some(d("0001-01-01")));
+        for bad in [
+            "2023-02-29",
+            "2024-2-1",
+            "24-02-01",
+            "2024/02/01",
+            "",
+            "+2024-02-01",
+            "+999-01-01",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-01-3x",
+            "２０２４-01-01",
+        ] {
             assert_eq!(parse_iso_date(bad), None, "{bad}");
         }
         assert_eq!(days_between(d("2024-02-28"), d("2024-03-01")), 2);

@@ -20,6 +20,9 @@ mod tests {
         for s in ["2024-02-29", "0001-01-01", "1999-12-31", "2026-11-23"] {
             let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
             assert_eq!(&*iso_date(d), s);
+            let mut out = String::new();
+            push_iso_date(&mut out, d);
+            assert_eq!(out, s);
         }
     }
 }
@@ -204,14 +207,30 @@ pub async fn insert_rows(
 
 /// `YYYY-MM-DD`, the text form chrono and sqlx use for SQLite dates.
 fn iso_date(d: NaiveDate) -> Arc<str> {
+    match iso_digits(d) {
+        Some(s) => Arc::from(std::str::from_utf8(&s).expect("ASCII digits and dashes")),
+        None => Arc::from(d.format("%Y-%m-%d").to_string()),
+    }
+}
+
+/// Appends `YYYY-MM-DD` to `out`.
+pub(crate) fn push_iso_date(out: &mut String, d: NaiveDate) {
+    match iso_digits(d) {
+        Some(s) => out.push_str(std::str::from_utf8(&s).expect("ASCII digits and dashes")),
+        None => out.push_str(&d.format("%Y-%m-%d").to_string()),
+    }
+}
+
+/// The ten bytes of `YYYY-MM-DD` for years 0 to 9999, without chrono's strftime.
+fn iso_digits(d: NaiveDate) -> Option<[u8; 10]> {
     use chrono::Datelike;
     let (y, m, day) = (d.year(), d.month(), d.day());
     if !(0..=9999).contains(&y) {
-        return Arc::from(d.format("%Y-%m-%d").to_string());
+        return None;
     }
     let y = y as u32;
     let digit = |v: u32| b'0' + (v % 10) as u8;
-    let s = [
+    Some([
         digit(y / 1000),
         digit(y / 100),
         digit(y / 10),
@@ -222,8 +241,7 @@ fn iso_date(d: NaiveDate) -> Arc<str> {
         b'-',
         digit(day / 10),
         digit(day),
-    ];
-    Arc::from(std::str::from_utf8(&s).expect("ASCII digits and dashes"))
+    ])
 }
 
 async fn compare_chunk(

@@ -2,7 +2,7 @@
 //! loan's state and change-only snapshots, cases, promises to pay, portfolio
 //! figures and roll rates.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use arrears_core::case::Spell;
 use arrears_core::close::{Advance, Carried, Snapshot};
@@ -10,9 +10,11 @@ use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
 use arrears_core::ptp::{Promise, PtpStatus};
 use arrears_core::{Amount, Payment};
 use chrono::NaiveDate;
-use sqlx::{QueryBuilder, Row as _};
+use sqlx::Row as _;
 
-use crate::loans::{LOAN_COLS, LoanBundle, attach, loan_from_row, placeholders};
+use crate::literal::{ValueRow, Values, text_list};
+use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
+use crate::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
@@ -210,31 +212,25 @@ pub struct DueLoan {
 const SNAPSHOT_COLS: &str = "status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, \
      overdue_fee, overdue_penalty, outstanding_principal, credit";
 
-fn snapshot_from_row<R>(r: &R, at: usize) -> Result<Snapshot, StoreError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let status: String = r.try_get(at)?;
-    let class: String = r.try_get(at + 4)?;
+fn snapshot_from_row(r: &impl Record, at: usize) -> Result<Snapshot, StoreError> {
+    let status = r.text(at)?;
+    let class = r.text(at + 4)?;
     Ok(Snapshot {
         status: LoanStatus::parse(&status)
             .ok_or_else(|| corrupt("loan_state", format!("status {status:?}")))?,
-        dpd: u32::try_from(r.try_get::<i64, _>(at + 1)?).map_err(|e| corrupt("loan_state", e))?,
-        bucket: r.try_get(at + 2)?,
-        bucket_rank: u32::try_from(r.try_get::<i64, _>(at + 3)?).map_err(|e| corrupt("loan_state", e))?,
+        dpd: u32::try_from(r.int(at + 1)?).map_err(|e| corrupt("loan_state", e))?,
+        bucket: r.text(at + 2)?,
+        bucket_rank: u32::try_from(r.int(at + 3)?).map_err(|e| corrupt("loan_state", e))?,
         five_class: FiveClass::parse(&class)
             .ok_or_else(|| corrupt("loan_state", format!("class {class:?}")))?,
         overdue: Overdue {
-            principal: Amount(r.try_get(at + 5)?),
-            interest: Amount(r.try_get(at + 6)?),
-            fee: Amount(r.try_get(at + 7)?),
-            penalty: Amount(r.try_get(at + 8)?),
+            principal: Amount(r.int(at + 5)?),
+            interest: Amount(r.int(at + 6)?),
+            fee: Amount(r.int(at + 7)?),
+            penalty: Amount(r.int(at + 8)?),
         },
-        outstanding_principal: Amount(r.try_get(at + 9)?),
-        credit: Amount(r.try_get(at + 10)?),
+        outstanding_principal: Amount(r.int(at + 9)?),
+        credit: Amount(r.int(at + 10)?),
     })
 }
 
@@ -254,39 +250,43 @@ pub async fn due_loans(
         "(s.loan_id IS NULL OR s.review_on <= $2 OR s.dirty_from IS NOT NULL)"
     };
     let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
+    // The whole chunk comes back as one packed text (see `packed`), in the database's
+    // order of ids, whose last is the next chunk's cursor.
+    let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
+         s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
+         s.outstanding_principal, s.credit";
+    let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
     let sql = format!(
-        "SELECT {LOAN_COLS}, s.first_on, s.evaluated_on, s.review_on, s.dirty_from, \
-         s.status, s.dpd, s.bucket, s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, \
-         s.overdue_fee, s.overdue_penalty, s.outstanding_principal, s.credit \
+        "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
          FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id \
-         WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3"
+         WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
+        packed::pack(&cols)
     );
-    let (heads, states) = on_pool!(db, pool => {
+    let packed: Option<String> = on_pool!(db, pool => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(after.unwrap_or("")).bind(date).bind(limit);
         if let Some(u) = upto {
             q = q.bind(u);
         }
-        let rows = q.fetch_all(pool).await?;
-        let mut heads = Vec::with_capacity(rows.len());
-        let mut states = Vec::with_capacity(rows.len());
-        for r in &rows {
-            heads.push(loan_from_row(r)?);
-            let first_on: Option<NaiveDate> = r.try_get(15)?;
-            states.push(match first_on {
-                None => None,
-                Some(first_on) => Some(StoredState {
-                    first_on,
-                    carried: Carried {
-                        on: r.try_get(16)?,
-                        review_on: r.try_get(17)?,
-                        snapshot: snapshot_from_row(r, 19)?,
-                    },
-                    dirty_from: r.try_get(18)?,
-                }),
-            });
-        }
-        (heads, states)
+        q.fetch_one(pool).await?.try_get(0)?
     });
+    let mut heads = Vec::with_capacity(limit as usize);
+    let mut states = Vec::with_capacity(limit as usize);
+    for rec in packed::records(packed.as_deref()) {
+        let r = Fields::split("loan_state", rec);
+        heads.push(loan_from_row(&r)?);
+        states.push(match r.opt_date(15)? {
+            None => None,
+            Some(first_on) => Some(StoredState {
+                first_on,
+                carried: Carried {
+                    on: r.date(16)?,
+                    review_on: r.opt_date(17)?,
+                    snapshot: snapshot_from_row(&r, 19)?,
+                },
+                dirty_from: r.opt_date(18)?,
+            }),
+        });
+    }
     let bundles = attach(db, heads).await?;
     Ok(bundles.into_iter().zip(states).map(|(bundle, state)| DueLoan { bundle, state }).collect())
 }
@@ -328,25 +328,22 @@ pub struct Evaluated {
     pub advance: Advance,
 }
 
-/// Binds a snapshot's columns in [`SNAPSHOT_COLS`] order.
-macro_rules! push_snapshot {
-    ($b:expr, $s:expr) => {{
-        let s: &Snapshot = $s;
-        $b.push_bind(s.status.as_str())
-            .push_bind(i64::from(s.dpd))
-            .push_bind(s.bucket.as_str())
-            .push_bind(i64::from(s.bucket_rank))
-            .push_bind(s.five_class.as_str())
-            .push_bind(s.overdue.principal.0)
-            .push_bind(s.overdue.interest.0)
-            .push_bind(s.overdue.fee.0)
-            .push_bind(s.overdue.penalty.0)
-            .push_bind(s.outstanding_principal.0)
-            .push_bind(s.credit.0);
-    }};
+/// Writes a snapshot's values in [`SNAPSHOT_COLS`] order.
+fn snapshot_values(r: &mut ValueRow<'_>, s: &Snapshot) {
+    r.text(s.status.as_str())
+        .int(i64::from(s.dpd))
+        .text(s.bucket.as_str())
+        .int(i64::from(s.bucket_rank))
+        .text(s.five_class.as_str())
+        .int(s.overdue.principal.0)
+        .int(s.overdue.interest.0)
+        .int(s.overdue.fee.0)
+        .int(s.overdue.penalty.0)
+        .int(s.outstanding_principal.0)
+        .int(s.credit.0);
 }
 
-/// Rows per multi-row statement: far below SQLite's 32,766 parameters at 13 per row.
+/// Rows per multi-row statement: a few hundred KiB of SQL, parsed once per thousand rows.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Writes a chunk's evaluations: snapshots that changed, each loan's new state, and the
@@ -375,36 +372,40 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
             }
         }
         for part in snaps.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = QueryBuilder::new(format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS}) "));
-            qb.push_values(part, |mut b, (loan_id, on, s)| {
-                b.push_bind(*loan_id).push_bind(*on);
-                push_snapshot!(b, s);
-            });
-            qb.build().execute(&mut *conn).await?;
+            let mut v = Values::new(&format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS})"));
+            for (loan_id, on, s) in part {
+                v.row(|r| {
+                    r.text(loan_id).date(*on);
+                    snapshot_values(r, s);
+                });
+            }
+            sqlx::raw_sql(sqlx::AssertSqlSafe(v.finish(""))).execute(&mut *conn).await?;
         }
         for part in items.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = QueryBuilder::new(format!(
+            let mut v = Values::new(&format!(
                 "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
-                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding) "
+                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding)"
             ));
-            qb.push_values(part, |mut b, e| {
+            for e in part {
                 let last = &e.advance.last;
                 let prev = e.advance.before_last.as_ref();
-                b.push_bind(e.loan_id.as_str())
-                    .push_bind(e.borrower_id.as_str())
-                    .push_bind(e.product.as_str())
-                    .push_bind(e.currency.as_str())
-                    .push_bind(e.first_on)
-                    .push_bind(last.on)
-                    .push_bind(last.review_on)
-                    .push_bind(None::<NaiveDate>);
-                push_snapshot!(b, &last.snapshot);
-                b.push_bind(prev.map(|p| p.status.as_str()))
-                    .push_bind(prev.map(|p| p.bucket.as_str()))
-                    .push_bind(prev.map(|p| i64::from(p.bucket_rank)))
-                    .push_bind(prev.map(|p| p.outstanding_principal.0));
-            });
-            qb.push(
+                v.row(|r| {
+                    r.text(&e.loan_id)
+                        .text(&e.borrower_id)
+                        .text(&e.product)
+                        .text(&e.currency)
+                        .date(e.first_on)
+                        .date(last.on)
+                        .opt_date(last.review_on)
+                        .null();
+                    snapshot_values(r, &last.snapshot);
+                    r.opt_text(prev.map(|p| p.status.as_str()))
+                        .opt_text(prev.map(|p| p.bucket.as_str()))
+                        .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
+                        .opt_int(prev.map(|p| p.outstanding_principal.0));
+                });
+            }
+            let sql = v.finish(
                 " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
                  evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
                  status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
@@ -415,15 +416,17 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
                  prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
                  prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding",
             );
-            qb.build().execute(&mut *conn).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
         for part in resync.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = QueryBuilder::new("INSERT INTO case_sync (borrower_id) ");
-            qb.push_values(part, |mut b, id| {
-                b.push_bind(*id);
-            });
-            qb.push(" ON CONFLICT (borrower_id) DO NOTHING");
-            qb.build().execute(&mut *conn).await?;
+            let mut v = Values::new("INSERT INTO case_sync (borrower_id)");
+            for id in part {
+                v.row(|r| {
+                    r.text(id);
+                });
+            }
+            let sql = v.finish(" ON CONFLICT (borrower_id) DO NOTHING");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
     });
     Ok(())
@@ -519,19 +522,16 @@ pub async fn case_sync_page(db: &Db, limit: i64) -> Result<Vec<String>, StoreErr
     })
 }
 
-/// Runs `sql` with `{ids}` replaced by one parameter per id.
+/// Runs `sql` with `{ids}` replaced by the list of ids.
 async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
 where
     T: Send + Unpin,
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
-    let sql = sql.replace("{ids}", &placeholders(1, ids.len()));
+    let sql = sql.replace("{ids}", &text_list(ids));
     on_pool!(db, pool => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-        for id in ids {
-            q = q.bind(id.as_str());
-        }
-        Ok(q.fetch_all(pool).await?)
+        // Not kept as a prepared statement: the text differs every time.
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(pool).await?)
     })
 }
 
@@ -648,49 +648,66 @@ pub enum CaseWrite {
 }
 
 /// Applies case changes and removes the borrowers from the work list, in one transaction.
+/// Each kind of change is one statement per thousand cases: a night can open tens of
+/// thousands of them.
 pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        for w in writes {
-            match w {
-                CaseWrite::Put { case_id, borrower_id, opened_on, closed_on, loans } => {
-                    sqlx::query(
-                        "INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status) \
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (case_id) DO UPDATE SET \
-                         closed_on = excluded.closed_on, status = excluded.status",
-                    )
-                    .bind(case_id.as_str())
-                    .bind(borrower_id.as_str())
-                    .bind(*opened_on)
-                    .bind(*closed_on)
-                    .bind(if closed_on.is_some() { "closed" } else { "open" })
-                    .execute(&mut *conn)
-                    .await?;
-                    sqlx::query("DELETE FROM case_loans WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
-                    let mut qb = QueryBuilder::new("INSERT INTO case_loans (case_id, loan_id, added_on) ");
-                    qb.push_values(loans, |mut b, (loan, on)| {
-                        b.push_bind(case_id.as_str()).push_bind(loan.as_str()).push_bind(*on);
-                    });
-                    qb.build().execute(&mut *conn).await?;
-                }
-                CaseWrite::Delete(case_id) => {
-                    sqlx::query("DELETE FROM case_loans WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
-                    sqlx::query("DELETE FROM cases WHERE case_id = $1").bind(case_id.as_str()).execute(&mut *conn).await?;
-                }
-                CaseWrite::Void(case_id) => {
-                    sqlx::query("UPDATE cases SET status = 'void' WHERE case_id = $1")
-                        .bind(case_id.as_str())
-                        .execute(&mut *conn)
-                        .await?;
-                }
+    let mut relinked = Vec::new();
+    let mut puts = Vec::new();
+    let mut deleted = Vec::new();
+    let mut voided = Vec::new();
+    for w in writes {
+        match w {
+            CaseWrite::Put { case_id, borrower_id, opened_on, closed_on, loans } => {
+                relinked.push(case_id.as_str());
+                puts.push((case_id, borrower_id, *opened_on, *closed_on, loans));
+            }
+            CaseWrite::Delete(case_id) => {
+                relinked.push(case_id.as_str());
+                deleted.push(case_id.as_str());
+            }
+            CaseWrite::Void(case_id) => voided.push(case_id.as_str()),
+        }
+    }
+    let mut statements = Vec::new();
+    for part in relinked.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("DELETE FROM case_loans WHERE case_id IN ({})", text_list(part)));
+    }
+    for part in deleted.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("DELETE FROM cases WHERE case_id IN ({})", text_list(part)));
+    }
+    for part in voided.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("UPDATE cases SET status = 'void' WHERE case_id IN ({})", text_list(part)));
+    }
+    for part in puts.chunks(ROWS_PER_STATEMENT) {
+        let mut cases = Values::new("INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status)");
+        let mut links = Values::new("INSERT INTO case_loans (case_id, loan_id, added_on)");
+        for &(case_id, borrower_id, opened_on, closed_on, loans) in part {
+            cases.row(|r| {
+                r.text(case_id)
+                    .text(borrower_id)
+                    .date(opened_on)
+                    .opt_date(closed_on)
+                    .text(if closed_on.is_some() { "closed" } else { "open" });
+            });
+            for (loan, on) in loans {
+                links.row(|r| {
+                    r.text(case_id).text(loan).date(*on);
+                });
             }
         }
-        for part in done.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!("DELETE FROM case_sync WHERE borrower_id IN ({})", placeholders(1, part.len()));
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for b in part {
-                q = q.bind(b.as_str());
-            }
-            q.execute(&mut *conn).await?;
+        statements.push(cases.finish(
+            " ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status",
+        ));
+        if !links.is_empty() {
+            statements.push(links.finish(""));
+        }
+    }
+    for part in done.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("DELETE FROM case_sync WHERE borrower_id IN ({})", text_list(part)));
+    }
+    on_tx!(tx, conn => {
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
     });
     Ok(())
@@ -948,56 +965,129 @@ pub async fn add_ptp(
 /// Replaces the portfolio figures and roll rates of `date` with ones computed from every
 /// loan's state, which after the loan phase is each loan's snapshot on `date`.
 pub async fn store_figures(tx: &mut Tx, date: NaiveDate) -> Result<(), StoreError> {
-    let totals = "COUNT(*), SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END), SUM(outstanding_principal), \
-         SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty)";
-    let figures = [
-        format!(
-            "SELECT $1, currency, 'bucket', bucket, MIN(bucket_rank), {totals} FROM loan_state \
-             WHERE status = 'active' GROUP BY currency, bucket"
-        ),
-        format!(
-            "SELECT $1, currency, 'five_class', five_class, \
-             MIN(CASE five_class WHEN 'normal' THEN 0 WHEN 'special_mention' THEN 1 WHEN 'substandard' THEN 2 \
-             WHEN 'doubtful' THEN 3 ELSE 4 END), {totals} FROM loan_state WHERE status = 'active' \
-             GROUP BY currency, five_class"
-        ),
-        format!(
-            "SELECT $1, currency, 'product', product, 0, {totals} FROM loan_state WHERE status = 'active' \
-             GROUP BY currency, product"
-        ),
-        format!(
-            "SELECT $1, currency, 'status', status, \
-             MIN(CASE status WHEN 'pending' THEN 0 WHEN 'active' THEN 1 ELSE 2 END), {totals} FROM loan_state \
-             GROUP BY currency, status"
-        ),
-    ];
-    // A loan evaluated on this date carries the snapshot in force the business date before
-    // in prev_*; any other loan has not changed since, so it was where it is now.
-    let rolls = "INSERT INTO roll_rates (business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance) \
-         SELECT $1, currency, from_bucket, MIN(from_rank), to_bucket, MIN(to_rank), COUNT(*), SUM(balance) FROM ( \
-           SELECT currency, \
-             CASE WHEN evaluated_on = $1 THEN prev_bucket ELSE bucket END AS from_bucket, \
-             CASE WHEN evaluated_on = $1 THEN prev_bucket_rank ELSE bucket_rank END AS from_rank, \
-             CASE WHEN status = 'paid_off' THEN 'paid_off' ELSE bucket END AS to_bucket, \
-             CASE WHEN status = 'paid_off' THEN 1000 ELSE bucket_rank END AS to_rank, \
-             CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END AS balance, \
-             CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END AS from_status \
-           FROM loan_state) x \
-         WHERE from_status = 'active' GROUP BY currency, from_bucket, to_bucket";
-    on_tx!(tx, conn => {
-        sqlx::query("DELETE FROM portfolio_figures WHERE business_date = $1").bind(date).execute(&mut *conn).await?;
-        sqlx::query("DELETE FROM roll_rates WHERE business_date = $1").bind(date).execute(&mut *conn).await?;
-        for select in &figures {
-            let sql = format!(
-                "INSERT INTO portfolio_figures (business_date, currency, dimension, grp, rank, loans, overdue_loans, \
-                 outstanding_principal, overdue_total) {select}"
-            );
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(date).execute(&mut *conn).await?;
+    // One pass over the book, grouped finely (a few hundred groups); the four dimensions and
+    // the roll-rate matrix are summed from those groups below, instead of five passes each
+    // sorting the whole book. A loan evaluated on this date carries the snapshot in force
+    // the business date before in prev_*; any other loan has not changed since, so it was
+    // where it is now.
+    let groups: Vec<FigureGroup> = on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT currency, status, bucket, bucket_rank, five_class, product, \
+             CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END, \
+             CASE WHEN evaluated_on = $1 THEN prev_bucket ELSE bucket END, \
+             CASE WHEN evaluated_on = $1 THEN prev_bucket_rank ELSE bucket_rank END, \
+             COUNT(*), CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(outstanding_principal) AS BIGINT), \
+             CAST(SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty) AS BIGINT), \
+             CAST(SUM(CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END) AS BIGINT) \
+             FROM loan_state GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+        )
+        .bind(date)
+        .fetch_all(&mut *conn)
+        .await?
+    });
+    #[derive(Default)]
+    struct Sums {
+        rank: i64,
+        loans: i64,
+        overdue_loans: i64,
+        outstanding: i64,
+        overdue: i64,
+    }
+    let mut dims: BTreeMap<(&str, &str, String), Sums> = BTreeMap::new();
+    // (currency, from bucket, to bucket) -> (from rank, to rank, loans, balance)
+    type RollKey<'a> = (&'a str, &'a str, &'a str);
+    let mut rolls: BTreeMap<RollKey<'_>, [i64; 4]> = BTreeMap::new();
+    for g in &groups {
+        let (currency, status, bucket, bucket_rank, class, product) = (&g.0, &g.1, &g.2, g.3, &g.4, &g.5);
+        let mut add = |dimension: &'static str, group: &str, rank: i64| {
+            let s = dims
+                .entry((currency, dimension, group.to_string()))
+                .or_insert(Sums { rank, ..Sums::default() });
+            s.rank = s.rank.min(rank);
+            s.loans += g.9;
+            s.overdue_loans += g.10;
+            s.outstanding += g.11;
+            s.overdue += g.12;
+        };
+        if status == "active" {
+            add("bucket", bucket, bucket_rank);
+            add("five_class", class, FiveClass::parse(class).map_or(4, |c| c as i64));
+            add("product", product, 0);
         }
-        sqlx::query(rolls).bind(date).execute(&mut *conn).await?;
+        add("status", status, LoanStatus::parse(status).map_or(2, |s| s as i64));
+        if let (Some("active"), Some(from), Some(from_rank)) = (g.6.as_deref(), g.7.as_deref(), g.8) {
+            let (to, to_rank) =
+                if status == "paid_off" { ("paid_off", 1000) } else { (bucket.as_str(), bucket_rank) };
+            let r = rolls.entry((currency, from, to)).or_insert([from_rank, to_rank, 0, 0]);
+            r[0] = r[0].min(from_rank);
+            r[1] = r[1].min(to_rank);
+            r[2] += g.9;
+            r[3] += g.13.unwrap_or(0);
+        }
+    }
+    let mut statements = vec![
+        format!("DELETE FROM portfolio_figures WHERE business_date = '{date}'"),
+        format!("DELETE FROM roll_rates WHERE business_date = '{date}'"),
+    ];
+    let mut v = Values::new(
+        "INSERT INTO portfolio_figures (business_date, currency, dimension, grp, rank, loans, overdue_loans, \
+         outstanding_principal, overdue_total)",
+    );
+    for ((currency, dimension, group), s) in &dims {
+        v.row(|r| {
+            r.date(date).text(currency).text(dimension).text(group).int(s.rank);
+            r.int(s.loans).int(s.overdue_loans).int(s.outstanding).int(s.overdue);
+        });
+    }
+    if !v.is_empty() {
+        statements.push(v.finish(""));
+    }
+    let mut v = Values::new(
+        "INSERT INTO roll_rates (business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance)",
+    );
+    for ((currency, from, to), [from_rank, to_rank, loans, balance]) in &rolls {
+        v.row(|r| {
+            r.date(date)
+                .text(currency)
+                .text(from)
+                .int(*from_rank)
+                .text(to)
+                .int(*to_rank)
+                .int(*loans)
+                .int(*balance);
+        });
+    }
+    if !v.is_empty() {
+        statements.push(v.finish(""));
+    }
+    on_tx!(tx, conn => {
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
     });
     Ok(())
 }
+
+/// One fine group of the book: currency, status, bucket and its rank, class, product; the
+/// status, bucket and rank the business date before; loans, overdue loans, principal
+/// outstanding, everything overdue, and principal outstanding the business date before.
+type FigureGroup = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+);
 
 /// One line of the stored figures.
 #[derive(Debug, Clone, PartialEq, Eq)]

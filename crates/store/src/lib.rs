@@ -18,8 +18,10 @@ use sqlx::sqlite::{
 pub mod bulk;
 pub mod close;
 pub mod import;
+mod literal;
 pub mod loans;
 pub mod lock;
+mod packed;
 pub mod products;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.

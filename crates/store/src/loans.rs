@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use arrears_core::schedule::{self, Installment};
 use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
-use chrono::NaiveDate;
 use sqlx::Row as _;
 
+use crate::literal::text_list;
+use crate::packed::{FIELD, Fields, RECORD, Record, records};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A loan with everything needed to replay it.
@@ -27,9 +28,24 @@ pub struct LoanBundle {
     pub classes: Option<String>,
 }
 
-pub(crate) const LOAN_COLS: &str = "l.loan_id, l.borrower_id, l.product, l.currency, l.principal, l.annual_rate, \
-     l.term_months, l.disbursed_on, l.method, l.penalty_rate, l.grace_days, COALESCE(p.tolerance_minor, 0), l.schedule, \
-     p.buckets, p.five_class";
+/// The loan columns [`loan_from_row`] decodes, in order.
+pub(crate) const LOAN_FIELDS: [&str; 15] = [
+    "l.loan_id",
+    "l.borrower_id",
+    "l.product",
+    "l.currency",
+    "l.principal",
+    "l.annual_rate",
+    "l.term_months",
+    "l.disbursed_on",
+    "l.method",
+    "l.penalty_rate",
+    "l.grace_days",
+    "COALESCE(p.tolerance_minor, 0)",
+    "l.schedule",
+    "p.buckets",
+    "p.five_class",
+];
 
 fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table, detail: detail.to_string() }
@@ -44,33 +60,24 @@ pub(crate) struct LoanHead {
     classes: Option<String>,
 }
 
-/// Decodes the [`LOAN_COLS`] columns of a row.
-pub(crate) fn loan_from_row<R>(r: &R) -> Result<LoanHead, StoreError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let id: String = r.try_get(0)?;
+/// Decodes the [`LOAN_FIELDS`] columns of a row or packed record.
+pub(crate) fn loan_from_row(r: &impl Record) -> Result<LoanHead, StoreError> {
+    let id = r.text(0)?;
     let bad = |what: &str, e: &dyn std::fmt::Display| corrupt("loans", format!("loan {id}: {what}: {e}"));
     let loan = Loan {
         id: LoanId::new(id.clone()).map_err(|e| bad("loan_id", &e))?,
-        borrower_id: arrears_core::BorrowerId::new(r.try_get::<String, _>(1)?)
-            .map_err(|e| bad("borrower_id", &e))?,
-        product: r.try_get(2)?,
-        currency: Currency::from_code(&r.try_get::<String, _>(3)?).map_err(|e| bad("currency", &e))?,
-        principal: Amount(r.try_get(4)?),
-        annual_rate: r.try_get::<String, _>(5)?.parse().map_err(|e| bad("annual_rate", &e))?,
-        term_months: u32::try_from(r.try_get::<i64, _>(6)?).map_err(|e| bad("term_months", &e))?,
-        disbursed_on: r.try_get(7)?,
-        method: r.try_get::<String, _>(8)?.parse().map_err(|e| bad("method", &e))?,
-        penalty_rate: r.try_get::<String, _>(9)?.parse().map_err(|e| bad("penalty_rate", &e))?,
-        grace_days: u32::try_from(r.try_get::<i64, _>(10)?).map_err(|e| bad("grace_days", &e))?,
+        borrower_id: arrears_core::BorrowerId::new(r.text(1)?).map_err(|e| bad("borrower_id", &e))?,
+        product: r.text(2)?,
+        currency: Currency::from_code(&r.text(3)?).map_err(|e| bad("currency", &e))?,
+        principal: Amount(r.int(4)?),
+        annual_rate: r.text(5)?.parse().map_err(|e| bad("annual_rate", &e))?,
+        term_months: u32::try_from(r.int(6)?).map_err(|e| bad("term_months", &e))?,
+        disbursed_on: r.date(7)?,
+        method: r.text(8)?.parse().map_err(|e| bad("method", &e))?,
+        penalty_rate: r.text(9)?.parse().map_err(|e| bad("penalty_rate", &e))?,
+        grace_days: u32::try_from(r.int(10)?).map_err(|e| bad("grace_days", &e))?,
     };
-    let kind: String = r.try_get(12)?;
+    let kind = r.text(12)?;
     let stored = match kind.as_str() {
         "imported" => true,
         schedule::GENERATOR_VERSION => false,
@@ -78,17 +85,18 @@ where
     };
     Ok(LoanHead {
         loan,
-        tolerance: Amount(r.try_get(11)?),
+        tolerance: Amount(r.int(11)?),
         stored,
-        buckets: r.try_get(13)?,
-        classes: r.try_get(14)?,
+        buckets: r.opt_text(13)?,
+        classes: r.opt_text(14)?,
     })
 }
 
 /// Loads one loan with its schedule and payments; `None` if there is no such loan.
 pub async fn load_loan(db: &Db, loan_id: &str) -> Result<Option<LoanBundle>, StoreError> {
     let sql = format!(
-        "SELECT {LOAN_COLS} FROM loans l LEFT JOIN products p ON p.product = l.product WHERE l.loan_id = $1"
+        "SELECT {} FROM loans l LEFT JOIN products p ON p.product = l.product WHERE l.loan_id = $1",
+        LOAN_FIELDS.join(", ")
     );
     let head = on_pool!(db, pool => {
         match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).fetch_optional(pool).await? {
@@ -104,8 +112,9 @@ pub async fn load_loan(db: &Db, loan_id: &str) -> Result<Option<LoanBundle>, Sto
 /// Loads up to `limit` loans with ids after `after` (all from the start when `None`), in id order.
 pub async fn load_chunk(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<LoanBundle>, StoreError> {
     let sql = format!(
-        "SELECT {LOAN_COLS} FROM loans l LEFT JOIN products p ON p.product = l.product \
-         WHERE l.loan_id > $1 ORDER BY l.loan_id LIMIT $2"
+        "SELECT {} FROM loans l LEFT JOIN products p ON p.product = l.product \
+         WHERE l.loan_id > $1 ORDER BY l.loan_id LIMIT $2",
+        LOAN_FIELDS.join(", ")
     );
     let heads = on_pool!(db, pool => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
@@ -118,19 +127,6 @@ pub async fn load_chunk(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<
     attach(db, heads).await
 }
 
-/// `$first, $first+1, …` for `n` parameters: an `IN (…)` list both databases accept.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 6);
-    for i in 0..n {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('$');
-        out.push_str(&(first + i).to_string());
-    }
-    out
-}
-
 /// Adds schedules and payments to loans, looked up by the loans' ids (which need not be
 /// contiguous); a schedule derived from the terms is generated here rather than read.
 pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBundle>, StoreError> {
@@ -138,38 +134,27 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = heads.iter().map(|h| h.loan.id.as_str()).collect();
-    let list = placeholders(1, ids.len());
+    let list = text_list(&ids);
     let imported: Vec<&str> = heads.iter().filter(|h| h.stored).map(|h| h.loan.id.as_str()).collect();
     let inst_sql = format!(
         "SELECT loan_id, seq, due_on, principal, interest, fee FROM installments \
          WHERE loan_id IN ({}) ORDER BY loan_id, seq",
-        placeholders(1, imported.len())
+        text_list(&imported)
     );
-    // One row per loan with its payments packed into one text: the database driver's cost
-    // is per row and per value, and a loan has a dozen payments on average.
-    let (unit, record) = match db {
-        Db::Sqlite(_) => ("char(31)", "char(30)"),
-        Db::Postgres(_) => ("chr(31)", "chr(30)"),
-    };
+    // The chunk's payments come back packed into one text (see `packed`): a loan has a
+    // dozen payments on average, and the driver's cost is per row.
     let pay_sql = format!(
-        "SELECT loan_id, string_agg(payment_id || {unit} || CAST(paid_on AS TEXT) || {unit} || \
-         CAST(amount AS TEXT) || {unit} || channel, {record}) FROM payments WHERE loan_id IN ({list}) GROUP BY loan_id"
+        "SELECT string_agg(loan_id || '{FIELD}' || payment_id || '{FIELD}' || CAST(paid_on AS TEXT) || '{FIELD}' || \
+         CAST(amount AS TEXT) || '{FIELD}' || channel, '{RECORD}') FROM payments WHERE loan_id IN ({list})"
     );
     let (inst_rows, pay_rows) = on_pool!(db, pool => {
         let inst = if imported.is_empty() {
             Vec::new()
         } else {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(inst_sql.as_str()));
-            for id in &imported {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await?
+            sqlx::raw_sql(sqlx::AssertSqlSafe(inst_sql.as_str())).fetch_all(pool).await?
         };
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(pay_sql.as_str()));
-        for id in &ids {
-            q = q.bind(*id);
-        }
-        let pays = q.fetch_all(pool).await?;
+        let pays: Option<String> =
+            sqlx::raw_sql(sqlx::AssertSqlSafe(pay_sql.as_str())).fetch_one(pool).await?.try_get(0)?;
         let mut insts = Vec::with_capacity(inst.len());
         for r in &inst {
             insts.push((
@@ -183,13 +168,7 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
                 },
             ));
         }
-        let mut ps = Vec::with_capacity(pays.len());
-        for r in &pays {
-            let loan_id: String = r.try_get(0)?;
-            let packed: String = r.try_get(1)?;
-            ps.push((loan_id, packed));
-        }
-        (insts, ps)
+        (insts, pays)
     });
     // Group by id rather than merge by order: the database's collation may sort ids
     // differently from Rust's byte order.
@@ -197,11 +176,7 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
     for (id, i) in inst_rows {
         schedules.entry(id).or_default().push(i);
     }
-    let mut by_loan: HashMap<String, Vec<Payment>> = HashMap::with_capacity(pay_rows.len());
-    for (loan_id, packed) in pay_rows {
-        let payments = unpack_payments(&loan_id, &packed)?;
-        by_loan.insert(loan_id, payments);
-    }
+    let mut by_loan = unpack_payments(pay_rows.as_deref())?;
     let mut out = Vec::with_capacity(heads.len());
     for LoanHead { loan, tolerance, stored, buckets, classes } in heads {
         let id = loan.id.as_str();
@@ -216,35 +191,38 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
     Ok(out)
 }
 
-/// Reads the payments [`attach`] packed into one text (fields split by U+001F, payments by
-/// U+001E; the channel comes last so it may hold anything else), sorted by value date then id.
-fn unpack_payments(loan_id: &str, packed: &str) -> Result<Vec<Payment>, StoreError> {
-    let bad = |what: &str| corrupt("payments", format!("loan {loan_id}: {what}"));
-    let loan = LoanId::new(loan_id).map_err(|e| bad(&e.to_string()))?;
-    let mut out = Vec::with_capacity(packed.len() / 32 + 1);
-    for rec in packed.split('\u{1e}') {
-        let mut f = rec.splitn(4, '\u{1f}');
-        let (Some(id), Some(on), Some(amount), Some(channel)) = (f.next(), f.next(), f.next(), f.next())
-        else {
-            return Err(bad(&format!("unreadable payment record {rec:?}")));
+/// Reads the payments [`attach`] packed into one text (loan, payment, value date, amount,
+/// channel), by loan, each loan's sorted by value date then id.
+fn unpack_payments(packed: Option<&str>) -> Result<HashMap<&str, Vec<Payment>>, StoreError> {
+    let mut by_loan: HashMap<&str, Vec<Payment>> = HashMap::new();
+    for rec in records(packed) {
+        let f = Fields::split("payments", rec);
+        let loan_id = f.raw(0)?;
+        let bad = |e: &dyn std::fmt::Display| corrupt("payments", format!("loan {loan_id}: {e}"));
+        let payments = by_loan.entry(loan_id).or_default();
+        let loan = match payments.first() {
+            Some(p) => p.loan_id.clone(),
+            None => LoanId::new(loan_id).map_err(|e| bad(&e))?,
         };
-        out.push(Payment {
-            id: PaymentId::new(id).map_err(|e| bad(&e.to_string()))?,
-            loan_id: loan.clone(),
-            paid_on: arrears_core::calendar::parse_iso_date(on)
-                .ok_or_else(|| bad(&format!("date {on:?}")))?,
-            amount: Amount(amount.parse().map_err(|_| bad(&format!("amount {amount:?}")))?),
-            channel: channel.to_string(),
+        payments.push(Payment {
+            id: PaymentId::new(f.raw(1)?).map_err(|e| bad(&e))?,
+            loan_id: loan,
+            paid_on: f.date(2)?,
+            amount: Amount(f.int(3)?),
+            channel: f.text(4)?,
         });
     }
-    out.sort_by(|a, b| (a.paid_on, a.id.as_str()).cmp(&(b.paid_on, b.id.as_str())));
-    Ok(out)
+    for payments in by_loan.values_mut() {
+        payments.sort_by(|a, b| (a.paid_on, a.id.as_str()).cmp(&(b.paid_on, b.id.as_str())));
+    }
+    Ok(by_loan)
 }
 
 /// Loads one loan's terms inside a transaction (sees the transaction's own writes).
 pub async fn loan_in_tx(tx: &mut Tx, loan_id: &str) -> Result<Option<Loan>, StoreError> {
     let sql = format!(
-        "SELECT {LOAN_COLS} FROM loans l LEFT JOIN products p ON p.product = l.product WHERE l.loan_id = $1"
+        "SELECT {} FROM loans l LEFT JOIN products p ON p.product = l.product WHERE l.loan_id = $1",
+        LOAN_FIELDS.join(", ")
     );
     Ok(on_tx!(tx, conn => {
         match sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).fetch_optional(conn).await? {
