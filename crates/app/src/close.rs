@@ -307,6 +307,10 @@ pub async fn run_batch(
     Ok(reports)
 }
 
+/// Parts of a shard read side by side: reading is the loan phase's slowest stage, and the
+/// SQLite pool has a connection for each beside the writer's.
+const READ_LANES: u32 = 3;
+
 async fn run_day(
     db: &Db,
     url: &DbUrl,
@@ -322,15 +326,21 @@ async fn run_day(
     let mut report = DayReport { date, ..Default::default() };
     let mut clock = Instant::now();
     if !day.done {
-        let (after, upto) = store::shard_bounds(db, opts.shard.index - 1, opts.shard.count).await?;
-        loan_phase(db, date, (after, upto), false, opts, progress, &mut report).await?;
+        // The shard's range as READ_LANES consecutive parts: sub-shards of a READ_LANES times
+        // finer split, which partition it exactly.
+        let mut lanes = Vec::new();
+        for lane in 0..READ_LANES {
+            let part = (opts.shard.index - 1) * READ_LANES + lane;
+            lanes.push(store::shard_bounds(db, part, opts.shard.count * READ_LANES).await?);
+        }
+        loan_phase(db, date, lanes, false, opts, progress, &mut report).await?;
         store::shard_done(db, date, opts.shard.count, opts.shard.index - 1, report.loans_evaluated).await?;
         if store::shards_finished(db, date, opts.shard.count).await? < opts.shard.count {
             return Ok(report);
         }
     } else {
         // Running a closed date again: only loans touched by backdated payments since.
-        loan_phase(db, date, (None, None), true, opts, progress, &mut report).await?;
+        loan_phase(db, date, vec![(None, None)], true, opts, progress, &mut report).await?;
     }
     report.lap("loans", &mut clock);
     // One worker finishes the date; the others find the lock taken and leave it to it.
@@ -397,7 +407,7 @@ fn rules_of(
 async fn loan_phase(
     db: &Db,
     date: NaiveDate,
-    (lo, hi): (Option<String>, Option<String>),
+    lanes: Vec<(Option<String>, Option<String>)>,
     only_dirty: bool,
     opts: BatchOptions,
     progress: &dyn BatchProgress,
@@ -406,21 +416,27 @@ async fn loan_phase(
     let waterfall = Waterfall::default();
     let mut rules_cache = HashMap::new();
     let mut chunks = 0u32;
-    // Three stages overlap: the next chunk is read while this one is evaluated, and this
-    // one's write runs while the next is evaluated. One write is in flight at a time, and
-    // each chunk commits on its own, so a killed run still leaves whole chunks only.
-    let fetch = |after: Option<String>| {
-        let (db, hi) = (db.clone(), hi.clone());
+    // Three stages overlap: each lane's next chunk is read while this one is evaluated,
+    // and this one's write runs while the next is evaluated. Reading is the slowest stage,
+    // so the range is split into lanes read side by side (on their own connections) and
+    // taken in turn. One write is in flight at a time, and each chunk commits on its own,
+    // so a killed run still leaves whole chunks only; which loans a rerun still has to do
+    // is read from the loans' state, so the order of chunks does not matter.
+    let fetch = |after: Option<String>, upto: Option<String>| {
+        let db = db.clone();
         tokio::spawn(async move {
-            store::due_loans(&db, date, after.as_deref(), hi.as_deref(), opts.chunk, only_dirty).await
+            let due =
+                store::due_loans(&db, date, after.as_deref(), upto.as_deref(), opts.chunk, only_dirty).await;
+            due.map(|due| (due, upto))
         })
     };
-    let mut next = fetch(lo);
+    let mut pending: std::collections::VecDeque<_> =
+        lanes.into_iter().map(|(lo, hi)| fetch(lo, hi)).collect();
     let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
-    loop {
-        let due = next.await.map_err(joined)??;
-        let Some(last) = due.last() else { break };
-        next = fetch(Some(last.bundle.loan.id.as_str().to_string()));
+    while let Some(next) = pending.pop_front() {
+        let (due, upto) = next.await.map_err(joined)??;
+        let Some(last) = due.last() else { continue };
+        pending.push_back(fetch(Some(last.bundle.loan.id.as_str().to_string()), upto));
         let mut evaluated = Vec::with_capacity(due.len());
         for d in &due {
             let rules = rules_of(&mut rules_cache, d)?;
@@ -627,7 +643,7 @@ pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
         Err(e) => return Err(e.into()),
     };
     let mut report = DayReport { date: last, ..Default::default() };
-    loan_phase(db, last, (None, None), true, BatchOptions::default(), &Quiet, &mut report).await?;
+    loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report).await?;
     judge_promises(db, last, &mut report).await?;
     sync_cases(db, &mut report).await?;
     report.finished = true;

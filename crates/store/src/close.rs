@@ -251,14 +251,17 @@ pub async fn due_loans(
     };
     let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
     // The whole chunk comes back as one packed text (see `packed`), in the database's
-    // order of ids, whose last is the next chunk's cursor.
+    // order of ids, whose last is the next chunk's cursor. The join repeats the cursor for
+    // loan_state: PostgreSQL does not carry it across an outer join, and its merge join
+    // would otherwise read every state row before the cursor, for every chunk.
     let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
          s.outstanding_principal, s.credit";
     let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
     let sql = format!(
         "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
-         FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id \
+         FROM loans l LEFT JOIN products p ON p.product = l.product \
+         LEFT JOIN loan_state s ON s.loan_id = l.loan_id AND s.loan_id > $1 \
          WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
         packed::pack(&cols)
     );
@@ -361,6 +364,12 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
         .collect();
     resync.sort_unstable();
     resync.dedup();
+    if let Tx::Postgres(t) = tx {
+        // A chunk lost to a crash is evaluated again by the rerun, so the batch need not
+        // wait for each chunk's WAL flush; PostgreSQL still never applies a later commit
+        // without the earlier ones. Only this transaction is affected.
+        sqlx::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut **t).await?;
+    }
     on_tx!(tx, conn => {
         for e in items {
             if let Some(from) = e.recompute_from {

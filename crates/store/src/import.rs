@@ -119,6 +119,12 @@ pub struct LoanMeta {
 
 /// Records the start of an import and returns its id.
 pub async fn begin_import(tx: &mut Tx, source: &str, started_at: &str) -> Result<i64, StoreError> {
+    if let Tx::Sqlite(t) = tx {
+        // The import's one connection inserts into every index of the book at once; a
+        // larger page cache than the pool's default keeps their pages hot (60 s -> 56 s
+        // for 1M loans). The other connections stay small.
+        sqlx::raw_sql("PRAGMA cache_size = -262144").execute(&mut **t).await?;
+    }
     Ok(on_tx!(tx, conn => {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO imports (started_at, source) VALUES ($1, $2) RETURNING import_id",
