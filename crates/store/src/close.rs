@@ -251,9 +251,11 @@ pub async fn due_loans(
     };
     let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
     // The whole chunk comes back as one packed text (see `packed`), in the database's
-    // order of ids, whose last is the next chunk's cursor. The join repeats the cursor for
-    // loan_state: PostgreSQL does not carry it across an outer join, and its merge join
-    // would otherwise read every state row before the cursor, for every chunk.
+    // order of ids, whose last is the next chunk's cursor. On PostgreSQL the join repeats
+    // the cursor for loan_state: it does not carry it across an outer join, and its merge
+    // join would otherwise read every state row before the cursor, for every chunk.
+    // SQLite looks each state up by key, and the extra condition only slows it.
+    let state_from = if matches!(db, Db::Postgres(_)) { "AND s.loan_id > $1" } else { "" };
     let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
          s.outstanding_principal, s.credit";
@@ -261,7 +263,7 @@ pub async fn due_loans(
     let sql = format!(
         "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
          FROM loans l LEFT JOIN products p ON p.product = l.product \
-         LEFT JOIN loan_state s ON s.loan_id = l.loan_id AND s.loan_id > $1 \
+         LEFT JOIN loan_state s ON s.loan_id = l.loan_id {state_from} \
          WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
         packed::pack(&cols)
     );
