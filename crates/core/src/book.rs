@@ -1,7 +1,6 @@
 //! The loan book: borrowers, their contacts, loans and payments.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -108,7 +107,7 @@ pub struct EnumError {
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
@@ -126,12 +125,12 @@ macro_rules! text_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = EnumError;
-            fn from_str(s: &str) -> Result<Self, EnumError> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::book::EnumError;
+            fn from_str(s: &str) -> Result<Self, $crate::book::EnumError> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(EnumError {
+                    _ => Err($crate::book::EnumError {
                         value: s.to_string(),
                         expected: concat!($($text, " "),+),
                     }),
@@ -139,13 +138,15 @@ macro_rules! text_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+// Also the enumerations of the contact-policy packs.
+pub(crate) use text_enum;
 
 text_enum!(
     /// Whether the borrower is a person or a company.

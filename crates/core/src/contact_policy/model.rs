@@ -2,45 +2,15 @@
 //! what is known about the debtor, what happened before, and the decision.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::pack::PackError;
-use crate::book::{ContactId, LoanId, Relation};
+use crate::book::{ContactId, LoanId, Relation, text_enum};
 
-macro_rules! plain_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value as written in pack files.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-plain_enum!(
+text_enum!(
     /// How a contact is made.
     Channel {
         /// A phone call by a collector.
@@ -65,7 +35,7 @@ impl Channel {
     }
 }
 
-plain_enum!(
+text_enum!(
     /// What a contact is for; third parties may only be asked to pass a message or help locate.
     Purpose {
         /// Discusses or demands payment of the debt.
@@ -78,7 +48,7 @@ plain_enum!(
     }
 );
 
-plain_enum!(
+text_enum!(
     /// What came of a past attempt.
     Outcome {
         /// Nobody answered (includes busy and voicemail without a message).
@@ -98,7 +68,7 @@ plain_enum!(
     }
 );
 
-plain_enum!(
+text_enum!(
     /// A status of the case that stops or limits collection.
     Hold {
         /// The debtor disputes the debt.
