@@ -136,7 +136,15 @@ pub async fn shard_bounds(
         })
     };
     let lo = if shard == 0 { None } else { bound(at(shard)).await? };
-    let hi = if shard + 1 >= shards { None } else { bound(at(shard + 1)).await? };
+    let hi = if shard + 1 >= shards {
+        None
+    } else if at(shard + 1) == 0 {
+        // More shards than loans: this one is empty. No id is at most the empty text,
+        // whereas `None` would mean the whole book.
+        Some(String::new())
+    } else {
+        bound(at(shard + 1)).await?
+    };
     Ok((lo, hi))
 }
 
