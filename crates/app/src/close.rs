@@ -182,6 +182,9 @@ pub enum BatchError {
     /// The database failed, or another batch holds the lock.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Deciding treatment failed (strategy or contact policy).
+    #[error(transparent)]
+    Treatment(#[from] crate::treatment::TreatmentError),
     /// A bug: a task of the batch failed.
     #[error("{0}")]
     Internal(String),
@@ -208,6 +211,8 @@ pub struct DayReport {
     pub ptps_broken: u64,
     /// False when other shards still have to finish the date.
     pub finished: bool,
+    /// Strategy, tasks and allocation (steps 5 and 6).
+    pub treatment: crate::treatment::TreatmentReport,
     /// Wall-clock milliseconds per phase (`loans`, `promises`, `cases`, `figures`), so an
     /// operator can see which part of a slow night was slow.
     pub phase_ms: std::collections::BTreeMap<&'static str, u64>,
@@ -356,6 +361,9 @@ async fn run_day(
     progress.phase("cases");
     sync_cases(db, &mut report).await?;
     report.lap("cases", &mut clock);
+    progress.phase("treatment");
+    report.treatment = crate::treatment::run(db, date).await?;
+    report.lap("treatment", &mut clock);
     stop_at(opts, Failpoint::BeforeFigures);
     progress.phase("figures");
     let mut tx = db.begin().await?;
@@ -784,7 +792,8 @@ impl fmt::Display for DayReport {
         write!(
             f,
             "{}: {} loans evaluated ({} recomputed), {} snapshots written, cases {} opened / {} closed, \
-             promises {} kept / {} broken{}",
+             promises {} kept / {} broken, tasks {} ({} messages, {} blocked, {} cancelled), \
+             calls {} allocated / {} waiting{}",
             self.date,
             self.loans_evaluated,
             self.loans_recomputed,
@@ -793,6 +802,12 @@ impl fmt::Display for DayReport {
             self.cases_closed,
             self.ptps_kept,
             self.ptps_broken,
+            self.treatment.tasks,
+            self.treatment.messages,
+            self.treatment.blocked,
+            self.treatment.cancelled,
+            self.treatment.allocated,
+            self.treatment.unallocated,
             if self.finished { "" } else { " (other shards still running)" }
         )
     }

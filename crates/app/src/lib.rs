@@ -2,8 +2,10 @@
 //! decides through `arrears-core`; the clock and the console belong to the caller.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod cases;
 pub mod close;
 pub mod import;
 pub mod portfolio;
+pub mod treatment;
 pub mod view;

@@ -7,6 +7,7 @@
 mod compliance;
 mod score;
 mod strategy;
+mod work;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -125,6 +126,26 @@ enum Command {
         #[command(subcommand)]
         command: strategy::StrategyCommand,
     },
+    /// Tasks the batch made from strategy steps.
+    Task {
+        #[command(subcommand)]
+        command: work::TaskCommand,
+    },
+    /// Contacts logged against cases (催收记录).
+    Action {
+        #[command(subcommand)]
+        command: work::ActionCommand,
+    },
+    /// Collectors, their capacity and skills.
+    Collector {
+        #[command(subcommand)]
+        command: work::CollectorCommand,
+    },
+    /// Outside collection agencies (委外).
+    Agency {
+        #[command(subcommand)]
+        command: work::AgencyCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -188,6 +209,24 @@ enum CaseCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Move a case (and its open queue tasks) to another collector.
+    Assign {
+        /// Case id.
+        id: String,
+        /// Collector id.
+        #[arg(long)]
+        collector: String,
+    },
+    /// Take a case back from the agency it is placed with.
+    Recall {
+        /// Case id.
+        id: String,
+    },
+    /// Lift a case's hold (a dispute resolved).
+    ReleaseHold {
+        /// Case id.
+        id: String,
     },
 }
 
@@ -422,7 +461,20 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Score { command } => score::run(command)?,
         Command::Compliance { command } => compliance::run(command)?,
-        Command::Strategy { command } => strategy::run(command)?,
+        Command::Strategy { command } => strategy::run(&cli.db, command).await?,
+        Command::Task { command } => work::task(&open(&cli.db).await?, command).await?,
+        Command::Action { command } => work::action(&open(&cli.db).await?, command).await?,
+        Command::Collector { command } => work::collector(&open(&cli.db).await?, command).await?,
+        Command::Agency { command } => work::agency(&open(&cli.db).await?, command).await?,
+        Command::Case { command: CaseCommand::Assign { id, collector } } => {
+            work::assign(&open(&cli.db).await?, &id, &collector).await?
+        }
+        Command::Case { command: CaseCommand::Recall { id } } => {
+            work::recall(&open(&cli.db).await?, &id).await?
+        }
+        Command::Case { command: CaseCommand::ReleaseHold { id } } => {
+            work::release_hold(&open(&cli.db).await?, &id).await?
+        }
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use arrears_strategy::{CheckErrors, Known, Strategy, check, queue_names, template_name};
 use clap::Subcommand;
 use serde_json::json;
+use sha2::Digest;
 
 use crate::Rejected;
 
@@ -25,12 +26,90 @@ pub enum StrategyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check a strategy file and install it: the batch uses it from its `effective_from` on.
+    Install {
+        /// Strategy file (TOML).
+        file: PathBuf,
+        /// Configuration folder holding templates/ and queues.toml (as for `check`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Champion / challenger results per experiment arm: cases, cure rate, recovered, contacts.
+    Report {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a `strategy` subcommand.
-pub fn run(cmd: StrategyCommand) -> Result<()> {
+pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
     match cmd {
         StrategyCommand::Check { file, config, json } => check_file(&file, config, json),
+        StrategyCommand::Install { file, config } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let shown = file.display().to_string();
+            let s = match known(&config_dir(&file, config)).and_then(|k| check(&shown, &text, &k)) {
+                Ok(s) => s,
+                Err(e) => {
+                    for line in e.lines() {
+                        println!("{line}");
+                    }
+                    eprintln!(
+                        "{} 个错误，未安装 / {} error(s), not installed",
+                        e.errors.len(),
+                        e.errors.len()
+                    );
+                    return Err(Rejected.into());
+                }
+            };
+            let sha =
+                sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
+            let stored = arrears_store::treatment::StoredStrategy {
+                name: s.name.clone(),
+                version: s.version,
+                effective_from: s.effective_from,
+                source: text,
+            };
+            let db = crate::open(db).await?;
+            let now = chrono::Local::now().to_rfc3339();
+            let new = arrears_store::treatment::install_strategy(&db, &stored, &sha, &now).await?;
+            println!(
+                "{} v{} {} / {}, effective from {}",
+                s.name,
+                s.version,
+                if new { "已安装" } else { "已是当前内容" },
+                if new { "installed" } else { "already installed" },
+                s.effective_from
+            );
+            Ok(())
+        }
+        StrategyCommand::Report { json } => {
+            let db = crate::open(db).await?;
+            let rows = arrears_store::treatment::arm_figures(&db).await?;
+            if json {
+                return crate::print_json(&rows);
+            }
+            println!(
+                "{:<24} {:<12} {:>7} {:>7} {:>8} {:>14} {:>9}",
+                "experiment", "arm", "cases", "cured", "cure %", "recovered", "contacts"
+            );
+            for r in &rows {
+                let rate = if r.cases > 0 { 100.0 * r.cured as f64 / r.cases as f64 } else { 0.0 };
+                println!(
+                    "{:<24} {:<12} {:>7} {:>7} {:>7.1}% {:>14} {:>9}",
+                    r.experiment,
+                    r.arm,
+                    r.cases,
+                    r.cured,
+                    rate,
+                    arrears_core::Amount(r.recovered_minor).format(arrears_core::Currency::from_code("CNY")?),
+                    r.contacts
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub mod actions;
 pub mod bulk;
 pub mod close;
 pub mod import;
@@ -23,6 +24,7 @@ pub mod loans;
 pub mod lock;
 mod packed;
 pub mod products;
+pub mod treatment;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
 #[macro_export]

@@ -1,0 +1,247 @@
+//! Logging a contact against a case (催收记录): the contact policy and the content rules run
+//! before anything is saved; a refused contact is recorded with the rules that refused it,
+//! a blocked note is not saved at all.
+
+use arrears_content::{Scanner, Verdict};
+use arrears_core::contact_policy::{AgencyId, Channel, CollectorId, Party, Proposal, Purpose, Source, check};
+use arrears_core::{Amount, ContactId, Currency, Relation};
+use arrears_store::actions::{self as store, ActionEffects, ActionRow, NewPromise};
+use arrears_store::treatment as treatment_store;
+use arrears_store::{Db, StoreError};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+
+use crate::treatment::{Packs, attempt, policy_hold};
+
+/// The outcome codes a collector records.
+pub const OUTCOMES: &[&str] = &[
+    "right_party_contact",
+    "no_answer",
+    "wrong_number",
+    "promise_to_pay",
+    "refused",
+    "dispute",
+    "paid",
+    "callback",
+    "deceased",
+    "bankrupt",
+];
+
+/// A contact to log.
+#[derive(Debug, Clone)]
+pub struct ActionInput {
+    /// Case.
+    pub case_id: String,
+    /// When it happened, with the offset it was given in.
+    pub at: DateTime<FixedOffset>,
+    /// The collector or user who made it.
+    pub actor: String,
+    /// The agency that made it, when not the lender.
+    pub agency: Option<String>,
+    /// Channel code.
+    pub channel: String,
+    /// `borrower`, `attorney` or one of the borrower's contact ids.
+    pub party: String,
+    /// Outcome code (one of [`OUTCOMES`]).
+    pub outcome: String,
+    /// The collector's note.
+    pub note: String,
+    /// A promise to pay: amount in major units and due date.
+    pub promise: Option<(String, NaiveDate)>,
+}
+
+/// Why an action was not logged as a contact.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// No such case.
+    #[error("no case {0}")]
+    UnknownCase(String),
+    /// The case is not open.
+    #[error("case {0} is {1}: contacts are logged on open cases only")]
+    NotOpen(String, String),
+    /// An unknown channel.
+    #[error("unknown channel {0:?}: use call, sms, email, voice_bot, letter or visit")]
+    Channel(String),
+    /// An unknown outcome.
+    #[error("unknown outcome {0:?}: use one of {list}", list = OUTCOMES.join(", "))]
+    Outcome(String),
+    /// The party is not one of the borrower's contacts.
+    #[error("borrower {0} has no contact {1}: use borrower, attorney or one of the borrower's contact ids")]
+    UnknownContact(String, String),
+    /// A promise without its amount or date, or with another outcome.
+    #[error("{0}")]
+    Promise(String),
+    /// The case is placed with an agency and someone else tried to contact it.
+    #[error("case {0} is placed with agency {1}: while placed, only that agency contacts it")]
+    Placed(String, String),
+    /// The contact policy refused the contact; it was recorded as refused.
+    #[error("{}", .messages.join("\n"))]
+    Refused {
+        /// The refusal's action id.
+        action_id: String,
+        /// One line per refusing rule (`拒绝：CN-FREQ-01，…`).
+        messages: Vec<String>,
+    },
+    /// The note breaks a blocking content rule; nothing was saved.
+    #[error("note refused by the content rules ({}): rephrase it", .0.join(", "))]
+    NoteBlocked(Vec<String>),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks and logs a contact; returns the stored action.
+pub async fn log(
+    db: &Db,
+    scanner: &Scanner,
+    input: ActionInput,
+    recorded_at: &str,
+) -> Result<ActionRow, ActionError> {
+    let case = store::case_for_action(db, &input.case_id)
+        .await?
+        .ok_or_else(|| ActionError::UnknownCase(input.case_id.clone()))?;
+    if case.status != "open" {
+        return Err(ActionError::NotOpen(case.case_id, case.status));
+    }
+    let channel: Channel = input.channel.parse().map_err(|_| ActionError::Channel(input.channel.clone()))?;
+    if !OUTCOMES.contains(&input.outcome.as_str()) {
+        return Err(ActionError::Outcome(input.outcome));
+    }
+    if let Some(agency) = &case.placed_with
+        && input.agency.as_deref() != Some(agency.as_str())
+    {
+        return Err(ActionError::Placed(case.case_id, agency.clone()));
+    }
+    let (party, relation, contact_id) = match input.party.as_str() {
+        "borrower" => (Party::Debtor, "borrower".to_string(), None),
+        "attorney" => (Party::Attorney, "attorney".to_string(), None),
+        id => {
+            let rel = store::contact_relation(db, &case.borrower_id, id)
+                .await?
+                .ok_or_else(|| ActionError::UnknownContact(case.borrower_id.clone(), id.to_string()))?;
+            let contact = ContactId::new(id)
+                .map_err(|_| ActionError::UnknownContact(case.borrower_id.clone(), id.to_string()))?;
+            let relation: Relation = rel.parse().unwrap_or(Relation::Other);
+            (Party::Contact { id: contact, relation }, rel, Some(id.to_string()))
+        }
+    };
+    let on = input.at.date_naive();
+    let promise = match (&input.promise, input.outcome == "promise_to_pay") {
+        (Some((amount, due)), true) => {
+            let currency = Currency::from_code(case.currency.as_deref().unwrap_or("CNY"))
+                .map_err(|e| ActionError::Promise(e.to_string()))?;
+            let amount = Amount::parse(amount, currency)
+                .map_err(|e| ActionError::Promise(format!("--ptp-amount {amount:?}: {e}")))?;
+            if amount.0 <= 0 {
+                return Err(ActionError::Promise("--ptp-amount must be more than zero".into()));
+            }
+            if *due < on {
+                return Err(ActionError::Promise(format!("--ptp-date {due} is before the contact ({on})")));
+            }
+            Some(NewPromise {
+                ptp_id: format!(
+                    "PTP:{}:{}",
+                    case.case_id,
+                    input.at.with_timezone(&Utc).format("%Y%m%dT%H%M%S")
+                ),
+                promised_on: on,
+                due_on: *due,
+                amount: amount.0,
+                currency: currency.code().to_string(),
+            })
+        }
+        (None, true) => {
+            return Err(ActionError::Promise(
+                "outcome promise_to_pay needs --ptp-amount and --ptp-date".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(ActionError::Promise(
+                "--ptp-amount and --ptp-date go with outcome promise_to_pay".into(),
+            ));
+        }
+        (None, false) => None,
+    };
+    let scan = scanner.scan(&input.note);
+    if scan.verdict == Verdict::Block {
+        return Err(ActionError::NoteBlocked(scan.findings.iter().map(|f| f.rule.clone()).collect()));
+    }
+
+    let at_utc = input.at.with_timezone(&Utc);
+    let since = (at_utc - Duration::days(30)).to_rfc3339();
+    let history: Vec<_> = treatment_store::recent_attempts(db, &since, Some(&case.case_id))
+        .await?
+        .iter()
+        .filter_map(attempt)
+        .filter(|a| a.at <= at_utc)
+        .collect();
+    let source = match &input.agency {
+        Some(a) => Source::Agency(AgencyId(a.clone())),
+        None => Source::Lender,
+    };
+    let purpose = match party.relation() {
+        Some(r) if r != Relation::Guarantor => Purpose::Locate,
+        _ => Purpose::Collect,
+    };
+    let proposal = Proposal {
+        party,
+        channel,
+        address: format!("{}:{}", case.case_id, channel.as_str()),
+        at: at_utc,
+        by: vec![CollectorId(input.actor.clone())],
+        source,
+        purpose,
+        debt: None,
+        carries_opt_out: true,
+    };
+    let mut profile = arrears_core::contact_policy::DebtorProfile::default();
+    if let Ok(tz) = case.timezone.parse() {
+        profile.timezones.push(tz);
+    }
+    if let Some(h) = case.hold.as_deref().and_then(policy_hold) {
+        profile.holds.push(h);
+    }
+    let packs = Packs::builtin().map_err(|e| StoreError::Busy(e.to_string()))?;
+    let decision = check(packs.for_zone(&case.timezone), &proposal, &profile, &history, packs.holidays());
+    let row = ActionRow {
+        action_id: String::new(),
+        case_id: case.case_id.clone(),
+        at: input.at.to_rfc3339(),
+        at_utc: at_utc.to_rfc3339(),
+        actor: input.actor,
+        source: input.agency.unwrap_or_else(|| "lender".into()),
+        channel: channel.as_str().to_string(),
+        party: relation,
+        contact_id,
+        outcome: decision.allowed.then(|| input.outcome.clone()),
+        note: input.note,
+        ptp_id: None,
+        task_id: None,
+        allowed: decision.allowed,
+        policy: decision.refusals.iter().map(|r| r.message_zh()).collect::<Vec<_>>().join("\n"),
+        content: if scan.verdict == Verdict::Warn { "warn" } else { "ok" }.to_string(),
+    };
+    if !decision.allowed {
+        let stored = store::record(db, row, &ActionEffects::default(), on, recorded_at).await?;
+        return Err(ActionError::Refused {
+            action_id: stored.action_id,
+            messages: decision.refusals.iter().map(|r| r.message_zh()).collect(),
+        });
+    }
+    let to_debtor = proposal.party == Party::Debtor;
+    let effects = ActionEffects {
+        promise,
+        hold: match input.outcome.as_str() {
+            "dispute" => Some(("dispute".to_string(), on)),
+            "deceased" => Some(("deceased".to_string(), on)),
+            "bankrupt" => Some(("bankrupt".to_string(), on)),
+            _ => None,
+        },
+        right_party_on: (to_debtor
+            && matches!(
+                input.outcome.as_str(),
+                "right_party_contact" | "promise_to_pay" | "dispute" | "paid" | "callback"
+            ))
+        .then_some(on),
+    };
+    Ok(store::record(db, row, &effects, on, recorded_at).await?)
+}

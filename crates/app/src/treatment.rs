@@ -1,0 +1,554 @@
+//! Steps 5 and 6 of the daily cycle: each open case is placed in a segment of the strategy in
+//! force, its due steps become tasks (automatic messages to the outbox at the first moment the
+//! contact policy allows, calls and visits to queues, placements with agencies), and queue
+//! tasks are allocated to collectors.
+//!
+//! The work is for the next calendar day: the batch of date D runs after D's close, so
+//! messages and calls are scheduled from D+1 00:00 in the debtor's time zone onwards.
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrears_core::allocation::{self, Desk, Work};
+use arrears_core::contact_policy::{
+    AgencyId, Attempt, Channel, CollectorId, DebtorProfile, Hold as PolicyHold, Holidays, Outcome, Party,
+    PolicyPack, Proposal, Purpose, Source, check, first_allowed,
+};
+use arrears_core::{Amount, BorrowerKind, ContactId, Currency, Language, Relation};
+use arrears_store::treatment::{
+    self as store, AttemptRow, NewMessage, NewPlacement, NewTask, OpenCase, OpenCaseLoan, TreatmentState,
+    TreatmentWrites,
+};
+use arrears_store::{Db, StoreError};
+use arrears_strategy::{
+    BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, Done, Hold, Known, LoanInfo, ScoreInfo, StepKind,
+    Strategy, due_steps,
+};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The strategy shipped with arrears, used until one is installed.
+pub const DEFAULT_STRATEGY: &str = include_str!("../../../config/strategies/default.toml");
+
+/// What went wrong deciding treatment.
+#[derive(Debug, thiserror::Error)]
+pub enum TreatmentError {
+    /// The strategy in force does not pass its checks.
+    #[error("strategy {name}: {errors}")]
+    Strategy {
+        /// Where it came from.
+        name: String,
+        /// Every problem, one a line.
+        errors: String,
+    },
+    /// A contact-policy pack failed to load.
+    #[error("contact policy pack {0}")]
+    Pack(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the treatment phase did on one date.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TreatmentReport {
+    /// The strategy used, as `name v<version>`.
+    pub strategy: String,
+    /// Open cases decided.
+    pub cases: u64,
+    /// Tasks made.
+    pub tasks: u64,
+    /// Of those, messages queued in the outbox.
+    pub messages: u64,
+    /// Of those, blocked by the contact policy or a missing agency.
+    pub blocked: u64,
+    /// Tasks of closed, placed or superseded cases cancelled.
+    pub cancelled: u64,
+    /// Cases placed with an agency.
+    pub placed: u64,
+    /// Cases recalled by a step.
+    pub recalled: u64,
+    /// Queue tasks given to collectors.
+    pub allocated: u64,
+    /// Queue tasks no collector could take.
+    pub unallocated: u64,
+    /// Conditions that could not be evaluated (first few), e.g. a null score compared.
+    pub errors: Vec<String>,
+}
+
+/// The strategy in force on `date`: the latest installed one, else the built-in default.
+pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, TreatmentError> {
+    let (name, text) = match store::strategy_in_force(db, date).await? {
+        Some(s) => (format!("{} v{}", s.name, s.version), s.source),
+        None => ("config/strategies/default.toml (built in)".to_string(), DEFAULT_STRATEGY.to_string()),
+    };
+    arrears_strategy::check(&name, &text, &Known::default())
+        .map_err(|e| TreatmentError::Strategy { name, errors: e.lines().join("\n") })
+}
+
+/// Policy packs by id, with the built-in ones loaded once.
+pub struct Packs {
+    packs: HashMap<String, PolicyPack>,
+    holidays: Holidays,
+}
+
+impl Packs {
+    /// The built-in `cn` and `us` packs, with an empty holiday calendar.
+    pub fn builtin() -> Result<Packs, TreatmentError> {
+        let mut packs = HashMap::new();
+        for id in ["cn", "us"] {
+            packs.insert(
+                id.to_string(),
+                PolicyPack::builtin(id).map_err(|e| TreatmentError::Pack(e.to_string()))?,
+            );
+        }
+        Ok(Packs { packs, holidays: Holidays::default() })
+    }
+
+    /// The pack for a borrower: `us` for American time zones, `cn` otherwise.
+    pub fn for_zone(&self, zone: &str) -> &PolicyPack {
+        let id = if zone.starts_with("America/") || zone.starts_with("US/") { "us" } else { "cn" };
+        &self.packs[id]
+    }
+
+    /// The holiday calendar.
+    pub fn holidays(&self) -> &Holidays {
+        &self.holidays
+    }
+}
+
+/// Runs steps 5 and 6 for `date`.
+pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentError> {
+    let strategy = strategy_for(db, date).await?;
+    let packs = Packs::builtin()?;
+    let mut report = TreatmentReport {
+        strategy: format!("{} v{}", strategy.name, strategy.version),
+        ..Default::default()
+    };
+    let mut tx = db.begin().await?;
+    report.cancelled += store::close_finished_work(&mut tx, date).await?;
+    tx.commit().await?;
+
+    let cases = store::open_cases(db).await?;
+    let mut loans: HashMap<String, Vec<OpenCaseLoan>> = HashMap::new();
+    for l in store::open_case_loans(db).await? {
+        loans.entry(l.case_id.clone()).or_default().push(l);
+    }
+    let mut history: HashMap<String, Vec<Done>> = HashMap::new();
+    for (case_id, step, on) in store::step_history(db).await? {
+        history.entry(case_id).or_default().push(Done { step, on });
+    }
+    let since = Utc.from_utc_datetime(&(date - Duration::days(30)).and_time(NaiveTime::MIN)).to_rfc3339();
+    let mut attempts: HashMap<String, Vec<Attempt>> = HashMap::new();
+    for a in store::recent_attempts(db, &since, None).await? {
+        if let Some(at) = attempt(&a) {
+            attempts.entry(a.case_id.clone()).or_default().push(at);
+        }
+    }
+    let agencies: Vec<String> = store::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
+
+    let mut w = TreatmentWrites::default();
+    for c in &cases {
+        let Some(case_loans) = loans.get(&c.case_id) else { continue };
+        let Some(facts) = facts(c, case_loans) else { continue };
+        report.cases += 1;
+        let done = history.get(&c.case_id).map(Vec::as_slice).unwrap_or_default();
+        let d = due_steps(&strategy, &facts, done, date);
+        for e in &d.errors {
+            if report.errors.len() < 10 {
+                report.errors.push(format!("{}: {e}", c.case_id));
+            }
+        }
+        w.states.push(TreatmentState {
+            case_id: c.case_id.clone(),
+            segment: d.segment.clone(),
+            experiment: d.arm.as_ref().map(|a| a.experiment.clone()),
+            arm: d.arm.as_ref().map(|a| a.arm.clone()),
+            bucket: facts.case.bucket.clone(),
+            product: facts.loan.product.clone(),
+        });
+        let Some(segment) = d.segment.clone() else { continue };
+        let priority = d.priority.map_or(0, |p| p.round() as i64);
+        let history = attempts.entry(c.case_id.clone()).or_default();
+        for step in &d.due {
+            let mut task = NewTask {
+                task_id: format!("T:{}:{}:{date}", c.case_id, step.step),
+                case_id: c.case_id.clone(),
+                step: step.step.clone(),
+                kind: step.kind.as_str(),
+                due_at: String::new(),
+                priority,
+                status: "due",
+                queue: step.queue.clone(),
+                template: step.template.clone(),
+                segment: segment.clone(),
+                arm: d.arm.as_ref().map(|a| a.arm.clone()),
+                because: step.because.clone(),
+                reason: None,
+            };
+            let morning = local_midnight(&c.timezone, date + Duration::days(1));
+            task.due_at = morning.to_rfc3339();
+            match step.kind {
+                StepKind::AgencyPlacement => {
+                    let p = step.placement.as_ref().expect("checked strategies give placements an agency");
+                    if agencies.contains(&p.agency) {
+                        task.status = "done";
+                        w.placements.push(NewPlacement {
+                            case_id: c.case_id.clone(),
+                            agency_id: p.agency.clone(),
+                            until_on: date + Duration::days(i64::from(p.days.max(1)) - 1),
+                        });
+                        report.placed += 1;
+                    } else {
+                        task.status = "blocked";
+                        task.reason =
+                            Some(format!("agency {} is not registered (arrears agency add)", p.agency));
+                    }
+                }
+                StepKind::AgencyRecall => {
+                    task.status = "done";
+                    w.recalls.push(c.case_id.clone());
+                    report.recalled += 1;
+                }
+                StepKind::Hold => task.status = "done",
+                StepKind::LegalReferral | StepKind::WriteOffReview => {
+                    task.queue = Some(step.kind.as_str().to_string());
+                }
+                kind => {
+                    let channel = channel_of(kind);
+                    let party = match ContactId::new("guarantor") {
+                        Ok(id) if kind == StepKind::GuarantorContact => {
+                            Party::Contact { id, relation: Relation::Guarantor }
+                        }
+                        _ => Party::Debtor,
+                    };
+                    let proposal = Proposal {
+                        party,
+                        channel,
+                        address: format!("{}:{}", c.case_id, channel.as_str()),
+                        at: morning,
+                        by: Vec::new(),
+                        source: Source::Lender,
+                        purpose: Purpose::Collect,
+                        debt: None,
+                        carries_opt_out: true,
+                    };
+                    let profile = profile(c);
+                    let pack = packs.for_zone(&c.timezone);
+                    let limit = morning + Duration::days(14);
+                    match first_allowed(pack, &proposal, &profile, history, packs.holidays(), limit) {
+                        Some(at) => {
+                            task.due_at = at.to_rfc3339();
+                            if let Some(template) = &step.template {
+                                task.status = "pending";
+                                w.messages.push(NewMessage {
+                                    task_id: task.task_id.clone(),
+                                    case_id: c.case_id.clone(),
+                                    borrower_id: c.borrower_id.clone(),
+                                    channel: channel.as_str(),
+                                    template: template.clone(),
+                                    language: c.language.clone(),
+                                    send_at: task.due_at.clone(),
+                                });
+                                // A scheduled message counts against the frequency limits of the next.
+                                history.push(Attempt {
+                                    at,
+                                    party: proposal.party.clone(),
+                                    channel,
+                                    address: proposal.address.clone(),
+                                    outcome: Outcome::Delivered,
+                                    by: Vec::new(),
+                                    source: Source::Lender,
+                                    debt: None,
+                                });
+                                report.messages += 1;
+                            }
+                        }
+                        None => {
+                            let refused = check(pack, &proposal, &profile, history, packs.holidays());
+                            task.status = "blocked";
+                            let why: Vec<String> = refused.refusals.iter().map(|r| r.message_zh()).collect();
+                            task.reason = Some(if why.is_empty() {
+                                "拒绝：14 天内没有合规的联系时间".to_string()
+                            } else {
+                                why.join("; ")
+                            });
+                        }
+                    }
+                }
+            }
+            if task.status == "blocked" {
+                report.blocked += 1;
+            }
+            report.tasks += 1;
+            w.tasks.push(task);
+        }
+    }
+    let mut tx = db.begin().await?;
+    store::write_treatment(&mut tx, date, &w).await?;
+    tx.commit().await?;
+
+    let (allocated, waiting) = allocate(db, date).await?;
+    report.allocated = allocated;
+    report.unallocated = waiting;
+    Ok(report)
+}
+
+/// Step 6: gives waiting queue tasks to collectors for the work day after `date`; returns
+/// how many were given and how many still wait.
+pub async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentError> {
+    let work_day = date + Duration::days(1);
+    let mut desks: Vec<Desk> = store::desks(db, date, work_day)
+        .await?
+        .into_iter()
+        .map(|d| Desk {
+            id: d.collector.collector_id,
+            capacity: u32::try_from(d.collector.capacity).unwrap_or(0),
+            used: u32::try_from(d.used).unwrap_or(u32::MAX),
+            off: d.off,
+            queues: list(&d.collector.queues),
+            languages: list(&d.collector.languages),
+            buckets: list(&d.collector.buckets),
+            products: list(&d.collector.products),
+        })
+        .collect();
+    let waiting = store::waiting_tasks(db).await?;
+    let work: Vec<Work> = waiting
+        .iter()
+        .map(|t| Work {
+            task_id: t.task_id.clone(),
+            case_id: t.case_id.clone(),
+            queue: t.queue.clone(),
+            priority: t.priority,
+            language: t.language.clone(),
+            bucket: t.bucket.clone(),
+            product: t.product.clone(),
+            keeper: t.keeper.clone(),
+        })
+        .collect();
+    let case_of: HashMap<&str, &str> =
+        waiting.iter().map(|t| (t.task_id.as_str(), t.case_id.as_str())).collect();
+    let given: Vec<(String, String, String)> = allocation::allocate(&mut desks, &work)
+        .into_iter()
+        .map(|(task, collector)| {
+            let case = case_of[task.as_str()].to_string();
+            (task, collector, case)
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    store::allocate(&mut tx, date, &given).await?;
+    tx.commit().await?;
+    Ok((given.len() as u64, (waiting.len() - given.len()) as u64))
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+}
+
+/// The contact channel of an automatic or collector step.
+fn channel_of(kind: StepKind) -> Channel {
+    match kind {
+        StepKind::Sms => Channel::Sms,
+        StepKind::Email => Channel::Email,
+        StepKind::VoiceBot => Channel::VoiceBot,
+        StepKind::Letter | StepKind::LawyerLetter => Channel::Letter,
+        StepKind::Visit => Channel::Visit,
+        _ => Channel::Call,
+    }
+}
+
+/// 00:00 of `day` in the zone (an unknown zone counts as Asia/Shanghai), as an instant.
+pub fn local_midnight(zone: &str, day: NaiveDate) -> DateTime<Utc> {
+    let tz: Tz = zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let local = day.and_time(NaiveTime::MIN);
+    // A zone whose clocks skip midnight (DST at 00:00) starts the day at the first valid minute.
+    (0..180)
+        .find_map(|m| tz.from_local_datetime(&(local + Duration::minutes(m))).earliest())
+        .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
+}
+
+/// What the contact policy knows of the debtor of an open case.
+pub fn profile(c: &OpenCase) -> DebtorProfile {
+    let mut p = DebtorProfile::default();
+    if let Ok(tz) = c.timezone.parse::<Tz>() {
+        p.timezones.push(tz);
+    }
+    if let Some(h) = c.hold.as_deref().and_then(policy_hold) {
+        p.holds.push(h);
+    }
+    p
+}
+
+/// The contact-policy hold for a stored hold code.
+pub fn policy_hold(code: &str) -> Option<PolicyHold> {
+    match code {
+        "dispute" => Some(PolicyHold::Dispute),
+        "deceased" => Some(PolicyHold::Deceased),
+        "bankrupt" | "bankruptcy" => Some(PolicyHold::Bankruptcy),
+        "cease" => Some(PolicyHold::Cease),
+        _ => None,
+    }
+}
+
+/// A stored contact as the contact policy counts it.
+pub fn attempt(a: &AttemptRow) -> Option<Attempt> {
+    let at = DateTime::parse_from_rfc3339(&a.at_utc).ok()?.with_timezone(&Utc);
+    let channel: Channel = a.channel.parse().ok()?;
+    let party = match a.party.as_str() {
+        "borrower" => Party::Debtor,
+        "attorney" => Party::Attorney,
+        rel => Party::Contact {
+            id: ContactId::new(a.contact_id.clone().unwrap_or_else(|| rel.to_string())).ok()?,
+            relation: rel.parse().unwrap_or(Relation::Other),
+        },
+    };
+    let source =
+        if a.source == "lender" { Source::Lender } else { Source::Agency(AgencyId(a.source.clone())) };
+    Some(Attempt {
+        at,
+        party,
+        channel,
+        address: format!("{}:{}", a.case_id, a.channel),
+        outcome: policy_outcome(&a.outcome),
+        by: vec![CollectorId(a.actor.clone())],
+        source,
+        debt: None,
+    })
+}
+
+/// The contact-policy outcome of an action outcome code.
+pub fn policy_outcome(code: &str) -> Outcome {
+    match code {
+        "no_answer" => Outcome::NoAnswer,
+        "wrong_number" => Outcome::WrongNumber,
+        "invalid_number" => Outcome::InvalidNumber,
+        "refused" => Outcome::Refused,
+        "delivered" => Outcome::Delivered,
+        "right_party_contact" | "callback" => Outcome::RightPartyContact,
+        // A promise, a dispute, news of a death or bankruptcy, a payment: all were talked about.
+        _ => Outcome::Conversation,
+    }
+}
+
+const FIVE_CLASS: [&str; 5] = ["normal", "special_mention", "substandard", "doubtful", "loss"];
+
+/// The strategy's view of an open case on the date, from its stored rows; `None` when no
+/// loan of the case has a readable snapshot.
+pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
+    let worst = loans.iter().max_by(|a, b| {
+        a.dpd.cmp(&b.dpd).then(a.overdue.cmp(&b.overdue)).then_with(|| b.loan_id.cmp(&a.loan_id))
+    })?;
+    let currency = Currency::from_code(&worst.currency).ok()?;
+    let same: Vec<&OpenCaseLoan> = loans.iter().filter(|l| l.currency == worst.currency).collect();
+    let total = same.iter().map(|l| l.overdue).sum::<i64>();
+    let rank = |fc: &str| FIVE_CLASS.iter().position(|x| *x == fc).unwrap_or(0);
+    let five_class =
+        loans.iter().map(|l| l.five_class.as_str()).max_by_key(|fc| rank(fc)).unwrap_or("normal");
+    let hold = match c.hold.as_deref() {
+        Some("dispute") => Some(Hold::Dispute),
+        Some("deceased") => Some(Hold::Deceased),
+        Some("bankrupt" | "bankruptcy") => Some(Hold::Bankrupt),
+        _ => None,
+    };
+    Some(CaseFacts {
+        case: CaseInfo {
+            id: c.case_id.clone(),
+            status: CaseStatus::Open,
+            opened_on: c.opened_on,
+            max_dpd: worst.dpd,
+            total_overdue: Amount(total),
+            currency,
+            loans: loans.iter().filter(|l| l.dpd > 0).count() as i64,
+            bucket: worst.bucket.clone(),
+            five_class: five_class.to_string(),
+            hold,
+            dispute_raised_on: if hold == Some(Hold::Dispute) { c.dispute_on } else { None },
+            broken_promises: c.broken,
+            last_broken_promise_on: c.last_broken_on,
+            last_right_party_contact_on: c.last_rpc_on,
+            placed_with: c.placed_with.clone(),
+            stage: c.segment.clone(),
+        },
+        loan: LoanInfo {
+            id: worst.loan_id.clone(),
+            product: worst.product.clone(),
+            dpd: worst.dpd,
+            bucket: worst.bucket.clone(),
+            outstanding_principal: Amount(worst.outstanding),
+            overdue_total: Amount(worst.overdue),
+            currency,
+        },
+        borrower: BorrowerInfo {
+            id: c.borrower_id.clone(),
+            kind: c.kind.parse().unwrap_or(BorrowerKind::Individual),
+            language: c.language.parse().unwrap_or(Language::Zh),
+            province: None,
+            timezone: c.timezone.clone(),
+        },
+        score: ScoreInfo::default(),
+    })
+}
+
+/// Open cases by id with their loans, for callers that decide one case (case show).
+pub fn group_loans(loans: Vec<OpenCaseLoan>) -> BTreeMap<String, Vec<OpenCaseLoan>> {
+    let mut out: BTreeMap<String, Vec<OpenCaseLoan>> = BTreeMap::new();
+    for l in loans {
+        out.entry(l.case_id.clone()).or_default().push(l);
+    }
+    out
+}
+
+/// An agency's results with its commission.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgencyReport {
+    /// Stored figures.
+    #[serde(flatten)]
+    pub figures: store::AgencyFigures,
+    /// Recovered in major units.
+    pub recovered: String,
+    /// Commission on it, rounded half-up to the minor unit.
+    pub commission: String,
+}
+
+/// Placements, recoveries and commission per agency (amounts in CNY minor units are shown in
+/// the default currency).
+pub async fn agency_report(db: &Db) -> Result<Vec<AgencyReport>, TreatmentError> {
+    let currency = Currency::from_code("CNY").map_err(|e| TreatmentError::Pack(e.to_string()))?;
+    let mut out = Vec::new();
+    for f in store::agency_figures(db).await? {
+        let rate: arrears_core::Rate = f.commission_rate.parse().unwrap_or(arrears_core::Rate::ZERO);
+        let (num, den) = rate.as_fraction();
+        let commission =
+            arrears_core::money::div_round_half_up(i128::from(f.recovered_minor) * num, den) as i64;
+        out.push(AgencyReport {
+            recovered: Amount(f.recovered_minor).format(currency),
+            commission: Amount(commission).format(currency),
+            figures: f,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_midnight_is_in_the_debtor_s_zone() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        assert_eq!(local_midnight("Asia/Shanghai", d).to_rfc3339(), "2026-03-07T16:00:00+00:00");
+        assert_eq!(local_midnight("America/New_York", d).to_rfc3339(), "2026-03-08T05:00:00+00:00");
+        // São Paulo skipped midnight when it had daylight saving time (2018-11-04).
+        let skip = NaiveDate::from_ymd_opt(2018, 11, 4).unwrap();
+        assert_eq!(local_midnight("America/Sao_Paulo", skip).to_rfc3339(), "2018-11-04T03:00:00+00:00");
+        assert_eq!(local_midnight("Not/AZone", d), local_midnight("Asia/Shanghai", d));
+    }
+
+    #[test]
+    fn outcomes_map_to_what_the_policy_counts() {
+        assert_eq!(policy_outcome("promise_to_pay"), Outcome::Conversation);
+        assert_eq!(policy_outcome("no_answer"), Outcome::NoAnswer);
+        assert_eq!(policy_outcome("callback"), Outcome::RightPartyContact);
+        assert_eq!(policy_hold("bankrupt"), Some(PolicyHold::Bankruptcy));
+        assert_eq!(policy_hold("nothing"), None);
+    }
+}

@@ -1,0 +1,401 @@
+//! Actions (催收记录): contacts logged against a case, the refusals of the contact policy,
+//! and what they change (promises, holds, the last right-party contact, finished tasks).
+//! Also the task and action listings.
+
+use chrono::NaiveDate;
+use sqlx::AssertSqlSafe;
+
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+/// A case as an action needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseForAction {
+    /// Case.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Borrower's IANA zone.
+    pub timezone: String,
+    /// Hold code.
+    pub hold: Option<String>,
+    /// Agency holding the case.
+    pub placed_with: Option<String>,
+    /// Currency of the case's worst loan.
+    pub currency: Option<String>,
+}
+
+/// The case, or `None` when there is no such case.
+pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAction>, StoreError> {
+    type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = on_pool!(db, p => sqlx::query_as(
+        "SELECT c.case_id, c.borrower_id, c.status, COALESCE(b.timezone, 'Asia/Shanghai'), t.hold, t.placed_with, \
+         (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+          WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1) \
+         FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id = $1",
+    ).bind(case_id).fetch_optional(p).await?);
+    Ok(row.map(|r| CaseForAction {
+        case_id: r.0,
+        borrower_id: r.1,
+        status: r.2,
+        timezone: r.3,
+        hold: r.4,
+        placed_with: r.5,
+        currency: r.6,
+    }))
+}
+
+/// The relation of one of the borrower's contacts, or `None` when the borrower has no such contact.
+pub async fn contact_relation(
+    db: &Db,
+    borrower_id: &str,
+    contact_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT relation FROM contacts WHERE borrower_id = $1 AND contact_id = $2",
+    ).bind(borrower_id).bind(contact_id).fetch_optional(p).await?);
+    Ok(row.map(|r| r.0))
+}
+
+/// An action as stored and listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActionRow {
+    /// Id.
+    pub action_id: String,
+    /// Case.
+    pub case_id: String,
+    /// When, RFC 3339 with the offset it was given in.
+    pub at: String,
+    /// The same instant in UTC (orders and counts).
+    #[serde(skip)]
+    pub at_utc: String,
+    /// Collector or user.
+    pub actor: String,
+    /// `lender` or the agency id.
+    pub source: String,
+    /// Channel code.
+    pub channel: String,
+    /// `borrower`, `attorney` or the contact's relation.
+    pub party: String,
+    /// The contact, when the party is one.
+    pub contact_id: Option<String>,
+    /// Outcome code; none for a refused contact.
+    pub outcome: Option<String>,
+    /// The collector's note.
+    pub note: String,
+    /// The promise taken, if any.
+    pub ptp_id: Option<String>,
+    /// The task it completed, if any.
+    pub task_id: Option<String>,
+    /// Whether the contact policy allowed it.
+    pub allowed: bool,
+    /// Refusing rules and reasons, one a line; empty when allowed.
+    pub policy: String,
+    /// Content check of the note: `ok` or `warn` (waits for compliance review).
+    pub content: String,
+}
+
+/// A promise to pay taken with an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPromise {
+    /// Id.
+    pub ptp_id: String,
+    /// Business date promised.
+    pub promised_on: NaiveDate,
+    /// Due date.
+    pub due_on: NaiveDate,
+    /// Amount, minor units.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+}
+
+/// What an allowed action changes on its case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionEffects {
+    /// Promise taken.
+    pub promise: Option<NewPromise>,
+    /// Hold to put on the case (`dispute`, `deceased`, `bankrupt`), from this business date.
+    pub hold: Option<(String, NaiveDate)>,
+    /// The business date of a right-party contact.
+    pub right_party_on: Option<NaiveDate>,
+}
+
+/// The next action id: `A` and a sequence number.
+async fn next_action_id(tx: &mut Tx) -> Result<String, StoreError> {
+    let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM actions",
+    ).fetch_one(&mut *conn).await?);
+    Ok(format!("A{:08}", n + 1))
+}
+
+/// Records an action (allowed or refused) made on business date `on` and, when allowed, its
+/// effects, in one transaction.
+/// A queue task of the case in the same channel that is due is marked done by it. Returns the
+/// stored row.
+pub async fn record(
+    db: &Db,
+    mut a: ActionRow,
+    effects: &ActionEffects,
+    on: NaiveDate,
+    recorded_at: &str,
+) -> Result<ActionRow, StoreError> {
+    let mut tx = db.begin().await?;
+    if let Tx::Postgres(t) = &mut tx {
+        // Action ids are a sequence: one writer at a time takes the next number.
+        sqlx::query("SELECT pg_advisory_xact_lock(7001)").execute(&mut **t).await?;
+    }
+    a.action_id = next_action_id(&mut tx).await?;
+    if a.allowed {
+        let kind = match a.channel.as_str() {
+            "visit" => "visit",
+            _ if a.party == "guarantor" => "guarantor_contact",
+            "call" => "call",
+            _ => "",
+        };
+        let task: Option<(String,)> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT task_id FROM tasks WHERE case_id = $1 AND kind = $2 AND status = 'due' \
+             ORDER BY created_on, task_id LIMIT 1",
+        ).bind(&a.case_id).bind(kind).fetch_optional(&mut *conn).await?);
+        a.task_id = task.map(|t| t.0);
+    }
+    a.ptp_id = effects.promise.as_ref().map(|p| p.ptp_id.clone());
+    on_tx!(&mut tx, conn => {
+        sqlx::query(
+            "INSERT INTO actions (action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, \
+             note, ptp_id, task_id, allowed, policy, content, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&a.action_id).bind(&a.case_id).bind(&a.at).bind(&a.at_utc).bind(&a.actor).bind(&a.source)
+        .bind(&a.channel).bind(&a.party).bind(&a.contact_id).bind(&a.outcome).bind(&a.note).bind(&a.ptp_id)
+        .bind(&a.task_id).bind(i64::from(a.allowed)).bind(&a.policy).bind(&a.content).bind(recorded_at)
+        .execute(&mut *conn).await?;
+        if let Some(task) = &a.task_id {
+            sqlx::query("UPDATE tasks SET status = 'done', closed_on = $2 WHERE task_id = $1")
+                .bind(task).bind(on).execute(&mut *conn).await?;
+        }
+        if let Some(p) = &effects.promise {
+            sqlx::query(
+                "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.ptp_id).bind(&a.case_id).bind(p.promised_on).bind(p.due_on).bind(p.amount).bind(&p.currency)
+            .execute(&mut *conn).await?;
+        }
+        sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
+            .bind(&a.case_id).execute(&mut *conn).await?;
+        if let Some((hold, on)) = &effects.hold {
+            sqlx::query(
+                "UPDATE case_treatment SET hold = $2, hold_since = $3, \
+                 dispute_on = CASE WHEN $2 = 'dispute' THEN $3 ELSE dispute_on END WHERE case_id = $1",
+            )
+            .bind(&a.case_id).bind(hold).bind(*on).execute(&mut *conn).await?;
+        }
+        if let Some(on) = effects.right_party_on {
+            sqlx::query(
+                "UPDATE case_treatment SET last_rpc_on = $2 WHERE case_id = $1 AND (last_rpc_on IS NULL OR last_rpc_on < $2)",
+            )
+            .bind(&a.case_id).bind(on).execute(&mut *conn).await?;
+        }
+    });
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Lifts a case's hold; the hold it had, or `None` when it had none.
+pub async fn release_hold(db: &Db, case_id: &str) -> Result<Option<String>, StoreError> {
+    let mut tx = db.begin().await?;
+    let had: Option<(Option<String>,)> = on_tx!(&mut tx, conn => sqlx::query_as(
+        "SELECT hold FROM case_treatment WHERE case_id = $1",
+    ).bind(case_id).fetch_optional(&mut *conn).await?);
+    let had = had.and_then(|h| h.0);
+    if had.is_some() {
+        on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE case_treatment SET hold = NULL, hold_since = NULL, dispute_on = NULL WHERE case_id = $1",
+        ).bind(case_id).execute(&mut *conn).await?.rows_affected());
+    }
+    tx.commit().await?;
+    Ok(had)
+}
+
+const ACTION_COLS: &str = "action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, note, \
+                           ptp_id, task_id, allowed, policy, content";
+
+type ActionTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    String,
+);
+
+/// Actions in time order, of one case or all; at most `limit`.
+pub async fn list(db: &Db, case_id: Option<&str>, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
+    let filter = if case_id.is_some() { "case_id = $2" } else { "$2 = $2" };
+    let sql = format!("SELECT {ACTION_COLS} FROM actions WHERE {filter} ORDER BY at_utc, action_id LIMIT $1");
+    let rows: Vec<ActionTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(limit).bind(case_id.unwrap_or("")).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| ActionRow {
+            action_id: r.0,
+            case_id: r.1,
+            at: r.2,
+            at_utc: r.3,
+            actor: r.4,
+            source: r.5,
+            channel: r.6,
+            party: r.7,
+            contact_id: r.8,
+            outcome: r.9,
+            note: r.10,
+            ptp_id: r.11,
+            task_id: r.12,
+            allowed: r.13 != 0,
+            policy: r.14,
+            content: r.15,
+        })
+        .collect())
+}
+
+/// A task as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaskRow {
+    /// Id.
+    pub task_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Strategy step.
+    pub step: String,
+    /// Step kind.
+    pub kind: String,
+    /// Business date made.
+    pub created_on: NaiveDate,
+    /// When it may be done (UTC).
+    pub due_at: String,
+    /// Priority.
+    pub priority: i64,
+    /// `pending`, `due`, `done`, `cancelled` or `blocked`.
+    pub status: String,
+    /// Queue.
+    pub queue: Option<String>,
+    /// Template.
+    pub template: Option<String>,
+    /// Segment.
+    pub segment: String,
+    /// Experiment arm.
+    pub arm: Option<String>,
+    /// Why the step fired.
+    pub because: String,
+    /// Why blocked or cancelled.
+    pub reason: Option<String>,
+    /// Collector holding it.
+    pub collector_id: Option<String>,
+    /// Business date it was allocated.
+    pub allocated_on: Option<NaiveDate>,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// One queue.
+    pub queue: Option<String>,
+    /// One status.
+    pub status: Option<String>,
+    /// One case.
+    pub case_id: Option<String>,
+    /// One collector.
+    pub collector_id: Option<String>,
+}
+
+type TaskTuple = (
+    String,
+    String,
+    String,
+    String,
+    NaiveDate,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDate>,
+);
+
+/// Tasks, highest priority first within each creation date (newest first); at most `limit`.
+pub async fn tasks(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, StoreError> {
+    let sql = "SELECT task_id, case_id, step, kind, created_on, due_at, priority, status, queue, template, segment, \
+               arm, because, reason, collector_id, allocated_on FROM tasks \
+               WHERE ($2 = '' OR queue = $2) AND ($3 = '' OR status = $3) AND ($4 = '' OR case_id = $4) \
+               AND ($5 = '' OR collector_id = $5) \
+               ORDER BY created_on DESC, priority DESC, task_id LIMIT $1";
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let rows: Vec<TaskTuple> = on_pool!(db, p => sqlx::query_as(sql)
+        .bind(limit).bind(opt(&f.queue)).bind(opt(&f.status)).bind(opt(&f.case_id)).bind(opt(&f.collector_id))
+        .fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| TaskRow {
+            task_id: r.0,
+            case_id: r.1,
+            step: r.2,
+            kind: r.3,
+            created_on: r.4,
+            due_at: r.5,
+            priority: r.6,
+            status: r.7,
+            queue: r.8,
+            template: r.9,
+            segment: r.10,
+            arm: r.11,
+            because: r.12,
+            reason: r.13,
+            collector_id: r.14,
+            allocated_on: r.15,
+        })
+        .collect())
+}
+
+/// Moves a case, and its open queue tasks, to another collector (a supervisor's decision);
+/// false when the case has no treatment yet or the collector does not exist.
+pub async fn assign(db: &Db, case_id: &str, collector_id: &str, on: NaiveDate) -> Result<bool, StoreError> {
+    let mut tx = db.begin().await?;
+    let ok = on_tx!(&mut tx, conn => {
+        let exists: Option<(String,)> = sqlx::query_as("SELECT collector_id FROM collectors WHERE collector_id = $1")
+            .bind(collector_id).fetch_optional(&mut *conn).await?;
+        if exists.is_none() {
+            false
+        } else {
+            sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
+                .bind(case_id).execute(&mut *conn).await?;
+            sqlx::query("UPDATE case_treatment SET collector_id = $2, assigned_on = $3 WHERE case_id = $1")
+                .bind(case_id).bind(collector_id).bind(on).execute(&mut *conn).await?;
+            let sql = format!(
+                "UPDATE tasks SET collector_id = $2, allocated_on = $3 WHERE case_id = $1 AND status = 'due' \
+                 AND kind IN {}",
+                crate::treatment::QUEUE_KINDS
+            );
+            sqlx::query(AssertSqlSafe(sql)).bind(case_id).bind(collector_id).bind(on).execute(&mut *conn).await?;
+            true
+        }
+    });
+    tx.commit().await?;
+    Ok(ok)
+}
