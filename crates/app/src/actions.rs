@@ -187,7 +187,8 @@ pub async fn log(
         channel,
         address: format!("{}:{}", case.case_id, channel.as_str()),
         at: at_utc,
-        by: vec![CollectorId(input.actor.clone())],
+        // A visit names everyone who went: `--by a,b`.
+        by: input.actor.split(',').map(|c| CollectorId(c.trim().to_string())).collect(),
         source,
         purpose,
         debt: None,

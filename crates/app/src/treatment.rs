@@ -226,7 +226,9 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                         channel,
                         address: format!("{}:{}", c.case_id, channel.as_str()),
                         at: morning,
-                        by: Vec::new(),
+                        // The visiting team is named when the visit is logged (and checked then);
+                        // scheduling assumes the two collectors the cn pack asks for.
+                        by: if kind == StepKind::Visit { visit_team() } else { Vec::new() },
                         source: Source::Lender,
                         purpose: Purpose::Collect,
                         debt: None,
@@ -264,7 +266,11 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                             }
                         }
                         None => {
-                            let refused = check(pack, &proposal, &profile, history, packs.holidays());
+                            // Asked at 10:00 local, so that the night's quiet hours do not hide
+                            // the rule that really blocks.
+                            let mut at_ten = proposal.clone();
+                            at_ten.at = morning + Duration::hours(10);
+                            let refused = check(pack, &at_ten, &profile, history, packs.holidays());
                             task.status = "blocked";
                             let why: Vec<String> = refused.refusals.iter().map(|r| r.message_zh()).collect();
                             task.reason = Some(if why.is_empty() {
@@ -338,6 +344,10 @@ pub async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentE
     store::allocate(&mut tx, date, &given).await?;
     tx.commit().await?;
     Ok((given.len() as u64, (waiting.len() - given.len()) as u64))
+}
+
+fn visit_team() -> Vec<CollectorId> {
+    vec![CollectorId("visit-team-a".into()), CollectorId("visit-team-b".into())]
 }
 
 fn list(s: &str) -> Vec<String> {

@@ -63,7 +63,7 @@ async fn fresh_book(t: &TestDb) {
 }
 
 /// Every table the batch writes, as text, in key order; timestamps left out.
-const DUMPED: [(&str, &str, &str); 9] = [
+const DUMPED: [(&str, &str, &str); 13] = [
     ("business_days", "business_date, status", "business_date"),
     (
         "loan_state",
@@ -89,6 +89,14 @@ const DUMPED: [(&str, &str, &str); 9] = [
         "business_date, currency, from_bucket, from_rank, to_bucket, to_rank, loans, balance",
         "business_date, currency, from_bucket, to_bucket",
     ),
+    (
+        "tasks",
+        "task_id, step, kind, created_on, due_at, priority, status, queue, segment, arm, reason, collector_id, closed_on",
+        "task_id",
+    ),
+    ("outbox", "message_id, channel, template, send_at, status", "message_id"),
+    ("case_treatment", "case_id, segment, experiment, arm, collector_id, placed_with, bucket", "case_id"),
+    ("placements", "placement_id, agency_id, placed_on, until_on, recalled_on", "placement_id"),
 ];
 
 /// The dump of one table, rows as `|`-joined text; `filter` narrows it (SQL after WHERE).
@@ -233,8 +241,12 @@ async fn backdated_payment_ends_as_if_it_had_come_on_time() {
         ok(&on_time, &["import", extra.path().to_str().unwrap()]);
         ok(&on_time, &["batch", "--from", "2026-10-20", "--to", "2026-10-25"]);
 
-        // Figures of dates already reported are not restated; everything else must match.
+        // Figures of dates already reported are not restated, and work already done or
+        // cancelled is history (tasks, messages, placements): everything else must match.
         for (table, cols, key) in DUMPED {
+            if ["tasks", "outbox", "case_treatment", "placements"].contains(&table) {
+                continue;
+            }
             let filter = match table {
                 "portfolio_figures" | "roll_rates" => "business_date >= '2026-10-25'",
                 _ => "1 = 1",

@@ -1,0 +1,348 @@
+//! Strategy, tasks, allocation and actions end to end through the binary: a generated book,
+//! collectors and an agency, 60 business days of batch with contacts logged on the way; then
+//! every task, message, placement and allocation is checked against the rules from the raw
+//! tables, independently of the code that made them. SQLite always, PostgreSQL when
+//! `ARREARS_TEST_PG` is set.
+
+#[allow(dead_code)]
+#[path = "../../app/tests/import/support.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Output};
+
+use arrears_store::Db;
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use sqlx::Row as _;
+use support::{TestDb, each_backend};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn arrears(t: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .arg("--db")
+        .arg(t.url.expose())
+        .args(args)
+        .env_remove("ARREARS_FAILPOINT")
+        .output()
+        .expect("the arrears binary runs")
+}
+
+fn ok(t: &TestDb, args: &[&str]) -> String {
+    let out = arrears(t, args);
+    assert!(out.status.success(), "[{}] arrears {args:?}: {}", t.backend, text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Rows of a query as `|`-joined text columns.
+async fn rows(db: &Db, sql: &str) -> Vec<Vec<String>> {
+    arrears_store::on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<String, _>(0).split('|').map(String::from).collect())
+            .collect()
+    })
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    arrears_store::on_pool!(db, pool => {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    })
+}
+
+fn d(s: &str) -> NaiveDate {
+    arrears_core::calendar::parse_iso_date(s).unwrap_or_else(|| panic!("date {s:?}"))
+}
+
+const FIRST: &str = "2026-09-01";
+const MIDDLE: &str = "2026-09-30";
+const LAST: &str = "2026-10-30";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_business_days_of_treatment_follow_the_strategy_and_the_contact_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let book = dir.path().join("book");
+    let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .args(["generate", "--loans", "2500", "--seed", "11", "--as-of", LAST, "--out"])
+        .arg(&book)
+        .output()
+        .expect("generate runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    each_backend(async |t: &TestDb| {
+        ok(t, &["import", book.to_str().unwrap()]);
+        ok(t, &["agency", "add", "default_agency", "--name", "外包一", "--commission", "0.15"]);
+        for i in 1..=4 {
+            let id = format!("c{i}");
+            let mut args = vec!["collector", "add", &id, "--name", "催收员", "--capacity", "12"];
+            args.extend(["--queues", "early_calls,mid_calls,late_calls"]);
+            if i == 1 {
+                args.extend(["--days-off", "2026-09-10,2026-10-01"]);
+            }
+            ok(t, &args);
+        }
+        ok(t, &["collector", "add", "corp", "--name", "对公", "--capacity", "8", "--queues", "corporate,field_visits"]);
+        ok(t, &["batch", "--from", FIRST, "--to", MIDDLE]);
+
+        // Work on three open cases the way collectors would: a promise, a dispute, calls.
+        let open = rows(&t.db, "SELECT c.case_id || '|' || c.borrower_id FROM cases c JOIN borrowers b ON b.borrower_id = c.borrower_id \
+             WHERE c.status = 'open' AND b.timezone = 'Asia/Shanghai' AND b.kind = 'individual' ORDER BY c.case_id").await;
+        assert!(open.len() >= 3, "[{}] only {} open cases", t.backend, open.len());
+        let (promised, disputed, called) = (&open[0][0], &open[1][0], &open[2][0]);
+        ok(t, &[
+            "action", "log", "--case", promised, "--channel", "call", "--outcome", "promise_to_pay", "--at",
+            "2026-09-30T10:00:00+08:00", "--ptp-amount", "100.00", "--ptp-date", "2026-10-05", "--by", "c2",
+            "--note", "客户承诺10月5日前还款100元",
+        ]);
+        ok(t, &[
+            "action", "log", "--case", disputed, "--channel", "call", "--outcome", "dispute", "--at",
+            "2026-09-30T11:00:00+08:00", "--by", "c2",
+        ]);
+        // Three conversations with one debtor in a day are the most the cn pack allows.
+        for hour in ["09", "12", "15"] {
+            let at = format!("2026-09-30T{hour}:00:00+08:00");
+            ok(t, &["action", "log", "--case", called, "--channel", "call", "--outcome", "right_party_contact", "--at", &at, "--by", "c3"]);
+        }
+        let before = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM actions").await;
+        let refused = arrears(t, &[
+            "action", "log", "--case", called, "--channel", "call", "--outcome", "right_party_contact", "--at",
+            "2026-09-30T17:00:00+08:00", "--by", "c3",
+        ]);
+        assert_eq!(refused.status.code(), Some(1), "[{}] a fourth call is refused", t.backend);
+        assert!(text(&refused.stderr).contains("CN-"), "[{}] refusal names the rule: {}", t.backend, text(&refused.stderr));
+        // A call at 23:00 local breaks the quiet hours.
+        let night = arrears(t, &[
+            "action", "log", "--case", promised, "--channel", "call", "--outcome", "no_answer", "--at",
+            "2026-09-30T23:00:00+08:00",
+        ]);
+        assert_eq!(night.status.code(), Some(1), "[{}] a call at 23:00 is refused", t.backend);
+        assert_eq!(
+            count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM actions WHERE allowed = 0").await,
+            2,
+            "[{}] refusals are recorded",
+            t.backend
+        );
+        // A threatening note is not saved at all.
+        let threat = arrears(t, &[
+            "action", "log", "--case", promised, "--channel", "call", "--outcome", "refused", "--at",
+            "2026-09-30T16:00:00+08:00", "--note", "再不还钱就打断你的腿",
+        ]);
+        assert!(!threat.status.success(), "[{}] a threatening note is refused", t.backend);
+        assert_eq!(count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM actions").await, before + 2);
+        let listed: serde_json::Value =
+            serde_json::from_str(&ok(t, &["action", "list", "--case", called, "--json"])).expect("JSON");
+        let listed = listed.as_array().expect("array");
+        assert_eq!(listed.len(), 4, "[{}] three calls and a refusal", t.backend);
+        assert!(listed.iter().all(|a| a["at"].as_str().is_some_and(|s| s.ends_with("+08:00"))));
+
+        ok(t, &["batch", "--from", "2026-10-01", "--to", LAST]);
+        let tasks_before_rerun = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks").await;
+        ok(t, &["batch", "--date", LAST]);
+        assert_eq!(
+            count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks").await,
+            tasks_before_rerun,
+            "[{}] running a date again makes no new task",
+            t.backend
+        );
+        check_everything(t, disputed).await;
+    })
+    .await;
+}
+
+/// The worst DPD of each case on a date, from the change-only snapshots (independent of treatment).
+async fn worst_dpd(db: &Db) -> BTreeMap<(String, NaiveDate), i64> {
+    // Per case and loan, the snapshot history; then for each task date the latest as_of <= date.
+    let mut hist: BTreeMap<String, BTreeMap<String, Vec<(NaiveDate, i64)>>> = BTreeMap::new();
+    let snap = rows(
+        db,
+        "SELECT cl.case_id || '|' || cl.loan_id || '|' || CAST(s.as_of AS TEXT) || '|' || CAST(s.dpd AS TEXT) \
+         FROM case_loans cl JOIN snapshots s ON s.loan_id = cl.loan_id",
+    )
+    .await;
+    for r in snap {
+        hist.entry(r[0].clone())
+            .or_default()
+            .entry(r[1].clone())
+            .or_default()
+            .push((d(&r[2]), r[3].parse().unwrap()));
+    }
+    let dates = rows(db, "SELECT DISTINCT case_id || '|' || CAST(created_on AS TEXT) FROM tasks").await;
+    let mut out = BTreeMap::new();
+    for r in dates {
+        let (case, on) = (r[0].clone(), d(&r[1]));
+        let worst = hist
+            .get(&case)
+            .map(|loans| {
+                loans
+                    .values()
+                    .filter_map(|h| {
+                        h.iter().filter(|(a, _)| *a <= on).max_by_key(|(a, _)| *a).map(|(_, dpd)| *dpd)
+                    })
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        out.insert((case, on), worst);
+    }
+    out
+}
+
+async fn check_everything(t: &TestDb, disputed: &str) {
+    let db = &t.db;
+    let b = t.backend;
+    let tasks = rows(
+        db,
+        "SELECT t.task_id || '|' || t.case_id || '|' || t.step || '|' || t.kind || '|' || CAST(t.created_on AS TEXT) \
+         || '|' || t.status || '|' || t.segment || '|' || COALESCE(b.kind, '') || '|' || COALESCE(c.status, '') \
+         || '|' || COALESCE(CAST(c.closed_on AS TEXT), '') || '|' || COALESCE(t.collector_id, '') || '|' \
+         || COALESCE(CAST(t.allocated_on AS TEXT), '') || '|' || COALESCE(t.queue, '') \
+         FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id",
+    )
+    .await;
+    assert!(tasks.len() > 500, "[{b}] a 60-day run makes work: {} tasks", tasks.len());
+    let worst = worst_dpd(db).await;
+    let held: BTreeSet<String> = rows(db, "SELECT case_id FROM case_treatment WHERE hold IS NOT NULL")
+        .await
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(held.contains(disputed), "[{b}] the disputed case is on hold");
+    let mut kinds = BTreeSet::new();
+    for r in &tasks {
+        let (id, case, step, kind, on, status, segment, borrower_kind, case_status, closed_on) =
+            (&r[0], &r[1], &r[2], &r[3], d(&r[4]), &r[5], &r[6], &r[7], &r[8], &r[9]);
+        kinds.insert(kind.clone());
+        // The segment is the first of on_hold / company / early / mid / late whose condition holds.
+        let dpd = worst[&(case.clone(), on)];
+        let expected = if held.contains(case) && segment == "on_hold" {
+            "on_hold"
+        } else if borrower_kind == "company" {
+            "company"
+        } else if dpd <= 30 {
+            "early"
+        } else if dpd <= 90 {
+            "mid"
+        } else {
+            "late"
+        };
+        assert_eq!(segment, expected, "[{b}] task {id}: worst DPD {dpd}, borrower {borrower_kind}");
+        // Step names carry their segment: no step fires for a segment it does not belong to.
+        let prefix = if segment == "on_hold" { "hold_" } else { &format!("{segment}_") };
+        assert!(step.starts_with(prefix), "[{b}] task {id} step {step} in segment {segment}");
+        // A cured case gets nothing after it closed, and its open work was cancelled.
+        if case_status == "closed" {
+            let closed = d(closed_on);
+            assert!(on < closed, "[{b}] task {id} made on {on}, case closed {closed}");
+            assert!(
+                !["pending", "due", "blocked"].contains(&status.as_str()),
+                "[{b}] task {id} of a closed case is {status}"
+            );
+        }
+    }
+    assert!(kinds.contains("sms") && kinds.contains("call"), "[{b}] messages and calls: {kinds:?}");
+
+    // Disputed: after the dispute only hold-kind steps.
+    let after = rows(
+        db,
+        &format!(
+            "SELECT kind FROM tasks WHERE case_id = '{disputed}' AND created_on > '2026-09-30' AND kind NOT IN ('hold', 'agency_recall', 'write_off_review')"
+        ),
+    )
+    .await;
+    assert!(after.is_empty(), "[{b}] a disputed case got {after:?}");
+
+    // Placed cases get no internal treatment while placed.
+    let inside = count(
+        db,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks t JOIN placements p ON p.case_id = t.case_id \
+         WHERE t.created_on > p.placed_on AND t.created_on <= COALESCE(p.recalled_on, p.until_on) \
+         AND t.kind IN ('sms', 'email', 'voice_bot', 'call', 'visit', 'letter', 'guarantor_contact', 'agency_placement')",
+    )
+    .await;
+    assert_eq!(inside, 0, "[{b}] internal tasks during a placement");
+    let placements = count(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM placements").await;
+    let placement_steps = count(
+        db,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'agency_placement' AND status = 'done'",
+    )
+    .await;
+    assert_eq!(placements, placement_steps, "[{b}] a placement per placement step");
+    assert!(placements > 0, "[{b}] late cases were placed");
+    let cured_work =
+        count(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE reason = 'case closed'").await;
+    assert!(cured_work > 0, "[{b}] cured cases had open work cancelled");
+    let visits =
+        count(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE kind = 'visit' AND status = 'blocked'")
+            .await;
+    assert_eq!(visits, 0, "[{b}] visits are scheduled, not blocked");
+
+    // Allocation: within capacity, skills and days off.
+    let load = rows(
+        db,
+        "SELECT t.collector_id || '|' || CAST(t.allocated_on AS TEXT) || '|' || CAST(COUNT(*) AS TEXT) FROM tasks t \
+         WHERE t.collector_id IS NOT NULL GROUP BY t.collector_id, t.allocated_on",
+    )
+    .await;
+    assert!(!load.is_empty(), "[{b}] some tasks were allocated");
+    for r in &load {
+        let cap = if r[0] == "corp" { 8 } else { 12 };
+        assert!(r[2].parse::<i64>().unwrap() <= cap, "[{b}] {} got {} tasks on {}", r[0], r[2], r[1]);
+        // c1 is off on 2026-09-10 and 2026-10-01: the runs of the day before allocate for those days.
+        assert!(
+            !(r[0] == "c1" && (r[1] == "2026-09-09" || r[1] == "2026-09-30")),
+            "[{b}] c1 got work on a day off"
+        );
+    }
+    for r in &tasks {
+        let (collector, queue) = (&r[10], &r[12]);
+        if collector == "corp" {
+            assert!(["corporate", "field_visits"].contains(&queue.as_str()), "[{b}] corp got {queue}");
+        } else if !collector.is_empty() {
+            assert!(queue.ends_with("_calls"), "[{b}] {collector} got {queue}");
+        }
+    }
+
+    // Champion / challenger: the configured 80/20 split, within four standard deviations.
+    let arms = rows(
+        db,
+        "SELECT arm || '|' || CAST(COUNT(*) AS TEXT) FROM case_treatment WHERE experiment = 'early_voice_bot_2026' GROUP BY arm",
+    )
+    .await;
+    let n: f64 = arms.iter().map(|r| r[1].parse::<f64>().unwrap()).sum();
+    let challenger = arms.iter().find(|r| r[0] == "challenger").map_or(0.0, |r| r[1].parse::<f64>().unwrap());
+    assert!(n > 100.0, "[{b}] {n} cases in the experiment");
+    let sigma = (0.2 * 0.8 / n).sqrt();
+    assert!((challenger / n - 0.2).abs() < 4.0 * sigma, "[{b}] challenger share {} of {n}", challenger / n);
+    let bot_steps = count(
+        db,
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE step LIKE 'early_bot_%' AND arm <> 'challenger'",
+    )
+    .await;
+    assert_eq!(bot_steps, 0, "[{b}] challenger steps only for challenger cases");
+
+    // Every queued message goes out inside the local hours the pack allows.
+    let msgs = rows(
+        db,
+        "SELECT o.send_at || '|' || COALESCE(b.timezone, 'Asia/Shanghai') || '|' || o.channel FROM outbox o \
+         LEFT JOIN borrowers b ON b.borrower_id = o.borrower_id",
+    )
+    .await;
+    assert!(msgs.len() > 100, "[{b}] {} messages", msgs.len());
+    for r in &msgs {
+        let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&r[0]).expect("RFC 3339").with_timezone(&Utc);
+        let tz: chrono_tz::Tz = r[1].parse().expect("zone");
+        let local = at.with_timezone(&tz);
+        let close = if r[1].starts_with("America/") { 21 } else { 22 };
+        if r[2] != "letter" {
+            assert!((8..close).contains(&local.hour()), "[{b}] {} message at {local} ({})", r[2], r[1]);
+        }
+    }
+    // The promise taken is judged by the batch.
+    let judged =
+        count(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM ptps WHERE status IN ('kept', 'broken')").await;
+    assert_eq!(judged, 1, "[{b}] the promise due 2026-10-05 was judged");
+}
