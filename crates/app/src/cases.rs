@@ -65,6 +65,10 @@ pub struct CaseView {
     pub loans: Vec<CaseLoanView>,
     /// Its promises to pay.
     pub ptps: Vec<PtpView>,
+    /// Its tasks, newest first.
+    pub tasks: Vec<arrears_store::actions::TaskRow>,
+    /// Its recorded contacts and refusals, oldest first.
+    pub actions: Vec<arrears_store::actions::ActionRow>,
 }
 
 impl std::ops::Deref for CaseView {
@@ -116,7 +120,11 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
             status: t.status.as_str(),
         })
         .collect();
-    Ok(Some(CaseView { case: row, loans, ptps }))
+    let filter =
+        arrears_store::actions::TaskFilter { case_id: Some(case_id.to_string()), ..Default::default() };
+    let tasks = arrears_store::actions::tasks(db, &filter, 10_000).await?;
+    let actions = arrears_store::actions::list(db, Some(case_id), 10_000).await?;
+    Ok(Some(CaseView { case: row, loans, ptps, tasks, actions }))
 }
 
 /// A product's rules as shown: defaults spelled out.

@@ -788,6 +788,35 @@ fn print_case(c: &arrears_app::cases::CaseView) -> Result<()> {
             )?;
         }
     }
+    if !c.tasks.is_empty() {
+        writeln!(o, "\ntasks:")?;
+        for t in &c.tasks {
+            writeln!(
+                o,
+                "  {} {:<18} {:<9} {} {}",
+                t.created_on,
+                t.kind,
+                t.status,
+                t.collector_id.as_deref().or(t.queue.as_deref()).unwrap_or("-"),
+                t.reason.as_deref().unwrap_or(&t.because)
+            )?;
+        }
+    }
+    if !c.actions.is_empty() {
+        writeln!(o, "\nactions:")?;
+        for a in &c.actions {
+            writeln!(
+                o,
+                "  {} {} {} {} {} {}",
+                a.at,
+                a.channel,
+                a.party,
+                a.outcome.as_deref().unwrap_or("refused"),
+                a.note,
+                a.policy.replace('\n', "; ")
+            )?;
+        }
+    }
     Ok(())
 }
 

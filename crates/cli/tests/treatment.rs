@@ -139,7 +139,34 @@ async fn sixty_business_days_of_treatment_follow_the_strategy_and_the_contact_ru
         assert_eq!(listed.len(), 4, "[{}] three calls and a refusal", t.backend);
         assert!(listed.iter().all(|a| a["at"].as_str().is_some_and(|s| s.ends_with("+08:00"))));
 
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(t, &["case", "show", called, "--json"])).expect("JSON");
+        assert_eq!(shown["actions"].as_array().map(Vec::len), Some(4), "[{}] case show has the actions", t.backend);
+        assert!(shown["tasks"].as_array().is_some_and(|a| !a.is_empty()), "[{}] case show has the tasks", t.backend);
+
+        // A supervisor changes the strategy from 2026-10-01: the e-mail step gets a new name.
+        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config");
+        let default = std::fs::read_to_string(format!("{config}/strategies/default.toml")).expect("default strategy");
+        let changed = default
+            .replace("version = 1", "version = 2")
+            .replace("effective_from = \"2026-01-01\"", "effective_from = \"2026-10-01\"")
+            .replace("name = \"early_email\"", "name = \"early_email_v2\"");
+        assert_ne!(changed, default);
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), &changed).expect("write strategy");
+        let broken = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(broken.path(), changed.replace("queue = \"mid_calls\"", "queue = \"nowhere\"")).expect("write");
+        let refused = arrears(t, &["strategy", "install", broken.path().to_str().unwrap(), "--config", config]);
+        assert_eq!(refused.status.code(), Some(1), "[{}] a strategy with errors is not installed", t.backend);
+        assert!(text(&refused.stdout).contains("nowhere"), "[{}] {}", t.backend, text(&refused.stdout));
+        ok(t, &["strategy", "install", file.path().to_str().unwrap(), "--config", config]);
+
         ok(t, &["batch", "--from", "2026-10-01", "--to", LAST]);
+        let old_step = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE step = 'early_email' AND created_on >= '2026-10-01'").await;
+        let new_before = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE step = 'early_email_v2' AND created_on < '2026-10-01'").await;
+        let new_after = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE step = 'early_email_v2'").await;
+        assert_eq!((old_step, new_before), (0, 0), "[{}] each version applies from its date", t.backend);
+        assert!(new_after > 0, "[{}] the installed version made work", t.backend);
         let tasks_before_rerun = count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM tasks").await;
         ok(t, &["batch", "--date", LAST]);
         assert_eq!(

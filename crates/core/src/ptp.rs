@@ -1,5 +1,8 @@
 //! Promises to pay (承诺还款): kept when the promised amount arrives by the
-//! promised date, broken when the date passes without it.
+//! promised date, broken when the date passes without it. A payment short of the
+//! promise by no more than [`SHORTFALL_TOLERANCE_BP`] of it still keeps it: a borrower
+//! who pays 995 of a promised 1,000 kept their word, and chasing them as a broken
+//! promise would be wrong.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -34,6 +37,9 @@ impl PtpStatus {
     }
 }
 
+/// The shortfall a kept promise may have, in basis points of the promised amount (1%).
+pub const SHORTFALL_TOLERANCE_BP: i128 = 100;
+
 /// A promise made on one date to pay an amount by another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Promise {
@@ -51,9 +57,15 @@ impl Promise {
         (self.promised_on, self.due_on.min(as_of))
     }
 
+    /// The largest shortfall that still keeps the promise, rounded half-up to the minor unit.
+    pub fn tolerance(&self) -> Amount {
+        let t = crate::money::div_round_half_up(i128::from(self.amount.0) * SHORTFALL_TOLERANCE_BP, 10_000);
+        Amount(i64::try_from(t).unwrap_or(0).max(0))
+    }
+
     /// Judges the promise at the end of `as_of`, given what was paid in its window.
     pub fn evaluate(&self, paid_in_window: Amount, as_of: NaiveDate) -> PtpStatus {
-        if paid_in_window >= self.amount {
+        if paid_in_window.0 >= self.amount.0 - self.tolerance().0 {
             PtpStatus::Kept
         } else if self.due_on <= as_of {
             PtpStatus::Broken
@@ -76,7 +88,10 @@ mod tests {
         let table = [
             ("nothing yet, before due", 0, "2024-03-03", PtpStatus::Pending),
             ("paid in full early", 50_000, "2024-03-03", PtpStatus::Kept),
-            ("short on the due date", 49_999, "2024-03-05", PtpStatus::Broken),
+            ("short by more than 1% on the due date", 49_499, "2024-03-05", PtpStatus::Broken),
+            ("short by more than 1% before due", 49_499, "2024-03-04", PtpStatus::Pending),
+            ("short by exactly 1% (tolerance)", 49_500, "2024-03-05", PtpStatus::Kept),
+            ("short by one fen", 49_999, "2024-03-05", PtpStatus::Kept),
             ("in full on the due date", 50_000, "2024-03-05", PtpStatus::Kept),
             ("more than promised", 80_000, "2024-03-09", PtpStatus::Kept),
             ("nothing after due", 0, "2024-03-06", PtpStatus::Broken),
@@ -85,6 +100,9 @@ mod tests {
             assert_eq!(p.evaluate(Amount(paid), d(as_of)), want, "{what}");
         }
         assert_eq!(p.window(d("2024-03-03")), (d("2024-03-01"), d("2024-03-03")));
+        // Half-up: 1% of 12,345 fen is 123.45, tolerated 123; of 12,350 it is 123.5, tolerated 124.
+        let q = |a| Promise { amount: Amount(a), ..p }.tolerance();
+        assert_eq!((q(12_345), q(12_350), q(49), q(50)), (Amount(123), Amount(124), Amount(0), Amount(1)));
         assert_eq!(PtpStatus::parse("broken"), Some(PtpStatus::Broken));
     }
 }
