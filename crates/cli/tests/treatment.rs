@@ -368,8 +368,93 @@ async fn check_everything(t: &TestDb, disputed: &str) {
             assert!((8..close).contains(&local.hour()), "[{b}] {} message at {local} ({})", r[2], r[1]);
         }
     }
+    every_contact_passes_the_pack(t).await;
+
     // The promise taken is judged by the batch.
     let judged =
         count(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM ptps WHERE status IN ('kept', 'broken')").await;
     assert_eq!(judged, 1, "[{b}] the promise due 2026-10-05 was judged");
+}
+
+/// Every message still queued and every contact recorded as allowed passes its pack (cn, or us
+/// for American zones), given every contact of the case before it: the batch's scheduling and
+/// the action checks are re-judged here from the raw tables.
+async fn every_contact_passes_the_pack(t: &TestDb) {
+    use arrears_core::contact_policy::{
+        Attempt, Channel, DebtorProfile, Hold, Holidays, Outcome, Party, PolicyPack, Proposal, Purpose,
+        Source, check,
+    };
+    let b = t.backend;
+    let events = rows(
+        &t.db,
+        "SELECT o.case_id || '|' || o.send_at || '|' || o.channel || '|borrower|delivered|outbox|' \
+         || COALESCE(b.timezone, 'Asia/Shanghai') FROM outbox o JOIN cases c ON c.case_id = o.case_id \
+         LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id WHERE o.status <> 'cancelled' \
+         UNION ALL \
+         SELECT a.case_id || '|' || a.at_utc || '|' || a.channel || '|' || a.party || '|' || COALESCE(a.outcome, '') \
+         || '|' || a.actor || '|' || COALESCE(b.timezone, 'Asia/Shanghai') FROM actions a \
+         JOIN cases c ON c.case_id = a.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         WHERE a.allowed = 1",
+    )
+    .await;
+    let mut by_case: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for e in events {
+        by_case.entry(e[0].clone()).or_default().push(e);
+    }
+    let packs = (PolicyPack::builtin("cn").unwrap(), PolicyPack::builtin("us").unwrap());
+    let mut checked = 0;
+    for (case, mut evs) in by_case {
+        evs.sort_by(|a, b| a[1].cmp(&b[1]));
+        let mut history: Vec<Attempt> = Vec::new();
+        let mut profile = DebtorProfile::default();
+        for e in evs {
+            let at = DateTime::parse_from_rfc3339(&e[1]).expect("RFC 3339").with_timezone(&Utc);
+            let channel: Channel = e[2].parse().expect("channel");
+            let tz: chrono_tz::Tz = e[6].parse().expect("zone");
+            profile.timezones = vec![tz];
+            let pack = if e[6].starts_with("America/") { &packs.1 } else { &packs.0 };
+            let by = if e[5] == "outbox" {
+                vec![]
+            } else {
+                vec![arrears_core::contact_policy::CollectorId(e[5].clone())]
+            };
+            let proposal = Proposal {
+                party: Party::Debtor,
+                channel,
+                address: format!("{case}:{channel}"),
+                at,
+                by: by.clone(),
+                source: Source::Lender,
+                purpose: Purpose::Collect,
+                debt: None,
+                carries_opt_out: true,
+            };
+            let decision = check(pack, &proposal, &profile, &history, &Holidays::default());
+            assert!(decision.allowed, "[{b}] case {case}: {} at {at} breaks {:?}", e[2], decision.refusals);
+            checked += 1;
+            let outcome = match e[4].as_str() {
+                "delivered" => Outcome::Delivered,
+                "no_answer" => Outcome::NoAnswer,
+                "right_party_contact" | "callback" => Outcome::RightPartyContact,
+                _ => Outcome::Conversation,
+            };
+            match e[4].as_str() {
+                "dispute" => profile.holds.push(Hold::Dispute),
+                "deceased" => profile.holds.push(Hold::Deceased),
+                "bankrupt" => profile.holds.push(Hold::Bankruptcy),
+                _ => {}
+            }
+            history.push(Attempt {
+                at,
+                party: Party::Debtor,
+                channel,
+                address: proposal.address.clone(),
+                outcome,
+                by,
+                source: Source::Lender,
+                debt: None,
+            });
+        }
+    }
+    assert!(checked > 100, "[{b}] {checked} contacts checked");
 }

@@ -191,6 +191,14 @@ pub async fn record(
                  dispute_on = CASE WHEN $2 = 'dispute' THEN $3 ELSE dispute_on END WHERE case_id = $1",
             )
             .bind(&a.case_id).bind(hold).bind(*on).execute(&mut *conn).await?;
+            // Work already scheduled must not reach a debtor whose case is now on hold.
+            sqlx::query(
+                "UPDATE tasks SET status = 'cancelled', reason = 'hold: ' || $2, closed_on = $3 WHERE case_id = $1 \
+                 AND status IN ('pending', 'due', 'blocked') AND kind NOT IN ('hold', 'agency_recall', 'write_off_review')",
+            )
+            .bind(&a.case_id).bind(hold).bind(*on).execute(&mut *conn).await?;
+            sqlx::query("UPDATE outbox SET status = 'cancelled' WHERE case_id = $1 AND status = 'queued'")
+                .bind(&a.case_id).execute(&mut *conn).await?;
         }
         if let Some(on) = effects.right_party_on {
             sqlx::query(
