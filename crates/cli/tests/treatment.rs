@@ -176,6 +176,7 @@ async fn sixty_business_days_of_treatment_follow_the_strategy_and_the_contact_ru
             t.backend
         );
         check_everything(t, disputed).await;
+        reports_and_moves(t).await;
     })
     .await;
 }
@@ -457,4 +458,67 @@ async fn every_contact_passes_the_pack(t: &TestDb) {
         }
     }
     assert!(checked > 100, "[{b}] {checked} contacts checked");
+}
+
+/// Agency commission, arm figures and a supervisor's move, against the raw tables.
+async fn reports_and_moves(t: &TestDb) {
+    let b = t.backend;
+    // Payments inside each placement's window, summed here from the raw rows.
+    let windows = rows(
+        &t.db,
+        "SELECT p.case_id || '|' || CAST(p.placed_on AS TEXT) || '|' || CAST(COALESCE(p.recalled_on, p.until_on) AS TEXT) \
+         FROM placements p",
+    )
+    .await;
+    let mut recovered = 0i64;
+    for w in &windows {
+        let pays = rows(
+            &t.db,
+            &format!(
+                "SELECT CAST(p.paid_on AS TEXT) || '|' || CAST(p.amount AS TEXT) FROM payments p \
+                 JOIN case_loans cl ON cl.loan_id = p.loan_id WHERE cl.case_id = '{}'",
+                w[0]
+            ),
+        )
+        .await;
+        recovered += pays
+            .iter()
+            .filter(|p| d(&w[1]) <= d(&p[0]) && d(&p[0]) <= d(&w[2]))
+            .map(|p| p[1].parse::<i64>().unwrap())
+            .sum::<i64>();
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(t, &["agency", "report", "--json"])).expect("JSON");
+    let a = &report[0];
+    assert_eq!(a["agency_id"], "default_agency");
+    assert_eq!(a["placements"].as_i64(), Some(windows.len() as i64), "[{b}] placements");
+    assert_eq!(a["recovered_minor"].as_i64(), Some(recovered), "[{b}] recovered during placements");
+    // 15%, half-up to the fen.
+    let commission = (recovered * 15 + 50) / 100;
+    assert_eq!(
+        a["commission"].as_str(),
+        Some(format!("{}.{:02}", commission / 100, commission % 100).as_str())
+    );
+
+    let arms: serde_json::Value =
+        serde_json::from_str(&ok(t, &["strategy", "report", "--json"])).expect("JSON");
+    let total: i64 = arms.as_array().unwrap().iter().map(|r| r["cases"].as_i64().unwrap()).sum();
+    let stored =
+        count(&t.db, "SELECT CAST(COUNT(*) AS BIGINT) FROM case_treatment WHERE experiment IS NOT NULL")
+            .await;
+    assert_eq!(total, stored, "[{b}] every experiment case is in one arm");
+    assert!(arms.as_array().unwrap().iter().all(|r| r["cured"].as_i64() <= r["cases"].as_i64()));
+
+    // A supervisor moves a case's open calls to another collector.
+    let held = rows(&t.db, "SELECT case_id FROM tasks WHERE status = 'due' AND collector_id IS NOT NULL AND collector_id <> 'c4' ORDER BY task_id").await;
+    let case = &held.first().expect("an allocated open task")[0];
+    ok(t, &["case", "assign", case, "--collector", "c4"]);
+    let left = count(
+        &t.db,
+        &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM tasks WHERE case_id = '{case}' AND status = 'due' AND collector_id <> 'c4'"),
+    )
+    .await;
+    assert_eq!(left, 0, "[{b}] the case's open calls moved");
+    let bad = arrears(t, &["case", "assign", case, "--collector", "nobody"]);
+    assert!(!bad.status.success(), "[{b}] an unknown collector is refused");
 }
