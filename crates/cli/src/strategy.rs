@@ -50,7 +50,7 @@ pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let shown = file.display().to_string();
-            let s = match known(&config_dir(&file, config)).and_then(|k| check(&shown, &text, &k)) {
+            let s = match check_with(&file, &text, &config_dir(&file, config)) {
                 Ok(s) => s,
                 Err(e) => {
                     for line in e.lines() {
@@ -156,10 +156,55 @@ fn known(dir: &Path) -> Result<Known, CheckErrors> {
     Ok(known)
 }
 
+/// Templates of the configuration folder that the content rules block, with the rules: a
+/// message made from one could not be sent, so a strategy may not use it.
+fn blocked_templates(dir: &Path) -> Vec<(String, String)> {
+    let scanner = arrears_content::Scanner::default();
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir.join("templates")) else { return out };
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(template_name) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let scan = scanner.scan(&text);
+        if scan.verdict == arrears_content::Verdict::Block {
+            let rules: Vec<&str> = scan.findings.iter().map(|f| f.rule.as_str()).collect();
+            out.push((name.to_string(), format!("{}: {}", path.display(), rules.join(", "))));
+        }
+    }
+    out
+}
+
+/// Checks a strategy against the configuration folder: names known, templates it uses
+/// passing the content rules.
+fn check_with(file: &Path, text: &str, dir: &Path) -> Result<Strategy, CheckErrors> {
+    let shown = file.display().to_string();
+    let s = known(dir).and_then(|k| check(&shown, text, &k))?;
+    let used: BTreeSet<&str> = s.all_steps().filter_map(|st| st.template.as_deref()).collect();
+    let errors: Vec<arrears_strategy::Diagnostic> = blocked_templates(dir)
+        .into_iter()
+        .filter(|(name, _)| used.contains(name.as_str()))
+        .map(|(name, why)| {
+            let at = text.find(&format!("\"{name}\"")).unwrap_or(0);
+            let line = text[..at].matches('\n').count() + 1;
+            let column = text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            arrears_strategy::Diagnostic {
+                line,
+                column,
+                message: format!(
+                    "模板 {name} 违反内容规则，不能使用 / template {name} breaks a content rule ({why})"
+                ),
+            }
+        })
+        .collect();
+    if errors.is_empty() { Ok(s) } else { Err(CheckErrors { path: shown, errors }) }
+}
+
 fn check_file(file: &Path, config: Option<PathBuf>, json: bool) -> Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let shown = file.display().to_string();
-    let result = known(&config_dir(file, config)).and_then(|k| check(&shown, &text, &k));
+    let result = check_with(file, &text, &config_dir(file, config));
     match result {
         Ok(s) => {
             if json {

@@ -83,3 +83,37 @@ fn not_toml_and_missing_file() {
     let out = arrears(&["strategy", "check", s(&dir.path().join("missing.toml"))]);
     assert_eq!(out.status.code(), Some(2), "an unreadable file is an error, not a finding");
 }
+
+#[test]
+fn a_template_that_breaks_the_content_rules_cannot_be_used() {
+    // A copy of the shipped configuration with one template turned into a threat.
+    let dir = tempfile::tempdir().expect("temp dir");
+    for sub in ["strategies", "templates"] {
+        std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        for e in std::fs::read_dir(config().join(sub)).expect("config folder") {
+            let e = e.expect("entry");
+            std::fs::copy(e.path(), dir.path().join(sub).join(e.file_name())).expect("copy");
+        }
+    }
+    std::fs::copy(config().join("queues.toml"), dir.path().join("queues.toml")).expect("copy queues");
+    let file = dir.path().join("strategies/default.toml");
+    let out = arrears(&["strategy", "check", s(&file)]);
+    assert_eq!(out.status.code(), Some(0), "the copy checks clean: {}", text(&out.stdout));
+    std::fs::write(
+        dir.path().join("templates/reminder_soft.zh.txt"),
+        "{name}，再不还钱就打断你的腿，我们知道你家在哪。\n",
+    )
+    .expect("write template");
+    let out = arrears(&["strategy", "check", s(&file)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("reminder_soft") && shown.contains("content rule"), "{shown}");
+    // It names the line of the first step that uses the template.
+    let line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("\"reminder_soft\""))
+        .unwrap()
+        + 1;
+    assert!(shown.contains(&format!("default.toml:{line}:")), "{shown}");
+}
