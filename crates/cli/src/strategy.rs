@@ -49,7 +49,6 @@ pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
         StrategyCommand::Install { file, config } => {
             let text =
                 std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let shown = file.display().to_string();
             let s = match check_with(&file, &text, &config_dir(&file, config)) {
                 Ok(s) => s,
                 Err(e) => {
