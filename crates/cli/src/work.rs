@@ -84,6 +84,9 @@ pub enum ActionCommand {
         /// Only this case.
         #[arg(long)]
         case: Option<String>,
+        /// Only notes the content rules warned about (the compliance review queue).
+        #[arg(long, conflicts_with = "case")]
+        review: bool,
         /// At most this many.
         #[arg(long, default_value_t = 1000)]
         limit: i64,
@@ -255,8 +258,12 @@ pub async fn action(db: &Db, cmd: ActionCommand) -> Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
-        ActionCommand::List { case, limit, json } => {
-            let rows = arrears_store::actions::list(db, case.as_deref(), limit).await?;
+        ActionCommand::List { case, review, limit, json } => {
+            let rows = if review {
+                arrears_store::actions::for_review(db, limit).await?
+            } else {
+                arrears_store::actions::list(db, case.as_deref(), limit).await?
+            };
             if json {
                 return print_json(&rows);
             }

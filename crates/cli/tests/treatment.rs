@@ -139,6 +139,15 @@ async fn sixty_business_days_of_treatment_follow_the_strategy_and_the_contact_ru
         assert_eq!(listed.len(), 4, "[{}] three calls and a refusal", t.backend);
         assert!(listed.iter().all(|a| a["at"].as_str().is_some_and(|s| s.ends_with("+08:00"))));
 
+        // A vague menace in a note is saved and queued for compliance review.
+        ok(t, &[
+            "action", "log", "--case", promised, "--channel", "call", "--outcome", "no_answer", "--at",
+            "2026-09-30T14:00:00+08:00", "--note", "已告知客户后果自负",
+        ]);
+        let review: serde_json::Value =
+            serde_json::from_str(&ok(t, &["action", "list", "--review", "--json"])).expect("JSON");
+        assert_eq!(review.as_array().map(Vec::len), Some(1), "[{}] one note to review", t.backend);
+        assert_eq!(review[0]["content"], "warn");
         let shown: serde_json::Value =
             serde_json::from_str(&ok(t, &["case", "show", called, "--json"])).expect("JSON");
         assert_eq!(shown["actions"].as_array().map(Vec::len), Some(4), "[{}] case show has the actions", t.backend);

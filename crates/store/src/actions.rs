@@ -251,8 +251,25 @@ type ActionTuple = (
 
 /// Actions in time order, of one case or all; at most `limit`.
 pub async fn list(db: &Db, case_id: Option<&str>, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
+    list_where(db, case_id, false, limit).await
+}
+
+/// Actions whose note the content rules warned about: the compliance review queue.
+pub async fn for_review(db: &Db, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
+    list_where(db, None, true, limit).await
+}
+
+async fn list_where(
+    db: &Db,
+    case_id: Option<&str>,
+    review: bool,
+    limit: i64,
+) -> Result<Vec<ActionRow>, StoreError> {
     let filter = if case_id.is_some() { "case_id = $2" } else { "$2 = $2" };
-    let sql = format!("SELECT {ACTION_COLS} FROM actions WHERE {filter} ORDER BY at_utc, action_id LIMIT $1");
+    let review = if review { "AND content = 'warn'" } else { "" };
+    let sql = format!(
+        "SELECT {ACTION_COLS} FROM actions WHERE {filter} {review} ORDER BY at_utc, action_id LIMIT $1"
+    );
     let rows: Vec<ActionTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
         .bind(limit).bind(case_id.unwrap_or("")).fetch_all(p).await?);
     Ok(rows
