@@ -25,6 +25,12 @@ fi
 if [[ "$db" == sqlite://* ]]; then rm -f "${db#sqlite://}" "${db#sqlite://}-wal" "${db#sqlite://}-shm"; fi
 echo "== import into $db"
 mem "$bin" --db "$db" import "$work/book-$loans"
+# A department: 200 collectors of 60 calls a day in five teams, and one agency, so that
+# treatment (strategy, tasks, outbox scheduling) and allocation do their full work.
+"$bin" --db "$db" agency add default_agency --name 外包一 --commission 0.15 >/dev/null
+for i in $(seq 1 200); do
+  "$bin" --db "$db" collector add "c$i" --name "催收员$i" --team "t$((i % 5))" --capacity 60 >/dev/null
+done
 echo "== batch: first business date (every loan evaluated)"
 mem "$bin" --db "$db" batch --date 2026-10-20
 echo "== batch: 30-day catch-up"

@@ -809,7 +809,12 @@ impl fmt::Display for DayReport {
             self.treatment.allocated,
             self.treatment.unallocated,
             if self.finished { "" } else { " (other shards still running)" }
-        )
+        )?;
+        let phases: Vec<String> = self.phase_ms.iter().map(|(k, v)| format!("{k} {v} ms")).collect();
+        if !phases.is_empty() {
+            write!(f, " [{}]", phases.join(", "))?;
+        }
+        Ok(())
     }
 }
 
