@@ -136,7 +136,8 @@ pub async fn record(
     entity_ids: Vec<String>,
     facts: BTreeMap<String, FactValue>,
 ) -> Result<u64, AuditError> {
-    let first = record_all(tx, vec![Event { actor: actor.into(), kind: kind.into(), entity_ids, facts }]).await?;
+    let first =
+        record_all(tx, vec![Event { actor: actor.into(), kind: kind.into(), entity_ids, facts }]).await?;
     Ok(first.unwrap_or_default())
 }
 
@@ -148,8 +149,14 @@ pub async fn record_all(tx: &mut Tx, events: Vec<Event>) -> Result<Option<u64>, 
     let at = now();
     let mut entries = Vec::with_capacity(events.len());
     for e in events {
-        let entry =
-            Entry { seq: 0, at: at.clone(), actor: e.actor, kind: e.kind, entity_ids: e.entity_ids, facts: e.facts };
+        let entry = Entry {
+            seq: 0,
+            at: at.clone(),
+            actor: e.actor,
+            kind: e.kind,
+            entity_ids: e.entity_ids,
+            facts: e.facts,
+        };
         // Refused here, with the kind named, rather than as a database error later.
         entry.encode().map_err(|source| AuditError::Entry { kind: entry.kind.clone(), source })?;
         entries.push(entry);
@@ -765,7 +772,8 @@ pub fn check_case_evidence(files: &BTreeMap<String, Vec<u8>>) -> Result<Evidence
     let signed = key
         .verify_checkpoint_for(note, ORIGIN)
         .map_err(|e| fmt(format!("checkpoint.txt: the signature does not hold: {e}")))?;
-    let case_json = files.get("case.json").ok_or_else(|| fmt("case.json is missing from the package".into()))?;
+    let case_json =
+        files.get("case.json").ok_or_else(|| fmt("case.json is missing from the package".into()))?;
     let case_sha = hex::encode(Sha256::digest(case_json));
     let mut proved = Vec::new();
     for (name, bytes) in files.iter().filter(|(n, _)| n.starts_with("entries/") && n.ends_with(".json")) {
@@ -855,6 +863,81 @@ Each entry is canonical JSON (sorted keys, no spaces); its `seq` equals its leaf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use arrears_core::Amount;
+    use arrears_core::close::{Advance, Carried};
+    use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn snap(dpd: u32, principal: i64) -> Snapshot {
+        Snapshot {
+            status: LoanStatus::Active,
+            dpd,
+            bucket: if dpd == 0 { "M0".into() } else { "M1".into() },
+            bucket_rank: u32::from(dpd > 0),
+            five_class: if dpd == 0 { FiveClass::Normal } else { FiveClass::SpecialMention },
+            overdue: Overdue {
+                principal: Amount(principal),
+                interest: Amount(7),
+                fee: Amount(0),
+                penalty: Amount(1),
+            },
+            outstanding_principal: Amount(100_000),
+            credit: Amount(0),
+        }
+    }
+
+    fn evaluated(loan: &str, on: &str, s: Snapshot, recompute: Option<&str>) -> Evaluated {
+        Evaluated {
+            loan_id: loan.into(),
+            borrower_id: "B1".into(),
+            product: "p".into(),
+            currency: "CNY".into(),
+            first_on: d("2026-11-01"),
+            recompute_from: recompute.map(d),
+            advance: Advance {
+                changed: vec![(d(on), s.clone())],
+                last: Carried { on: d(on), snapshot: s, review_on: Some(d("2026-11-21")) },
+                before_last: None,
+                delinquency_changed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn chunk_digest_is_the_documented_text_in_loan_order() {
+        let a = evaluated("L2", "2026-11-20", snap(3, 500), None);
+        let b = evaluated("L1", "2026-11-20", snap(0, 0), Some("2026-11-18"));
+        let text = concat!(
+            "S\tL1\t2026-11-20\tactive\t0\tM0\tnormal\t0\t7\t0\t1\t100000\t0\n",
+            "E\tL1\t2026-11-20\t2026-11-21\t2026-11-18\n",
+            "S\tL2\t2026-11-20\tactive\t3\tM1\tspecial_mention\t500\t7\t0\t1\t100000\t0\n",
+            "E\tL2\t2026-11-20\t2026-11-21\t-\n",
+        );
+        let want = hex::encode(Sha256::digest(text.as_bytes()));
+        assert_eq!(chunk_digest(&[a.clone(), b.clone()]), want);
+        assert_eq!(chunk_digest(&[b.clone(), a.clone()]), want, "the order of evaluation does not matter");
+        // Any one result changed changes the digest.
+        let changed = [
+            evaluated("L2", "2026-11-20", snap(4, 500), None),
+            evaluated("L2", "2026-11-20", snap(3, 501), None),
+            evaluated("L2", "2026-11-19", snap(3, 500), None),
+            evaluated("L3", "2026-11-20", snap(3, 500), None),
+            evaluated("L2", "2026-11-20", snap(3, 500), Some("2026-11-20")),
+        ];
+        for (i, c) in changed.into_iter().enumerate() {
+            assert_ne!(chunk_digest(&[c, b.clone()]), want, "change {i} went unnoticed");
+        }
+        let e = chunk_event(d("2026-11-20"), &[a, b]).unwrap();
+        assert_eq!(e.facts["first_loan"], "L1");
+        assert_eq!(e.facts["last_loan"], "L2");
+        assert_eq!(e.facts["loans"], 2);
+        assert_eq!(e.facts["recomputed"], 1);
+        assert!(chunk_event(d("2026-11-20"), &[]).is_none(), "an empty chunk records nothing");
+    }
 
     #[test]
     fn key_path_sits_beside_the_sqlite_file() {

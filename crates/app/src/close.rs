@@ -778,7 +778,11 @@ pub async fn add_payment(
         Some(store::Recorded::New) => {
             store::note_new_payments(&mut tx, import_id).await?;
             arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
-            crate::audit::record_all(&mut tx, vec![crate::audit::payment_event(&payment, loan.currency.code(), import_id)]).await?;
+            crate::audit::record_all(
+                &mut tx,
+                vec![crate::audit::payment_event(&payment, loan.currency.code(), import_id)],
+            )
+            .await?;
             true
         }
     };

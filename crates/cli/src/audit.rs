@@ -77,11 +77,18 @@ pub fn key_path(db_url: &str, explicit: Option<&Path>) -> PathBuf {
 }
 
 /// Signs the checkpoint that closes a batch run; the key is created on first use.
-pub async fn checkpoint_after_batch(db: &Db, db_url: &str, key: Option<&Path>) -> Result<app::SignedCheckpoint> {
+pub async fn checkpoint_after_batch(
+    db: &Db,
+    db_url: &str,
+    key: Option<&Path>,
+) -> Result<app::SignedCheckpoint> {
     let path = key_path(db_url, key);
     let (signer, created) = app::load_signer(&path)?;
     if created {
-        eprintln!("created the audit signing key {} (keep it safe; `arrears audit pubkey` prints its public half)", path.display());
+        eprintln!(
+            "created the audit signing key {} (keep it safe; `arrears audit pubkey` prints its public half)",
+            path.display()
+        );
     }
     Ok(app::checkpoint(db, &signer).await?)
 }
@@ -128,7 +135,10 @@ async fn run_on(db: &Db, command: AuditCommand, db_url: &str, key: Option<&Path>
                     report.checkpoints,
                     report.covered,
                     if report.entries > report.covered {
-                        format!("; the last {} are not yet covered by a checkpoint", report.entries - report.covered)
+                        format!(
+                            "; the last {} are not yet covered by a checkpoint",
+                            report.entries - report.covered
+                        )
                     } else {
                         String::new()
                     }
@@ -203,7 +213,9 @@ async fn run_on(db: &Db, command: AuditCommand, db_url: &str, key: Option<&Path>
                 ev.checkpoint.size
             );
         }
-        AuditCommand::Pubkey | AuditCommand::CheckEvidence { .. } => unreachable!("handled without a database"),
+        AuditCommand::Pubkey | AuditCommand::CheckEvidence { .. } => {
+            unreachable!("handled without a database")
+        }
     }
     Ok(())
 }
@@ -246,7 +258,9 @@ fn check_evidence(path: &Path, json: bool) -> Result<()> {
                     "evidence for case {} holds: {} entries are in the log signed at {} ({} entries) by {}",
                     c.case_id, c.entries, c.checkpoint_time, c.tree_size, c.verifier_key
                 );
-                println!("compare that key with the one the lender published; the package cannot vouch for it itself");
+                println!(
+                    "compare that key with the one the lender published; the package cannot vouch for it itself"
+                );
             }
             Ok(())
         }

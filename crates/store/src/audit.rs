@@ -114,10 +114,8 @@ pub async fn append(tx: &mut Tx, entries: &mut [Entry]) -> Result<u64, StoreErro
     let ids = frontier_ids(first);
     let mut have = HashMap::with_capacity(ids.len());
     if !ids.is_empty() {
-        let sql = format!(
-            "SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}",
-            node_filter(&ids)
-        );
+        let sql =
+            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(&ids));
         on_tx!(tx, conn => {
             let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
             for r in rows {
@@ -177,13 +175,16 @@ pub async fn append(tx: &mut Tx, entries: &mut [Entry]) -> Result<u64, StoreErro
 
 /// Number of entries the head row says were appended.
 pub async fn head_size(db: &Db) -> Result<u64, StoreError> {
-    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1").fetch_one(p).await?);
+    let n: i64 =
+        on_pool!(db, p => sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1").fetch_one(p).await?);
     u64::try_from(n).map_err(|e| corrupt("audit_head", e))
 }
 
 /// Every entry row in sequence order: `(seq, body)`.
 pub async fn all_entries(db: &Db) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT seq, body FROM audit_entries ORDER BY seq").fetch_all(p).await?))
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT seq, body FROM audit_entries ORDER BY seq").fetch_all(p).await?),
+    )
 }
 
 /// One entry's bytes.
@@ -228,7 +229,8 @@ pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, 
     ids.dedup();
     let mut map = HashMap::with_capacity(ids.len());
     for part in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(part));
+        let sql =
+            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(part));
         let rows: Vec<(i64, i64, Vec<u8>)> =
             on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
         for (level, idx, hash) in rows {

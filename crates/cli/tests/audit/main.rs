@@ -81,7 +81,13 @@ impl<'a> Env<'a> {
     /// `audit verify --json`, which must fail: its report.
     fn tampered(&self) -> serde_json::Value {
         let out = self.run(&["audit", "verify", "--json"]);
-        assert_eq!(out.status.code(), Some(1), "[{}] verify must exit 1: {}", self.t.backend, text(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "[{}] verify must exit 1: {}",
+            self.t.backend,
+            text(&out.stdout)
+        );
         serde_json::from_slice(&out.stdout).expect("JSON report")
     }
 
@@ -356,14 +362,19 @@ async fn a_case_evidence_package_checks_alone_and_fails_when_changed() {
         };
         let out = check(&zip);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(text(&out.stdout).contains(&format!("evidence for case {case} holds")), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains(&format!("evidence for case {case} holds")),
+            "{}",
+            text(&out.stdout)
+        );
 
         let files = read_zip(&zip);
         let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         for want in ["README.md", "case.json", "checkpoint.txt", "public-key.txt"] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
-        let entries: Vec<&(String, Vec<u8>)> = files.iter().filter(|(n, _)| n.starts_with("entries/")).collect();
+        let entries: Vec<&(String, Vec<u8>)> =
+            files.iter().filter(|(n, _)| n.starts_with("entries/")).collect();
         assert!(entries.len() >= 2, "the case's entries and the export entry: {names:?}");
         let opened = entries.iter().any(|(_, b)| text(b).contains(r#"\"kind\":\"case.opened\""#));
         assert!(opened, "the case's opening is in the package");
@@ -371,7 +382,8 @@ async fn a_case_evidence_package_checks_alone_and_fails_when_changed() {
         // One byte changed in the data of each file of the zip, as stored.
         let raw = std::fs::read(&zip).unwrap();
         for (name, bytes) in &files {
-            let at = raw.windows(bytes.len()).position(|w| w == bytes.as_slice()).expect("stored uncompressed");
+            let at =
+                raw.windows(bytes.len()).position(|w| w == bytes.as_slice()).expect("stored uncompressed");
             let mut bad = raw.clone();
             bad[at + bytes.len() / 2] ^= 0x01;
             let p = dir.path().join("bad.zip");
