@@ -10,6 +10,7 @@ use arrears_store::treatment as treatment_store;
 use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
+use crate::audit::Event;
 use crate::treatment::{Packs, attempt, policy_hold};
 
 /// The outcome codes a collector records.
@@ -87,6 +88,9 @@ pub enum ActionError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Checks and logs a contact; returns the stored action.
@@ -222,7 +226,7 @@ pub async fn log(
         content: if scan.verdict == Verdict::Warn { "warn" } else { "ok" }.to_string(),
     };
     if !decision.allowed {
-        let stored = store::record(db, row, &ActionEffects::default(), on, recorded_at).await?;
+        let stored = save(db, row, &ActionEffects::default(), on, recorded_at).await?;
         return Err(ActionError::Refused {
             action_id: stored.action_id,
             messages: decision.refusals.iter().map(|r| r.message_zh()).collect(),
@@ -244,5 +248,95 @@ pub async fn log(
             ))
         .then_some(on),
     };
-    Ok(store::record(db, row, &effects, on, recorded_at).await?)
+    save(db, row, &effects, on, recorded_at).await
+}
+
+/// Stores an action with its effects and its audit entry in one transaction.
+async fn save(
+    db: &Db,
+    row: ActionRow,
+    effects: &ActionEffects,
+    on: NaiveDate,
+    recorded_at: &str,
+) -> Result<ActionRow, ActionError> {
+    let mut tx = db.begin().await?;
+    let a = store::record(&mut tx, row, effects, on, recorded_at).await?;
+    let mut e =
+        Event::new(&format!("user:{}", a.actor), if a.allowed { "action.logged" } else { "action.refused" })
+            .entity(format!("case:{}", a.case_id))
+            .entity(format!("action:{}", a.action_id))
+            .fact("at", a.at.as_str())
+            .fact("channel", a.channel.as_str())
+            .fact("party", a.party.as_str())
+            .fact("source", a.source.as_str())
+            .fact("outcome", a.outcome.as_deref().unwrap_or(""))
+            .fact("note_sha256", sha256_hex(&a.note))
+            .fact("policy", a.policy.as_str())
+            .fact("content", a.content.as_str());
+    if let Some(p) = &effects.promise {
+        e = e
+            .entity(format!("ptp:{}", p.ptp_id))
+            .fact("ptp_amount_minor", p.amount)
+            .fact("ptp_due_on", p.due_on.to_string().as_str());
+    }
+    if let Some((hold, _)) = &effects.hold {
+        e = e.fact("hold", hold.as_str());
+    }
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// Hex SHA-256 of a text: the audit log keeps the note's fingerprint, not the note itself
+/// (notes may hold personal data that retention must be able to purge).
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// `case assign`: a supervisor moves a case and its open queue tasks to a collector; false
+/// when no such collector exists.
+pub async fn assign(
+    db: &Db,
+    case_id: &str,
+    collector_id: &str,
+    on: NaiveDate,
+    actor: &str,
+) -> Result<bool, ActionError> {
+    let mut tx = db.begin().await?;
+    if !store::assign(&mut tx, case_id, collector_id, on).await? {
+        return Ok(false);
+    }
+    let e = Event::new(actor, "case.assigned")
+        .entity(format!("case:{case_id}"))
+        .entity(format!("collector:{collector_id}"))
+        .fact("on", on.to_string().as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// `case recall`: takes a case back from its agency; false when it was not placed.
+pub async fn recall(db: &Db, case_id: &str, on: NaiveDate, actor: &str) -> Result<bool, ActionError> {
+    let mut tx = db.begin().await?;
+    if !treatment_store::recall(&mut tx, case_id, on, "manual recall").await? {
+        return Ok(false);
+    }
+    let e = Event::new(actor, "case.recalled")
+        .entity(format!("case:{case_id}"))
+        .fact("on", on.to_string().as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// `case release-hold`: lifts a case's hold; the hold it had, or `None`.
+pub async fn release_hold(db: &Db, case_id: &str, actor: &str) -> Result<Option<String>, ActionError> {
+    let mut tx = db.begin().await?;
+    let Some(had) = store::release_hold(&mut tx, case_id).await? else { return Ok(None) };
+    let e =
+        Event::new(actor, "case.hold_released").entity(format!("case:{case_id}")).fact("hold", had.as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(Some(had))
 }

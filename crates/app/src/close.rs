@@ -185,6 +185,9 @@ pub enum BatchError {
     /// Deciding treatment failed (strategy or contact policy).
     #[error(transparent)]
     Treatment(#[from] crate::treatment::TreatmentError),
+    /// The audit entry of a phase could not be recorded (its change was not committed either).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// A bug: a task of the batch failed.
     #[error("{0}")]
     Internal(String),
@@ -359,7 +362,7 @@ async fn run_day(
     judge_promises(db, date, &mut report).await?;
     report.lap("promises", &mut clock);
     progress.phase("cases");
-    sync_cases(db, &mut report).await?;
+    sync_cases(db, date, &mut report).await?;
     report.lap("cases", &mut clock);
     progress.phase("treatment");
     report.treatment = crate::treatment::run(db, date).await?;
@@ -369,6 +372,7 @@ async fn run_day(
     let mut tx = db.begin().await?;
     store::store_figures(&mut tx, date).await?;
     store::finish_day(&mut tx, date, &now()).await?;
+    crate::audit::record_all(&mut tx, vec![crate::audit::day_event(&report)]).await?;
     tx.commit().await?;
     report.lap("figures", &mut clock);
     finisher.release().await;
@@ -440,7 +444,7 @@ async fn loan_phase(
     };
     let mut pending: std::collections::VecDeque<_> =
         lanes.into_iter().map(|(lo, hi)| fetch(lo, hi)).collect();
-    let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
+    let mut writing: Option<tokio::task::JoinHandle<Result<u64, BatchError>>> = None;
     while let Some(next) = pending.pop_front() {
         let (due, upto) = next.await.map_err(joined)??;
         let Some(last) = due.last() else { continue };
@@ -465,6 +469,8 @@ async fn loan_phase(
         writing = Some(tokio::spawn(async move {
             let mut tx = db.begin().await?;
             store::write_chunk(&mut tx, &evaluated).await?;
+            let entry = crate::audit::chunk_event(date, &evaluated);
+            crate::audit::record_all(&mut tx, entry.into_iter().collect()).await?;
             tx.commit().await?;
             Ok(n)
         }));
@@ -552,7 +558,7 @@ async fn judge_promises(db: &Db, date: NaiveDate, report: &mut DayReport) -> Res
 }
 
 /// Derives the cases of every borrower on the work list again and stores the difference.
-async fn sync_cases(db: &Db, report: &mut DayReport) -> Result<(), BatchError> {
+async fn sync_cases(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
     loop {
         let borrowers = store::case_sync_page(db, 5000).await?;
         if borrowers.is_empty() {
@@ -566,8 +572,10 @@ async fn sync_cases(db: &Db, report: &mut DayReport) -> Result<(), BatchError> {
             let have = stored.get(b).map(Vec::as_slice).unwrap_or_default();
             reconcile(b, &derived, have, &mut writes, report);
         }
+        let events = crate::audit::case_events(date, &writes, &stored);
         let mut tx = db.begin().await?;
         store::apply_cases(&mut tx, &writes, &borrowers).await?;
+        crate::audit::record_all(&mut tx, events).await?;
         tx.commit().await?;
     }
 }
@@ -653,7 +661,7 @@ pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
     let mut report = DayReport { date: last, ..Default::default() };
     loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report).await?;
     judge_promises(db, last, &mut report).await?;
-    sync_cases(db, &mut report).await?;
+    sync_cases(db, last, &mut report).await?;
     report.finished = true;
     lock.release().await;
     Ok(Refresh { date: Some(last), report: Some(report), skipped: None })
@@ -703,6 +711,9 @@ pub enum PaymentError {
     /// Refreshing failed after the payment was stored.
     #[error("the payment was recorded, but re-evaluating the loan failed: {0}")]
     Refresh(#[from] BatchError),
+    /// The payment's audit entry could not be recorded (nor was the payment).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// A payment as typed by a person.
@@ -775,6 +786,11 @@ pub async fn add_payment(
         Some(store::Recorded::New) => {
             store::note_new_payments(&mut tx, import_id).await?;
             arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
+            crate::audit::record_all(
+                &mut tx,
+                vec![crate::audit::payment_event(&payment, loan.currency.code(), import_id)],
+            )
+            .await?;
             true
         }
     };

@@ -90,6 +90,9 @@ pub enum ImportError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The import's audit entry could not be recorded; nothing was imported.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 fn rejected_message(errors: &[RowError], total: usize) -> String {
@@ -140,9 +143,33 @@ pub async fn import_dir(
 ) -> Result<ImportSummary, ImportError> {
     let present = files_in(dir)?;
     let total_bytes: u64 = present.iter().map(|(_, _, size)| size).sum();
+    // The files' SHA-256 for the audit entry, computed on another thread while they import.
+    let hashing = {
+        let paths: Vec<PathBuf> = present.iter().map(|(_, p, _)| p.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            paths.iter().map(|p| crate::audit::file_sha256(p).map_err(|e| (p.clone(), e))).collect::<Vec<_>>()
+        })
+    };
     let mut tx = db.begin().await?;
     match run(&mut tx, dir, &present, total_bytes, now, progress).await {
         Ok(Ok(summary)) => {
+            let hashes = hashing.await.map_err(|e| ImportError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!("hashing the files failed: {e}")),
+            })?;
+            let mut files = Vec::with_capacity(present.len());
+            for ((name, _, _), hashed) in present.iter().zip(hashes) {
+                let (sha256, bytes) = hashed.map_err(|(path, source)| ImportError::Io { path, source })?;
+                let rows = summary.rows_read.iter().find(|(f, _)| f == name).map_or(0, |(_, n)| *n);
+                files.push(crate::audit::ImportedFile { file: name.to_string(), sha256, bytes, rows });
+            }
+            let event = crate::audit::import_event(
+                summary.import_id,
+                &dir.display().to_string(),
+                &files,
+                summary.schedules_generated,
+            );
+            crate::audit::record_all(&mut tx, vec![event]).await?;
             tx.commit().await?;
             Ok(summary)
         }

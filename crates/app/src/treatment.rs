@@ -24,6 +24,8 @@ use arrears_strategy::{
     Strategy, due_steps,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+
+use crate::audit::Event;
 use chrono_tz::Tz;
 
 /// The strategy shipped with arrears, used until one is installed.
@@ -46,6 +48,9 @@ pub enum TreatmentError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// What the treatment phase did on one date.
@@ -291,6 +296,7 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
     }
     let mut tx = db.begin().await?;
     store::write_treatment(&mut tx, date, &w).await?;
+    crate::audit::record_all(&mut tx, treatment_events(date, &report, &w)).await?;
     tx.commit().await?;
 
     let (allocated, waiting) = allocate(db, date).await?;
@@ -342,8 +348,68 @@ pub async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentE
         .collect();
     let mut tx = db.begin().await?;
     store::allocate(&mut tx, date, &given).await?;
+    if !given.is_empty() {
+        let mut lines: Vec<String> = given.iter().map(|(t, c, _)| format!("{t}\t{c}\n")).collect();
+        lines.sort();
+        let e = Event::new("system:batch", "tasks.allocated")
+            .entity(format!("day:{date}"))
+            .fact("business_date", date.to_string().as_str())
+            .fact("tasks", given.len() as i64)
+            .fact("sha256", digest(&lines).as_str());
+        crate::audit::record_all(&mut tx, vec![e]).await?;
+    }
     tx.commit().await?;
     Ok((given.len() as u64, (waiting.len() - given.len()) as u64))
+}
+
+/// SHA-256 (hex) over lines in the order given.
+fn digest(lines: &[String]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for l in lines {
+        h.update(l.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The audit entries of a treatment run: one for the day's decisions, with a SHA-256 over the
+/// tasks made (one line each, `task_id TAB status TAB due_at TAB priority`, in id order), and
+/// one per placement and recall.
+fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -> Vec<Event> {
+    let mut lines: Vec<String> = w
+        .tasks
+        .iter()
+        .map(|t| format!("{}\t{}\t{}\t{}\n", t.task_id, t.status, t.due_at, t.priority))
+        .collect();
+    lines.sort();
+    let day = date.to_string();
+    let mut out = vec![
+        Event::new("system:batch", "treatment.decided")
+            .entity(format!("day:{date}"))
+            .fact("business_date", day.as_str())
+            .fact("strategy", r.strategy.as_str())
+            .fact("cases", r.cases as i64)
+            .fact("tasks", w.tasks.len() as i64)
+            .fact("messages", w.messages.len() as i64)
+            .fact("sha256", digest(&lines).as_str()),
+    ];
+    for p in &w.placements {
+        out.push(
+            Event::new("system:batch", "case.placed")
+                .entity(format!("case:{}", p.case_id))
+                .entity(format!("agency:{}", p.agency_id))
+                .fact("business_date", day.as_str())
+                .fact("until_on", p.until_on.to_string().as_str()),
+        );
+    }
+    for c in &w.recalls {
+        out.push(
+            Event::new("system:batch", "case.recalled")
+                .entity(format!("case:{c}"))
+                .fact("business_date", day.as_str()),
+        );
+    }
+    out
 }
 
 fn visit_team() -> Vec<CollectorId> {

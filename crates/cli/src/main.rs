@@ -4,6 +4,7 @@
 //! 2 any other error. Errors print one clear message, never a backtrace.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod compliance;
 mod score;
 mod strategy;
@@ -28,6 +29,9 @@ struct Cli {
     /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, global = true, env = "ARREARS_DB", default_value = DEFAULT_URL)]
     db: String,
+    /// Audit log signing key file, created on first use (default: beside the SQLite file).
+    #[arg(long, global = true, env = "ARREARS_AUDIT_KEY")]
+    audit_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -145,6 +149,11 @@ enum Command {
     Agency {
         #[command(subcommand)]
         command: work::AgencyCommand,
+    },
+    /// The tamper-evident audit log: verify, proofs, checkpoints, evidence packages.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
 }
 
@@ -475,6 +484,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Case { command: CaseCommand::ReleaseHold { id } } => {
             work::release_hold(&open(&cli.db).await?, &id).await?
         }
+        Command::Audit { command } => audit::run(command, &cli.db, cli.audit_key.as_deref()).await?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {
@@ -515,13 +525,17 @@ async fn run(cli: Cli) -> Result<()> {
             let result =
                 arrears_app::close::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
             progress.finish();
+            // Every run ends with a signed checkpoint over what it committed, even a failed one.
+            let signed = audit::checkpoint_after_batch(&db, &cli.db, cli.audit_key.as_deref()).await;
             db.close().await;
             let reports = result?;
+            let signed = signed?;
             let secs = started.elapsed().as_secs_f64();
             let loans: u64 = reports.iter().map(|r| r.loans_evaluated).sum();
             if json {
                 print_json(&serde_json::json!({
                     "days": reports, "seconds": secs, "loans_per_second": loans as f64 / secs.max(1e-9),
+                    "checkpoint": signed,
                 }))?;
             } else {
                 for r in &reports {
@@ -532,6 +546,7 @@ async fn run(cli: Cli) -> Result<()> {
                     reports.len(),
                     loans as f64 / secs.max(1e-9)
                 );
+                println!("audit checkpoint signed: {} entries, root {}", signed.size, signed.root);
             }
         }
         Command::Payment { command: PaymentCommand::Add { id, loan, date, amount, channel, json } } => {

@@ -371,7 +371,7 @@ pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
 
 /// `case assign`: a supervisor moves a case to another collector.
 pub async fn assign(db: &Db, case: &str, collector: &str) -> Result<()> {
-    if !arrears_store::actions::assign(db, case, collector, today()).await? {
+    if !arrears_app::actions::assign(db, case, collector, today(), "user:cli").await? {
         bail!("no collector {collector:?} (add it with `arrears collector add`)");
     }
     println!("case {case} now with {collector}");
@@ -380,7 +380,7 @@ pub async fn assign(db: &Db, case: &str, collector: &str) -> Result<()> {
 
 /// `case recall`: takes a case back from its agency.
 pub async fn recall(db: &Db, case: &str) -> Result<()> {
-    if !arrears_store::treatment::recall(db, case, today(), "manual recall").await? {
+    if !arrears_app::actions::recall(db, case, today(), "user:cli").await? {
         bail!("case {case:?} is not placed with an agency");
     }
     println!("case {case} recalled");
@@ -389,7 +389,7 @@ pub async fn recall(db: &Db, case: &str) -> Result<()> {
 
 /// `case release-hold`: a dispute is resolved (or a hold was set in error).
 pub async fn release_hold(db: &Db, case: &str) -> Result<()> {
-    match arrears_store::actions::release_hold(db, case).await? {
+    match arrears_app::actions::release_hold(db, case, "user:cli").await? {
         Some(h) => println!("case {case}: hold {h} released"),
         None => bail!("case {case:?} has no hold"),
     }

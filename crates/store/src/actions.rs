@@ -132,22 +132,21 @@ async fn next_action_id(tx: &mut Tx) -> Result<String, StoreError> {
 }
 
 /// Records an action (allowed or refused) made on business date `on` and, when allowed, its
-/// effects, in one transaction.
+/// effects, in the caller's transaction (which also records the audit entry).
 /// A queue task of the case in the same channel that is due is marked done by it. Returns the
 /// stored row.
 pub async fn record(
-    db: &Db,
+    tx: &mut Tx,
     mut a: ActionRow,
     effects: &ActionEffects,
     on: NaiveDate,
     recorded_at: &str,
 ) -> Result<ActionRow, StoreError> {
-    let mut tx = db.begin().await?;
-    if let Tx::Postgres(t) = &mut tx {
+    if let Tx::Postgres(t) = tx {
         // Action ids are a sequence: one writer at a time takes the next number.
         sqlx::query("SELECT pg_advisory_xact_lock(7001)").execute(&mut **t).await?;
     }
-    a.action_id = next_action_id(&mut tx).await?;
+    a.action_id = next_action_id(tx).await?;
     if a.allowed {
         let kind = match a.channel.as_str() {
             "visit" => "visit",
@@ -155,14 +154,14 @@ pub async fn record(
             "call" => "call",
             _ => "",
         };
-        let task: Option<(String,)> = on_tx!(&mut tx, conn => sqlx::query_as(
+        let task: Option<(String,)> = on_tx!(tx, conn => sqlx::query_as(
             "SELECT task_id FROM tasks WHERE case_id = $1 AND kind = $2 AND status = 'due' \
              ORDER BY created_on, task_id LIMIT 1",
         ).bind(&a.case_id).bind(kind).fetch_optional(&mut *conn).await?);
         a.task_id = task.map(|t| t.0);
     }
     a.ptp_id = effects.promise.as_ref().map(|p| p.ptp_id.clone());
-    on_tx!(&mut tx, conn => {
+    on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO actions (action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, \
              note, ptp_id, task_id, allowed, policy, content, recorded_at) \
@@ -207,23 +206,20 @@ pub async fn record(
             .bind(&a.case_id).bind(on).execute(&mut *conn).await?;
         }
     });
-    tx.commit().await?;
     Ok(a)
 }
 
 /// Lifts a case's hold; the hold it had, or `None` when it had none.
-pub async fn release_hold(db: &Db, case_id: &str) -> Result<Option<String>, StoreError> {
-    let mut tx = db.begin().await?;
-    let had: Option<(Option<String>,)> = on_tx!(&mut tx, conn => sqlx::query_as(
+pub async fn release_hold(tx: &mut Tx, case_id: &str) -> Result<Option<String>, StoreError> {
+    let had: Option<(Option<String>,)> = on_tx!(tx, conn => sqlx::query_as(
         "SELECT hold FROM case_treatment WHERE case_id = $1",
     ).bind(case_id).fetch_optional(&mut *conn).await?);
     let had = had.and_then(|h| h.0);
     if had.is_some() {
-        on_tx!(&mut tx, conn => sqlx::query(
+        on_tx!(tx, conn => sqlx::query(
             "UPDATE case_treatment SET hold = NULL, hold_since = NULL, dispute_on = NULL WHERE case_id = $1",
         ).bind(case_id).execute(&mut *conn).await?.rows_affected());
     }
-    tx.commit().await?;
     Ok(had)
 }
 
@@ -400,9 +396,13 @@ pub async fn tasks(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, 
 
 /// Moves a case, and its open queue tasks, to another collector (a supervisor's decision);
 /// false when the case has no treatment yet or the collector does not exist.
-pub async fn assign(db: &Db, case_id: &str, collector_id: &str, on: NaiveDate) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    let ok = on_tx!(&mut tx, conn => {
+pub async fn assign(
+    tx: &mut Tx,
+    case_id: &str,
+    collector_id: &str,
+    on: NaiveDate,
+) -> Result<bool, StoreError> {
+    let ok = on_tx!(tx, conn => {
         let exists: Option<(String,)> = sqlx::query_as("SELECT collector_id FROM collectors WHERE collector_id = $1")
             .bind(collector_id).fetch_optional(&mut *conn).await?;
         if exists.is_none() {
@@ -421,6 +421,5 @@ pub async fn assign(db: &Db, case_id: &str, collector_id: &str, on: NaiveDate) -
             true
         }
     });
-    tx.commit().await?;
     Ok(ok)
 }

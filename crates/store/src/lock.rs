@@ -20,7 +20,7 @@ pub struct BatchLock {
 #[derive(Debug)]
 enum Held {
     File(#[allow(dead_code, reason = "held only for its lock")] File),
-    Postgres(sqlx::PgConnection),
+    Postgres(sqlx::PgConnection, i64),
     /// An in-memory database cannot be shared between processes.
     Nothing,
 }
@@ -79,7 +79,7 @@ pub async fn acquire(db: &Db, url: &DbUrl, name: &str) -> Result<BatchLock, Stor
                 let _ = conn.close().await;
                 return Err(busy());
             }
-            Held::Postgres(conn)
+            Held::Postgres(conn, key(name))
         }
     };
     Ok(BatchLock { _held: held })
@@ -88,7 +88,11 @@ pub async fn acquire(db: &Db, url: &DbUrl, name: &str) -> Result<BatchLock, Stor
 impl BatchLock {
     /// Releases the lock now rather than at drop.
     pub async fn release(self) {
-        if let Held::Postgres(conn) = self._held {
+        if let Held::Postgres(mut conn, key) = self._held {
+            // Unlock before closing: the server drops a closed session's locks only when its
+            // backend has exited, after close() returns, so the next acquire could still
+            // find the lock taken (seen as a rare 'batch-finish is running' between dates).
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(key).execute(&mut conn).await;
             let _ = conn.close().await;
         }
     }

@@ -610,11 +610,8 @@ async fn recall_in(tx: &mut Tx, case_id: &str, date: NaiveDate, reason: &str) ->
 }
 
 /// Recalls a case from its agency by hand; false when it was not placed.
-pub async fn recall(db: &Db, case_id: &str, date: NaiveDate, reason: &str) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    let n = recall_in(&mut tx, case_id, date, reason).await?;
-    tx.commit().await?;
-    Ok(n > 0)
+pub async fn recall(tx: &mut Tx, case_id: &str, date: NaiveDate, reason: &str) -> Result<bool, StoreError> {
+    Ok(recall_in(tx, case_id, date, reason).await? > 0)
 }
 
 /// A collector's desk on a work day, as stored.

@@ -34,6 +34,17 @@ fn book() -> &'static Path {
     path
 }
 
+/// One audit signing key for the tests' batches, in a temp dir.
+fn audit_key() -> &'static Path {
+    static KEY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.key");
+        (dir, path)
+    });
+    path
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -42,6 +53,8 @@ fn text(b: &[u8]) -> String {
 fn arrears(t: &TestDb, failpoint: Option<&str>, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_arrears"));
     c.arg("--db").arg(t.url.expose()).args(args).env_remove("ARREARS_FAILPOINT");
+    // On PostgreSQL the audit key would default to the working directory: keep it in a temp dir.
+    c.env("ARREARS_AUDIT_KEY", audit_key());
     if let Some(f) = failpoint {
         c.env("ARREARS_FAILPOINT", f);
     }

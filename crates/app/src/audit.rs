@@ -1,0 +1,968 @@
+//! The tamper-evident audit log (存证) as the use cases see it: recording entries in the
+//! caller's transaction, signing checkpoints, proofs, verification and evidence.
+//!
+//! Every use case that changes state calls [`record`] (or [`record_all`]) inside its own
+//! transaction, last, just before it commits: the entry and the change commit together or
+//! not at all. An entry's kinds and facts are listed in the README's audit section.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use arrears_audit::hash::to_hex;
+use arrears_audit::{
+    Checkpoint, CheckpointError, Entry, EntryError, FactValue, KeyError, LogReport, LogSigner, LogVerifier,
+    MemoryStore, MerkleLog, NodeId, NodeStore, TreeError, consistency_proof, inclusion_proof, leaf_hash,
+    root_at, verify_log,
+};
+use arrears_core::close::Snapshot;
+use arrears_store::audit as store;
+use arrears_store::close::{CaseWrite, Evaluated, StoredCase};
+use arrears_store::{Db, DbUrl, StoreError, Tx};
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// The log's name: the origin line of its checkpoints and the name of its key.
+pub const ORIGIN: &str = "arrears/audit";
+
+/// The actor of entries the daily batch writes.
+pub const ACTOR_BATCH: &str = "system:batch";
+/// The actor of entries an import writes.
+pub const ACTOR_IMPORT: &str = "system:import";
+
+/// Why an audit operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An entry's facts cannot be encoded canonically (a bug in the calling use case).
+    #[error("audit entry {kind:?} cannot be recorded: {source}")]
+    Entry {
+        /// The entry's kind.
+        kind: String,
+        /// Why.
+        source: EntryError,
+    },
+    /// The signing key file cannot be read or created.
+    #[error("audit signing key {path}: {source}")]
+    Key {
+        /// The key file.
+        path: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// A checkpoint could not be signed or checked.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// A proof could not be computed from the stored tree.
+    #[error("the stored tree cannot answer: {0}")]
+    Tree(#[from] TreeError),
+    /// The log has no checkpoint yet.
+    #[error("the audit log has no checkpoint yet: run `arrears audit checkpoint` (or a batch) first")]
+    NoCheckpoint,
+    /// An entry number the log does not have, or the latest checkpoint does not cover.
+    #[error("entry {seq} is not covered by the latest checkpoint, which covers {size} entries (0..{size})")]
+    NotCovered {
+        /// The entry asked for.
+        seq: u64,
+        /// Entries the checkpoint covers.
+        size: u64,
+    },
+    /// A size beyond the log.
+    #[error("the log has {have} entries; a tree of {asked} entries does not exist")]
+    Beyond {
+        /// The size asked for.
+        asked: u64,
+        /// Entries in the log.
+        have: u64,
+    },
+    /// A stored entry row does not hold an entry.
+    #[error("stored entry {seq} is not an audit entry ({source}); run `arrears audit verify`")]
+    BadEntry {
+        /// The row's number.
+        seq: u64,
+        /// Why.
+        source: EntryError,
+    },
+    /// No such case.
+    #[error("no case with id {0:?}")]
+    NoCase(String),
+}
+
+/// One entry about to be recorded; its sequence number and time are set when it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Who did it: a user id, or `system:<job>`.
+    pub actor: String,
+    /// What happened, `noun.verb` (e.g. `case.opened`).
+    pub kind: String,
+    /// Entities concerned, as `type:id` (`case:C-…`, `borrower:B…`, `import:3`).
+    pub entity_ids: Vec<String>,
+    /// The details.
+    pub facts: BTreeMap<String, FactValue>,
+}
+
+impl Event {
+    /// An event of `kind` by `actor`, with no entities or facts yet.
+    pub fn new(actor: &str, kind: &str) -> Self {
+        Event { actor: actor.into(), kind: kind.into(), entity_ids: Vec::new(), facts: BTreeMap::new() }
+    }
+
+    /// Adds an entity id (`type:id`).
+    pub fn entity(mut self, id: impl Into<String>) -> Self {
+        self.entity_ids.push(id.into());
+        self
+    }
+
+    /// Adds a fact; integers and strings only for amounts (no fractions).
+    pub fn fact(mut self, name: &str, value: impl Into<FactValue>) -> Self {
+        self.facts.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// The time stamped on entries and checkpoints: UTC, RFC 3339, milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Records one entry in `tx` (call it last, just before the commit); returns its number.
+pub async fn record(
+    tx: &mut Tx,
+    actor: &str,
+    kind: &str,
+    entity_ids: Vec<String>,
+    facts: BTreeMap<String, FactValue>,
+) -> Result<u64, AuditError> {
+    let first =
+        record_all(tx, vec![Event { actor: actor.into(), kind: kind.into(), entity_ids, facts }]).await?;
+    Ok(first.unwrap_or_default())
+}
+
+/// Records several entries in `tx`, in order; returns the first one's number (`None` if none).
+pub async fn record_all(tx: &mut Tx, events: Vec<Event>) -> Result<Option<u64>, AuditError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let at = now();
+    let mut entries = Vec::with_capacity(events.len());
+    for e in events {
+        let entry = Entry {
+            seq: 0,
+            at: at.clone(),
+            actor: e.actor,
+            kind: e.kind,
+            entity_ids: e.entity_ids,
+            facts: e.facts,
+        };
+        // Refused here, with the kind named, rather than as a database error later.
+        entry.encode().map_err(|source| AuditError::Entry { kind: entry.kind.clone(), source })?;
+        entries.push(entry);
+    }
+    Ok(Some(store::append(tx, &mut entries).await?))
+}
+
+// ---------------------------------------------------------------- what the use cases record
+
+/// SHA-256 over a chunk's results, so that one entry stands for a chunk of loans.
+///
+/// The digested text, which anyone holding the stored snapshots can write again: the
+/// chunk's loans in ascending id order; per loan one line per snapshot written,
+/// `S <loan> <date> <status> <dpd> <bucket> <five_class> <overdue principal> <interest> <fee>
+/// <penalty> <outstanding principal> <credit>` (amounts in minor units), then one line
+/// `E <loan> <evaluated on> <next review or -> <recomputed from or ->`; fields separated
+/// by one tab, each line ending in `\n`.
+pub fn chunk_digest(items: &[Evaluated]) -> String {
+    let mut order: Vec<&Evaluated> = items.iter().collect();
+    order.sort_by(|a, b| a.loan_id.cmp(&b.loan_id));
+    let mut h = Sha256::new();
+    let mut line = String::with_capacity(160);
+    for e in order {
+        for (on, s) in &e.advance.changed {
+            line.clear();
+            snapshot_line(&mut line, &e.loan_id, *on, s);
+            h.update(line.as_bytes());
+        }
+        let last = &e.advance.last;
+        let opt = |d: Option<NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
+        line.clear();
+        line.push_str(&format!(
+            "E\t{}\t{}\t{}\t{}\n",
+            e.loan_id,
+            last.on,
+            opt(last.review_on),
+            opt(e.recompute_from)
+        ));
+        h.update(line.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
+    out.push_str(&format!(
+        "S\t{loan}\t{on}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+        s.status.as_str(),
+        s.dpd,
+        s.bucket,
+        s.five_class.as_str(),
+        s.overdue.principal.0,
+        s.overdue.interest.0,
+        s.overdue.fee.0,
+        s.overdue.penalty.0,
+        s.outstanding_principal.0,
+        s.credit.0
+    ));
+}
+
+/// The entry for one committed chunk of the loan phase (`batch.chunk`).
+pub fn chunk_event(date: NaiveDate, items: &[Evaluated]) -> Option<Event> {
+    let first = items.iter().map(|e| e.loan_id.as_str()).min()?;
+    let last = items.iter().map(|e| e.loan_id.as_str()).max()?;
+    let snapshots: usize = items.iter().map(|e| e.advance.changed.len()).sum();
+    let recomputed = items.iter().filter(|e| e.recompute_from.is_some()).count();
+    Some(
+        Event::new(ACTOR_BATCH, "batch.chunk")
+            .entity(format!("day:{date}"))
+            .fact("business_date", date.to_string())
+            .fact("first_loan", first)
+            .fact("last_loan", last)
+            .fact("loans", items.len() as u64)
+            .fact("snapshots", snapshots as u64)
+            .fact("recomputed", recomputed as u64)
+            .fact("sha256", chunk_digest(items)),
+    )
+}
+
+/// The entries for the case changes of one transaction of the cases phase: one per case
+/// opened, closed, changed (its loans), deleted (it should never have opened) or voided.
+pub fn case_events(
+    date: NaiveDate,
+    writes: &[CaseWrite],
+    stored: &HashMap<String, Vec<StoredCase>>,
+) -> Vec<Event> {
+    let before: HashMap<&str, &StoredCase> =
+        stored.values().flatten().map(|c| (c.case_id.as_str(), c)).collect();
+    let mut out = Vec::with_capacity(writes.len());
+    for w in writes {
+        let e = match w {
+            CaseWrite::Put { case_id, borrower_id, opened_on, closed_on, loans } => {
+                let old = before.get(case_id.as_str());
+                let kind = match (old, closed_on) {
+                    (None, None) => "case.opened",
+                    // Opened and cured within one run (a catch-up or a recompute).
+                    (None, Some(_)) => "case.opened_closed",
+                    (Some(o), Some(_)) if o.closed_on.is_none() => "case.closed",
+                    (Some(o), None) if o.closed_on.is_some() => "case.reopened",
+                    _ => "case.changed",
+                };
+                Event::new(ACTOR_BATCH, kind)
+                    .entity(format!("case:{case_id}"))
+                    .entity(format!("borrower:{borrower_id}"))
+                    .fact("business_date", date.to_string())
+                    .fact("opened_on", opened_on.to_string())
+                    .fact("closed_on", closed_on.map(|d| d.to_string()))
+                    .fact(
+                        "loans",
+                        loans
+                            .iter()
+                            .map(|(l, on)| json!({"loan_id": l, "added_on": on.to_string()}))
+                            .collect::<Vec<_>>(),
+                    )
+            }
+            CaseWrite::Delete(case_id) | CaseWrite::Void(case_id) => {
+                let kind = if matches!(w, CaseWrite::Void(_)) { "case.voided" } else { "case.deleted" };
+                let mut e = Event::new(ACTOR_BATCH, kind)
+                    .entity(format!("case:{case_id}"))
+                    .fact("business_date", date.to_string());
+                if let Some(o) = before.get(case_id.as_str()) {
+                    e = e.entity(format!("borrower:{}", o.borrower_id)).fact("was", o.status.clone());
+                }
+                e
+            }
+        };
+        out.push(e);
+    }
+    out
+}
+
+/// The entry for a business date whose every phase committed (`batch.day_closed`).
+pub fn day_event(report: &crate::close::DayReport) -> Event {
+    Event::new(ACTOR_BATCH, "batch.day_closed")
+        .entity(format!("day:{}", report.date))
+        .fact("business_date", report.date.to_string())
+        .fact("loans_evaluated", report.loans_evaluated)
+        .fact("loans_recomputed", report.loans_recomputed)
+        .fact("snapshots_written", report.snapshots_written)
+        .fact("cases_opened", report.cases_opened)
+        .fact("cases_closed", report.cases_closed)
+        .fact("ptps_kept", report.ptps_kept)
+        .fact("ptps_broken", report.ptps_broken)
+}
+
+/// The entry for a payment recorded by hand (`payment.recorded`).
+pub fn payment_event(p: &arrears_core::Payment, currency: &str, import_id: i64) -> Event {
+    Event::new("system:cli", "payment.recorded")
+        .entity(format!("loan:{}", p.loan_id.as_str()))
+        .entity(format!("payment:{}", p.id.as_str()))
+        .fact("import_id", import_id)
+        .fact("paid_on", p.paid_on.to_string())
+        .fact("amount_minor", p.amount.0)
+        .fact("currency", currency)
+        .fact("channel", p.channel.clone())
+}
+
+/// One imported file as the import entry lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportedFile {
+    /// File name, e.g. `loans.csv`.
+    pub file: String,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Data rows read.
+    pub rows: u64,
+}
+
+/// SHA-256 and size of a file, read in 1 MiB blocks.
+pub fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            break;
+        }
+        h.update(&buf[..got]);
+        n += got as u64;
+    }
+    Ok((hex::encode(h.finalize()), n))
+}
+
+/// The entry for a committed import (`import.committed`).
+pub fn import_event(import_id: i64, source: &str, files: &[ImportedFile], schedules_generated: u64) -> Event {
+    Event::new(ACTOR_IMPORT, "import.committed")
+        .entity(format!("import:{import_id}"))
+        .fact("source", source)
+        .fact("files", serde_json::to_value(files).unwrap_or_default())
+        .fact("schedules_generated", schedules_generated)
+}
+
+// ---------------------------------------------------------------- keys and checkpoints
+
+/// Where the signing key lives when no `--audit-key` is given: beside a SQLite database
+/// file (`arrears.db` → `arrears.db.audit-key`), else `arrears-audit.key` here.
+pub fn default_key_path(url: &DbUrl) -> PathBuf {
+    if url.is_sqlite() {
+        let raw = url.expose();
+        let rest = raw.strip_prefix("sqlite:").unwrap_or(raw);
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let file = rest.split('?').next().unwrap_or_default();
+        if !file.is_empty() && !file.contains(":memory:") {
+            return PathBuf::from(format!("{file}.audit-key"));
+        }
+    }
+    PathBuf::from("arrears-audit.key")
+}
+
+/// Loads the signing key, creating it (mode 0600) on first use; true when created.
+pub fn load_signer(path: &Path) -> Result<(LogSigner, bool), AuditError> {
+    LogSigner::load_or_generate(path, ORIGIN)
+        .map_err(|source| AuditError::Key { path: path.display().to_string(), source })
+}
+
+/// The public half of an existing key file, without creating one.
+pub fn load_verifier(path: &Path) -> Result<LogVerifier, AuditError> {
+    Ok(LogSigner::load(path)
+        .map_err(|source| AuditError::Key { path: path.display().to_string(), source })?
+        .verifier())
+}
+
+/// A signed checkpoint as shown to people and tools.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedCheckpoint {
+    /// Entries covered.
+    pub size: u64,
+    /// Merkle root, hex.
+    pub root: String,
+    /// When it was signed.
+    pub time: String,
+    /// The signed note (C2SP checkpoint text, an empty line, the signature line).
+    pub note: String,
+}
+
+/// Signs a checkpoint of the log as committed now and stores it.
+pub async fn checkpoint(db: &Db, signer: &LogSigner) -> Result<SignedCheckpoint, AuditError> {
+    let size = store::head_size(db).await?;
+    let root = store::with_nodes(db, |s| root_at(s, size)).await?.map_err(TreeError::from)?;
+    let cp = Checkpoint { origin: signer.name().to_string(), size, root, time: now() };
+    let note = signer.sign_checkpoint(&cp)?;
+    store::insert_checkpoint(db, size, &root, &cp.time, &note).await?;
+    Ok(SignedCheckpoint { size, root: to_hex(&root), time: cp.time, note })
+}
+
+/// Every stored checkpoint's signed note, oldest first.
+pub async fn checkpoint_notes(db: &Db) -> Result<Vec<String>, AuditError> {
+    Ok(store::checkpoints(db).await?.into_iter().map(|c| c.note).collect())
+}
+
+// ---------------------------------------------------------------- proofs
+
+/// `arrears audit proof N`: an entry and its inclusion proof to the latest checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InclusionView {
+    /// The entry's number (its leaf index).
+    pub seq: u64,
+    /// Its canonical bytes, as text.
+    pub entry: String,
+    /// `SHA-256(0x00 || entry)`, hex.
+    pub leaf_hash: String,
+    /// The tree size the proof is for (the checkpoint's).
+    pub tree_size: u64,
+    /// The audit path, hex, from the leaf upwards (RFC 6962 section 2.1.1).
+    pub inclusion_proof: Vec<String>,
+    /// The checkpoint's root, hex.
+    pub root: String,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+}
+
+/// The inclusion proof of entry `seq` in the latest checkpoint.
+pub async fn inclusion(db: &Db, seq: u64) -> Result<InclusionView, AuditError> {
+    let cp = store::latest_checkpoint(db).await?.ok_or(AuditError::NoCheckpoint)?;
+    let size = cp.size as u64;
+    if seq >= size {
+        return Err(AuditError::NotCovered { seq, size });
+    }
+    let body = store::entry(db, seq).await?.ok_or(AuditError::NotCovered { seq, size })?;
+    let proof = store::with_nodes(db, |s| inclusion_proof(s, seq, size)).await??;
+    Ok(InclusionView {
+        seq,
+        entry: String::from_utf8_lossy(&body).into_owned(),
+        leaf_hash: to_hex(&leaf_hash(&body)),
+        tree_size: size,
+        inclusion_proof: proof.iter().map(to_hex).collect(),
+        root: hex::encode(&cp.root),
+        checkpoint: cp.note,
+    })
+}
+
+/// `arrears audit consistency OLD NEW`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConsistencyView {
+    /// The earlier size.
+    pub old_size: u64,
+    /// Root of the first `old_size` entries, hex.
+    pub old_root: String,
+    /// The later size.
+    pub new_size: u64,
+    /// Root of the first `new_size` entries, hex.
+    pub new_root: String,
+    /// The consistency proof, hex (RFC 6962 section 2.1.2).
+    pub consistency_proof: Vec<String>,
+    /// Signed checkpoints of exactly these sizes, when there are any.
+    pub checkpoints: Vec<String>,
+}
+
+/// The consistency proof from `old` entries to `new` (default: the latest checkpoint's size).
+pub async fn consistency(db: &Db, old: u64, new: Option<u64>) -> Result<ConsistencyView, AuditError> {
+    let have = store::head_size(db).await?;
+    let new = match new {
+        Some(n) => n,
+        None => store::latest_checkpoint(db).await?.ok_or(AuditError::NoCheckpoint)?.size as u64,
+    };
+    if new > have {
+        return Err(AuditError::Beyond { asked: new, have });
+    }
+    let (proof, old_root, new_root) = store::with_nodes(db, |s| {
+        Ok::<_, AuditError>((
+            consistency_proof(s, old, new)?,
+            root_at(s, old).map_err(TreeError::from)?,
+            root_at(s, new).map_err(TreeError::from)?,
+        ))
+    })
+    .await??;
+    let checkpoints = store::checkpoints(db)
+        .await?
+        .into_iter()
+        .filter(|c| c.size as u64 == old || c.size as u64 == new)
+        .map(|c| c.note)
+        .collect();
+    Ok(ConsistencyView {
+        old_size: old,
+        old_root: to_hex(&old_root),
+        new_size: new,
+        new_root: to_hex(&new_root),
+        consistency_proof: proof.iter().map(to_hex).collect(),
+        checkpoints,
+    })
+}
+
+// ---------------------------------------------------------------- verification
+
+/// One thing `verify` found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// `entry`, `checkpoint`, `node` or `head`.
+    pub what: &'static str,
+    /// The entry number it concerns, when there is one.
+    pub seq: Option<u64>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// What `arrears audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// No problem at all.
+    pub intact: bool,
+    /// Entry rows read.
+    pub entries: u64,
+    /// Checkpoints whose signature holds.
+    pub checkpoints: usize,
+    /// Entries covered by the largest good checkpoint.
+    pub covered: u64,
+    /// The first entry found altered, deleted, inserted or moved (when one is).
+    pub first_bad_entry: Option<u64>,
+    /// Everything found, the log check against the checkpoints first.
+    pub problems: Vec<Problem>,
+}
+
+/// Re-hashes every stored entry against every stored checkpoint (whose signatures are checked
+/// with `key`), checks the stored tree against the entries and the head against the rows.
+pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditError> {
+    let mut problems = Vec::new();
+    let mut trusted = Vec::new();
+    for c in store::checkpoints(db).await? {
+        match key.verify_checkpoint_for(&c.note, ORIGIN) {
+            Ok(cp) => {
+                if cp.size != c.size as u64 || cp.root.as_slice() != c.root.as_slice() {
+                    problems.push(Problem {
+                        what: "checkpoint",
+                        seq: None,
+                        message: format!(
+                            "checkpoint #{} was altered: its row says {} entries, root {}, but its signed note says {} entries, root {}",
+                            c.id,
+                            c.size,
+                            hex::encode(&c.root),
+                            cp.size,
+                            to_hex(&cp.root)
+                        ),
+                    });
+                }
+                trusted.push(cp);
+            }
+            Err(e) => problems.push(Problem {
+                what: "checkpoint",
+                seq: None,
+                message: format!("checkpoint #{} ({} entries, {}) does not verify: {e}", c.id, c.size, c.at),
+            }),
+        }
+    }
+    let rows = store::all_entries(db).await?;
+    let mut row_problem = None;
+    for (i, (seq, body)) in rows.iter().enumerate() {
+        let i = i as u64;
+        let message = if *seq != i as i64 {
+            Some(format!(
+                "row {i} in sequence order has number {seq}: an entry was deleted or inserted before it"
+            ))
+        } else {
+            match Entry::decode(body) {
+                Err(e) => Some(format!("entry {i} is not a canonical audit entry: {e}")),
+                Ok(e) if e.seq != i => {
+                    Some(format!("entry {i} holds the bytes of entry {}: entries were reordered", e.seq))
+                }
+                Ok(_) => None,
+            }
+        };
+        if let Some(message) = message {
+            row_problem = Some(Problem { what: "entry", seq: Some(i), message });
+            break;
+        }
+    }
+    let nodes = store::all_nodes(db).await?;
+    let bodies: Vec<&[u8]> = rows.iter().map(|(_, b)| b.as_slice()).collect();
+    let report = verify_log(&bodies, &trusted, Some(&nodes));
+    let mut first_bad = None;
+    let (checkpoints, covered) = match &report {
+        LogReport::Intact(ok) => (ok.checkpoints, ok.covered),
+        LogReport::Diverged(d) => {
+            first_bad = Some(d.first_index());
+            problems.insert(0, Problem { what: "entry", seq: Some(d.first_index()), message: d.to_string() });
+            (trusted.iter().filter(|c| c.size < d.checkpoint_size).count(), 0)
+        }
+    };
+    if let Some(p) = row_problem {
+        first_bad = Some(first_bad.map_or(p.seq.unwrap_or(0), |f: u64| f.min(p.seq.unwrap_or(f))));
+        problems.push(p);
+    }
+    if let Some(p) = check_nodes(&bodies, &nodes) {
+        problems.push(p);
+    }
+    let head = store::head_size(db).await?;
+    if head != rows.len() as u64 {
+        problems.push(Problem {
+            what: "head",
+            seq: Some(head.min(rows.len() as u64)),
+            message: format!(
+                "{head} entries were appended but {} rows are stored: entries were deleted or added by hand",
+                rows.len()
+            ),
+        });
+    }
+    Ok(VerifyReport {
+        intact: problems.is_empty(),
+        entries: rows.len() as u64,
+        checkpoints,
+        covered,
+        first_bad_entry: first_bad,
+        problems,
+    })
+}
+
+/// Recomputes every complete-subtree hash from the entries and compares the stored ones:
+/// proofs are served from them, so one altered row would make honest entries unprovable.
+fn check_nodes(bodies: &[&[u8]], stored: &store::LoadedNodes) -> Option<Problem> {
+    let mut log = MerkleLog::new(MemoryStore::new());
+    let leaves: Vec<_> = bodies.iter().map(|b| leaf_hash(b)).collect();
+    log.append_many(&leaves).ok()?;
+    let want = log.store();
+    let n = bodies.len() as u64;
+    let mut bad: Option<(NodeId, &'static str)> = None;
+    let mut note = |id: NodeId, why: &'static str| {
+        let better = bad.is_none_or(|(b, _)| (id.first_leaf(), id.level) < (b.first_leaf(), b.level));
+        if better {
+            bad = Some((id, why));
+        }
+    };
+    for (id, hash) in stored.iter() {
+        match want.get(*id) {
+            Ok(Some(h)) if h == *hash => {}
+            Ok(Some(_)) => note(*id, "holds a hash the entries do not give"),
+            _ => note(*id, "should not exist: the log has no such subtree"),
+        }
+    }
+    let mut level = 0u8;
+    while (n >> level) > 0 {
+        for index in 0..(n >> level) {
+            let id = NodeId { level, index };
+            if stored.get(id).ok().flatten().is_none() {
+                note(id, "is missing");
+            }
+        }
+        level += 1;
+    }
+    bad.map(|(id, why)| Problem {
+        what: "node",
+        seq: Some(id.first_leaf()),
+        message: format!("the stored tree hash at {id} {why}; proofs through it would fail"),
+    })
+}
+
+// ---------------------------------------------------------------- evidence
+
+/// Everything an evidence package of one case holds, before it is zipped.
+#[derive(Debug, Clone)]
+pub struct CaseEvidence {
+    /// The case.
+    pub case_id: String,
+    /// The case's facts as JSON (`case.json`).
+    pub case_json: String,
+    /// One package per entry that names the case, the export entry last.
+    pub packages: Vec<arrears_audit::EvidencePackage>,
+    /// The checkpoint every package's proof leads to.
+    pub checkpoint: SignedCheckpoint,
+    /// The log's public key (`name+id+base64`).
+    pub verifier_key: String,
+}
+
+/// Builds a case's evidence: its facts, every entry naming it with its inclusion proof, and a
+/// new `evidence.exported` entry that binds the SHA-256 of the facts to the log; all proved
+/// against a checkpoint signed for the purpose.
+pub async fn case_evidence(db: &Db, case_id: &str, signer: &LogSigner) -> Result<CaseEvidence, AuditError> {
+    let case = crate::cases::show(db, case_id).await?.ok_or_else(|| AuditError::NoCase(case_id.into()))?;
+    let case_json = serde_json::to_string_pretty(&case).unwrap_or_default() + "\n";
+    let entity = format!("case:{case_id}");
+    let mut seqs = store::entries_naming(db, &entity).await?;
+    let case_sha = hex::encode(Sha256::digest(case_json.as_bytes()));
+    let mut tx = db.begin().await?;
+    let export = Event::new("system:cli", "evidence.exported")
+        .entity(format!("export:{entity}"))
+        .fact("case_id", case_id)
+        .fact("case_sha256", case_sha)
+        .fact("entries", seqs.clone());
+    let export_seq = record_all(&mut tx, vec![export]).await?.unwrap_or_default();
+    tx.commit().await?;
+    seqs.push(export_seq);
+    let cp = checkpoint(db, signer).await?;
+    let verifier = signer.verifier();
+    let signed = verifier.verify_checkpoint_for(&cp.note, ORIGIN)?;
+    let mut packages = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let body = store::entry(db, seq).await?.ok_or(AuditError::NotCovered { seq, size: cp.size })?;
+        let entry = Entry::decode(&body).map_err(|source| AuditError::BadEntry { seq, source })?;
+        let size = signed.size;
+        let proof = store::with_nodes(db, |s| inclusion_proof(s, seq, size)).await??;
+        packages.push(arrears_audit::EvidencePackage {
+            entry: String::from_utf8_lossy(&entry.encode().unwrap_or(body)).into_owned(),
+            leaf_index: seq,
+            tree_size: size,
+            inclusion_proof: proof.iter().map(to_hex).collect(),
+            checkpoint: cp.note.clone(),
+            verifier_key: verifier.to_string(),
+        });
+    }
+    Ok(CaseEvidence {
+        case_id: case_id.into(),
+        case_json,
+        packages,
+        checkpoint: cp,
+        verifier_key: verifier.to_string(),
+    })
+}
+
+/// What checking an evidence package established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EvidenceCheck {
+    /// The case.
+    pub case_id: String,
+    /// Entries proved (the export entry included).
+    pub entries: usize,
+    /// The checkpoint's size.
+    pub tree_size: u64,
+    /// The checkpoint's time.
+    pub checkpoint_time: String,
+    /// The key that signed it; compare it with one obtained from the lender separately.
+    pub verifier_key: String,
+}
+
+/// Why an evidence package does not hold.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceProblem {
+    /// A file is missing or unreadable.
+    #[error("{0}")]
+    Format(String),
+    /// A proof or signature fails.
+    #[error("{file}: {source}")]
+    Proof {
+        /// The package file.
+        file: String,
+        /// Why.
+        source: arrears_audit::EvidenceError,
+    },
+}
+
+/// Checks a case's evidence using nothing but its files: `files` maps each file name in
+/// the package to its bytes.
+pub fn check_case_evidence(files: &BTreeMap<String, Vec<u8>>) -> Result<EvidenceCheck, EvidenceProblem> {
+    let fmt = |s: String| EvidenceProblem::Format(s);
+    let text = |name: &str| -> Result<&str, EvidenceProblem> {
+        let bytes = files.get(name).ok_or_else(|| fmt(format!("{name} is missing from the package")))?;
+        std::str::from_utf8(bytes).map_err(|_| fmt(format!("{name} is not UTF-8 text")))
+    };
+    let key_text = text("public-key.txt")?;
+    let key = LogVerifier::parse(key_text).map_err(|e| fmt(format!("public-key.txt: {e}")))?;
+    let note = text("checkpoint.txt")?;
+    let signed = key
+        .verify_checkpoint_for(note, ORIGIN)
+        .map_err(|e| fmt(format!("checkpoint.txt: the signature does not hold: {e}")))?;
+    let case_json =
+        files.get("case.json").ok_or_else(|| fmt("case.json is missing from the package".into()))?;
+    let case_sha = hex::encode(Sha256::digest(case_json));
+    let mut proved = Vec::new();
+    for (name, bytes) in files.iter().filter(|(n, _)| n.starts_with("entries/") && n.ends_with(".json")) {
+        let pkg: arrears_audit::EvidencePackage =
+            serde_json::from_slice(bytes).map_err(|e| fmt(format!("{name}: not an evidence file: {e}")))?;
+        if pkg.checkpoint != note {
+            return Err(fmt(format!("{name}: its checkpoint differs from checkpoint.txt")));
+        }
+        let v = pkg.verify(&key).map_err(|source| EvidenceProblem::Proof { file: name.clone(), source })?;
+        proved.push(v.entry);
+    }
+    let export = proved
+        .iter()
+        .filter(|e| e.kind == "evidence.exported")
+        .max_by_key(|e| e.seq)
+        .ok_or_else(|| fmt("the package holds no evidence.exported entry".into()))?;
+    if export.facts.get("case_sha256").and_then(|v| v.as_str()) != Some(case_sha.as_str()) {
+        return Err(fmt(format!(
+            "case.json (SHA-256 {case_sha}) is not the file the log recorded as exported: it was changed"
+        )));
+    }
+    let case_id = export.facts.get("case_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let listed: Vec<u64> = export
+        .facts
+        .get("entries")
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|x| x.as_u64()).collect())
+        .unwrap_or_default();
+    let mut have: Vec<u64> = proved.iter().filter(|e| e.seq != export.seq).map(|e| e.seq).collect();
+    have.sort_unstable();
+    if have != listed {
+        return Err(fmt(format!(
+            "the package holds entries {have:?} but the export recorded entries {listed:?}: some were removed or added"
+        )));
+    }
+    let entity = format!("case:{case_id}");
+    if let Some(e) = proved.iter().find(|e| e.seq != export.seq && !e.entity_ids.contains(&entity)) {
+        return Err(fmt(format!("entry {} does not name {entity}", e.seq)));
+    }
+    Ok(EvidenceCheck {
+        case_id,
+        entries: proved.len(),
+        tree_size: signed.size,
+        checkpoint_time: signed.time,
+        verifier_key: key.to_string(),
+    })
+}
+
+/// The README placed in every evidence package.
+pub fn evidence_readme(case_id: &str, verifier_key: &str) -> String {
+    format!(
+        r#"# Evidence package for collection case {case_id} (催收案件存证包)
+
+This package shows that the records in entries/ are part of the lender's tamper-evident
+audit log, an append-only Merkle tree as in RFC 6962 (Certificate Transparency), whose
+state was signed with Ed25519 in checkpoint.txt.
+
+Files
+- case.json         the case's facts when the package was made
+- entries/N.json    one log entry each: `entry` (its exact bytes), `leaf_index`, `tree_size`,
+                    `inclusion_proof` (hex hashes from the leaf up), `checkpoint`
+- checkpoint.txt    the signed checkpoint: origin, tree size, base64 root, time, an empty line,
+                    then "— <key name> <base64(4-byte key id || 64-byte signature)>"
+- public-key.txt    the log's public key: {verifier_key}
+                    Obtain this key from the lender by a separate channel and compare.
+
+Automatic check: `arrears audit check-evidence THIS.zip`.
+
+By hand, for each entries/N.json:
+1. leaf = SHA-256(0x00 || bytes of `entry`).
+2. Walk the proof (RFC 9162 section 2.1.3.2): fn = leaf_index, sn = tree_size - 1, r = leaf;
+   for each hash p: if sn == 0 fail; if fn is odd or fn == sn: r = SHA-256(0x01 || p || r),
+   and while fn is even and fn != 0 shift fn and sn right by one; else r = SHA-256(0x01 || r || p);
+   then shift fn and sn right by one. At the end sn must be 0 and r must equal the root.
+3. The root is the base64 third line of checkpoint.txt; the second line is tree_size.
+4. The signature is Ed25519 over the checkpoint text up to and including the line before the
+   empty line, by the key in public-key.txt (base64 after the second '+': a 0x01 byte, then
+   the 32-byte key).
+5. The last entry (kind evidence.exported) records the SHA-256 of case.json and the numbers
+   of the other entries: compute SHA-256(case.json) and compare.
+
+Each entry is canonical JSON (sorted keys, no spaces); its `seq` equals its leaf_index.
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use arrears_core::Amount;
+    use arrears_core::close::{Advance, Carried};
+    use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn snap(dpd: u32, principal: i64) -> Snapshot {
+        Snapshot {
+            status: LoanStatus::Active,
+            dpd,
+            bucket: if dpd == 0 { "M0".into() } else { "M1".into() },
+            bucket_rank: u32::from(dpd > 0),
+            five_class: if dpd == 0 { FiveClass::Normal } else { FiveClass::SpecialMention },
+            overdue: Overdue {
+                principal: Amount(principal),
+                interest: Amount(7),
+                fee: Amount(0),
+                penalty: Amount(1),
+            },
+            outstanding_principal: Amount(100_000),
+            credit: Amount(0),
+        }
+    }
+
+    fn evaluated(loan: &str, on: &str, s: Snapshot, recompute: Option<&str>) -> Evaluated {
+        Evaluated {
+            loan_id: loan.into(),
+            borrower_id: "B1".into(),
+            product: "p".into(),
+            currency: "CNY".into(),
+            first_on: d("2026-11-01"),
+            recompute_from: recompute.map(d),
+            advance: Advance {
+                changed: vec![(d(on), s.clone())],
+                last: Carried { on: d(on), snapshot: s, review_on: Some(d("2026-11-21")) },
+                before_last: None,
+                delinquency_changed: false,
+            },
+        }
+    }
+
+    #[test]
+    fn chunk_digest_is_the_documented_text_in_loan_order() {
+        let a = evaluated("L2", "2026-11-20", snap(3, 500), None);
+        let b = evaluated("L1", "2026-11-20", snap(0, 0), Some("2026-11-18"));
+        let text = concat!(
+            "S\tL1\t2026-11-20\tactive\t0\tM0\tnormal\t0\t7\t0\t1\t100000\t0\n",
+            "E\tL1\t2026-11-20\t2026-11-21\t2026-11-18\n",
+            "S\tL2\t2026-11-20\tactive\t3\tM1\tspecial_mention\t500\t7\t0\t1\t100000\t0\n",
+            "E\tL2\t2026-11-20\t2026-11-21\t-\n",
+        );
+        let want = hex::encode(Sha256::digest(text.as_bytes()));
+        assert_eq!(chunk_digest(&[a.clone(), b.clone()]), want);
+        assert_eq!(chunk_digest(&[b.clone(), a.clone()]), want, "the order of evaluation does not matter");
+        // Any one result changed changes the digest.
+        let changed = [
+            evaluated("L2", "2026-11-20", snap(4, 500), None),
+            evaluated("L2", "2026-11-20", snap(3, 501), None),
+            evaluated("L2", "2026-11-19", snap(3, 500), None),
+            evaluated("L3", "2026-11-20", snap(3, 500), None),
+            evaluated("L2", "2026-11-20", snap(3, 500), Some("2026-11-20")),
+        ];
+        for (i, c) in changed.into_iter().enumerate() {
+            assert_ne!(chunk_digest(&[c, b.clone()]), want, "change {i} went unnoticed");
+        }
+        let e = chunk_event(d("2026-11-20"), &[a, b]).unwrap();
+        assert_eq!(e.facts["first_loan"], "L1");
+        assert_eq!(e.facts["last_loan"], "L2");
+        assert_eq!(e.facts["loans"], 2);
+        assert_eq!(e.facts["recomputed"], 1);
+        assert!(chunk_event(d("2026-11-20"), &[]).is_none(), "an empty chunk records nothing");
+    }
+
+    #[test]
+    fn key_path_sits_beside_the_sqlite_file() {
+        let cases = [
+            ("sqlite://arrears.db", "arrears.db.audit-key"),
+            ("sqlite:///tmp/x/book.db?mode=rwc", "/tmp/x/book.db.audit-key"),
+            ("sqlite::memory:", "arrears-audit.key"),
+            ("postgres://postgres@127.0.0.1/arrears", "arrears-audit.key"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(default_key_path(&DbUrl::new(url)), PathBuf::from(want), "{url}");
+        }
+    }
+
+    #[test]
+    fn events_with_fractions_are_refused_by_name() {
+        let e = Event::new("u:1", "x.y").fact("rate", 0.5);
+        let entry = Entry {
+            seq: 0,
+            at: now(),
+            actor: e.actor,
+            kind: e.kind,
+            entity_ids: e.entity_ids,
+            facts: e.facts,
+        };
+        assert!(entry.encode().is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! The audit log's tables: appending entries inside the caller's transaction, and reading
+//! entries, tree nodes and checkpoints back for proofs and verification.
+//!
+//! The Merkle logic is `arrears_audit`'s; this module only keeps its rows. An append
+//! first bumps `audit_head`, which takes SQLite's write lock or PostgreSQL's row lock, so
+//! appenders queue behind each other until the holder's transaction ends, and sequence
+//! numbers never collide nor leave gaps.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use arrears_audit::{Entry, Hash, MerkleLog, NodeId, NodeStore};
+use sqlx::Row as _;
+
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.to_string() }
+}
+
+fn hash_of(table: &'static str, bytes: &[u8]) -> Result<Hash, StoreError> {
+    <Hash>::try_from(bytes).map_err(|_| corrupt(table, format!("a hash of {} bytes, not 32", bytes.len())))
+}
+
+/// Rows per multi-row statement.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// The complete subtrees that make up the first `size` leaves, largest first.
+fn frontier_ids(size: u64) -> Vec<NodeId> {
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    let mut left = size;
+    while left > 0 {
+        let level = 63 - left.leading_zeros();
+        out.push(NodeId { level: level as u8, index: start >> level });
+        start += 1u64 << level;
+        left -= 1u64 << level;
+    }
+    out
+}
+
+/// Tree hashes loaded from `audit_nodes`, as a [`NodeStore`]; writes are collected.
+#[derive(Debug, Default)]
+pub struct LoadedNodes {
+    map: HashMap<NodeId, Hash>,
+    written: Vec<(NodeId, Hash)>,
+    /// When set, every id asked for is noted and answered with a zero hash: a dry run
+    /// that finds out which rows a proof needs, so that they can be read in one query.
+    recording: Option<RefCell<Vec<NodeId>>>,
+}
+
+impl LoadedNodes {
+    /// Number of hashes held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every stored node, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &Hash)> {
+        self.map.iter()
+    }
+}
+
+impl NodeStore for LoadedNodes {
+    fn get(&self, id: NodeId) -> Result<Option<Hash>, arrears_audit::StoreError> {
+        if let Some(rec) = &self.recording {
+            rec.borrow_mut().push(id);
+            return Ok(Some([0; 32]));
+        }
+        Ok(self.map.get(&id).copied())
+    }
+
+    fn put(&mut self, nodes: &[(NodeId, Hash)]) -> Result<(), arrears_audit::StoreError> {
+        self.written.extend_from_slice(nodes);
+        self.map.extend(nodes.iter().copied());
+        Ok(())
+    }
+}
+
+/// `(level = 3 AND idx = 0) OR …` for a list of node ids (integers only, written in).
+fn node_filter(ids: &[NodeId]) -> String {
+    let mut s = String::with_capacity(ids.len() * 32);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" OR ");
+        }
+        s.push_str(&format!("(level = {} AND idx = {})", id.level, id.index));
+    }
+    s
+}
+
+/// Appends `entries` to the log in the caller's transaction: assigns each its sequence
+/// number (overwriting `seq`), stores its canonical bytes, its entity ids, its leaf hash
+/// and the subtree hashes it completes. Returns the first sequence number.
+///
+/// Call it last in the transaction: from here until commit, other appenders wait.
+pub async fn append(tx: &mut Tx, entries: &mut [Entry]) -> Result<u64, StoreError> {
+    if entries.is_empty() {
+        return Err(corrupt("audit_entries", "an append of no entries"));
+    }
+    let n = entries.len() as i64;
+    let new_size: i64 = on_tx!(tx, conn => {
+        sqlx::query_scalar("UPDATE audit_head SET size = size + $1 WHERE id = 1 RETURNING size")
+            .bind(n)
+            .fetch_one(&mut *conn)
+            .await?
+    });
+    let first = u64::try_from(new_size - n).map_err(|e| corrupt("audit_head", e))?;
+    let ids = frontier_ids(first);
+    let mut have = HashMap::with_capacity(ids.len());
+    if !ids.is_empty() {
+        let sql =
+            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(&ids));
+        on_tx!(tx, conn => {
+            let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+            for r in rows {
+                let level: i64 = r.try_get(0)?;
+                let idx: i64 = r.try_get(1)?;
+                let hash: Vec<u8> = r.try_get(2)?;
+                have.insert(NodeId { level: level as u8, index: idx as u64 }, hash_of("audit_nodes", &hash)?);
+            }
+        });
+    }
+    let store = LoadedNodes { map: have, ..Default::default() };
+    let mut log = MerkleLog::open(store, first).map_err(|e| {
+        corrupt("audit_nodes", format!("the tree's frontier for {first} entries cannot be read: {e}"))
+    })?;
+    let mut bodies = Vec::with_capacity(entries.len());
+    let mut leaves = Vec::with_capacity(entries.len());
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.seq = first + i as u64;
+        // The app layer checks every entry encodes before it calls here.
+        let bytes = e.encode().map_err(|err| corrupt("audit_entries", format!("entry {}: {err}", e.seq)))?;
+        leaves.push(arrears_audit::leaf_hash(&bytes));
+        bodies.push(bytes);
+    }
+    log.append_many(&leaves).map_err(|e| corrupt("audit_nodes", e))?;
+    let written = log.into_store().written;
+    on_tx!(tx, conn => {
+        for (part, bodies) in entries.chunks(ROWS_PER_STATEMENT).zip(bodies.chunks(ROWS_PER_STATEMENT)) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_entries (seq, at, kind, body) ");
+            q.push_values(part.iter().zip(bodies), |mut b, (e, body)| {
+                b.push_bind(e.seq as i64).push_bind(e.at.clone()).push_bind(e.kind.clone()).push_bind(body.clone());
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        let mut named: Vec<(String, i64)> = entries
+            .iter()
+            .flat_map(|e| e.entity_ids.iter().map(move |id| (id.clone(), e.seq as i64)))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        for part in named.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_entities (entity_id, seq) ");
+            q.push_values(part, |mut b, (id, seq)| {
+                b.push_bind(id.clone()).push_bind(*seq);
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+        for part in written.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_nodes (level, idx, hash) ");
+            q.push_values(part, |mut b, (id, hash)| {
+                b.push_bind(i16::from(id.level)).push_bind(id.index as i64).push_bind(hash.to_vec());
+            });
+            q.build().execute(&mut *conn).await?;
+        }
+    });
+    Ok(first)
+}
+
+/// Number of entries the head row says were appended.
+pub async fn head_size(db: &Db) -> Result<u64, StoreError> {
+    let n: i64 =
+        on_pool!(db, p => sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 1").fetch_one(p).await?);
+    u64::try_from(n).map_err(|e| corrupt("audit_head", e))
+}
+
+/// Every entry row in sequence order: `(seq, body)`.
+pub async fn all_entries(db: &Db) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT seq, body FROM audit_entries ORDER BY seq").fetch_all(p).await?),
+    )
+}
+
+/// One entry's bytes.
+pub async fn entry(db: &Db, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT body FROM audit_entries WHERE seq = $1")
+        .bind(seq as i64)
+        .fetch_optional(p)
+        .await?))
+}
+
+/// Sequence numbers of the entries that name `entity_id`, in order.
+pub async fn entries_naming(db: &Db, entity_id: &str) -> Result<Vec<u64>, StoreError> {
+    let seqs: Vec<i64> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT seq FROM audit_entities WHERE entity_id = $1 ORDER BY seq")
+        .bind(entity_id)
+        .fetch_all(p)
+        .await?);
+    Ok(seqs.into_iter().map(|s| s as u64).collect())
+}
+
+/// Every stored tree node.
+pub async fn all_nodes(db: &Db) -> Result<LoadedNodes, StoreError> {
+    let rows: Vec<(i64, i64, Vec<u8>)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes").fetch_all(p).await?);
+    let mut map = HashMap::with_capacity(rows.len());
+    for (level, idx, hash) in rows {
+        let level = u8::try_from(level).map_err(|e| corrupt("audit_nodes", e))?;
+        map.insert(NodeId { level, index: idx as u64 }, hash_of("audit_nodes", &hash)?);
+    }
+    Ok(LoadedNodes { map, ..Default::default() })
+}
+
+/// Runs `f` (a root or proof computation over a [`NodeStore`]) with only the nodes it
+/// needs read from the database: a dry run notes which, one query reads them, then the
+/// real run. `f` must ask for the same nodes whatever hashes it gets, which the
+/// functions of `arrears_audit::tree` do.
+pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, StoreError> {
+    let dry = LoadedNodes { recording: Some(RefCell::new(Vec::new())), ..Default::default() };
+    let _ = f(&dry);
+    let mut ids = dry.recording.map(RefCell::into_inner).unwrap_or_default();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut map = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql =
+            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(part));
+        let rows: Vec<(i64, i64, Vec<u8>)> =
+            on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        for (level, idx, hash) in rows {
+            map.insert(NodeId { level: level as u8, index: idx as u64 }, hash_of("audit_nodes", &hash)?);
+        }
+    }
+    Ok(f(&LoadedNodes { map, ..Default::default() }))
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Row id, in the order they were made.
+    pub id: i64,
+    /// Entries covered, as the row says.
+    pub size: i64,
+    /// Root, as the row says.
+    pub root: Vec<u8>,
+    /// When it was made.
+    pub at: String,
+    /// The signed note.
+    pub note: String,
+}
+
+/// Every stored checkpoint, oldest first.
+pub async fn checkpoints(db: &Db) -> Result<Vec<StoredCheckpoint>, StoreError> {
+    let rows: Vec<(i64, i64, Vec<u8>, String, String)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT id, size, root, at, note FROM audit_checkpoints ORDER BY id").fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(id, size, root, at, note)| StoredCheckpoint { id, size, root, at, note })
+        .collect())
+}
+
+/// The latest checkpoint, if any.
+pub async fn latest_checkpoint(db: &Db) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let row: Option<(i64, i64, Vec<u8>, String, String)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT id, size, root, at, note FROM audit_checkpoints ORDER BY id DESC LIMIT 1").fetch_optional(p).await?);
+    Ok(row.map(|(id, size, root, at, note)| StoredCheckpoint { id, size, root, at, note }))
+}
+
+/// Stores a signed checkpoint.
+pub async fn insert_checkpoint(
+    db: &Db,
+    size: u64,
+    root: &Hash,
+    at: &str,
+    note: &str,
+) -> Result<(), StoreError> {
+    on_pool!(db, p => {
+        sqlx::query("INSERT INTO audit_checkpoints (size, root, at, note) VALUES ($1, $2, $3, $4)")
+            .bind(size as i64)
+            .bind(root.to_vec())
+            .bind(at)
+            .bind(note)
+            .execute(p)
+            .await?;
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frontier_is_the_binary_digits_of_the_size() {
+        let cases: [(u64, &[(u8, u64)]); 4] =
+            [(0, &[]), (1, &[(0, 0)]), (6, &[(2, 0), (1, 2)]), (13, &[(3, 0), (2, 2), (0, 12)])];
+        for (size, want) in cases {
+            let want: Vec<NodeId> = want.iter().map(|&(level, index)| NodeId { level, index }).collect();
+            assert_eq!(frontier_ids(size), want, "size {size}");
+        }
+    }
+}
