@@ -2,6 +2,7 @@
 //! decides through `arrears-core`; the clock and the console belong to the caller.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod cases;
 pub mod close;
 pub mod import;
