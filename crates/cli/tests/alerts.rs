@@ -244,7 +244,7 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
         let last = *dates.last().unwrap();
         ok(t, &["import", book().to_str().unwrap()]);
         ok(t, &["batch", "--date", AS_OF]);
-        // Two promises on each of 40 open cases; a quarter of the first ones are paid.
+        // Three promises on each of 40 open cases; a quarter of the first ones are paid.
         let cases = rows(
             &t.db,
             "SELECT c.case_id, MIN(cl.loan_id), MIN(l.currency) FROM cases c \
@@ -256,7 +256,8 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
         let mut tx = t.db.begin().await.unwrap();
         for (i, c) in cases.iter().take(40).enumerate() {
             let k = i as u64 % 10;
-            for (n, due) in [("a", plus(d0, 2 + k)), ("b", plus(d0, 15 + k))] {
+            // c breaks while a's alert may still be open; b after those alerts were closed.
+            for (n, due) in [("a", plus(d0, 2 + k)), ("c", plus(d0, 4 + k)), ("b", plus(d0, 15 + k))] {
                 let p = Promise { promised_on: plus(d0, 1), due_on: due, amount: Amount(100) };
                 arrears_store::close::add_ptp(&mut tx, &format!("T{i}{n}"), &c[0], &c[2], &p).await.unwrap();
             }
