@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use arrears_core::Currency;
 use arrears_core::ability::{self, Behaviour, Figure, InputValue, InstallmentRecord};
 use arrears_core::ledger::{Waterfall, replay};
-use arrears_core::Currency;
 use arrears_store::alerts::{self as store, AlertInput, AlertWrites, NewAlert};
 use arrears_store::{Db, StoreError};
 use arrears_strategy::alert::{AlertFacts, AlertRecord, AlertRules, FinFacts, Outcome, check_rules};
@@ -33,16 +33,18 @@ const PAGE: usize = 5000;
 
 /// Reads and checks the rule file named by [`RULES_ENV`], or the shipped rules.
 pub fn load_rules() -> Result<AlertRules, BatchError> {
+    read_rules().map_err(BatchError::AlertRules)
+}
+
+fn read_rules() -> Result<AlertRules, String> {
     match std::env::var_os(RULES_ENV) {
         Some(path) => {
             let path = Path::new(&path);
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                BatchError::AlertRules(format!("cannot read {} ({RULES_ENV}): {e}", path.display()))
-            })?;
-            check_rules(&path.display().to_string(), &text).map_err(|e| BatchError::AlertRules(e.to_string()))
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {} ({RULES_ENV}): {e}", path.display()))?;
+            check_rules(&path.display().to_string(), &text).map_err(|e| e.to_string())
         }
-        None => check_rules("config/alerts/default.toml", DEFAULT_RULES)
-            .map_err(|e| BatchError::AlertRules(e.to_string())),
+        None => check_rules("config/alerts/default.toml", DEFAULT_RULES).map_err(|e| e.to_string()),
     }
 }
 
@@ -50,10 +52,7 @@ pub fn load_rules() -> Result<AlertRules, BatchError> {
 pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
     // Checked once per process: a batch over many dates reads the file once.
     static RULES: OnceLock<Result<AlertRules, String>> = OnceLock::new();
-    let rules = match RULES.get_or_init(|| load_rules().map_err(|e| e.to_string())) {
-        Ok(r) => r,
-        Err(e) => return Err(BatchError::AlertRules(e.trim_start_matches("alert rules: ").to_string())),
-    };
+    let rules = RULES.get_or_init(read_rules).as_ref().map_err(|e| BatchError::AlertRules(e.clone()))?;
     let mark = store::financials_mark(db).await?;
     let newest = store::financials_import_max(db).await?;
     let borrowers = store::changed_borrowers(db, date, mark).await?;
@@ -99,7 +98,13 @@ pub fn facts(input: &AlertInput, date: NaiveDate) -> AlertFacts {
         })
     });
     let fin = FinFacts {
-        period_end: input.statements.iter().map(|s| s.period_end).filter(|p| *p <= date).max().map(|d| d.to_string()),
+        period_end: input
+            .statements
+            .iter()
+            .map(|s| s.period_end)
+            .filter(|p| *p <= date)
+            .max()
+            .map(|d| d.to_string()),
         current_ratio: to_f64(fig(&figures, "current_ratio")),
         quick_ratio: to_f64(fig(&figures, "quick_ratio")),
         quick_ratio_prev: to_f64(prev_quick),
@@ -145,14 +150,14 @@ fn json_value(v: &Val) -> serde_json::Value {
 pub fn decide(borrower: &str, input: &AlertInput, date: NaiveDate, rules: &AlertRules, w: &mut AlertWrites) {
     let record = AlertRecord::new(&facts(input, date));
     for rule in &rules.rules {
-        let was = input.holding.iter().any(|r| *r == rule.id);
+        let was = input.holding.contains(&rule.id);
         match rule.evaluate(&record) {
             Outcome::Holds(values) => {
                 if was {
                     continue;
                 }
                 w.now_holding.push((borrower.to_string(), rule.id.clone()));
-                if input.open_alerts.iter().any(|r| *r == rule.id) {
+                if input.open_alerts.contains(&rule.id) {
                     continue;
                 }
                 let obj: serde_json::Map<String, serde_json::Value> =
@@ -279,9 +284,9 @@ pub async fn ability(db: &Db, borrower: &str, date: NaiveDate) -> Result<Option<
     } else {
         Vec::new()
     };
-    let currency = currency.map_or_else(|| Currency::from_code("CNY"), Ok).map_err(|e| {
-        StoreError::Corrupt { table: "loans", detail: e.to_string() }
-    })?;
+    let currency = currency
+        .map_or_else(|| Currency::from_code("CNY"), Ok)
+        .map_err(|e| StoreError::Corrupt { table: "loans", detail: e.to_string() })?;
     Ok(Some(Ability {
         borrower_id: borrower.to_string(),
         kind,
@@ -336,10 +341,13 @@ mod tests {
         w.raise.iter().map(|a| a.rule_id.as_str()).collect()
     }
 
+    /// (dpd, first seen, first delinquent, date, raised, first delinquency recorded)
+    type Row = (i64, Option<&'static str>, Option<&'static str>, &'static str, bool, bool);
+
     #[test]
     fn first_missed_installment_only_after_a_clean_history() {
         // (dpd, first seen, first delinquent, date, raised, first delinquency recorded)
-        let table: &[(i64, Option<&str>, Option<&str>, &str, bool, bool)] = &[
+        let table: &[Row] = &[
             (1, Some("2026-01-01"), None, "2026-01-05", true, true),
             (1, Some("2026-01-05"), None, "2026-01-05", false, true),
             (0, Some("2026-01-01"), None, "2026-01-05", false, false),

@@ -81,9 +81,14 @@ pub async fn run(db_url: &str, cmd: AlertCommand) -> Result<()> {
                 bail!("--status {s:?} 无效 / is not a status: use open, acknowledged or closed");
             }
             let db = crate::open(db_url).await?;
-            let rows = arrears_store::alerts::list_alerts(&db, status.as_deref(), borrower.as_deref()).await?;
+            let rows =
+                arrears_store::alerts::list_alerts(&db, status.as_deref(), borrower.as_deref()).await?;
             db.close().await;
-            if json { crate::print_json(&rows.iter().map(row_json).collect::<Vec<_>>()) } else { print_rows(&rows) }
+            if json {
+                crate::print_json(&rows.iter().map(row_json).collect::<Vec<_>>())
+            } else {
+                print_rows(&rows)
+            }
         }
         AlertCommand::Ack { id, note, by } => change(db_url, id, "acknowledged", &note, by).await,
         AlertCommand::Close { id, note, by } => change(db_url, id, "closed", &note, by).await,
@@ -102,7 +107,11 @@ fn row_json(a: &AlertRow) -> serde_json::Value {
 fn print_rows(rows: &[AlertRow]) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:>6}  {:<10}  {:<12}  {:<8}  {:<26}  {:<12}  {:<12}  values", "id", "raised_on", "status", "severity", "rule", "borrower", "case")?;
+    writeln!(
+        out,
+        "{:>6}  {:<10}  {:<12}  {:<8}  {:<26}  {:<12}  {:<12}  values",
+        "id", "raised_on", "status", "severity", "rule", "borrower", "case"
+    )?;
     for a in rows {
         writeln!(
             out,
@@ -129,7 +138,13 @@ async fn change(db_url: &str, id: i64, to: &str, note: &str, by: Option<String>)
     let result = arrears_app::alerts::set_status(&db, id, to, note, &who, &at).await;
     db.close().await;
     let a = result?;
-    println!("预警 {} 已{} / alert {} {}", a.alert_id, if to == "closed" { "关闭" } else { "确认" }, a.alert_id, to);
+    println!(
+        "预警 {} 已{} / alert {} {}",
+        a.alert_id,
+        if to == "closed" { "关闭" } else { "确认" },
+        a.alert_id,
+        to
+    );
     Ok(())
 }
 
@@ -208,9 +223,21 @@ fn print_ability(a: &Ability, lang: Lang) -> Result<()> {
         (false, k) => k,
     };
     if zh {
-        writeln!(out, "借款人 {}（{kind}）于 {} 的还款能力（金额单位 {}）", a.borrower_id, a.date, a.currency.code())?;
+        writeln!(
+            out,
+            "借款人 {}（{kind}）于 {} 的还款能力（金额单位 {}）",
+            a.borrower_id,
+            a.date,
+            a.currency.code()
+        )?;
     } else {
-        writeln!(out, "Repayment ability of {} ({kind}) on {} (amounts in {})", a.borrower_id, a.date, a.currency.code())?;
+        writeln!(
+            out,
+            "Repayment ability of {} ({kind}) on {} (amounts in {})",
+            a.borrower_id,
+            a.date,
+            a.currency.code()
+        )?;
     }
     let sections: [(&str, &str, &[Figure]); 2] =
         [("财务指标", "From financial statements", &a.company), ("行为指标", "From behaviour", &a.behaviour)];
@@ -223,7 +250,13 @@ fn print_ability(a: &Ability, lang: Lang) -> Result<()> {
             let name = if zh { format!("{} {}", f.name_zh(), f.code) } else { f.code.to_string() };
             let value = match (f.value, f.missing) {
                 (Some(v), _) => v.normalize().to_string(),
-                (None, Some(m)) => if zh { m.zh() } else { m.en() },
+                (None, Some(m)) => {
+                    if zh {
+                        m.zh()
+                    } else {
+                        m.en()
+                    }
+                }
                 (None, None) => "-".into(),
             };
             writeln!(out, "  {name} = {value}")?;

@@ -188,7 +188,8 @@ fn expected(raw: &Raw, dates: &[NaiveDate], split: NaiveDate) -> BTreeSet<(Strin
     let mut out = BTreeSet::new();
     for b in borrowers {
         let loans = raw.snapshots.get(b);
-        let all: Vec<(NaiveDate, i64)> = loans.into_iter().flat_map(|l| l.values().flatten().copied()).collect();
+        let all: Vec<(NaiveDate, i64)> =
+            loans.into_iter().flat_map(|l| l.values().flatten().copied()).collect();
         let first_seen = all.iter().map(|s| s.0).min();
         let first_delinquent = all.iter().filter(|s| s.1 > 0).map(|s| s.0).min();
         let max_dpd = |on: NaiveDate| -> i64 {
@@ -265,7 +266,21 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
         tx.commit().await.unwrap();
         for (i, c) in cases.iter().take(40).enumerate().filter(|(i, _)| i % 4 == 0) {
             let on = plus(d0, 2 + i as u64 % 10).to_string();
-            ok(t, &["payment", "add", "--id", &format!("P{i}"), "--loan", &c[1], "--date", &on, "--amount", "100.00"]);
+            ok(
+                t,
+                &[
+                    "payment",
+                    "add",
+                    "--id",
+                    &format!("P{i}"),
+                    "--loan",
+                    &c[1],
+                    "--date",
+                    &on,
+                    "--amount",
+                    "100.00",
+                ],
+            );
         }
         ok(t, &["batch", "--from", &plus(d0, 1).to_string(), "--to", &split.to_string()]);
         // People act on alerts between the two parts of the run.
@@ -293,19 +308,33 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
                 .collect();
         let missing: Vec<_> = want.difference(&got).take(5).collect();
         let extra: Vec<_> = got.difference(&want).take(5).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "[{}] missing {missing:?}, unexpected {extra:?}", t.backend);
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "[{}] missing {missing:?}, unexpected {extra:?}",
+            t.backend
+        );
         let count = |rule: &str| got.iter().filter(|g| g.1 == rule).count();
         eprintln!(
             "[{}] alerts: {} in all; {:?}",
             t.backend,
             got.len(),
-            ["current_ratio_below_1", "quick_ratio_drop_30", "revenue_down_20", "first_missed_installment", "broken_promise"]
-                .map(|r| (r, count(r)))
+            [
+                "current_ratio_below_1",
+                "quick_ratio_drop_30",
+                "revenue_down_20",
+                "first_missed_installment",
+                "broken_promise"
+            ]
+            .map(|r| (r, count(r)))
         );
         for rule in ["current_ratio_below_1", "first_missed_installment", "broken_promise"] {
             assert!(count(rule) > 0, "[{}] the test never saw {rule} fire", t.backend);
         }
-        assert!(count("quick_ratio_drop_30") + count("revenue_down_20") > 0, "[{}] no decline alerts", t.backend);
+        assert!(
+            count("quick_ratio_drop_30") + count("revenue_down_20") > 0,
+            "[{}] no decline alerts",
+            t.backend
+        );
         assert_eq!(count("score_deterioration"), 0, "no scores are stored, so that rule never fires");
         let brokens: Vec<_> = got.iter().filter(|g| g.1 == "broken_promise").collect();
         assert!(
@@ -324,7 +353,10 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
         assert_eq!(list.as_array().unwrap().len(), closed, "[{}]", t.backend);
         let first = &list[0];
         assert!(first["values"]["ptp.broken_today"].as_i64().unwrap() >= 1, "{first}");
-        assert!(first["notes"][0].as_str().unwrap().ends_with("已联系，重新承诺 / called, promised again"), "{first}");
+        assert!(
+            first["notes"][0].as_str().unwrap().ends_with("已联系，重新承诺 / called, promised again"),
+            "{first}"
+        );
         let b = first["borrower_id"].as_str().unwrap();
         let mine = json(t, &["alert", "list", "--borrower", b, "--json"]);
         assert!(mine.as_array().unwrap().iter().all(|a| a["borrower_id"] == b));
@@ -381,7 +413,8 @@ fn alert_check_reports_lines_and_accepts_the_shipped_rules() {
          departments = [\"risk\"]\nwhen = 'fin.curent_ratio < 1.0'\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_arrears")).args(["alert", "check"]).arg(&bad).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_arrears")).args(["alert", "check"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let shown = text(&out.stdout);
     let name = bad.display().to_string();

@@ -93,7 +93,9 @@ impl Missing {
     pub fn en(&self) -> String {
         match self {
             Missing::ZeroDenominator(d) => format!("not computable: the denominator {d} is zero"),
-            Missing::NoStatement => "not computable: no financial statement ends on or before the date".into(),
+            Missing::NoStatement => {
+                "not computable: no financial statement ends on or before the date".into()
+            }
             Missing::NoPreviousPeriod => {
                 "not computable: only one statement, no earlier period to compare with".into()
             }
@@ -217,12 +219,17 @@ pub fn company(statements: &[Statement], date: NaiveDate) -> Vec<Figure> {
     };
     let prev = known.len().checked_sub(2).map(|k| known[k]);
     let p = cur.period_end;
-    let quick = |s: &Statement| ratio(i(s.current_assets) - i(s.inventory), i(s.current_liabilities), "current_liabilities");
+    let quick = |s: &Statement| {
+        ratio(i(s.current_assets) - i(s.inventory), i(s.current_liabilities), "current_liabilities")
+    };
     let mut out = vec![
         figure(
             codes[0].0,
             codes[0].1,
-            vec![money("current_assets", cur.current_assets, p), money("current_liabilities", cur.current_liabilities, p)],
+            vec![
+                money("current_assets", cur.current_assets, p),
+                money("current_liabilities", cur.current_liabilities, p),
+            ],
             Some(p),
             ratio(i(cur.current_assets), i(cur.current_liabilities), "current_liabilities"),
         ),
@@ -240,7 +247,10 @@ pub fn company(statements: &[Statement], date: NaiveDate) -> Vec<Figure> {
         figure(
             codes[2].0,
             codes[2].1,
-            vec![money("total_liabilities", cur.total_liabilities, p), money("total_assets", cur.total_assets, p)],
+            vec![
+                money("total_liabilities", cur.total_liabilities, p),
+                money("total_assets", cur.total_assets, p),
+            ],
             Some(p),
             ratio(i(cur.total_liabilities), i(cur.total_assets), "total_assets"),
         ),
@@ -288,14 +298,23 @@ pub fn company(statements: &[Statement], date: NaiveDate) -> Vec<Figure> {
                 (Ok(now), Ok(before)) => {
                     let inputs = vec![
                         Input { name: "quick_ratio", value: InputValue::Ratio(now), period_end: Some(p) },
-                        Input { name: "previous quick_ratio", value: InputValue::Ratio(before), period_end: Some(q) },
+                        Input {
+                            name: "previous quick_ratio",
+                            value: InputValue::Ratio(before),
+                            period_end: Some(q),
+                        },
                     ];
                     let r = if before.is_zero() {
                         Err(Missing::ZeroDenominator("previous quick_ratio"))
                     } else {
                         (now - before)
                             .checked_div(before.abs())
-                            .map(|v| v.round_dp_with_strategy(RATIO_SCALE, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
+                            .map(|v| {
+                                v.round_dp_with_strategy(
+                                    RATIO_SCALE,
+                                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                                )
+                            })
                             .ok_or(Missing::ZeroDenominator("previous quick_ratio"))
                     };
                     (inputs, r)
@@ -343,13 +362,12 @@ pub fn individual(b: &Behaviour, date: NaiveDate) -> Vec<Figure> {
     let n = due.len() as i64;
     let on_time = due.iter().filter(|r| r.settled_on.is_some_and(|s| s <= r.due_on)).count() as i64;
     let partial = due.iter().filter(|r| r.paid.0 > 0 && r.paid < r.due).count() as i64;
-    let settled: Vec<i64> = due
-        .iter()
-        .filter_map(|r| r.settled_on.map(|s| (s - r.due_on).num_days().max(0)))
-        .collect();
+    let settled: Vec<i64> =
+        due.iter().filter_map(|r| r.settled_on.map(|s| (s - r.due_on).num_days().max(0))).collect();
     let d = Some(date);
     let no_due = Missing::NoEvents("installments due");
-    let ratio_or = |num: i64, den: i64, m: Missing| if den == 0 { Err(m) } else { ratio(num.into(), den.into(), "") };
+    let ratio_or =
+        |num: i64, den: i64, m: Missing| if den == 0 { Err(m) } else { ratio(num.into(), den.into(), "") };
     let days_total: i64 = settled.iter().sum();
     let judged = b.promises_kept + b.promises_broken;
     let utilisation = match b.credit_line {
@@ -390,7 +408,11 @@ pub fn individual(b: &Behaviour, date: NaiveDate) -> Vec<Figure> {
             "avg_days_due_to_payment",
             "days_from_due_to_settlement / installments_settled",
             vec![
-                Input { name: "days_from_due_to_settlement", value: InputValue::Days(days_total), period_end: None },
+                Input {
+                    name: "days_from_due_to_settlement",
+                    value: InputValue::Days(days_total),
+                    period_end: None,
+                },
                 count("installments_settled", settled.len() as i64),
             ],
             d,
@@ -443,6 +465,9 @@ mod tests {
         }
     }
 
+    /// An expected value (decimal text) or why there is none.
+    type Want = Result<&'static str, Missing>;
+
     fn value(f: &[Figure], code: &str) -> Result<Decimal, Missing> {
         let x = find(f, code).expect(code);
         x.value.ok_or_else(|| x.missing.expect("a figure without a value says why"))
@@ -451,7 +476,7 @@ mod tests {
     #[test]
     fn ratios_at_their_boundaries() {
         // (ca, cl, inv, current_ratio, quick_ratio)
-        let table: &[(i64, i64, i64, Result<&str, Missing>, Result<&str, Missing>)] = &[
+        let table: &[(i64, i64, i64, Want, Want)] = &[
             (100, 100, 0, Ok("1"), Ok("1")),
             (99, 100, 0, Ok("0.99"), Ok("0.99")),
             (100, 100, 100, Ok("1"), Ok("0")),
@@ -459,7 +484,13 @@ mod tests {
             (1, 3, 0, Ok("0.3333"), Ok("0.3333")),
             // 0.00005 rounds half-up to 0.0001
             (1, 20000, 0, Ok("0.0001"), Ok("0.0001")),
-            (100, 0, 0, Err(Missing::ZeroDenominator("current_liabilities")), Err(Missing::ZeroDenominator("current_liabilities"))),
+            (
+                100,
+                0,
+                0,
+                Err(Missing::ZeroDenominator("current_liabilities")),
+                Err(Missing::ZeroDenominator("current_liabilities")),
+            ),
             (100, 50, 150, Ok("2"), Ok("-1")),
             (i64::MAX, 1, 0, Ok("9223372036854775807"), Ok("9223372036854775807")),
         ];
@@ -514,14 +545,15 @@ mod tests {
             );
             assert_eq!(value(&f, "quick_ratio_change"), want.map(dec), "quick 1.0 -> {ca}/100");
         }
-        let f = company(&[st("2024-12-31", 0, 100, 0, 1), st("2025-12-31", 50, 100, 0, 1)], day("2026-03-01"));
+        let f =
+            company(&[st("2024-12-31", 0, 100, 0, 1), st("2025-12-31", 50, 100, 0, 1)], day("2026-03-01"));
         assert_eq!(value(&f, "quick_ratio_change"), Err(Missing::ZeroDenominator("previous quick_ratio")));
     }
 
     #[test]
     fn periods_follow_the_date() {
         let both = [st("2024-12-31", 100, 100, 0, 100), st("2025-12-31", 50, 100, 0, 70)];
-        let table: &[(&str, Result<&str, Missing>, Result<&str, Missing>)] = &[
+        let table: &[(&str, Want, Want)] = &[
             ("2024-12-30", Err(Missing::NoStatement), Err(Missing::NoStatement)),
             ("2024-12-31", Ok("1"), Err(Missing::NoPreviousPeriod)),
             ("2025-12-30", Ok("1"), Err(Missing::NoPreviousPeriod)),
@@ -535,7 +567,12 @@ mod tests {
     }
 
     fn inst(due: &str, due_amt: i64, paid: i64, settled: Option<&str>) -> InstallmentRecord {
-        InstallmentRecord { due_on: day(due), due: Amount(due_amt), paid: Amount(paid), settled_on: settled.map(day) }
+        InstallmentRecord {
+            due_on: day(due),
+            due: Amount(due_amt),
+            paid: Amount(paid),
+            settled_on: settled.map(day),
+        }
     }
 
     #[test]
@@ -571,7 +608,10 @@ mod tests {
         assert_eq!(value(&f, "avg_days_due_to_payment"), Err(Missing::NoEvents("paid installments")));
         assert_eq!(value(&f, "promise_keep_rate"), Err(Missing::NoEvents("judged promises")));
         let b = Behaviour { credit_line: Some((Amount(0), Amount(10))), ..Behaviour::default() };
-        assert_eq!(value(&individual(&b, day("2026-05-10")), "utilisation"), Err(Missing::ZeroDenominator("credit_limit")));
+        assert_eq!(
+            value(&individual(&b, day("2026-05-10")), "utilisation"),
+            Err(Missing::ZeroDenominator("credit_limit"))
+        );
         let b = Behaviour { credit_line: Some((Amount(1000), Amount(250))), ..Behaviour::default() };
         assert_eq!(value(&individual(&b, day("2026-05-10")), "utilisation"), Ok(dec("0.25")));
     }

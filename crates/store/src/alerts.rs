@@ -59,7 +59,9 @@ pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Resul
          UNION SELECT borrower_id FROM financials WHERE (import_id > {fin_mark} AND period_end <= '{d}') \
          OR period_end = '{d}' ORDER BY 1"
     );
-    Ok(on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(p).await?))
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(p).await?),
+    )
 }
 
 /// What the alerts phase knows of one borrower on a date, before the pure evaluation.
@@ -116,7 +118,8 @@ pub async fn alert_inputs(
     }
     let d = iso(date);
     let kinds: Vec<(String, String)> =
-        select_in(db, "SELECT borrower_id, kind FROM borrowers WHERE borrower_id IN ({ids})", borrowers).await?;
+        select_in(db, "SELECT borrower_id, kind FROM borrowers WHERE borrower_id IN ({ids})", borrowers)
+            .await?;
     for (b, kind) in kinds {
         out.insert(b, AlertInput { kind, ..AlertInput::default() });
     }
@@ -460,8 +463,10 @@ pub async fn statements_of(db: &Db, borrower: &str) -> Result<Vec<Statement>, St
 
 /// A borrower's loan ids.
 pub async fn loans_of(db: &Db, borrower: &str) -> Result<Vec<String>, StoreError> {
-    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT loan_id FROM loans WHERE borrower_id = $1 ORDER BY loan_id")
-        .bind(borrower).fetch_all(p).await?))
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT loan_id FROM loans WHERE borrower_id = $1 ORDER BY loan_id")
+        .bind(borrower).fetch_all(p).await?),
+    )
 }
 
 /// A borrower's promises as (status, due date), for the ones due by `date`.

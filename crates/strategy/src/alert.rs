@@ -138,7 +138,12 @@ pub fn catalogue() -> Catalogue {
                 field("quick_ratio_change", Double, true, "relative change of the quick ratio, -0.3 = -30%"),
                 field("debt_to_assets", Double, true, "total liabilities / total assets"),
                 field("net_margin", Double, true, "net income / revenue"),
-                field("ocf_to_current_liabilities", Double, true, "operating cash flow / current liabilities"),
+                field(
+                    "ocf_to_current_liabilities",
+                    Double,
+                    true,
+                    "operating cash flow / current liabilities",
+                ),
                 field("revenue_growth", Double, true, "relative change of revenue, -0.2 = -20%"),
             ],
         )
@@ -530,7 +535,11 @@ mod tests {
             previously_clean: clean,
             ..AlertFacts::default()
         };
-        let p = |broken: i64| AlertFacts { kind: "individual".into(), ptp_broken_today: broken, ..AlertFacts::default() };
+        let p = |broken: i64| AlertFacts {
+            kind: "individual".into(),
+            ptp_broken_today: broken,
+            ..AlertFacts::default()
+        };
         let s = |cur: Option<f64>, prev: Option<f64>| AlertFacts {
             kind: "individual".into(),
             score_current: cur,
@@ -578,19 +587,27 @@ mod tests {
         let head = "version = 1\n[[rule]]\nid = \"r1\"\ndescription = \"d\"\n";
         let table: &[(String, &str)] = &[
             (
-                format!("{head}severity = \"urgent\"\ndepartments = [\"risk\"]\nwhen = 'borrower.max_dpd > 1'\n"),
+                format!(
+                    "{head}severity = \"urgent\"\ndepartments = [\"risk\"]\nwhen = 'borrower.max_dpd > 1'\n"
+                ),
                 "x.toml:5:12: severity \"urgent\" is not one of info, warning, critical",
             ),
             (
-                format!("{head}severity = \"info\"\ndepartments = [\"risk\", \"sales\"]\nwhen = 'borrower.max_dpd > 1'\n"),
+                format!(
+                    "{head}severity = \"info\"\ndepartments = [\"risk\", \"sales\"]\nwhen = 'borrower.max_dpd > 1'\n"
+                ),
                 "x.toml:6:24: department \"sales\" is not one of",
             ),
             (
-                format!("{head}severity = \"info\"\ndepartments = [\"risk\"]\nwhen = 'borrower.maxdpd > 1'\n"),
+                format!(
+                    "{head}severity = \"info\"\ndepartments = [\"risk\"]\nwhen = 'borrower.maxdpd > 1'\n"
+                ),
                 "x.toml:7:9: when: unknown field `borrower.maxdpd`; did you mean `borrower.max_dpd`?",
             ),
             (
-                format!("{head}severity = \"info\"\ndepartments = [\"risk\"]\nwhen = 'fin.current_ratio < \"x\"'\n"),
+                format!(
+                    "{head}severity = \"info\"\ndepartments = [\"risk\"]\nwhen = 'fin.current_ratio < \"x\"'\n"
+                ),
                 "x.toml:7:27: when: cannot order a double against a string",
             ),
             (
@@ -613,7 +630,10 @@ mod tests {
         for (text, want) in table {
             let e = check_rules("x.toml", text).expect_err(text);
             let lines = e.lines();
-            assert!(lines.iter().any(|l| l.starts_with(want) || l.contains(want)), "{text}\n{lines:?}\nwant {want}");
+            assert!(
+                lines.iter().any(|l| l.starts_with(want) || l.contains(want)),
+                "{text}\n{lines:?}\nwant {want}"
+            );
         }
     }
 }
