@@ -208,8 +208,8 @@ pub fn company(statements: &[Statement], date: NaiveDate) -> Vec<Figure> {
         ("debt_to_assets", "total_liabilities / total_assets"),
         ("net_margin", "net_income / revenue"),
         ("ocf_to_current_liabilities", "operating_cash_flow / current_liabilities"),
-        ("revenue_growth", "(revenue - previous revenue) / previous revenue"),
-        ("quick_ratio_change", "(quick_ratio - previous quick_ratio) / previous quick_ratio"),
+        ("revenue_growth", "(revenue - previous revenue) / |previous revenue|"),
+        ("quick_ratio_change", "(quick_ratio - previous quick_ratio) / |previous quick_ratio|"),
     ];
     let Some(cur) = known.last().copied() else {
         return codes
