@@ -179,6 +179,9 @@ pub enum BatchError {
         /// What is wrong.
         reason: String,
     },
+    /// The early-warning rule file is unreadable or has errors.
+    #[error("alert rules: {0}")]
+    AlertRules(String),
     /// The database failed, or another batch holds the lock.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -212,6 +215,8 @@ pub struct DayReport {
     pub ptps_kept: u64,
     /// Promises judged broken.
     pub ptps_broken: u64,
+    /// Early-warning alerts raised.
+    pub alerts_raised: u64,
     /// False when other shards still have to finish the date.
     pub finished: bool,
     /// Strategy, tasks and allocation (steps 5 and 6).
@@ -364,6 +369,9 @@ async fn run_day(
     progress.phase("cases");
     sync_cases(db, date, &mut report).await?;
     report.lap("cases", &mut clock);
+    progress.phase("alerts");
+    crate::alerts::run_phase(db, date, &mut report).await?;
+    report.lap("alerts", &mut clock);
     progress.phase("treatment");
     report.treatment = crate::treatment::run(db, date).await?;
     report.lap("treatment", &mut clock);

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod alerts;
 pub mod audit;
 pub mod cases;
 pub mod close;

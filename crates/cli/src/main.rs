@@ -4,6 +4,7 @@
 //! 2 any other error. Errors print one clear message, never a backtrace.
 #![forbid(unsafe_code)]
 
+mod alert;
 mod audit;
 mod compliance;
 mod score;
@@ -154,6 +155,25 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Early-warning alerts (预警): list, acknowledge, close; check a rule file.
+    Alert {
+        #[command(subcommand)]
+        command: alert::AlertCommand,
+    },
+    /// A borrower's repayment ability (还款能力), every figure with its inputs.
+    Ability {
+        /// Borrower id.
+        borrower: String,
+        /// Business date (YYYY-MM-DD); default today.
+        #[arg(long, value_parser = date_arg)]
+        date: Option<NaiveDate>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Language of the text: zh or en.
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: alert::Lang,
     },
 }
 
@@ -485,6 +505,10 @@ async fn run(cli: Cli) -> Result<()> {
             work::release_hold(&open(&cli.db).await?, &id).await?
         }
         Command::Audit { command } => audit::run(command, &cli.db, cli.audit_key.as_deref()).await?,
+        Command::Alert { command } => alert::run(&cli.db, command).await?,
+        Command::Ability { borrower, date, json, lang } => {
+            alert::ability(&cli.db, &borrower, date.unwrap_or_else(today), json, lang).await?
+        }
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

@@ -4,6 +4,7 @@
 //! date is always a parameter, so every rule can be tested with a table.
 #![forbid(unsafe_code)]
 
+pub mod ability;
 pub mod allocation;
 pub mod book;
 pub mod calendar;

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 
 pub mod actions;
+pub mod alerts;
 pub mod audit;
 pub mod bulk;
 pub mod close;

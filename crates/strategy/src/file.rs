@@ -411,17 +411,17 @@ struct RawArm {
 }
 
 /// Collects problems against the file text, turning byte offsets into lines and columns.
-struct Report<'a> {
-    text: &'a str,
-    found: Vec<(usize, String)>,
+pub(crate) struct Report<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) found: Vec<(usize, String)>,
 }
 
 impl Report<'_> {
-    fn at(&mut self, offset: usize, message: impl Into<String>) {
+    pub(crate) fn at(&mut self, offset: usize, message: impl Into<String>) {
         self.found.push((offset, message.into()));
     }
 
-    fn on<T>(&mut self, s: &Spanned<T>, message: impl Into<String>) {
+    pub(crate) fn on<T>(&mut self, s: &Spanned<T>, message: impl Into<String>) {
         self.at(s.span().start, message);
     }
 
@@ -450,14 +450,14 @@ impl Report<'_> {
         if literal || !raw.contains('\\') { start + inner } else { span.start }
     }
 
-    fn expr_errors(&mut self, s: &Spanned<String>, what: &str, errs: Vec<ExprError>) {
+    pub(crate) fn expr_errors(&mut self, s: &Spanned<String>, what: &str, errs: Vec<ExprError>) {
         for e in errs {
             let at = self.inside(&s.span(), e.offset);
             self.at(at, format!("{what}: {}", e.message));
         }
     }
 
-    fn finish(mut self, path: &str) -> CheckErrors {
+    pub(crate) fn finish(mut self, path: &str) -> CheckErrors {
         self.found.sort_by_key(|(o, _)| *o);
         let errors = self
             .found
@@ -472,7 +472,7 @@ impl Report<'_> {
 }
 
 /// 1-based line and character column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;

@@ -20,6 +20,7 @@
 //! alert rules compile against their own [`expr::Catalogue`] with the same checker.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod arm;
 pub mod due;
 pub mod expr;

@@ -1,0 +1,420 @@
+//! Early warning (预警), step 4 of the daily cycle, and the repayment-ability view.
+//!
+//! The alerts phase reads only the borrowers that changed on the business date (a loan
+//! snapshot taken, a promise judged, a statement arrived), binds what the rules see of
+//! each, and raises an alert for every rule whose condition starts to hold. A condition
+//! that goes on holding raises nothing more; one that stops and holds again is a new
+//! episode. Running a date again finds every condition as it left it and raises nothing.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use arrears_core::Currency;
+use arrears_core::ability::{self, Behaviour, Figure, InputValue, InstallmentRecord};
+use arrears_core::ledger::{Waterfall, replay};
+use arrears_store::alerts::{self as store, AlertInput, AlertWrites, NewAlert};
+use arrears_store::{Db, StoreError};
+use arrears_strategy::alert::{AlertFacts, AlertRecord, AlertRules, FinFacts, Outcome, check_rules};
+use arrears_strategy::expr::Val;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::close::{BatchError, DayReport};
+
+/// The rules shipped with arrears, used unless `ARREARS_ALERT_RULES` names a file.
+pub const DEFAULT_RULES: &str = include_str!("../../../config/alerts/default.toml");
+
+/// The environment variable naming the alert rule file the batch uses.
+pub const RULES_ENV: &str = "ARREARS_ALERT_RULES";
+
+/// Borrowers evaluated per page (and per transaction).
+const PAGE: usize = 5000;
+
+/// Reads and checks the rule file named by [`RULES_ENV`], or the shipped rules.
+pub fn load_rules() -> Result<AlertRules, BatchError> {
+    read_rules().map_err(BatchError::AlertRules)
+}
+
+fn read_rules() -> Result<AlertRules, String> {
+    match std::env::var_os(RULES_ENV) {
+        Some(path) => {
+            let path = Path::new(&path);
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {} ({RULES_ENV}): {e}", path.display()))?;
+            check_rules(&path.display().to_string(), &text).map_err(|e| e.to_string())
+        }
+        None => check_rules("config/alerts/default.toml", DEFAULT_RULES).map_err(|e| e.to_string()),
+    }
+}
+
+/// The alerts phase of business date `date`.
+pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
+    // Checked once per process: a batch over many dates reads the file once.
+    static RULES: OnceLock<Result<AlertRules, String>> = OnceLock::new();
+    let rules = RULES.get_or_init(read_rules).as_ref().map_err(|e| BatchError::AlertRules(e.clone()))?;
+    let mark = store::financials_mark(db).await?;
+    let newest = store::financials_import_max(db).await?;
+    let borrowers = store::changed_borrowers(db, date, mark).await?;
+    for page in borrowers.chunks(PAGE) {
+        let inputs = store::alert_inputs(db, date, page).await?;
+        let mut writes = AlertWrites::default();
+        for b in page {
+            if let Some(input) = inputs.get(b) {
+                decide(b, input, date, rules, &mut writes);
+            }
+        }
+        report.alerts_raised += writes.raise.len() as u64;
+        let mut tx = db.begin().await?;
+        store::apply_alerts(&mut tx, date, &writes).await?;
+        tx.commit().await?;
+    }
+    if newest > mark {
+        let mut tx = db.begin().await?;
+        store::set_financials_mark(&mut tx, newest).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Exact to about 15 significant digits, which is all a threshold in a rule can use; the
+/// figures themselves stay decimals.
+fn to_f64(d: Option<Decimal>) -> Option<f64> {
+    d.and_then(|v| v.to_f64())
+}
+
+fn fig(figures: &[Figure], code: &str) -> Option<Decimal> {
+    ability::find(figures, code).and_then(|f| f.value)
+}
+
+/// What the rules see of one borrower on `date`.
+pub fn facts(input: &AlertInput, date: NaiveDate) -> AlertFacts {
+    let exp = input.currency.as_deref().and_then(|c| Currency::from_code(c).ok()).map_or(2, |c| c.exponent());
+    let figures = ability::company(&input.statements, date);
+    let prev_quick = ability::find(&figures, "quick_ratio_change").and_then(|f| {
+        f.inputs.iter().find(|i| i.name == "previous quick_ratio").and_then(|i| match i.value {
+            InputValue::Ratio(r) => Some(r),
+            _ => None,
+        })
+    });
+    let fin = FinFacts {
+        period_end: input
+            .statements
+            .iter()
+            .map(|s| s.period_end)
+            .filter(|p| *p <= date)
+            .max()
+            .map(|d| d.to_string()),
+        current_ratio: to_f64(fig(&figures, "current_ratio")),
+        quick_ratio: to_f64(fig(&figures, "quick_ratio")),
+        quick_ratio_prev: to_f64(prev_quick),
+        quick_ratio_change: to_f64(fig(&figures, "quick_ratio_change")),
+        debt_to_assets: to_f64(fig(&figures, "debt_to_assets")),
+        net_margin: to_f64(fig(&figures, "net_margin")),
+        ocf_to_current_liabilities: to_f64(fig(&figures, "ocf_to_current_liabilities")),
+        revenue_growth: to_f64(fig(&figures, "revenue_growth")),
+    };
+    // Without a business date before this one there is no history to call clean.
+    let previously_clean =
+        input.first_seen.filter(|f| *f < date).map(|_| input.first_delinquent.is_none_or(|f| f >= date));
+    AlertFacts {
+        kind: input.kind.clone(),
+        max_dpd: input.max_dpd,
+        overdue_total: input.overdue_total as f64 / 10f64.powi(i32::from(exp)),
+        delinquent_loans: input.delinquent_loans,
+        active_loans: input.active_loans,
+        previously_clean,
+        has_open_case: input.open_case.is_some(),
+        ptp_broken_today: input.ptp_broken_today,
+        ptp_kept_today: input.ptp_kept_today,
+        ptp_broken_total: input.ptp_broken,
+        ptp_kept_total: input.ptp_kept,
+        ptp_pending: input.ptp_pending,
+        fin,
+        score_current: None,
+        score_previous: None,
+    }
+}
+
+fn json_value(v: &Val) -> serde_json::Value {
+    match v {
+        Val::Int(i) => (*i).into(),
+        Val::Double(d) => serde_json::Number::from_f64(*d).map_or(serde_json::Value::Null, Into::into),
+        Val::Str(s) => s.clone().into(),
+        Val::Bool(b) => (*b).into(),
+        Val::Null => serde_json::Value::Null,
+    }
+}
+
+/// Evaluates every rule for one borrower and adds what changed to `w`.
+pub fn decide(borrower: &str, input: &AlertInput, date: NaiveDate, rules: &AlertRules, w: &mut AlertWrites) {
+    let record = AlertRecord::new(&facts(input, date));
+    for rule in &rules.rules {
+        let was = input.holding.contains(&rule.id);
+        match rule.evaluate(&record) {
+            Outcome::Holds(values) => {
+                if was {
+                    continue;
+                }
+                w.now_holding.push((borrower.to_string(), rule.id.clone()));
+                if input.open_alerts.contains(&rule.id) {
+                    continue;
+                }
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
+                w.raise.push(NewAlert {
+                    borrower_id: borrower.to_string(),
+                    case_id: input.open_case.clone(),
+                    rule_id: rule.id.clone(),
+                    severity: rule.severity.as_str().to_string(),
+                    departments: rule.departments.join(","),
+                    values_json: serde_json::Value::Object(obj).to_string(),
+                });
+            }
+            Outcome::Clear | Outcome::Undecided | Outcome::Failed(_) => {
+                if was {
+                    w.stopped.push((borrower.to_string(), rule.id.clone()));
+                }
+            }
+        }
+    }
+    if input.max_dpd > 0 && input.first_delinquent.is_none() {
+        w.first_delinquent.push(borrower.to_string());
+    }
+}
+
+/// Why an alert could not be acknowledged or closed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    /// No alert has the id.
+    #[error("没有编号为 {0} 的预警 / no alert with id {0}")]
+    NotFound(i64),
+    /// The alert is not in a status the change applies to.
+    #[error("预警 {id} 当前状态为 {status}，不能{action} / alert {id} is {status}: it cannot be {action_en}")]
+    WrongStatus {
+        /// Alert id.
+        id: i64,
+        /// Its status.
+        status: String,
+        /// The change, in Chinese.
+        action: &'static str,
+        /// The change, in English.
+        action_en: &'static str,
+    },
+    /// An empty note.
+    #[error("备注不能为空 / the note must not be empty")]
+    EmptyNote,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Acknowledges (`to = "acknowledged"`) or closes (`to = "closed"`) an alert with a note.
+pub async fn set_status(
+    db: &Db,
+    id: i64,
+    to: &str,
+    note: &str,
+    who: &str,
+    at: &str,
+) -> Result<store::AlertRow, AlertError> {
+    let note = note.split_whitespace().collect::<Vec<_>>().join(" ");
+    if note.is_empty() {
+        return Err(AlertError::EmptyNote);
+    }
+    let (from, action, action_en): (&[&str], _, _) = match to {
+        "acknowledged" => (&["open"], "确认", "acknowledged"),
+        _ => (&["open", "acknowledged"], "关闭", "closed"),
+    };
+    let line = format!("{at}|{who}|{to}|{}", note.replace('|', "/"));
+    if !store::update_alert(db, id, from, to, &line, who, at).await? {
+        return match store::get_alert(db, id).await? {
+            None => Err(AlertError::NotFound(id)),
+            Some(a) => Err(AlertError::WrongStatus { id, status: a.status, action, action_en }),
+        };
+    }
+    store::get_alert(db, id).await?.ok_or(AlertError::NotFound(id))
+}
+
+/// A borrower's repayment ability on a date.
+#[derive(Debug, Clone)]
+pub struct Ability {
+    /// Borrower.
+    pub borrower_id: String,
+    /// `individual` or `company`.
+    pub kind: String,
+    /// Currency of amounts in the inputs.
+    pub currency: Currency,
+    /// The date.
+    pub date: NaiveDate,
+    /// Ratios from statements (companies only).
+    pub company: Vec<Figure>,
+    /// Figures from behaviour over the loan book.
+    pub behaviour: Vec<Figure>,
+}
+
+/// Computes a borrower's figures on `date`; `None` when there is no such borrower.
+pub async fn ability(db: &Db, borrower: &str, date: NaiveDate) -> Result<Option<Ability>, StoreError> {
+    let Some(kind) = store::borrower_kind(db, borrower).await? else { return Ok(None) };
+    let mut b = Behaviour::default();
+    let mut currency = None;
+    for id in store::loans_of(db, borrower).await? {
+        let Some(bundle) = arrears_store::loans::load_loan(db, &id).await? else { continue };
+        currency.get_or_insert(bundle.loan.currency);
+        let pos = replay(&bundle.loan, &bundle.schedule, &bundle.payments, date, &Waterfall::default());
+        for ip in &pos.installments {
+            let i = &ip.installment;
+            b.installments.push(InstallmentRecord {
+                due_on: i.due_on,
+                due: i.principal + i.interest + i.fee,
+                paid: ip.paid_principal + ip.paid_interest + ip.paid_fee,
+                settled_on: ip.settled_on,
+            });
+        }
+    }
+    for (status, _) in store::promises_of(db, borrower).await? {
+        match status.as_str() {
+            "kept" => b.promises_kept += 1,
+            "broken" => b.promises_broken += 1,
+            _ => b.promises_pending += 1,
+        }
+    }
+    let company = if kind == "company" {
+        ability::company(&store::statements_of(db, borrower).await?, date)
+    } else {
+        Vec::new()
+    };
+    let currency = currency
+        .map_or_else(|| Currency::from_code("CNY"), Ok)
+        .map_err(|e| StoreError::Corrupt { table: "loans", detail: e.to_string() })?;
+    Ok(Some(Ability {
+        borrower_id: borrower.to_string(),
+        kind,
+        currency,
+        date,
+        company,
+        behaviour: ability::individual(&b, date),
+    }))
+}
+
+/// An input's value as text: money in major units of `c`.
+pub fn input_text(v: &InputValue, c: Currency) -> String {
+    match v {
+        InputValue::Money(a) => a.format(c),
+        InputValue::Count(n) | InputValue::Days(n) => n.to_string(),
+        InputValue::Ratio(r) => r.normalize().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrears_core::Amount;
+    use arrears_core::ability::Statement;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn rules() -> AlertRules {
+        check_rules("default.toml", DEFAULT_RULES).unwrap()
+    }
+
+    fn individual(dpd: i64, first_seen: Option<&str>, first_delinquent: Option<&str>) -> AlertInput {
+        AlertInput {
+            kind: "individual".into(),
+            currency: Some("CNY".into()),
+            max_dpd: dpd,
+            first_seen: first_seen.map(d),
+            first_delinquent: first_delinquent.map(d),
+            ..AlertInput::default()
+        }
+    }
+
+    fn raised(input: &AlertInput, on: &str) -> AlertWrites {
+        let mut w = AlertWrites::default();
+        decide("B1", input, d(on), &rules(), &mut w);
+        w
+    }
+
+    fn ids(w: &AlertWrites) -> Vec<&str> {
+        w.raise.iter().map(|a| a.rule_id.as_str()).collect()
+    }
+
+    /// (dpd, first seen, first delinquent, date, raised, first delinquency recorded)
+    type Row = (i64, Option<&'static str>, Option<&'static str>, &'static str, bool, bool);
+
+    #[test]
+    fn first_missed_installment_only_after_a_clean_history() {
+        // (dpd, first seen, first delinquent, date, raised, first delinquency recorded)
+        let table: &[Row] = &[
+            (1, Some("2026-01-01"), None, "2026-01-05", true, true),
+            (1, Some("2026-01-05"), None, "2026-01-05", false, true),
+            (0, Some("2026-01-01"), None, "2026-01-05", false, false),
+            (3, Some("2026-01-01"), Some("2026-01-03"), "2026-01-05", false, false),
+            // the date run again after its first delinquency was recorded
+            (1, Some("2026-01-01"), Some("2026-01-05"), "2026-01-05", true, false),
+            (2, None, None, "2026-01-05", false, true),
+        ];
+        for (dpd, seen, first, on, want, record) in table {
+            let w = raised(&individual(*dpd, *seen, *first), on);
+            assert_eq!(ids(&w).contains(&"first_missed_installment"), *want, "{dpd} {seen:?} {first:?} {on}");
+            assert_eq!(!w.first_delinquent.is_empty(), *record, "{dpd} {seen:?} {first:?} {on}");
+        }
+    }
+
+    #[test]
+    fn edges_raise_once_per_episode() {
+        let mut input = individual(1, Some("2026-01-01"), None);
+        input.ptp_broken_today = 1;
+        let w = raised(&input, "2026-01-05");
+        assert_eq!(ids(&w), ["first_missed_installment", "broken_promise"]);
+        assert_eq!(w.now_holding.len(), 2);
+        // Still holding: nothing new.
+        input.holding = vec!["broken_promise".into()];
+        input.first_delinquent = Some(d("2026-01-04"));
+        let w = raised(&input, "2026-01-05");
+        assert!(w.raise.is_empty() && w.now_holding.is_empty(), "{w:?}");
+        // Stops holding: the state is cleared.
+        input.ptp_broken_today = 0;
+        let w = raised(&input, "2026-01-06");
+        assert_eq!(w.stopped, [("B1".to_string(), "broken_promise".to_string())]);
+        // Holds again while the first alert is still open: held, but no second alert.
+        input.holding.clear();
+        input.ptp_broken_today = 1;
+        input.open_alerts = vec!["broken_promise".into()];
+        let w = raised(&input, "2026-01-07");
+        assert!(w.raise.is_empty(), "{w:?}");
+        assert_eq!(w.now_holding.len(), 1);
+    }
+
+    fn stmt(end: &str, ca: i64, cl: i64, rev: i64) -> Statement {
+        Statement {
+            period_end: d(end),
+            current_assets: Amount(ca),
+            current_liabilities: Amount(cl),
+            inventory: Amount(0),
+            total_assets: Amount(1000),
+            total_liabilities: Amount(500),
+            revenue: Amount(rev),
+            net_income: Amount(1),
+            operating_cash_flow: Amount(1),
+        }
+    }
+
+    #[test]
+    fn company_rules_fire_on_the_latest_period_with_their_values() {
+        let input = AlertInput {
+            kind: "company".into(),
+            statements: vec![stmt("2024-12-31", 100, 100, 100), stmt("2025-12-31", 69, 100, 79)],
+            ..AlertInput::default()
+        };
+        let w = raised(&input, "2026-02-01");
+        assert_eq!(ids(&w), ["current_ratio_below_1", "quick_ratio_drop_30", "revenue_down_20"]);
+        let v: serde_json::Value = serde_json::from_str(&w.raise[0].values_json).unwrap();
+        assert_eq!(v["fin.current_ratio"], serde_json::json!(0.69));
+        // Before the second statement ends only the first is known: nothing fires.
+        let w = raised(&input, "2025-06-30");
+        assert!(w.raise.is_empty(), "{w:?}");
+    }
+}

@@ -1,0 +1,477 @@
+//! Early-warning alerts: what the alerts phase of the batch reads about the borrowers
+//! that changed on a date, what it writes back, and the alerts people list, acknowledge
+//! and close.
+
+use std::collections::HashMap;
+
+use arrears_core::Amount;
+use arrears_core::ability::Statement;
+use chrono::NaiveDate;
+
+use crate::literal::{Values, text_list};
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+/// Rows per multi-row statement.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let sql = sql.replace("{ids}", &text_list(ids));
+    on_pool!(db, pool => {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(pool).await?)
+    })
+}
+
+async fn exec(tx: &mut Tx, sql: String) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).execute(c).await?;
+    });
+    Ok(())
+}
+
+/// The highest import that brought financial statements (0 when none did).
+pub async fn financials_import_max(db: &Db) -> Result<i64, StoreError> {
+    let v: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT CAST(MAX(import_id) AS BIGINT) FROM financials").fetch_one(p).await?);
+    Ok(v.unwrap_or(0))
+}
+
+/// The last import whose statements the alerts phase has read.
+pub async fn financials_mark(db: &Db) -> Result<i64, StoreError> {
+    let v: Option<i64> = on_pool!(db, p => sqlx::query_scalar("SELECT value FROM alert_marks WHERE name = 'financials'").fetch_optional(p).await?);
+    Ok(v.unwrap_or(0))
+}
+
+/// Borrowers to evaluate on `date`, in id order: those with a loan snapshot taken on the
+/// date, a promise judged on it, or a statement from an import after `fin_mark` or ending
+/// on the date.
+pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Result<Vec<String>, StoreError> {
+    let d = iso(date);
+    let sql = format!(
+        "SELECT l.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}' \
+         UNION SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}' \
+         UNION SELECT borrower_id FROM financials WHERE (import_id > {fin_mark} AND period_end <= '{d}') \
+         OR period_end = '{d}' ORDER BY 1"
+    );
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(p).await?),
+    )
+}
+
+/// What the alerts phase knows of one borrower on a date, before the pure evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertInput {
+    /// `individual` or `company`.
+    pub kind: String,
+    /// Currency of its loans (the first, if several), for showing amounts.
+    pub currency: Option<String>,
+    /// Worst DPD over its loans.
+    pub max_dpd: i64,
+    /// Overdue total, minor units.
+    pub overdue_total: i64,
+    /// Loans past due.
+    pub delinquent_loans: i64,
+    /// Loans not paid off.
+    pub active_loans: i64,
+    /// The first business date any of its loans was evaluated.
+    pub first_seen: Option<NaiveDate>,
+    /// The first business date it was past due, if ever.
+    pub first_delinquent: Option<NaiveDate>,
+    /// Its open case.
+    pub open_case: Option<String>,
+    /// Promises judged broken on the date.
+    pub ptp_broken_today: i64,
+    /// Promises judged kept on the date.
+    pub ptp_kept_today: i64,
+    /// Promises broken in all.
+    pub ptp_broken: i64,
+    /// Promises kept in all.
+    pub ptp_kept: i64,
+    /// Promises pending.
+    pub ptp_pending: i64,
+    /// Statements ending on or before the date.
+    pub statements: Vec<Statement>,
+    /// Rules whose condition held at its last evaluation.
+    pub holding: Vec<String>,
+    /// Rules with an alert not yet closed.
+    pub open_alerts: Vec<String>,
+}
+
+type StateRow = (String, String, i64, i64, i64, i64, Option<NaiveDate>);
+type FinRow = (String, NaiveDate, i64, i64, i64, i64, i64, i64, i64, i64);
+
+/// Reads what the alert rules need about `borrowers` on `date`.
+pub async fn alert_inputs(
+    db: &Db,
+    date: NaiveDate,
+    borrowers: &[String],
+) -> Result<HashMap<String, AlertInput>, StoreError> {
+    let mut out: HashMap<String, AlertInput> = HashMap::with_capacity(borrowers.len());
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let d = iso(date);
+    let kinds: Vec<(String, String)> =
+        select_in(db, "SELECT borrower_id, kind FROM borrowers WHERE borrower_id IN ({ids})", borrowers)
+            .await?;
+    for (b, kind) in kinds {
+        out.insert(b, AlertInput { kind, ..AlertInput::default() });
+    }
+    let states: Vec<StateRow> = select_in(
+        db,
+        "SELECT borrower_id, MIN(currency), CAST(MAX(dpd) AS BIGINT), \
+         CAST(SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty) AS BIGINT), \
+         CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT), MIN(first_on) \
+         FROM loan_state WHERE borrower_id IN ({ids}) GROUP BY borrower_id",
+        borrowers,
+    )
+    .await?;
+    for (b, cur, dpd, overdue, delinquent, active, first) in states {
+        if let Some(x) = out.get_mut(&b) {
+            x.currency = Some(cur);
+            x.max_dpd = dpd;
+            x.overdue_total = overdue;
+            x.delinquent_loans = delinquent;
+            x.active_loans = active;
+            x.first_seen = first;
+        }
+    }
+    let firsts: Vec<(String, NaiveDate)> = select_in(
+        db,
+        "SELECT borrower_id, first_on FROM alert_first_delinquency WHERE borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    for (b, first) in firsts {
+        if let Some(x) = out.get_mut(&b) {
+            x.first_delinquent = Some(first);
+        }
+    }
+    let cases: Vec<(String, String)> = select_in(
+        db,
+        "SELECT borrower_id, MIN(case_id) FROM cases WHERE status = 'open' AND borrower_id IN ({ids}) \
+         GROUP BY borrower_id",
+        borrowers,
+    )
+    .await?;
+    for (b, case) in cases {
+        if let Some(x) = out.get_mut(&b) {
+            x.open_case = Some(case);
+        }
+    }
+    let ptps: Vec<(String, String, Option<NaiveDate>)> = select_in(
+        db,
+        "SELECT c.borrower_id, t.status, t.evaluated_on FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+         WHERE c.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    for (b, status, on) in ptps {
+        let Some(x) = out.get_mut(&b) else { continue };
+        let today = on == Some(date);
+        match status.as_str() {
+            "broken" => {
+                x.ptp_broken += 1;
+                x.ptp_broken_today += i64::from(today);
+            }
+            "kept" => {
+                x.ptp_kept += 1;
+                x.ptp_kept_today += i64::from(today);
+            }
+            _ => x.ptp_pending += 1,
+        }
+    }
+    let fins: Vec<FinRow> = select_in(
+        db,
+        &format!(
+            "SELECT borrower_id, period_end, current_assets, current_liabilities, inventory, total_assets, \
+             total_liabilities, revenue, net_income, operating_cash_flow FROM financials \
+             WHERE borrower_id IN ({{ids}}) AND period_end <= '{d}'"
+        ),
+        borrowers,
+    )
+    .await?;
+    for f in fins {
+        if let Some(x) = out.get_mut(&f.0) {
+            x.statements.push(statement(&f));
+        }
+    }
+    let holding: Vec<(String, String)> =
+        select_in(db, "SELECT borrower_id, rule_id FROM alert_state WHERE borrower_id IN ({ids})", borrowers)
+            .await?;
+    for (b, rule) in holding {
+        if let Some(x) = out.get_mut(&b) {
+            x.holding.push(rule);
+        }
+    }
+    let open: Vec<(String, String)> = select_in(
+        db,
+        "SELECT borrower_id, rule_id FROM alerts WHERE status <> 'closed' AND borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    for (b, rule) in open {
+        if let Some(x) = out.get_mut(&b) {
+            x.open_alerts.push(rule);
+        }
+    }
+    Ok(out)
+}
+
+fn statement(f: &FinRow) -> Statement {
+    Statement {
+        period_end: f.1,
+        current_assets: Amount(f.2),
+        current_liabilities: Amount(f.3),
+        inventory: Amount(f.4),
+        total_assets: Amount(f.5),
+        total_liabilities: Amount(f.6),
+        revenue: Amount(f.7),
+        net_income: Amount(f.8),
+        operating_cash_flow: Amount(f.9),
+    }
+}
+
+/// A new alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    /// Borrower.
+    pub borrower_id: String,
+    /// Open case, if any.
+    pub case_id: Option<String>,
+    /// Rule id.
+    pub rule_id: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// Department codes, comma-separated.
+    pub departments: String,
+    /// The values that fired it, a JSON object.
+    pub values_json: String,
+}
+
+/// What the alerts phase writes for one page of borrowers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertWrites {
+    /// Alerts to raise.
+    pub raise: Vec<NewAlert>,
+    /// (borrower, rule) conditions that started to hold.
+    pub now_holding: Vec<(String, String)>,
+    /// (borrower, rule) conditions that stopped holding.
+    pub stopped: Vec<(String, String)>,
+    /// Borrowers past due for the first time on the date.
+    pub first_delinquent: Vec<String>,
+}
+
+/// Writes one page's results, raised on `date`.
+pub async fn apply_alerts(tx: &mut Tx, date: NaiveDate, w: &AlertWrites) -> Result<(), StoreError> {
+    for part in w.raise.chunks(ROWS_PER_STATEMENT) {
+        let mut v = Values::new(
+            "INSERT INTO alerts (borrower_id, case_id, rule_id, severity, departments, vals, raised_on)",
+        );
+        for a in part {
+            v.row(|r| {
+                r.text(&a.borrower_id)
+                    .opt_text(a.case_id.as_deref())
+                    .text(&a.rule_id)
+                    .text(&a.severity)
+                    .text(&a.departments)
+                    .text(&a.values_json)
+                    .date(date);
+            });
+        }
+        exec(tx, v.finish("")).await?;
+    }
+    for part in w.now_holding.chunks(ROWS_PER_STATEMENT) {
+        let mut v = Values::new("INSERT INTO alert_state (borrower_id, rule_id, since)");
+        for (b, rule) in part {
+            v.row(|r| {
+                r.text(b).text(rule).date(date);
+            });
+        }
+        exec(tx, v.finish(" ON CONFLICT DO NOTHING")).await?;
+    }
+    let mut by_rule: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (b, rule) in &w.stopped {
+        by_rule.entry(rule.as_str()).or_default().push(b.as_str());
+    }
+    for (rule, borrowers) in by_rule {
+        for part in borrowers.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM alert_state WHERE rule_id = {} AND borrower_id IN ({})",
+                text_list(&[rule]),
+                text_list(part)
+            );
+            exec(tx, sql).await?;
+        }
+    }
+    for part in w.first_delinquent.chunks(ROWS_PER_STATEMENT) {
+        let mut v = Values::new("INSERT INTO alert_first_delinquency (borrower_id, first_on)");
+        for b in part {
+            v.row(|r| {
+                r.text(b).date(date);
+            });
+        }
+        exec(tx, v.finish(" ON CONFLICT DO NOTHING")).await?;
+    }
+    Ok(())
+}
+
+/// Records that statements up to import `mark` have been read.
+pub async fn set_financials_mark(tx: &mut Tx, mark: i64) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO alert_marks (name, value) VALUES ('financials', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(mark)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// One stored alert.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertRow {
+    /// Id.
+    pub alert_id: i64,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Case open when it was raised.
+    pub case_id: Option<String>,
+    /// Rule.
+    pub rule_id: String,
+    /// Severity.
+    pub severity: String,
+    /// Departments.
+    pub departments: Vec<String>,
+    /// The values that fired it, as the JSON text stored.
+    pub values: String,
+    /// Business date raised.
+    pub raised_on: NaiveDate,
+    /// `open`, `acknowledged` or `closed`.
+    pub status: String,
+    /// Notes, oldest first, each `when|who|status|text`.
+    pub notes: Vec<String>,
+    /// Who changed it last.
+    pub updated_by: Option<String>,
+    /// When it was changed last (RFC 3339).
+    pub updated_at: Option<String>,
+}
+
+const ALERT_COLUMNS: &str = "alert_id, borrower_id, case_id, rule_id, severity, departments, vals, raised_on, \
+                             status, notes, updated_by, updated_at";
+
+fn alert_row<R: sqlx::Row>(r: &R) -> Result<AlertRow, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    NaiveDate: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let departments: String = r.try_get("departments")?;
+    let notes: String = r.try_get("notes")?;
+    Ok(AlertRow {
+        alert_id: r.try_get("alert_id")?,
+        borrower_id: r.try_get("borrower_id")?,
+        case_id: r.try_get("case_id")?,
+        rule_id: r.try_get("rule_id")?,
+        severity: r.try_get("severity")?,
+        departments: departments.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        values: r.try_get("vals")?,
+        raised_on: r.try_get("raised_on")?,
+        status: r.try_get("status")?,
+        notes: notes.lines().map(str::to_string).collect(),
+        updated_by: r.try_get("updated_by")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Alerts by id, filtered by status and borrower when given.
+pub async fn list_alerts(
+    db: &Db,
+    status: Option<&str>,
+    borrower: Option<&str>,
+) -> Result<Vec<AlertRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE (CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT)) \
+         AND (CAST($2 AS TEXT) IS NULL OR borrower_id = CAST($2 AS TEXT)) ORDER BY alert_id"
+    );
+    on_pool!(db, p => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(status).bind(borrower).fetch_all(p).await?;
+        Ok(rows.iter().map(alert_row).collect::<Result<Vec<_>, _>>()?)
+    })
+}
+
+/// One alert.
+pub async fn get_alert(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = $1");
+    on_pool!(db, p => {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await?;
+        Ok(row.as_ref().map(alert_row).transpose()?)
+    })
+}
+
+/// Sets an alert's status and appends a note, if its status is still `from_status`;
+/// false when it was not (someone else changed it first, or there is no such alert).
+pub async fn update_alert(
+    db: &Db,
+    id: i64,
+    from_status: &[&str],
+    to_status: &str,
+    note_line: &str,
+    who: &str,
+    at: &str,
+) -> Result<bool, StoreError> {
+    let allowed = text_list(from_status);
+    // notes || line || newline: the note itself was made single-line by the caller.
+    let sql = format!(
+        "UPDATE alerts SET status = $1, notes = notes || $2, updated_by = $3, updated_at = $4 \
+         WHERE alert_id = $5 AND status IN ({allowed})"
+    );
+    let line = format!("{note_line}\n");
+    let done = on_pool!(db, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(to_status).bind(line).bind(who).bind(at).bind(id).execute(p).await?.rows_affected());
+    Ok(done == 1)
+}
+
+/// A borrower's kind, `None` if there is no such borrower.
+pub async fn borrower_kind(db: &Db, borrower: &str) -> Result<Option<String>, StoreError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar("SELECT kind FROM borrowers WHERE borrower_id = $1")
+        .bind(borrower).fetch_optional(p).await?))
+}
+
+/// A borrower's statements, every period.
+pub async fn statements_of(db: &Db, borrower: &str) -> Result<Vec<Statement>, StoreError> {
+    let rows: Vec<FinRow> = select_in(
+        db,
+        "SELECT borrower_id, period_end, current_assets, current_liabilities, inventory, total_assets, \
+         total_liabilities, revenue, net_income, operating_cash_flow FROM financials WHERE borrower_id IN ({ids}) \
+         ORDER BY period_end",
+        &[borrower.to_string()],
+    )
+    .await?;
+    Ok(rows.iter().map(statement).collect())
+}
+
+/// A borrower's loan ids.
+pub async fn loans_of(db: &Db, borrower: &str) -> Result<Vec<String>, StoreError> {
+    Ok(
+        on_pool!(db, p => sqlx::query_scalar("SELECT loan_id FROM loans WHERE borrower_id = $1 ORDER BY loan_id")
+        .bind(borrower).fetch_all(p).await?),
+    )
+}
+
+/// A borrower's promises as (status, due date), for the ones due by `date`.
+pub async fn promises_of(db: &Db, borrower: &str) -> Result<Vec<(String, NaiveDate)>, StoreError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT t.status, t.due_on FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE c.borrower_id = $1")
+        .bind(borrower).fetch_all(p).await?))
+}
