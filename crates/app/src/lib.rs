@@ -5,5 +5,6 @@
 pub mod cases;
 pub mod close;
 pub mod import;
+pub mod personal;
 pub mod portfolio;
 pub mod view;

@@ -4,6 +4,7 @@
 //! date is always a parameter, so every rule can be tested with a table.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod book;
 pub mod calendar;
 pub mod case;
@@ -12,6 +13,7 @@ pub mod contact_policy;
 pub mod delinquency;
 pub mod ledger;
 pub mod money;
+pub mod personal;
 pub mod ptp;
 pub mod rate;
 pub mod schedule;

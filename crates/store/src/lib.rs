@@ -22,6 +22,8 @@ mod literal;
 pub mod loans;
 pub mod lock;
 mod packed;
+pub mod people;
+pub mod personal;
 pub mod products;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
