@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod compliance;
+mod personal;
 mod score;
 mod strategy;
 
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use arrears_app::import::{ImportError, Progress, import_dir};
+use arrears_app::import::{ImportError, Progress, import_dir_with_keys};
 use arrears_core::calendar::parse_iso_date;
 use arrears_store::{DEFAULT_URL, Db, DbUrl};
 use chrono::NaiveDate;
@@ -27,6 +28,11 @@ struct Cli {
     /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
     #[arg(long, global = true, env = "ARREARS_DB", default_value = DEFAULT_URL)]
     db: String,
+    /// Keyring file of the data keys that seal ID numbers, phones and e-mails (default: beside
+    /// the SQLite file, or ./arrears.keys for PostgreSQL, created on first use; or one base64
+    /// key in ARREARS_DATA_KEY).
+    #[arg(long, global = true, env = "ARREARS_DATA_KEY_FILE")]
+    data_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -124,6 +130,21 @@ enum Command {
     Strategy {
         #[command(subcommand)]
         command: strategy::StrategyCommand,
+    },
+    /// Users and their roles.
+    User {
+        #[command(subcommand)]
+        command: personal::UserCommand,
+    },
+    /// Borrowers, identity data masked unless a permitted role asks.
+    Borrower {
+        #[command(subcommand)]
+        command: personal::BorrowerCommand,
+    },
+    /// Personal data: re-keying, retention purge, look-ups, access records.
+    Pii {
+        #[command(subcommand)]
+        command: personal::PiiCommand,
     },
 }
 
@@ -359,7 +380,9 @@ async fn run(cli: Cli) -> Result<()> {
             let pb = ImportBar(bar(0, "importing"));
             let started = Instant::now();
             let now = chrono::Local::now().to_rfc3339();
-            let result = import_dir(&db, &dir, &now, &pb).await;
+            let keys = arrears_store::personal::Keyring::resolve(&db, cli.data_key.as_deref())
+                .context("loading the data keys")?;
+            let result = import_dir_with_keys(&db, &dir, &now, &pb, &keys).await;
             pb.0.finish_and_clear();
             match result {
                 Ok(s) => {
@@ -423,6 +446,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Score { command } => score::run(command)?,
         Command::Compliance { command } => compliance::run(command)?,
         Command::Strategy { command } => strategy::run(command)?,
+        Command::User { command } => personal::user(&cli.db, command).await?,
+        Command::Borrower { command } => personal::borrower(&cli.db, cli.data_key.as_deref(), command).await?,
+        Command::Pii { command } => personal::pii(&cli.db, cli.data_key.as_deref(), command).await?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {
