@@ -288,6 +288,10 @@ fn view(keys: &Keyring, b: SealedBorrower, plain: bool) -> Result<BorrowerView, 
         let bid = bid.clone();
         move || format!("borrowers.{} of borrower {bid}", f.column())
     };
+    // The borrower's own values first: an error names the borrower before its contacts.
+    let national_id = show(Field::NationalId, &b.national_id, &of_borrower(Field::NationalId))?;
+    let phone = show(Field::Phone, &b.phone, &of_borrower(Field::Phone))?;
+    let email = show(Field::Email, &b.email, &of_borrower(Field::Email))?;
     let mut contacts = Vec::with_capacity(b.contacts.len());
     for c in b.contacts {
         let cid = c.contact_id.clone();
@@ -305,9 +309,9 @@ fn view(keys: &Keyring, b: SealedBorrower, plain: bool) -> Result<BorrowerView, 
         });
     }
     Ok(BorrowerView {
-        national_id: show(Field::NationalId, &b.national_id, &of_borrower(Field::NationalId))?,
-        phone: show(Field::Phone, &b.phone, &of_borrower(Field::Phone))?,
-        email: show(Field::Email, &b.email, &of_borrower(Field::Email))?,
+        national_id,
+        phone,
+        email,
         borrower_id: b.borrower_id,
         kind: b.kind,
         name: b.name,
