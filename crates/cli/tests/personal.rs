@@ -414,8 +414,8 @@ fn purge_book() -> tempfile::TempDir {
 /// Amounts that the purge must keep: loans and payments summed, and the snapshot count.
 async fn amounts(db: &Db) -> (i64, i64, i64) {
     arrears_store::on_pool!(db, p => {
-        let loans: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(principal), 0) FROM loans").fetch_one(p).await.unwrap();
-        let paid: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(amount), 0) FROM payments").fetch_one(p).await.unwrap();
+        let loans: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(principal), 0) AS BIGINT) FROM loans").fetch_one(p).await.unwrap();
+        let paid: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payments").fetch_one(p).await.unwrap();
         let snaps: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM snapshots").fetch_one(p).await.unwrap();
         (loans, paid, snaps)
     })
