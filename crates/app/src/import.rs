@@ -462,7 +462,8 @@ impl Reader<'_> {
             };
             self.spent.try_iter().for_each(drop);
             if cur.len > 0 {
-                let (rows, currencies) = parse_chunk(name, &mut cur, &index, &meta, &mut self.rejected, self.keys);
+                let (rows, currencies) =
+                    parse_chunk(name, &mut cur, &index, &meta, &mut self.rejected, self.keys);
                 let records = &cur.records[..cur.len];
                 let segments = std::mem::take(&mut cur.errors)
                     .into_iter()

@@ -447,7 +447,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Compliance { command } => compliance::run(command)?,
         Command::Strategy { command } => strategy::run(command)?,
         Command::User { command } => personal::user(&cli.db, command).await?,
-        Command::Borrower { command } => personal::borrower(&cli.db, cli.data_key.as_deref(), command).await?,
+        Command::Borrower { command } => {
+            personal::borrower(&cli.db, cli.data_key.as_deref(), command).await?
+        }
         Command::Pii { command } => personal::pii(&cli.db, cli.data_key.as_deref(), command).await?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;

@@ -166,7 +166,11 @@ pub async fn user(db_url: &str, command: UserCommand) -> Result<()> {
                 print_json(&users)?;
             } else {
                 let mut o = std::io::stdout().lock();
-                writeln!(o, "{:<20} {:<13} {:<12} {:<12} {:<9} created", "name", "role", "agency", "team", "status")?;
+                writeln!(
+                    o,
+                    "{:<20} {:<13} {:<12} {:<12} {:<9} created",
+                    "name", "role", "agency", "team", "status"
+                )?;
                 for u in &users {
                     writeln!(
                         o,
@@ -206,9 +210,20 @@ pub async fn borrower(db_url: &str, data_key: Option<&Path>, command: BorrowerCo
     if let Some(d) = v.purged_on {
         writeln!(o, "personal data purged on {d}")?;
     }
-    writeln!(o, "ID {}  phone {}  e-mail {}{}", v.national_id, v.phone, v.email, if v.masked { "  (masked)" } else { "" })?;
+    writeln!(
+        o,
+        "ID {}  phone {}  e-mail {}{}",
+        v.national_id,
+        v.phone,
+        v.email,
+        if v.masked { "  (masked)" } else { "" }
+    )?;
     if !v.contacts.is_empty() {
-        writeln!(o, "\n{:<12} {:<10} {:<16} {:<16} {:<28} consent", "contact", "relation", "name", "phone", "e-mail")?;
+        writeln!(
+            o,
+            "\n{:<12} {:<10} {:<16} {:<16} {:<28} consent",
+            "contact", "relation", "name", "phone", "e-mail"
+        )?;
         for c in &v.contacts {
             writeln!(
                 o,
@@ -309,7 +324,10 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
                 print_json(&rows)?;
             } else {
                 for a in &rows {
-                    println!("{} {} {:<8} {:<12} {:<12} {}", a.at, a.outcome, a.user_name, a.role, a.borrower_id, a.fields);
+                    println!(
+                        "{} {} {:<8} {:<12} {:<12} {}",
+                        a.at, a.outcome, a.user_name, a.role, a.borrower_id, a.fields
+                    );
                 }
             }
         }

@@ -135,7 +135,9 @@ impl<'a> Env<'a> {
     }
 
     fn users(&self) {
-        for (name, role) in [("lawyer", "legal"), ("checker", "auditor"), ("wang", "collector"), ("boss", "admin")] {
+        for (name, role) in
+            [("lawyer", "legal"), ("checker", "auditor"), ("wang", "collector"), ("boss", "admin")]
+        {
             self.ok(&format!("pw-{name}-123\n"), &["user", "add", name, "--role", role, "--password-stdin"]);
         }
     }
@@ -146,17 +148,19 @@ async fn all_text(db: &Db) -> Vec<(String, String)> {
     let mut out = Vec::new();
     match db {
         Db::Sqlite(p) => {
-            let tables: Vec<String> =
-                sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-                    .fetch_all(p)
-                    .await
-                    .unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+            .fetch_all(p)
+            .await
+            .unwrap();
             for t in tables {
-                let cols: Vec<(String, String)> = sqlx::query_as("SELECT name, type FROM pragma_table_info($1)")
-                    .bind(&t)
-                    .fetch_all(p)
-                    .await
-                    .unwrap();
+                let cols: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, type FROM pragma_table_info($1)")
+                        .bind(&t)
+                        .fetch_all(p)
+                        .await
+                        .unwrap();
                 for (c, ty) in cols {
                     if !ty.eq_ignore_ascii_case("TEXT") {
                         continue;
@@ -276,7 +280,9 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
             assert_eq!(v["phone"], p.phone.as_str());
             assert_eq!(v["email"], p.email.as_str());
         }
-        for (user, password) in [("wang", "pw-wang-123"), ("boss", "pw-boss-123"), ("lawyer", "wrong-password")] {
+        for (user, password) in
+            [("wang", "pw-wang-123"), ("boss", "pw-boss-123"), ("lawyer", "wrong-password")]
+        {
             let mut args = show.to_vec();
             args.push(user);
             let out = e.run(&format!("{password}\n"), &args);
@@ -285,7 +291,11 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
             assert!(!text(&out.stderr).contains(&p.national_id));
         }
         let refusal = e.run("pw-wang-123\n", &[&show[..], &["wang"][..]].concat());
-        assert!(text(&refusal.stderr).contains("may not see personal data unmasked"), "{}", text(&refusal.stderr));
+        assert!(
+            text(&refusal.stderr).contains("may not see personal data unmasked"),
+            "{}",
+            text(&refusal.stderr)
+        );
         let log = e.json("", &["pii", "access", "--borrower", &p.borrower_id, "--json"]);
         let log: Vec<(String, String)> = log
             .as_array()
@@ -310,7 +320,10 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
         assert_eq!(bad.status.code(), Some(2));
         let bad = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "agency", "--password-stdin"]);
         assert!(text(&bad.stderr).contains("--agency"), "{}", text(&bad.stderr));
-        e.ok("long-enough-pw\n", &["user", "add", "x", "--role", "agency", "--agency", "ACME", "--password-stdin"]);
+        e.ok(
+            "long-enough-pw\n",
+            &["user", "add", "x", "--role", "agency", "--agency", "ACME", "--password-stdin"],
+        );
         let dup = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "legal", "--password-stdin"]);
         assert!(text(&dup.stderr).contains("exists already"));
         assert_eq!(t.db.count("users").await.unwrap(), 5);
@@ -352,8 +365,14 @@ async fn rekey_round_trips_and_a_wrong_key_is_a_clear_error() {
         assert_eq!(unsealed, 0, "every value is under the new key");
         // Same plain values, masked and unmasked.
         assert_eq!(e.json("", &["borrower", "show", &p.borrower_id, "--json"]), masked);
-        let plain = e.json("pw-lawyer-123\n", &["borrower", "show", &p.borrower_id, "--json", "--unmask", "--as", "lawyer"]);
-        assert_eq!((plain["national_id"].as_str(), plain["email"].as_str()), (Some(p.national_id.as_str()), Some(p.email.as_str())));
+        let plain = e.json(
+            "pw-lawyer-123\n",
+            &["borrower", "show", &p.borrower_id, "--json", "--unmask", "--as", "lawyer"],
+        );
+        assert_eq!(
+            (plain["national_id"].as_str(), plain["email"].as_str()),
+            (Some(p.national_id.as_str()), Some(p.email.as_str()))
+        );
         // A second run has nothing left to do.
         let again = e.json("", &["pii", "rekey", "--json"]);
         assert_eq!((again["borrowers"].as_u64(), again["contacts"].as_u64()), (Some(0), Some(0)));

@@ -64,7 +64,12 @@ impl Role {
 }
 
 /// Checks a new user's name, role, agency and password against the rules above.
-pub fn check_new_user(name: &str, role: Role, agency: Option<&str>, password: &str) -> Result<(), AccessError> {
+pub fn check_new_user(
+    name: &str,
+    role: Role,
+    agency: Option<&str>,
+    password: &str,
+) -> Result<(), AccessError> {
     let name_ok = !name.is_empty()
         && name.chars().count() <= 64
         && !name.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -106,7 +111,8 @@ mod tests {
     #[test]
     fn new_user_rules() {
         let pw = "correct horse";
-        let cases: [(&str, Role, Option<&str>, &str, Result<(), AccessError>); 9] = [
+        type Case<'a> = (&'a str, Role, Option<&'a str>, &'a str, Result<(), AccessError>);
+        let cases: [Case; 9] = [
             ("wang", Role::Collector, None, pw, Ok(())),
             ("agent7", Role::Agency, Some("ACME"), pw, Ok(())),
             ("agent7", Role::Agency, None, pw, Err(AccessError::AgencyMissing)),

@@ -173,7 +173,8 @@ mod tests {
     #[test]
     fn masks_never_contain_the_hidden_middle() {
         // A long value's middle is never shown, whatever its characters.
-        for s in ["110101199003071234", "13812345678", "ab@cd.ef", "x", "多字节字符的身份证号码测试值"] {
+        for s in ["110101199003071234", "13812345678", "ab@cd.ef", "x", "多字节字符的身份证号码测试值"]
+        {
             let m = mask_national_id(s);
             assert_eq!(m.chars().count(), s.chars().count(), "the mask keeps the length of {s:?}");
             if s.chars().count() > 8 {
@@ -196,12 +197,16 @@ mod tests {
         for (date, years, want) in cases {
             assert_eq!(retention_cutoff(d(date), years), want.map(d), "{date} - {years}y");
         }
-        assert_eq!((retention_years("cn"), retention_years("us"), retention_years("eu")), (Some(5), Some(3), None));
+        assert_eq!(
+            (retention_years("cn"), retention_years("us"), retention_years("eu")),
+            (Some(5), Some(3), None)
+        );
     }
 
     #[test]
     fn normal_forms() {
-        let cases: [(fn(&str) -> String, &str, &str); 8] = [
+        type Normalise = fn(&str) -> String;
+        let cases: [(Normalise, &str, &str); 8] = [
             (normalise_national_id, "11010119900307123x", "11010119900307123X"),
             (normalise_national_id, "110101 19900307-1234", "110101199003071234"),
             (normalise_phone, "+86 138 0013 8000", "13800138000"),

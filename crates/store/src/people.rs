@@ -311,12 +311,11 @@ pub async fn find_by(db: &Db, keys: &Keyring, field: Field, value: &str) -> Resu
     let borrowers: Vec<String> = on_pool!(db, p => {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql_b.as_str())).bind(&bidx).fetch_all(p).await?
     });
-    let mut out: Vec<Holder> = borrowers
-        .into_iter()
-        .map(|id| Holder { kind: "borrower", borrower_id: id.clone(), id })
-        .collect();
+    let mut out: Vec<Holder> =
+        borrowers.into_iter().map(|id| Holder { kind: "borrower", borrower_id: id.clone(), id }).collect();
     if field != Field::NationalId {
-        let sql_c = format!("SELECT contact_id, borrower_id FROM contacts WHERE {col} = $1 ORDER BY contact_id");
+        let sql_c =
+            format!("SELECT contact_id, borrower_id FROM contacts WHERE {col} = $1 ORDER BY contact_id");
         let contacts: Vec<(String, String)> = on_pool!(db, p => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql_c.as_str())).bind(&bidx).fetch_all(p).await?
         });

@@ -243,7 +243,10 @@ impl Keyring {
                 other => return Err(bad(n + 1, format!("{other:?}: expected `key` or `index`"))),
             }
         }
-        let bad = |detail: &str| PersonalError::BadKeyring { source_name: source_name.into(), detail: detail.into() };
+        let bad = |detail: &str| PersonalError::BadKeyring {
+            source_name: source_name.into(),
+            detail: detail.into(),
+        };
         let index = index.ok_or_else(|| bad("no `index` line"))?;
         if data.is_empty() {
             return Err(bad("no `key` line"));
@@ -253,8 +256,8 @@ impl Keyring {
 
     /// Reads a keyring file, which must exist.
     pub fn from_file(path: &Path) -> Result<Keyring, PersonalError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| PersonalError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PersonalError::Io { path: path.into(), source })?;
         Keyring::parse(&text, &path.display().to_string())
     }
 
@@ -349,7 +352,12 @@ impl Keyring {
 
     /// Opens a stored value of `field`; `what` names it in errors (table, column, row id).
     /// Empty gives empty; plaintext from before sealing is returned as it is.
-    pub fn open(&self, field: Field, stored: &str, what: &dyn Fn() -> String) -> Result<String, PersonalError> {
+    pub fn open(
+        &self,
+        field: Field,
+        stored: &str,
+        what: &dyn Fn() -> String,
+    ) -> Result<String, PersonalError> {
         let Some(rest) = stored.strip_prefix("v1:") else { return Ok(stored.to_string()) };
         let malformed = |detail| PersonalError::Malformed { what: what(), detail };
         let (id, b64) = rest.split_once(':').ok_or_else(|| malformed("no key id"))?;
