@@ -20,6 +20,7 @@ use arrears_core::schedule::{self, ScheduleError};
 use arrears_core::{Amount, BorrowerId, ContactId, Currency, LoanId, PaymentId, Rate, RepaymentMethod};
 use arrears_store::bulk::{Conflict, Row, TableSpec, Value, insert_rows};
 use arrears_store::import::{self as sql, LoanMeta};
+use arrears_store::personal::{Field, Keyring, PersonalError};
 use arrears_store::{Db, StoreError, Tx};
 use chrono::NaiveDate;
 use csv::ByteRecord;
@@ -93,6 +94,9 @@ pub enum ImportError {
     /// The import's audit entry could not be recorded; nothing was imported.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// The data keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] PersonalError),
 }
 
 fn rejected_message(errors: &[RowError], total: usize) -> String {
@@ -134,12 +138,25 @@ impl Progress for Quiet {
     fn phase(&self, _: &str) {}
 }
 
-/// Imports every import file in `dir`; `now` is recorded as the import's start time.
+/// Imports every import file in `dir` with the database's keys (see [`Keyring::resolve`]);
+/// `now` is recorded as the import's start time.
 pub async fn import_dir(
     db: &Db,
     dir: &Path,
     now: &str,
     progress: &dyn Progress,
+) -> Result<ImportSummary, ImportError> {
+    let keys = Keyring::resolve(db, None)?;
+    import_dir_with_keys(db, dir, now, progress, &keys).await
+}
+
+/// Imports every import file in `dir`, sealing identity data with `keys`.
+pub async fn import_dir_with_keys(
+    db: &Db,
+    dir: &Path,
+    now: &str,
+    progress: &dyn Progress,
+    keys: &Keyring,
 ) -> Result<ImportSummary, ImportError> {
     let present = files_in(dir)?;
     let total_bytes: u64 = present.iter().map(|(_, _, size)| size).sum();
@@ -151,7 +168,7 @@ pub async fn import_dir(
         })
     };
     let mut tx = db.begin().await?;
-    match run(&mut tx, dir, &present, total_bytes, now, progress).await {
+    match run(&mut tx, dir, &present, total_bytes, now, progress, keys).await {
         Ok(Ok(summary)) => {
             let hashes = hashing.await.map_err(|e| ImportError::Io {
                 path: dir.to_path_buf(),
@@ -266,6 +283,7 @@ async fn run(
     total_bytes: u64,
     now: &str,
     progress: &dyn Progress,
+    keys: &Keyring,
 ) -> Result<Result<ImportSummary, ImportError>, ImportError> {
     let import_id = sql::begin_import(tx, &dir.display().to_string(), now).await?;
     let mut problems = Problems::default();
@@ -277,9 +295,10 @@ async fn run(
     let (meta_tx, meta_rx) = mpsc::channel();
     let (spent_tx, spent_rx) = mpsc::channel();
     let files = present.to_vec();
+    let keys = keys.clone();
     let reader = std::thread::Builder::new()
         .name("import-read".into())
-        .spawn(move || read_files(files, &out, &meta_rx, &spent_rx))
+        .spawn(move || read_files(files, &out, &meta_rx, &spent_rx, &keys))
         .map_err(|source| ImportError::Io { path: dir.to_path_buf(), source })?;
     let mut bytes_before = 0u64;
     loop {
@@ -384,8 +403,9 @@ fn read_files(
     out: &pipe::PipeTx<Msg>,
     meta: &mpsc::Receiver<HashMap<String, LoanMeta>>,
     spent: &mpsc::Receiver<Vec<Row>>,
+    keys: &Keyring,
 ) {
-    let mut reader = Reader { out, meta, spent, rejected: Rejected::default() };
+    let mut reader = Reader { out, meta, spent, rejected: Rejected::default(), keys };
     let result = files.iter().try_for_each(|(name, path, size)| reader.file(name, path, *size));
     let last = match result {
         Ok(()) => Msg::Done { rejected_borrowers: std::mem::take(&mut reader.rejected.borrowers) },
@@ -408,6 +428,8 @@ struct Reader<'a> {
     /// Rows the writer is done with, to be dropped on this thread.
     spent: &'a mpsc::Receiver<Vec<Row>>,
     rejected: Rejected,
+    /// Seal identity data before it leaves this thread.
+    keys: &'a Keyring,
 }
 
 impl Reader<'_> {
@@ -467,7 +489,8 @@ impl Reader<'_> {
             };
             self.spent.try_iter().for_each(drop);
             if cur.len > 0 {
-                let (rows, currencies) = parse_chunk(name, &mut cur, &index, &meta, &mut self.rejected);
+                let (rows, currencies) =
+                    parse_chunk(name, &mut cur, &index, &meta, &mut self.rejected, self.keys);
                 let records = &cur.records[..cur.len];
                 let segments = std::mem::take(&mut cur.errors)
                     .into_iter()
@@ -623,9 +646,9 @@ fn csv_io(path: &Path, e: csv::Error) -> ImportError {
     ImportError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) }
 }
 
-/// Expected header of each file: the columns of its table, in DESIGN.md's order.
+/// Expected header of each file: the columns of its table read from files, in DESIGN.md's order.
 fn expected_columns(file: &str) -> Vec<&'static str> {
-    spec_of(file).columns.iter().map(|(c, _)| *c).collect()
+    spec_of(file).columns.iter().filter(|(_, t)| t.in_file()).map(|(c, _)| *c).collect()
 }
 
 fn spec_of(file: &str) -> &'static TableSpec {
@@ -698,6 +721,7 @@ fn parse_chunk(
     index: &[usize],
     meta: &HashMap<String, LoanMeta>,
     rejected: &mut Rejected,
+    keys: &Keyring,
 ) -> (Vec<Row>, Vec<(u64, Currency)>) {
     let mut rows = Vec::with_capacity(chunk.len);
     let mut currencies = Vec::new();
@@ -712,6 +736,7 @@ fn parse_chunk(
             rejected_loans: &rejected.loans,
             ok: true,
             currency: None,
+            keys,
         };
         let values = match file {
             "borrowers.csv" => borrower_row(&mut f),
@@ -746,6 +771,8 @@ struct Fields<'a> {
     ok: bool,
     /// Currency the row's amounts were read in.
     currency: Option<Currency>,
+    /// Seals identity data.
+    keys: &'a Keyring,
 }
 
 impl<'a> Fields<'a> {
@@ -766,6 +793,18 @@ impl<'a> Fields<'a> {
             Ok(s) => Some(s.trim()),
             Err(e) => {
                 self.bad(name, format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+                None
+            }
+        }
+    }
+
+    /// `value` of `field` sealed, then its blind index (both empty for an empty value).
+    fn sealed(&mut self, field: Field, value: Option<&str>) -> Option<(Value, Value)> {
+        let value = value?;
+        match self.keys.seal(field, value) {
+            Ok(sealed) => Some((Value::Text(sealed), Value::Text(self.keys.blind(field, value)))),
+            Err(e) => {
+                self.bad(field.column(), e.to_string());
                 None
             }
         }
@@ -890,15 +929,21 @@ fn borrower_row(f: &mut Fields) -> Option<Vec<Value>> {
         f.bad("timezone", format!("{z:?} is not an IANA time zone such as Asia/Shanghai"));
     }
     let language = f.parse::<Language>(7, "language");
+    let (national_id, national_id_bidx) = f.sealed(Field::NationalId, national_id)?;
+    let (phone, phone_bidx) = f.sealed(Field::Phone, phone)?;
+    let (email, email_bidx) = f.sealed(Field::Email, email)?;
     Some(vec![
         t(id?),
         t(kind?.as_str()),
         t(name?),
-        t(national_id?),
-        t(phone?),
-        t(email?),
+        national_id,
+        phone,
+        email,
         t(tz?),
         t(language?.as_str()),
+        national_id_bidx,
+        phone_bidx,
+        email_bidx,
     ])
 }
 
@@ -927,14 +972,18 @@ fn contact_row(f: &mut Fields) -> Option<Vec<Value>> {
         }
         None => None,
     };
+    let (phone, phone_bidx) = f.sealed(Field::Phone, phone)?;
+    let (email, email_bidx) = f.sealed(Field::Email, email)?;
     Some(vec![
         t(id?),
         t(borrower?),
         t(relation?.as_str()),
         t(name?),
-        t(phone?),
-        t(email?),
+        phone,
+        email,
         Value::Bool(consent?),
+        phone_bidx,
+        email_bidx,
     ])
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod cases;
 pub mod close;
 pub mod import;
+pub mod personal;
 pub mod portfolio;
 pub mod treatment;
 pub mod view;

@@ -7,6 +7,7 @@
 mod alert;
 mod audit;
 mod compliance;
+mod personal;
 mod score;
 mod strategy;
 mod work;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use arrears_app::import::{ImportError, Progress, import_dir};
+use arrears_app::import::{ImportError, Progress, import_dir_with_keys};
 use arrears_core::calendar::parse_iso_date;
 use arrears_store::{DEFAULT_URL, Db, DbUrl};
 use chrono::NaiveDate;
@@ -33,6 +34,11 @@ struct Cli {
     /// Audit log signing key file, created on first use (default: beside the SQLite file).
     #[arg(long, global = true, env = "ARREARS_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
+    /// Keyring file of the data keys that seal ID numbers, phones and e-mails (default: beside
+    /// the SQLite file, or ./arrears.keys for PostgreSQL, created on first use; or one base64
+    /// key in ARREARS_DATA_KEY).
+    #[arg(long, global = true, env = "ARREARS_DATA_KEY_FILE")]
+    data_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -174,6 +180,21 @@ enum Command {
         /// Language of the text: zh or en.
         #[arg(long, value_enum, default_value = "zh")]
         lang: alert::Lang,
+    },
+    /// Users and their roles.
+    User {
+        #[command(subcommand)]
+        command: personal::UserCommand,
+    },
+    /// Borrowers, identity data masked unless a permitted role asks.
+    Borrower {
+        #[command(subcommand)]
+        command: personal::BorrowerCommand,
+    },
+    /// Personal data: re-keying, retention purge, look-ups, access records.
+    Pii {
+        #[command(subcommand)]
+        command: personal::PiiCommand,
     },
 }
 
@@ -427,7 +448,9 @@ async fn run(cli: Cli) -> Result<()> {
             let pb = ImportBar(bar(0, "importing"));
             let started = Instant::now();
             let now = chrono::Local::now().to_rfc3339();
-            let result = import_dir(&db, &dir, &now, &pb).await;
+            let keys = arrears_store::personal::Keyring::resolve(&db, cli.data_key.as_deref())
+                .context("loading the data keys")?;
+            let result = import_dir_with_keys(&db, &dir, &now, &pb, &keys).await;
             pb.0.finish_and_clear();
             match result {
                 Ok(s) => {
@@ -509,6 +532,11 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Ability { borrower, date, json, lang } => {
             alert::ability(&cli.db, &borrower, date.unwrap_or_else(today), json, lang).await?
         }
+        Command::User { command } => personal::user(&cli.db, command).await?,
+        Command::Borrower { command } => {
+            personal::borrower(&cli.db, cli.data_key.as_deref(), command).await?
+        }
+        Command::Pii { command } => personal::pii(&cli.db, cli.data_key.as_deref(), command).await?,
         Command::Report { command: ReportCommand::Portfolio { date, json } } => {
             let db = open(&cli.db).await?;
             let date = match date {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ability;
+pub mod access;
 pub mod allocation;
 pub mod book;
 pub mod calendar;
@@ -14,6 +15,7 @@ pub mod contact_policy;
 pub mod delinquency;
 pub mod ledger;
 pub mod money;
+pub mod personal;
 pub mod ptp;
 pub mod rate;
 pub mod schedule;

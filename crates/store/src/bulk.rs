@@ -38,7 +38,23 @@ pub enum ColType {
     Date,
     /// BOOLEAN (INTEGER in SQLite).
     Bool,
+    /// TEXT holding encrypted personal data (see `personal`): a random nonce makes the same
+    /// value differ each time it is sealed, so it is compared through its `_bidx` column.
+    Sealed,
+    /// TEXT holding the blind index of the [`ColType::Sealed`] column named before `_bidx`;
+    /// a difference is reported on that column, with neither value shown.
+    Blind,
 }
+
+impl ColType {
+    /// Whether the column is read from the import file (blind indexes are computed).
+    pub fn in_file(self) -> bool {
+        self != ColType::Blind
+    }
+}
+
+/// What a conflict shows in place of personal data.
+pub const HIDDEN: &str = "(personal data, not shown)";
 
 /// One cell of a row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -281,7 +297,7 @@ async fn compare_chunk(
             let mut vals = Vec::with_capacity(spec.columns.len());
             for (i, (_, t)) in spec.columns.iter().enumerate() {
                 vals.push(match t {
-                    ColType::Text => Value::Text(r.try_get(i)?),
+                    ColType::Text | ColType::Sealed | ColType::Blind => Value::Text(r.try_get(i)?),
                     ColType::Int => Value::Int(r.try_get(i)?),
                     ColType::Date => Value::Date(r.try_get(i)?),
                     ColType::Bool => Value::Bool(r.try_get(i)?),
@@ -306,12 +322,20 @@ async fn compare_chunk(
         if *stored_import == import_id && *stored_line as u64 == row.line {
             continue;
         }
-        if let Some(i) = (spec.key_len..vals.len()).find(|&i| vals[i] != row.values[i]) {
+        let differs = |i: usize| spec.columns[i].1 != ColType::Sealed && vals[i] != row.values[i];
+        if let Some(i) = (spec.key_len..vals.len()).find(|&i| differs(i)) {
+            let (column, stored, incoming) = match spec.columns[i] {
+                (name, ColType::Blind) => {
+                    let hidden = Value::Text(HIDDEN.into());
+                    (name.strip_suffix("_bidx").unwrap_or(name), hidden.clone(), hidden)
+                }
+                (name, _) => (name, vals[i].clone(), row.values[i].clone()),
+            };
             conflicts.push(Conflict {
                 line: row.line,
-                column: spec.columns[i].0,
-                stored: vals[i].clone(),
-                incoming: row.values[i].clone(),
+                column,
+                stored,
+                incoming,
                 stored_line: *stored_line as u64,
                 same_import: *stored_import == import_id,
             });

@@ -11,20 +11,23 @@ use sqlx::QueryBuilder;
 use crate::bulk::{ColType, TableSpec};
 use crate::{StoreError, Tx, on_tx};
 
-use ColType::{Bool, Date, Int, Text};
+use ColType::{Blind, Bool, Date, Int, Sealed, Text};
 
-/// `borrowers` as written by the importer.
+/// `borrowers` as written by the importer: identity data sealed, blind indexes last.
 pub const BORROWERS: TableSpec = TableSpec {
     name: "borrowers",
     columns: &[
         ("borrower_id", Text),
         ("kind", Text),
         ("name", Text),
-        ("national_id", Text),
-        ("phone", Text),
-        ("email", Text),
+        ("national_id", Sealed),
+        ("phone", Sealed),
+        ("email", Sealed),
         ("timezone", Text),
         ("language", Text),
+        ("national_id_bidx", Blind),
+        ("phone_bidx", Blind),
+        ("email_bidx", Blind),
     ],
     key_len: 1,
 };
@@ -37,9 +40,11 @@ pub const CONTACTS: TableSpec = TableSpec {
         ("borrower_id", Text),
         ("relation", Text),
         ("name", Text),
-        ("phone", Text),
-        ("email", Text),
+        ("phone", Sealed),
+        ("email", Sealed),
         ("consent", Bool),
+        ("phone_bidx", Blind),
+        ("email_bidx", Blind),
     ],
     key_len: 1,
 };

@@ -25,6 +25,8 @@ mod literal;
 pub mod loans;
 pub mod lock;
 mod packed;
+pub mod people;
+pub mod personal;
 pub mod products;
 pub mod treatment;
 

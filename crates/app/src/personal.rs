@@ -1,0 +1,345 @@
+//! Use cases of people and personal data: users, a borrower's identity data masked or (for
+//! a role that may) unmasked and recorded, re-keying and the retention purge.
+
+use arrears_core::access::{self, AccessError, Role};
+use arrears_core::personal::{mask_email, mask_national_id, mask_phone, retention_cutoff, retention_years};
+use arrears_store::people::{self, Access, PeopleError, PurgeReport, RekeyReport, SealedBorrower};
+use arrears_store::personal::{Field, Keyring, PersonalError};
+use arrears_store::{Db, StoreError};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// What went wrong; messages never contain personal data or password material.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonalDataError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Keys or sealed values.
+    #[error(transparent)]
+    Keys(#[from] PersonalError),
+    /// Users and access records.
+    #[error(transparent)]
+    People(PeopleError),
+    /// The new user breaks a rule.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// No such role.
+    #[error("role {0:?} does not exist: use one of {roles}", roles = role_names())]
+    UnknownRole(String),
+    /// Unknown user or wrong password (which of the two is not said).
+    #[error("user {0:?}: unknown user or wrong password")]
+    BadCredentials(String),
+    /// The user is disabled.
+    #[error("user {0:?} is disabled")]
+    Disabled(String),
+    /// The role may not see personal data unmasked; the refusal was recorded.
+    #[error(
+        "user {user:?} has role {role}, which may not see personal data unmasked (legal and auditor may); \
+         the refusal was recorded"
+    )]
+    Forbidden {
+        /// Who asked.
+        user: String,
+        /// Their role.
+        role: Role,
+    },
+    /// A pack without a retention period.
+    #[error("pack {0:?} has no retention period: use cn or us, or give --years")]
+    UnknownPack(String),
+    /// The date minus the years is outside the calendar.
+    #[error("{years} years before {date} is outside the calendar")]
+    BadPeriod {
+        /// The business date.
+        date: NaiveDate,
+        /// Years of retention.
+        years: u32,
+    },
+    /// Hashing the password failed.
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+impl From<PeopleError> for PersonalDataError {
+    fn from(e: PeopleError) -> PersonalDataError {
+        match e {
+            PeopleError::Store(s) => PersonalDataError::Store(s),
+            PeopleError::Personal(p) => PersonalDataError::Keys(p),
+            other => PersonalDataError::People(other),
+        }
+    }
+}
+
+fn role_names() -> String {
+    Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A user as listed (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    /// Id.
+    pub user_id: i64,
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Agency of an agency user.
+    pub agency: Option<String>,
+    /// Team.
+    pub team: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Disabled users cannot act.
+    pub disabled: bool,
+}
+
+/// A new user's details.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    /// Login name.
+    pub name: &'a str,
+    /// Role name.
+    pub role: &'a str,
+    /// Agency of an agency user.
+    pub agency: Option<&'a str>,
+    /// Team.
+    pub team: Option<&'a str>,
+    /// The password (hashed with argon2id before it is stored).
+    pub password: &'a str,
+}
+
+/// Creates a user whose password is stored as an argon2id hash (the crate's defaults:
+/// 19 MiB, 2 passes, as OWASP recommends).
+pub async fn add_user(db: &Db, u: &NewUser<'_>, now: &str) -> Result<UserView, PersonalDataError> {
+    let role: Role = u.role.parse().map_err(|_| PersonalDataError::UnknownRole(u.role.to_string()))?;
+    let agency = u.agency.map(str::trim).filter(|a| !a.is_empty());
+    let team = u.team.map(str::trim).filter(|t| !t.is_empty());
+    access::check_new_user(u.name, role, agency, u.password)?;
+    let hash = hash_password(u.password)?;
+    let new = people::NewUser {
+        name: u.name,
+        role: role.as_str(),
+        agency,
+        team,
+        password_hash: &hash,
+        created_at: now,
+    };
+    let user_id = people::add_user(db, &new).await?;
+    Ok(UserView {
+        user_id,
+        name: u.name.to_string(),
+        role: role.as_str().to_string(),
+        agency: agency.map(str::to_string),
+        team: team.map(str::to_string),
+        created_at: now.to_string(),
+        disabled: false,
+    })
+}
+
+/// Every user, by name.
+pub async fn list_users(db: &Db) -> Result<Vec<UserView>, PersonalDataError> {
+    Ok(people::users(db)
+        .await?
+        .into_iter()
+        .map(|u| UserView {
+            user_id: u.user_id,
+            name: u.name,
+            role: u.role,
+            agency: u.agency,
+            team: u.team,
+            created_at: u.created_at,
+            disabled: u.disabled,
+        })
+        .collect())
+}
+
+fn hash_password(password: &str) -> Result<String, PersonalDataError> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PersonalDataError::Hash(e.to_string()))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// The user named, if the password is theirs and they are not disabled, with their role.
+pub async fn authenticate(db: &Db, name: &str, password: &str) -> Result<Role, PersonalDataError> {
+    let user = people::user(db, name).await?;
+    let Some(user) = user.filter(|u| password_matches(password, &u.password_hash)) else {
+        return Err(PersonalDataError::BadCredentials(name.to_string()));
+    };
+    if user.disabled {
+        return Err(PersonalDataError::Disabled(name.to_string()));
+    }
+    user.role.parse().map_err(|_| PersonalDataError::UnknownRole(user.role.clone()))
+}
+
+/// A borrower with its identity data, masked unless [`BorrowerView::masked`] is false.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BorrowerView {
+    /// Id.
+    pub borrower_id: String,
+    /// `individual` or `company`.
+    pub kind: String,
+    /// Name (empty once purged).
+    pub name: String,
+    /// ID number.
+    pub national_id: String,
+    /// Phone.
+    pub phone: String,
+    /// E-mail.
+    pub email: String,
+    /// IANA zone.
+    pub timezone: String,
+    /// `zh` or `en`.
+    pub language: String,
+    /// Whether the identity data is masked.
+    pub masked: bool,
+    /// When the retention purge removed the personal data.
+    pub purged_on: Option<NaiveDate>,
+    /// Contacts.
+    pub contacts: Vec<ContactView>,
+}
+
+/// A contact, masked like its borrower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactView {
+    /// Id.
+    pub contact_id: String,
+    /// Relation to the borrower.
+    pub relation: String,
+    /// Name.
+    pub name: String,
+    /// Phone.
+    pub phone: String,
+    /// E-mail.
+    pub email: String,
+    /// Consent to be contacted.
+    pub consent: bool,
+}
+
+/// Who asks to see a borrower's data unmasked.
+#[derive(Debug, Clone, Copy)]
+pub struct Unmask<'a> {
+    /// User name.
+    pub user: &'a str,
+    /// Their password.
+    pub password: &'a str,
+    /// RFC 3339 time of the request, recorded.
+    pub now: &'a str,
+}
+
+/// The fields an unmasked view shows, as recorded.
+const UNMASKED_FIELDS: &str = "borrower:national_id,phone,email;contacts:phone,email";
+
+/// A borrower and its contacts: masked when `unmask` is `None`; otherwise plain if the
+/// user's password is right and their role may unmask. Every unmask request for an
+/// existing borrower is recorded, granted or refused, before anything is shown.
+pub async fn show_borrower(
+    db: &Db,
+    keys: &Keyring,
+    id: &str,
+    unmask: Option<Unmask<'_>>,
+) -> Result<Option<BorrowerView>, PersonalDataError> {
+    let Some(b) = people::sealed_borrower(db, id).await? else { return Ok(None) };
+    let plain = match unmask {
+        None => false,
+        Some(u) => {
+            let role = authenticate(db, u.user, u.password).await;
+            let granted = matches!(&role, Ok(r) if r.may_unmask());
+            let role_name = role.as_ref().map_or("unknown", |r| r.as_str());
+            let access = Access {
+                at: u.now,
+                user_name: u.user,
+                role: role_name,
+                borrower_id: id,
+                fields: UNMASKED_FIELDS,
+                outcome: if granted { "granted" } else { "refused" },
+            };
+            people::record_access(db, &access).await?;
+            match role {
+                Ok(_) if granted => true,
+                Ok(role) => return Err(PersonalDataError::Forbidden { user: u.user.to_string(), role }),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    Ok(Some(view(keys, b, plain)?))
+}
+
+fn view(keys: &Keyring, b: SealedBorrower, plain: bool) -> Result<BorrowerView, PersonalDataError> {
+    let show = |field: Field, stored: &str, what: &dyn Fn() -> String| -> Result<String, PersonalDataError> {
+        let value = keys.open(field, stored, what)?;
+        Ok(match (plain, field) {
+            (true, _) => value,
+            (false, Field::NationalId) => mask_national_id(&value),
+            (false, Field::Phone) => mask_phone(&value),
+            (false, Field::Email) => mask_email(&value),
+        })
+    };
+    let bid = b.borrower_id.clone();
+    let of_borrower = |f: Field| {
+        let bid = bid.clone();
+        move || format!("borrowers.{} of borrower {bid}", f.column())
+    };
+    // The borrower's own values first: an error names the borrower before its contacts.
+    let national_id = show(Field::NationalId, &b.national_id, &of_borrower(Field::NationalId))?;
+    let phone = show(Field::Phone, &b.phone, &of_borrower(Field::Phone))?;
+    let email = show(Field::Email, &b.email, &of_borrower(Field::Email))?;
+    let mut contacts = Vec::with_capacity(b.contacts.len());
+    for c in b.contacts {
+        let cid = c.contact_id.clone();
+        let of_contact = |f: Field| {
+            let cid = cid.clone();
+            move || format!("contacts.{} of contact {cid}", f.column())
+        };
+        contacts.push(ContactView {
+            phone: show(Field::Phone, &c.phone, &of_contact(Field::Phone))?,
+            email: show(Field::Email, &c.email, &of_contact(Field::Email))?,
+            contact_id: c.contact_id,
+            relation: c.relation,
+            name: c.name,
+            consent: c.consent,
+        });
+    }
+    Ok(BorrowerView {
+        national_id,
+        phone,
+        email,
+        borrower_id: b.borrower_id,
+        kind: b.kind,
+        name: b.name,
+        timezone: b.timezone,
+        language: b.language,
+        masked: !plain,
+        purged_on: b.purged_on,
+        contacts,
+    })
+}
+
+/// Re-seals every value under the keyring's current key (see [`people::rekey`]).
+pub async fn rekey(db: &Db, keys: &Keyring) -> Result<RekeyReport, PersonalDataError> {
+    Ok(people::rekey(db, keys).await?)
+}
+
+/// Purges the personal data of borrowers whose cases all closed more than `years` (default:
+/// the pack's period) years before `date`; see [`people::purge`].
+pub async fn purge(
+    db: &Db,
+    date: NaiveDate,
+    years: Option<u32>,
+    pack: &str,
+) -> Result<PurgeReport, PersonalDataError> {
+    let years = match years {
+        Some(y) => y,
+        None => retention_years(pack).ok_or_else(|| PersonalDataError::UnknownPack(pack.to_string()))?,
+    };
+    let cutoff = retention_cutoff(date, years).ok_or(PersonalDataError::BadPeriod { date, years })?;
+    Ok(people::purge(db, cutoff, date).await?)
+}
