@@ -21,6 +21,9 @@ pub enum PersonalDataError {
     /// Users and access records.
     #[error(transparent)]
     People(PeopleError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// The new user breaks a rule.
     #[error(transparent)]
     Access(#[from] AccessError),
@@ -262,7 +265,17 @@ pub async fn show_borrower(
                 fields: UNMASKED_FIELDS,
                 outcome: if granted { "granted" } else { "refused" },
             };
-            people::record_access(db, &access).await?;
+            // The request and its audit entry commit together, before anything is shown.
+            let mut tx = db.begin().await?;
+            let access_id = people::record_access(&mut tx, &access).await?;
+            let e = crate::audit::Event::new(&format!("user:{}", u.user), "pii.unmask_requested")
+                .entity(format!("borrower:{id}"))
+                .entity(format!("pii_access:{access_id}"))
+                .fact("role", role_name)
+                .fact("fields", UNMASKED_FIELDS)
+                .fact("outcome", access.outcome);
+            crate::audit::record_all(&mut tx, vec![e]).await?;
+            tx.commit().await?;
             match role {
                 Ok(_) if granted => true,
                 Ok(role) => return Err(PersonalDataError::Forbidden { user: u.user.to_string(), role }),

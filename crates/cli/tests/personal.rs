@@ -315,6 +315,16 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
         .map(|(u, o)| (u.to_string(), o.to_string()))
         .collect();
         assert_eq!(log, want, "[{}]", t.backend);
+        // Each request is also in the tamper-evident log, granted or refused.
+        let audited: Vec<String> = arrears_store::on_pool!(&t.db, p => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT kind FROM audit_entries WHERE kind = 'pii.unmask_requested' ORDER BY seq",
+            )
+            .fetch_all(p)
+            .await
+            .expect("audit entries")
+        });
+        assert_eq!(audited.len(), want.len(), "[{}] every unmask request is audited", t.backend);
         // A bad role or a missing agency is refused and stores nothing.
         let bad = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "root", "--password-stdin"]);
         assert_eq!(bad.status.code(), Some(2));

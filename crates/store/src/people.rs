@@ -135,8 +135,8 @@ pub struct Access<'a> {
 }
 
 /// Records an access request; returns its id.
-pub async fn record_access(db: &Db, a: &Access<'_>) -> Result<i64, PeopleError> {
-    Ok(on_pool!(db, p => {
+pub async fn record_access(tx: &mut Tx, a: &Access<'_>) -> Result<i64, PeopleError> {
+    Ok(on_tx!(tx, p => {
         sqlx::query_scalar(
             "INSERT INTO pii_access (at, user_name, role, borrower_id, fields, outcome) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING access_id",
@@ -147,7 +147,7 @@ pub async fn record_access(db: &Db, a: &Access<'_>) -> Result<i64, PeopleError> 
         .bind(a.borrower_id)
         .bind(a.fields)
         .bind(a.outcome)
-        .fetch_one(p)
+        .fetch_one(&mut *p)
         .await?
     }))
 }
