@@ -206,7 +206,8 @@ pub async fn log(
         profile.holds.push(h);
     }
     let packs = Packs::builtin().map_err(|e| StoreError::Busy(e.to_string()))?;
-    let decision = check(packs.for_zone(&case.timezone), &proposal, &profile, &history, packs.holidays());
+    let pack = packs.for_case(case.contact_pack.as_deref(), &case.timezone);
+    let decision = check(pack, &proposal, &profile, &history, packs.holidays());
     let row = ActionRow {
         action_id: String::new(),
         case_id: case.case_id.clone(),

@@ -138,6 +138,8 @@ pub struct ProductView {
     pub buckets: String,
     /// Five-class thresholds.
     pub five_class: String,
+    /// Contact-policy pack: `cn`, `us`, or `by time zone`.
+    pub contact_pack: String,
 }
 
 fn product_view(p: ProductRules) -> ProductView {
@@ -146,6 +148,7 @@ fn product_view(p: ProductRules) -> ProductView {
         tolerance_minor: p.tolerance_minor,
         buckets: p.buckets.unwrap_or_else(|| BucketScheme::default().spec()),
         five_class: p.five_class.unwrap_or_else(|| ClassThresholds::default().spec()),
+        contact_pack: p.contact_pack.unwrap_or_else(|| "by time zone".to_string()),
     }
 }
 
@@ -182,9 +185,19 @@ pub async fn set_product(
     tolerance_minor: i64,
     buckets: Option<&str>,
     five_class: Option<&str>,
+    contact_pack: Option<&str>,
 ) -> Result<ProductView, ProductError> {
     if tolerance_minor < 0 {
         return Err(ProductError::Tolerance);
+    }
+    if let Some(pack) = contact_pack
+        && arrears_core::contact_policy::PolicyPack::builtin(pack).is_err()
+    {
+        return Err(ProductError::Spec {
+            option: "contact-pack",
+            spec: pack.into(),
+            reason: "use cn or us".into(),
+        });
     }
     let buckets = buckets
         .map(|b| {
@@ -204,7 +217,13 @@ pub async fn set_product(
             })
         })
         .transpose()?;
-    let p = ProductRules { product: code.to_string(), tolerance_minor, buckets, five_class };
+    let p = ProductRules {
+        product: code.to_string(),
+        tolerance_minor,
+        buckets,
+        five_class,
+        contact_pack: contact_pack.map(str::to_string),
+    };
     products::put(db, &p).await?;
     Ok(product_view(p))
 }

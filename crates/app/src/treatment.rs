@@ -109,8 +109,12 @@ impl Packs {
         Ok(Packs { packs, holidays: Holidays::default() })
     }
 
-    /// The pack for a borrower: `us` for American time zones, `cn` otherwise.
-    pub fn for_zone(&self, zone: &str) -> &PolicyPack {
+    /// The pack for a case: its product's, when set (`product set --contact-pack`), else by
+    /// the borrower's zone: `us` for American time zones, `cn` otherwise.
+    pub fn for_case(&self, product_pack: Option<&str>, zone: &str) -> &PolicyPack {
+        if let Some(p) = product_pack.and_then(|id| self.packs.get(id)) {
+            return p;
+        }
         let id = if zone.starts_with("America/") || zone.starts_with("US/") { "us" } else { "cn" };
         &self.packs[id]
     }
@@ -150,6 +154,11 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
         }
     }
     let agencies: Vec<String> = store::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
+    let product_packs: HashMap<String, String> = arrears_store::products::list(db)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.product, p.contact_pack?)))
+        .collect();
 
     let mut w = TreatmentWrites::default();
     for c in &cases {
@@ -240,7 +249,8 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                         carries_opt_out: true,
                     };
                     let profile = profile(c);
-                    let pack = packs.for_zone(&c.timezone);
+                    let pack = packs
+                        .for_case(product_packs.get(&facts.loan.product).map(String::as_str), &c.timezone);
                     let limit = morning + Duration::days(14);
                     match first_allowed(pack, &proposal, &profile, history, packs.holidays(), limit) {
                         Some(at) => {

@@ -301,6 +301,10 @@ enum ProductCommand {
         /// Five-class thresholds: first DPD of special mention, substandard, doubtful, loss (default 1,91,271,361).
         #[arg(long)]
         five_class: Option<String>,
+        /// Contact-policy pack for the product's cases: cn or us (default: us for borrowers in
+        /// America/* time zones, cn otherwise).
+        #[arg(long)]
+        contact_pack: Option<String>,
     },
 }
 
@@ -687,7 +691,9 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Product { command: ProductCommand::Set { code, tolerance_minor, buckets, five_class } } => {
+        Command::Product {
+            command: ProductCommand::Set { code, tolerance_minor, buckets, five_class, contact_pack },
+        } => {
             let db = open(&cli.db).await?;
             let p = arrears_app::cases::set_product(
                 &db,
@@ -695,11 +701,12 @@ async fn run(cli: Cli) -> Result<()> {
                 tolerance_minor,
                 buckets.as_deref(),
                 five_class.as_deref(),
+                contact_pack.as_deref(),
             )
             .await?;
             println!(
-                "product {}: tolerance {}, buckets {}, five-class {}",
-                p.product, p.tolerance_minor, p.buckets, p.five_class
+                "product {}: tolerance {}, buckets {}, five-class {}, contact pack {}",
+                p.product, p.tolerance_minor, p.buckets, p.five_class, p.contact_pack
             );
         }
     }

@@ -531,3 +531,49 @@ async fn reports_and_moves(t: &TestDb) {
     let bad = arrears(t, &["case", "assign", case, "--collector", "nobody"]);
     assert!(!bad.status.success(), "[{b}] an unknown collector is refused");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_s_contact_pack_decides_which_rules_apply() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let book = dir.path().join("book");
+    let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .args(["generate", "--loans", "600", "--seed", "5", "--as-of", "2026-10-10", "--out"])
+        .arg(&book)
+        .output()
+        .expect("generate runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    each_backend(async |t: &TestDb| {
+        ok(t, &["import", book.to_str().unwrap()]);
+        ok(t, &["batch", "--from", "2026-10-01", "--to", "2026-10-10"]);
+        // Two open cases of Shanghai borrowers whose worst loans share a product.
+        let cases = rows(
+            &t.db,
+            "SELECT s.product || '|' || c.case_id FROM cases c JOIN borrowers b ON b.borrower_id = c.borrower_id \
+             JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
+             WHERE c.status = 'open' AND b.timezone = 'Asia/Shanghai' ORDER BY s.product, c.case_id",
+        )
+        .await;
+        let (product, first, second) = cases
+            .windows(2)
+            .find(|w| w[0][0] == w[1][0] && w[0][1] != w[1][1])
+            .map(|w| (w[0][0].clone(), w[0][1].clone(), w[1][1].clone()))
+            .expect("two open cases with one product");
+        // 21:30 in Shanghai: inside the cn pack's hours (08:00-22:00), outside the us pack's (08:00-21:00).
+        let at = "2026-10-11T21:30:00+08:00";
+        let log = |case: &str| {
+            arrears(t, &["action", "log", "--case", case, "--channel", "call", "--outcome", "no_answer", "--at", at])
+        };
+        let cn = log(&first);
+        assert!(cn.status.success(), "[{}] cn allows 21:30: {}", t.backend, text(&cn.stderr));
+        ok(t, &["product", "set", &product, "--contact-pack", "us"]);
+        let listed: serde_json::Value = serde_json::from_str(&ok(t, &["product", "list", "--json"])).expect("JSON");
+        let mine = listed.as_array().unwrap().iter().find(|p| p["product"] == product.as_str()).expect("product");
+        assert_eq!(mine["contact_pack"], "us");
+        let us = log(&second);
+        assert_eq!(us.status.code(), Some(1), "[{}] the us pack refuses 21:30", t.backend);
+        assert!(text(&us.stderr).contains("US-TIME"), "[{}] {}", t.backend, text(&us.stderr));
+        let bad = arrears(t, &["product", "set", &product, "--contact-pack", "eu"]);
+        assert!(!bad.status.success() && text(&bad.stderr).contains("contact-pack"), "{}", text(&bad.stderr));
+    })
+    .await;
+}

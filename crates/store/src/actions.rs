@@ -24,14 +24,20 @@ pub struct CaseForAction {
     pub placed_with: Option<String>,
     /// Currency of the case's worst loan.
     pub currency: Option<String>,
+    /// The contact-policy pack of the worst loan's product, when one is set.
+    pub contact_pack: Option<String>,
 }
 
 /// The case, or `None` when there is no such case.
 pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAction>, StoreError> {
-    type Row = (String, String, String, String, Option<String>, Option<String>, Option<String>);
+    type Row =
+        (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
     let row: Option<Row> = on_pool!(db, p => sqlx::query_as(
         "SELECT c.case_id, c.borrower_id, c.status, COALESCE(b.timezone, 'Asia/Shanghai'), t.hold, t.placed_with, \
          (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+          WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1), \
+         (SELECT p.contact_pack FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+          JOIN products p ON p.product = s.product \
           WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1) \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
          LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id = $1",
@@ -44,6 +50,7 @@ pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAct
         hold: r.4,
         placed_with: r.5,
         currency: r.6,
+        contact_pack: r.7,
     }))
 }
 

@@ -13,22 +13,28 @@ pub struct ProductRules {
     pub buckets: Option<String>,
     /// Five-class thresholds as written (`ClassThresholds::spec`).
     pub five_class: Option<String>,
+    /// Contact-policy pack id; `None` picks by the borrower's time zone.
+    pub contact_pack: Option<String>,
 }
 
 /// Every product, by code.
 pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
-    let rows: Vec<(String, i64, Option<String>, Option<String>)> = on_pool!(db, pool => {
-        sqlx::query_as("SELECT product, tolerance_minor, buckets, five_class FROM products ORDER BY product")
+    type Row = (String, i64, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT product, tolerance_minor, buckets, five_class, contact_pack FROM products ORDER BY product",
+        )
             .fetch_all(pool)
             .await?
     });
     Ok(rows
         .into_iter()
-        .map(|(product, tolerance_minor, buckets, five_class)| ProductRules {
+        .map(|(product, tolerance_minor, buckets, five_class, contact_pack)| ProductRules {
             product,
             tolerance_minor,
             buckets,
             five_class,
+            contact_pack,
         })
         .collect())
 }
@@ -37,14 +43,15 @@ pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
 pub async fn put(db: &Db, p: &ProductRules) -> Result<(), StoreError> {
     on_pool!(db, pool => {
         sqlx::query(
-            "INSERT INTO products (product, tolerance_minor, buckets, five_class) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (product) DO UPDATE SET tolerance_minor = excluded.tolerance_minor, \
-             buckets = excluded.buckets, five_class = excluded.five_class",
+            "INSERT INTO products (product, tolerance_minor, buckets, five_class, contact_pack) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product) DO UPDATE SET tolerance_minor = excluded.tolerance_minor, \
+             buckets = excluded.buckets, five_class = excluded.five_class, contact_pack = excluded.contact_pack",
         )
         .bind(&p.product)
         .bind(p.tolerance_minor)
         .bind(p.buckets.as_deref())
         .bind(p.five_class.as_deref())
+        .bind(p.contact_pack.as_deref())
         .execute(pool)
         .await?;
     });
