@@ -11,7 +11,7 @@ use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 use crate::audit::Event;
-use crate::treatment::{Packs, attempt, policy_hold};
+use crate::treatment::{Packs, TreatmentError, attempt, profile};
 
 /// The outcome codes a collector records.
 pub const OUTCOMES: &[&str] = &[
@@ -91,6 +91,9 @@ pub enum ActionError {
     /// The audit entry could not be recorded (nothing was saved).
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// The contact-policy packs could not be loaded.
+    #[error(transparent)]
+    Policy(#[from] TreatmentError),
 }
 
 /// Checks and logs a contact; returns the stored action.
@@ -198,14 +201,8 @@ pub async fn log(
         debt: None,
         carries_opt_out: true,
     };
-    let mut profile = arrears_core::contact_policy::DebtorProfile::default();
-    if let Ok(tz) = case.timezone.parse() {
-        profile.timezones.push(tz);
-    }
-    if let Some(h) = case.hold.as_deref().and_then(policy_hold) {
-        profile.holds.push(h);
-    }
-    let packs = Packs::builtin().map_err(|e| StoreError::Busy(e.to_string()))?;
+    let profile = profile(&case.timezone, case.hold.as_deref());
+    let packs = Packs::builtin()?;
     let pack = packs.for_case(case.contact_pack.as_deref(), &case.timezone);
     let decision = check(pack, &proposal, &profile, &history, packs.holidays());
     let row = ActionRow {

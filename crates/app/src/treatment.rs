@@ -6,7 +6,7 @@
 //! The work is for the next calendar day: the batch of date D runs after D's close, so
 //! messages and calls are scheduled from D+1 00:00 in the debtor's time zone onwards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use arrears_core::allocation::{self, Desk, Work};
 use arrears_core::contact_policy::{
@@ -248,7 +248,7 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                         debt: None,
                         carries_opt_out: true,
                     };
-                    let profile = profile(c);
+                    let profile = profile(&c.timezone, c.hold.as_deref());
                     let pack = packs
                         .for_case(product_packs.get(&facts.loan.product).map(String::as_str), &c.timezone);
                     let limit = morning + Duration::days(14);
@@ -452,13 +452,13 @@ pub fn local_midnight(zone: &str, day: NaiveDate) -> DateTime<Utc> {
         .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
 }
 
-/// What the contact policy knows of the debtor of an open case.
-pub fn profile(c: &OpenCase) -> DebtorProfile {
+/// What the contact policy knows of a case's debtor: their zone and the case's hold.
+pub fn profile(timezone: &str, hold: Option<&str>) -> DebtorProfile {
     let mut p = DebtorProfile::default();
-    if let Ok(tz) = c.timezone.parse::<Tz>() {
+    if let Ok(tz) = timezone.parse::<Tz>() {
         p.timezones.push(tz);
     }
-    if let Some(h) = c.hold.as_deref().and_then(policy_hold) {
+    if let Some(h) = hold.and_then(policy_hold) {
         p.holds.push(h);
     }
     p
@@ -572,15 +572,6 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
         },
         score: ScoreInfo::default(),
     })
-}
-
-/// Open cases by id with their loans, for callers that decide one case (case show).
-pub fn group_loans(loans: Vec<OpenCaseLoan>) -> BTreeMap<String, Vec<OpenCaseLoan>> {
-    let mut out: BTreeMap<String, Vec<OpenCaseLoan>> = BTreeMap::new();
-    for l in loans {
-        out.entry(l.case_id.clone()).or_default().push(l);
-    }
-    out
 }
 
 /// An agency's results with its commission.

@@ -11,6 +11,7 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 const ROWS: usize = 1000;
 
 type CollectorTuple = (String, String, String, i64, String, String, String, String);
+type DeskTuple = (String, String, String, i64, String, String, String, String, i64, i64);
 type CaseLoanTuple = (String, String, String, String, i64, String, String, i64, i64);
 type AttemptTuple = (String, String, String, String, Option<String>, String, String, String);
 type WaitingTuple = (String, String, String, i64, String, String, String, Option<String>);
@@ -117,23 +118,18 @@ pub async fn put_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) ->
 
 /// Every active collector.
 pub async fn collectors(db: &Db) -> Result<Vec<CollectorRow>, StoreError> {
-    let rows: Vec<CollectorTuple> = on_pool!(db, p => sqlx::query_as(
-        "SELECT collector_id, name, team, capacity, queues, languages, buckets, products FROM collectors \
-         WHERE active = 1 ORDER BY collector_id",
-    ).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|(collector_id, name, team, capacity, queues, languages, buckets, products)| CollectorRow {
-            collector_id,
-            name,
-            team,
-            capacity,
-            queues,
-            languages,
-            buckets,
-            products,
-        })
-        .collect())
+    let sql = format!("SELECT {COLLECTOR_COLS} FROM collectors c WHERE c.active = 1 ORDER BY c.collector_id");
+    let rows: Vec<CollectorTuple> =
+        on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
+    Ok(rows.into_iter().map(collector).collect())
+}
+
+const COLLECTOR_COLS: &str =
+    "c.collector_id, c.name, c.team, c.capacity, c.queues, c.languages, c.buckets, c.products";
+
+fn collector(t: CollectorTuple) -> CollectorRow {
+    let (collector_id, name, team, capacity, queues, languages, buckets, products) = t;
+    CollectorRow { collector_id, name, team, capacity, queues, languages, buckets, products }
 }
 
 /// An agency as stored.
@@ -628,17 +624,21 @@ pub struct DeskRow {
 /// Every active collector with whether they are off on `work_day` and how many tasks the run
 /// of `date` already gave them.
 pub async fn desks(db: &Db, date: NaiveDate, work_day: NaiveDate) -> Result<Vec<DeskRow>, StoreError> {
-    let rows: Vec<(String, i64, i64)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT c.collector_id, \
+    let sql = format!(
+        "SELECT {COLLECTOR_COLS}, \
          CAST((SELECT COUNT(*) FROM collector_days_off d WHERE d.collector_id = c.collector_id AND d.day = $2) AS BIGINT), \
          CAST((SELECT COUNT(*) FROM tasks t WHERE t.collector_id = c.collector_id AND t.allocated_on = $1) AS BIGINT) \
-         FROM collectors c WHERE c.active = 1 ORDER BY c.collector_id",
-    ).bind(date).bind(work_day).fetch_all(p).await?);
-    let all = collectors(db).await?;
-    Ok(all
+         FROM collectors c WHERE c.active = 1 ORDER BY c.collector_id"
+    );
+    let rows: Vec<DeskTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(date).bind(work_day).fetch_all(p).await?);
+    Ok(rows
         .into_iter()
-        .zip(rows)
-        .map(|(collector, (_, off, used))| DeskRow { collector, off: off > 0, used })
+        .map(|(id, name, team, capacity, queues, languages, buckets, products, off, used)| DeskRow {
+            collector: collector((id, name, team, capacity, queues, languages, buckets, products)),
+            off: off > 0,
+            used,
+        })
         .collect())
 }
 
