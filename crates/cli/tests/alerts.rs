@@ -4,19 +4,21 @@
 //! production code: each rule must fire exactly on the days its condition starts to hold,
 //! once per episode, and never while an alert for the same borrower and rule is open.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../app/tests/import/support.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use arrears_store::Db;
 use chrono::{Days, NaiveDate};
+use common::{arrears, json, ok, text};
 use sqlx::Row as _;
-use support::{TestDb, each_backend};
+use support::each_backend;
 
 const AS_OF: &str = "2026-10-20";
 const DAYS: u64 = 60;
@@ -37,30 +39,6 @@ fn book() -> &'static Path {
         (dir, path)
     });
     path
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn arrears(t: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_arrears"))
-        .arg("--db")
-        .arg(t.url.expose())
-        .args(args)
-        .env_remove("ARREARS_ALERT_RULES")
-        .output()
-        .expect("the arrears binary runs")
-}
-
-fn ok(t: &TestDb, args: &[&str]) -> String {
-    let out = arrears(t, args);
-    assert!(out.status.success(), "[{}] arrears {args:?}: {}", t.backend, text(&out.stderr));
-    text(&out.stdout)
-}
-
-fn json(t: &TestDb, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&ok(t, args)).expect("JSON output")
 }
 
 /// Rows of `sql` with every column cast to text ('' for NULL) by the caller's SQL.

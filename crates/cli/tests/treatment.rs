@@ -4,37 +4,19 @@
 //! tables, independently of the code that made them. SQLite always, PostgreSQL when
 //! `ARREARS_TEST_PG` is set.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../app/tests/import/support.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use arrears_store::Db;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use common::{arrears, ok, text};
 use sqlx::Row as _;
 use support::{TestDb, each_backend};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn arrears(t: &TestDb, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_arrears"))
-        .arg("--db")
-        .arg(t.url.expose())
-        .args(args)
-        .env_remove("ARREARS_FAILPOINT")
-        .output()
-        .expect("the arrears binary runs")
-}
-
-fn ok(t: &TestDb, args: &[&str]) -> String {
-    let out = arrears(t, args);
-    assert!(out.status.success(), "[{}] arrears {args:?}: {}", t.backend, text(&out.stderr));
-    text(&out.stdout)
-}
 
 /// Rows of a query as `|`-joined text columns.
 async fn rows(db: &Db, sql: &str) -> Vec<Vec<String>> {

@@ -1,0 +1,35 @@
+//! Running the binary against a test database, for the integration tests that share it.
+
+use std::process::{Command, Output};
+
+use crate::support::TestDb;
+
+/// Bytes of an output as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `arrears --db <test database> args…`, free of the switches the environment could set.
+pub fn arrears(t: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .arg("--db")
+        .arg(t.url.expose())
+        .args(args)
+        .env_remove("ARREARS_FAILPOINT")
+        .env_remove("ARREARS_ALERT_RULES")
+        .output()
+        .expect("the arrears binary runs")
+}
+
+/// Runs the binary, asserts success and returns its standard output.
+pub fn ok(t: &TestDb, args: &[&str]) -> String {
+    let out = arrears(t, args);
+    assert!(out.status.success(), "[{}] arrears {args:?}: {}", t.backend, text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Runs the binary and parses its standard output as JSON.
+#[allow(dead_code)]
+pub fn json(t: &TestDb, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&ok(t, args)).expect("JSON output")
+}
