@@ -132,9 +132,20 @@ pub struct ActionEffects {
 
 /// The next action id: `A` and a sequence number.
 async fn next_action_id(tx: &mut Tx) -> Result<String, StoreError> {
-    let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM actions",
+    // The largest id from the key's index, not a count of the table: ids are zero-padded, so
+    // text order is number order.
+    let last: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(
+        "SELECT MAX(action_id) FROM actions",
     ).fetch_one(&mut *conn).await?);
+    let n = match last {
+        None => 0,
+        Some(id) => {
+            id.strip_prefix('A').and_then(|n| n.parse::<u64>().ok()).ok_or_else(|| StoreError::Corrupt {
+                table: "actions",
+                detail: format!("action id {id:?} is not A and a number"),
+            })?
+        }
+    };
     Ok(format!("A{:08}", n + 1))
 }
 
