@@ -4,11 +4,13 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod arrangements;
 pub mod audit;
 pub mod cases;
 pub mod close;
 pub mod import;
 pub mod personal;
 pub mod portfolio;
+pub mod strategies;
 pub mod treatment;
 pub mod view;

@@ -29,6 +29,7 @@ pub mod people;
 pub mod personal;
 pub mod products;
 pub mod treatment;
+pub mod web;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
 #[macro_export]
