@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("DPD &lt;history&gt;") && svg.contains("L&amp;2"));
         // The highest value touches the top margin, zero the axis.
-        assert!(svg.contains("616.0,24.0"), "{svg}");
+        assert!(svg.contains("56.0,212.0 344.0,118.0 632.0,24.0"), "{svg}");
     }
 
     #[test]

@@ -242,10 +242,10 @@ pub async fn queue(
                FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
                LEFT JOIN collectors col ON col.collector_id = t.collector_id \
                WHERE t.status IN ('pending', 'due') AND t.collector_id IS NOT NULL \
-               AND (t.collector_id = $2 OR col.team = $3) \
+               AND (t.collector_id = $2 OR ($3 <> '' AND col.team = $3)) \
                ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1";
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(limit).bind(collector.unwrap_or(""))
-        .bind(team.unwrap_or("\u{0}")).fetch_all(p).await?);
+        .bind(team.unwrap_or("")).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
