@@ -79,7 +79,7 @@ pub fn bars(id: &str, title: &str, items: &[(String, i64, String)]) -> String {
     );
     for (i, (label, value, shown)) in items.iter().enumerate() {
         let yy = 4.0 + row * i as f64;
-        let bw = ((w - left - 120.0) * (*value).max(0) as f64 / max).max(1.0);
+        let bw = ((w - left - 200.0) * (*value).max(0) as f64 / max).max(1.0);
         let _ = write!(
             s,
             r##"<text x="{}" y="{}" font-size="12" fill="#333" text-anchor="end">{}</text><rect class="bar" x="{left}" y="{yy}" width="{bw:.1}" height="{}" fill="{}"/><text x="{}" y="{}" font-size="12" fill="#333">{}</text>"##,
@@ -116,6 +116,6 @@ mod tests {
     fn bars_scale_to_the_largest_value() {
         let svg = bars("b", "t", &[("M0".into(), 100, "100".into()), ("M1".into(), 50, "50".into())]);
         assert_eq!(svg.matches("class=\"bar\"").count(), 2);
-        assert!(svg.contains("width=\"380.0\"") && svg.contains("width=\"190.0\""), "{svg}");
+        assert!(svg.contains("width=\"300.0\"") && svg.contains("width=\"150.0\""), "{svg}");
     }
 }

@@ -81,6 +81,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("name", "姓名", "Name"),
     ("history", "催收记录", "Action history"),
     ("at", "时间", "When"),
+    ("at_optional", "联系时间（空 = 现在）", "When (empty = now)"),
     ("party", "对象", "Party"),
     ("outcome", "结果", "Outcome"),
     ("note", "备注", "Note"),

@@ -28,7 +28,8 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     set(header::CONTENT_SECURITY_POLICY, CSP);
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
-    set(header::REFERRER_POLICY, "no-referrer");
+    // same-origin, not no-referrer: with no-referrer Chrome sends `Origin: null` on form posts.
+    set(header::REFERRER_POLICY, "same-origin");
     set(header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     set(header::HeaderName::from_static("permissions-policy"), "camera=(), microphone=(), geolocation=()");
     if cache {

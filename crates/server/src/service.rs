@@ -481,8 +481,10 @@ pub struct AbilityLine {
     pub code: &'static str,
     /// Name in Chinese.
     pub name_zh: &'static str,
-    /// The value, or why there is none.
-    pub value: String,
+    /// The value, if it can be computed.
+    pub value: Option<String>,
+    /// Why there is no value, in Chinese and in English.
+    pub missing: Option<(String, String)>,
     /// How it is computed.
     pub formula: &'static str,
     /// `name = value` of each input, with its period when it comes from a statement.
@@ -500,10 +502,8 @@ pub async fn ability(state: &AppState, borrower: &str, date: NaiveDate) -> Resul
         .map(|f| AbilityLine {
             code: f.code,
             name_zh: f.name_zh(),
-            value: f.value.map_or_else(
-                || f.missing.map_or("-".into(), |m| format!("{m:?}")),
-                |v| v.normalize().to_string(),
-            ),
+            value: f.value.map(|v| v.normalize().to_string()),
+            missing: f.missing.map(|m| (m.zh(), m.en())),
             formula: f.formula,
             inputs: f
                 .inputs

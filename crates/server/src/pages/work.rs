@@ -313,7 +313,12 @@ fn profile(l: Lang, d: &CaseDetail) -> Markup {
                 h2 { (t(l, "ability")) }
                 table #ability {
                     @for a in &d.ability {
-                        tr { th { (if l == Lang::En { a.code } else { a.name_zh }) } td.num { (a.value) }
+                        tr { th { (if l == Lang::En { a.code } else { a.name_zh }) }
+                             td.num { @match (&a.value, &a.missing) {
+                                 (Some(v), _) => (v),
+                                 (None, Some((zh, en))) => span.muted { (if l == Lang::En { en } else { zh }) },
+                                 (None, None) => "-",
+                             } }
                              td.muted { (a.formula) br; (a.inputs.join("; ")) } }
                     }
                 }
@@ -440,6 +445,10 @@ fn action_form(l: Lang, u: &User, d: &CaseDetail, form: Option<&ActionForm>) -> 
                     label { (t(l, "ptp_date")) input #ptp-date name="ptp_date" type="date"; }
                 }
                 label { (t(l, "note")) input #note name="note" size="40" value=(form.map_or("", |f| f.note.as_str())); }
+                label { (t(l, "at_optional"))
+                    input #at name="at" size="26" placeholder="2026-11-30T10:15:00+08:00"
+                        value=(form.and_then(|f| f.at.as_deref()).unwrap_or(""));
+                }
                 button.primary #save-action type="submit" { (t(l, "save")) }
             }
         }
@@ -457,7 +466,7 @@ fn history(l: Lang, d: &CaseDetail) -> Markup {
                     tr.action {
                         td { (a.at) } td { (a.channel) } td { (a.party) } td.outcome { (a.outcome.as_deref().unwrap_or("")) }
                         td { (a.actor) } td { (a.note) }
-                        td { @if a.allowed { (t(l, "allowed")) } @else { span.refused { (t(l, "refused")) ": " (a.policy) } } }
+                        td { @if a.allowed { (t(l, "allowed")) } @else { span.refused { (a.policy) } } }
                     }
                 }
             }
