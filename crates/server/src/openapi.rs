@@ -78,11 +78,12 @@ pub fn document() -> Value {
             op["requestBody"] = json!({ "required": true,
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}} });
         }
-        if r.auth && r.method != "GET" {
-            if let Some(p) = op["parameters"].as_array_mut() {
-                p.push(json!({ "name": "x-csrf-token", "in": "header", "required": true, "schema": {"type": "string"},
-                               "description": "the csrf_token of login or /api/v1/me" }));
-            }
+        if r.auth
+            && r.method != "GET"
+            && let Some(p) = op["parameters"].as_array_mut()
+        {
+            p.push(json!({ "name": "x-csrf-token", "in": "header", "required": true, "schema": {"type": "string"},
+                           "description": "the csrf_token of login or /api/v1/me" }));
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;

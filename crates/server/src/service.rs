@@ -16,7 +16,7 @@ use arrears_store::personal::Keyring;
 use arrears_store::treatment::{AgencyFigures, ArmFigures};
 use arrears_store::web::{
     self as store, ArrangementRequest, CaseFilter, CaseLine, CollectorFigures, QueueHealth, QueueLine,
-    ScopeRow,
+    QueueOf, ScopeRow,
 };
 use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -145,11 +145,15 @@ pub const LIST_LIMIT: i64 = 200;
 /// its placed cases (agencies work cases, not the lender's tasks), legal's its referrals.
 pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueItem>, Error> {
     require(user, Capability::WorkQueue)?;
-    let lines = match user.role {
-        Role::Collector => store::queue(state.db(), Some(&user.name), None, LIST_LIMIT).await?,
-        Role::Supervisor => store::queue(state.db(), None, user.team.as_deref(), LIST_LIMIT).await?,
-        _ => Vec::new(),
+    let of = match (user.role, user.team.as_deref()) {
+        (Role::Collector, _) => QueueOf::Collector(&user.name),
+        (Role::Supervisor, Some(team)) => QueueOf::Team(team),
+        // A department-wide supervisor's queue is the work nobody holds yet.
+        (Role::Supervisor, None) => QueueOf::Unallocated,
+        (Role::Legal, _) => QueueOf::Named("legal_referral"),
+        _ => return Ok(Vec::new()),
     };
+    let lines = store::queue(state.db(), of, LIST_LIMIT).await?;
     Ok(lines.into_iter().map(QueueItem::from).collect())
 }
 

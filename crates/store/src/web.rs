@@ -159,7 +159,21 @@ pub struct CaseLine {
 
 /// Cases matching the filter, worst DPD first; at most `limit`.
 pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseLine>, StoreError> {
-    type Row = (String, String, String, NaiveDate, String, i64, Option<String>, Option<String>);
+    /// Case, borrower, name, opened, status, worst DPD, segment, hold, then the scope columns.
+    type LineRow = (
+        String,
+        String,
+        String,
+        NaiveDate,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        i32,
+    );
     let sql = format!(
         "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.status, \
          CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
@@ -173,30 +187,27 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
          ORDER BY 6 DESC, c.case_id LIMIT $1"
     );
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let rows: Vec<(Row, ScopeTuple)> = on_pool!(db, p => {
-        let raw: Vec<(String, String, String, NaiveDate, String, i64, Option<String>, Option<String>,
-                      Option<String>, Option<String>, Option<String>, i32)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(limit).bind(opt(&f.status)).bind(opt(&f.collector)).bind(opt(&f.team))
-                .bind(opt(&f.agency)).bind(i32::from(f.legal_only))
-                .fetch_all(p).await?;
-        raw.into_iter().map(|(a, b, c, d, e, g, h, i, j, k, l, m)| ((a, b, c, d, e, g, h, i), (j, k, l, m))).collect()
-    });
+    let rows: Vec<LineRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(limit).bind(opt(&f.status)).bind(opt(&f.collector)).bind(opt(&f.team))
+        .bind(opt(&f.agency)).bind(i32::from(f.legal_only))
+        .fetch_all(p).await?);
     Ok(rows
         .into_iter()
-        .map(|((case_id, borrower_id, borrower_name, opened_on, status, max_dpd, segment, hold), s)| {
-            CaseLine {
-                case_id,
-                borrower_id,
-                borrower_name,
-                opened_on,
-                status,
-                max_dpd,
-                segment,
-                hold,
-                scope: scope_row(s),
-            }
-        })
+        .map(
+            |(case_id, borrower_id, borrower_name, opened_on, status, max_dpd, segment, hold, c, t, p, l)| {
+                CaseLine {
+                    case_id,
+                    borrower_id,
+                    borrower_name,
+                    opened_on,
+                    status,
+                    max_dpd,
+                    segment,
+                    hold,
+                    scope: scope_row((c, t, p, l)),
+                }
+            },
+        )
         .collect())
 }
 
@@ -227,25 +238,39 @@ pub struct QueueLine {
     pub collector_id: Option<String>,
 }
 
-/// Open tasks (pending or due) held by the collector, or by any collector of the team;
-/// highest priority first.
-pub async fn queue(
-    db: &Db,
-    collector: Option<&str>,
-    team: Option<&str>,
-    limit: i64,
-) -> Result<Vec<QueueLine>, StoreError> {
+/// Whose open tasks a queue shows.
+#[derive(Debug, Clone, Copy)]
+pub enum QueueOf<'a> {
+    /// Those a collector holds.
+    Collector(&'a str),
+    /// Those any collector of a team holds.
+    Team(&'a str),
+    /// Those waiting in a named queue, held or not (`legal_referral` for legal).
+    Named(&'a str),
+    /// Queue tasks no collector holds.
+    Unallocated,
+}
+
+/// Open tasks (pending or due) of the queue; highest priority first.
+pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine>, StoreError> {
+    let (collector, team, named, unallocated) = match of {
+        QueueOf::Collector(c) => (c, "", "", 0),
+        QueueOf::Team(t) => ("", t, "", 0),
+        QueueOf::Named(q) => ("", "", q, 0),
+        QueueOf::Unallocated => ("", "", "", 1),
+    };
     type Row = (String, String, String, String, String, String, i64, String, String, i64, Option<String>);
     let sql = "SELECT t.task_id, t.case_id, COALESCE(b.name, ''), t.kind, t.step, t.due_at, t.priority, t.segment, \
                t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
                WHERE cl.case_id = t.case_id), 0) AS BIGINT), t.collector_id \
                FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
                LEFT JOIN collectors col ON col.collector_id = t.collector_id \
-               WHERE t.status IN ('pending', 'due') AND t.collector_id IS NOT NULL \
-               AND (t.collector_id = $2 OR ($3 <> '' AND col.team = $3)) \
+               WHERE t.status IN ('pending', 'due') \
+               AND ((t.collector_id IS NOT NULL AND (t.collector_id = $2 OR ($3 <> '' AND col.team = $3))) \
+                    OR ($4 <> '' AND t.queue = $4) OR ($5 = 1 AND t.queue IS NOT NULL AND t.collector_id IS NULL)) \
                ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1";
-    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(limit).bind(collector.unwrap_or(""))
-        .bind(team.unwrap_or("")).fetch_all(p).await?);
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(limit).bind(collector)
+        .bind(team).bind(named).bind(unallocated).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
