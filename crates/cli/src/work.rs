@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use arrears_app::actions::{ActionError, ActionInput};
 use arrears_store::Db;
 use arrears_store::actions::TaskFilter;
-use arrears_store::treatment::{AgencyRow, CollectorRow};
+use arrears_store::treatment::CollectorRow;
 use chrono::{DateTime, NaiveDate};
 use clap::Subcommand;
 
@@ -301,10 +301,6 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
             products,
             days_off,
         } => {
-            if capacity < 0 {
-                bail!("--capacity must be zero or more");
-            }
-            arrears_core::BorrowerId::new(id.clone()).map_err(|e| anyhow::anyhow!("collector id: {e}"))?;
             let c = CollectorRow {
                 collector_id: id.clone(),
                 name,
@@ -315,7 +311,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
                 buckets,
                 products,
             };
-            arrears_store::treatment::put_collector(db, &c, &days_off).await?;
+            arrears_app::staff::save_collector(db, &c, &days_off).await?;
             println!("collector {id} saved");
         }
         CollectorCommand::List { json } => {
@@ -338,14 +334,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
 pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
     match cmd {
         AgencyCommand::Add { id, name, commission } => {
-            let rate: arrears_core::Rate =
-                commission.parse().map_err(|e| anyhow::anyhow!("--commission {commission:?}: {e}"))?;
-            if rate.as_fraction().0 > rate.as_fraction().1 {
-                bail!("--commission {commission:?}: a commission is a fraction of at most 1 (0.15 is 15%)");
-            }
-            arrears_core::BorrowerId::new(id.clone()).map_err(|e| anyhow::anyhow!("agency id: {e}"))?;
-            let a = AgencyRow { agency_id: id.clone(), name, commission_rate: rate.to_string() };
-            arrears_store::treatment::put_agency(db, &a).await?;
+            arrears_app::staff::save_agency(db, &id, &name, &commission).await?;
             println!("agency {id} saved");
         }
         AgencyCommand::Report { json } => {

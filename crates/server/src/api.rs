@@ -5,7 +5,7 @@ use arrears_core::access::Capability;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -152,6 +152,22 @@ pub const ROUTES: &[RouteDoc] = &[
     r("POST", "/api/v1/users", "Create a user", Some(Capability::ManageUsers), Some("User"), 201),
     r(
         "POST",
+        "/api/v1/collectors",
+        "Add or update a collector",
+        Some(Capability::ManageUsers),
+        Some("Collector"),
+        200,
+    ),
+    r(
+        "POST",
+        "/api/v1/agencies",
+        "Add or update an agency",
+        Some(Capability::ManageUsers),
+        Some("Agency"),
+        200,
+    ),
+    r(
+        "POST",
         "/api/v1/strategies/check",
         "Check (and with ?install=true install) a strategy",
         Some(Capability::ManageStrategies),
@@ -169,27 +185,38 @@ pub const ROUTES: &[RouteDoc] = &[
     },
 ];
 
-/// The API's routes.
+/// The API's routes, made from [`ROUTES`] so that nothing is routed that is not documented.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/login", post(login))
-        .route("/api/v1/logout", post(logout))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/queue", get(queue))
-        .route("/api/v1/cases", get(cases))
-        .route("/api/v1/cases/{case_id}", get(case))
-        .route("/api/v1/cases/{case_id}/actions", post(log_action))
-        .route("/api/v1/cases/{case_id}/arrangements", post(arrangement))
-        .route("/api/v1/cases/{case_id}/assign", post(assign))
-        .route("/api/v1/cases/{case_id}/evidence", get(evidence))
-        .route("/api/v1/loans/{loan_id}", get(loan))
-        .route("/api/v1/figures", get(figures))
-        .route("/api/v1/alerts", get(alerts))
-        .route("/api/v1/audit/verify", get(verify))
-        .route("/api/v1/audit/entries/{seq}", get(entry))
-        .route("/api/v1/users", get(users).post(add_user))
-        .route("/api/v1/strategies/check", post(check_strategy))
-        .route("/api/openapi.json", get(openapi))
+    ROUTES.iter().fold(Router::new(), |router, r| router.route(r.path, handler(r.method, r.path)))
+}
+
+/// The handler of a documented route. A route in [`ROUTES`] without one is a programming
+/// error that the first test (and the first start) reports.
+fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
+    match (method, path) {
+        ("POST", "/api/v1/login") => post(login),
+        ("POST", "/api/v1/logout") => post(logout),
+        ("GET", "/api/v1/me") => get(me),
+        ("GET", "/api/v1/queue") => get(queue),
+        ("GET", "/api/v1/cases") => get(cases),
+        ("GET", "/api/v1/cases/{case_id}") => get(case),
+        ("POST", "/api/v1/cases/{case_id}/actions") => post(log_action),
+        ("POST", "/api/v1/cases/{case_id}/arrangements") => post(arrangement),
+        ("POST", "/api/v1/cases/{case_id}/assign") => post(assign),
+        ("GET", "/api/v1/cases/{case_id}/evidence") => get(evidence),
+        ("GET", "/api/v1/loans/{loan_id}") => get(loan),
+        ("GET", "/api/v1/figures") => get(figures),
+        ("GET", "/api/v1/alerts") => get(alerts),
+        ("GET", "/api/v1/audit/verify") => get(verify),
+        ("GET", "/api/v1/audit/entries/{seq}") => get(entry),
+        ("GET", "/api/v1/users") => get(users),
+        ("POST", "/api/v1/users") => post(add_user),
+        ("POST", "/api/v1/collectors") => post(save_collector),
+        ("POST", "/api/v1/agencies") => post(save_agency),
+        ("POST", "/api/v1/strategies/check") => post(check_strategy),
+        ("GET", "/api/openapi.json") => get(openapi),
+        _ => panic!("API route {method} {path} is documented but has no handler"),
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -404,6 +431,28 @@ async fn add_user(
     csrf(&u, &headers)?;
     let made = service::add_user(&state, &u, &f).await?;
     Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
+async fn save_collector(
+    State(state): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    Json(f): Json<service::CollectorForm>,
+) -> ApiResult<Json<serde_json::Value>> {
+    csrf(&u, &headers)?;
+    service::save_collector(&state, &u, &f).await?;
+    Ok(Json(json!({ "collector_id": f.collector_id.trim() })))
+}
+
+async fn save_agency(
+    State(state): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    Json(f): Json<service::AgencyForm>,
+) -> ApiResult<Json<serde_json::Value>> {
+    csrf(&u, &headers)?;
+    service::save_agency(&state, &u, &f).await?;
+    Ok(Json(json!({ "agency_id": f.agency_id.trim() })))
 }
 
 #[derive(Deserialize)]

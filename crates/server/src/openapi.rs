@@ -32,6 +32,15 @@ fn schemas() -> Value {
             "agency": {"type": ["string", "null"]}, "team": {"type": ["string", "null"]},
             "password": {"type": "string", "format": "password", "minLength": arrears_core::access::MIN_PASSWORD_CHARS}
         }), &["name", "role", "password"]),
+        "Collector": s(json!({
+            "collector_id": {"type": "string"}, "name": {"type": "string"}, "team": {"type": "string"},
+            "capacity": {"type": "string", "description": "tasks a day, a whole number"},
+            "queues": {"type": "string"}, "languages": {"type": "string"}
+        }), &["collector_id", "name", "team", "capacity"]),
+        "Agency": s(json!({
+            "agency_id": {"type": "string"}, "name": {"type": "string"},
+            "commission": {"type": "string", "description": "a fraction of recoveries, e.g. 0.15"}
+        }), &["agency_id", "name", "commission"]),
         "Strategy": s(json!({ "text": {"type": "string", "description": "the strategy file (TOML)"} }), &["text"]),
         "Error": s(json!({ "error": {"type": "string"}, "message": {"type": "string"},
                            "rules": {"type": "array", "items": {"type": "string"}} }), &["error", "message"]),

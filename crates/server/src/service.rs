@@ -647,6 +647,72 @@ pub async fn check_strategy(
     }
 }
 
+/// A collector as a form or JSON body gives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CollectorForm {
+    /// Id (also the collector's user name).
+    pub collector_id: String,
+    /// Name.
+    pub name: String,
+    /// Team.
+    pub team: String,
+    /// Calls, visits and guarantor tasks a day.
+    pub capacity: String,
+    /// Queues it works, comma-separated (empty: all).
+    #[serde(default)]
+    pub queues: String,
+    /// Languages, comma-separated (empty: all).
+    #[serde(default)]
+    pub languages: String,
+}
+
+/// Adds or updates a collector.
+pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) -> Result<(), Error> {
+    require(user, Capability::ManageUsers)?;
+    let capacity: i64 = f
+        .capacity
+        .trim()
+        .parse()
+        .map_err(|_| Error::BadRequest(format!("capacity {:?} is not a whole number", f.capacity)))?;
+    let c = arrears_store::treatment::CollectorRow {
+        collector_id: f.collector_id.trim().to_string(),
+        name: f.name.trim().to_string(),
+        team: f.team.trim().to_string(),
+        capacity,
+        queues: f.queues.trim().to_string(),
+        languages: f.languages.trim().to_string(),
+        buckets: String::new(),
+        products: String::new(),
+    };
+    arrears_app::staff::save_collector(state.db(), &c, &[]).await.map_err(staff_error)
+}
+
+/// An agency as a form or JSON body gives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AgencyForm {
+    /// Id.
+    pub agency_id: String,
+    /// Name.
+    pub name: String,
+    /// Commission on recoveries, a fraction ("0.15").
+    pub commission: String,
+}
+
+/// Adds or updates an agency.
+pub async fn save_agency(state: &AppState, user: &User, f: &AgencyForm) -> Result<(), Error> {
+    require(user, Capability::ManageUsers)?;
+    arrears_app::staff::save_agency(state.db(), f.agency_id.trim(), f.name.trim(), &f.commission)
+        .await
+        .map_err(staff_error)
+}
+
+fn staff_error(e: arrears_app::staff::StaffError) -> Error {
+    match e {
+        arrears_app::staff::StaffError::Invalid(m) => Error::BadRequest(m),
+        other => Error::internal(other),
+    }
+}
+
 /// The collectors, for assignment and admin.
 pub async fn collectors(state: &AppState) -> Result<Vec<arrears_store::treatment::CollectorRow>, Error> {
     Ok(arrears_store::treatment::collectors(state.db()).await?)

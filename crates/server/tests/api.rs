@@ -218,6 +218,8 @@ fn expected(method: &str, path: &str) -> [u16; 8] {
         ("GET", "/api/v1/audit/entries/{seq}") => [401, 403, 403, 403, 403, 404, 200, 403],
         ("GET", "/api/v1/users") => [401, 403, 403, 403, 403, 404, 403, 200],
         ("POST", "/api/v1/users") => [401, 403, 403, 403, 403, 404, 403, 201],
+        ("POST", "/api/v1/collectors") => [401, 403, 403, 403, 403, 404, 403, 200],
+        ("POST", "/api/v1/agencies") => [401, 403, 403, 403, 403, 404, 403, 200],
         ("POST", "/api/v1/strategies/check") => [401, 403, 200, 403, 403, 404, 403, 200],
         ("GET", "/api/openapi.json") => [200; 8],
         _ => panic!("route {method} {path} has no row in the expected table: add one"),
@@ -244,6 +246,7 @@ async fn the_api_on_a_closed_book() {
         let loan_id = text_scalar(t, &format!("SELECT loan_id FROM case_loans WHERE case_id = '{case_id}' LIMIT 1")).await;
 
         every_route_for_every_role(t, &app, &case_id, &loan_id).await;
+        admin_input_is_checked(t, &app).await;
         csrf_and_cross_site(t, &app, &case_id).await;
         refused_contact_is_recorded_and_explained(t, &app, &case_id).await;
         agency_sees_a_case_only_while_placed(t, &app, &case_id).await;
@@ -280,6 +283,10 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
                     Some(json!({"name": format!("new_{who}"), "role": "collector", "team": "west",
                                             "password": PASSWORD}))
                 }
+                Some("Collector") => {
+                    Some(json!({"collector_id": "c09", "name": "新人", "team": "west", "capacity": "30"}))
+                }
+                Some("Agency") => Some(json!({"agency_id": "GAMMA", "name": "Gamma", "commission": "0.2"})),
                 Some("Strategy") => Some(
                     json!({"text": std::fs::read_to_string(repo_config().join("strategies/default.toml")).unwrap()}),
                 ),
@@ -313,6 +320,41 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
         scalar(t, &format!("SELECT COUNT(*) FROM arrangement_requests WHERE case_id = '{case_id}'")).await;
     assert_eq!(reqs, 2, "[{}]", t.backend);
     assert_eq!(scalar(t, "SELECT COUNT(*) FROM users WHERE name = 'new_admin'").await, 1);
+    let c09 = text_scalar(t, "SELECT name || '/' || team || '/' || CAST(capacity AS TEXT) FROM collectors WHERE collector_id = 'c09'").await;
+    assert_eq!(c09, "新人/west/30", "[{}]", t.backend);
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM agencies WHERE agency_id = 'GAMMA'").await, 1);
+}
+
+async fn admin_input_is_checked(t: &TestDb, app: &Router) {
+    let s = login(app, "admin").await;
+    let before = scalar(t, "SELECT COUNT(*) FROM collectors").await;
+    let bad = [
+        (
+            "/api/v1/collectors",
+            json!({"collector_id": "c10", "name": "x", "team": "t", "capacity": "-1"}),
+            "capacity",
+        ),
+        (
+            "/api/v1/collectors",
+            json!({"collector_id": "c10", "name": "x", "team": "t", "capacity": "many"}),
+            "capacity",
+        ),
+        (
+            "/api/v1/agencies",
+            json!({"agency_id": "DELTA", "name": "Delta", "commission": "1.5"}),
+            "commission",
+        ),
+        ("/api/v1/users", json!({"name": "x1", "role": "janitor", "password": PASSWORD}), "janitor"),
+        ("/api/v1/users", json!({"name": "x2", "role": "collector", "password": "short"}), "password"),
+    ];
+    for (path, body, says) in bad {
+        let a = call(app, "POST", path, &s, Some(body.clone())).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {path} {body}: {}", t.backend, a.text());
+        assert!(a.json()["message"].as_str().unwrap().contains(says), "{path}: {}", a.text());
+    }
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM collectors").await, before, "nothing stored");
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM agencies WHERE agency_id = 'DELTA'").await, 0);
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM users WHERE name IN ('x1', 'x2')").await, 0);
 }
 
 async fn csrf_and_cross_site(t: &TestDb, app: &Router, case_id: &str) {

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin", get(admin))
         .route("/admin/users", post(add_user))
         .route("/admin/strategy", post(strategy))
+        .route("/admin/collectors", post(save_collector))
+        .route("/admin/agencies", post(save_agency))
 }
 
 type PageResult = Result<Response, PageError>;
@@ -334,13 +336,28 @@ async fn admin_page(
             div.grid {
                 section.card {
                     h2 { (t(l, "collectors")) }
-                    table { tr { th { (t(l, "collector")) } th { (t(l, "team")) } th.num { (t(l, "capacity")) } }
+                    table #admin-collectors { tr { th { (t(l, "collector")) } th { (t(l, "team")) } th.num { (t(l, "capacity")) } }
                         @for c in &collectors { tr { td { (c.collector_id) " · " (c.name) } td { (c.team) } td.num { (c.capacity) } } } }
+                    form.inline #collector-form method="post" action="/admin/collectors" {
+                        (csrf_field(u))
+                        label { "id" input name="collector_id" required; }
+                        label { (t(l, "name")) input name="name" required; }
+                        label { (t(l, "team")) input name="team" required; }
+                        label { (t(l, "capacity")) input name="capacity" inputmode="numeric" value="40" required; }
+                        button.primary type="submit" { (t(l, "save")) }
+                    }
                 }
                 section.card {
                     h2 { (t(l, "agencies")) }
-                    table { tr { th { (t(l, "agency")) } th.num { (t(l, "commission")) } }
+                    table #admin-agencies { tr { th { (t(l, "agency")) } th.num { (t(l, "commission")) } }
                         @for a in &agencies { tr { td { (a.agency_id) " · " (a.name) } td.num { (a.commission_rate) } } } }
+                    form.inline #agency-form method="post" action="/admin/agencies" {
+                        (csrf_field(u))
+                        label { "id" input name="agency_id" required; }
+                        label { (t(l, "name")) input name="name" required; }
+                        label { (t(l, "commission")) input name="commission" value="0.15" required; }
+                        button.primary type="submit" { (t(l, "save")) }
+                    }
                 }
             }
         }
@@ -387,6 +404,48 @@ async fn add_user(
     u.check_csrf(&p.csrf)?;
     let flash = match service::add_user(&state, &u, &p.form).await {
         Ok(made) => Flash::Ok(format!("{} · {}", made.name, made.role)),
+        Err(e @ Error::BadRequest(_)) => Flash::Error(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(admin_page(&state, &u, Some(&flash), None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+struct CollectorPost {
+    csrf: String,
+    #[serde(flatten)]
+    form: service::CollectorForm,
+}
+
+async fn save_collector(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Form(p): Form<CollectorPost>,
+) -> PageResult {
+    u.check_csrf(&p.csrf)?;
+    let flash = match service::save_collector(&state, &u, &p.form).await {
+        Ok(()) => Flash::Ok(format!("{} · {}", p.form.collector_id.trim(), p.form.team.trim())),
+        Err(e @ Error::BadRequest(_)) => Flash::Error(e.to_string()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(admin_page(&state, &u, Some(&flash), None).await?.into_response())
+}
+
+#[derive(Deserialize)]
+struct AgencyPost {
+    csrf: String,
+    #[serde(flatten)]
+    form: service::AgencyForm,
+}
+
+async fn save_agency(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Form(p): Form<AgencyPost>,
+) -> PageResult {
+    u.check_csrf(&p.csrf)?;
+    let flash = match service::save_agency(&state, &u, &p.form).await {
+        Ok(()) => Flash::Ok(p.form.agency_id.trim().to_string()),
         Err(e @ Error::BadRequest(_)) => Flash::Error(e.to_string()),
         Err(e) => return Err(e.into()),
     };
