@@ -10,5 +10,6 @@ pub mod close;
 pub mod import;
 pub mod personal;
 pub mod portfolio;
+pub mod restrictions;
 pub mod treatment;
 pub mod view;
