@@ -213,11 +213,8 @@ pub async fn log(
         _ => restrictions_store::party_bidx(db, &case.borrower_id, contact_id.as_deref()).await?,
     }
     .unwrap_or_default();
-    let target = Target {
-        channel,
-        address: &proposal.address,
-        bidx: bidx_for(channel, &phone_bidx, &email_bidx),
-    };
+    let target =
+        Target { channel, address: &proposal.address, bidx: bidx_for(channel, &phone_bidx, &email_bidx) };
     let local_day = match case.timezone.parse::<chrono_tz::Tz>() {
         Ok(tz) => at_utc.with_timezone(&tz).date_naive(),
         Err(_) => on,

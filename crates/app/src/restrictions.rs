@@ -38,7 +38,8 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in the order of the command's help.
-    pub const ALL: [Kind; 5] = [Kind::DoNotContact, Kind::OptOut, Kind::Inconvenient, Kind::Attorney, Kind::Cease];
+    pub const ALL: [Kind; 5] =
+        [Kind::DoNotContact, Kind::OptOut, Kind::Inconvenient, Kind::Attorney, Kind::Cease];
 
     /// The code stored and printed.
     pub fn as_str(self) -> &'static str {
@@ -274,7 +275,9 @@ pub fn apply<'r>(
             continue;
         }
         match &r.rule {
-            Restriction::DoNotContact(b) if hits(b.as_str()) => profile.do_not_contact.push(target.address.to_string()),
+            Restriction::DoNotContact(b) if hits(b.as_str()) => {
+                profile.do_not_contact.push(target.address.to_string())
+            }
             Restriction::DoNotContact(_) => {}
             Restriction::OptOut(c, None) => profile.opt_outs.push(OptOut::Channel(*c)),
             Restriction::OptOut(c, Some(b)) if *c == target.channel && hits(b.as_str()) => {
@@ -357,7 +360,9 @@ fn address_field(option: &str, value: &str) -> Result<Field, RestrictionError> {
     let phone_chars = v.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
     let digits = normalise_phone(v).len();
     if !phone_chars || !(5..=15).contains(&digits) {
-        return Err(bad("not a phone number (5 to 15 digits, optionally with +, spaces, dashes) or an e-mail"));
+        return Err(bad(
+            "not a phone number (5 to 15 digits, optionally with +, spaces, dashes) or an e-mail",
+        ));
     }
     Ok(Field::Phone)
 }
@@ -394,7 +399,8 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
         Kind::Attorney => &["--name", "--phone"],
         Kind::Cease => &["--date"],
     };
-    let stray: Vec<&str> = given.iter().filter(|(o, g)| *g && !allowed.contains(o)).map(|(o, _)| *o).collect();
+    let stray: Vec<&str> =
+        given.iter().filter(|(o, g)| *g && !allowed.contains(o)).map(|(o, _)| *o).collect();
     if !stray.is_empty() {
         return Err(RestrictionError::Input(format!(
             "{} do(es) not go with --kind {} (it takes {})",
@@ -426,7 +432,10 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
             c.address = Some((address_field(option, value)?, value.trim().to_string()));
         }
         Kind::OptOut => {
-            let text = input.channel.as_deref().ok_or_else(|| need("--channel (call, sms, email, voice_bot, letter or visit)"))?;
+            let text = input
+                .channel
+                .as_deref()
+                .ok_or_else(|| need("--channel (call, sms, email, voice_bot, letter or visit)"))?;
             let channel: Channel = text.trim().parse().map_err(|_| {
                 RestrictionError::Input(format!(
                     "--channel {text:?}: use call, sms, email, voice_bot, letter or visit"
@@ -453,7 +462,9 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
             let time = |o: &str, v: &Option<String>| -> Result<String, RestrictionError> {
                 let v = v.as_deref().ok_or_else(|| need(&format!("{o} HH:MM")))?;
                 clock(v).map(|t| t.format("%H:%M").to_string()).ok_or_else(|| {
-                    RestrictionError::Input(format!("{o} {v:?}: not a time of day written HH:MM (00:00–23:59)"))
+                    RestrictionError::Input(format!(
+                        "{o} {v:?}: not a time of day written HH:MM (00:00–23:59)"
+                    ))
                 })
             };
             let (from, to) = (time("--from", &input.from)?, time("--to", &input.to)?);
@@ -463,14 +474,18 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
                 )));
             }
             c.window = Some((from, to));
-            c.weekdays = weekdays(input.weekdays.as_deref().unwrap_or("")).map_err(RestrictionError::Input)?;
+            c.weekdays =
+                weekdays(input.weekdays.as_deref().unwrap_or("")).map_err(RestrictionError::Input)?;
         }
         Kind::Attorney => {
             let name = input.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
             c.attorney_name = Some(name.ok_or_else(|| need("--name (the attorney's name)"))?.to_string());
             if let Some(p) = &input.phone {
                 if address_field("--phone", p)? != Field::Phone {
-                    return Err(RestrictionError::Input(format!("--phone {:?}: not a phone number", p.trim())));
+                    return Err(RestrictionError::Input(format!(
+                        "--phone {:?}: not a phone number",
+                        p.trim()
+                    )));
                 }
                 c.address = Some((Field::Phone, p.trim().to_string()));
             }
@@ -631,7 +646,11 @@ fn view(keys: &Keyring, r: &RestrictionRow) -> Result<RestrictionView, Restricti
         let what = || format!("contact_restrictions.address of restriction {}", r.restriction_id);
         let plain = keys.open(field, &r.address, &what)?;
         // Masked in normal form, so that one number typed two ways shows the same.
-        Some(if field == Field::Email { mask_email(&field.normalise(&plain)) } else { mask_phone(&field.normalise(&plain)) })
+        Some(if field == Field::Email {
+            mask_email(&field.normalise(&plain))
+        } else {
+            mask_phone(&field.normalise(&plain))
+        })
     };
     Ok(RestrictionView {
         restriction_id: r.restriction_id,
@@ -735,7 +754,10 @@ mod tests {
             (input("attorney", &|i| i.phone = Some("13800138000".into())), "needs --name"),
             (input("cease", &|i| i.date = Some(d("2026-11-20"))), ""),
             (input("cease", &|i| i.date = Some(d("2026-11-30"))), "after today"),
-            (input("cease", &|i| i.channel = Some("sms".into())), "--channel do(es) not go with --kind cease"),
+            (
+                input("cease", &|i| i.channel = Some("sms".into())),
+                "--channel do(es) not go with --kind cease",
+            ),
             (input("vacation", &|_| {}), "unknown restriction kind"),
         ];
         for (i, want) in cases {

@@ -128,7 +128,8 @@ impl Packs {
         }
         let mut holidays: HashMap<String, Holidays> = HashMap::new();
         for (pack, origin, text) in BUILTIN_HOLIDAYS {
-            let calendar = Holidays::parse(text, origin).map_err(|e| TreatmentError::Holidays(e.to_string()))?;
+            let calendar =
+                Holidays::parse(text, origin).map_err(|e| TreatmentError::Holidays(e.to_string()))?;
             holidays.entry(pack.to_string()).or_default().merge(calendar);
         }
         Ok(Packs { packs, holidays, chosen: None })

@@ -43,7 +43,8 @@ fn book() -> tempfile::TempDir {
 }
 
 fn input(borrower: &str, kind: &str, f: impl FnOnce(&mut NewInput)) -> NewInput {
-    let mut i = NewInput { borrower_id: borrower.into(), kind: kind.into(), by: "u1".into(), ..Default::default() };
+    let mut i =
+        NewInput { borrower_id: borrower.into(), kind: kind.into(), by: "u1".into(), ..Default::default() };
     f(&mut i);
     i
 }
@@ -150,7 +151,8 @@ async fn each_kind_is_recorded_sealed_audited_listed_and_lifted_once() {
         assert!(before.cease_requested && before.do_not_contact.is_empty() && !before.attorney_represented);
 
         // Lifting: once, audited, and the row stays.
-        let lifted = uc::lift(&t.db, &keys, dnc.restriction_id, today, "u2", "number given back").await.unwrap();
+        let lifted =
+            uc::lift(&t.db, &keys, dnc.restriction_id, today, "u2", "number given back").await.unwrap();
         assert!(!lifted.active && lifted.ended_on == Some(today) && lifted.ended_by.as_deref() == Some("u2"));
         let again = uc::lift(&t.db, &keys, dnc.restriction_id, today, "u2", "").await.unwrap_err();
         assert!(matches!(again, RestrictionError::AlreadyLifted { .. }), "{again}");
@@ -158,7 +160,8 @@ async fn each_kind_is_recorded_sealed_audited_listed_and_lifted_once() {
             uc::lift(&t.db, &keys, 9999, today, "u2", "").await.unwrap_err(),
             RestrictionError::UnknownRestriction(9999)
         ));
-        let early = uc::lift(&t.db, &keys, dnc.restriction_id + 1, d("2026-11-01"), "u2", "").await.unwrap_err();
+        let early =
+            uc::lift(&t.db, &keys, dnc.restriction_id + 1, d("2026-11-01"), "u2", "").await.unwrap_err();
         assert!(early.to_string().contains("before restriction"), "{early}");
         assert_eq!(counts(&t.db, "contact.restriction_lifted").await, (6, 1), "[{}]", t.backend);
         let restrictions = uc::of_borrower(&t.db, "B1").await.unwrap();

@@ -13,6 +13,7 @@ use crate::{date_arg, open, print_json, today};
 
 /// `arrears contact …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum ContactCommand {
     /// Record a restriction the contact policy honours from now on (batch and logged contacts).
     Restrict {
@@ -142,7 +143,11 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
                 return print_json(&rows);
             }
             let mut o = std::io::stdout().lock();
-            writeln!(o, "{:>5} {:<12} {:<8} {:<10} {:<10} restriction", "id", "borrower", "status", "from", "lifted")?;
+            writeln!(
+                o,
+                "{:>5} {:<12} {:<8} {:<10} {:<10} restriction",
+                "id", "borrower", "status", "from", "lifted"
+            )?;
             for v in &rows {
                 writeln!(
                     o,
@@ -182,16 +187,19 @@ fn describe(v: &RestrictionView) -> String {
             "inconvenient {}–{}{}",
             v.from.as_deref().unwrap_or("-"),
             v.to.as_deref().unwrap_or("-"),
-            if v.weekdays.is_empty() { " every day".to_string() } else { format!(" on {}", v.weekdays.join(",")) }
+            if v.weekdays.is_empty() {
+                " every day".to_string()
+            } else {
+                format!(" on {}", v.weekdays.join(","))
+            }
         ),
         "attorney" => format!(
             "represented by attorney {} {address}: contact only through them",
             v.attorney_name.as_deref().unwrap_or("-")
         ),
-        "cease" => format!(
-            "written cease request of {}",
-            v.cease_on.map_or("-".to_string(), |d| d.to_string())
-        ),
+        "cease" => {
+            format!("written cease request of {}", v.cease_on.map_or("-".to_string(), |d| d.to_string()))
+        }
         other => other.to_string(),
     }
 }

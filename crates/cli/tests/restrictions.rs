@@ -254,14 +254,26 @@ async fn bad_input_names_what_is_wrong_and_changes_nothing() {
         let cases: &[(&[&str], &str)] = &[
             (&["contact", "restrict", "B9", "--kind", "cease", "--date", "2026-09-01"], "no borrower \"B9\""),
             (&["contact", "restrict", "B1", "--kind", "holiday"], "unknown restriction kind \"holiday\""),
-            (&["contact", "restrict", "B1", "--kind", "inconvenient", "--from", "25:00", "--to", "14:00"], "--from \"25:00\""),
+            (
+                &["contact", "restrict", "B1", "--kind", "inconvenient", "--from", "25:00", "--to", "14:00"],
+                "--from \"25:00\"",
+            ),
             (&["contact", "restrict", "B1", "--kind", "inconvenient", "--from", "12:00"], "needs --to"),
-            (&["contact", "restrict", "B1", "--kind", "inconvenient", "--from", "12:00", "--to", "12:00"], "empty window"),
+            (
+                &["contact", "restrict", "B1", "--kind", "inconvenient", "--from", "12:00", "--to", "12:00"],
+                "empty window",
+            ),
             (&["contact", "restrict", "B1", "--kind", "opt-out", "--channel", "fax"], "--channel \"fax\""),
             (&["contact", "restrict", "B1", "--kind", "do-not-contact"], "needs --number"),
-            (&["contact", "restrict", "B1", "--kind", "do-not-contact", "--number", "12"], "not a phone number"),
+            (
+                &["contact", "restrict", "B1", "--kind", "do-not-contact", "--number", "12"],
+                "not a phone number",
+            ),
             (&["contact", "restrict", "B1", "--kind", "cease", "--date", "2026-13-01"], "2026-13-01"),
-            (&["contact", "restrict", "B1", "--kind", "cease", "--date", "2026-09-01", "--channel", "sms"], "--channel"),
+            (
+                &["contact", "restrict", "B1", "--kind", "cease", "--date", "2026-09-01", "--channel", "sms"],
+                "--channel",
+            ),
             (&["contact", "restrictions", "B9"], "no borrower \"B9\""),
             (&["contact", "lift", "999"], "no contact restriction 999"),
             (&["contact", "lift", "x"], "invalid"),
@@ -271,7 +283,8 @@ async fn bad_input_names_what_is_wrong_and_changes_nothing() {
             assert_eq!(out.status.code(), Some(2), "[{}] {args:?}", t.backend);
             assert!(text(&out.stderr).contains(want), "[{}] {args:?}: {}", t.backend, text(&out.stderr));
         }
-        let id = rows(&t.db, "SELECT CAST(restriction_id AS TEXT) FROM contact_restrictions").await[0][0].clone();
+        let id =
+            rows(&t.db, "SELECT CAST(restriction_id AS TEXT) FROM contact_restrictions").await[0][0].clone();
         ok(t, &["contact", "lift", &id]);
         let again = run(t, &[], &["contact", "lift", &id]);
         assert_eq!(again.status.code(), Some(2));
