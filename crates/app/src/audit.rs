@@ -822,6 +822,29 @@ pub fn check_case_evidence(files: &BTreeMap<String, Vec<u8>>) -> Result<Evidence
     })
 }
 
+/// The evidence package as the bytes of a zip file: README, the case's facts, the
+/// checkpoint, the public key and one file per entry with its inclusion proof.
+pub fn evidence_zip(ev: &CaseEvidence) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut files = vec![
+        ("README.md".to_string(), evidence_readme(&ev.case_id, &ev.verifier_key).into_bytes()),
+        ("case.json".to_string(), ev.case_json.clone().into_bytes()),
+        ("checkpoint.txt".to_string(), ev.checkpoint.note.clone().into_bytes()),
+        ("public-key.txt".to_string(), format!("{}\n", ev.verifier_key).into_bytes()),
+    ];
+    for p in &ev.packages {
+        let json = serde_json::to_string_pretty(p).map_err(std::io::Error::other)? + "\n";
+        files.push((format!("entries/{:010}.json", p.leaf_index), json.into_bytes()));
+    }
+    for (name, bytes) in files {
+        zip.start_file(name, opts).map_err(std::io::Error::other)?;
+        zip.write_all(&bytes)?;
+    }
+    Ok(zip.finish().map_err(std::io::Error::other)?.into_inner())
+}
+
 /// The README placed in every evidence package.
 pub fn evidence_readme(case_id: &str, verifier_key: &str) -> String {
     format!(

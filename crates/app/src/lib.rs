@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod arrangements;
 pub mod audit;
 pub mod cases;
 pub mod close;
@@ -11,5 +12,6 @@ pub mod import;
 pub mod personal;
 pub mod portfolio;
 pub mod restrictions;
+pub mod strategies;
 pub mod treatment;
 pub mod view;

@@ -173,15 +173,37 @@ fn password_matches(password: &str, hash: &str) -> bool {
 
 /// The user named, if the password is theirs and they are not disabled, with their role.
 pub async fn authenticate(db: &Db, name: &str, password: &str) -> Result<Role, PersonalDataError> {
+    let user = authenticate_user(db, name, password).await?;
+    user.role.parse().map_err(|_| PersonalDataError::UnknownRole(user.role.clone()))
+}
+
+/// The stored user named, if the password is theirs and they are not disabled. An unknown
+/// name costs the same argon2 work as a wrong password, so that timing does not tell which.
+pub async fn authenticate_user(
+    db: &Db,
+    name: &str,
+    password: &str,
+) -> Result<people::UserRow, PersonalDataError> {
     let user = people::user(db, name).await?;
-    let Some(user) = user.filter(|u| password_matches(password, &u.password_hash)) else {
+    let matches = match &user {
+        Some(u) => password_matches(password, &u.password_hash),
+        None => {
+            let _ = password_matches(password, DUMMY_HASH);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| matches) else {
         return Err(PersonalDataError::BadCredentials(name.to_string()));
     };
     if user.disabled {
         return Err(PersonalDataError::Disabled(name.to_string()));
     }
-    user.role.parse().map_err(|_| PersonalDataError::UnknownRole(user.role.clone()))
+    Ok(user)
 }
+
+/// An argon2id hash of a random password nobody knows, with the crate's default cost.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$0Qb8Jx1w1Y5v7C0gS4eY0l4m9o3c7m8g2oJd9cQ8lWQ";
 
 /// A borrower with its identity data, masked unless [`BorrowerView::masked`] is false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

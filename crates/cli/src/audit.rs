@@ -221,23 +221,7 @@ async fn run_on(db: &Db, command: AuditCommand, db_url: &str, key: Option<&Path>
 }
 
 fn write_zip(path: &Path, ev: &app::CaseEvidence) -> Result<()> {
-    let file = std::fs::File::create(path)?;
-    let mut zip = zip::ZipWriter::new(file);
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    let mut add = |name: &str, bytes: &[u8]| -> Result<()> {
-        zip.start_file(name, opts)?;
-        zip.write_all(bytes)?;
-        Ok(())
-    };
-    add("README.md", app::evidence_readme(&ev.case_id, &ev.verifier_key).as_bytes())?;
-    add("case.json", ev.case_json.as_bytes())?;
-    add("checkpoint.txt", ev.checkpoint.note.as_bytes())?;
-    add("public-key.txt", format!("{}\n", ev.verifier_key).as_bytes())?;
-    for p in &ev.packages {
-        let json = serde_json::to_string_pretty(p)? + "\n";
-        add(&format!("entries/{:010}.json", p.leaf_index), json.as_bytes())?;
-    }
-    zip.finish()?;
+    std::fs::write(path, app::evidence_zip(ev)?)?;
     Ok(())
 }
 

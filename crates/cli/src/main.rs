@@ -11,6 +11,7 @@ mod personal;
 mod restrict;
 mod score;
 mod strategy;
+mod web;
 mod work;
 
 use std::io::Write;
@@ -202,6 +203,16 @@ enum Command {
     Pii {
         #[command(subcommand)]
         command: personal::PiiCommand,
+    },
+    /// The web API and the collector and manager workbench.
+    Serve {
+        #[command(flatten)]
+        args: web::ServeArgs,
+    },
+    /// A fresh demo: a generated book, 90 days of history, one user per role, then the server.
+    Demo {
+        #[command(flatten)]
+        args: web::DemoArgs,
     },
 }
 
@@ -411,6 +422,8 @@ impl Progress for ImportBar {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Serve { args } => web::serve(&cli.db, cli.audit_key.as_deref(), &args).await?,
+        Command::Demo { args } => web::demo(args).await?,
         Command::Init => {
             let db = open(&cli.db).await?;
             db.close().await;

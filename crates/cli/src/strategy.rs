@@ -1,13 +1,11 @@
 //! `arrears strategy …`: check a collection strategy file before it goes live.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use arrears_strategy::{CheckErrors, Known, Strategy, check, queue_names, template_name};
+use arrears_strategy::{CheckErrors, Strategy};
 use clap::Subcommand;
 use serde_json::json;
-use sha2::Digest;
 
 use crate::Rejected;
 
@@ -63,17 +61,9 @@ pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
                     return Err(Rejected.into());
                 }
             };
-            let sha =
-                sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
-            let stored = arrears_store::treatment::StoredStrategy {
-                name: s.name.clone(),
-                version: s.version,
-                effective_from: s.effective_from,
-                source: text,
-            };
             let db = crate::open(db).await?;
             let now = chrono::Local::now().to_rfc3339();
-            let new = arrears_store::treatment::install_strategy(&db, &stored, &sha, &now).await?;
+            let new = arrears_app::strategies::install(&db, &s, text, &now).await?;
             println!(
                 "{} v{} {} / {}, effective from {}",
                 s.name,
@@ -122,82 +112,6 @@ fn config_dir(file: &Path, config: Option<PathBuf>) -> PathBuf {
         }
         _ => PathBuf::from("config"),
     }
-}
-
-/// Reads the names strategies may use from the configuration folder; a missing part leaves
-/// those names unchecked, and says so on stderr.
-fn known(dir: &Path) -> Result<Known, CheckErrors> {
-    let mut known = Known::default();
-    let templates = dir.join("templates");
-    match std::fs::read_dir(&templates) {
-        Ok(entries) => {
-            let names: BTreeSet<String> = entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(template_name).map(str::to_string))
-                .collect();
-            known.templates = Some(names);
-        }
-        Err(_) => eprintln!(
-            "注意: 未找到 {}，模板名未检查 / note: no {}, template names not checked",
-            templates.display(),
-            templates.display()
-        ),
-    }
-    let queues = dir.join("queues.toml");
-    match std::fs::read_to_string(&queues) {
-        Ok(text) => known.queues = Some(queue_names(&queues.display().to_string(), &text)?),
-        Err(_) => eprintln!(
-            "注意: 未找到 {}，队列名未检查 / note: no {}, queue names not checked",
-            queues.display(),
-            queues.display()
-        ),
-    }
-    Ok(known)
-}
-
-/// Templates of the configuration folder that the content rules block, with the rules: a
-/// message made from one could not be sent, so a strategy may not use it.
-fn blocked_templates(dir: &Path) -> Vec<(String, String)> {
-    let scanner = arrears_content::Scanner::default();
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir.join("templates")) else { return out };
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    files.sort();
-    for path in files {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(template_name) else { continue };
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let scan = scanner.scan(&text);
-        if scan.verdict == arrears_content::Verdict::Block {
-            let rules: Vec<&str> = scan.findings.iter().map(|f| f.rule.as_str()).collect();
-            out.push((name.to_string(), format!("{}: {}", path.display(), rules.join(", "))));
-        }
-    }
-    out
-}
-
-/// Checks a strategy against the configuration folder: names known, templates it uses
-/// passing the content rules.
-fn check_with(file: &Path, text: &str, dir: &Path) -> Result<Strategy, CheckErrors> {
-    let shown = file.display().to_string();
-    let s = known(dir).and_then(|k| check(&shown, text, &k))?;
-    let used: BTreeSet<&str> = s.all_steps().filter_map(|st| st.template.as_deref()).collect();
-    let errors: Vec<arrears_strategy::Diagnostic> = blocked_templates(dir)
-        .into_iter()
-        .filter(|(name, _)| used.contains(name.as_str()))
-        .map(|(name, why)| {
-            let at = text.find(&format!("\"{name}\"")).unwrap_or(0);
-            let line = text[..at].matches('\n').count() + 1;
-            let column = text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            arrears_strategy::Diagnostic {
-                line,
-                column,
-                message: format!(
-                    "模板 {name} 违反内容规则，不能使用 / template {name} breaks a content rule ({why})"
-                ),
-            }
-        })
-        .collect();
-    if errors.is_empty() { Ok(s) } else { Err(CheckErrors { path: shown, errors }) }
 }
 
 fn check_file(file: &Path, config: Option<PathBuf>, json: bool) -> Result<()> {
@@ -254,4 +168,14 @@ fn summary_json(s: &Strategy) -> serde_json::Value {
             "arms": x.arms.iter().map(|a| json!({ "name": a.name, "share": a.share })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// Checks a strategy file against the configuration folder, printing the notes about what
+/// could not be checked.
+fn check_with(file: &Path, text: &str, dir: &Path) -> Result<Strategy, CheckErrors> {
+    let (s, notes) = arrears_app::strategies::check_strategy(&file.display().to_string(), text, dir)?;
+    for n in notes {
+        eprintln!("{n}");
+    }
+    Ok(s)
 }

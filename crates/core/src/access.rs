@@ -63,6 +63,119 @@ impl Role {
     }
 }
 
+/// What a role may do through the API and the workbench; one place decides, every route asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// Have a queue of tasks for today.
+    WorkQueue,
+    /// Read cases (which ones is [`may_see_case`]'s business).
+    ViewCases,
+    /// Log contacts, take promises and request arrangements on a visible case.
+    WorkCases,
+    /// Move cases between collectors.
+    AssignCases,
+    /// Portfolio figures, roll rates, per-collector, per-agency and strategy results.
+    ViewFigures,
+    /// Early-warning alerts.
+    ViewAlerts,
+    /// Verify the audit log and read entries and proofs.
+    Audit,
+    /// Download a case's evidence package.
+    Evidence,
+    /// Create users and see who has which role.
+    ManageUsers,
+    /// Check and install collection strategies.
+    ManageStrategies,
+}
+
+impl Capability {
+    /// Every capability, for tables and tests.
+    pub const ALL: [Capability; 10] = [
+        Capability::WorkQueue,
+        Capability::ViewCases,
+        Capability::WorkCases,
+        Capability::AssignCases,
+        Capability::ViewFigures,
+        Capability::ViewAlerts,
+        Capability::Audit,
+        Capability::Evidence,
+        Capability::ManageUsers,
+        Capability::ManageStrategies,
+    ];
+}
+
+impl Role {
+    /// Whether this role has the capability (DESIGN.md's "does" and "sees" columns).
+    pub fn can(self, cap: Capability) -> bool {
+        use Capability as C;
+        use Role as R;
+        match cap {
+            C::WorkQueue => matches!(self, R::Collector | R::Supervisor | R::Agency | R::Legal),
+            // Admin sees configuration, not borrowers.
+            C::ViewCases => self != R::Admin,
+            C::WorkCases => matches!(self, R::Collector | R::Supervisor | R::Agency | R::Legal),
+            C::AssignCases => self == R::Supervisor,
+            C::ViewFigures => matches!(self, R::Supervisor | R::RiskAnalyst | R::Auditor),
+            C::ViewAlerts => matches!(self, R::Supervisor | R::RiskAnalyst | R::Legal | R::Auditor),
+            C::Audit => self == R::Auditor,
+            C::Evidence => matches!(self, R::Auditor | R::Legal),
+            C::ManageUsers => self == R::Admin,
+            C::ManageStrategies => matches!(self, R::Supervisor | R::Admin),
+        }
+    }
+}
+
+/// The person asking, as far as case visibility depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer<'a> {
+    /// Their role.
+    pub role: Role,
+    /// Their user name; a collector's user name is its collector id.
+    pub name: &'a str,
+    /// Their team (collectors and supervisors), if any.
+    pub team: Option<&'a str>,
+    /// Their agency (agency users only).
+    pub agency: Option<&'a str>,
+}
+
+/// What decides who may see a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CaseScope<'a> {
+    /// The collector the case is allocated to.
+    pub collector: Option<&'a str>,
+    /// That collector's team.
+    pub collector_team: Option<&'a str>,
+    /// The agency it is placed with now (an active placement), if any.
+    pub placed_with: Option<&'a str>,
+    /// Whether the case has been referred to legal.
+    pub legal_referral: bool,
+}
+
+/// Whether the viewer may see the case at all; a case it may not see does not exist for
+/// it (the API answers 404, so that an agency cannot even learn which case ids exist).
+pub fn may_see_case(v: &Viewer<'_>, c: &CaseScope<'_>) -> bool {
+    match v.role {
+        Role::Admin => false,
+        // Placed work belongs to the agency alone; the lender's collectors see it again on recall.
+        Role::Agency => v.agency.is_some() && c.placed_with == v.agency,
+        Role::Collector => {
+            c.placed_with.is_none()
+                && (c.collector == Some(v.name) || (v.team.is_some() && c.collector_team == v.team))
+        }
+        // A supervisor without a team steers the whole department.
+        Role::Supervisor => v.team.is_none() || c.collector_team == v.team || c.collector.is_none(),
+        Role::Legal => c.legal_referral,
+        Role::RiskAnalyst | Role::Auditor => true,
+    }
+}
+
+/// Whether the viewer may log contacts and take promises on the case (it must see it, too).
+pub fn may_work_case(v: &Viewer<'_>, c: &CaseScope<'_>) -> bool {
+    v.role.can(Capability::WorkCases)
+        && may_see_case(v, c)
+        && (c.placed_with.is_none() || v.role == Role::Agency)
+}
+
 /// Checks a new user's name, role, agency and password against the rules above.
 pub fn check_new_user(
     name: &str,
@@ -126,5 +239,67 @@ mod tests {
         for (name, role, agency, password, want) in cases {
             assert_eq!(check_new_user(name, role, agency, password), want, "{name:?} {role} {agency:?}");
         }
+    }
+
+    #[test]
+    fn case_visibility_by_role() {
+        let mine = CaseScope { collector: Some("c1"), collector_team: Some("east"), ..CaseScope::default() };
+        let teams = CaseScope { collector: Some("c2"), collector_team: Some("east"), ..CaseScope::default() };
+        let other = CaseScope { collector: Some("c9"), collector_team: Some("west"), ..CaseScope::default() };
+        let placed = CaseScope { placed_with: Some("ACME"), ..mine };
+        let placed_b = CaseScope { placed_with: Some("BETA"), ..mine };
+        let legal = CaseScope { legal_referral: true, ..other };
+        let v = |role, name, team, agency| Viewer { role, name, team, agency };
+        let c1 = v(Role::Collector, "c1", Some("east"), None);
+        let c1_alone = v(Role::Collector, "c1", None, None);
+        let acme = v(Role::Agency, "a", None, Some("ACME"));
+        let sup_east = v(Role::Supervisor, "s", Some("east"), None);
+        let sup_all = v(Role::Supervisor, "s", None, None);
+        let lawyer = v(Role::Legal, "l", None, None);
+        let admin = v(Role::Admin, "root", None, None);
+        let auditor = v(Role::Auditor, "au", None, None);
+        type Row<'a> = (&'a Viewer<'a>, &'a CaseScope<'a>, bool, bool);
+        let table: [Row; 16] = [
+            (&c1, &mine, true, true),
+            (&c1, &teams, true, true),
+            (&c1, &other, false, false),
+            (&c1_alone, &teams, false, false),
+            (&c1, &placed, false, false),
+            (&acme, &placed, true, true),
+            (&acme, &placed_b, false, false),
+            (&acme, &mine, false, false),
+            (&sup_east, &teams, true, true),
+            (&sup_east, &other, false, false),
+            (&sup_all, &other, true, true),
+            (&sup_all, &placed, true, false),
+            (&lawyer, &legal, true, true),
+            (&lawyer, &other, false, false),
+            (&admin, &mine, false, false),
+            (&auditor, &placed, true, false),
+        ];
+        for (viewer, scope, see, work) in table {
+            assert_eq!(may_see_case(viewer, scope), see, "see {viewer:?} {scope:?}");
+            assert_eq!(may_work_case(viewer, scope), work, "work {viewer:?} {scope:?}");
+        }
+    }
+
+    #[test]
+    fn read_only_roles_have_no_changing_capability() {
+        for role in Role::ALL {
+            if role.read_only() {
+                for cap in [
+                    Capability::WorkCases,
+                    Capability::AssignCases,
+                    Capability::ManageUsers,
+                    Capability::ManageStrategies,
+                ] {
+                    assert!(!role.can(cap), "{role} {cap:?}");
+                }
+            }
+        }
+        assert!(
+            Capability::ALL.iter().all(|c| Role::ALL.iter().any(|r| r.can(*c))),
+            "a capability nobody has"
+        );
     }
 }

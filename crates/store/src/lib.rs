@@ -30,6 +30,7 @@ pub mod personal;
 pub mod products;
 pub mod restrictions;
 pub mod treatment;
+pub mod web;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
 #[macro_export]

@@ -1,0 +1,112 @@
+//! Arrangement requests (展期 / 分期 / 减免): a collector records what the borrower asks for;
+//! approving one and changing the schedule come with the arrangements issue.
+
+use arrears_core::{Amount, Currency};
+use arrears_store::actions as action_store;
+use arrears_store::web::{self as store, ArrangementRequest};
+use arrears_store::{Db, StoreError};
+
+use crate::audit::Event;
+
+/// The kinds of arrangement a borrower may ask for.
+pub const KINDS: [&str; 3] = ["extension", "instalment_plan", "settlement"];
+
+/// What was asked.
+#[derive(Debug, Clone)]
+pub struct RequestInput {
+    /// Case.
+    pub case_id: String,
+    /// One of [`KINDS`].
+    pub kind: String,
+    /// Amount the borrower offers, in major units ("1200.00").
+    pub amount: String,
+    /// Months of an extension or instalment plan.
+    pub months: Option<i64>,
+    /// Why, in the collector's words.
+    pub note: String,
+    /// Who recorded it.
+    pub actor: String,
+}
+
+/// Why a request was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ArrangementError {
+    /// No such case.
+    #[error("no case {0}")]
+    UnknownCase(String),
+    /// The case is closed.
+    #[error("case {0} is {1}: arrangements are requested on open cases only")]
+    NotOpen(String, String),
+    /// The input is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+/// Records an arrangement request with its audit entry, in one transaction.
+pub async fn request(
+    db: &Db,
+    input: RequestInput,
+    now: &str,
+) -> Result<ArrangementRequest, ArrangementError> {
+    let case = action_store::case_for_action(db, &input.case_id)
+        .await?
+        .ok_or_else(|| ArrangementError::UnknownCase(input.case_id.clone()))?;
+    if case.status != "open" {
+        return Err(ArrangementError::NotOpen(case.case_id, case.status));
+    }
+    if !KINDS.contains(&input.kind.as_str()) {
+        return Err(ArrangementError::Invalid(format!(
+            "kind {:?}: use one of {}",
+            input.kind,
+            KINDS.join(", ")
+        )));
+    }
+    let currency = Currency::from_code(case.currency.as_deref().unwrap_or("CNY"))
+        .map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    let amount = Amount::parse(input.amount.trim(), currency)
+        .map_err(|e| ArrangementError::Invalid(format!("amount {:?}: {e}", input.amount)))?;
+    if amount.0 < 0 {
+        return Err(ArrangementError::Invalid("amount must not be negative".into()));
+    }
+    let months = match (input.kind.as_str(), input.months) {
+        ("settlement", _) => None,
+        (_, Some(m)) if (1..=60).contains(&m) => Some(m),
+        (kind, m) => {
+            return Err(ArrangementError::Invalid(format!(
+                "{kind} needs months between 1 and 60 (got {})",
+                m.map_or("none".into(), |m| m.to_string())
+            )));
+        }
+    };
+    let r = ArrangementRequest {
+        request_id: format!("AR:{}:{}", case.case_id, now),
+        case_id: case.case_id.clone(),
+        kind: input.kind,
+        amount: amount.0,
+        currency: currency.code().to_string(),
+        months,
+        note: input.note,
+        requested_by: input.actor.clone(),
+        requested_at: now.to_string(),
+        status: "requested".into(),
+    };
+    let mut tx = db.begin().await?;
+    store::add_arrangement_request(&mut tx, &r).await?;
+    let e = Event::new(&format!("user:{}", input.actor), "arrangement.requested")
+        .entity(format!("case:{}", r.case_id))
+        .fact("request_id", r.request_id.as_str())
+        .fact("kind", r.kind.as_str())
+        .fact("amount", r.amount)
+        .fact("currency", r.currency.as_str())
+        .fact("months", r.months.unwrap_or(0))
+        .fact("note", r.note.as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(r)
+}

@@ -1,0 +1,267 @@
+//! Who is asking: login with an argon2-hashed password, server-side sessions in the
+//! database (the cookie holds a random token, the table its SHA-256), the CSRF token that
+//! goes with each session, and the login rate limit.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use arrears_core::access::{Role, Viewer};
+use arrears_store::web as store;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use sha2::Digest;
+
+use crate::error::{ApiError, Error, PageError};
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "arrears_session";
+/// The cookie that carries the login form's CSRF token before there is a session.
+pub const LOGIN_CSRF_COOKIE: &str = "arrears_login_csrf";
+/// The header a changing API call carries the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Login name (a collector's is its collector id).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Team.
+    pub team: Option<String>,
+    /// Agency of an agency user.
+    pub agency: Option<String>,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// zh or en.
+    pub lang: String,
+    token_hash: String,
+}
+
+impl User {
+    /// The user as case visibility sees it.
+    pub fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            role: self.role,
+            name: &self.name,
+            team: self.team.as_deref(),
+            agency: self.agency.as_deref(),
+        }
+    }
+
+    /// The actor recorded in actions and audit entries.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.name)
+    }
+
+    /// Checks a CSRF token sent with a form or call, in constant time.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), Error> {
+        if constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) { Ok(()) } else { Err(Error::Csrf) }
+    }
+
+    pub(crate) fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 32 random bytes as hex, from the operating system's generator.
+pub fn random_token() -> String {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+pub(crate) fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The value of a cookie in the request, if present.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value with the settings every cookie of ours has: not readable by
+/// scripts, never sent cross-site, `Secure` when the server is reached over HTTPS.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> String {
+    let secure = if state.0.config.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+}
+
+async fn user_from(parts: &Parts, state: &AppState) -> Result<User, Error> {
+    let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(Error::Unauthenticated)?;
+    let token_hash = hash_token(token);
+    let row = store::session(state.db(), &token_hash, unix_now()).await?.ok_or(Error::Unauthenticated)?;
+    let role: Role = row.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", row.role)))?;
+    Ok(User {
+        name: row.name,
+        role,
+        team: row.team,
+        agency: row.agency,
+        csrf: row.csrf,
+        lang: row.lang,
+        token_hash,
+    })
+}
+
+/// A logged-in user, for the API (401 JSON without a session).
+pub struct ApiUser(pub User);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ApiUser(user_from(parts, state).await?))
+    }
+}
+
+/// A logged-in user, for the pages (to the login page without a session).
+pub struct PageUser(pub User);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PageUser(user_from(parts, state).await?))
+    }
+}
+
+/// The user if there is a session, without insisting.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match user_from(parts, state).await {
+            Ok(u) => Ok(MaybeUser(Some(u))),
+            Err(Error::Unauthenticated) => Ok(MaybeUser(None)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The client's address as the connection shows it ("-" when not served over TCP, as in tests).
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "-".into(), |c| c.0.ip().to_string());
+        Ok(ClientAddr(addr))
+    }
+}
+
+/// A new session: the cookie token and its CSRF token.
+pub struct NewSession {
+    /// Goes in the cookie.
+    pub token: String,
+    /// Goes in forms and the `x-csrf-token` header.
+    pub csrf: String,
+    /// The role logged in.
+    pub role: Role,
+}
+
+/// Checks the password (with the rate limit) and opens a session.
+pub async fn login(
+    state: &AppState,
+    name: &str,
+    password: &str,
+    client: &str,
+    lang: &str,
+) -> Result<NewSession, Error> {
+    let cfg = &state.0.config;
+    let keys = [format!("user:{name}"), format!("ip:{client}")];
+    let limits = [cfg.login_attempts, cfg.login_attempts * 4];
+    {
+        let mut l = state.0.limiter.lock().map_err(|_| Error::internal("login limiter poisoned"))?;
+        let now = Instant::now();
+        for (k, limit) in keys.iter().zip(limits) {
+            if let Some(secs) = l.blocked(k, limit, cfg.login_window, now) {
+                return Err(Error::TooManyAttempts(secs));
+            }
+        }
+    }
+    let checked = arrears_app::personal::authenticate_user(state.db(), name, password).await;
+    let user = match checked {
+        Ok(u) => u,
+        Err(
+            arrears_app::personal::PersonalDataError::BadCredentials(_)
+            | arrears_app::personal::PersonalDataError::Disabled(_),
+        ) => {
+            let mut l = state.0.limiter.lock().map_err(|_| Error::internal("login limiter poisoned"))?;
+            let now = Instant::now();
+            for k in &keys {
+                l.fail(k, now);
+            }
+            return Err(Error::BadRequest("用户名或密码错误 / wrong user name or password".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Ok(mut l) = state.0.limiter.lock() {
+        l.clear(&keys[0]);
+    }
+    let role: Role =
+        user.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", user.role)))?;
+    let token = random_token();
+    let csrf = random_token();
+    let now = unix_now();
+    let lang = if lang == "en" { "en" } else { "zh" };
+    store::create_session(
+        state.db(),
+        &hash_token(&token),
+        user.user_id,
+        &csrf,
+        now,
+        now + cfg.session_hours * 3600,
+        lang,
+    )
+    .await?;
+    Ok(NewSession { token, csrf, role })
+}
+
+/// Ends the session.
+pub async fn logout(state: &AppState, user: &User) -> Result<(), Error> {
+    store::end_session(state.db(), user.token_hash(), unix_now()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.append(axum::http::header::COOKIE, "a=1; arrears_session=abc; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_exactly() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(constant_time_eq(a.as_bytes(), a.as_bytes()));
+        assert!(!constant_time_eq(a.as_bytes(), b.as_bytes()));
+        assert!(!constant_time_eq(b"ab", b"abc"));
+    }
+}

@@ -1,0 +1,104 @@
+//! The OpenAPI 3.1 document, built from [`crate::api::ROUTES`] so that it cannot drift
+//! from the router (a test calls every documented route).
+
+use serde_json::{Map, Value, json};
+
+use crate::api::ROUTES;
+
+fn schemas() -> Value {
+    let s = |props: Value, required: &[&str]| json!({ "type": "object", "properties": props, "required": required });
+    json!({
+        "Login": s(json!({ "name": {"type": "string"}, "password": {"type": "string", "format": "password"},
+                           "lang": {"type": "string", "enum": ["zh", "en"]} }), &["name", "password"]),
+        "Action": s(json!({
+            "channel": {"type": "string", "enum": ["call", "sms", "email", "voice_bot", "letter", "visit"]},
+            "party": {"type": "string", "description": "borrower, attorney or one of the borrower's contact ids"},
+            "outcome": {"type": "string", "enum": arrears_app::actions::OUTCOMES},
+            "note": {"type": "string"},
+            "ptp_amount": {"type": ["string", "null"], "description": "decimal string, major units"},
+            "ptp_date": {"type": ["string", "null"], "format": "date"},
+            "at": {"type": ["string", "null"], "format": "date-time"}
+        }), &["channel", "party", "outcome"]),
+        "Arrangement": s(json!({
+            "kind": {"type": "string", "enum": arrears_app::arrangements::KINDS},
+            "amount": {"type": "string", "description": "decimal string, major units"},
+            "months": {"type": ["string", "null"]},
+            "note": {"type": "string"}
+        }), &["kind", "amount"]),
+        "Assign": s(json!({ "collector": {"type": "string"} }), &["collector"]),
+        "User": s(json!({
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["collector", "supervisor", "legal", "risk_analyst", "agency", "auditor", "admin"]},
+            "agency": {"type": ["string", "null"]}, "team": {"type": ["string", "null"]},
+            "password": {"type": "string", "format": "password", "minLength": arrears_core::access::MIN_PASSWORD_CHARS}
+        }), &["name", "role", "password"]),
+        "Strategy": s(json!({ "text": {"type": "string", "description": "the strategy file (TOML)"} }), &["text"]),
+        "Error": s(json!({ "error": {"type": "string"}, "message": {"type": "string"},
+                           "rules": {"type": "array", "items": {"type": "string"}} }), &["error", "message"]),
+    })
+}
+
+/// The document served at `/api/openapi.json`.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": {"type": "string"} }))
+            .collect();
+        let err = |what: &str| json!({ "description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}} });
+        let mut responses = Map::new();
+        responses.insert(r.ok.to_string(), json!({ "description": "OK" }));
+        if r.auth {
+            responses.insert("401".into(), err("no session"));
+        }
+        if r.capability.is_some() {
+            responses.insert("403".into(), err("the role may not (agency users get 404 instead)"));
+            responses.insert("404".into(), err("no such thing, or not visible to this user"));
+        }
+        if r.body.is_some() {
+            responses.insert("422".into(), err("the input is wrong; the message says what and where"));
+        }
+        let op_id: String = format!("{} {}", r.method.to_lowercase(), r.path)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let mut op = json!({
+            "summary": r.summary,
+            "operationId": op_id,
+            "parameters": params,
+            "responses": responses,
+        });
+        if r.auth {
+            op["security"] = json!([{ "session": [] }]);
+        }
+        if let Some(body) = r.body {
+            op["requestBody"] = json!({ "required": true,
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}} });
+        }
+        if r.auth && r.method != "GET" {
+            if let Some(p) = op["parameters"].as_array_mut() {
+                p.push(json!({ "name": "x-csrf-token", "in": "header", "required": true, "schema": {"type": "string"},
+                               "description": "the csrf_token of login or /api/v1/me" }));
+            }
+        }
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "arrears API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Loan collection and post-loan management (贷款催收管理系统). Amounts are decimal strings.",
+            "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" }
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE } }
+        }
+    })
+}

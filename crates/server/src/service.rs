@@ -1,0 +1,649 @@
+//! What the API and the pages both do: each function checks the person's capability and
+//! case visibility (`arrears_core::access`), calls the use cases and returns plain data.
+//! Nothing here knows whether the answer becomes JSON or HTML.
+
+use arrears_app::actions::{self, ActionInput};
+use arrears_app::alerts;
+use arrears_app::arrangements::{self, ArrangementError, RequestInput};
+use arrears_app::cases::{self, CaseView};
+use arrears_app::personal::{self, BorrowerView, NewUser, UserView};
+use arrears_app::portfolio::{self, PortfolioView};
+use arrears_app::view::{self, LoanView};
+use arrears_core::access::{Capability, CaseScope, Role, may_see_case, may_work_case};
+use arrears_store::actions::ActionRow;
+use arrears_store::alerts::AlertRow;
+use arrears_store::personal::Keyring;
+use arrears_store::treatment::{AgencyFigures, ArmFigures};
+use arrears_store::web::{
+    self as store, ArrangementRequest, CaseFilter, CaseLine, CollectorFigures, QueueHealth, QueueLine,
+    ScopeRow,
+};
+use chrono::{Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::User;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Refuses what the role may not do. An agency is told nothing exists rather than that
+/// it is forbidden: outsiders should not learn what the lender's system holds.
+pub fn require(user: &User, cap: Capability) -> Result<(), Error> {
+    if user.role.can(cap) {
+        Ok(())
+    } else if user.role == Role::Agency {
+        Err(Error::NotFound)
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+fn scope(s: &ScopeRow) -> CaseScope<'_> {
+    CaseScope {
+        collector: s.collector.as_deref(),
+        collector_team: s.collector_team.as_deref(),
+        placed_with: s.placed_with.as_deref(),
+        legal_referral: s.legal_referral,
+    }
+}
+
+/// The case's visibility facts if the user may see it; 404 otherwise, whether or not it exists.
+pub async fn visible_case(state: &AppState, user: &User, case_id: &str) -> Result<ScopeRow, Error> {
+    require(user, Capability::ViewCases)?;
+    let s = store::case_scope(state.db(), case_id).await?.ok_or(Error::NotFound)?;
+    if may_see_case(&user.viewer(), &scope(&s)) { Ok(s) } else { Err(Error::NotFound) }
+}
+
+async fn workable_case(state: &AppState, user: &User, case_id: &str) -> Result<(), Error> {
+    require(user, Capability::WorkCases)?;
+    let s = visible_case(state, user, case_id).await?;
+    if may_work_case(&user.viewer(), &scope(&s)) { Ok(()) } else { Err(Error::Forbidden) }
+}
+
+/// The business date the figures are read for: the last closed one, else today (UTC).
+pub async fn business_date(state: &AppState) -> Result<NaiveDate, Error> {
+    Ok(arrears_store::close::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
+}
+
+/// Who the user is, as `/api/v1/me` answers.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Team.
+    pub team: Option<String>,
+    /// Agency.
+    pub agency: Option<String>,
+    /// zh or en.
+    pub lang: String,
+    /// The token changing calls carry in `x-csrf-token`.
+    pub csrf_token: String,
+}
+
+/// The user's own record.
+pub fn me(user: &User) -> Me {
+    Me {
+        name: user.name.clone(),
+        role: user.role.to_string(),
+        team: user.team.clone(),
+        agency: user.agency.clone(),
+        lang: user.lang.clone(),
+        csrf_token: user.csrf.clone(),
+    }
+}
+
+/// One task of "my queue for today".
+#[derive(Debug, Serialize)]
+pub struct QueueItem {
+    /// Task.
+    pub task_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_name: String,
+    /// What to do (call, visit, …).
+    pub kind: String,
+    /// Strategy step.
+    pub step: String,
+    /// Earliest time the contact policy allows (UTC).
+    pub due_at: String,
+    /// Priority.
+    pub priority: i64,
+    /// Segment.
+    pub segment: String,
+    /// Why.
+    pub because: String,
+    /// Worst DPD.
+    pub max_dpd: i64,
+    /// Who holds it.
+    pub collector_id: Option<String>,
+}
+
+impl From<QueueLine> for QueueItem {
+    fn from(q: QueueLine) -> QueueItem {
+        QueueItem {
+            task_id: q.task_id,
+            case_id: q.case_id,
+            borrower_name: q.borrower_name,
+            kind: q.kind,
+            step: q.step,
+            due_at: q.due_at,
+            priority: q.priority,
+            segment: q.segment,
+            because: q.because,
+            max_dpd: q.max_dpd,
+            collector_id: q.collector_id,
+        }
+    }
+}
+
+/// At most this many lines in a queue or case list page.
+pub const LIST_LIMIT: i64 = 200;
+
+/// The user's queue: a collector's own tasks, a team supervisor's team's; an agency's is
+/// its placed cases (agencies work cases, not the lender's tasks), legal's its referrals.
+pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueItem>, Error> {
+    require(user, Capability::WorkQueue)?;
+    let lines = match user.role {
+        Role::Collector => store::queue(state.db(), Some(&user.name), None, LIST_LIMIT).await?,
+        Role::Supervisor => store::queue(state.db(), None, user.team.as_deref(), LIST_LIMIT).await?,
+        _ => Vec::new(),
+    };
+    Ok(lines.into_iter().map(QueueItem::from).collect())
+}
+
+/// One line of a case list.
+#[derive(Debug, Serialize)]
+pub struct CaseItem {
+    /// Case.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Name.
+    pub borrower_name: String,
+    /// Opened.
+    pub opened_on: NaiveDate,
+    /// Status.
+    pub status: String,
+    /// Worst DPD.
+    pub max_dpd: i64,
+    /// Segment.
+    pub segment: Option<String>,
+    /// Hold.
+    pub hold: Option<String>,
+    /// Collector.
+    pub collector: Option<String>,
+    /// Agency it is placed with.
+    pub placed_with: Option<String>,
+}
+
+/// Cases the user may see, worst first (open ones unless `status` says otherwise).
+pub async fn cases(state: &AppState, user: &User, status: Option<&str>) -> Result<Vec<CaseItem>, Error> {
+    require(user, Capability::ViewCases)?;
+    let mut f = CaseFilter { status: Some(status.unwrap_or("open").to_string()), ..CaseFilter::default() };
+    match user.role {
+        Role::Collector => {
+            f.collector = Some(user.name.clone());
+            f.team = user.team.clone();
+        }
+        Role::Supervisor => f.team = user.team.clone(),
+        Role::Agency => f.agency = Some(user.agency.clone().unwrap_or_default()),
+        Role::Legal => f.legal_only = true,
+        _ => {}
+    }
+    let lines: Vec<CaseLine> = store::case_lines(state.db(), &f, LIST_LIMIT).await?;
+    let viewer = user.viewer();
+    Ok(lines
+        .into_iter()
+        .filter(|l| may_see_case(&viewer, &scope(&l.scope)))
+        .map(|l| CaseItem {
+            case_id: l.case_id,
+            borrower_id: l.borrower_id,
+            borrower_name: l.borrower_name,
+            opened_on: l.opened_on,
+            status: l.status,
+            max_dpd: l.max_dpd,
+            segment: l.segment,
+            hold: l.hold,
+            collector: l.scope.collector,
+            placed_with: l.scope.placed_with,
+        })
+        .collect())
+}
+
+/// Everything the case page shows.
+#[derive(Debug, Serialize)]
+pub struct CaseDetail {
+    /// Case, loans, promises, tasks, actions.
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// The borrower, identity masked.
+    pub borrower: Option<BorrowerView>,
+    /// Each loan with its schedule and payments, as of the business date.
+    pub loan_details: Vec<LoanView>,
+    /// (loan, date, DPD) whenever a snapshot changed.
+    pub dpd_history: Vec<(String, NaiveDate, i64)>,
+    /// The borrower's early-warning alerts.
+    pub alerts: Vec<AlertRow>,
+    /// Repayment ability, explained.
+    pub ability: Vec<AbilityLine>,
+    /// Arrangement requests.
+    pub arrangements: Vec<ArrangementRequest>,
+    /// The allocated collector.
+    pub collector: Option<String>,
+    /// The agency it is placed with.
+    pub placed_with: Option<String>,
+    /// Whether the user may log contacts on it.
+    pub may_work: bool,
+    /// The business date.
+    pub as_of: NaiveDate,
+}
+
+/// The case page's data, if the user may see the case.
+pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result<CaseDetail, Error> {
+    let s = visible_case(state, user, case_id).await?;
+    let db = state.db();
+    let case = cases::show(db, case_id).await?.ok_or(Error::NotFound)?;
+    let as_of = business_date(state).await?;
+    let keys = Keyring::resolve(db, None).map_err(Error::internal)?;
+    let borrower = personal::show_borrower(db, &keys, &case.borrower_id, None).await?;
+    let mut loan_details = Vec::new();
+    for l in &case.loans {
+        if let Some(v) = view::show_loan(db, &l.loan_id, as_of).await? {
+            loan_details.push(v);
+        }
+    }
+    let dpd_history = store::dpd_history(db, case_id).await?;
+    let alerts = if user.role.can(Capability::ViewAlerts) || user.role == Role::Collector {
+        arrears_store::alerts::list_alerts(db, None, Some(&case.borrower_id)).await?
+    } else {
+        Vec::new()
+    };
+    let arrangements = store::arrangement_requests(db, case_id).await?;
+    let ability = ability(state, &case.borrower_id, as_of).await?;
+    let may_work = may_work_case(&user.viewer(), &scope(&s)) && case.status == "open";
+    Ok(CaseDetail {
+        case,
+        borrower,
+        loan_details,
+        dpd_history,
+        alerts,
+        ability,
+        arrangements,
+        collector: s.collector,
+        placed_with: s.placed_with,
+        may_work,
+        as_of,
+    })
+}
+
+/// A contact to log, as a form or JSON body gives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ActionForm {
+    /// call, sms, email, voice_bot, letter or visit.
+    pub channel: String,
+    /// borrower, attorney or a contact id.
+    pub party: String,
+    /// Outcome code.
+    pub outcome: String,
+    /// Note.
+    #[serde(default)]
+    pub note: String,
+    /// Promise amount (major units), with outcome promise_to_pay.
+    #[serde(default)]
+    pub ptp_amount: Option<String>,
+    /// Promise date (YYYY-MM-DD).
+    #[serde(default)]
+    pub ptp_date: Option<String>,
+    /// When it happened (RFC 3339); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+fn blank_to_none(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Logs a contact after the contact policy and the content rules have passed it.
+pub async fn log_action(
+    state: &AppState,
+    user: &User,
+    case_id: &str,
+    f: ActionForm,
+) -> Result<ActionRow, Error> {
+    workable_case(state, user, case_id).await?;
+    let at = match blank_to_none(&f.at) {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+            Error::BadRequest(format!("at {text:?}: {e} (use e.g. 2026-11-30T10:15:00+08:00)"))
+        })?,
+        None => chrono::Local::now().fixed_offset(),
+    };
+    let promise = match (blank_to_none(&f.ptp_amount), blank_to_none(&f.ptp_date)) {
+        (Some(a), Some(d)) => {
+            let due = arrears_core::calendar::parse_iso_date(d)
+                .ok_or_else(|| Error::BadRequest(format!("ptp_date {d:?} is not a date (YYYY-MM-DD)")))?;
+            Some((a.to_string(), due))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(Error::BadRequest(
+                "承诺金额和日期须同时填写 / ptp_amount and ptp_date go together".into(),
+            ));
+        }
+    };
+    let input = ActionInput {
+        case_id: case_id.to_string(),
+        at,
+        actor: user.name.clone(),
+        agency: user.agency.clone(),
+        channel: f.channel,
+        party: f.party,
+        outcome: f.outcome,
+        note: f.note,
+        promise,
+    };
+    let now = chrono::Local::now().to_rfc3339();
+    Ok(actions::log(state.db(), &state.0.scanner, input, &now).await?)
+}
+
+/// An arrangement request as a form or JSON body gives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ArrangementForm {
+    /// extension, instalment_plan or settlement.
+    pub kind: String,
+    /// Amount offered (major units).
+    pub amount: String,
+    /// Months (extension, instalment plan).
+    #[serde(default)]
+    pub months: Option<String>,
+    /// Note.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records an arrangement request.
+pub async fn request_arrangement(
+    state: &AppState,
+    user: &User,
+    case_id: &str,
+    f: ArrangementForm,
+) -> Result<ArrangementRequest, Error> {
+    workable_case(state, user, case_id).await?;
+    let months = match blank_to_none(&f.months) {
+        Some(m) => Some(
+            m.parse::<i64>().map_err(|_| Error::BadRequest(format!("months {m:?} is not a whole number")))?,
+        ),
+        None => None,
+    };
+    let input = RequestInput {
+        case_id: case_id.to_string(),
+        kind: f.kind,
+        amount: f.amount,
+        months,
+        note: f.note,
+        actor: user.name.clone(),
+    };
+    arrangements::request(state.db(), input, &Utc::now().to_rfc3339()).await.map_err(|e| match e {
+        ArrangementError::UnknownCase(_) => Error::NotFound,
+        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+        other => Error::internal(other),
+    })
+}
+
+/// Moves a case (and its open queue tasks) to a collector.
+pub async fn assign(state: &AppState, user: &User, case_id: &str, collector: &str) -> Result<(), Error> {
+    require(user, Capability::AssignCases)?;
+    visible_case(state, user, case_id).await?;
+    let on = business_date(state).await?;
+    if actions::assign(state.db(), case_id, collector.trim(), on, &user.name).await? {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!("没有催收员 {collector:?} / no collector {collector:?}")))
+    }
+}
+
+/// A loan as of a date, if the user may see it: through a case it may see, or through a
+/// role that reads the whole book.
+pub async fn loan(
+    state: &AppState,
+    user: &User,
+    loan_id: &str,
+    date: Option<NaiveDate>,
+) -> Result<LoanView, Error> {
+    require(user, Capability::ViewCases)?;
+    if !matches!(user.role, Role::RiskAnalyst | Role::Auditor) {
+        let case = store::case_of_loan(state.db(), loan_id).await?.ok_or(Error::NotFound)?;
+        visible_case(state, user, &case).await?;
+    }
+    let date = match date {
+        Some(d) => d,
+        None => business_date(state).await?,
+    };
+    view::show_loan(state.db(), loan_id, date).await?.ok_or(Error::NotFound)
+}
+
+/// The department's numbers.
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    /// Business date.
+    pub as_of: NaiveDate,
+    /// Buckets, five-class, roll rates of that date (none if it has no figures).
+    pub portfolio: Option<PortfolioView>,
+    /// (date, bucket, rank, principal outstanding in minor units) over the last 30 days.
+    pub bucket_trend: Vec<(NaiveDate, String, i64, i64)>,
+    /// Per collector.
+    pub collectors: Vec<CollectorFigures>,
+    /// Per agency.
+    pub agencies: Vec<AgencyFigures>,
+    /// Champion / challenger arms.
+    pub arms: Vec<ArmFigures>,
+    /// Queue health and promises.
+    pub health: QueueHealth,
+}
+
+/// The numbers a supervisor or manager steers by.
+pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
+    require(user, Capability::ViewFigures)?;
+    let db = state.db();
+    let as_of = business_date(state).await?;
+    let portfolio = match portfolio::portfolio(db, as_of).await {
+        Ok(p) => Some(p),
+        Err(portfolio::ReportError::NotClosed(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let overdue_before = (Utc::now() - Duration::days(1)).to_rfc3339();
+    Ok(Figures {
+        as_of,
+        portfolio,
+        bucket_trend: store::bucket_trend(db, as_of - Duration::days(30), as_of).await?,
+        collectors: store::collector_figures(db).await?,
+        agencies: arrears_store::treatment::agency_figures(db).await?,
+        arms: arrears_store::treatment::arm_figures(db).await?,
+        health: store::queue_health(db, &overdue_before).await?,
+    })
+}
+
+/// Open early-warning alerts for the user's departments.
+pub async fn alert_list(state: &AppState, user: &User) -> Result<Vec<AlertRow>, Error> {
+    require(user, Capability::ViewAlerts)?;
+    let mut rows = arrears_store::alerts::list_alerts(state.db(), Some("open"), None).await?;
+    if user.role == Role::Legal {
+        rows.retain(|a| a.departments.iter().any(|d| d == "legal"));
+    }
+    Ok(rows)
+}
+
+/// One figure of the repayment-ability assessment, explained: formula, inputs, period.
+#[derive(Debug, Serialize)]
+pub struct AbilityLine {
+    /// Code (`current_ratio`, `payment_regularity`, …).
+    pub code: &'static str,
+    /// Name in Chinese.
+    pub name_zh: &'static str,
+    /// The value, if it can be computed.
+    pub value: Option<String>,
+    /// Why there is no value, in Chinese and in English.
+    pub missing: Option<(String, String)>,
+    /// How it is computed.
+    pub formula: &'static str,
+    /// `name = value` of each input, with its period when it comes from a statement.
+    pub inputs: Vec<String>,
+    /// The period the figure speaks of.
+    pub period_end: Option<NaiveDate>,
+}
+
+/// The borrower's repayment-ability figures as of the date (companies: statements too).
+pub async fn ability(state: &AppState, borrower: &str, date: NaiveDate) -> Result<Vec<AbilityLine>, Error> {
+    let Some(a) = alerts::ability(state.db(), borrower, date).await? else { return Ok(Vec::new()) };
+    Ok(a.company
+        .iter()
+        .chain(&a.behaviour)
+        .map(|f| AbilityLine {
+            code: f.code,
+            name_zh: f.name_zh(),
+            value: f.value.map(|v| v.normalize().to_string()),
+            missing: f.missing.map(|m| (m.zh(), m.en())),
+            formula: f.formula,
+            inputs: f
+                .inputs
+                .iter()
+                .map(|i| {
+                    let v = alerts::input_text(&i.value, a.currency);
+                    match i.period_end {
+                        Some(p) => format!("{} = {v} ({p})", i.name),
+                        None => format!("{} = {v}", i.name),
+                    }
+                })
+                .collect(),
+            period_end: f.period_end,
+        })
+        .collect())
+}
+
+fn audit_key(state: &AppState) -> std::path::PathBuf {
+    state.0.config.audit_key.clone()
+}
+
+/// Recomputes the whole audit log and its checkpoints.
+pub async fn verify(state: &AppState, user: &User) -> Result<arrears_app::audit::VerifyReport, Error> {
+    require(user, Capability::Audit)?;
+    let path = audit_key(state);
+    if !path.exists() {
+        return Err(Error::BadRequest(format!("没有审计密钥 / no audit key at {}", path.display())));
+    }
+    let verifier = arrears_app::audit::load_verifier(&path)?;
+    Ok(arrears_app::audit::verify(state.db(), &verifier).await?)
+}
+
+/// One audit entry with its inclusion proof to the latest checkpoint.
+pub async fn entry(
+    state: &AppState,
+    user: &User,
+    seq: u64,
+) -> Result<arrears_app::audit::InclusionView, Error> {
+    require(user, Capability::Audit)?;
+    arrears_app::audit::inclusion(state.db(), seq).await.map_err(|e| match e {
+        arrears_app::audit::AuditError::NotCovered { .. } | arrears_app::audit::AuditError::NoCheckpoint => {
+            Error::BadRequest(e.to_string())
+        }
+        other => Error::internal(other),
+    })
+}
+
+/// A case's evidence package as zip bytes (signs a fresh checkpoint first).
+pub async fn evidence(state: &AppState, user: &User, case_id: &str) -> Result<Vec<u8>, Error> {
+    require(user, Capability::Evidence)?;
+    visible_case(state, user, case_id).await?;
+    let (signer, _) = arrears_app::audit::load_signer(&audit_key(state))?;
+    let ev = arrears_app::audit::case_evidence(state.db(), case_id, &signer).await?;
+    Ok(arrears_app::audit::evidence_zip(&ev)?)
+}
+
+/// Every user.
+pub async fn users(state: &AppState, user: &User) -> Result<Vec<UserView>, Error> {
+    require(user, Capability::ManageUsers)?;
+    Ok(personal::list_users(state.db()).await?)
+}
+
+/// A new user as a form or JSON body gives it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct UserForm {
+    /// Login name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Agency (agency users).
+    #[serde(default)]
+    pub agency: Option<String>,
+    /// Team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Password.
+    pub password: String,
+}
+
+/// Creates a user.
+pub async fn add_user(state: &AppState, user: &User, f: &UserForm) -> Result<UserView, Error> {
+    require(user, Capability::ManageUsers)?;
+    let u = NewUser {
+        name: f.name.trim(),
+        role: f.role.trim(),
+        agency: blank_to_none(&f.agency),
+        team: blank_to_none(&f.team),
+        password: &f.password,
+    };
+    Ok(personal::add_user(state.db(), &u, &Utc::now().to_rfc3339()).await?)
+}
+
+/// A strategy check's answer: the strategy's outline, or its errors with line numbers.
+#[derive(Debug, Serialize)]
+pub struct StrategyCheck {
+    /// Whether it passed.
+    pub ok: bool,
+    /// `name vN`.
+    pub strategy: Option<String>,
+    /// (line, column, message).
+    pub errors: Vec<(usize, usize, String)>,
+    /// Whether it was installed now.
+    pub installed: bool,
+}
+
+/// Checks a strategy's text, and installs it when `install` is set and it passed.
+pub async fn check_strategy(
+    state: &AppState,
+    user: &User,
+    text: &str,
+    install: bool,
+) -> Result<StrategyCheck, Error> {
+    require(user, Capability::ManageStrategies)?;
+    match arrears_app::strategies::check_strategy("strategy.toml", text, &state.0.config.config_dir) {
+        Ok((s, _notes)) => {
+            let installed = install
+                && arrears_app::strategies::install(
+                    state.db(),
+                    &s,
+                    text.to_string(),
+                    &Utc::now().to_rfc3339(),
+                )
+                .await?;
+            Ok(StrategyCheck {
+                ok: true,
+                strategy: Some(format!("{} v{}", s.name, s.version)),
+                errors: Vec::new(),
+                installed,
+            })
+        }
+        Err(e) => Ok(StrategyCheck {
+            ok: false,
+            strategy: None,
+            errors: e.errors.into_iter().map(|d| (d.line, d.column, d.message)).collect(),
+            installed: false,
+        }),
+    }
+}
+
+/// The collectors, for assignment and admin.
+pub async fn collectors(state: &AppState) -> Result<Vec<arrears_store::treatment::CollectorRow>, Error> {
+    Ok(arrears_store::treatment::collectors(state.db()).await?)
+}

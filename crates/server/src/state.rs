@@ -1,0 +1,129 @@
+//! What every handler shares: the database, the content scanner, the login limiter and
+//! the settings the server was started with.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrears_content::Scanner;
+use arrears_store::Db;
+
+/// Settings of one server process.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Mark cookies `Secure` and send HSTS: set it whenever the server is reached over HTTPS
+    /// (behind a TLS proxy); plain-HTTP loopback use needs it off.
+    pub secure_cookies: bool,
+    /// The audit signing key file (evidence packages, checkpoints).
+    pub audit_key: PathBuf,
+    /// The configuration folder (templates, queues.toml) strategies are checked against.
+    pub config_dir: PathBuf,
+    /// How long a session lasts without logging in again.
+    pub session_hours: i64,
+    /// Failed logins allowed per user name, and per client address (×4), in the window.
+    pub login_attempts: usize,
+    /// The window failed logins are counted in.
+    pub login_window: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            secure_cookies: false,
+            audit_key: PathBuf::from("arrears.db.audit-key"),
+            config_dir: PathBuf::from("config"),
+            session_hours: 12,
+            login_attempts: 5,
+            login_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Shared state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub db: Db,
+    pub scanner: Scanner,
+    pub config: ServerConfig,
+    pub limiter: Mutex<Limiter>,
+}
+
+impl AppState {
+    /// State over an open database.
+    pub fn new(db: Db, config: ServerConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            db,
+            scanner: Scanner::default(),
+            config,
+            limiter: Mutex::new(Limiter::default()),
+        }))
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+}
+
+/// Failed logins per key (`user:NAME`, `ip:ADDR`) within the window. In memory, per
+/// process: behind a load balancer each process limits on its own, which still bounds
+/// guessing to a small multiple of the limit.
+#[derive(Default)]
+pub(crate) struct Limiter {
+    failures: HashMap<String, VecDeque<Instant>>,
+}
+
+impl Limiter {
+    /// Seconds until the key may try again, if it is over its limit now.
+    pub fn blocked(&mut self, key: &str, limit: usize, window: Duration, now: Instant) -> Option<u64> {
+        let q = self.failures.get_mut(key)?;
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() < limit {
+            return None;
+        }
+        let oldest = *q.front()?;
+        Some((window.saturating_sub(now.duration_since(oldest))).as_secs().max(1))
+    }
+
+    /// Counts a failure.
+    pub fn fail(&mut self, key: &str, now: Instant) {
+        if self.failures.len() > 100_000 {
+            // Bound the memory an attacker can make us hold: forget keys quiet for a minute.
+            self.failures
+                .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)));
+        }
+        self.failures.entry(key.to_string()).or_default().push_back(now);
+    }
+
+    /// Forgets a key's failures (after a successful login).
+    pub fn clear(&mut self, key: &str) {
+        self.failures.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_blocks_after_the_limit_and_forgets_after_the_window() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        let w = Duration::from_secs(60);
+        for i in 0..3 {
+            assert_eq!(l.blocked("user:a", 3, w, t0), None, "attempt {i}");
+            l.fail("user:a", t0);
+        }
+        assert_eq!(l.blocked("user:a", 3, w, t0 + Duration::from_secs(10)), Some(50));
+        assert_eq!(l.blocked("user:b", 3, w, t0), None);
+        assert_eq!(l.blocked("user:a", 3, w, t0 + w), None);
+        l.fail("user:a", t0 + w);
+        l.clear("user:a");
+        assert_eq!(l.blocked("user:a", 1, w, t0 + w), None);
+    }
+}

@@ -1,0 +1,489 @@
+//! What the web workbench reads and writes beyond the other modules: sessions, what decides
+//! who may see a case, a collector's queue, a case's DPD history, department figures and
+//! arrangement requests.
+
+use chrono::NaiveDate;
+
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+/// A live session with the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// The user's id.
+    pub user_id: i64,
+    /// Login name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// Team.
+    pub team: Option<String>,
+    /// Agency of an agency user.
+    pub agency: Option<String>,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// zh or en.
+    pub lang: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Stores a new session under the hash of its token.
+pub async fn create_session(
+    db: &Db,
+    token_hash: &str,
+    user_id: i64,
+    csrf: &str,
+    now: i64,
+    expires_at: i64,
+    lang: &str,
+) -> Result<(), StoreError> {
+    let sql = "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, lang) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(user_id).bind(csrf).bind(now).bind(expires_at)
+        .bind(lang).execute(p).await?; });
+    Ok(())
+}
+
+/// The session with that token hash, if it has not expired and its user is not disabled.
+pub async fn session(db: &Db, token_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
+    type Row = (i64, String, String, Option<String>, Option<String>, String, String, i64);
+    let sql = "SELECT u.user_id, u.name, u.role, u.team, u.agency, s.csrf, s.lang, s.expires_at \
+               FROM sessions s JOIN users u ON u.user_id = s.user_id \
+               WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
+    let row: Option<Row> =
+        on_pool!(db, p => sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(p).await?);
+    Ok(row.map(|(user_id, name, role, team, agency, csrf, lang, expires_at)| SessionRow {
+        user_id,
+        name,
+        role,
+        team,
+        agency,
+        csrf,
+        lang,
+        expires_at,
+    }))
+}
+
+/// Ends a session (logout), and every expired one while at it.
+pub async fn end_session(db: &Db, token_hash: &str, now: i64) -> Result<(), StoreError> {
+    let sql = "DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2";
+    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(now).execute(p).await?; });
+    Ok(())
+}
+
+/// Remembers the language a session chose.
+pub async fn set_session_lang(db: &Db, token_hash: &str, lang: &str) -> Result<(), StoreError> {
+    let sql = "UPDATE sessions SET lang = $2 WHERE token_hash = $1";
+    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(lang).execute(p).await?; });
+    Ok(())
+}
+
+/// What decides who may see a case, as stored (see `arrears_core::access::CaseScope`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct ScopeRow {
+    /// The allocated collector.
+    pub collector: Option<String>,
+    /// That collector's team.
+    pub collector_team: Option<String>,
+    /// The agency the case is placed with now.
+    pub placed_with: Option<String>,
+    /// Whether a legal referral was made (and not cancelled).
+    pub legal_referral: bool,
+}
+
+const SCOPE_COLUMNS: &str = "ct.collector_id, col.team, ct.placed_with, \
+     CASE WHEN EXISTS (SELECT 1 FROM tasks lt WHERE lt.case_id = c.case_id AND lt.kind = 'legal_referral' \
+     AND lt.status <> 'cancelled') THEN 1 ELSE 0 END";
+const SCOPE_JOINS: &str = "LEFT JOIN case_treatment ct ON ct.case_id = c.case_id \
+     LEFT JOIN collectors col ON col.collector_id = ct.collector_id";
+
+type ScopeTuple = (Option<String>, Option<String>, Option<String>, i32);
+
+fn scope_row((collector, collector_team, placed_with, legal): ScopeTuple) -> ScopeRow {
+    ScopeRow { collector, collector_team, placed_with, legal_referral: legal != 0 }
+}
+
+/// The visibility facts of one case; `None` if there is no such case.
+pub async fn case_scope(db: &Db, case_id: &str) -> Result<Option<ScopeRow>, StoreError> {
+    let sql = format!("SELECT {SCOPE_COLUMNS} FROM cases c {SCOPE_JOINS} WHERE c.case_id = $1");
+    let row: Option<ScopeTuple> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(case_id).fetch_optional(p).await?);
+    Ok(row.map(scope_row))
+}
+
+/// The case a loan belongs to most recently, if any.
+pub async fn case_of_loan(db: &Db, loan_id: &str) -> Result<Option<String>, StoreError> {
+    let sql = "SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+               WHERE cl.loan_id = $1 ORDER BY c.opened_on DESC LIMIT 1";
+    Ok(on_pool!(db, p => sqlx::query_scalar(sql).bind(loan_id).fetch_optional(p).await?))
+}
+
+/// Narrows a case list in SQL to what a viewer could see; the caller still asks
+/// `arrears_core::access::may_see_case` of every row, which is the rule.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only cases allocated to this collector …
+    pub collector: Option<String>,
+    /// … or to a collector of this team.
+    pub team: Option<String>,
+    /// Only cases placed with this agency.
+    pub agency: Option<String>,
+    /// Only cases referred to legal.
+    pub legal_only: bool,
+    /// Only cases with this status.
+    pub status: Option<String>,
+}
+
+/// One line of a case list with what decides its visibility.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseLine {
+    /// Case.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Borrower's name.
+    pub borrower_name: String,
+    /// Opened.
+    pub opened_on: NaiveDate,
+    /// open, closed or void.
+    pub status: String,
+    /// The worst DPD of its loans now.
+    pub max_dpd: i64,
+    /// Segment on the last run.
+    pub segment: Option<String>,
+    /// Hold, if any.
+    pub hold: Option<String>,
+    /// Visibility.
+    pub scope: ScopeRow,
+}
+
+/// Cases matching the filter, worst DPD first; at most `limit`.
+pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseLine>, StoreError> {
+    type Row = (String, String, String, NaiveDate, String, i64, Option<String>, Option<String>);
+    let sql = format!(
+        "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.status, \
+         CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+         WHERE cl.case_id = c.case_id), 0) AS BIGINT), ct.segment, ct.hold, {SCOPE_COLUMNS} \
+         FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id {SCOPE_JOINS} \
+         WHERE ($2 = '' OR c.status = $2) \
+         AND (($3 = '' AND $4 = '') OR ct.collector_id = $3 OR col.team = $4) \
+         AND ($5 = '' OR ct.placed_with = $5) \
+         AND ($6 = 0 OR EXISTS (SELECT 1 FROM tasks lt WHERE lt.case_id = c.case_id \
+              AND lt.kind = 'legal_referral' AND lt.status <> 'cancelled')) \
+         ORDER BY 6 DESC, c.case_id LIMIT $1"
+    );
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let rows: Vec<(Row, ScopeTuple)> = on_pool!(db, p => {
+        let raw: Vec<(String, String, String, NaiveDate, String, i64, Option<String>, Option<String>,
+                      Option<String>, Option<String>, Option<String>, i32)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(limit).bind(opt(&f.status)).bind(opt(&f.collector)).bind(opt(&f.team))
+                .bind(opt(&f.agency)).bind(i32::from(f.legal_only))
+                .fetch_all(p).await?;
+        raw.into_iter().map(|(a, b, c, d, e, g, h, i, j, k, l, m)| ((a, b, c, d, e, g, h, i), (j, k, l, m))).collect()
+    });
+    Ok(rows
+        .into_iter()
+        .map(|((case_id, borrower_id, borrower_name, opened_on, status, max_dpd, segment, hold), s)| {
+            CaseLine {
+                case_id,
+                borrower_id,
+                borrower_name,
+                opened_on,
+                status,
+                max_dpd,
+                segment,
+                hold,
+                scope: scope_row(s),
+            }
+        })
+        .collect())
+}
+
+/// One task of a queue, with what a collector needs to pick it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueueLine {
+    /// Task.
+    pub task_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Borrower's name.
+    pub borrower_name: String,
+    /// Step kind (call, visit, …).
+    pub kind: String,
+    /// Strategy step.
+    pub step: String,
+    /// When it may be done (UTC, RFC 3339).
+    pub due_at: String,
+    /// Priority.
+    pub priority: i64,
+    /// Segment.
+    pub segment: String,
+    /// Why the step fired.
+    pub because: String,
+    /// The worst DPD of the case's loans now.
+    pub max_dpd: i64,
+    /// Collector holding it.
+    pub collector_id: Option<String>,
+}
+
+/// Open tasks (pending or due) held by the collector, or by any collector of the team;
+/// highest priority first.
+pub async fn queue(
+    db: &Db,
+    collector: Option<&str>,
+    team: Option<&str>,
+    limit: i64,
+) -> Result<Vec<QueueLine>, StoreError> {
+    type Row = (String, String, String, String, String, String, i64, String, String, i64, Option<String>);
+    let sql = "SELECT t.task_id, t.case_id, COALESCE(b.name, ''), t.kind, t.step, t.due_at, t.priority, t.segment, \
+               t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+               WHERE cl.case_id = t.case_id), 0) AS BIGINT), t.collector_id \
+               FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+               LEFT JOIN collectors col ON col.collector_id = t.collector_id \
+               WHERE t.status IN ('pending', 'due') AND t.collector_id IS NOT NULL \
+               AND (t.collector_id = $2 OR ($3 <> '' AND col.team = $3)) \
+               ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1";
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(limit).bind(collector.unwrap_or(""))
+        .bind(team.unwrap_or("")).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                task_id,
+                case_id,
+                borrower_name,
+                kind,
+                step,
+                due_at,
+                priority,
+                segment,
+                because,
+                max_dpd,
+                collector_id,
+            )| {
+                QueueLine {
+                    task_id,
+                    case_id,
+                    borrower_name,
+                    kind,
+                    step,
+                    due_at,
+                    priority,
+                    segment,
+                    because,
+                    max_dpd,
+                    collector_id,
+                }
+            },
+        )
+        .collect())
+}
+
+/// The DPD of each loan of a case on every date its snapshot changed: (loan, date, DPD).
+pub async fn dpd_history(db: &Db, case_id: &str) -> Result<Vec<(String, NaiveDate, i64)>, StoreError> {
+    let sql = "SELECT s.loan_id, s.as_of, CAST(s.dpd AS BIGINT) FROM snapshots s \
+               JOIN case_loans cl ON cl.loan_id = s.loan_id WHERE cl.case_id = $1 ORDER BY s.loan_id, s.as_of";
+    Ok(on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?))
+}
+
+/// A collector's desk as a manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CollectorFigures {
+    /// Collector.
+    pub collector_id: String,
+    /// Name.
+    pub name: String,
+    /// Team.
+    pub team: String,
+    /// Open cases allocated to it.
+    pub cases: i64,
+    /// Its open tasks.
+    pub open_tasks: i64,
+    /// Contacts it logged (allowed ones).
+    pub contacts: i64,
+    /// Promises it took, kept and broken.
+    pub promises: i64,
+    /// Of those, kept.
+    pub kept: i64,
+    /// Of those, broken.
+    pub broken: i64,
+    /// Payments on its open cases' loans since each was assigned, minor units.
+    pub recovered_minor: i64,
+}
+
+/// Cases, contacts, promises and recoveries per collector.
+pub async fn collector_figures(db: &Db) -> Result<Vec<CollectorFigures>, StoreError> {
+    type Row = (String, String, String, i64, i64, i64, i64, i64, i64, i64);
+    let sql = "SELECT col.collector_id, col.name, col.team, \
+         CAST((SELECT COUNT(*) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id \
+               WHERE ct.collector_id = col.collector_id AND c.status = 'open') AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM tasks t WHERE t.collector_id = col.collector_id AND t.status IN ('pending', 'due')) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM actions a WHERE a.actor = col.collector_id AND a.allowed = 1) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id \
+               AND p.status = 'kept') AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id \
+               AND p.status = 'broken') AS BIGINT), \
+         CAST(COALESCE((SELECT SUM(pay.amount) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id \
+               JOIN case_loans cl ON cl.case_id = ct.case_id JOIN payments pay ON pay.loan_id = cl.loan_id \
+               WHERE ct.collector_id = col.collector_id AND c.status = 'open' AND pay.paid_on >= ct.assigned_on), 0) AS BIGINT) \
+         FROM collectors col ORDER BY col.team, col.collector_id";
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                collector_id,
+                name,
+                team,
+                cases,
+                open_tasks,
+                contacts,
+                promises,
+                kept,
+                broken,
+                recovered_minor,
+            )| {
+                CollectorFigures {
+                    collector_id,
+                    name,
+                    team,
+                    cases,
+                    open_tasks,
+                    contacts,
+                    promises,
+                    kept,
+                    broken,
+                    recovered_minor,
+                }
+            },
+        )
+        .collect())
+}
+
+/// How the queues stand at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct QueueHealth {
+    /// Open tasks whose time came more than a day ago.
+    pub overdue_tasks: i64,
+    /// Open queue tasks (calls, visits, guarantor contact) that no collector holds.
+    pub unallocated_tasks: i64,
+    /// Open cases with no collector and no agency.
+    pub unallocated_cases: i64,
+    /// Promises: pending, kept, broken.
+    pub ptp_pending: i64,
+    /// Kept promises.
+    pub ptp_kept: i64,
+    /// Broken promises.
+    pub ptp_broken: i64,
+}
+
+/// Queue health and promise counts; `overdue_before` is an RFC 3339 UTC instant.
+pub async fn queue_health(db: &Db, overdue_before: &str) -> Result<QueueHealth, StoreError> {
+    type Row = (i64, i64, i64, i64, i64, i64);
+    let sql = "SELECT \
+         CAST((SELECT COUNT(*) FROM tasks WHERE status IN ('pending', 'due') AND due_at < $1) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM tasks WHERE status IN ('pending', 'due') AND queue IS NOT NULL \
+               AND collector_id IS NULL) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM cases c LEFT JOIN case_treatment ct ON ct.case_id = c.case_id \
+               WHERE c.status = 'open' AND ct.collector_id IS NULL AND ct.placed_with IS NULL) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM ptps WHERE status = 'pending') AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM ptps WHERE status = 'kept') AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM ptps WHERE status = 'broken') AS BIGINT)";
+    let r: Row = on_pool!(db, p => sqlx::query_as(sql).bind(overdue_before).fetch_one(p).await?);
+    Ok(QueueHealth {
+        overdue_tasks: r.0,
+        unallocated_tasks: r.1,
+        unallocated_cases: r.2,
+        ptp_pending: r.3,
+        ptp_kept: r.4,
+        ptp_broken: r.5,
+    })
+}
+
+/// Overdue balance by bucket on each business date in the range: (date, bucket, rank, overdue total minor units).
+pub async fn bucket_trend(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(NaiveDate, String, i64, i64)>, StoreError> {
+    let sql = "SELECT business_date, grp, CAST(rank AS BIGINT), CAST(SUM(outstanding_principal) AS BIGINT) \
+               FROM portfolio_figures WHERE dimension = 'bucket' AND business_date >= $1 AND business_date <= $2 \
+               GROUP BY business_date, grp, rank ORDER BY business_date, rank";
+    Ok(on_pool!(db, p => sqlx::query_as(sql).bind(from).bind(to).fetch_all(p).await?))
+}
+
+/// A request for an arrangement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArrangementRequest {
+    /// Id.
+    pub request_id: String,
+    /// Case.
+    pub case_id: String,
+    /// extension, instalment_plan or settlement.
+    pub kind: String,
+    /// Minor units offered.
+    pub amount: i64,
+    /// Currency code.
+    pub currency: String,
+    /// Months (extension, instalment plan).
+    pub months: Option<i64>,
+    /// Note.
+    pub note: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// RFC 3339.
+    pub requested_at: String,
+    /// requested, approved or rejected.
+    pub status: String,
+}
+
+/// Stores an arrangement request.
+pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Result<(), StoreError> {
+    let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
+               requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    let months = r.months.map(|m| m as i32);
+    on_tx!(tx, c => { sqlx::query(sql).bind(&r.request_id).bind(&r.case_id).bind(&r.kind).bind(r.amount)
+        .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
+        .bind(&r.status).execute(c).await?; });
+    Ok(())
+}
+
+/// A case's arrangement requests, newest first.
+pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<ArrangementRequest>, StoreError> {
+    type Row = (String, String, String, i64, String, Option<i32>, String, String, String, String);
+    let sql = "SELECT request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status \
+               FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id";
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                request_id,
+                case_id,
+                kind,
+                amount,
+                currency,
+                months,
+                note,
+                requested_by,
+                requested_at,
+                status,
+            )| {
+                ArrangementRequest {
+                    request_id,
+                    case_id,
+                    kind,
+                    amount,
+                    currency,
+                    months: months.map(i64::from),
+                    note,
+                    requested_by,
+                    requested_at,
+                    status,
+                }
+            },
+        )
+        .collect())
+}
