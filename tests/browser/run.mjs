@@ -183,6 +183,17 @@ await scenario('auditor-verifies-the-log', async (page) => {
   await page.screenshot({ path: `${artifacts}/audit.png` });
 });
 
+await scenario('admin-strategy-upload-shows-checker-errors-inline', async (page) => {
+  await login(page, 'admin');
+  assert.match(page.url(), /\/admin$/);
+  assert.ok(await page.locator('#users tr').count() >= 8, 'one user per role');
+  await page.fill('#strategy-text', 'name = "broken"\nversion = 1\neffective_from = "2026-01-01"\n[[segments]]\nname = "x"\nwhen = "dpd >>> 3"\n');
+  await page.click('button[name=install][value="0"]');
+  await page.waitForSelector('#strategy-errors');
+  assert.match(await page.textContent('#strategy-errors'), /strategy\.toml:\d+:\d+:/);
+  await page.screenshot({ path: `${artifacts}/admin-strategy-errors.png`, fullPage: true });
+});
+
 await browser.close();
 const failed = results.filter((r) => !r.ok);
 console.log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${artifacts}`);

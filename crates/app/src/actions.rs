@@ -6,11 +6,13 @@ use arrears_content::{Scanner, Verdict};
 use arrears_core::contact_policy::{AgencyId, Channel, CollectorId, Party, Proposal, Purpose, Source, check};
 use arrears_core::{Amount, ContactId, Currency, Relation};
 use arrears_store::actions::{self as store, ActionEffects, ActionRow, NewPromise};
+use arrears_store::restrictions as restrictions_store;
 use arrears_store::treatment as treatment_store;
 use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 use crate::audit::Event;
+use crate::restrictions::{Target, bidx_for};
 use crate::treatment::{Packs, TreatmentError, attempt, profile};
 
 /// The outcome codes a collector records.
@@ -94,6 +96,9 @@ pub enum ActionError {
     /// The contact-policy packs could not be loaded.
     #[error(transparent)]
     Policy(#[from] TreatmentError),
+    /// The borrower's contact restrictions could not be read.
+    #[error(transparent)]
+    Restrictions(#[from] crate::restrictions::RestrictionError),
 }
 
 /// Checks and logs a contact; returns the stored action.
@@ -201,10 +206,24 @@ pub async fn log(
         debt: None,
         carries_opt_out: true,
     };
-    let profile = profile(&case.timezone, case.hold.as_deref());
-    let packs = Packs::builtin()?;
+    let mut profile = profile(&case.timezone, case.hold.as_deref());
+    // The number or e-mail on record of the party contacted (none for the attorney).
+    let (phone_bidx, email_bidx) = match proposal.party {
+        Party::Attorney => None,
+        _ => restrictions_store::party_bidx(db, &case.borrower_id, contact_id.as_deref()).await?,
+    }
+    .unwrap_or_default();
+    let target =
+        Target { channel, address: &proposal.address, bidx: bidx_for(channel, &phone_bidx, &email_bidx) };
+    let local_day = match case.timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => at_utc.with_timezone(&tz).date_naive(),
+        Err(_) => on,
+    };
+    let restrictions = crate::restrictions::of_borrower(db, &case.borrower_id).await?;
+    crate::restrictions::apply(&mut profile, &restrictions, Some(local_day), target);
+    let packs = Packs::load()?;
     let pack = packs.for_case(case.contact_pack.as_deref(), &case.timezone);
-    let decision = check(pack, &proposal, &profile, &history, packs.holidays());
+    let decision = check(pack, &proposal, &profile, &history, packs.holidays_for(pack));
     let row = ActionRow {
         action_id: String::new(),
         case_id: case.case_id.clone(),

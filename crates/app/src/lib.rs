@@ -11,6 +11,7 @@ pub mod close;
 pub mod import;
 pub mod personal;
 pub mod portfolio;
+pub mod restrictions;
 pub mod staff;
 pub mod strategies;
 pub mod treatment;

@@ -26,6 +26,7 @@ use arrears_strategy::{
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::audit::Event;
+use crate::restrictions::{Target, bidx_for};
 use chrono_tz::Tz;
 
 /// The strategy shipped with arrears, used until one is installed.
@@ -45,6 +46,12 @@ pub enum TreatmentError {
     /// A contact-policy pack failed to load.
     #[error("contact policy pack {0}")]
     Pack(String),
+    /// A holiday calendar failed to load.
+    #[error("holiday calendar {0}")]
+    Holidays(String),
+    /// The contact restrictions could not be read.
+    #[error(transparent)]
+    Restrictions(#[from] crate::restrictions::RestrictionError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,14 +97,27 @@ pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, Treatmen
         .map_err(|e| TreatmentError::Strategy { name, errors: e.lines().join("\n") })
 }
 
-/// Policy packs by id, with the built-in ones loaded once.
+/// Environment variable naming the holiday calendar files to use instead of the built-in
+/// ones, separated like `PATH` (`:` on Unix); each file is read with [`Holidays::parse`].
+pub const HOLIDAYS_ENV: &str = "ARREARS_HOLIDAYS";
+
+/// The holiday calendars shipped with arrears, by the id of the pack they go with.
+const BUILTIN_HOLIDAYS: &[(&str, &str, &str)] = &[
+    ("cn", "config/holidays/cn-2026.toml", include_str!("../../../config/holidays/cn-2026.toml")),
+    ("us", "config/holidays/us-2026.toml", include_str!("../../../config/holidays/us-2026.toml")),
+];
+
+/// Policy packs by id, with the built-in ones loaded once, and their holiday calendars.
 pub struct Packs {
     packs: HashMap<String, PolicyPack>,
-    holidays: Holidays,
+    /// Each pack's calendar: the built-in files of its id.
+    holidays: HashMap<String, Holidays>,
+    /// The calendar of `ARREARS_HOLIDAYS`, which replaces every pack's.
+    chosen: Option<Holidays>,
 }
 
 impl Packs {
-    /// The built-in `cn` and `us` packs, with an empty holiday calendar.
+    /// The built-in `cn` and `us` packs with the built-in holiday calendars of each.
     pub fn builtin() -> Result<Packs, TreatmentError> {
         let mut packs = HashMap::new();
         for id in ["cn", "us"] {
@@ -106,7 +126,32 @@ impl Packs {
                 PolicyPack::builtin(id).map_err(|e| TreatmentError::Pack(e.to_string()))?,
             );
         }
-        Ok(Packs { packs, holidays: Holidays::default() })
+        let mut holidays: HashMap<String, Holidays> = HashMap::new();
+        for (pack, origin, text) in BUILTIN_HOLIDAYS {
+            let calendar =
+                Holidays::parse(text, origin).map_err(|e| TreatmentError::Holidays(e.to_string()))?;
+            holidays.entry(pack.to_string()).or_default().merge(calendar);
+        }
+        Ok(Packs { packs, holidays, chosen: None })
+    }
+
+    /// [`Packs::builtin`], with the calendar files named by `ARREARS_HOLIDAYS` (when set and not
+    /// empty) used for every pack instead of the built-in ones.
+    pub fn load() -> Result<Packs, TreatmentError> {
+        let mut packs = Packs::builtin()?;
+        if let Some(paths) = std::env::var_os(HOLIDAYS_ENV).filter(|p| !p.is_empty()) {
+            let mut chosen = Holidays::default();
+            for path in std::env::split_paths(&paths) {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    TreatmentError::Holidays(format!("{} ({HOLIDAYS_ENV}): {e}", path.display()))
+                })?;
+                let calendar = Holidays::parse(&text, &path.display().to_string())
+                    .map_err(|e| TreatmentError::Holidays(format!("{e} ({HOLIDAYS_ENV})")))?;
+                chosen.merge(calendar);
+            }
+            packs.chosen = Some(chosen);
+        }
+        Ok(packs)
     }
 
     /// The pack for a case: its product's, when set (`product set --contact-pack`), else by
@@ -119,16 +164,21 @@ impl Packs {
         &self.packs[id]
     }
 
-    /// The holiday calendar.
-    pub fn holidays(&self) -> &Holidays {
-        &self.holidays
+    /// The holiday calendar a pack's holiday rule uses: `ARREARS_HOLIDAYS`'s when set, else
+    /// the built-in calendars of the pack's id (none for other packs).
+    pub fn holidays_for(&self, pack: &PolicyPack) -> &Holidays {
+        static NONE: std::sync::OnceLock<Holidays> = std::sync::OnceLock::new();
+        self.chosen
+            .as_ref()
+            .or_else(|| self.holidays.get(&pack.id))
+            .unwrap_or_else(|| NONE.get_or_init(Holidays::default))
     }
 }
 
 /// Runs steps 5 and 6 for `date`.
 pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentError> {
     let strategy = strategy_for(db, date).await?;
-    let packs = Packs::builtin()?;
+    let packs = Packs::load()?;
     let mut report = TreatmentReport {
         strategy: format!("{} v{}", strategy.name, strategy.version),
         ..Default::default()
@@ -154,6 +204,7 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
         }
     }
     let agencies: Vec<String> = store::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
+    let restricted = crate::restrictions::for_batch(db, date).await?;
     let product_packs: HashMap<String, String> = arrears_store::products::list(db)
         .await?
         .into_iter()
@@ -248,11 +299,20 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                         debt: None,
                         carries_opt_out: true,
                     };
-                    let profile = profile(&c.timezone, c.hold.as_deref());
+                    let mut profile = profile(&c.timezone, c.hold.as_deref());
+                    if let Some(r) = restricted.get(&c.borrower_id) {
+                        // Only the debtor's own number and e-mail are on record for the batch.
+                        let bidx = (proposal.party == Party::Debtor)
+                            .then(|| bidx_for(channel, &r.phone_bidx, &r.email_bidx))
+                            .flatten();
+                        let target = Target { channel, address: &proposal.address, bidx };
+                        crate::restrictions::apply(&mut profile, &r.restrictions, None, target);
+                    }
                     let pack = packs
                         .for_case(product_packs.get(&facts.loan.product).map(String::as_str), &c.timezone);
+                    let holidays = packs.holidays_for(pack);
                     let limit = morning + Duration::days(14);
-                    match first_allowed(pack, &proposal, &profile, history, packs.holidays(), limit) {
+                    match first_allowed(pack, &proposal, &profile, history, holidays, limit) {
                         Some(at) => {
                             task.due_at = at.to_rfc3339();
                             if let Some(template) = &step.template {
@@ -285,7 +345,7 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                             // the rule that really blocks.
                             let mut at_ten = proposal.clone();
                             at_ten.at = morning + Duration::hours(10);
-                            let refused = check(pack, &at_ten, &profile, history, packs.holidays());
+                            let refused = check(pack, &at_ten, &profile, history, holidays);
                             task.status = "blocked";
                             let why: Vec<String> = refused.refusals.iter().map(|r| r.message_zh()).collect();
                             task.reason = Some(if why.is_empty() {

@@ -8,6 +8,7 @@ mod alert;
 mod audit;
 mod compliance;
 mod personal;
+mod restrict;
 mod score;
 mod strategy;
 mod web;
@@ -142,6 +143,12 @@ enum Command {
     Task {
         #[command(subcommand)]
         command: work::TaskCommand,
+    },
+    /// Contact restrictions (联系限制): do-not-contact numbers, opt-outs, inconvenient times,
+    /// attorney representation, cease requests.
+    Contact {
+        #[command(subcommand)]
+        command: restrict::ContactCommand,
     },
     /// Contacts logged against cases (催收记录).
     Action {
@@ -533,6 +540,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Strategy { command } => strategy::run(&cli.db, command).await?,
         Command::Task { command } => work::task(&open(&cli.db).await?, command).await?,
         Command::Action { command } => work::action(&open(&cli.db).await?, command).await?,
+        Command::Contact { command } => restrict::run(&cli.db, cli.data_key.as_deref(), command).await?,
         Command::Collector { command } => work::collector(&open(&cli.db).await?, command).await?,
         Command::Agency { command } => work::agency(&open(&cli.db).await?, command).await?,
         Command::Case { command: CaseCommand::Assign { id, collector } } => {

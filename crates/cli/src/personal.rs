@@ -278,8 +278,9 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
                 print_json(&r)?;
             } else {
                 println!(
-                    "re-sealed under data key {}: {} borrower(s), {} contact(s); every value is now under it",
-                    r.key_id, r.borrowers, r.contacts
+                    "re-sealed under data key {}: {} borrower(s), {} contact(s), {} contact restriction(s); \
+                     every value is now under it",
+                    r.key_id, r.borrowers, r.contacts, r.restrictions
                 );
             }
         }

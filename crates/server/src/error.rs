@@ -116,6 +116,8 @@ impl From<arrears_app::actions::ActionError> for Error {
             A::Store(e) => Error::internal(e),
             A::Audit(e) => Error::internal(e),
             A::Policy(e) => Error::internal(e),
+            // Reading the borrower's restrictions failed: the data, not the request, is wrong.
+            A::Restrictions(e) => Error::internal(e),
             other => Error::BadRequest(other.to_string()),
         }
     }

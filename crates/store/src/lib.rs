@@ -28,6 +28,7 @@ mod packed;
 pub mod people;
 pub mod personal;
 pub mod products;
+pub mod restrictions;
 pub mod treatment;
 pub mod web;
 

@@ -333,6 +333,8 @@ pub struct RekeyReport {
     pub borrowers: u64,
     /// Contacts whose values were re-sealed.
     pub contacts: u64,
+    /// Contact restrictions whose number or address was re-sealed.
+    pub restrictions: u64,
 }
 
 /// Rows re-sealed per round trip.
@@ -440,6 +442,41 @@ async fn rekey_in(tx: &mut Tx, keys: &Keyring) -> Result<RekeyReport, PeopleErro
             report.contacts += 1;
         }
     }
+    // Numbers and addresses of contact restrictions (each sealed as the field it names).
+    let mut after = 0_i64;
+    loop {
+        let rows: Vec<(i64, String, String)> = on_tx!(tx, conn => {
+            sqlx::query_as(
+                "SELECT restriction_id, address_field, address FROM contact_restrictions \
+                 WHERE restriction_id > $1 AND address <> '' AND address NOT LIKE $2 \
+                 ORDER BY restriction_id LIMIT $3",
+            )
+            .bind(after)
+            .bind(&current)
+            .bind(REKEY_PAGE)
+            .fetch_all(conn)
+            .await?
+        });
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        for (id, field, address) in rows {
+            let field = if field == "email" { Field::Email } else { Field::Phone };
+            let what = || format!("contact_restrictions.address of restriction {id}");
+            let plain = keys.open(field, &address, &what)?;
+            on_tx!(tx, conn => {
+                sqlx::query(
+                    "UPDATE contact_restrictions SET address = $1, address_bidx = $2 WHERE restriction_id = $3",
+                )
+                .bind(keys.seal(field, &plain)?)
+                .bind(keys.blind(field, &plain))
+                .bind(id)
+                .execute(conn)
+                .await?
+                .rows_affected()
+            });
+            report.restrictions += 1;
+        }
+    }
     Ok(report)
 }
 
@@ -454,7 +491,8 @@ pub struct PurgeReport {
     pub contacts: u64,
 }
 
-/// Purges the personal data (name, ID number, phone, e-mail and their indexes) of every
+/// Purges the personal data (name, ID number, phone, e-mail and their indexes, and the numbers
+/// of their contact restrictions) of every
 /// borrower, and its contacts, whose cases all closed before `cutoff`: at least one case
 /// closed, none open or closed on or after `cutoff`, and no loan that is not paid off (a
 /// loan the batch has not evaluated yet counts as active). Loans, amounts, cases and
@@ -486,10 +524,16 @@ pub async fn purge(db: &Db, cutoff: NaiveDate, today: NaiveDate) -> Result<Purge
             "UPDATE contacts SET name = '', phone = '', email = '', phone_bidx = '', email_bidx = '', \
              purged_on = $1 WHERE borrower_id IN ({list}) AND purged_on IS NULL"
         );
+        // A restriction's number and attorney are personal data too; its kind and dates stay.
+        let r = format!(
+            "UPDATE contact_restrictions SET address = '', address_bidx = '', attorney_name = '' \
+             WHERE borrower_id IN ({list})"
+        );
         on_tx!(&mut tx, conn => {
             sqlx::query(sqlx::AssertSqlSafe(b.as_str())).bind(today).execute(&mut *conn).await?;
             report.contacts +=
                 sqlx::query(sqlx::AssertSqlSafe(c.as_str())).bind(today).execute(&mut *conn).await?.rows_affected();
+            sqlx::query(sqlx::AssertSqlSafe(r.as_str())).execute(&mut *conn).await?;
         });
     }
     tx.commit().await?;

@@ -16,8 +16,8 @@
 //!
 //! A pack other than the built-in ones is read by the caller and parsed here, e.g.
 //! `PolicyPack::parse(&std::fs::read_to_string(path)?, path)`; errors read
-//! `path:line: what is wrong`. A holiday calendar file (one ISO date a line) is read the same
-//! way with [`Holidays::parse`].
+//! `path:line: what is wrong`. A holiday calendar file (one ISO date a line, or the TOML of
+//! `config/holidays/cn-2026.toml`) is read the same way with [`Holidays::parse`].
 //!
 //! Local time is the debtor's: "per day" is the debtor's local day, quiet hours are the
 //! debtor's local hours, and when several zones are possible a time must pass in all of them.

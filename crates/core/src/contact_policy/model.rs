@@ -269,9 +269,34 @@ impl Holidays {
         self.dates.contains(&date)
     }
 
-    /// Reads a calendar file: one ISO date (`2026-10-01`) a line; `#` starts a comment and
-    /// blank lines are skipped. `origin` names the file in errors.
+    /// How many dates the calendar holds.
+    pub fn len(&self) -> usize {
+        self.dates.len()
+    }
+
+    /// Whether the calendar holds no date.
+    pub fn is_empty(&self) -> bool {
+        self.dates.is_empty()
+    }
+
+    /// Adds the dates of another calendar (e.g. the next year's file).
+    pub fn merge(&mut self, other: Holidays) {
+        self.dates.extend(other.dates);
+    }
+
+    /// Reads a calendar file. Two forms are accepted: one ISO date (`2026-10-01`) a line, with
+    /// `#` starting a comment and blank lines skipped; or TOML with a `[calendar]` table
+    /// (`id`, optional `name_zh`, `name_en`, `source`) and `[[holiday]]` tables of a `name`, a
+    /// `from` date and an optional inclusive `to` date (`config/holidays/cn-2026.toml`).
+    /// `origin` names the file in errors, which give the line to fix.
     pub fn parse(text: &str, origin: &str) -> Result<Holidays, PackError> {
+        let toml_shaped = text.lines().any(|l| {
+            let l = l.split('#').next().unwrap_or("").trim();
+            l.starts_with('[') || l.contains('=')
+        });
+        if toml_shaped {
+            return calendar_file::parse(text, origin);
+        }
         let mut dates = BTreeSet::new();
         for (i, line) in text.lines().enumerate() {
             let entry = line.split('#').next().unwrap_or("").trim();
@@ -284,6 +309,92 @@ impl Holidays {
                 message: format!("{entry:?} is not a date written YYYY-MM-DD"),
             })?;
             dates.insert(date);
+        }
+        Ok(Holidays { dates })
+    }
+}
+
+/// The TOML form of a holiday calendar.
+mod calendar_file {
+    use std::collections::BTreeSet;
+
+    use chrono::{Duration, NaiveDate};
+    use serde::Deserialize;
+    use toml::Spanned;
+    use toml::value::Datetime;
+
+    use super::Holidays;
+    use crate::contact_policy::pack::{PackError, line_of};
+
+    /// Longest holiday a `from`–`to` range may span: a longer one is a typo in a year.
+    const MAX_DAYS: i64 = 31;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[allow(dead_code, reason = "read so that a file without it is rejected")]
+        calendar: Header,
+        #[serde(default)]
+        holiday: Vec<Spanned<Entry>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code, reason = "documentation for the people who read the file")]
+    struct Header {
+        id: String,
+        name_zh: Option<String>,
+        name_en: Option<String>,
+        source: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        name: String,
+        from: Spanned<Datetime>,
+        to: Option<Spanned<Datetime>>,
+    }
+
+    fn date(d: &Spanned<Datetime>, text: &str, origin: &str) -> Result<NaiveDate, PackError> {
+        let v = d.get_ref();
+        v.date
+            .filter(|_| v.time.is_none() && v.offset.is_none())
+            .and_then(|x| NaiveDate::from_ymd_opt(i32::from(x.year), u32::from(x.month), u32::from(x.day)))
+            .ok_or_else(|| PackError {
+                origin: origin.to_string(),
+                line: Some(line_of(text, d.span().start)),
+                message: format!("{v} is not a date written YYYY-MM-DD (no time of day)"),
+            })
+    }
+
+    pub(super) fn parse(text: &str, origin: &str) -> Result<Holidays, PackError> {
+        let file: File = toml::from_str(text).map_err(|e| PackError {
+            origin: origin.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        let mut dates = BTreeSet::new();
+        for h in &file.holiday {
+            let line = line_of(text, h.span().start);
+            let entry = h.get_ref();
+            let from = date(&entry.from, text, origin)?;
+            let to = match &entry.to {
+                Some(t) => date(t, text, origin)?,
+                None => from,
+            };
+            let days = (to - from).num_days();
+            if !(0..MAX_DAYS).contains(&days) {
+                return Err(PackError {
+                    origin: origin.to_string(),
+                    line: Some(line),
+                    message: format!(
+                        "holiday {:?}: {from} to {to} is not a range of 1 to {MAX_DAYS} days",
+                        entry.name
+                    ),
+                });
+            }
+            dates.extend((0..=days).map(|i| from + Duration::days(i)));
         }
         Ok(Holidays { dates })
     }
@@ -357,6 +468,41 @@ mod tests {
             let err = Holidays::parse(bad, "h.txt").unwrap_err();
             assert_eq!(err.line, Some(line), "{err}");
             assert!(err.to_string().starts_with(&format!("h.txt:{line}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn holiday_calendars_in_toml() {
+        let text = "[calendar]\nid = \"t\"\n\n[[holiday]]\nname = \"国庆节\"\nfrom = 2026-10-01\nto = 2026-10-07\n\n\
+                    [[holiday]]\nname = \"元旦\"\nfrom = 2027-01-01\n";
+        let h = Holidays::parse(text, "t.toml").unwrap();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(h.len(), 8);
+        assert!(h.contains(d(2026, 10, 1)) && h.contains(d(2026, 10, 7)) && h.contains(d(2027, 1, 1)));
+        assert!(!h.contains(d(2026, 9, 30)) && !h.contains(d(2026, 10, 8)) && !h.contains(d(2027, 1, 2)));
+        // (what to replace, with what, expected line, text the message must contain)
+        let cases: &[(&str, &str, usize, &str)] = &[
+            ("to = 2026-10-07", "to = 2026-09-07", 4, "not a range"),
+            ("to = 2026-10-07", "to = 2026-12-07", 4, "not a range"),
+            ("to = 2026-10-07", "to = 2026-10-07T08:00:00", 7, "no time of day"),
+            ("from = 2027-01-01", "from = \"2027-01-01\"", 11, "datetime"),
+            ("from = 2027-01-01", "form = 2027-01-01", 11, "form"),
+            ("from = 2027-01-01", "from = 2027-02-30", 11, ""),
+            ("id = \"t\"", "", 1, "id"),
+        ];
+        for (from, to, line, needle) in cases {
+            assert!(text.contains(from), "{from}");
+            let err = Holidays::parse(&text.replacen(from, to, 1), "t.toml").expect_err(to);
+            assert_eq!(err.line, Some(*line), "{to}: {err}");
+            assert!(err.message.contains(needle), "{to}: {err}");
+        }
+        // The calendars shipped with arrears read and hold their holidays.
+        for (file, holiday) in [
+            (include_str!("../../../../config/holidays/cn-2026.toml"), d(2026, 10, 1)),
+            (include_str!("../../../../config/holidays/us-2026.toml"), d(2026, 11, 26)),
+        ] {
+            let h = Holidays::parse(file, "shipped").unwrap();
+            assert!(h.contains(holiday) && h.len() >= 10, "{} dates", h.len());
         }
     }
 

@@ -361,7 +361,7 @@ where
 }
 
 /// Where a byte offset falls, as a 1-based line number.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
 }
@@ -544,6 +544,8 @@ consent_override = true
             "third_party_when_unreachable",
             "third_party_refusal",
             "min_collectors",
+            "opt_outs",
+            "attorney_only",
         ]) {
             assert!(cn.contains(k), "cn lacks {k}");
         }
