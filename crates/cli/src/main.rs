@@ -422,7 +422,9 @@ impl Progress for ImportBar {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { args } => web::serve(&cli.db, cli.audit_key.as_deref(), &args).await?,
+        Command::Serve { args } => {
+            web::serve(&cli.db, cli.audit_key.as_deref(), cli.data_key.as_deref(), &args).await?
+        }
         Command::Demo { args } => web::demo(args).await?,
         Command::Init => {
             let db = open(&cli.db).await?;

@@ -27,19 +27,25 @@ pub struct ServeArgs {
     config: PathBuf,
 }
 
-fn config(args: &ServeArgs, db_url: &str, audit_key: Option<&Path>) -> ServerConfig {
+fn config(args: &ServeArgs, db_url: &str, audit_key: Option<&Path>, data_key: Option<&Path>) -> ServerConfig {
     ServerConfig {
         secure_cookies: args.secure_cookies,
         audit_key: crate::audit::key_path(db_url, audit_key),
+        data_key: data_key.map(Path::to_path_buf),
         config_dir: args.config.clone(),
         ..ServerConfig::default()
     }
 }
 
 /// `arrears serve`.
-pub async fn serve(db_url: &str, audit_key: Option<&Path>, args: &ServeArgs) -> Result<()> {
+pub async fn serve(
+    db_url: &str,
+    audit_key: Option<&Path>,
+    data_key: Option<&Path>,
+    args: &ServeArgs,
+) -> Result<()> {
     let db = crate::open(db_url).await?;
-    let state = AppState::new(db, config(args, db_url, audit_key));
+    let state = AppState::new(db, config(args, db_url, audit_key, data_key));
     arrears_server::serve(state, args.addr).await.with_context(|| format!("serving on {}", args.addr))
 }
 
@@ -157,7 +163,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         db.close().await;
         return Ok(());
     }
-    let state = AppState::new(db, config(&args.serve, &db_url, None));
+    let state = AppState::new(db, config(&args.serve, &db_url, None, None));
     println!("open http://{}/ and log in (Ctrl-C stops)", args.serve.addr);
     arrears_server::serve(state, args.serve.addr)
         .await

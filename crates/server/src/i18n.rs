@@ -103,6 +103,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("request", "提交申请", "Request"),
     ("requested", "已提交申请", "Requested"),
     ("ability", "还款能力", "Repayment ability"),
+    ("restrictions", "联系限制", "Contact restrictions"),
     ("scores_alerts", "评分与预警", "Scores and alerts"),
     ("rule", "规则", "Rule"),
     ("severity", "级别", "Severity"),

@@ -12,7 +12,6 @@ use arrears_app::view::{self, LoanView};
 use arrears_core::access::{Capability, CaseScope, Role, may_see_case, may_work_case};
 use arrears_store::actions::ActionRow;
 use arrears_store::alerts::AlertRow;
-use arrears_store::personal::Keyring;
 use arrears_store::treatment::{AgencyFigures, ArmFigures};
 use arrears_store::web::{
     self as store, ArrangementRequest, CaseFilter, CaseLine, CollectorFigures, QueueHealth, QueueLine,
@@ -232,6 +231,8 @@ pub struct CaseDetail {
     pub alerts: Vec<AlertRow>,
     /// Repayment ability, explained.
     pub ability: Vec<AbilityLine>,
+    /// Contact restrictions in force (do-not-contact, opt-outs, inconvenient times, attorney, cease).
+    pub restrictions: Vec<arrears_app::restrictions::RestrictionView>,
     /// Arrangement requests.
     pub arrangements: Vec<ArrangementRequest>,
     /// The allocated collector.
@@ -250,7 +251,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
     let db = state.db();
     let case = cases::show(db, case_id).await?.ok_or(Error::NotFound)?;
     let as_of = business_date(state).await?;
-    let keys = Keyring::resolve(db, None).map_err(Error::internal)?;
+    let keys = state.keys()?;
     let borrower = personal::show_borrower(db, &keys, &case.borrower_id, None).await?;
     let mut loan_details = Vec::new();
     for l in &case.loans {
@@ -266,6 +267,9 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
     };
     let arrangements = store::arrangement_requests(db, case_id).await?;
     let ability = ability(state, &case.borrower_id, as_of).await?;
+    let mut restrictions =
+        arrears_app::restrictions::list(db, &keys, Some(&case.borrower_id)).await.map_err(Error::internal)?;
+    restrictions.retain(|r| r.ended_on.is_none());
     let may_work = may_work_case(&user.viewer(), &scope(&s)) && case.status == "open";
     Ok(CaseDetail {
         case,
@@ -274,6 +278,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
         dpd_history,
         alerts,
         ability,
+        restrictions,
         arrangements,
         collector: s.collector,
         placed_with: s.placed_with,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use arrears_content::Scanner;
 use arrears_store::Db;
+use arrears_store::personal::Keyring;
 
 /// Settings of one server process.
 #[derive(Debug, Clone)]
@@ -17,6 +18,9 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// The audit signing key file (evidence packages, checkpoints).
     pub audit_key: PathBuf,
+    /// The keyring file of the data keys (`--data-key`); `None` resolves it as the command
+    /// line does (environment, then the file beside the database).
+    pub data_key: Option<PathBuf>,
     /// The configuration folder (templates, queues.toml) strategies are checked against.
     pub config_dir: PathBuf,
     /// How long a session lasts without logging in again.
@@ -32,6 +36,7 @@ impl Default for ServerConfig {
         ServerConfig {
             secure_cookies: false,
             audit_key: PathBuf::from("arrears.db.audit-key"),
+            data_key: None,
             config_dir: PathBuf::from("config"),
             session_hours: 12,
             login_attempts: 5,
@@ -49,6 +54,8 @@ pub(crate) struct Inner {
     pub scanner: Scanner,
     pub config: ServerConfig,
     pub limiter: Mutex<Limiter>,
+    /// The data keys, read on first use (a page that shows no personal data never needs them).
+    pub keys: Mutex<Option<Arc<Keyring>>>,
 }
 
 impl AppState {
@@ -59,7 +66,22 @@ impl AppState {
             scanner: Scanner::default(),
             config,
             limiter: Mutex::new(Limiter::default()),
+            keys: Mutex::new(None),
         }))
+    }
+
+    /// The data keys (masking needs them to open the sealed values).
+    pub(crate) fn keys(&self) -> Result<Arc<Keyring>, crate::Error> {
+        let mut held = self.0.keys.lock().map_err(|_| crate::Error::internal("keyring lock poisoned"))?;
+        if let Some(k) = held.as_ref() {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(
+            Keyring::resolve(&self.0.db, self.0.config.data_key.as_deref())
+                .map_err(crate::Error::internal)?,
+        );
+        *held = Some(k.clone());
+        Ok(k)
     }
 
     /// The database.

@@ -309,6 +309,19 @@ fn profile(l: Lang, d: &CaseDetail) -> Markup {
                     }
                 }
             }
+            @if !d.restrictions.is_empty() {
+                h2 { (t(l, "restrictions")) }
+                table #restrictions {
+                    @for r in &d.restrictions {
+                        tr { td.refused { (r.kind) } td {
+                            (r.channel.as_deref().unwrap_or("")) " " (r.address.as_deref().unwrap_or(""))
+                            (r.from.as_deref().map(|f| format!(" {f}–{}", r.to.as_deref().unwrap_or(""))).unwrap_or_default())
+                            (r.attorney_name.as_deref().unwrap_or(""))
+                            (r.cease_on.map(|d| format!(" {d}")).unwrap_or_default())
+                        } td.muted { (r.recorded_on) " · " (r.note) } }
+                    }
+                }
+            }
             @if !d.ability.is_empty() {
                 h2 { (t(l, "ability")) }
                 table #ability {
