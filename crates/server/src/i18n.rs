@@ -117,6 +117,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("from_to", "从 \\ 到", "from \\ to"),
     ("collectors", "催收员业绩", "Collectors"),
     ("agencies", "委外机构", "Agencies"),
+    ("collectors_teams", "催收员与团队", "Collectors and teams"),
     ("arms", "冠军 / 挑战者策略", "Champion vs challenger"),
     ("health", "队列健康", "Queue health"),
     ("overdue_tasks", "超时任务", "Overdue tasks"),

@@ -335,7 +335,7 @@ async fn admin_page(
             }
             div.grid {
                 section.card {
-                    h2 { (t(l, "collectors")) }
+                    h2 { (t(l, "collectors_teams")) }
                     table #admin-collectors { tr { th { (t(l, "collector")) } th { (t(l, "team")) } th.num { (t(l, "capacity")) } }
                         @for c in &collectors { tr { td { (c.collector_id) " · " (c.name) } td { (c.team) } td.num { (c.capacity) } } } }
                     form.inline #collector-form method="post" action="/admin/collectors" {
