@@ -41,10 +41,7 @@ fn bulk_entry(i: u64) -> Entry {
             ("business_date".into(), "2026-11-20".into()),
             ("borrower".into(), borrower.into()),
             ("amount_minor".into(), (i * 7919 % 10_000_000).into()),
-            (
-                "loans".into(),
-                serde_json::json!([{"loan_id": format!("L{i:09}"), "added_on": "2026-11-20"}]),
-            ),
+            ("loans".into(), serde_json::json!([{"loan_id": format!("L{i:09}"), "added_on": "2026-11-20"}])),
             ("note".into(), "催收记录：客户承诺月底还款".into()),
         ]),
     }
@@ -126,7 +123,11 @@ async fn big_log(n: u64, url: &str, profile: bool) -> Result<(), Box<dyn std::er
             next = upto;
         }
         let secs = started.elapsed().as_secs_f64();
-        println!("built the log: {} entries appended in {secs:.1} s ({:.0}/s)", n - have, (n - have) as f64 / secs);
+        println!(
+            "built the log: {} entries appended in {secs:.1} s ({:.0}/s)",
+            n - have,
+            (n - have) as f64 / secs
+        );
     }
     let size = store::head_size(&db).await?;
     let latest = store::latest_checkpoint(&db).await?;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use arrears_audit::hash::to_hex;
 use arrears_audit::{
-    Checkpoint, CheckpointError, Entry, EntryError, FactValue, Hash, KeyError, LogCheck, LogReport, LogSigner,
-    LogVerifier, NodeId, Run, TreeError, consistency_proof, inclusion_proof, leaf_hash, root_at,
+    Checkpoint, CheckpointError, Entry, EntryError, FactValue, Hash, KeyError, LogCheck, LogReport,
+    LogSigner, LogVerifier, NodeId, Run, TreeError, consistency_proof, inclusion_proof, leaf_hash, root_at,
     subtree_runs,
 };
 use arrears_core::Amount;
@@ -819,7 +819,9 @@ impl NodeFindings {
         self.odd.map(|(level, idx)| Problem {
             what: "node",
             seq: None,
-            message: format!("a stored tree row at level {level} index {idx} should not exist: no tree has it"),
+            message: format!(
+                "a stored tree row at level {level} index {idx} should not exist: no tree has it"
+            ),
         })
     }
 }

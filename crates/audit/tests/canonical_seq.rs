@@ -74,7 +74,9 @@ fn same(bytes: &[u8]) -> Result<(), TestCaseError> {
     match (&quick, &full) {
         (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
         (Err(_), Err(_)) => {}
-        _ => prop_assert!(false, "{:?}: quick {:?}, decode {:?}", String::from_utf8_lossy(bytes), quick, full),
+        _ => {
+            prop_assert!(false, "{:?}: quick {:?}, decode {:?}", String::from_utf8_lossy(bytes), quick, full)
+        }
     }
     Ok(())
 }

@@ -230,9 +230,7 @@ const PAGE_POSTGRES: &str = "SELECT string_agg(seq::text || ',' || octet_length(
 /// the driver's cost per row, not the bytes, is what reading a whole log would spend.
 pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, StoreError> {
     let (index, bytes): (Option<String>, Option<Vec<u8>>) = match db {
-        Db::Sqlite(p) => {
-            sqlx::query_as(PAGE_SQLITE).bind(from).bind(i64::from(limit)).fetch_one(p).await?
-        }
+        Db::Sqlite(p) => sqlx::query_as(PAGE_SQLITE).bind(from).bind(i64::from(limit)).fetch_one(p).await?,
         Db::Postgres(p) => {
             sqlx::query_as(PAGE_POSTGRES).bind(from).bind(i64::from(limit)).fetch_one(p).await?
         }
@@ -241,9 +239,13 @@ pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, Sto
     let mut rows = Vec::with_capacity(limit as usize);
     let mut end = 0usize;
     for rec in index.split(';') {
-        let parsed = rec.split_once(',').and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l.parse::<usize>().ok()?)));
+        let parsed =
+            rec.split_once(',').and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l.parse::<usize>().ok()?)));
         let Some((seq, len)) = parsed else {
-            return Err(corrupt("audit_entries", format!("a packed page holds {rec:?}, not a number and a length")));
+            return Err(corrupt(
+                "audit_entries",
+                format!("a packed page holds {rec:?}, not a number and a length"),
+            ));
         };
         end += len;
         rows.push((seq, end));
@@ -300,7 +302,8 @@ pub async fn node_run(db: &Db, level: u8, first: u64, count: u64) -> Result<Vec<
         .bind(i16::from(level)).bind(lo).bind(hi).fetch_all(p).await?);
     let mut out = vec![StoredHash::Missing; count as usize];
     for (idx, hash) in found {
-        out[(idx - lo) as usize] = <Hash>::try_from(hash.as_slice()).map_or(StoredHash::Malformed, StoredHash::Hash);
+        out[(idx - lo) as usize] =
+            <Hash>::try_from(hash.as_slice()).map_or(StoredHash::Malformed, StoredHash::Hash);
     }
     Ok(out)
 }
