@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 loans="${1:-20000}"
 work="${2:-$(mktemp -d)}"
 mkdir -p "$work"
-cargo build --release -q -p arrears-cli -p arrears-app --example audit_bench
+cargo build --release -q -p arrears-cli
+cargo build --release -q -p arrears-app --example audit_bench
 target="${CARGO_TARGET_DIR:-$PWD/target}/release"
 bin="$target/arrears"
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" > "$work/out" 2>&1 || { cat "$work/out"; exit 1; }; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }

@@ -219,8 +219,10 @@ impl EntryPage {
     }
 }
 
-const PAGE_SQLITE: &str = "SELECT string_agg(seq || ',' || octet_length(body), ';' ORDER BY seq), \
-     CAST(string_agg(body, '' ORDER BY seq) AS BLOB) \
+// SQLite sorts the input of an aggregate with ORDER BY again, though the limited subquery
+// delivers it in key order already; the reader checks that order instead.
+const PAGE_SQLITE: &str = "SELECT string_agg(seq || ',' || octet_length(body), ';'), \
+     CAST(string_agg(body, '') AS BLOB) \
      FROM (SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2)";
 const PAGE_POSTGRES: &str = "SELECT string_agg(seq::text || ',' || octet_length(body)::text, ';' ORDER BY seq), \
      string_agg(body, ''::bytea ORDER BY seq) \
@@ -253,6 +255,18 @@ pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, Sto
     if end != bytes.len() {
         return Err(corrupt("audit_entries", format!("a packed page of {} bytes says {end}", bytes.len())));
     }
+    if rows.windows(2).any(|w| w[0].0 >= w[1].0) {
+        // Not in key order after all: read the page row by row.
+        let found: Vec<(i64, Vec<u8>)> = on_pool!(db, p => sqlx::query_as(
+            "SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(from).bind(i64::from(limit)).fetch_all(p).await?);
+        let mut page = EntryPage::default();
+        for (seq, body) in found {
+            page.bytes.extend_from_slice(&body);
+            page.rows.push((seq, page.bytes.len()));
+        }
+        return Ok(page);
+    }
     Ok(EntryPage { rows, bytes })
 }
 
@@ -267,9 +281,12 @@ pub enum StoredHash {
     Malformed,
 }
 
+// The limited subquery is read along the primary key, in index order, without the sort an
+// ORDER BY inside the aggregate would add. Were the order ever different, the hashes would
+// not match and the check would fail: it can raise a false alarm, never miss a change.
 const RUN_SQLITE: &str = "SELECT COUNT(*), MIN(octet_length(hash)), MAX(octet_length(hash)), \
-     CAST(string_agg(hash, '' ORDER BY idx) AS BLOB) \
-     FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3";
+     CAST(string_agg(hash, '') AS BLOB) \
+     FROM (SELECT hash FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx LIMIT $4)";
 const RUN_POSTGRES: &str = "SELECT COUNT(*), CAST(MIN(octet_length(hash)) AS BIGINT), \
      CAST(MAX(octet_length(hash)) AS BIGINT), string_agg(hash, ''::bytea ORDER BY idx) \
      FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3";
@@ -281,7 +298,13 @@ pub async fn node_run(db: &Db, level: u8, first: u64, count: u64) -> Result<Vec<
     type Packed = (i64, Option<i64>, Option<i64>, Option<Vec<u8>>);
     let (rows, min, max, bytes): Packed = match db {
         Db::Sqlite(p) => {
-            sqlx::query_as(RUN_SQLITE).bind(i16::from(level)).bind(lo).bind(hi).fetch_one(p).await?
+            sqlx::query_as(RUN_SQLITE)
+                .bind(i16::from(level))
+                .bind(lo)
+                .bind(hi)
+                .bind(hi - lo)
+                .fetch_one(p)
+                .await?
         }
         Db::Postgres(p) => {
             sqlx::query_as(RUN_POSTGRES).bind(i16::from(level)).bind(lo).bind(hi).fetch_one(p).await?
@@ -373,16 +396,47 @@ pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, 
     ids.sort_unstable();
     ids.dedup();
     let mut map = HashMap::with_capacity(ids.len());
-    for part in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql =
-            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(part));
-        let rows: Vec<(i64, i64, Vec<u8>)> =
-            on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+    for part in ids.chunks(NODES_PER_READ) {
+        // Always NODES_PER_READ pairs, the last repeated: one statement text, prepared once
+        // per connection, where a text per proof would be planned again every time.
+        let rows: Vec<(i64, i64, Vec<u8>)> = match db {
+            Db::Sqlite(p) => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
+                for k in 0..NODES_PER_READ {
+                    let id = part[k.min(part.len() - 1)];
+                    q = q.bind(i16::from(id.level)).bind(id.index as i64);
+                }
+                q.fetch_all(p).await?
+            }
+            Db::Postgres(p) => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
+                for k in 0..NODES_PER_READ {
+                    let id = part[k.min(part.len() - 1)];
+                    q = q.bind(i16::from(id.level)).bind(id.index as i64);
+                }
+                q.fetch_all(p).await?
+            }
+        };
         for (level, idx, hash) in rows {
             map.insert(NodeId { level: level as u8, index: idx as u64 }, hash_of("audit_nodes", &hash)?);
         }
     }
     Ok(f(&LoadedNodes { map, ..Default::default() }))
+}
+
+/// Tree nodes one proof query reads (a proof needs a few dozen; a longer list takes several).
+const NODES_PER_READ: usize = 64;
+
+/// `SELECT … WHERE (level = $1 AND idx = $2) OR …` for NODES_PER_READ pairs.
+fn nodes_sql() -> String {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let pairs: Vec<String> = (0..NODES_PER_READ)
+            .map(|k| format!("(level = ${} AND idx = ${})", 2 * k + 1, 2 * k + 2))
+            .collect();
+        format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", pairs.join(" OR "))
+    })
+    .clone()
 }
 
 /// A stored checkpoint.
