@@ -35,7 +35,7 @@ fn bulk_entry(i: u64) -> Entry {
         seq: 0,
         at: "2026-11-20T18:04:11.123Z".into(),
         actor: audit::ACTOR_BATCH.into(),
-        kind: if i % 2 == 0 { "case.opened" } else { "ptp.kept" }.into(),
+        kind: if i.is_multiple_of(2) { "case.opened" } else { "ptp.kept" }.into(),
         entity_ids: vec![format!("case:C-{borrower}-20261120")],
         facts: BTreeMap::from([
             ("business_date".into(), "2026-11-20".into()),
