@@ -65,8 +65,10 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
             }
         }
         report.alerts_raised += writes.raise.len() as u64;
+        let events = writes.raise.iter().map(|a| crate::audit::alert_event(date, a)).collect();
         let mut tx = db.begin().await?;
         store::apply_alerts(&mut tx, date, &writes).await?;
+        crate::audit::record_all(&mut tx, events).await?;
         tx.commit().await?;
     }
     if newest > mark {

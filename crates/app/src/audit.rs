@@ -10,13 +10,16 @@ use std::path::{Path, PathBuf};
 
 use arrears_audit::hash::to_hex;
 use arrears_audit::{
-    Checkpoint, CheckpointError, Entry, EntryError, FactValue, KeyError, LogReport, LogSigner, LogVerifier,
-    MemoryStore, MerkleLog, NodeId, NodeStore, TreeError, consistency_proof, inclusion_proof, leaf_hash,
-    root_at, verify_log,
+    Checkpoint, CheckpointError, Entry, EntryError, FactValue, Hash, KeyError, LogCheck, LogReport,
+    LogSigner, LogVerifier, NodeId, Run, TreeError, consistency_proof, inclusion_proof, leaf_hash, root_at,
+    subtree_runs,
 };
+use arrears_core::Amount;
 use arrears_core::close::Snapshot;
+use arrears_core::ptp::PtpStatus;
+use arrears_store::alerts::NewAlert;
 use arrears_store::audit as store;
-use arrears_store::close::{CaseWrite, Evaluated, StoredCase};
+use arrears_store::close::{CaseWrite, Evaluated, PtpRow, StoredCase};
 use arrears_store::{Db, DbUrl, StoreError, Tx};
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -285,6 +288,40 @@ pub fn case_events(
         out.push(e);
     }
     out
+}
+
+/// The entry for a promise the batch judged anew (`ptp.kept`, `ptp.broken`, or
+/// `ptp.reopened` when a rewritten payment history makes a judged promise pending again).
+pub fn ptp_event(date: NaiveDate, ptp: &PtpRow, status: PtpStatus, paid: Amount) -> Event {
+    let kind = match status {
+        PtpStatus::Kept => "ptp.kept",
+        PtpStatus::Broken => "ptp.broken",
+        PtpStatus::Pending => "ptp.reopened",
+    };
+    Event::new(ACTOR_BATCH, kind)
+        .entity(format!("case:{}", ptp.case_id))
+        .entity(format!("ptp:{}", ptp.ptp_id))
+        .fact("business_date", date.to_string())
+        .fact("was", ptp.status.as_str())
+        .fact("promised_on", ptp.promise.promised_on.to_string())
+        .fact("due_on", ptp.promise.due_on.to_string())
+        .fact("amount_minor", ptp.promise.amount.0)
+        .fact("paid_minor", paid.0)
+        .fact("currency", ptp.currency.as_str())
+}
+
+/// The entry for an early-warning alert the batch raised (`alert.raised`). The values that
+/// fired it are kept as the JSON text stored with the alert, since ratios are fractions.
+pub fn alert_event(date: NaiveDate, alert: &NewAlert) -> Event {
+    let mut e = Event::new(ACTOR_BATCH, "alert.raised").entity(format!("borrower:{}", alert.borrower_id));
+    if let Some(case) = &alert.case_id {
+        e = e.entity(format!("case:{case}"));
+    }
+    e.fact("business_date", date.to_string())
+        .fact("rule_id", alert.rule_id.as_str())
+        .fact("severity", alert.severity.as_str())
+        .fact("departments", alert.departments.as_str())
+        .fact("values", alert.values_json.as_str())
 }
 
 /// The entry for a business date whose every phase committed (`batch.day_closed`).
@@ -564,31 +601,54 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
             }),
         }
     }
-    let rows = store::all_entries(db).await?;
-    let mut row_problem = None;
-    for (i, (seq, body)) in rows.iter().enumerate() {
-        let i = i as u64;
-        let message = if *seq != i as i64 {
-            Some(format!(
-                "row {i} in sequence order has number {seq}: an entry was deleted or inserted before it"
-            ))
-        } else {
-            match Entry::decode(body) {
-                Err(e) => Some(format!("entry {i} is not a canonical audit entry: {e}")),
-                Ok(e) if e.seq != i => {
-                    Some(format!("entry {i} holds the bytes of entry {}: entries were reordered", e.seq))
-                }
-                Ok(_) => None,
-            }
+    let mut check = LogCheck::new(&trusted);
+    let mut nodes = NodeFindings::default();
+    let mut row_problem: Option<Problem> = None;
+    // Level-HALF_LEVEL hashes of every page, from which the nodes above pages are rebuilt.
+    let mut top: Vec<Hash> = Vec::new();
+    let mut count = 0u64;
+    let mut read = read_page(db, i64::MIN, 0).await?;
+    while !read.page.is_empty() {
+        let n = read.page.len() as u64;
+        let (last_seq, _) = read.page.row(read.page.len() - 1);
+        let more = n == u64::from(VERIFY_PAGE) && last_seq < i64::MAX;
+        let ReadPage { page, stored } = read;
+        // Hash this page on the blocking pool while the database reads the next one.
+        let first = count;
+        let hashing = tokio::task::spawn_blocking(move || {
+            let hashed = hash_page(first, &page);
+            check.extend(&hashed.runs[0].hashes);
+            (hashed, check)
+        });
+        let ahead = async {
+            if more { read_page(db, last_seq + 1, first + n).await } else { Ok(ReadPage::default()) }
         };
-        if let Some(message) = message {
-            row_problem = Some(Problem { what: "entry", seq: Some(i), message });
-            break;
+        let (hashed, ahead) = tokio::join!(hashing, ahead);
+        let (hashed, checked) = hashed.expect("hashing a page does not panic");
+        check = checked;
+        if row_problem.is_none() {
+            row_problem = hashed.problem;
         }
+        for (level, lo, have) in &stored {
+            let run = hashed.runs.iter().find(|r| r.level == *level && r.first == *lo);
+            nodes.compare(*level, *lo, have, run.map_or(&[][..], |r| r.hashes.as_slice()));
+        }
+        if let Some(run) = hashed.runs.iter().find(|r| r.level == HALF_LEVEL) {
+            top.extend_from_slice(&run.hashes);
+        }
+        count += n;
+        read = ahead?;
     }
-    let nodes = store::all_nodes(db).await?;
-    let bodies: Vec<&[u8]> = rows.iter().map(|(_, b)| b.as_slice()).collect();
-    let report = verify_log(&bodies, &trusted, Some(&nodes));
+    for run in subtree_runs(HALF_LEVEL, 0, top, 63).into_iter().skip(1) {
+        let stored = store::node_run(db, run.level, run.first, run.hashes.len() as u64).await?;
+        nodes.compare(run.level, run.first, &stored, &run.hashes);
+    }
+    for (level, idx) in store::nodes_beyond(db, count).await? {
+        nodes.extra(level, idx);
+    }
+    // The tree store only helps to name the first bad entry, so it is read only then.
+    let hints = if check.holds() { None } else { Some(store::all_nodes(db).await?) };
+    let report = check.finish(hints.as_ref());
     let mut first_bad = None;
     let (checkpoints, covered) = match &report {
         LogReport::Intact(ok) => (ok.checkpoints, ok.covered),
@@ -602,23 +662,22 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
         first_bad = Some(first_bad.map_or(p.seq.unwrap_or(0), |f: u64| f.min(p.seq.unwrap_or(f))));
         problems.push(p);
     }
-    if let Some(p) = check_nodes(&bodies, &nodes) {
+    if let Some(p) = nodes.problem() {
         problems.push(p);
     }
     let head = store::head_size(db).await?;
-    if head != rows.len() as u64 {
+    if head != count {
         problems.push(Problem {
             what: "head",
-            seq: Some(head.min(rows.len() as u64)),
+            seq: Some(head.min(count)),
             message: format!(
-                "{head} entries were appended but {} rows are stored: entries were deleted or added by hand",
-                rows.len()
+                "{head} entries were appended but {count} rows are stored: entries were deleted or added by hand"
             ),
         });
     }
     Ok(VerifyReport {
         intact: problems.is_empty(),
-        entries: rows.len() as u64,
+        entries: count,
         checkpoints,
         covered,
         first_bad_entry: first_bad,
@@ -626,43 +685,145 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
     })
 }
 
-/// Recomputes every complete-subtree hash from the entries and compares the stored ones:
-/// proofs are served from them, so one altered row would make honest entries unprovable.
-fn check_nodes(bodies: &[&[u8]], stored: &store::LoadedNodes) -> Option<Problem> {
-    let mut log = MerkleLog::new(MemoryStore::new());
-    let leaves: Vec<_> = bodies.iter().map(|b| leaf_hash(b)).collect();
-    log.append_many(&leaves).ok()?;
-    let want = log.store();
-    let n = bodies.len() as u64;
-    let mut bad: Option<(NodeId, &'static str)> = None;
-    let mut note = |id: NodeId, why: &'static str| {
-        let better = bad.is_none_or(|(b, _)| (id.first_leaf(), id.level) < (b.first_leaf(), b.level));
-        if better {
-            bad = Some((id, why));
+/// Entry rows `verify` reads and hashes at a time: large enough that the cost per statement
+/// vanishes, small enough that the two pages in memory stay a few tens of megabytes.
+const VERIFY_PAGE: u32 = 1 << 16;
+
+/// Levels each half of a page rebuilds (a half is one thread's share, 2^15 leaves).
+const HALF_LEVEL: u8 = 15;
+
+/// One page of entry rows and the stored tree nodes that lie wholly within it.
+#[derive(Default)]
+struct ReadPage {
+    page: store::EntryPage,
+    /// `(level, first index, hashes)` for levels 0 to HALF_LEVEL.
+    stored: Vec<(u8, u64, Vec<store::StoredHash>)>,
+}
+
+/// Reads the rows numbered `from` on, which are rows `first_row…` in order, and their nodes.
+async fn read_page(db: &Db, from: i64, first_row: u64) -> Result<ReadPage, StoreError> {
+    let page = store::entry_page(db, from, VERIFY_PAGE).await?;
+    let end = first_row + page.len() as u64;
+    let mut stored = Vec::new();
+    for level in 0..=HALF_LEVEL {
+        // Pages start at multiples of VERIFY_PAGE, so only the end can cut a subtree.
+        let (lo, hi) = (first_row >> level, end >> level);
+        if hi > lo {
+            stored.push((level, lo, store::node_run(db, level, lo, hi - lo).await?));
+        }
+    }
+    Ok(ReadPage { page, stored })
+}
+
+/// What hashing one page gave.
+struct Hashed {
+    /// Its complete subtrees up to HALF_LEVEL, one run per level, the leaves first.
+    runs: Vec<Run>,
+    /// The first row that is out of place or not a canonical entry.
+    problem: Option<Problem>,
+}
+
+/// Checks and hashes a page whose first row is row `first` of the log, on two threads.
+fn hash_page(first: u64, page: &store::EntryPage) -> Hashed {
+    let part = |from: usize, to: usize| {
+        let mut leaves = Vec::with_capacity(to - from);
+        let mut problem = None;
+        for j in from..to {
+            let (seq, body) = page.row(j);
+            if problem.is_none() {
+                problem = misplaced(first + j as u64, seq, body);
+            }
+            leaves.push(leaf_hash(body));
+        }
+        (subtree_runs(0, first + from as u64, leaves, HALF_LEVEL), problem)
+    };
+    let n = page.len();
+    let half = n.min(1 << HALF_LEVEL);
+    let ((mut runs, problem), (rest, later)) = std::thread::scope(|s| {
+        let second = s.spawn(|| part(half, n));
+        let first_half = part(0, half);
+        (first_half, second.join().expect("hashing does not panic"))
+    });
+    // The halves meet at a multiple of 2^HALF_LEVEL: no node up to that level spans both.
+    for r in rest {
+        match runs.iter_mut().find(|a| a.level == r.level) {
+            Some(a) => a.hashes.extend_from_slice(&r.hashes),
+            None => runs.push(r),
+        }
+    }
+    Hashed { runs, problem: problem.or(later) }
+}
+
+/// Why row `i` (in sequence order) is not the entry that belongs there, if it is not.
+fn misplaced(i: u64, seq: i64, body: &[u8]) -> Option<Problem> {
+    let message = if seq != i as i64 {
+        format!("row {i} in sequence order has number {seq}: an entry was deleted or inserted before it")
+    } else {
+        match Entry::canonical_seq(body) {
+            Err(e) => format!("entry {i} is not a canonical audit entry: {e}"),
+            Ok(s) if s != i => format!("entry {i} holds the bytes of entry {s}: entries were reordered"),
+            Ok(_) => return None,
         }
     };
-    for (id, hash) in stored.iter() {
-        match want.get(*id) {
-            Ok(Some(h)) if h == *hash => {}
-            Ok(Some(_)) => note(*id, "holds a hash the entries do not give"),
-            _ => note(*id, "should not exist: the log has no such subtree"),
+    Some(Problem { what: "entry", seq: Some(i), message })
+}
+
+/// The stored tree compared with the one rebuilt from the entries: proofs are served from
+/// it, so one altered row would make honest entries unprovable. Keeps the leftmost, lowest
+/// bad node.
+#[derive(Default)]
+struct NodeFindings {
+    worst: Option<(NodeId, &'static str)>,
+    /// A row at a level or index no tree has: `(level, idx)`.
+    odd: Option<(i64, i64)>,
+}
+
+impl NodeFindings {
+    fn note(&mut self, id: NodeId, why: &'static str) {
+        let better = self.worst.is_none_or(|(b, _)| (id.first_leaf(), id.level) < (b.first_leaf(), b.level));
+        if better {
+            self.worst = Some((id, why));
         }
     }
-    let mut level = 0u8;
-    while (n >> level) > 0 {
-        for index in 0..(n >> level) {
-            let id = NodeId { level, index };
-            if stored.get(id).ok().flatten().is_none() {
-                note(id, "is missing");
+
+    /// Compares stored hashes of `level` from index `first` with the rebuilt ones.
+    fn compare(&mut self, level: u8, first: u64, stored: &[store::StoredHash], want: &[Hash]) {
+        for (k, s) in stored.iter().enumerate() {
+            let id = NodeId { level, index: first + k as u64 };
+            match (s, want.get(k)) {
+                (store::StoredHash::Hash(h), Some(w)) if h == w => {}
+                (store::StoredHash::Missing, _) => self.note(id, "is missing"),
+                _ => self.note(id, "holds a hash the entries do not give"),
             }
         }
-        level += 1;
     }
-    bad.map(|(id, why)| Problem {
-        what: "node",
-        seq: Some(id.first_leaf()),
-        message: format!("the stored tree hash at {id} {why}; proofs through it would fail"),
-    })
+
+    /// A stored row the tree does not have.
+    fn extra(&mut self, level: i64, idx: i64) {
+        match (u8::try_from(level), u64::try_from(idx)) {
+            (Ok(level), Ok(index)) if level < 64 => {
+                self.note(NodeId { level, index }, "should not exist: the log has no such subtree")
+            }
+            _ => self.odd = self.odd.or(Some((level, idx))),
+        }
+    }
+
+    fn problem(&self) -> Option<Problem> {
+        if let Some((id, why)) = self.worst {
+            return Some(Problem {
+                what: "node",
+                seq: Some(id.first_leaf()),
+                message: format!("the stored tree hash at {id} {why}; proofs through it would fail"),
+            });
+        }
+        self.odd.map(|(level, idx)| Problem {
+            what: "node",
+            seq: None,
+            message: format!(
+                "a stored tree row at level {level} index {idx} should not exist: no tree has it"
+            ),
+        })
+    }
 }
 
 // ---------------------------------------------------------------- evidence

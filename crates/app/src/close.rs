@@ -547,6 +547,7 @@ async fn evaluate(
 async fn judge_promises(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
     let ptps = store::ptps_to_judge(db).await?;
     let mut tx = db.begin().await?;
+    let mut events = Vec::new();
     for t in &ptps {
         let (from, to) = t.promise.window(date);
         let paid =
@@ -560,7 +561,12 @@ async fn judge_promises(db: &Db, date: NaiveDate, report: &mut DayReport) -> Res
                 _ => {}
             }
         }
+        // A judgement is audited; the paid amount of a promise still pending is not.
+        if status != t.status {
+            events.push(crate::audit::ptp_event(date, t, status, paid));
+        }
     }
+    crate::audit::record_all(&mut tx, events).await?;
     tx.commit().await?;
     Ok(())
 }

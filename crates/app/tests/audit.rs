@@ -112,3 +112,103 @@ async fn an_entry_rolls_back_with_its_transaction_and_bad_facts_are_refused() {
     })
     .await;
 }
+
+async fn exec(db: &arrears_store::Db, sql: &str) {
+    arrears_store::on_pool!(db, p => {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(p).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
+}
+
+async fn set_body(db: &arrears_store::Db, seq: u64, body: &[u8]) {
+    arrears_store::on_pool!(db, p => {
+        sqlx::query("UPDATE audit_entries SET body = $1 WHERE seq = $2")
+            .bind(body.to_vec()).bind(seq as i64).execute(p).await.unwrap();
+    });
+}
+
+async fn stored_node(db: &arrears_store::Db, level: i16, idx: i64) -> Vec<u8> {
+    arrears_store::on_pool!(db, p => sqlx::query_scalar("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2")
+        .bind(level).bind(idx).fetch_one(p).await.unwrap())
+}
+
+async fn put_node(db: &arrears_store::Db, level: i16, idx: i64, hash: &[u8]) {
+    arrears_store::on_pool!(db, p => {
+        sqlx::query("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+            .bind(level).bind(idx).bind(hash.to_vec()).execute(p).await.unwrap();
+    });
+}
+
+#[tokio::test]
+async fn a_log_of_several_pages_verifies_and_tampering_anywhere_is_found() {
+    // `verify` reads and hashes 65,536 entries at a time and rebuilds the tree above the
+    // pages from their top hashes: three pages, the last one partial.
+    const N: u64 = 140_000;
+    each_backend(async |t| {
+        let db = &t.db;
+        let mut next = 0;
+        while next < N {
+            let upto = (next + 10_000).min(N);
+            let mut entries: Vec<arrears_audit::Entry> = (next..upto)
+                .map(|i| arrears_audit::Entry {
+                    seq: 0,
+                    at: "2026-11-20T18:04:11.123Z".into(),
+                    actor: "u:1".into(),
+                    kind: "test.bulk".into(),
+                    entity_ids: vec![format!("case:{}", i % 100)],
+                    facts: BTreeMap::from([("i".into(), i.into()), ("note".into(), "说好月底还".into())]),
+                })
+                .collect();
+            let mut tx = db.begin().await.unwrap();
+            store::append(&mut tx, &mut entries).await.unwrap();
+            tx.commit().await.unwrap();
+            next = upto;
+        }
+        let signer = LogSigner::generate(audit::ORIGIN).unwrap();
+        audit::checkpoint(db, &signer).await.unwrap();
+        let key = signer.verifier();
+        let report = audit::verify(db, &key).await.unwrap();
+        assert!(report.intact && report.entries == N && report.covered == N, "[{}] {report:?}", t.backend);
+
+        // An entry of the second page altered, still canonical.
+        let seq = 70_001;
+        let body = store::entry(db, seq).await.unwrap().unwrap();
+        let altered = String::from_utf8(body.clone()).unwrap().replacen("\"i\":", "\"i\":1", 1);
+        set_body(db, seq, altered.as_bytes()).await;
+        let report = audit::verify(db, &key).await.unwrap();
+        assert_eq!(report.first_bad_entry, Some(seq), "[{}] {report:?}", t.backend);
+        assert!(report.problems[0].message.starts_with("entry 70001 is not the entry"), "{report:?}");
+        set_body(db, seq, &body).await;
+
+        // Stored nodes: one above the pages altered, one inside a page deleted, one added
+        // past the end. Each is named by the first leaf under it.
+        let node = |report: &audit::VerifyReport| {
+            report.problems.iter().find(|p| p.what == "node").map(|p| (p.seq, p.message.clone()))
+        };
+        let saved16 = stored_node(db, 16, 1).await;
+        exec(db, "UPDATE audit_nodes SET hash = (SELECT hash FROM audit_nodes WHERE level = 0 AND idx = 0) WHERE level = 16 AND idx = 1").await;
+        let report = audit::verify(db, &key).await.unwrap();
+        let (at, why) = node(&report).expect("a node problem");
+        assert_eq!(at, Some(65_536), "[{}] {why}", t.backend);
+        assert!(why.contains("holds a hash the entries do not give"), "{why}");
+        assert_eq!(report.first_bad_entry, None, "the entries themselves are intact");
+        exec(db, "DELETE FROM audit_nodes WHERE level = 16 AND idx = 1").await;
+        put_node(db, 16, 1, &saved16).await;
+
+        let saved3 = stored_node(db, 3, 9000).await;
+        exec(db, "DELETE FROM audit_nodes WHERE level = 3 AND idx = 9000").await;
+        let report = audit::verify(db, &key).await.unwrap();
+        let (at, why) = node(&report).expect("a node problem");
+        assert_eq!(at, Some(72_000), "[{}] {why}", t.backend);
+        assert!(why.contains("is missing"), "{why}");
+        put_node(db, 3, 9000, &saved3).await;
+
+        put_node(db, 0, N as i64, &saved3).await;
+        let report = audit::verify(db, &key).await.unwrap();
+        let (at, why) = node(&report).expect("a node problem");
+        assert_eq!(at, Some(N), "[{}] {why}", t.backend);
+        assert!(why.contains("should not exist"), "{why}");
+        exec(db, &format!("DELETE FROM audit_nodes WHERE level = 0 AND idx = {N}")).await;
+        assert!(audit::verify(db, &key).await.unwrap().intact, "[{}] restored", t.backend);
+    })
+    .await;
+}

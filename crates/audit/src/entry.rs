@@ -123,6 +123,167 @@ impl Entry {
         }
         Ok(entry)
     }
+
+    /// The `seq` of an entry's bytes, with exactly the answer of
+    /// `Entry::decode(bytes).map(|e| e.seq)`: for checking a whole log, where decoding
+    /// every entry into maps and strings would cost more than hashing it.
+    pub fn canonical_seq(bytes: &[u8]) -> Result<u64, EntryError> {
+        match Scan::entry(bytes) {
+            Some(seq) => Ok(seq),
+            // Whatever the scan does not recognise gets the full decode, and its reasons.
+            None => Entry::decode(bytes).map(|e| e.seq),
+        }
+    }
+}
+
+/// A one-pass check that bytes are the canonical encoding of an entry, allocating nothing.
+///
+/// It only ever answers for bytes that [`Entry::decode`] accepts: it declines (`None`)
+/// anything unusual, such as `\u` escapes, escaped member names or deep nesting, and the
+/// caller then decodes in full. So it may be stricter than the rules, never looser.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+/// Deepest nesting the scan follows; serde_json itself stops at 128.
+const SCAN_DEPTH: u32 = 64;
+
+impl<'a> Scan<'a> {
+    fn entry(b: &'a [u8]) -> Option<u64> {
+        std::str::from_utf8(b).ok()?;
+        let mut s = Scan { b, i: 0, depth: 0 };
+        s.lit(b"{\"actor\":")?;
+        s.string()?;
+        s.lit(b",\"at\":")?;
+        // A time has no escapes, so the raw text is the value.
+        check_time(std::str::from_utf8(s.string()?).ok()?).ok()?;
+        s.lit(b",\"entity_ids\":[")?;
+        if !s.eat(b']') {
+            loop {
+                s.string()?;
+                if s.eat(b']') {
+                    break;
+                }
+                s.lit(b",")?;
+            }
+        }
+        s.lit(b",\"facts\":")?;
+        s.object()?;
+        s.lit(b",\"kind\":")?;
+        s.string()?;
+        s.lit(b",\"seq\":")?;
+        let seq = s.digits()?;
+        s.lit(b"}")?;
+        (s.i == b.len()).then_some(seq)
+    }
+
+    fn lit(&mut self, want: &[u8]) -> Option<()> {
+        let end = self.i + want.len();
+        (self.b.get(self.i..end)? == want).then(|| self.i = end)
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.b.get(self.i) == Some(&c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    /// A string as `write_str` spells it; returns its raw inside.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.lit(b"\"")?;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => break,
+                // Only the short escapes; `\u` and `\/` go to the full decode.
+                b'\\' => match self.b.get(self.i + 1)? {
+                    b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => self.i += 2,
+                    _ => return None,
+                },
+                0x00..=0x1f => return None,
+                _ => self.i += 1,
+            }
+        }
+        let inside = &self.b[start..self.i];
+        self.i += 1;
+        Some(inside)
+    }
+
+    /// An unsigned integer without leading zeros that fits in a u64.
+    fn digits(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut n = 0u64;
+        while let Some(d @ b'0'..=b'9') = self.b.get(self.i).copied() {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.i += 1;
+        }
+        let len = self.i - start;
+        (len == 1 || (len > 1 && self.b[start] != b'0')).then_some(n)
+    }
+
+    fn value(&mut self) -> Option<()> {
+        match *self.b.get(self.i)? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(),
+            b'[' => {
+                self.nest()?;
+                self.i += 1;
+                if !self.eat(b']') {
+                    loop {
+                        self.value()?;
+                        if self.eat(b']') {
+                            break;
+                        }
+                        self.lit(b",")?;
+                    }
+                }
+                self.depth -= 1;
+                Some(())
+            }
+            b't' => self.lit(b"true"),
+            b'f' => self.lit(b"false"),
+            b'n' => self.lit(b"null"),
+            b'-' => {
+                self.i += 1;
+                // -0 has no canonical spelling, and below -2^63 serde_json reads a float.
+                let n = self.digits()?;
+                (n != 0 && n <= 1 << 63).then_some(())
+            }
+            b'0'..=b'9' => self.digits().map(drop),
+            _ => None,
+        }
+    }
+
+    /// An object whose member names have no escapes and ascend strictly.
+    fn object(&mut self) -> Option<()> {
+        self.nest()?;
+        self.lit(b"{")?;
+        if !self.eat(b'}') {
+            let mut last: Option<&[u8]> = None;
+            loop {
+                let key = self.string()?;
+                if key.contains(&b'\\') || last.is_some_and(|l| l >= key) {
+                    return None;
+                }
+                last = Some(key);
+                self.lit(b":")?;
+                self.value()?;
+                if self.eat(b'}') {
+                    break;
+                }
+                self.lit(b",")?;
+            }
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    fn nest(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= SCAN_DEPTH).then_some(())
+    }
 }
 
 fn write_str(out: &mut Vec<u8>, s: &str) {

@@ -63,7 +63,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, KeyError, LogSigner, LogVerifi
 pub use entry::{Entry, EntryError, FactValue};
 pub use evidence::{BuildError, EvidenceError, EvidencePackage, VerifiedEvidence, verify_evidence};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
-pub use logcheck::{Cause, Divergence, IntactLog, Location, LogReport, verify_log};
+pub use logcheck::{Cause, Divergence, IntactLog, Location, LogCheck, LogReport, verify_log};
 pub use proof::{ProofError, root_from_inclusion_proof, verify_consistency, verify_inclusion};
 pub use store::{MemoryStore, NodeId, NodeStore, StoreError};
-pub use tree::{MerkleLog, TreeError, consistency_proof, inclusion_proof, root_at};
+pub use tree::{MerkleLog, Run, TreeError, consistency_proof, inclusion_proof, root_at, subtree_runs};

@@ -164,72 +164,156 @@ where
     E: AsRef<[u8]>,
     S: NodeStore + ?Sized,
 {
-    let mut order: Vec<&Checkpoint> = checkpoints.iter().collect();
-    order.sort_by_key(|c| c.size);
-    let mut pending = order.iter().peekable();
-
-    let mut leaves: Vec<Hash> = Vec::new();
-    let mut frontier: Vec<Hash> = Vec::new();
-    let mut good = 0u64;
-    let mut checked = 0usize;
-    let mut entries = entries.into_iter();
-
-    loop {
-        let n = leaves.len() as u64;
-        // Compare every checkpoint of the current size before reading on.
-        while let Some(cp) = pending.next_if(|cp| cp.size == n) {
-            let root = fold_right(&frontier);
-            if root != cp.root {
-                let location = locate(&leaves, good, cp, hints);
-                return LogReport::Diverged(Divergence {
-                    checkpoint_size: cp.size,
-                    checkpoint_time: cp.time.clone(),
-                    signed_root: cp.root,
-                    computed_root: Some(root),
-                    cause: cause_at(&location, n),
-                    location,
-                    // The whole log was not read; callers get the count they passed in.
-                    entries: n + entries.by_ref().count() as u64,
-                });
-            }
-            good = n;
-            checked += 1;
+    let mut check = LogCheck::new(checkpoints);
+    for entry in entries {
+        if check.diverged() {
+            check.skip(1);
+        } else {
+            check.push(leaf_hash(entry.as_ref()));
         }
-        let Some(entry) = entries.next() else { break };
-        let leaf = leaf_hash(entry.as_ref());
-        leaves.push(leaf);
+    }
+    check.finish(hints)
+}
+
+/// [`verify_log`] fed a leaf hash at a time, for logs read in chunks and hashed elsewhere.
+///
+/// Push every leaf hash in log order (or [`LogCheck::skip`] them once
+/// [`LogCheck::diverged`]), then [`LogCheck::finish`] with the tree store, which is only
+/// read when a checkpoint failed.
+#[derive(Debug, Clone)]
+pub struct LogCheck {
+    /// Checkpoints by size, smallest first.
+    order: Vec<Checkpoint>,
+    /// The next checkpoint of `order` to compare.
+    next: usize,
+    /// Leaf hashes up to the first failing checkpoint, for the walk down.
+    leaves: Vec<Hash>,
+    /// Complete-subtree hashes of `leaves`, largest first.
+    frontier: Vec<Hash>,
+    /// Entries that matched the last good checkpoint.
+    good: u64,
+    checked: usize,
+    /// The failing checkpoint (index in `order`) and the root computed for it.
+    failed: Option<(usize, Hash)>,
+    /// Entries counted after the failure.
+    skipped: u64,
+}
+
+impl LogCheck {
+    /// A check against `checkpoints` (signatures already verified, one origin).
+    pub fn new(checkpoints: &[Checkpoint]) -> Self {
+        let mut order = checkpoints.to_vec();
+        order.sort_by_key(|c| c.size);
+        Self {
+            order,
+            next: 0,
+            leaves: Vec::new(),
+            frontier: Vec::new(),
+            good: 0,
+            checked: 0,
+            failed: None,
+            skipped: 0,
+        }
+    }
+
+    /// True once a checkpoint failed: later leaves need not be hashed, only counted.
+    pub fn diverged(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    /// After the last leaf: true when every checkpoint matched, so that
+    /// [`LogCheck::finish`] will not read the tree store and none need be given.
+    pub fn holds(&mut self) -> bool {
+        self.compare();
+        self.failed.is_none() && self.next == self.order.len()
+    }
+
+    /// Counts `n` more entries without their hashes (after a failure).
+    pub fn skip(&mut self, n: u64) {
+        self.skipped += n;
+    }
+
+    /// Compares every checkpoint of the current size.
+    fn compare(&mut self) {
+        let n = self.leaves.len() as u64;
+        while self.failed.is_none() && self.order.get(self.next).is_some_and(|cp| cp.size == n) {
+            let root = fold_right(&self.frontier);
+            if root != self.order[self.next].root {
+                self.failed = Some((self.next, root));
+                return;
+            }
+            self.good = n;
+            self.checked += 1;
+            self.next += 1;
+        }
+    }
+
+    /// Adds the next leaf hash (ignored, but counted, once a checkpoint failed).
+    pub fn push(&mut self, leaf: Hash) {
+        self.compare();
+        if self.failed.is_some() {
+            self.skipped += 1;
+            return;
+        }
+        let n = self.leaves.len() as u64;
+        self.leaves.push(leaf);
         // Same frontier update as the appender: each trailing 1-bit of the
         // index merges one complete subtree.
         let mut hash = leaf;
         let mut index = n;
         while index & 1 == 1 {
-            let left = frontier.pop().expect("one frontier hash per set bit");
+            let left = self.frontier.pop().expect("one frontier hash per set bit");
             hash = node_hash(&left, &hash);
             index >>= 1;
         }
-        frontier.push(hash);
+        self.frontier.push(hash);
     }
 
-    let n = leaves.len() as u64;
-    if let Some(cp) = pending.next() {
-        // The log is shorter than a checkpoint.
-        let location = locate(&leaves, good, cp, hints);
-        return LogReport::Diverged(Divergence {
-            checkpoint_size: cp.size,
-            checkpoint_time: cp.time.clone(),
-            signed_root: cp.root,
-            computed_root: None,
-            cause: cause_at(&location, n),
-            location,
-            entries: n,
-        });
+    /// Adds leaf hashes in order.
+    pub fn extend(&mut self, leaves: &[Hash]) {
+        for leaf in leaves {
+            self.push(*leaf);
+        }
     }
-    LogReport::Intact(IntactLog {
-        entries: n,
-        checkpoints: checked,
-        covered: good,
-        root: fold_right(&frontier),
-    })
+
+    /// The report, after the last leaf; `hints` is the log's tree store (see [`verify_log`]).
+    pub fn finish<S: NodeStore + ?Sized>(mut self, hints: Option<&S>) -> LogReport {
+        self.compare();
+        let n = self.leaves.len() as u64;
+        if let Some((at, root)) = self.failed {
+            let cp = &self.order[at];
+            let location = locate(&self.leaves, self.good, cp, hints);
+            return LogReport::Diverged(Divergence {
+                checkpoint_size: cp.size,
+                checkpoint_time: cp.time.clone(),
+                signed_root: cp.root,
+                computed_root: Some(root),
+                cause: cause_at(&location, n),
+                location,
+                // The whole log was not hashed; callers get the count they passed in.
+                entries: n + self.skipped,
+            });
+        }
+        if let Some(cp) = self.order.get(self.next) {
+            // The log is shorter than a checkpoint.
+            let location = locate(&self.leaves, self.good, cp, hints);
+            return LogReport::Diverged(Divergence {
+                checkpoint_size: cp.size,
+                checkpoint_time: cp.time.clone(),
+                signed_root: cp.root,
+                computed_root: None,
+                cause: cause_at(&location, n),
+                location,
+                entries: n,
+            });
+        }
+        LogReport::Intact(IntactLog {
+            entries: n,
+            checkpoints: self.checked,
+            covered: self.good,
+            root: fold_right(&self.frontier),
+        })
+    }
 }
 
 fn cause_at(location: &Location, len: u64) -> Cause {

@@ -159,6 +159,42 @@ pub fn consistency_proof<S: NodeStore + ?Sized>(
     Ok(resolve(store, &plan)?)
 }
 
+/// Hashes of consecutive complete subtrees of one level: indexes `first..first + hashes.len()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Height above the leaves.
+    pub level: u8,
+    /// Index of the first subtree of the run at its level.
+    pub first: u64,
+    /// Their hashes, in index order.
+    pub hashes: Vec<Hash>,
+}
+
+/// Every complete subtree that lies wholly within `hashes` (consecutive hashes of `level`
+/// starting at index `first`), level by level up to `top`: the run given, then its parents,
+/// and so on. A log's whole tree can so be rebuilt a piece at a time and compared with a
+/// stored one in bulk: pieces of `2^k` leaves give every node up to level `k`, and the
+/// level-`k` hashes of all pieces, run through here again, every node above.
+pub fn subtree_runs(level: u8, first: u64, hashes: Vec<Hash>, top: u8) -> Vec<Run> {
+    let mut runs = vec![Run { level, first, hashes }];
+    loop {
+        let below = runs.last().expect("starts with one run");
+        let (level, first) = (below.level, below.first);
+        if level >= top {
+            break;
+        }
+        // An odd first index has its left sibling outside the run.
+        let skip = (first & 1) as usize;
+        let pairs = below.hashes.get(skip..).unwrap_or_default().chunks_exact(2);
+        if pairs.len() == 0 {
+            break;
+        }
+        let hashes = pairs.map(|p| node_hash(&p[0], &p[1])).collect();
+        runs.push(Run { level: level + 1, first: (first + 1) >> 1, hashes });
+    }
+    runs
+}
+
 /// An append-only Merkle log over a [`NodeStore`].
 ///
 /// It keeps the "frontier" (the hashes of the complete subtrees that make up
@@ -430,6 +466,41 @@ mod tests {
         for size in 0..=77 {
             assert_eq!(reopened.root_at(size).unwrap(), one.root_at(size).unwrap());
         }
+    }
+
+    #[test]
+    fn subtree_runs_rebuild_every_stored_node_piece_by_piece() {
+        for n in [1u64, 2, 7, 8, 33, 100] {
+            let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+            let mut log = MerkleLog::new(MemoryStore::new());
+            log.append_many(&leaves).unwrap();
+            for k in [0u8, 1, 3] {
+                // Pieces of 2^k leaves give levels 0..=k; their level-k hashes the rest.
+                let mut got = Vec::new();
+                let mut tops = Vec::new();
+                for (p, piece) in leaves.chunks(1 << k).enumerate() {
+                    for run in subtree_runs(0, (p as u64) << k, piece.to_vec(), k) {
+                        if run.level == k {
+                            tops.extend_from_slice(&run.hashes);
+                        }
+                        got.push(run);
+                    }
+                }
+                got.extend(subtree_runs(k, 0, tops, 63).into_iter().skip(1));
+                let mut count = 0;
+                for run in &got {
+                    for (i, h) in run.hashes.iter().enumerate() {
+                        let id = NodeId { level: run.level, index: run.first + i as u64 };
+                        assert_eq!(log.store().get(id).unwrap(), Some(*h), "n {n}, k {k}, {id}");
+                        count += 1;
+                    }
+                }
+                assert_eq!(count, log.store().len(), "n {n}, k {k}: every stored node, once");
+            }
+        }
+        // A run that starts at an odd index leaves out the subtree it only half covers.
+        let runs = subtree_runs(0, 3, vec![[1; 32], [2; 32], [3; 32]], 63);
+        assert_eq!((runs[1].level, runs[1].first, runs[1].hashes.len()), (1, 2, 1));
     }
 
     #[test]

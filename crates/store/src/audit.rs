@@ -187,6 +187,174 @@ pub async fn all_entries(db: &Db) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     )
 }
 
+/// Entry rows read in one go: their numbers and their bodies end to end.
+#[derive(Debug, Clone, Default)]
+pub struct EntryPage {
+    /// Each row's sequence number and where its body ends in `bytes`.
+    rows: Vec<(i64, usize)>,
+    bytes: Vec<u8>,
+}
+
+impl EntryPage {
+    /// Rows read.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when no row was read.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`'s sequence number and body.
+    pub fn row(&self, i: usize) -> (i64, &[u8]) {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].1 };
+        let (seq, end) = self.rows[i];
+        (seq, &self.bytes[start..end])
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> {
+        (0..self.len()).map(|i| self.row(i))
+    }
+}
+
+// SQLite sorts the input of an aggregate with ORDER BY again, though the limited subquery
+// delivers it in key order already; the reader checks that order instead.
+const PAGE_SQLITE: &str = "SELECT string_agg(seq || ',' || octet_length(body), ';'), \
+     CAST(string_agg(body, '') AS BLOB) \
+     FROM (SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2)";
+const PAGE_POSTGRES: &str = "SELECT string_agg(seq::text || ',' || octet_length(body)::text, ';' ORDER BY seq), \
+     string_agg(body, ''::bytea ORDER BY seq) \
+     FROM (SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2) t";
+
+/// Up to `limit` entry rows numbered `from` or more, in order, packed into one row in SQL:
+/// the driver's cost per row, not the bytes, is what reading a whole log would spend.
+pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, StoreError> {
+    let (index, bytes): (Option<String>, Option<Vec<u8>>) = match db {
+        Db::Sqlite(p) => sqlx::query_as(PAGE_SQLITE).bind(from).bind(i64::from(limit)).fetch_one(p).await?,
+        Db::Postgres(p) => {
+            sqlx::query_as(PAGE_POSTGRES).bind(from).bind(i64::from(limit)).fetch_one(p).await?
+        }
+    };
+    let (Some(index), Some(bytes)) = (index, bytes) else { return Ok(EntryPage::default()) };
+    let mut rows = Vec::with_capacity(limit as usize);
+    let mut end = 0usize;
+    for rec in index.split(';') {
+        let parsed =
+            rec.split_once(',').and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l.parse::<usize>().ok()?)));
+        let Some((seq, len)) = parsed else {
+            return Err(corrupt(
+                "audit_entries",
+                format!("a packed page holds {rec:?}, not a number and a length"),
+            ));
+        };
+        end += len;
+        rows.push((seq, end));
+    }
+    if end != bytes.len() {
+        return Err(corrupt("audit_entries", format!("a packed page of {} bytes says {end}", bytes.len())));
+    }
+    if rows.windows(2).any(|w| w[0].0 >= w[1].0) {
+        // Not in key order after all: read the page row by row.
+        let found: Vec<(i64, Vec<u8>)> = on_pool!(db, p => sqlx::query_as(
+            "SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2")
+            .bind(from).bind(i64::from(limit)).fetch_all(p).await?);
+        let mut page = EntryPage::default();
+        for (seq, body) in found {
+            page.bytes.extend_from_slice(&body);
+            page.rows.push((seq, page.bytes.len()));
+        }
+        return Ok(page);
+    }
+    Ok(EntryPage { rows, bytes })
+}
+
+/// A stored tree hash as read back for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredHash {
+    /// No row.
+    Missing,
+    /// A row with a 32-byte hash.
+    Hash(Hash),
+    /// A row whose value is not 32 bytes.
+    Malformed,
+}
+
+// The limited subquery is read along the primary key, in index order, without the sort an
+// ORDER BY inside the aggregate would add. Were the order ever different, the hashes would
+// not match and the check would fail: it can raise a false alarm, never miss a change.
+const RUN_SQLITE: &str = "SELECT COUNT(*), MIN(octet_length(hash)), MAX(octet_length(hash)), \
+     CAST(string_agg(hash, '') AS BLOB) \
+     FROM (SELECT hash FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx LIMIT $4)";
+const RUN_POSTGRES: &str = "SELECT COUNT(*), CAST(MIN(octet_length(hash)) AS BIGINT), \
+     CAST(MAX(octet_length(hash)) AS BIGINT), string_agg(hash, ''::bytea ORDER BY idx) \
+     FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3";
+
+/// The stored hashes of `level` at indexes `first..first + count`, in one packed read when
+/// every row is there and well formed, else row by row to say which are not.
+pub async fn node_run(db: &Db, level: u8, first: u64, count: u64) -> Result<Vec<StoredHash>, StoreError> {
+    let (lo, hi) = (first as i64, (first + count) as i64);
+    type Packed = (i64, Option<i64>, Option<i64>, Option<Vec<u8>>);
+    let (rows, min, max, bytes): Packed = match db {
+        Db::Sqlite(p) => {
+            sqlx::query_as(RUN_SQLITE)
+                .bind(i16::from(level))
+                .bind(lo)
+                .bind(hi)
+                .bind(hi - lo)
+                .fetch_one(p)
+                .await?
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as(RUN_POSTGRES).bind(i16::from(level)).bind(lo).bind(hi).fetch_one(p).await?
+        }
+    };
+    // Unique (level, idx): as many rows as indexes means every index has its row.
+    if rows as u64 == count && min.unwrap_or(32) == 32 && max.unwrap_or(32) == 32 {
+        let bytes = bytes.unwrap_or_default();
+        if bytes.len() as u64 == 32 * count {
+            return Ok(bytes
+                .chunks_exact(32)
+                .map(|h| StoredHash::Hash(h.try_into().expect("chunks of 32")))
+                .collect());
+        }
+    }
+    let found: Vec<(i64, Vec<u8>)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT idx, hash FROM audit_nodes WHERE level = $1 AND idx >= $2 AND idx < $3")
+        .bind(i16::from(level)).bind(lo).bind(hi).fetch_all(p).await?);
+    let mut out = vec![StoredHash::Missing; count as usize];
+    for (idx, hash) in found {
+        out[(idx - lo) as usize] =
+            <Hash>::try_from(hash.as_slice()).map_or(StoredHash::Malformed, StoredHash::Hash);
+    }
+    Ok(out)
+}
+
+/// Stored tree rows a log of `size` entries cannot have, as `(level, idx)`: at each level
+/// the first past its last complete subtree, and any at a level or index no tree has.
+pub async fn nodes_beyond(db: &Db, size: u64) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut out = Vec::new();
+    for level in 0..64i16 {
+        let cut = (size >> level) as i64;
+        let past: Option<i64> = on_pool!(db, p => sqlx::query_scalar(
+            "SELECT idx FROM audit_nodes WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT 1")
+            .bind(level).bind(cut).fetch_optional(p).await?);
+        let negative: Option<i64> = on_pool!(db, p => sqlx::query_scalar(
+            "SELECT idx FROM audit_nodes WHERE level = $1 AND idx < 0 ORDER BY idx LIMIT 1")
+            .bind(level).fetch_optional(p).await?);
+        out.extend(past.into_iter().chain(negative).map(|i| (i64::from(level), i)));
+    }
+    for sql in [
+        "SELECT CAST(level AS BIGINT), idx FROM audit_nodes WHERE level < 0 ORDER BY level, idx LIMIT 1",
+        "SELECT CAST(level AS BIGINT), idx FROM audit_nodes WHERE level > 63 ORDER BY level, idx LIMIT 1",
+    ] {
+        let row: Option<(i64, i64)> = on_pool!(db, p => sqlx::query_as(sql).fetch_optional(p).await?);
+        out.extend(row);
+    }
+    Ok(out)
+}
+
 /// One entry's bytes.
 pub async fn entry(db: &Db, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(on_pool!(db, p => sqlx::query_scalar("SELECT body FROM audit_entries WHERE seq = $1")
@@ -228,16 +396,47 @@ pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, 
     ids.sort_unstable();
     ids.dedup();
     let mut map = HashMap::with_capacity(ids.len());
-    for part in ids.chunks(ROWS_PER_STATEMENT) {
-        let sql =
-            format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", node_filter(part));
-        let rows: Vec<(i64, i64, Vec<u8>)> =
-            on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+    for part in ids.chunks(NODES_PER_READ) {
+        // Always NODES_PER_READ pairs, the last repeated: one statement text, prepared once
+        // per connection, where a text per proof would be planned again every time.
+        let rows: Vec<(i64, i64, Vec<u8>)> = match db {
+            Db::Sqlite(p) => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
+                for k in 0..NODES_PER_READ {
+                    let id = part[k.min(part.len() - 1)];
+                    q = q.bind(i16::from(id.level)).bind(id.index as i64);
+                }
+                q.fetch_all(p).await?
+            }
+            Db::Postgres(p) => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
+                for k in 0..NODES_PER_READ {
+                    let id = part[k.min(part.len() - 1)];
+                    q = q.bind(i16::from(id.level)).bind(id.index as i64);
+                }
+                q.fetch_all(p).await?
+            }
+        };
         for (level, idx, hash) in rows {
             map.insert(NodeId { level: level as u8, index: idx as u64 }, hash_of("audit_nodes", &hash)?);
         }
     }
     Ok(f(&LoadedNodes { map, ..Default::default() }))
+}
+
+/// Tree nodes one proof query reads (a proof needs a few dozen; a longer list takes several).
+const NODES_PER_READ: usize = 64;
+
+/// `SELECT … WHERE (level = $1 AND idx = $2) OR …` for NODES_PER_READ pairs.
+fn nodes_sql() -> String {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let pairs: Vec<String> = (0..NODES_PER_READ)
+            .map(|k| format!("(level = ${} AND idx = ${})", 2 * k + 1, 2 * k + 2))
+            .collect();
+        format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", pairs.join(" OR "))
+    })
+    .clone()
 }
 
 /// A stored checkpoint.

@@ -64,6 +64,7 @@ impl<'a> Env<'a> {
             .args(args)
             .env_remove("ARREARS_FAILPOINT")
             .env_remove("ARREARS_AUDIT_KEY")
+            .env_remove("ARREARS_ALERT_RULES")
             .output()
             .expect("the arrears binary runs")
     }
@@ -316,6 +317,82 @@ async fn tampering_of_every_kind_is_found() {
         let out = e.run(&["audit", "verify"]);
         assert_eq!(out.status.code(), Some(1));
         assert!(text(&out.stderr).contains("first bad entry 2"), "{}", text(&out.stderr));
+    })
+    .await;
+}
+
+/// The entries that name `entity`.
+fn naming<'a>(entries: &'a [serde_json::Value], entity: &str) -> Vec<&'a serde_json::Value> {
+    entries.iter().filter(|v| v["entity_ids"].as_array().unwrap().iter().any(|x| x == entity)).collect()
+}
+
+#[tokio::test]
+async fn judged_promises_and_raised_alerts_are_audited() {
+    use arrears_core::Amount;
+    use arrears_core::ptp::Promise;
+    each_backend(async |t| {
+        let e = Env::new(t);
+        let db = &t.db;
+        e.ok(&["import", book().to_str().unwrap()]);
+        e.ok(&["batch", "--date", "2026-10-18"]);
+        let cases: Vec<(String, String, String)> = arrears_store::on_pool!(db, p => sqlx::query_as(
+            "SELECT c.case_id, MIN(cl.loan_id), MIN(l.currency) FROM cases c \
+             JOIN case_loans cl ON cl.case_id = c.case_id JOIN loans l ON l.loan_id = cl.loan_id \
+             WHERE c.status = 'open' GROUP BY c.case_id ORDER BY c.case_id").fetch_all(p).await.unwrap());
+        assert!(cases.len() >= 4, "[{}] only {} open cases", t.backend, cases.len());
+        let mut tx = db.begin().await.unwrap();
+        let day = |s: &str| -> chrono::NaiveDate { s.parse().unwrap() };
+        for (i, (case, _, currency)) in cases.iter().take(4).enumerate() {
+            // The last two ask for more than any payment of the book could bring.
+            let amount = Amount(if i < 2 { 100 } else { 1_000_000_000 });
+            let p = Promise { promised_on: day("2026-10-18"), due_on: day("2026-10-19"), amount };
+            arrears_store::close::add_ptp(&mut tx, &format!("PTP{i}"), case, currency, &p).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        // The first two promises are paid on their due date; the others never.
+        for (i, (_, loan, _)) in cases.iter().take(2).enumerate() {
+            let id = format!("PAY{i}");
+            e.ok(&["payment", "add", "--id", &id, "--loan", loan, "--date", "2026-10-19", "--amount", "1.00"]);
+        }
+        e.ok(&["batch", "--from", "2026-10-19", "--to", "2026-10-20"]);
+        let entries: Vec<serde_json::Value> = bodies(db).await.iter().map(|b| entry_json(b)).collect();
+
+        let judged: Vec<(String, String, String, i64)> = arrears_store::on_pool!(db, p => sqlx::query_as(
+            "SELECT ptp_id, case_id, status, paid FROM ptps ORDER BY ptp_id").fetch_all(p).await.unwrap());
+        let statuses: Vec<&str> = judged.iter().map(|j| j.2.as_str()).collect();
+        assert_eq!(statuses, ["kept", "kept", "broken", "broken"], "[{}]", t.backend);
+        for (ptp, case, status, paid) in &judged {
+            let about = naming(&entries, &format!("ptp:{ptp}"));
+            assert_eq!(about.len(), 1, "[{}] one entry for {ptp}: {about:?}", t.backend);
+            let v = about[0];
+            assert_eq!(v["kind"], format!("ptp.{status}"), "{v}");
+            assert!(naming(&entries, &format!("case:{case}")).contains(&v), "{v} names its case");
+            assert_eq!(v["facts"]["was"], "pending");
+            assert_eq!(v["facts"]["business_date"], "2026-10-19");
+            assert_eq!(v["facts"]["paid_minor"], *paid, "{v}");
+        }
+
+        let mut alerts: Vec<(String, String, String, Option<String>)> = arrears_store::on_pool!(db, p => sqlx::query_as(
+            "SELECT borrower_id, rule_id, CAST(raised_on AS TEXT), case_id FROM alerts").fetch_all(p).await.unwrap());
+        assert!(alerts.iter().any(|a| a.1 == "broken_promise"), "[{}] {alerts:?}", t.backend);
+        let mut audited: Vec<(String, String, String, Option<String>)> = entries
+            .iter()
+            .filter(|v| v["kind"] == "alert.raised")
+            .map(|v| {
+                let ids: Vec<&str> = v["entity_ids"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+                let f = &v["facts"];
+                (
+                    ids[0].strip_prefix("borrower:").unwrap().to_string(),
+                    f["rule_id"].as_str().unwrap().to_string(),
+                    f["business_date"].as_str().unwrap().to_string(),
+                    ids.get(1).and_then(|c| c.strip_prefix("case:")).map(str::to_string),
+                )
+            })
+            .collect();
+        alerts.sort();
+        audited.sort();
+        assert_eq!(audited, alerts, "[{}] one alert.raised entry per alert", t.backend);
+        e.intact();
     })
     .await;
 }
