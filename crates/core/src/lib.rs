@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ability;
+pub mod behaviour;
 pub mod access;
 pub mod allocation;
 pub mod book;

@@ -28,6 +28,7 @@ mod packed;
 pub mod people;
 pub mod personal;
 pub mod products;
+pub mod scores;
 pub mod treatment;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
