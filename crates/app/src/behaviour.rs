@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 
 use arrears_core::behaviour::{
-    BorrowerHistory, FEATURE_NAMES, Features, LOOKBACK_DAYS, PTP_HORIZON_DAYS, ROLL_HORIZON_DAYS, loan_history,
+    BorrowerHistory, FEATURE_NAMES, Features, LOOKBACK_DAYS, PTP_HORIZON_DAYS, ROLL_HORIZON_DAYS,
+    loan_history,
 };
 use arrears_core::ledger::Waterfall;
 use arrears_score::behaviour::{BEHAVIOUR_FORMAT_VERSION, BEHAVIOUR_KIND, Skipped, train_part};
@@ -86,7 +87,9 @@ pub fn history(stored: &StoredHistory, through: NaiveDate) -> BorrowerHistory {
         loans: stored
             .loans
             .iter()
-            .map(|(b, snaps)| loan_history(&b.loan, &b.schedule, &b.payments, snaps.clone(), through, &waterfall))
+            .map(|(b, snaps)| {
+                loan_history(&b.loan, &b.schedule, &b.payments, snaps.clone(), through, &waterfall)
+            })
             .collect(),
         promises: stored.promises.clone(),
         cases: stored.cases.clone(),
@@ -122,8 +125,10 @@ pub async fn training_set(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Tra
     }
     let last = arrears_store::close::last_closed_day(db).await?.ok_or(BehaviourError::NoHistory)?;
     let days = arrears_store::close::business_dates(db, from, to.min(last)).await?;
-    let roll_dates: Vec<NaiveDate> = days.iter().copied().filter(|d| plus(*d, ROLL_HORIZON_DAYS) <= last).collect();
-    let ptp_dates: Vec<NaiveDate> = days.iter().copied().filter(|d| plus(*d, PTP_HORIZON_DAYS) <= last).collect();
+    let roll_dates: Vec<NaiveDate> =
+        days.iter().copied().filter(|d| plus(*d, ROLL_HORIZON_DAYS) <= last).collect();
+    let ptp_dates: Vec<NaiveDate> =
+        days.iter().copied().filter(|d| plus(*d, PTP_HORIZON_DAYS) <= last).collect();
     if ptp_dates.is_empty() {
         return Err(BehaviourError::NoOutcomes { from, to, days: PTP_HORIZON_DAYS, last });
     }
@@ -143,7 +148,11 @@ pub async fn training_set(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Tra
             let h = history(s, through);
             for &d in &roll_dates {
                 if h.in_m1(d) {
-                    set.roll.push(d.to_string(), values(&h.features(d)), h.rolls_within(d, ROLL_HORIZON_DAYS));
+                    set.roll.push(
+                        d.to_string(),
+                        values(&h.features(d)),
+                        h.rolls_within(d, ROLL_HORIZON_DAYS),
+                    );
                 }
             }
             for &d in &ptp_dates {
@@ -169,7 +178,12 @@ pub struct Trained {
 
 /// Trains both models on the history of `from..=to`; each model's time split tests on the
 /// latest `test_share` of its dates.
-pub async fn train(db: &Db, from: NaiveDate, to: NaiveDate, test_share: f64) -> Result<Trained, BehaviourError> {
+pub async fn train(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    test_share: f64,
+) -> Result<Trained, BehaviourError> {
     let set = training_set(db, from, to).await?;
     let params = TrainParams::default();
     let mut skipped = Vec::new();
@@ -262,7 +276,13 @@ fn score_rows(
             model_version: version,
             probability_ppm: ppm(if invert { 1.0 - r.probability } else { r.probability }),
             points: r.score.round() as i64,
-            reasons: r.reasons.iter().take(REASONS).map(|x| x.variable.as_str()).collect::<Vec<_>>().join(","),
+            reasons: r
+                .reasons
+                .iter()
+                .take(REASONS)
+                .map(|x| x.variable.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         })
         .collect())
 }
@@ -308,16 +328,22 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
                 ptp.1.push(date.to_string(), row, false);
             }
         }
-        let fail = |e: ScoreError| BatchError::Internal(format!("behaviour model v{}: {e}", installed.version));
+        let fail =
+            |e: ScoreError| BatchError::Internal(format!("behaviour model v{}: {e}", installed.version));
         if let Some(part) = &model.roll
             && !roll.0.is_empty()
         {
-            rows.extend(score_rows(&part.scorecard, "roll", installed.version, &roll.0, &roll.1, false).map_err(fail)?);
+            rows.extend(
+                score_rows(&part.scorecard, "roll", installed.version, &roll.0, &roll.1, false)
+                    .map_err(fail)?,
+            );
         }
         if let Some(part) = &model.ptp
             && !ptp.0.is_empty()
         {
-            rows.extend(score_rows(&part.scorecard, "ptp", installed.version, &ptp.0, &ptp.1, true).map_err(fail)?);
+            rows.extend(
+                score_rows(&part.scorecard, "ptp", installed.version, &ptp.0, &ptp.1, true).map_err(fail)?,
+            );
         }
     }
     report.scores_stored = rows.len() as u64;

@@ -79,7 +79,8 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
                 .await
                 .with_context(|| format!("training on the history {from}..{to}"))?;
             t.model.save(&out).map_err(|e| anyhow::anyhow!("{e}")).context("saving the model")?;
-            let skipped: Vec<_> = t.skipped.iter().map(|s| json!({"model": s.model, "reason": s.reason})).collect();
+            let skipped: Vec<_> =
+                t.skipped.iter().map(|s| json!({"model": s.model, "reason": s.reason})).collect();
             if json {
                 return crate::print_json(&json!({
                     "model": out.display().to_string(),
@@ -90,10 +91,16 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
                 }));
             }
             let mut w = std::io::stdout().lock();
-            writeln!(w, "behaviour models trained on {from}..{to} (last closed date {}), written to {}", t.set.last_closed, out.display())?;
-            for (name, part, dates) in
-                [("roll (M1 -> M2 within 30 days)", &t.model.roll, t.set.roll_dates), ("ptp (payment within 14 days)", &t.model.ptp, t.set.ptp_dates)]
-            {
+            writeln!(
+                w,
+                "behaviour models trained on {from}..{to} (last closed date {}), written to {}",
+                t.set.last_closed,
+                out.display()
+            )?;
+            for (name, part, dates) in [
+                ("roll (M1 -> M2 within 30 days)", &t.model.roll, t.set.roll_dates),
+                ("ptp (payment within 14 days)", &t.model.ptp, t.set.ptp_dates),
+            ] {
                 let Some(p) = part else { continue };
                 writeln!(w)?;
                 writeln!(
@@ -104,7 +111,11 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
                     p.scorecard.training.bad_value,
                     p.scorecard.variable_names().join(", ")
                 )?;
-                writeln!(w, "  time split: trained on dates before {}, tested on the rest", p.time_split.test_from)?;
+                writeln!(
+                    w,
+                    "  time split: trained on dates before {}, tested on the rest",
+                    p.time_split.test_from
+                )?;
                 writeln!(w, "  {:<6} {:>7} {:>6} {:>7} {:>7}", "", "rows", "bads", "AUC", "KS")?;
                 for (n, e) in [("train", &p.time_split.train), ("test", &p.time_split.test)] {
                     writeln!(w, "  {n:<6} {:>7} {:>6} {:>7.4} {:>7.4}", e.rows, e.bads, e.auc, e.ks)?;
@@ -116,7 +127,8 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
             Ok(())
         }
         BehaviourCommand::Install { model } => {
-            let text = std::fs::read_to_string(&model).with_context(|| format!("reading {}", model.display()))?;
+            let text =
+                std::fs::read_to_string(&model).with_context(|| format!("reading {}", model.display()))?;
             let db = crate::open(db).await?;
             let now = chrono::Local::now().to_rfc3339();
             let i = arrears_app::behaviour::install(&db, &text, "cli", &now)
@@ -132,29 +144,35 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
         }
         BehaviourCommand::List { date, json } => {
             let db = crate::open(db).await?;
-            let mut rows: Vec<_> = arrears_app::behaviour::scores_on(&db, date, None).await?.into_iter().collect();
+            let mut rows: Vec<_> =
+                arrears_app::behaviour::scores_on(&db, date, None).await?.into_iter().collect();
             rows.sort_by(|a, b| a.0.cmp(&b.0));
             let ratio = |ppm: Option<i64>| ppm.map(|p| p as f64 / 1_000_000.0);
             if json {
                 let v: Vec<_> = rows
                     .iter()
-                    .map(|(b, s)| json!({
-                        "borrower_id": b, "roll": ratio(s.roll_ppm), "ptp": ratio(s.ptp_ppm),
-                        "points": s.points, "previous_points": s.previous_points,
-                    }))
+                    .map(|(b, s)| {
+                        json!({
+                            "borrower_id": b, "roll": ratio(s.roll_ppm), "ptp": ratio(s.ptp_ppm),
+                            "points": s.points, "previous_points": s.previous_points,
+                        })
+                    })
                     .collect();
                 return crate::print_json(&v);
             }
-            println!("{:<16} {:>8} {:>8} {:>7}", "borrower", "roll", "ptp", "points");
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            writeln!(w, "{:<16} {:>8} {:>8} {:>7}", "borrower", "roll", "ptp", "points")?;
             let show = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
             for (b, s) in &rows {
-                println!(
+                writeln!(
+                    w,
                     "{b:<16} {:>8} {:>8} {:>7}",
                     show(ratio(s.roll_ppm)),
                     show(ratio(s.ptp_ppm)),
                     s.points.map_or("-".to_string(), |p| p.to_string())
-                );
+                )?;
             }
+            w.flush()?;
             Ok(())
         }
     }

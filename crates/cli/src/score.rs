@@ -99,7 +99,9 @@ pub fn run(cmd: ScoreCommand) -> Result<()> {
         ScoreCommand::Apply { model, csv, json } => apply(&model, &csv, json),
         ScoreCommand::Report { model, json } => report(&model, json),
         // Needs the database: main runs it.
-        ScoreCommand::Behaviour { .. } => bail!("`score behaviour` runs against the database (dispatched by main)"),
+        ScoreCommand::Behaviour { .. } => {
+            bail!("`score behaviour` runs against the database (dispatched by main)")
+        }
     }
 }
 

@@ -238,7 +238,9 @@ impl BorrowerHistory {
                 last_payment = last_payment.max(Some(*paid_on));
                 // Partial: after the day's payments an installment already past due still owes.
                 if *paid_on > start
-                    && l.installments.iter().any(|i| i.due_on < *paid_on && LoanHistory::unpaid_at(i, *paid_on))
+                    && l.installments
+                        .iter()
+                        .any(|i| i.due_on < *paid_on && LoanHistory::unpaid_at(i, *paid_on))
                 {
                     f.partial_payments_90d += 1;
                 }
@@ -298,7 +300,13 @@ mod tests {
             31..=60 => 2,
             _ => 3,
         };
-        SnapshotPoint { as_of: d(on), dpd, bucket_rank: rank, outstanding_principal: Amount(5_000), active: true }
+        SnapshotPoint {
+            as_of: d(on),
+            dpd,
+            bucket_rank: rank,
+            outstanding_principal: Amount(5_000),
+            active: true,
+        }
     }
 
     fn inst(due: &str, settled: Option<&str>) -> Settlement {
@@ -408,7 +416,11 @@ mod tests {
         paid.outstanding_principal = Amount(0);
         let b = BorrowerHistory {
             loans: vec![
-                LoanHistory { principal: Amount(10_000), snapshots: vec![snap("2026-01-01", 0)], ..Default::default() },
+                LoanHistory {
+                    principal: Amount(10_000),
+                    snapshots: vec![snap("2026-01-01", 0)],
+                    ..Default::default()
+                },
                 LoanHistory { principal: Amount(90_000), snapshots: vec![paid], ..Default::default() },
             ],
             ..BorrowerHistory::default()

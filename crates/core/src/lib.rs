@@ -5,9 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod ability;
-pub mod behaviour;
 pub mod access;
 pub mod allocation;
+pub mod behaviour;
 pub mod book;
 pub mod calendar;
 pub mod case;

@@ -162,7 +162,8 @@ pub fn train_part(
     // At least one date on each side, the test side the latest ones.
     let n_test = ((dates.len() as f64 * test_share).round() as usize).clamp(1, dates.len() - 1);
     let test_from = dates[dates.len() - n_test].clone();
-    let (test_rows, train_rows): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|&i| rows.dates[i] >= test_from);
+    let (test_rows, train_rows): (Vec<usize>, Vec<usize>) =
+        (0..rows.len()).partition(|&i| rows.dates[i] >= test_from);
     let data = rows.labelled(target, bad_value, good_value);
     for (part, idx) in [("training", &train_rows), ("test", &test_rows)] {
         let bads = idx.iter().filter(|&&i| data.bad[i]).count();
@@ -205,7 +206,10 @@ impl BehaviourModel {
             )));
         }
         if h.format_version != BEHAVIOUR_FORMAT_VERSION {
-            return Err(ScoreError::ModelVersion { found: h.format_version, expected: BEHAVIOUR_FORMAT_VERSION });
+            return Err(ScoreError::ModelVersion {
+                found: h.format_version,
+                expected: BEHAVIOUR_FORMAT_VERSION,
+            });
         }
         let m: BehaviourModel = serde_json::from_str(text)?;
         if m.roll.is_none() && m.ptp.is_none() {
@@ -247,7 +251,8 @@ mod tests {
 
     #[test]
     fn time_split_holds_out_the_latest_dates() {
-        let part = train_part(&rows(), "rolled", "rolled", "stayed", 30, 0.3, &TrainParams::default()).unwrap();
+        let part =
+            train_part(&rows(), "rolled", "rolled", "stayed", 30, 0.3, &TrainParams::default()).unwrap();
         assert_eq!(part.time_split.test_from, "2026-01-08");
         assert_eq!(part.time_split.test.rows, 600);
         assert_eq!(part.time_split.train.rows, 1400);
@@ -265,13 +270,15 @@ mod tests {
         for d in 1..=4 {
             all_bad.push(format!("2026-01-0{d}"), vec![Some(d as f64)], true);
         }
-        let e = train_part(&all_bad, "rolled", "rolled", "stayed", 30, 0.5, &TrainParams::default()).unwrap_err();
+        let e =
+            train_part(&all_bad, "rolled", "rolled", "stayed", 30, 0.5, &TrainParams::default()).unwrap_err();
         assert!(e.to_string().contains("both outcomes"), "{e}");
     }
 
     #[test]
     fn files_round_trip_and_other_files_are_refused() {
-        let part = train_part(&rows(), "rolled", "rolled", "stayed", 30, 0.3, &TrainParams::default()).unwrap();
+        let part =
+            train_part(&rows(), "rolled", "rolled", "stayed", 30, 0.3, &TrainParams::default()).unwrap();
         let m = BehaviourModel {
             kind: BEHAVIOUR_KIND.into(),
             format_version: BEHAVIOUR_FORMAT_VERSION,

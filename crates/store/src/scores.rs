@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use arrears_core::Amount;
 use arrears_core::behaviour::{CaseRecord, PromiseRecord, SnapshotPoint};
 use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
-use arrears_core::Amount;
 use chrono::NaiveDate;
 
 use crate::literal::{Values, text_list};
@@ -106,7 +106,8 @@ pub async fn histories(
     for rec in packed::records(snaps.as_deref()) {
         let f = Fields::split("snapshots", rec);
         let status = f.raw(2)?;
-        let status = LoanStatus::parse(status).ok_or_else(|| corrupt("snapshots", format!("status {status:?}")))?;
+        let status =
+            LoanStatus::parse(status).ok_or_else(|| corrupt("snapshots", format!("status {status:?}")))?;
         by_loan.entry(f.raw(0)?).or_default().push(SnapshotPoint {
             as_of: f.date(1)?,
             dpd: u32::try_from(f.int(3)?).map_err(|e| corrupt("snapshots", e))?,
@@ -128,22 +129,24 @@ pub async fn histories(
         "SELECT borrower_id, CAST(opened_on AS TEXT), CAST(closed_on AS TEXT) FROM cases \
          WHERE status <> 'void' AND borrower_id IN ({ids})"
     );
-    let (ptps, cases): (Vec<(String, String, Option<String>)>, Vec<(String, String, Option<String>)>) =
-        on_pool!(db, pool => (
-            sqlx::query_as(sqlx::AssertSqlSafe(ptp_sql.as_str())).persistent(false).fetch_all(pool).await?,
-            sqlx::query_as(sqlx::AssertSqlSafe(case_sql.as_str())).persistent(false).fetch_all(pool).await?,
-        ));
+    let (ptps, cases): (Vec<(String, String, Option<String>)>, Vec<(String, String, Option<String>)>) = on_pool!(db, pool => (
+        sqlx::query_as(sqlx::AssertSqlSafe(ptp_sql.as_str())).persistent(false).fetch_all(pool).await?,
+        sqlx::query_as(sqlx::AssertSqlSafe(case_sql.as_str())).persistent(false).fetch_all(pool).await?,
+    ));
     let date = |table: &'static str, s: &str| {
         arrears_core::calendar::parse_iso_date(s).ok_or_else(|| corrupt(table, format!("date {s:?}")))
     };
     for (b, status, on) in ptps {
-        let status = PtpStatus::parse(&status).ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?;
+        let status =
+            PtpStatus::parse(&status).ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?;
         let judged_on = on.as_deref().map(|s| date("ptps", s)).transpose()?;
         out.entry(b).or_default().promises.push(PromiseRecord { status, judged_on });
     }
     for (b, opened, closed) in cases {
-        let rec =
-            CaseRecord { opened_on: date("cases", &opened)?, closed_on: closed.as_deref().map(|s| date("cases", s)).transpose()? };
+        let rec = CaseRecord {
+            opened_on: date("cases", &opened)?,
+            closed_on: closed.as_deref().map(|s| date("cases", s)).transpose()?,
+        };
         out.entry(b).or_default().cases.push(rec);
     }
     Ok(out)
@@ -164,7 +167,12 @@ pub struct InstalledModel {
 
 /// Stores a model file as the next version and returns that version; the same file as the
 /// latest installed one is not stored again (its version is returned).
-pub async fn install_model(tx: &mut Tx, sha256: &str, source: &str, at: &str) -> Result<(i64, bool), StoreError> {
+pub async fn install_model(
+    tx: &mut Tx,
+    sha256: &str,
+    source: &str,
+    at: &str,
+) -> Result<(i64, bool), StoreError> {
     on_tx!(tx, c => {
         let latest: Option<(i64, String)> =
             sqlx::query_as("SELECT version, sha256 FROM score_models ORDER BY version DESC LIMIT 1")
@@ -192,7 +200,12 @@ pub async fn installed_model(db: &Db) -> Result<Option<InstalledModel>, StoreErr
     let row: Option<(i64, String, String, String)> = on_pool!(db, p => sqlx::query_as(
         "SELECT version, sha256, source, installed_at FROM score_models ORDER BY version DESC LIMIT 1",
     ).fetch_optional(p).await?);
-    Ok(row.map(|(version, sha256, source, installed_at)| InstalledModel { version, sha256, source, installed_at }))
+    Ok(row.map(|(version, sha256, source, installed_at)| InstalledModel {
+        version,
+        sha256,
+        source,
+        installed_at,
+    }))
 }
 
 /// One stored score.

@@ -139,7 +139,14 @@ impl ScoreInfo {
     /// The scores from stored parts per million and points.
     pub fn from_stored(roll_ppm: Option<i64>, ptp_ppm: Option<i64>, points: Option<i64>) -> ScoreInfo {
         let p = |ppm: Option<i64>| ppm.map(|v| v as f64 / 1_000_000.0);
-        ScoreInfo { pd: None, propensity_to_pay: p(ptp_ppm), behaviour: points, roll: p(roll_ppm), ptp: p(ptp_ppm), points }
+        ScoreInfo {
+            pd: None,
+            propensity_to_pay: p(ptp_ppm),
+            behaviour: points,
+            roll: p(roll_ppm),
+            ptp: p(ptp_ppm),
+            points,
+        }
     }
 }
 
@@ -380,7 +387,8 @@ mod tests {
     fn every_catalogue_field_is_bound_with_its_type() {
         let on = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
         let mut f = sample("C1", NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), 9);
-        f.score = ScoreInfo { pd: Some(0.2), ..ScoreInfo::from_stored(Some(250_000), Some(500_000), Some(600)) };
+        f.score =
+            ScoreInfo { pd: Some(0.2), ..ScoreInfo::from_stored(Some(250_000), Some(500_000), Some(600)) };
         assert_eq!(f.score.roll, Some(0.25));
         f.case.placed_with = Some("A1".into());
         f.case.stage = Some("early".into());
