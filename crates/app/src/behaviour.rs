@@ -290,7 +290,9 @@ fn score_rows(
 /// The model in force, parsed once per installed version.
 fn parsed(installed: &store::InstalledModel) -> Result<std::sync::Arc<BehaviourModel>, BatchError> {
     use std::sync::{Arc, Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<Option<(String, Arc<BehaviourModel>)>>> = OnceLock::new();
+    /// The file's SHA-256 and the model parsed from it.
+    type Parsed = Option<(String, Arc<BehaviourModel>)>;
+    static CACHE: OnceLock<Mutex<Parsed>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(None));
     let mut slot = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((sha, m)) = slot.as_ref()

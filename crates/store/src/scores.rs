@@ -15,6 +15,9 @@ use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
 use crate::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
+/// A borrower, a text and an optional date as text, as two of the history's reads return them.
+type DatedText = (String, String, Option<String>);
+
 /// Rows per multi-row statement.
 const ROWS_PER_STATEMENT: usize = 1000;
 
@@ -129,7 +132,7 @@ pub async fn histories(
         "SELECT borrower_id, CAST(opened_on AS TEXT), CAST(closed_on AS TEXT) FROM cases \
          WHERE status <> 'void' AND borrower_id IN ({ids})"
     );
-    let (ptps, cases): (Vec<(String, String, Option<String>)>, Vec<(String, String, Option<String>)>) = on_pool!(db, pool => (
+    let (ptps, cases): (Vec<DatedText>, Vec<DatedText>) = on_pool!(db, pool => (
         sqlx::query_as(sqlx::AssertSqlSafe(ptp_sql.as_str())).persistent(false).fetch_all(pool).await?,
         sqlx::query_as(sqlx::AssertSqlSafe(case_sql.as_str())).persistent(false).fetch_all(pool).await?,
     ));
