@@ -26,6 +26,9 @@ use crate::close::{BatchError, DayReport};
 /// Borrowers read per page (five queries each).
 const PAGE: usize = 2000;
 
+/// Pages read ahead of the one being scored.
+const READ_AHEAD: usize = 2;
+
 /// Reasons kept per score.
 const REASONS: usize = 3;
 
@@ -313,8 +316,22 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     let model = parsed(&installed)?;
     let borrowers = store::to_score(db).await?;
     let mut rows = Vec::new();
-    for page in borrowers.chunks(PAGE) {
-        let stored = store::histories(db, page, minus(date, LOOKBACK_DAYS), date).await?;
+    // Pages are read ahead on their own connections while this one is scored: reading is
+    // most of the work, and the database works on its own threads.
+    let start = minus(date, LOOKBACK_DAYS);
+    let fetch = |page: Vec<String>| {
+        let db = db.clone();
+        tokio::spawn(async move { store::histories(&db, &page, start, date).await.map(|h| (page, h)) })
+    };
+    let mut pages = borrowers.chunks(PAGE).map(<[String]>::to_vec);
+    let mut ahead: std::collections::VecDeque<_> = pages.by_ref().take(READ_AHEAD).map(fetch).collect();
+    while let Some(next) = ahead.pop_front() {
+        let (page, stored) =
+            next.await.map_err(|e| BatchError::Internal(format!("a scoring task failed: {e}")))??;
+        if let Some(p) = pages.next() {
+            ahead.push_back(fetch(p));
+        }
+        let page = page.as_slice();
         let mut roll = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         let mut ptp = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         for b in page {
