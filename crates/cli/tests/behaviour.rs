@@ -14,10 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use arrears_store::Db;
 use chrono::{Days, NaiveDate};
-use common::{arrears, json, ok, text};
-use sqlx::Row as _;
+use common::{arrears, json, ok, rows, text};
 use support::each_backend;
 
 /// The book's payments run to this date, the last business date of the history.
@@ -48,19 +46,6 @@ fn book() -> &'static Path {
         (dir, path)
     });
     path
-}
-
-/// Rows of `sql`, each column cast to text by the caller's SQL ('' for NULL).
-async fn rows(db: &Db, sql: &str) -> Vec<Vec<String>> {
-    arrears_store::on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(pool)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i).unwrap_or_default()).collect())
-            .collect()
-    })
 }
 
 #[tokio::test]
