@@ -133,8 +133,10 @@ pub fn facts(input: &AlertInput, date: NaiveDate) -> AlertFacts {
         ptp_kept_total: input.ptp_kept,
         ptp_pending: input.ptp_pending,
         fin,
-        score_current: None,
-        score_previous: None,
+        score_current: input.scores.points.map(|p| p as f64),
+        score_previous: input.scores.previous_points.map(|p| p as f64),
+        score_roll: input.scores.roll_ppm.map(|p| p as f64 / 1_000_000.0),
+        score_ptp: input.scores.ptp_ppm.map(|p| p as f64 / 1_000_000.0),
     }
 }
 

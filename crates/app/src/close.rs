@@ -217,6 +217,8 @@ pub struct DayReport {
     pub ptps_broken: u64,
     /// Early-warning alerts raised.
     pub alerts_raised: u64,
+    /// Behaviour scores stored (0 without an installed model).
+    pub scores_stored: u64,
     /// False when other shards still have to finish the date.
     pub finished: bool,
     /// Strategy, tasks and allocation (steps 5 and 6).
@@ -369,6 +371,11 @@ async fn run_day(
     progress.phase("cases");
     sync_cases(db, date, &mut report).await?;
     report.lap("cases", &mut clock);
+    // Scores before alerts, so that the alert rules read the date's own scores (and a rerun
+    // of the date reads the same ones).
+    progress.phase("scores");
+    crate::behaviour::run_phase(db, date, &mut report).await?;
+    report.lap("scores", &mut clock);
     progress.phase("alerts");
     crate::alerts::run_phase(db, date, &mut report).await?;
     report.lap("alerts", &mut clock);

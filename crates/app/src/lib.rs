@@ -6,6 +6,7 @@ pub mod actions;
 pub mod alerts;
 pub mod arrangements;
 pub mod audit;
+pub mod behaviour;
 pub mod cases;
 pub mod close;
 pub mod import;

@@ -211,10 +211,15 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
         .filter_map(|p| Some((p.product, p.contact_pack?)))
         .collect();
 
+    let scores = arrears_store::scores::scores_on(db, date, None).await?;
+
     let mut w = TreatmentWrites::default();
     for c in &cases {
         let Some(case_loans) = loans.get(&c.case_id) else { continue };
-        let Some(facts) = facts(c, case_loans) else { continue };
+        let Some(mut facts) = facts(c, case_loans) else { continue };
+        if let Some(s) = scores.get(&c.borrower_id) {
+            facts.score = ScoreInfo::from_stored(s.roll_ppm, s.ptp_ppm, s.points);
+        }
         report.cases += 1;
         let done = history.get(&c.case_id).map(Vec::as_slice).unwrap_or_default();
         let d = due_steps(&strategy, &facts, done, date);

@@ -6,6 +6,7 @@
 
 mod alert;
 mod audit;
+mod behaviour;
 mod compliance;
 mod personal;
 mod restrict;
@@ -536,6 +537,9 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 print_loan(&v)?;
             }
+        }
+        Command::Score { command: score::ScoreCommand::Behaviour { command } } => {
+            behaviour::run(&cli.db, command).await?
         }
         Command::Score { command } => score::run(command)?,
         Command::Compliance { command } => compliance::run(command)?,

@@ -61,6 +61,11 @@ pub enum ScoreCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Behaviour models trained on the batch's history: roll to M2, propensity to pay.
+    Behaviour {
+        #[command(subcommand)]
+        command: crate::behaviour::BehaviourCommand,
+    },
     /// Print a scorecard: variables, bins, points, base score, points to double the odds.
     Report {
         /// Model file written by `score train`.
@@ -93,6 +98,10 @@ pub fn run(cmd: ScoreCommand) -> Result<()> {
         }
         ScoreCommand::Apply { model, csv, json } => apply(&model, &csv, json),
         ScoreCommand::Report { model, json } => report(&model, json),
+        // Needs the database: main runs it.
+        ScoreCommand::Behaviour { .. } => {
+            bail!("`score behaviour` runs against the database (dispatched by main)")
+        }
     }
 }
 

@@ -16,8 +16,7 @@ use std::sync::OnceLock;
 
 use arrears_store::Db;
 use chrono::{Days, NaiveDate};
-use common::{arrears, json, ok, text};
-use sqlx::Row as _;
+use common::{arrears, json, ok, rows, text};
 use support::each_backend;
 
 const AS_OF: &str = "2026-10-20";
@@ -39,19 +38,6 @@ fn book() -> &'static Path {
         (dir, path)
     });
     path
-}
-
-/// Rows of `sql` with every column cast to text ('' for NULL) by the caller's SQL.
-async fn rows(db: &Db, sql: &str) -> Vec<Vec<String>> {
-    arrears_store::on_pool!(db, pool => {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(pool)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .iter()
-            .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i).unwrap_or_default()).collect())
-            .collect()
-    })
 }
 
 fn day(s: &str) -> NaiveDate {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod behaviour;
 pub mod binning;
 pub mod cv;
 pub mod data;
@@ -21,6 +22,7 @@ pub mod logistic;
 pub mod scorecard;
 pub mod split;
 
+pub use behaviour::{BehaviourModel, BehaviourPart, DatedRows, TimeSplit};
 pub use binning::{Bin, BinRule, BinningParams, VarBinning};
 pub use cv::{CvReport, FoldResult, Holdout, cross_validate, evaluate_split};
 pub use data::{Column, Kind, Labelled, Table};

@@ -97,6 +97,8 @@ pub struct AlertInput {
     pub ptp_pending: i64,
     /// Statements ending on or before the date.
     pub statements: Vec<Statement>,
+    /// Its behaviour scores of the date (default: not scored).
+    pub scores: crate::scores::ScoreFacts,
     /// Rules whose condition held at its last evaluation.
     pub holding: Vec<String>,
     /// Rules with an alert not yet closed.
@@ -201,6 +203,11 @@ pub async fn alert_inputs(
     for f in fins {
         if let Some(x) = out.get_mut(&f.0) {
             x.statements.push(statement(&f));
+        }
+    }
+    for (b, f) in crate::scores::scores_on(db, date, Some(borrowers)).await? {
+        if let Some(x) = out.get_mut(&b) {
+            x.scores = f;
         }
     }
     let holding: Vec<(String, String)> =

@@ -29,6 +29,7 @@ pub mod people;
 pub mod personal;
 pub mod products;
 pub mod restrictions;
+pub mod scores;
 pub mod treatment;
 pub mod web;
 

@@ -153,6 +153,9 @@ pub fn catalogue() -> Catalogue {
                 field("current", Double, true, "latest behaviour score; null until scores are stored"),
                 field("previous", Double, true, "the score before it"),
                 field("change", Double, true, "current - previous"),
+                field("roll", Double, true, "probability of rolling from M1 to M2 within 30 days, 0-1"),
+                field("ptp", Double, true, "probability of a payment within 14 days, 0-1"),
+                field("points", Double, true, "behaviour score points of the date (the same as current)"),
             ],
         )
 }
@@ -213,6 +216,10 @@ pub struct AlertFacts {
     pub score_current: Option<f64>,
     /// Score before it.
     pub score_previous: Option<f64>,
+    /// Probability of rolling from M1 to M2 within 30 days.
+    pub score_roll: Option<f64>,
+    /// Probability of a payment within 14 days.
+    pub score_ptp: Option<f64>,
 }
 
 fn dbl(v: Option<f64>) -> Val {
@@ -270,6 +277,9 @@ impl AlertFacts {
                     ("current", dbl(self.score_current)),
                     ("previous", dbl(self.score_previous)),
                     ("change", dbl(change)),
+                    ("roll", dbl(self.score_roll)),
+                    ("ptp", dbl(self.score_ptp)),
+                    ("points", dbl(self.score_current)),
                 ],
             ),
         ]

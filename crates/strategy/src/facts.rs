@@ -117,15 +117,37 @@ pub struct BorrowerInfo {
     pub timezone: String,
 }
 
-/// The latest scores; each may be missing.
+/// The scores of the business date; each may be missing (no model installed, or the borrower
+/// outside the model's population: `roll` only in M1, `ptp` only with an open case).
 #[derive(Debug, Clone, Default)]
 pub struct ScoreInfo {
     /// Probability of default, 0–1.
     pub pd: Option<f64>,
-    /// Propensity to pay, 0–1.
+    /// Propensity to pay, 0–1 (the same as `ptp`).
     pub propensity_to_pay: Option<f64>,
-    /// Behaviour score in points.
+    /// Behaviour score in points (the same as `points`).
     pub behaviour: Option<i64>,
+    /// Probability of rolling from M1 to M2 within 30 days, 0–1.
+    pub roll: Option<f64>,
+    /// Probability of a payment within 14 days, 0–1.
+    pub ptp: Option<f64>,
+    /// Behaviour score points of the roll model (higher is safer).
+    pub points: Option<i64>,
+}
+
+impl ScoreInfo {
+    /// The scores from stored parts per million and points.
+    pub fn from_stored(roll_ppm: Option<i64>, ptp_ppm: Option<i64>, points: Option<i64>) -> ScoreInfo {
+        let p = |ppm: Option<i64>| ppm.map(|v| v as f64 / 1_000_000.0);
+        ScoreInfo {
+            pd: None,
+            propensity_to_pay: p(ptp_ppm),
+            behaviour: points,
+            roll: p(roll_ppm),
+            ptp: p(ptp_ppm),
+            points,
+        }
+    }
 }
 
 /// Everything a strategy may look at for one case.
@@ -220,6 +242,9 @@ pub fn catalogue() -> Catalogue {
                 nullable("pd", Double, "probability of default 0–1, or null"),
                 nullable("propensity_to_pay", Double, "propensity to pay 0–1, or null"),
                 nullable("behaviour", Int, "behaviour score in points, or null"),
+                nullable("roll", Double, "probability of rolling from M1 to M2 within 30 days 0–1, or null"),
+                nullable("ptp", Double, "probability of a payment within 14 days 0–1, or null"),
+                nullable("points", Int, "behaviour score points (higher is safer), or null"),
             ],
         )
 }
@@ -301,6 +326,9 @@ impl CaseFacts {
                 ("pd", s.pd.map(Val::Double).into()),
                 ("propensity_to_pay", s.propensity_to_pay.map(Val::Double).into()),
                 ("behaviour", s.behaviour.map(Val::Int).into()),
+                ("roll", s.roll.map(Val::Double).into()),
+                ("ptp", s.ptp.map(Val::Double).into()),
+                ("points", s.points.map(Val::Int).into()),
             ],
         );
         out
@@ -359,7 +387,9 @@ mod tests {
     fn every_catalogue_field_is_bound_with_its_type() {
         let on = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
         let mut f = sample("C1", NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), 9);
-        f.score = ScoreInfo { pd: Some(0.2), propensity_to_pay: Some(0.5), behaviour: Some(600) };
+        f.score =
+            ScoreInfo { pd: Some(0.2), ..ScoreInfo::from_stored(Some(250_000), Some(500_000), Some(600)) };
+        assert_eq!(f.score.roll, Some(0.25));
         f.case.placed_with = Some("A1".into());
         f.case.stage = Some("early".into());
         f.case.hold = Some(Hold::Dispute);

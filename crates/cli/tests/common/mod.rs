@@ -28,6 +28,21 @@ pub fn ok(t: &TestDb, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// Rows of `sql`, every column cast to text by the caller's SQL ('' for NULL).
+#[allow(dead_code)]
+pub async fn rows(db: &arrears_store::Db, sql: &str) -> Vec<Vec<String>> {
+    use sqlx::Row as _;
+    arrears_store::on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i).unwrap_or_default()).collect())
+            .collect()
+    })
+}
+
 /// Runs the binary and parses its standard output as JSON.
 #[allow(dead_code)]
 pub fn json(t: &TestDb, args: &[&str]) -> serde_json::Value {

@@ -1,0 +1,406 @@
+//! Behaviour scoring (行为评分), part of step 4 of the daily cycle: training the roll and
+//! propensity-to-pay models on the stored history, installing a model, and the batch phase
+//! that scores borrowers with an open case or in M1 and stores the scores per borrower and
+//! date for strategies and alerts.
+//!
+//! Training and scoring build their rows with the same store read and the same pure
+//! features (`arrears_core::behaviour`), so a model sees tonight exactly what it saw in
+//! training.
+
+use std::collections::HashMap;
+
+use arrears_core::behaviour::{
+    BorrowerHistory, FEATURE_NAMES, Features, LOOKBACK_DAYS, PTP_HORIZON_DAYS, ROLL_HORIZON_DAYS,
+    loan_history,
+};
+use arrears_core::ledger::Waterfall;
+use arrears_score::behaviour::{BEHAVIOUR_FORMAT_VERSION, BEHAVIOUR_KIND, Skipped, train_part};
+use arrears_score::{BehaviourModel, DatedRows, ScoreError, Scorecard, TrainParams};
+use arrears_store::scores::{self as store, ScoreRow, StoredHistory};
+use arrears_store::{Db, StoreError};
+use chrono::{Days, NaiveDate};
+
+use crate::audit::Event;
+use crate::close::{BatchError, DayReport};
+
+/// Borrowers read per page (five queries each).
+const PAGE: usize = 2000;
+
+/// Pages read ahead of the one being scored.
+const READ_AHEAD: usize = 2;
+
+/// Reasons kept per score.
+const REASONS: usize = 3;
+
+/// Why a behaviour model could not be trained or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum BehaviourError {
+    /// `--from` after `--to`.
+    #[error("--from {from} is after --to {to}")]
+    Reversed {
+        /// Start.
+        from: NaiveDate,
+        /// End.
+        to: NaiveDate,
+    },
+    /// No closed business date yet.
+    #[error("no business date has been closed: run `arrears batch` over the history first")]
+    NoHistory,
+    /// No date of the range has its whole outcome window closed.
+    #[error(
+        "no business date in {from}..{to} has {days} closed days after it (the last closed date is {last}): \
+         pick an earlier range or run the batch further"
+    )]
+    NoOutcomes {
+        /// Start.
+        from: NaiveDate,
+        /// End.
+        to: NaiveDate,
+        /// Outcome window.
+        days: u64,
+        /// Last closed date.
+        last: NaiveDate,
+    },
+    /// Neither model could be trained.
+    #[error("no model could be trained: {0}")]
+    NothingTrained(String),
+    /// The model file is not a behaviour model.
+    #[error("{0}")]
+    Model(#[from] ScoreError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was installed).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+fn plus(d: NaiveDate, days: u64) -> NaiveDate {
+    d.checked_add_days(Days::new(days)).unwrap_or(NaiveDate::MAX)
+}
+
+fn minus(d: NaiveDate, days: u64) -> NaiveDate {
+    d.checked_sub_days(Days::new(days)).unwrap_or(NaiveDate::MIN)
+}
+
+/// A stored history as the pure features read it, the ledger replayed through `through`.
+pub fn history(stored: &StoredHistory, through: NaiveDate) -> BorrowerHistory {
+    let waterfall = Waterfall::default();
+    BorrowerHistory {
+        loans: stored
+            .loans
+            .iter()
+            .map(|(b, snaps)| {
+                loan_history(&b.loan, &b.schedule, &b.payments, snaps.clone(), through, &waterfall)
+            })
+            .collect(),
+        promises: stored.promises.clone(),
+        cases: stored.cases.clone(),
+    }
+}
+
+/// The model variables of a feature row.
+pub fn values(f: &Features) -> Vec<Option<f64>> {
+    f.values().iter().map(|v| v.map(|x| x as f64)).collect()
+}
+
+/// The training rows of both models over the business dates of `from..=to`.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    /// Rows of the roll model: borrowers in M1 on a date with 30 closed days after it.
+    pub roll: DatedRows,
+    /// Rows of the propensity-to-pay model: borrowers with an open case on a date with 14
+    /// closed days after it.
+    pub ptp: DatedRows,
+    /// Business dates that gave roll rows.
+    pub roll_dates: usize,
+    /// Business dates that gave propensity rows.
+    pub ptp_dates: usize,
+    /// The last closed business date.
+    pub last_closed: NaiveDate,
+}
+
+/// Builds the training rows from the stored history: a date counts only when its whole
+/// outcome window is closed.
+pub async fn training_set(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<TrainingSet, BehaviourError> {
+    if from > to {
+        return Err(BehaviourError::Reversed { from, to });
+    }
+    let last = arrears_store::close::last_closed_day(db).await?.ok_or(BehaviourError::NoHistory)?;
+    let days = arrears_store::close::business_dates(db, from, to.min(last)).await?;
+    let roll_dates: Vec<NaiveDate> =
+        days.iter().copied().filter(|d| plus(*d, ROLL_HORIZON_DAYS) <= last).collect();
+    let ptp_dates: Vec<NaiveDate> =
+        days.iter().copied().filter(|d| plus(*d, PTP_HORIZON_DAYS) <= last).collect();
+    if ptp_dates.is_empty() {
+        return Err(BehaviourError::NoOutcomes { from, to, days: PTP_HORIZON_DAYS, last });
+    }
+    let through = plus(*ptp_dates.last().expect("checked non-empty"), ROLL_HORIZON_DAYS).min(last);
+    let borrowers = store::candidates(db, from, *ptp_dates.last().expect("checked non-empty")).await?;
+    let mut set = TrainingSet {
+        roll: DatedRows::new(&FEATURE_NAMES),
+        ptp: DatedRows::new(&FEATURE_NAMES),
+        roll_dates: roll_dates.len(),
+        ptp_dates: ptp_dates.len(),
+        last_closed: last,
+    };
+    for page in borrowers.chunks(PAGE) {
+        let stored = store::histories(db, page, minus(from, LOOKBACK_DAYS), through).await?;
+        for b in page {
+            let Some(s) = stored.get(b) else { continue };
+            let h = history(s, through);
+            for &d in &roll_dates {
+                if h.in_m1(d) {
+                    set.roll.push(
+                        d.to_string(),
+                        values(&h.features(d)),
+                        h.rolls_within(d, ROLL_HORIZON_DAYS),
+                    );
+                }
+            }
+            for &d in &ptp_dates {
+                if h.has_open_case(d) {
+                    set.ptp.push(d.to_string(), values(&h.features(d)), !h.pays_within(d, PTP_HORIZON_DAYS));
+                }
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// A trained model file and what was left out.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model file.
+    pub model: BehaviourModel,
+    /// The rows it was trained on.
+    pub set: TrainingSet,
+    /// Models that could not be trained, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Trains both models on the history of `from..=to`; each model's time split tests on the
+/// latest `test_share` of its dates.
+pub async fn train(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    test_share: f64,
+) -> Result<Trained, BehaviourError> {
+    let set = training_set(db, from, to).await?;
+    let params = TrainParams::default();
+    let mut skipped = Vec::new();
+    let mut fit = |name: &'static str, rows: &DatedRows, target, bad, good, horizon| {
+        if rows.is_empty() {
+            skipped.push(Skipped { model: name, reason: "no rows".into() });
+            return None;
+        }
+        match train_part(rows, target, bad, good, horizon, test_share, &params) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                skipped.push(Skipped { model: name, reason: e.to_string() });
+                None
+            }
+        }
+    };
+    let roll = fit("roll", &set.roll, "rolled to M2 within 30 days", "rolled", "stayed", ROLL_HORIZON_DAYS);
+    let ptp = fit("ptp", &set.ptp, "no payment within 14 days", "no_payment", "paid", PTP_HORIZON_DAYS);
+    if roll.is_none() && ptp.is_none() {
+        let why: Vec<String> = skipped.iter().map(|s| format!("{}: {}", s.model, s.reason)).collect();
+        return Err(BehaviourError::NothingTrained(why.join("; ")));
+    }
+    let model = BehaviourModel {
+        kind: BEHAVIOUR_KIND.into(),
+        format_version: BEHAVIOUR_FORMAT_VERSION,
+        trained_from: from.to_string(),
+        trained_to: to.to_string(),
+        lookback_days: LOOKBACK_DAYS,
+        roll,
+        ptp,
+    };
+    Ok(Trained { model, set, skipped })
+}
+
+/// What installing a model did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Installed {
+    /// Its version in the database.
+    pub version: i64,
+    /// False when the same file was already the latest installed.
+    pub new: bool,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+}
+
+/// Checks a behaviour model file and installs it as the model the batch uses from its next run.
+pub async fn install(db: &Db, text: &str, actor: &str, at: &str) -> Result<Installed, BehaviourError> {
+    BehaviourModel::from_json(text)?;
+    let sha256 = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    };
+    let mut tx = db.begin().await?;
+    let (version, new) = store::install_model(&mut tx, &sha256, text, at).await?;
+    if new {
+        let e = Event::new(actor, "score_model.installed")
+            .entity(format!("score_model:{version}"))
+            .fact("version", version)
+            .fact("sha256", sha256.as_str());
+        crate::audit::record_all(&mut tx, vec![e]).await?;
+        tx.commit().await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(Installed { version, new, sha256 })
+}
+
+/// Probability as integer parts per million, clamped to 0..=1,000,000.
+fn ppm(p: f64) -> i64 {
+    (p * 1_000_000.0).round().clamp(0.0, 1_000_000.0) as i64
+}
+
+/// The score rows of one model for `rows` borrowers; `invert` turns the probability of the bad
+/// outcome into that of the good one (propensity to pay).
+fn score_rows(
+    card: &Scorecard,
+    kind: &'static str,
+    version: i64,
+    borrowers: &[&String],
+    rows: &DatedRows,
+    invert: bool,
+) -> Result<Vec<ScoreRow>, ScoreError> {
+    let scored = card.score_table(&rows.table())?;
+    Ok(borrowers
+        .iter()
+        .zip(scored)
+        .map(|(b, r)| ScoreRow {
+            borrower_id: (*b).clone(),
+            kind,
+            model_version: version,
+            probability_ppm: ppm(if invert { 1.0 - r.probability } else { r.probability }),
+            points: r.score.round() as i64,
+            reasons: r
+                .reasons
+                .iter()
+                .take(REASONS)
+                .map(|x| x.variable.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        })
+        .collect())
+}
+
+/// The model in force, parsed once per installed version.
+fn parsed(installed: &store::InstalledModel) -> Result<std::sync::Arc<BehaviourModel>, BatchError> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    /// The file's SHA-256 and the model parsed from it.
+    type Parsed = Option<(String, Arc<BehaviourModel>)>;
+    static CACHE: OnceLock<Mutex<Parsed>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(None));
+    let mut slot = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((sha, m)) = slot.as_ref()
+        && *sha == installed.sha256
+    {
+        return Ok(m.clone());
+    }
+    let m = Arc::new(BehaviourModel::from_json(&installed.source).map_err(|e| {
+        BatchError::Internal(format!("installed behaviour model v{}: {e}", installed.version))
+    })?);
+    *slot = Some((installed.sha256.clone(), m.clone()));
+    Ok(m)
+}
+
+/// The scoring phase of business date `date`: without an installed model it does nothing.
+pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
+    let Some(installed) = store::installed_model(db).await? else { return Ok(()) };
+    let model = parsed(&installed)?;
+    let borrowers = store::to_score(db).await?;
+    let mut rows = Vec::new();
+    // Pages are read ahead on their own connections while this one is scored: reading is
+    // most of the work, and the database works on its own threads.
+    let start = minus(date, LOOKBACK_DAYS);
+    let fetch = |page: Vec<String>| {
+        let db = db.clone();
+        tokio::spawn(async move { store::histories(&db, &page, start, date).await.map(|h| (page, h)) })
+    };
+    let mut pages = borrowers.chunks(PAGE).map(<[String]>::to_vec);
+    let mut ahead: std::collections::VecDeque<_> = pages.by_ref().take(READ_AHEAD).map(fetch).collect();
+    while let Some(next) = ahead.pop_front() {
+        let (page, stored) =
+            next.await.map_err(|e| BatchError::Internal(format!("a scoring task failed: {e}")))??;
+        if let Some(p) = pages.next() {
+            ahead.push_back(fetch(p));
+        }
+        let page = page.as_slice();
+        let mut roll = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
+        let mut ptp = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
+        for b in page {
+            let Some(s) = stored.get(b) else { continue };
+            let h = history(s, date);
+            let row = values(&h.features(date));
+            if model.roll.is_some() && h.in_m1(date) {
+                roll.0.push(b);
+                roll.1.push(date.to_string(), row.clone(), false);
+            }
+            if model.ptp.is_some() && h.has_open_case(date) {
+                ptp.0.push(b);
+                ptp.1.push(date.to_string(), row, false);
+            }
+        }
+        let fail =
+            |e: ScoreError| BatchError::Internal(format!("behaviour model v{}: {e}", installed.version));
+        if let Some(part) = &model.roll
+            && !roll.0.is_empty()
+        {
+            rows.extend(
+                score_rows(&part.scorecard, "roll", installed.version, &roll.0, &roll.1, false)
+                    .map_err(fail)?,
+            );
+        }
+        if let Some(part) = &model.ptp
+            && !ptp.0.is_empty()
+        {
+            rows.extend(
+                score_rows(&part.scorecard, "ptp", installed.version, &ptp.0, &ptp.1, true).map_err(fail)?,
+            );
+        }
+    }
+    report.scores_stored = rows.len() as u64;
+    let mut lines: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}\t{}\t{}\t{}\n", r.borrower_id, r.kind, r.probability_ppm, r.points))
+        .collect();
+    lines.sort();
+    let e = Event::new("system:batch", "scores.stored")
+        .entity(format!("day:{date}"))
+        .entity(format!("score_model:{}", installed.version))
+        .fact("business_date", date.to_string().as_str())
+        .fact("model_version", installed.version)
+        .fact("scores", rows.len() as i64)
+        .fact("sha256", digest(&lines).as_str());
+    // The date's scores are replaced as a whole, so a rerun leaves no score of a borrower
+    // who no longer qualifies.
+    let mut tx = db.begin().await?;
+    store::replace_scores(&mut tx, date, &rows).await?;
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn digest(lines: &[String]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for l in lines {
+        h.update(l.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// The scores of `date` by borrower (all borrowers scored then when `borrowers` is `None`).
+pub async fn scores_on(
+    db: &Db,
+    date: NaiveDate,
+    borrowers: Option<&[String]>,
+) -> Result<HashMap<String, store::ScoreFacts>, StoreError> {
+    store::scores_on(db, date, borrowers).await
+}

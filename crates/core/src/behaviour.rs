@@ -1,0 +1,490 @@
+//! Behaviour features (行为评分特征) of a borrower on a business date, read off the batch's
+//! history, and the outcomes the behaviour models learn: does a borrower in M1 roll to M2
+//! within 30 days, does a borrower with an open case pay within 14 days.
+//!
+//! Features only look at what was known at the end of the date (snapshots dated on or
+//! before it, payments with value dates on or before it, promises judged by then), so the
+//! same function builds a training row for an old date and the row scored tonight. A
+//! borrower's loans are pooled: the worst DPD, the most recent payment, the share of all
+//! installments paid late. Ratios are integer per mille, so that the features are exact.
+
+use chrono::{Days, NaiveDate};
+
+use crate::book::{Loan, Payment};
+use crate::ledger::{Waterfall, replay};
+use crate::money::Amount;
+use crate::ptp::PtpStatus;
+use crate::schedule::Installment;
+
+/// Days of history the windowed features look back over (max DPD, cures, partial payments).
+pub const LOOKBACK_DAYS: u64 = 90;
+/// Days after the date in which a roll to M2 counts.
+pub const ROLL_HORIZON_DAYS: u64 = 30;
+/// Days after the date in which a payment counts for propensity to pay.
+pub const PTP_HORIZON_DAYS: u64 = 14;
+
+/// A loan's stored snapshot on one business date, reduced to what the features read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPoint {
+    /// The business date the snapshot was taken (it holds until the next one).
+    pub as_of: NaiveDate,
+    /// Days past due.
+    pub dpd: u32,
+    /// Position of the bucket in the product's scheme: 0 current, 1 M1, 2 M2, …
+    pub bucket_rank: u32,
+    /// Principal not yet repaid.
+    pub outstanding_principal: Amount,
+    /// Still owing (not paid off, already disbursed).
+    pub active: bool,
+}
+
+/// When one installment fell due and when it was paid in full, if it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settlement {
+    /// Due date.
+    pub due_on: NaiveDate,
+    /// The value date of the payment that completed it.
+    pub settled_on: Option<NaiveDate>,
+}
+
+/// One loan's history as the features need it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoanHistory {
+    /// Principal disbursed.
+    pub principal: Amount,
+    /// Installments in due order with their settlement dates.
+    pub installments: Vec<Settlement>,
+    /// Payments as (value date, amount), by value date.
+    pub payments: Vec<(NaiveDate, Amount)>,
+    /// Snapshots by date; the first may predate the lookback window (the one in force at its start).
+    pub snapshots: Vec<SnapshotPoint>,
+}
+
+/// A promise to pay as the features count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PromiseRecord {
+    /// Its status as last judged.
+    pub status: PtpStatus,
+    /// When it was judged; a kept or broken promise counts from then on.
+    pub judged_on: Option<NaiveDate>,
+}
+
+/// A collection case's span: open from `opened_on` up to (not including) `closed_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseRecord {
+    /// First delinquent date.
+    pub opened_on: NaiveDate,
+    /// The date it closed (cured), if it has.
+    pub closed_on: Option<NaiveDate>,
+}
+
+/// Everything the behaviour models know about one borrower.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BorrowerHistory {
+    /// The borrower's loans.
+    pub loans: Vec<LoanHistory>,
+    /// Promises to pay over all of its cases.
+    pub promises: Vec<PromiseRecord>,
+    /// Its cases (void ones left out).
+    pub cases: Vec<CaseRecord>,
+}
+
+/// The features of one borrower on one date; `None` where there is nothing to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    /// Worst DPD over its loans on the date.
+    pub dpd: i64,
+    /// Worst DPD over the lookback window.
+    pub max_dpd_90d: i64,
+    /// Times a loan went from past due back to current in the window.
+    pub cures_90d: i64,
+    /// Days since the latest payment on any loan; `None` if it never paid.
+    pub days_since_payment: Option<i64>,
+    /// Per mille of installments due before the date that were not paid in full by their due date.
+    pub late_share_permille: Option<i64>,
+    /// Payments in the window that left an installment already past due unpaid.
+    pub partial_payments_90d: i64,
+    /// Promises kept by the date.
+    pub promises_kept: i64,
+    /// Promises broken by the date.
+    pub promises_broken: i64,
+    /// Per mille of the principal of its active loans still outstanding (no credit lines
+    /// are held, so for instalment loans this is how much of the loan is still used).
+    pub utilisation_permille: Option<i64>,
+}
+
+/// Names of the features as model variables, in the order of [`Features::values`].
+pub const FEATURE_NAMES: [&str; 9] = [
+    "dpd",
+    "max_dpd_90d",
+    "cures_90d",
+    "days_since_payment",
+    "late_share_permille",
+    "partial_payments_90d",
+    "promises_kept",
+    "promises_broken",
+    "utilisation_permille",
+];
+
+impl Features {
+    /// The values in the order of [`FEATURE_NAMES`], `None` for a missing one.
+    pub fn values(&self) -> [Option<i64>; 9] {
+        [
+            Some(self.dpd),
+            Some(self.max_dpd_90d),
+            Some(self.cures_90d),
+            self.days_since_payment,
+            self.late_share_permille,
+            Some(self.partial_payments_90d),
+            Some(self.promises_kept),
+            Some(self.promises_broken),
+            self.utilisation_permille,
+        ]
+    }
+}
+
+fn minus(d: NaiveDate, days: u64) -> NaiveDate {
+    d.checked_sub_days(Days::new(days)).unwrap_or(NaiveDate::MIN)
+}
+
+fn plus(d: NaiveDate, days: u64) -> NaiveDate {
+    d.checked_add_days(Days::new(days)).unwrap_or(NaiveDate::MAX)
+}
+
+/// `num / den` in per mille, rounded half-up; `None` when `den` is zero.
+fn permille(num: i64, den: i64) -> Option<i64> {
+    (den > 0).then(|| (num * 2000 + den) / (2 * den))
+}
+
+impl LoanHistory {
+    /// The snapshot in force at the end of `on`.
+    pub fn snapshot_on(&self, on: NaiveDate) -> Option<&SnapshotPoint> {
+        let i = self.snapshots.partition_point(|s| s.as_of <= on);
+        i.checked_sub(1).map(|i| &self.snapshots[i])
+    }
+
+    /// Whether installment `s` was still owing (wholly or partly) at the end of `on`.
+    fn unpaid_at(s: &Settlement, on: NaiveDate) -> bool {
+        s.settled_on.is_none_or(|p| p > on)
+    }
+}
+
+impl BorrowerHistory {
+    /// The worst bucket rank over its active loans on `on`; `None` before any snapshot.
+    pub fn worst_rank(&self, on: NaiveDate) -> Option<u32> {
+        self.loans
+            .iter()
+            .filter_map(|l| l.snapshot_on(on))
+            .map(|s| if s.active { s.bucket_rank } else { 0 })
+            .max()
+    }
+
+    /// In M1 on `on`: its worst loan is in the first past-due bucket.
+    pub fn in_m1(&self, on: NaiveDate) -> bool {
+        self.worst_rank(on) == Some(1)
+    }
+
+    /// Whether any loan reached M2 or worse on a date in (`on`, `on` + `days`].
+    pub fn rolls_within(&self, on: NaiveDate, days: u64) -> bool {
+        let end = plus(on, days);
+        self.loans.iter().any(|l| {
+            l.snapshots.iter().any(|s| s.as_of > on && s.as_of <= end && s.active && s.bucket_rank >= 2)
+        })
+    }
+
+    /// Whether a case of the borrower was open at the end of `on`.
+    pub fn has_open_case(&self, on: NaiveDate) -> bool {
+        self.cases.iter().any(|c| c.opened_on <= on && c.closed_on.is_none_or(|x| x > on))
+    }
+
+    /// Whether a payment on any loan has a value date in (`on`, `on` + `days`].
+    pub fn pays_within(&self, on: NaiveDate, days: u64) -> bool {
+        let end = plus(on, days);
+        self.loans.iter().any(|l| l.payments.iter().any(|(d, _)| *d > on && *d <= end))
+    }
+
+    /// The features at the end of `on`.
+    pub fn features(&self, on: NaiveDate) -> Features {
+        let start = minus(on, LOOKBACK_DAYS);
+        let mut f = Features::default();
+        let (mut due, mut late) = (0i64, 0i64);
+        let (mut outstanding, mut disbursed) = (0i64, 0i64);
+        let mut last_payment: Option<NaiveDate> = None;
+        for l in &self.loans {
+            if let Some(s) = l.snapshot_on(on) {
+                f.dpd = f.dpd.max(i64::from(s.dpd));
+                if s.active {
+                    outstanding += s.outstanding_principal.0;
+                    disbursed += l.principal.0;
+                }
+            }
+            // The window opens with the snapshot in force at its start.
+            let mut prev: Option<u32> = l.snapshot_on(start).map(|s| s.dpd);
+            f.max_dpd_90d = f.max_dpd_90d.max(i64::from(prev.unwrap_or(0)));
+            for s in l.snapshots.iter().filter(|s| s.as_of > start && s.as_of <= on) {
+                f.max_dpd_90d = f.max_dpd_90d.max(i64::from(s.dpd));
+                if s.dpd == 0 && prev.is_some_and(|p| p > 0) {
+                    f.cures_90d += 1;
+                }
+                prev = Some(s.dpd);
+            }
+            for i in l.installments.iter().filter(|i| i.due_on < on) {
+                due += 1;
+                if i.settled_on.is_none_or(|p| p > i.due_on) {
+                    late += 1;
+                }
+            }
+            for (paid_on, _) in l.payments.iter().filter(|(d, _)| *d <= on) {
+                last_payment = last_payment.max(Some(*paid_on));
+                // Partial: after the day's payments an installment already past due still owes.
+                if *paid_on > start
+                    && l.installments
+                        .iter()
+                        .any(|i| i.due_on < *paid_on && LoanHistory::unpaid_at(i, *paid_on))
+                {
+                    f.partial_payments_90d += 1;
+                }
+            }
+        }
+        f.days_since_payment = last_payment.map(|p| (on - p).num_days());
+        f.late_share_permille = permille(late, due);
+        f.utilisation_permille = permille(outstanding, disbursed);
+        for p in self.promises.iter().filter(|p| p.judged_on.is_some_and(|j| j <= on)) {
+            match p.status {
+                PtpStatus::Kept => f.promises_kept += 1,
+                PtpStatus::Broken => f.promises_broken += 1,
+                PtpStatus::Pending => {}
+            }
+        }
+        f
+    }
+}
+
+/// A loan's history from its terms, schedule, payments and stored snapshots: the ledger is
+/// replayed up to `through` (at least the last date features or outcomes are read for) to
+/// find when each installment was paid in full.
+pub fn loan_history(
+    loan: &Loan,
+    schedule: &[Installment],
+    payments: &[Payment],
+    snapshots: Vec<SnapshotPoint>,
+    through: NaiveDate,
+    waterfall: &Waterfall,
+) -> LoanHistory {
+    let pos = replay(loan, schedule, payments, through, waterfall);
+    LoanHistory {
+        principal: loan.principal,
+        installments: pos
+            .installments
+            .iter()
+            .filter(|p| p.installment.due_on <= through)
+            .map(|p| Settlement { due_on: p.installment.due_on, settled_on: p.settled_on })
+            .collect(),
+        payments: payments.iter().filter(|p| p.paid_on <= through).map(|p| (p.paid_on, p.amount)).collect(),
+        snapshots,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        crate::calendar::parse_iso_date(s).unwrap()
+    }
+
+    fn snap(on: &str, dpd: u32) -> SnapshotPoint {
+        let rank = match dpd {
+            0 => 0,
+            1..=30 => 1,
+            31..=60 => 2,
+            _ => 3,
+        };
+        SnapshotPoint {
+            as_of: d(on),
+            dpd,
+            bucket_rank: rank,
+            outstanding_principal: Amount(5_000),
+            active: true,
+        }
+    }
+
+    fn inst(due: &str, settled: Option<&str>) -> Settlement {
+        Settlement { due_on: d(due), settled_on: settled.map(d) }
+    }
+
+    /// One loan: due on the 1st of Jan–Apr 2026, January paid on time, February 10 days
+    /// late, March partly paid on 03-05 and not yet in full; in M1 since 03-02.
+    fn borrower() -> BorrowerHistory {
+        BorrowerHistory {
+            loans: vec![LoanHistory {
+                principal: Amount(10_000),
+                installments: vec![
+                    inst("2026-01-01", Some("2026-01-01")),
+                    inst("2026-02-01", Some("2026-02-11")),
+                    inst("2026-03-01", None),
+                    inst("2026-04-01", None),
+                ],
+                payments: vec![
+                    (d("2026-01-01"), Amount(1_000)),
+                    (d("2026-02-11"), Amount(1_010)),
+                    (d("2026-03-05"), Amount(300)),
+                ],
+                snapshots: vec![
+                    snap("2025-10-01", 0),
+                    snap("2026-02-02", 1),
+                    snap("2026-02-11", 0),
+                    snap("2026-03-02", 1),
+                    snap("2026-03-03", 2),
+                    snap("2026-03-04", 3),
+                    snap("2026-04-02", 32),
+                ],
+            }],
+            promises: vec![
+                PromiseRecord { status: PtpStatus::Kept, judged_on: Some(d("2026-02-11")) },
+                PromiseRecord { status: PtpStatus::Broken, judged_on: Some(d("2026-03-20")) },
+                PromiseRecord { status: PtpStatus::Pending, judged_on: None },
+            ],
+            cases: vec![
+                CaseRecord { opened_on: d("2026-02-02"), closed_on: Some(d("2026-02-11")) },
+                CaseRecord { opened_on: d("2026-03-02"), closed_on: None },
+            ],
+        }
+    }
+
+    #[test]
+    fn features_by_date() {
+        let b = borrower();
+        // (date, dpd, max dpd 90d, cures, days since payment, late ‰, partial, kept, broken)
+        type Row = (&'static str, i64, i64, i64, Option<i64>, Option<i64>, i64, i64, i64);
+        let table: &[Row] = &[
+            ("2025-12-31", 0, 0, 0, None, None, 0, 0, 0),
+            // January due on 01-01 is not yet overdue on 01-01: nothing due before the date.
+            ("2026-01-01", 0, 0, 0, Some(0), None, 0, 0, 0),
+            ("2026-02-05", 1, 1, 0, Some(35), Some(500), 0, 0, 0),
+            // Cured on 02-11 by a payment settling February 10 days late; a promise kept.
+            ("2026-02-11", 0, 1, 1, Some(0), Some(500), 0, 1, 0),
+            // 03-05: a payment that leaves March owing is partial; March is late too.
+            ("2026-03-05", 3, 3, 1, Some(0), Some(667), 1, 1, 0),
+            ("2026-03-20", 3, 3, 1, Some(15), Some(667), 1, 1, 1),
+            // 04-02: April is also late (3 of 4 late); the window still holds the February cure.
+            ("2026-04-02", 32, 32, 1, Some(28), Some(750), 1, 1, 1),
+            // 90 days after the cure, it has left the window; DPD then was 0, still max 32.
+            ("2026-05-12", 32, 32, 0, Some(68), Some(750), 1, 1, 1),
+        ];
+        for &(on, dpd, max90, cures, since, late, partial, kept, broken) in table {
+            let f = b.features(d(on));
+            assert_eq!(
+                (
+                    f.dpd,
+                    f.max_dpd_90d,
+                    f.cures_90d,
+                    f.days_since_payment,
+                    f.late_share_permille,
+                    f.partial_payments_90d,
+                    f.promises_kept,
+                    f.promises_broken
+                ),
+                (dpd, max90, cures, since, late, partial, kept, broken),
+                "{on}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_starts_with_the_snapshot_in_force() {
+        // Past due before the window opened and cured inside it: one cure, and the old DPD counts.
+        let b = BorrowerHistory {
+            loans: vec![LoanHistory {
+                principal: Amount(1),
+                snapshots: vec![snap("2026-01-01", 20), snap("2026-04-15", 0)],
+                ..LoanHistory::default()
+            }],
+            ..BorrowerHistory::default()
+        };
+        let f = b.features(d("2026-04-20"));
+        assert_eq!((f.dpd, f.max_dpd_90d, f.cures_90d), (0, 20, 1));
+        // Far later nothing of it is left.
+        let f = b.features(d("2026-09-01"));
+        assert_eq!((f.max_dpd_90d, f.cures_90d), (0, 0));
+    }
+
+    #[test]
+    fn utilisation_pools_active_loans() {
+        let mut paid = snap("2026-01-01", 0);
+        paid.active = false;
+        paid.outstanding_principal = Amount(0);
+        let b = BorrowerHistory {
+            loans: vec![
+                LoanHistory {
+                    principal: Amount(10_000),
+                    snapshots: vec![snap("2026-01-01", 0)],
+                    ..Default::default()
+                },
+                LoanHistory { principal: Amount(90_000), snapshots: vec![paid], ..Default::default() },
+            ],
+            ..BorrowerHistory::default()
+        };
+        assert_eq!(b.features(d("2026-01-02")).utilisation_permille, Some(500));
+        assert_eq!(b.features(d("2025-12-31")).utilisation_permille, None);
+    }
+
+    #[test]
+    fn outcomes_by_date() {
+        let b = borrower();
+        // (date, in M1, rolls within 30 days, open case, pays within 14 days)
+        let table: &[(&str, bool, bool, bool, bool)] = &[
+            ("2026-01-15", false, false, false, false),
+            ("2026-01-31", false, false, false, true),
+            ("2026-02-02", true, false, true, true),
+            // Cured on 02-11: the case closed that day.
+            ("2026-02-11", false, false, false, false),
+            // M2 is reached on 04-02: 31 days after 03-02 (out of the horizon), 30 after 03-03.
+            ("2026-03-02", true, false, true, true),
+            ("2026-03-03", true, true, true, true),
+            ("2026-04-02", false, false, true, false),
+        ];
+        for &(on, m1, rolls, open, pays) in table {
+            let day = d(on);
+            assert_eq!(b.in_m1(day), m1, "{on} in M1");
+            assert_eq!(b.rolls_within(day, ROLL_HORIZON_DAYS), rolls, "{on} rolls");
+            assert_eq!(b.has_open_case(day), open, "{on} open case");
+            assert_eq!(b.pays_within(day, PTP_HORIZON_DAYS), pays, "{on} pays");
+        }
+    }
+
+    #[test]
+    fn settlements_come_from_the_ledger() {
+        use crate::book::{BorrowerId, LoanId, PaymentId, RepaymentMethod};
+        let loan = Loan {
+            id: LoanId::new("L1").unwrap(),
+            borrower_id: BorrowerId::new("B1").unwrap(),
+            product: "p".into(),
+            currency: crate::Currency::from_code("CNY").unwrap(),
+            principal: Amount(300_000),
+            annual_rate: "0".parse().unwrap(),
+            term_months: 3,
+            disbursed_on: d("2026-01-01"),
+            method: RepaymentMethod::EqualPrincipal,
+            penalty_rate: "0".parse().unwrap(),
+            grace_days: 0,
+        };
+        let schedule = crate::schedule::generate(&loan).unwrap();
+        let pay = |id: &str, on: &str, amount: i64| Payment {
+            id: PaymentId::new(id).unwrap(),
+            loan_id: loan.id.clone(),
+            paid_on: d(on),
+            amount: Amount(amount),
+            channel: "bank".into(),
+        };
+        let payments = vec![pay("P1", "2026-02-01", 100_000), pay("P2", "2026-03-10", 100_000)];
+        let h = loan_history(&loan, &schedule, &payments, Vec::new(), d("2026-04-15"), &Waterfall::default());
+        let settled: Vec<Option<NaiveDate>> = h.installments.iter().map(|i| i.settled_on).collect();
+        assert_eq!(settled, vec![Some(d("2026-02-01")), Some(d("2026-03-10")), None]);
+        assert_eq!(h.payments.len(), 2);
+        // Through an earlier date: the later installments and payments are not there yet.
+        let h = loan_history(&loan, &schedule, &payments, Vec::new(), d("2026-02-15"), &Waterfall::default());
+        assert_eq!(h.installments.len(), 1);
+        assert_eq!(h.payments.len(), 1);
+    }
+}
