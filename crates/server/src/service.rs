@@ -229,6 +229,8 @@ pub struct CaseDetail {
     pub dpd_history: Vec<(String, NaiveDate, i64)>,
     /// The borrower's early-warning alerts.
     pub alerts: Vec<AlertRow>,
+    /// The borrower's latest behaviour scores (when a model is installed).
+    pub scores: Vec<store::LatestScore>,
     /// Repayment ability, explained.
     pub ability: Vec<AbilityLine>,
     /// Contact restrictions in force (do-not-contact, opt-outs, inconvenient times, attorney, cease).
@@ -266,6 +268,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
         Vec::new()
     };
     let arrangements = store::arrangement_requests(db, case_id).await?;
+    let scores = store::latest_scores(db, &case.borrower_id).await?;
     let ability = ability(state, &case.borrower_id, as_of).await?;
     let mut restrictions =
         arrears_app::restrictions::list(db, &keys, Some(&case.borrower_id)).await.map_err(Error::internal)?;
@@ -277,6 +280,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
         loan_details,
         dpd_history,
         alerts,
+        scores,
         ability,
         restrictions,
         arrangements,

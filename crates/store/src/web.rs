@@ -512,3 +512,37 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
         )
         .collect())
 }
+
+/// A borrower's latest stored score of each kind (roll, ptp), with its reasons.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LatestScore {
+    /// `roll` (to M2 within 30 days) or `ptp` (pays within 14 days).
+    pub kind: String,
+    /// Business date scored.
+    pub business_date: NaiveDate,
+    /// Probability in parts per million.
+    pub probability_ppm: i64,
+    /// Scorecard points.
+    pub points: i64,
+    /// The variables that cost most points, worst first.
+    pub reasons: String,
+}
+
+/// The borrower's latest score of each kind.
+pub async fn latest_scores(db: &Db, borrower_id: &str) -> Result<Vec<LatestScore>, StoreError> {
+    let sql = "SELECT s.kind, s.business_date, s.probability_ppm, s.points, s.reasons FROM scores s \
+               WHERE s.borrower_id = $1 AND s.business_date = (SELECT MAX(x.business_date) FROM scores x \
+               WHERE x.borrower_id = s.borrower_id AND x.kind = s.kind) ORDER BY s.kind";
+    let rows: Vec<(String, NaiveDate, i64, i64, String)> =
+        on_pool!(db, p => sqlx::query_as(sql).bind(borrower_id).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(kind, business_date, probability_ppm, points, reasons)| LatestScore {
+            kind,
+            business_date,
+            probability_ppm,
+            points,
+            reasons,
+        })
+        .collect())
+}

@@ -337,6 +337,18 @@ fn profile(l: Lang, d: &CaseDetail) -> Markup {
                 }
             }
             h2 { (t(l, "scores_alerts")) }
+            @if !d.scores.is_empty() {
+                table #scores {
+                    @for sc in &d.scores {
+                        tr {
+                            th { (if sc.kind == "roll" { t(l, "score_roll") } else { t(l, "score_ptp") }) }
+                            td.num { (format!("{}.{}%", sc.probability_ppm / 10_000, (sc.probability_ppm % 10_000) / 1_000)) }
+                            td.num { (sc.points) " " (t(l, "points")) }
+                            td.muted { (sc.reasons) " · " (sc.business_date) }
+                        }
+                    }
+                }
+            }
             @if d.alerts.is_empty() {
                 p.muted { (t(l, "none")) }
             } @else {
