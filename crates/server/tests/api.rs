@@ -250,6 +250,7 @@ async fn the_api_on_a_closed_book() {
         csrf_and_cross_site(t, &app, &case_id).await;
         refused_contact_is_recorded_and_explained(t, &app, &case_id).await;
         agency_sees_a_case_only_while_placed(t, &app, &case_id).await;
+        scores_show_on_the_case(t, &app, &case_id).await;
         pages_log_in_with_a_form(&app).await;
         sessions_expire(t, &app).await;
         login_is_rate_limited(t, &cfg).await;
@@ -440,6 +441,30 @@ async fn agency_sees_a_case_only_while_placed(t: &TestDb, app: &Router, case_id:
     arrears_app::actions::recall(&t.db, case_id, d("2026-11-21"), "user:supervisor").await.unwrap();
     assert_eq!(call(app, "GET", &path, &acme, None).await.status, StatusCode::NOT_FOUND, "[{}]", t.backend);
     assert_eq!(call(app, "GET", &path, &sup, None).await.status, StatusCode::OK);
+}
+
+async fn scores_show_on_the_case(t: &TestDb, app: &Router, case_id: &str) {
+    let borrower =
+        text_scalar(t, &format!("SELECT borrower_id FROM cases WHERE case_id = '{case_id}'")).await;
+    exec(
+        t,
+        &format!(
+            "INSERT INTO scores (borrower_id, business_date, kind, model_version, probability_ppm, points, reasons) VALUES \
+             ('{borrower}', '2026-11-19', 'roll', 1, 100000, 500, 'old'), \
+             ('{borrower}', '2026-11-20', 'roll', 1, 412345, 431, 'dpd_now,max_dpd_90'), \
+             ('{borrower}', '2026-11-20', 'ptp', 1, 250000, 0, 'days_since_payment')"
+        ),
+    )
+    .await;
+    let s = login(app, "supervisor").await;
+    let v = call(app, "GET", &format!("/api/v1/cases/{case_id}"), &s, None).await.json();
+    let scores = v["scores"].as_array().unwrap();
+    assert_eq!(scores.len(), 2, "[{}] the latest of each kind: {v}", t.backend);
+    assert_eq!(scores[1]["kind"], "roll");
+    assert_eq!(scores[1]["probability_ppm"], 412345);
+    assert_eq!(scores[1]["reasons"], "dpd_now,max_dpd_90");
+    let page = call(app, "GET", &format!("/cases/{case_id}"), &s, None).await.text();
+    assert!(page.contains("41.2%") && page.contains("431"), "the page shows the roll score");
 }
 
 async fn pages_log_in_with_a_form(app: &Router) {
