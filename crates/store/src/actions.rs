@@ -380,13 +380,22 @@ type TaskTuple = (
 
 /// Tasks, highest priority first within each creation date (newest first); at most `limit`.
 pub async fn tasks(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, StoreError> {
-    let sql = "SELECT task_id, case_id, step, kind, created_on, due_at, priority, status, queue, template, segment, \
-               arm, because, reason, collector_id, allocated_on FROM tasks \
-               WHERE ($2 = '' OR queue = $2) AND ($3 = '' OR status = $3) AND ($4 = '' OR case_id = $4) \
-               AND ($5 = '' OR collector_id = $5) \
-               ORDER BY created_on DESC, priority DESC, task_id LIMIT $1";
+    // Only the filters given become conditions on their columns (the others compare the
+    // empty parameter with itself): `(p = '' OR col = p)` would keep SQLite off the indexes.
+    let cond = |given: &Option<String>, col: &str, n: u8| {
+        if given.is_some() { format!("{col} = ${n}") } else { format!("${n} = ''") }
+    };
+    let sql = format!(
+        "SELECT task_id, case_id, step, kind, created_on, due_at, priority, status, queue, template, segment, \
+         arm, because, reason, collector_id, allocated_on FROM tasks WHERE {} AND {} AND {} AND {} \
+         ORDER BY created_on DESC, priority DESC, task_id LIMIT $1",
+        cond(&f.queue, "queue", 2),
+        cond(&f.status, "status", 3),
+        cond(&f.case_id, "case_id", 4),
+        cond(&f.collector_id, "collector_id", 5)
+    );
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let rows: Vec<TaskTuple> = on_pool!(db, p => sqlx::query_as(sql)
+    let rows: Vec<TaskTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
         .bind(limit).bind(opt(&f.queue)).bind(opt(&f.status)).bind(opt(&f.case_id)).bind(opt(&f.collector_id))
         .fetch_all(p).await?);
     Ok(rows

@@ -407,9 +407,11 @@ pub async fn list_alerts(
     status: Option<&str>,
     borrower: Option<&str>,
 ) -> Result<Vec<AlertRow>, StoreError> {
+    // Conditions only for the filters given, so that the status and borrower indexes are used.
     let sql = format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts WHERE (CAST($1 AS TEXT) IS NULL OR status = CAST($1 AS TEXT)) \
-         AND (CAST($2 AS TEXT) IS NULL OR borrower_id = CAST($2 AS TEXT)) ORDER BY alert_id"
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE {} AND {} ORDER BY alert_id",
+        if status.is_some() { "status = CAST($1 AS TEXT)" } else { "CAST($1 AS TEXT) IS NULL" },
+        if borrower.is_some() { "borrower_id = CAST($2 AS TEXT)" } else { "CAST($2 AS TEXT) IS NULL" },
     );
     on_pool!(db, p => {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(status).bind(borrower).fetch_all(p).await?;

@@ -253,24 +253,31 @@ pub enum QueueOf<'a> {
 
 /// Open tasks (pending or due) of the queue; highest priority first.
 pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine>, StoreError> {
-    let (collector, team, named, unallocated) = match of {
-        QueueOf::Collector(c) => (c, "", "", 0),
-        QueueOf::Team(t) => ("", t, "", 0),
-        QueueOf::Named(q) => ("", "", q, 0),
-        QueueOf::Unallocated => ("", "", "", 1),
-    };
     type Row = (String, String, String, String, String, String, i64, String, String, i64, Option<String>);
-    let sql = "SELECT t.task_id, t.case_id, COALESCE(b.name, ''), t.kind, t.step, t.due_at, t.priority, t.segment, \
-               t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
-               WHERE cl.case_id = t.case_id), 0) AS BIGINT), t.collector_id \
-               FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-               LEFT JOIN collectors col ON col.collector_id = t.collector_id \
-               WHERE t.status IN ('pending', 'due') \
-               AND ((t.collector_id IS NOT NULL AND (t.collector_id = $2 OR ($3 <> '' AND col.team = $3))) \
-                    OR ($4 <> '' AND t.queue = $4) OR ($5 = 1 AND t.queue IS NOT NULL AND t.collector_id IS NULL)) \
-               ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1";
-    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(limit).bind(collector)
-        .bind(team).bind(named).bind(unallocated).fetch_all(p).await?);
+    // One statement per kind of queue, each able to use an index, rather than one with ORs
+    // that makes the planner walk every open task of the department.
+    let (filter, key) = match of {
+        QueueOf::Collector(c) => ("t.collector_id = $2 AND t.status IN ('pending', 'due')", c),
+        QueueOf::Team(team) => (
+            "t.collector_id IN (SELECT collector_id FROM collectors WHERE team = $2) \
+             AND t.status IN ('pending', 'due')",
+            team,
+        ),
+        QueueOf::Named(q) => ("t.status IN ('pending', 'due') AND t.queue = $2", q),
+        QueueOf::Unallocated => (
+            "t.status IN ('pending', 'due') AND t.queue IS NOT NULL AND t.collector_id IS NULL AND $2 = ''",
+            "",
+        ),
+    };
+    let sql = format!(
+        "SELECT t.task_id, t.case_id, COALESCE(b.name, ''), t.kind, t.step, t.due_at, t.priority, t.segment, \
+         t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+         WHERE cl.case_id = t.case_id), 0) AS BIGINT), t.collector_id \
+         FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         WHERE {filter} ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1"
+    );
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(limit).bind(key).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .map(
