@@ -266,7 +266,7 @@ async fn me(ApiUser(u): ApiUser) -> Json<service::Me> {
 async fn queue(
     State(state): State<AppState>,
     ApiUser(u): ApiUser,
-) -> ApiResult<Json<Vec<service::QueueItem>>> {
+) -> ApiResult<Json<Vec<arrears_store::web::QueueLine>>> {
     Ok(Json(service::queue(&state, &u).await?))
 }
 

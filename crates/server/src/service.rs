@@ -92,57 +92,12 @@ pub fn me(user: &User) -> Me {
     }
 }
 
-/// One task of "my queue for today".
-#[derive(Debug, Serialize)]
-pub struct QueueItem {
-    /// Task.
-    pub task_id: String,
-    /// Case.
-    pub case_id: String,
-    /// Borrower.
-    pub borrower_name: String,
-    /// What to do (call, visit, …).
-    pub kind: String,
-    /// Strategy step.
-    pub step: String,
-    /// Earliest time the contact policy allows (UTC).
-    pub due_at: String,
-    /// Priority.
-    pub priority: i64,
-    /// Segment.
-    pub segment: String,
-    /// Why.
-    pub because: String,
-    /// Worst DPD.
-    pub max_dpd: i64,
-    /// Who holds it.
-    pub collector_id: Option<String>,
-}
-
-impl From<QueueLine> for QueueItem {
-    fn from(q: QueueLine) -> QueueItem {
-        QueueItem {
-            task_id: q.task_id,
-            case_id: q.case_id,
-            borrower_name: q.borrower_name,
-            kind: q.kind,
-            step: q.step,
-            due_at: q.due_at,
-            priority: q.priority,
-            segment: q.segment,
-            because: q.because,
-            max_dpd: q.max_dpd,
-            collector_id: q.collector_id,
-        }
-    }
-}
-
 /// At most this many lines in a queue or case list page.
 pub const LIST_LIMIT: i64 = 200;
 
 /// The user's queue: a collector's own tasks, a team supervisor's team's; an agency's is
 /// its placed cases (agencies work cases, not the lender's tasks), legal's its referrals.
-pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueItem>, Error> {
+pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueLine>, Error> {
     require(user, Capability::WorkQueue)?;
     let of = match (user.role, user.team.as_deref()) {
         (Role::Collector, _) => QueueOf::Collector(&user.name),
@@ -152,8 +107,7 @@ pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueItem>, Erro
         (Role::Legal, _) => QueueOf::Named("legal_referral"),
         _ => return Ok(Vec::new()),
     };
-    let lines = store::queue(state.db(), of, LIST_LIMIT).await?;
-    Ok(lines.into_iter().map(QueueItem::from).collect())
+    Ok(store::queue(state.db(), of, LIST_LIMIT).await?)
 }
 
 /// One line of a case list.
