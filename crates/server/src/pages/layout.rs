@@ -104,3 +104,11 @@ pub fn money(currency: &str, minor: i64) -> String {
     arrears_core::Currency::from_code(currency)
         .map_or_else(|_| minor.to_string(), |c| arrears_core::Amount(minor).format(c))
 }
+
+/// What a page handler answers.
+pub type PageResult = Result<axum::response::Response, crate::error::PageError>;
+
+/// The language of a logged-in user's pages.
+pub fn l_of(u: &User) -> Lang {
+    lang_of(Some(u), None)
+}

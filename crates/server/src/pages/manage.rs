@@ -3,15 +3,15 @@
 use arrears_core::access::Capability;
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{Flash, csrf_field, lang_of, money, page, svg};
+use super::layout::{Flash, PageResult, csrf_field, l_of, money, page, svg};
 use crate::auth::{PageUser, User};
 use crate::chart;
-use crate::error::{Error, PageError};
+use crate::error::Error;
 use crate::i18n::{Lang, t};
 use crate::service::{self, Figures, UserForm};
 use crate::state::AppState;
@@ -26,12 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/strategy", post(strategy))
         .route("/admin/collectors", post(save_collector))
         .route("/admin/agencies", post(save_agency))
-}
-
-type PageResult = Result<Response, PageError>;
-
-fn l_of(u: &User) -> Lang {
-    lang_of(Some(u), None)
 }
 
 /// `part / whole` as a percentage with one decimal, from integers.

@@ -9,10 +9,10 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::layout::{Flash, csrf_field, lang_of, money, page, svg};
+use super::layout::{Flash, PageResult, csrf_field, l_of, lang_of, money, page, svg};
 use crate::auth::{self, ClientAddr, LOGIN_CSRF_COOKIE, MaybeUser, PageUser, User, cookie};
 use crate::chart;
-use crate::error::{Error, PageError};
+use crate::error::Error;
 use crate::i18n::{Lang, t};
 use crate::service::{self, ActionForm, ArrangementForm, CaseDetail};
 use crate::state::AppState;
@@ -30,8 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{case_id}/arrangements", post(arrangement))
         .route("/cases/{case_id}/evidence.zip", get(evidence))
 }
-
-type PageResult = Result<Response, PageError>;
 
 /// Where each role starts.
 fn start_page(role: Role) -> &'static str {
@@ -163,10 +161,6 @@ async fn switch_lang(
         q.back.or(from_referer).filter(|b| b.starts_with('/') && !b.starts_with("//")).unwrap_or("/".into());
     let c = auth::set_cookie(&state, "arrears_lang", code, 365 * 24 * 3600);
     Ok(([(header::SET_COOKIE, c)], Redirect::to(&back)).into_response())
-}
-
-fn l_of(u: &User) -> Lang {
-    lang_of(Some(u), None)
 }
 
 async fn queue(State(state): State<AppState>, PageUser(u): PageUser) -> PageResult {
