@@ -2,8 +2,9 @@
 # Benchmark of the workbench: a book of LOANS loans (default 1,000,000) imported and closed
 # for one business date with 200 collectors, then `arrears serve` under 50 concurrent
 # sessions (50 collectors, each asking for its own queue page or the first case of its
-# queue) with wrk on loopback. Prints requests/s and the latency distribution (p50, p99)
-# for the queue page and the case page, and the server's peak memory.
+# queue) on loopback, driven by crates/server/examples/loadgen.rs. Prints requests/s and the
+# latency distribution (p50 … max) for the queue page and the case page at several paced
+# rates and in a closed loop, and the server's peak memory.
 # Usage: scripts/bench-web.sh [LOANS] [WORKDIR]      (WORKDIR keeps the database for re-runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,9 +12,10 @@ loans="${1:-1000000}"
 work="${2:-$(mktemp -d)}"
 secs="${ARREARS_BENCH_SECONDS:-20}"
 mkdir -p "$work"
-command -v wrk >/dev/null || apt-get install -y -qq wrk >&2
 cargo build --release -q -p arrears-cli
+cargo build --release -q -p arrears-server --example loadgen
 bin="${CARGO_TARGET_DIR:-$PWD/target}/release/arrears"
+loadgen="${CARGO_TARGET_DIR:-$PWD/target}/release/examples/loadgen"
 db="sqlite://$work/web-$loans.db"
 password="bench-password-1"
 
@@ -40,8 +42,8 @@ trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do grep -q "serving on" "$work/serve.log" && break; sleep 0.2; done
 
 # 50 sessions, one per collector, each with the first case of its queue.
-lua="$work/sessions.lua"
-echo "sessions = {" > "$lua"
+sessions="$work/sessions.tsv"
+: > "$sessions"
 for i in $(seq 1 50); do
   cookie="$(curl -s -D - -o /dev/null -H 'content-type: application/json' \
     -d "{\"name\":\"c$i\",\"password\":\"$password\"}" "http://127.0.0.1:$port/api/v1/login" \
@@ -50,26 +52,16 @@ for i in $(seq 1 50); do
     | python3 -c 'import json,sys; q=json.load(sys.stdin); print(q[0]["case_id"] if q else "")')"
   [ -n "$case" ] || case="$(curl -s -H "cookie: $cookie" "http://127.0.0.1:$port/api/v1/cases" \
     | python3 -c 'import json,sys; q=json.load(sys.stdin); print(q[0]["case_id"] if q else "")')"
-  echo "  { cookie = \"$cookie\", case = \"$case\" }," >> "$lua"
+  printf '%s\t%s\n' "$cookie" "$case" >> "$sessions"
 done
-cat >> "$lua" <<'LUA'
-}
-local n = 0
-request = function()
-  n = n + 1
-  local s = sessions[(n % #sessions) + 1]
-  local path = PAGE == "case" and ("/cases/" .. s.case) or "/queue"
-  return wrk.format("GET", path, { ["cookie"] = s.cookie })
-end
-response = function(status)
-  if status ~= 200 then error("status " .. status) end
-end
-LUA
 
+# Open loop: the 50 sessions send at a fixed total rate (RATES, requests/s) and latency counts
+# from when a request was due. 50 collectors who each open a page every second make 50/s; the
+# higher rates are headroom. Rate 0 is the closed loop (each connection sends again as soon as
+# it is answered, as wrk does), which measures saturation rather than a working day.
 for page in queue case; do
-  echo "== $page page: 50 connections, 50 sessions, ${secs}s"
-  sed "1i PAGE = \"$page\"" "$lua" > "$work/run-$page.lua"
-  wrk -t2 -c50 -d"${secs}s" --latency -s "$work/run-$page.lua" "http://127.0.0.1:$port" \
-    | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx|errors'
+  for rate in ${RATES:-50 100 200 0}; do
+    "$loadgen" "127.0.0.1:$port" "$sessions" "$page" "$rate" "$secs"
+  done
 done
 echo "== server peak memory: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$server/status)"

@@ -223,6 +223,9 @@ pub struct DayReport {
     pub finished: bool,
     /// Strategy, tasks and allocation (steps 5 and 6).
     pub treatment: crate::treatment::TreatmentReport,
+    /// Milliseconds spent building and appending this date's audit entries, within the
+    /// phases (summed over the loan phase's parallel writers, so an upper bound).
+    pub audit_ms: u64,
     /// Wall-clock milliseconds per phase (`loans`, `promises`, `cases`, `figures`), so an
     /// operator can see which part of a slow night was slow.
     pub phase_ms: std::collections::BTreeMap<&'static str, u64>,
@@ -340,6 +343,7 @@ async fn run_day(
     }
     let mut report = DayReport { date, ..Default::default() };
     let mut clock = Instant::now();
+    let audit_before = crate::audit::recording_time();
     if !day.done {
         // The shard's range as READ_LANES consecutive parts: sub-shards of a READ_LANES times
         // finer split, which partition it exactly.
@@ -390,6 +394,7 @@ async fn run_day(
     crate::audit::record_all(&mut tx, vec![crate::audit::day_event(&report)]).await?;
     tx.commit().await?;
     report.lap("figures", &mut clock);
+    report.audit_ms = (crate::audit::recording_time() - audit_before).as_millis() as u64;
     finisher.release().await;
     report.finished = true;
     Ok(report)
@@ -849,7 +854,7 @@ impl fmt::Display for DayReport {
         )?;
         let phases: Vec<String> = self.phase_ms.iter().map(|(k, v)| format!("{k} {v} ms")).collect();
         if !phases.is_empty() {
-            write!(f, " [{}]", phases.join(", "))?;
+            write!(f, " [{}; audit log {} ms of it]", phases.join(", "), self.audit_ms)?;
         }
         Ok(())
     }

@@ -2,12 +2,14 @@
 //!
 //! Exit codes: 0 done, 1 the input was rejected (an import with bad rows),
 //! 2 any other error. Errors print one clear message, never a backtrace.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod alert;
 mod audit;
 mod behaviour;
 mod compliance;
+#[allow(unsafe_code)] // the one place that calls the C allocator (glibc malloc tuning)
+mod memory;
 mod personal;
 mod restrict;
 mod score;
@@ -357,6 +359,7 @@ impl std::fmt::Display for Rejected {
 impl std::error::Error for Rejected {}
 
 fn main() -> ExitCode {
+    memory::limit_arenas();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
@@ -609,7 +612,9 @@ async fn run(cli: Cli) -> Result<()> {
                 arrears_app::close::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
             progress.finish();
             // Every run ends with a signed checkpoint over what it committed, even a failed one.
+            let signing = Instant::now();
             let signed = audit::checkpoint_after_batch(&db, &cli.db, cli.audit_key.as_deref()).await;
+            let checkpoint_ms = signing.elapsed().as_millis() as u64;
             db.close().await;
             let reports = result?;
             let signed = signed?;
@@ -618,7 +623,7 @@ async fn run(cli: Cli) -> Result<()> {
             if json {
                 print_json(&serde_json::json!({
                     "days": reports, "seconds": secs, "loans_per_second": loans as f64 / secs.max(1e-9),
-                    "checkpoint": signed,
+                    "checkpoint": signed, "checkpoint_ms": checkpoint_ms,
                 }))?;
             } else {
                 for r in &reports {
@@ -629,7 +634,10 @@ async fn run(cli: Cli) -> Result<()> {
                     reports.len(),
                     loans as f64 / secs.max(1e-9)
                 );
-                println!("audit checkpoint signed: {} entries, root {}", signed.size, signed.root);
+                println!(
+                    "audit checkpoint signed in {checkpoint_ms} ms: {} entries, root {}",
+                    signed.size, signed.root
+                );
             }
         }
         Command::Payment { command: PaymentCommand::Add { id, loan, date, amount, channel, json } } => {
@@ -843,6 +851,7 @@ impl BatchBar {
 
 impl arrears_app::close::BatchProgress for BatchBar {
     fn day(&self, date: NaiveDate) {
+        memory::give_back();
         self.0.reset();
         self.0.set_message(format!("{date} loans"));
     }
@@ -850,6 +859,7 @@ impl arrears_app::close::BatchProgress for BatchBar {
         self.0.inc(n);
     }
     fn phase(&self, name: &str) {
+        memory::give_back();
         let msg = self.0.message();
         let date = msg.split(' ').next().unwrap_or_default().to_string();
         self.0.set_message(format!("{date} {name}"));

@@ -569,11 +569,13 @@ pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) 
                 .bind(&p.case_id).bind(&p.agency_id).execute(&mut *conn).await?;
         }
         if !w.placements.is_empty() {
-            // The agency works a placed case: the lender's own open work on it stops.
+            // The agency works a placed case: the lender's own open work on it stops, including
+            // steps that fell due in this same run (a collector must not be queued a call on a
+            // case it may no longer open). A second run of the date finds them cancelled already.
             let ids: Vec<&str> = w.placements.iter().map(|p| p.case_id.as_str()).collect();
             let sql = format!(
                 "UPDATE tasks SET status = 'cancelled', reason = 'placed with agency', closed_on = '{date}' \
-                 WHERE status IN ('pending', 'due', 'blocked') AND created_on < '{date}' \
+                 WHERE status IN ('pending', 'due', 'blocked') \
                  AND kind IN ('sms', 'email', 'voice_bot', 'call', 'visit', 'letter', 'guarantor_contact') \
                  AND case_id IN ({ids})",
                 ids = text_list(&ids)
