@@ -309,6 +309,7 @@ pub async fn log_action(
         outcome: f.outcome,
         note: f.note,
         promise,
+        purpose: None,
     };
     let now = chrono::Local::now().to_rfc3339();
     Ok(actions::log(state.db(), &state.0.scanner, input, &now).await?)

@@ -194,6 +194,8 @@ pub struct OpenCase {
     pub broken: i64,
     /// When the latest was judged broken.
     pub last_broken_on: Option<NaiveDate>,
+    /// The borrower's name, for the messages' `{name}` ('' once purged).
+    pub name: String,
 }
 
 type OpenCaseTuple = (
@@ -211,6 +213,7 @@ type OpenCaseTuple = (
     Option<String>,
     i64,
     Option<String>,
+    String,
 );
 
 /// Every open case, by id.
@@ -218,7 +221,7 @@ pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
     let rows: Vec<OpenCaseTuple> = on_pool!(db, p => sqlx::query_as(
         "SELECT c.case_id, c.borrower_id, c.opened_on, COALESCE(b.kind, 'individual'), COALESCE(b.language, 'zh'), \
          COALESCE(b.timezone, 'Asia/Shanghai'), t.segment, t.collector_id, t.hold, t.dispute_on, t.last_rpc_on, \
-         t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT) \
+         t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT), COALESCE(b.name, '') \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
          LEFT JOIN case_treatment t ON t.case_id = c.case_id \
          LEFT JOIN (SELECT case_id, COUNT(*) AS broken, MAX(evaluated_on) AS last_on FROM ptps \
@@ -242,6 +245,7 @@ pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
                 placed_with: r.11,
                 broken: r.12,
                 last_broken_on: r.13.as_deref().map(|d| parse_date("ptps", d)).transpose()?,
+                name: r.14,
             })
         })
         .collect()
@@ -413,6 +417,10 @@ pub struct NewMessage {
     pub language: String,
     /// When to send (UTC, RFC 3339).
     pub send_at: String,
+    /// The content check of the rendered message: `ok`, or `warn` (queued for compliance review).
+    pub content: &'static str,
+    /// The content rules that warned, comma-separated.
+    pub content_rules: String,
 }
 
 /// A case's treatment state after a run.
@@ -548,12 +556,13 @@ pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) 
         for part in w.messages.chunks(ROWS) {
             let mut v = Values::new(
                 "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
-                 send_at, status, created_on)",
+                 send_at, status, created_on, content, content_rules)",
             );
             for m in part {
                 v.row(|r| {
                     r.text(&m.task_id).text(&m.task_id).text(&m.case_id).text(&m.borrower_id).text(m.channel)
-                        .text(&m.template).text(&m.language).text(&m.send_at).text("queued").date(date);
+                        .text(&m.template).text(&m.language).text(&m.send_at).text("queued").date(date)
+                        .text(m.content).text(&m.content_rules);
                 });
             }
             sqlx::raw_sql(AssertSqlSafe(v.finish(" ON CONFLICT (message_id) DO NOTHING"))).execute(&mut *conn).await?;
