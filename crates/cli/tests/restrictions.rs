@@ -360,7 +360,12 @@ async fn contacts_are_restricted_and_notices_pass_a_cease_through_the_binary() {
         assert!(listed.contains("S1") && listed.contains("139****0011"), "{listed}");
         assert!(!listed.contains("13900000011"));
 
-        // Wednesday 14 October, 10:00 local.
+        // Today at 10:00 local (a do-not-contact number applies from the day it is recorded),
+        // with no holiday calendar so that the day of the run does not matter.
+        let cal = tempfile::tempdir().unwrap();
+        let none = cal.path().join("none.txt");
+        std::fs::write(&none, "# no holidays\n").unwrap();
+        let none = none.to_str().unwrap().to_string();
         let log = |case: &str, party: &str, at: &str, purpose: Option<&str>| {
             let mut args = vec![
                 "action",
@@ -379,10 +384,18 @@ async fn contacts_are_restricted_and_notices_pass_a_cease_through_the_binary() {
             if let Some(p) = purpose {
                 args.extend(["--purpose", p]);
             }
-            run(t, &[], &args)
+            run(t, &[("ARREARS_HOLIDAYS", none.as_str())], &args)
         };
-        let cn_at = "2026-10-14T10:00:00+08:00";
-        let us_at = "2026-10-14T10:00:00-04:00";
+        let today = chrono::Local::now().date_naive();
+        let cn_at = format!("{today}T10:00:00+08:00");
+        let us_at = chrono::TimeZone::from_local_datetime(
+            &chrono_tz::America::New_York,
+            &today.and_hms_opt(10, 0, 0).unwrap(),
+        )
+        .earliest()
+        .unwrap()
+        .to_rfc3339();
+        let (cn_at, us_at) = (cn_at.as_str(), us_at.as_str());
         for (case, party, at, purpose, rule) in [
             (&k1, "S1", cn_at, None, "CN-PARTY-03"),
             (&k1, "G1", cn_at, None, "CN-DNC-01"),
