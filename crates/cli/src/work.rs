@@ -41,6 +41,7 @@ pub enum TaskCommand {
 
 /// `arrears action …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum ActionCommand {
     /// Log a contact: the contact policy and the content rules check it first.
     Log {
