@@ -307,7 +307,7 @@ fn profile(l: Lang, d: &CaseDetail) -> Markup {
                 h2 { (t(l, "restrictions")) }
                 table #restrictions {
                     @for r in &d.restrictions {
-                        tr { td.refused { (r.kind) } td {
+                        tr { td.refused { (r.kind) @if let Some(c) = &r.contact_id { " · " (c) } } td {
                             (r.channel.as_deref().unwrap_or("")) " " (r.address.as_deref().unwrap_or(""))
                             (r.from.as_deref().map(|f| format!(" {f}–{}", r.to.as_deref().unwrap_or(""))).unwrap_or_default())
                             (r.attorney_name.as_deref().unwrap_or(""))
