@@ -421,6 +421,15 @@ async fn rendered_messages_are_scanned_before_the_outbox() {
         // 走着瞧 is a vague menace: queued, flagged for compliance review with the rule.
         assert_eq!(strings(db, &sms("B5")).await.len(), 1);
         assert_eq!(strings(db, &outbox("B5")).await, ["queued|warn|violence.menace"], "[{}]", t.backend);
+        // The review queue lists it, and only it.
+        let flagged = arrears_store::treatment::outbox_for_review(db, 100).await.unwrap();
+        let k5 = case_of(db, "B5").await;
+        assert_eq!(
+            flagged.iter().map(|m| (m.case_id.as_str(), m.content_rules.as_str())).collect::<Vec<_>>(),
+            [(k5.as_str(), "violence.menace")],
+            "[{}]",
+            t.backend
+        );
         // An ordinary name: queued, nothing flagged.
         assert_eq!(strings(db, &outbox("B6")).await, ["queued|ok|"], "[{}]", t.backend);
         assert!(strings(db, &sms("B6")).await[0].starts_with("pending|"));

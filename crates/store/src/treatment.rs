@@ -821,3 +821,44 @@ pub async fn agency_figures(db: &Db) -> Result<Vec<AgencyFigures>, StoreError> {
         })
         .collect())
 }
+
+/// A queued message the content rules warned about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FlaggedMessage {
+    /// Message id (its task's id).
+    pub message_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Channel code.
+    pub channel: String,
+    /// Template name.
+    pub template: String,
+    /// When it is to be sent (UTC, RFC 3339).
+    pub send_at: String,
+    /// `queued`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    /// The content rules that warned, comma-separated.
+    pub content_rules: String,
+}
+
+/// Outbox messages whose rendered text the content rules warned about, by send time: the
+/// compliance review queue of automatic messages (notes have theirs in `actions`).
+pub async fn outbox_for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, StoreError> {
+    type Row = (String, String, String, String, String, String, String);
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(
+        "SELECT message_id, case_id, channel, template, send_at, status, content_rules FROM outbox \
+         WHERE content = 'warn' ORDER BY send_at, message_id LIMIT $1",
+    ).bind(limit).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| FlaggedMessage {
+            message_id: r.0,
+            case_id: r.1,
+            channel: r.2,
+            template: r.3,
+            send_at: r.4,
+            status: r.5,
+            content_rules: r.6,
+        })
+        .collect())
+}
