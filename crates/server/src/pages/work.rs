@@ -463,6 +463,14 @@ fn action_form(l: Lang, u: &User, d: &CaseDetail, form: Option<&ActionForm>) -> 
                     label { (t(l, "ptp_amount")) input #ptp-amount name="ptp_amount" inputmode="decimal"; }
                     label { (t(l, "ptp_date")) input #ptp-date name="ptp_date" type="date"; }
                 }
+                label { (t(l, "purpose"))
+                    select #purpose name="purpose" {
+                        option value="" { "—" }
+                        @for p in ["collect", "locate", "notice"] {
+                            option value=(p) selected[chosen(form.and_then(|f| f.purpose.as_deref()), p)] { (p) }
+                        }
+                    }
+                }
                 label { (t(l, "note")) input #note name="note" size="40" value=(form.map_or("", |f| f.note.as_str())); }
                 label { (t(l, "at_optional"))
                     input #at name="at" size="26" placeholder="2026-11-30T10:15:00+08:00"
