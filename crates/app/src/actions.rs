@@ -50,6 +50,10 @@ pub struct ActionInput {
     pub note: String,
     /// A promise to pay: amount in major units and due date.
     pub promise: Option<(String, NaiveDate)>,
+    /// What the contact is for (`collect`, `locate` or `notice`); by default `collect` with the
+    /// debtor, a guarantor or the attorney and `locate` with anyone else. `notice` is a notice
+    /// the law permits after a cease request or a dispute (FDCPA §805(c)).
+    pub purpose: Option<String>,
 }
 
 /// Why an action was not logged as a contact.
@@ -64,6 +68,9 @@ pub enum ActionError {
     /// An unknown channel.
     #[error("unknown channel {0:?}: use call, sms, email, voice_bot, letter or visit")]
     Channel(String),
+    /// An unknown purpose.
+    #[error("unknown purpose {0:?}: use collect, locate or notice")]
+    Purpose(String),
     /// An unknown outcome.
     #[error("unknown outcome {0:?}: use one of {list}", list = OUTCOMES.join(", "))]
     Outcome(String),
@@ -115,6 +122,10 @@ pub async fn log(
         return Err(ActionError::NotOpen(case.case_id, case.status));
     }
     let channel: Channel = input.channel.parse().map_err(|_| ActionError::Channel(input.channel.clone()))?;
+    let chosen: Option<Purpose> = match &input.purpose {
+        Some(p) => Some(p.trim().parse().map_err(|_| ActionError::Purpose(p.clone()))?),
+        None => None,
+    };
     if !OUTCOMES.contains(&input.outcome.as_str()) {
         return Err(ActionError::Outcome(input.outcome));
     }
@@ -190,10 +201,10 @@ pub async fn log(
         Some(a) => Source::Agency(AgencyId(a.clone())),
         None => Source::Lender,
     };
-    let purpose = match party.relation() {
+    let purpose = chosen.unwrap_or(match party.relation() {
         Some(r) if r != Relation::Guarantor => Purpose::Locate,
         _ => Purpose::Collect,
-    };
+    });
     let proposal = Proposal {
         party,
         channel,
@@ -241,6 +252,7 @@ pub async fn log(
         allowed: decision.allowed,
         policy: decision.refusals.iter().map(|r| r.message_zh()).collect::<Vec<_>>().join("\n"),
         content: if scan.verdict == Verdict::Warn { "warn" } else { "ok" }.to_string(),
+        purpose: purpose.as_str().to_string(),
     };
     if !decision.allowed {
         let stored = save(db, row, &ActionEffects::default(), on, recorded_at).await?;
@@ -289,7 +301,8 @@ async fn save(
             .fact("outcome", a.outcome.as_deref().unwrap_or(""))
             .fact("note_sha256", sha256_hex(&a.note))
             .fact("policy", a.policy.as_str())
-            .fact("content", a.content.as_str());
+            .fact("content", a.content.as_str())
+            .fact("purpose", a.purpose.as_str());
     if let Some(p) = &effects.promise {
         e = e
             .entity(format!("ptp:{}", p.ptp_id))

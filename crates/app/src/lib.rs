@@ -15,5 +15,6 @@ pub mod portfolio;
 pub mod restrictions;
 pub mod staff;
 pub mod strategies;
+pub mod templates;
 pub mod treatment;
 pub mod view;

@@ -1,6 +1,8 @@
 //! Contact restrictions (联系限制): a borrower's standing instructions — a number never to be
 //! used, an opt-out of a medium or an address, an inconvenient time, representation by an
-//! attorney, a written request to stop collection. Recording and lifting each is one
+//! attorney, a written request to stop collection — and those of the borrower's contacts
+//! (spouse, relative, guarantor, …): a number, an opt-out, an inconvenient time, or their
+//! refusal to be contacted again. Recording and lifting each is one
 //! transaction with its audit entry; the batch and logged contacts feed them into the
 //! contact policy's [`DebtorProfile`].
 //!
@@ -11,7 +13,10 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use arrears_core::contact_policy::{Channel, DailyWindow, DebtorProfile, InconvenientTime, OptOut};
+use arrears_core::ContactId;
+use arrears_core::contact_policy::{
+    Channel, DailyWindow, DebtorProfile, InconvenientTime, OptOut, RecordedRefusal,
+};
 use arrears_core::personal::{mask_email, mask_phone, normalise_phone};
 use arrears_store::personal::{Field, Keyring, PersonalError};
 use arrears_store::restrictions::{self as store, NewRestriction, RestrictionRow};
@@ -34,12 +39,14 @@ pub enum Kind {
     Attorney,
     /// A written request to stop collection.
     Cease,
+    /// A contact refused to be contacted again (contacts only).
+    Refusal,
 }
 
 impl Kind {
     /// Every kind, in the order of the command's help.
-    pub const ALL: [Kind; 5] =
-        [Kind::DoNotContact, Kind::OptOut, Kind::Inconvenient, Kind::Attorney, Kind::Cease];
+    pub const ALL: [Kind; 6] =
+        [Kind::DoNotContact, Kind::OptOut, Kind::Inconvenient, Kind::Attorney, Kind::Cease, Kind::Refusal];
 
     /// The code stored and printed.
     pub fn as_str(self) -> &'static str {
@@ -49,7 +56,14 @@ impl Kind {
             Kind::Inconvenient => "inconvenient_time",
             Kind::Attorney => "attorney",
             Kind::Cease => "cease",
+            Kind::Refusal => "refusal",
         }
+    }
+
+    /// Whether a contact (not only the borrower) may have a restriction of the kind: attorney
+    /// representation and a cease request are the borrower's, a refusal is a contact's.
+    pub fn for_contact(self) -> bool {
+        !matches!(self, Kind::Attorney | Kind::Cease)
     }
 }
 
@@ -64,6 +78,7 @@ impl FromStr for Kind {
             "inconvenient" | "inconvenient_time" => Ok(Kind::Inconvenient),
             "attorney" => Ok(Kind::Attorney),
             "cease" => Ok(Kind::Cease),
+            "refusal" | "refused" => Ok(Kind::Refusal),
             _ => Err(RestrictionError::UnknownKind(s.to_string())),
         }
     }
@@ -75,8 +90,13 @@ pub enum RestrictionError {
     /// No such borrower.
     #[error("no borrower {0:?}")]
     UnknownBorrower(String),
+    /// No such contact.
+    #[error("no contact {0:?} (contacts.csv)")]
+    UnknownContact(String),
     /// No such kind.
-    #[error("unknown restriction kind {0:?}: use do-not-contact, opt-out, inconvenient, attorney or cease")]
+    #[error(
+        "unknown restriction kind {0:?}: use do-not-contact, opt-out, inconvenient, attorney, cease or refusal"
+    )]
     UnknownKind(String),
     /// The options do not make a restriction of the kind; nothing was saved.
     #[error("{0}")]
@@ -114,8 +134,10 @@ pub enum RestrictionError {
 /// A restriction to record, as given on the command line (each option named as there).
 #[derive(Debug, Clone, Default)]
 pub struct NewInput {
-    /// Borrower.
+    /// Borrower ('' when `contact_id` names the person: the contact's borrower is used).
     pub borrower_id: String,
+    /// `--contact`: one of the borrower's contacts, restricted instead of the borrower.
+    pub contact_id: Option<String>,
     /// `--kind` (see [`Kind`]'s `FromStr`).
     pub kind: String,
     /// `--number`: a phone number (do-not-contact).
@@ -134,7 +156,7 @@ pub struct NewInput {
     pub name: Option<String>,
     /// `--phone` (attorney).
     pub phone: Option<String>,
-    /// `--date` of the written request (cease).
+    /// `--date` of the written request (cease) or of the contact's refusal (refusal).
     pub date: Option<NaiveDate>,
     /// Where the instruction came from.
     pub note: String,
@@ -147,8 +169,10 @@ pub struct NewInput {
 pub struct RestrictionView {
     /// Id (for `contact lift`).
     pub restriction_id: i64,
-    /// Whose.
+    /// Whose (the borrower, or the borrower of the contact).
     pub borrower_id: String,
+    /// The contact restricted; `None` for the borrower.
+    pub contact_id: Option<String>,
     /// Kind code.
     pub kind: String,
     /// Medium of an opt-out.
@@ -163,7 +187,7 @@ pub struct RestrictionView {
     pub weekdays: Vec<String>,
     /// The attorney.
     pub attorney_name: Option<String>,
-    /// Date of the written cease request.
+    /// Date of the written cease request, or of the contact's refusal.
     pub cease_on: Option<NaiveDate>,
     /// Recorded on.
     pub recorded_on: NaiveDate,
@@ -182,6 +206,8 @@ pub struct RestrictionView {
 /// A stored restriction read into what the contact policy needs, with when it applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InForce {
+    /// Whose: `None` the borrower, otherwise one of the borrower's contacts.
+    pub person: Option<ContactId>,
     /// What it restricts.
     pub rule: Restriction,
     /// First date it applies on (the cease request's date, else the recording date).
@@ -203,6 +229,8 @@ pub enum Restriction {
     Attorney,
     /// A written cease request.
     Cease,
+    /// The contact refused, on this date, to be contacted again.
+    Refusal(NaiveDate),
 }
 
 impl InForce {
@@ -217,6 +245,10 @@ pub fn in_force(row: &RestrictionRow) -> Result<InForce, RestrictionError> {
     let corrupt = |detail: String| RestrictionError::Corrupt { id: row.restriction_id, detail };
     let kind: Kind = row.kind.parse().map_err(|_| corrupt(format!("kind {:?}", row.kind)))?;
     let bidx = || Some(row.address_bidx.clone()).filter(|b| !b.is_empty());
+    let person = match &row.contact_id {
+        Some(c) => Some(ContactId::new(c).map_err(|e| corrupt(format!("contact id {c:?}: {e}")))?),
+        None => None,
+    };
     let rule = match kind {
         Kind::DoNotContact => Restriction::DoNotContact(row.address_bidx.clone()),
         Kind::OptOut => {
@@ -230,13 +262,27 @@ pub fn in_force(row: &RestrictionRow) -> Result<InForce, RestrictionError> {
             };
             let window = DailyWindow { from: time(&row.window_from)?, until: time(&row.window_until)? };
             let weekdays = weekdays(&row.weekdays).map_err(corrupt)?;
-            Restriction::Inconvenient(InconvenientTime { person: None, weekdays, window })
+            Restriction::Inconvenient(InconvenientTime { person: person.clone(), weekdays, window })
         }
         Kind::Attorney => Restriction::Attorney,
         Kind::Cease => Restriction::Cease,
+        Kind::Refusal => {
+            let on = row.cease_on.ok_or_else(|| corrupt("a refusal without its date".into()))?;
+            Restriction::Refusal(on)
+        }
     };
-    let from = if kind == Kind::Cease { row.cease_on.unwrap_or(row.recorded_on) } else { row.recorded_on };
-    Ok(InForce { rule, from, until: row.ended_on })
+    if person.is_some() && !kind.for_contact() {
+        return Err(corrupt(format!("kind {} on a contact", kind.as_str())));
+    }
+    if person.is_none() && kind == Kind::Refusal {
+        return Err(corrupt("a refusal without its contact".into()));
+    }
+    // A refusal, like a cease request, applies from the day it was made.
+    let from = match kind {
+        Kind::Cease | Kind::Refusal => row.cease_on.unwrap_or(row.recorded_on),
+        _ => row.recorded_on,
+    };
+    Ok(InForce { person, rule, from, until: row.ended_on })
 }
 
 /// The number or e-mail a contact would use, as the restrictions see it.
@@ -263,6 +309,10 @@ pub fn bidx_for<'a>(channel: Channel, phone_bidx: &'a str, email_bidx: &'a str) 
 
 /// Adds the restrictions to the profile of one proposed contact. `on` is the contact's local
 /// date, or `None` to apply every restriction given (the batch passes only those in force).
+///
+/// A contact's restrictions go into the profile marked with the contact, and the contact
+/// policy applies them only to a proposal addressed to that contact; a do-not-contact number
+/// is a number, refused whoever is called on it.
 pub fn apply<'r>(
     profile: &mut DebtorProfile,
     restrictions: impl IntoIterator<Item = &'r InForce>,
@@ -279,7 +329,10 @@ pub fn apply<'r>(
                 profile.do_not_contact.push(target.address.to_string())
             }
             Restriction::DoNotContact(_) => {}
-            Restriction::OptOut(c, None) => profile.opt_outs.push(OptOut::Channel(*c)),
+            Restriction::OptOut(c, None) => profile.opt_outs.push(match &r.person {
+                None => OptOut::Channel(*c),
+                Some(contact) => OptOut::Person { contact: contact.clone(), channel: *c },
+            }),
             Restriction::OptOut(c, Some(b)) if *c == target.channel && hits(b.as_str()) => {
                 profile.opt_outs.push(OptOut::Address(target.address.to_string()))
             }
@@ -287,6 +340,11 @@ pub fn apply<'r>(
             Restriction::Inconvenient(t) => profile.inconvenient_times.push(t.clone()),
             Restriction::Attorney => profile.attorney_represented = true,
             Restriction::Cease => profile.cease_requested = true,
+            Restriction::Refusal(day) => {
+                if let Some(contact) = &r.person {
+                    profile.refused_contacts.push(RecordedRefusal { contact: contact.clone(), on: *day });
+                }
+            }
         }
     }
 }
@@ -397,7 +455,7 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
         Kind::OptOut => &["--channel", "--address"],
         Kind::Inconvenient => &["--from", "--to", "--weekdays"],
         Kind::Attorney => &["--name", "--phone"],
-        Kind::Cease => &["--date"],
+        Kind::Cease | Kind::Refusal => &["--date"],
     };
     let stray: Vec<&str> =
         given.iter().filter(|(o, g)| *g && !allowed.contains(o)).map(|(o, _)| *o).collect();
@@ -410,6 +468,22 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
         )));
     }
     let need = |o: &str| RestrictionError::Input(format!("--kind {} needs {o}", kind_arg(kind)));
+    match (&input.contact_id, kind.for_contact(), kind) {
+        (Some(c), false, _) => {
+            return Err(RestrictionError::Input(format!(
+                "--kind {} is the borrower's, not a contact's (--contact {c}): a contact takes do-not-contact, \
+                 opt-out, inconvenient or refusal",
+                kind_arg(kind)
+            )));
+        }
+        (None, _, Kind::Refusal) => {
+            return Err(RestrictionError::Input(
+                "--kind refusal is a contact's (give --contact ID); a borrower's request to stop is --kind cease"
+                    .into(),
+            ));
+        }
+        _ => {}
+    }
     let mut c = Checked {
         kind,
         channel: None,
@@ -499,6 +573,15 @@ fn check(input: &NewInput, today: NaiveDate) -> Result<Checked, RestrictionError
             }
             c.cease_on = Some(date);
         }
+        Kind::Refusal => {
+            let date = input.date.ok_or_else(|| need("--date D (the day the contact refused)"))?;
+            if date > today {
+                return Err(RestrictionError::Input(format!(
+                    "--date {date} is after today ({today}): record a refusal once it was made"
+                )));
+            }
+            c.cease_on = Some(date);
+        }
     }
     Ok(c)
 }
@@ -511,6 +594,7 @@ fn kind_arg(kind: Kind) -> &'static str {
         Kind::Inconvenient => "inconvenient",
         Kind::Attorney => "attorney",
         Kind::Cease => "cease",
+        Kind::Refusal => "refusal",
     }
 }
 
@@ -530,16 +614,35 @@ pub async fn restrict(
     now: &str,
 ) -> Result<RestrictionView, RestrictionError> {
     let c = check(input, today)?;
-    if !store::borrower_exists(db, &input.borrower_id).await? {
-        return Err(RestrictionError::UnknownBorrower(input.borrower_id.clone()));
-    }
+    let contact_id = input.contact_id.as_deref().map(str::trim);
+    let borrower_id = match contact_id {
+        Some(contact) => {
+            let (owner, _relation) = store::contact_owner(db, contact)
+                .await?
+                .ok_or_else(|| RestrictionError::UnknownContact(contact.to_string()))?;
+            let given = input.borrower_id.trim();
+            if !given.is_empty() && given != owner {
+                return Err(RestrictionError::Input(format!(
+                    "contact {contact} is borrower {owner}'s, not {given}'s (give --contact alone)"
+                )));
+            }
+            owner
+        }
+        None => {
+            if !store::borrower_exists(db, &input.borrower_id).await? {
+                return Err(RestrictionError::UnknownBorrower(input.borrower_id.clone()));
+            }
+            input.borrower_id.clone()
+        }
+    };
     let by = Some(input.by.trim()).filter(|b| !b.is_empty()).unwrap_or("cli").to_string();
     let (address, address_field, address_bidx) = match &c.address {
         Some((field, plain)) => (keys.seal(*field, plain)?, field.column(), keys.blind(*field, plain)),
         None => (String::new(), "", String::new()),
     };
     let new = NewRestriction {
-        borrower_id: input.borrower_id.clone(),
+        borrower_id,
+        contact_id: contact_id.map(str::to_string),
         kind: c.kind.as_str(),
         channel: c.channel.map(|ch| ch.as_str().to_string()),
         address,
@@ -558,7 +661,11 @@ pub async fn restrict(
     let mut tx = db.begin().await?;
     let id = store::insert(&mut tx, &new).await?;
     let mut e = Event::new(&format!("user:{by}"), "contact.restricted")
-        .entity(format!("borrower:{}", new.borrower_id))
+        .entity(format!("borrower:{}", new.borrower_id));
+    if let Some(contact) = &new.contact_id {
+        e = e.entity(format!("contact:{contact}"));
+    }
+    e = e
         .entity(format!("restriction:{id}"))
         .fact("kind", new.kind)
         .fact("recorded_on", today.to_string().as_str())
@@ -574,7 +681,8 @@ pub async fn restrict(
         e = e.fact("window", format!("{from}-{to}").as_str()).fact("weekdays", new.weekdays.as_str());
     }
     if let Some(d) = new.cease_on {
-        e = e.fact("cease_on", d.to_string().as_str());
+        let fact = if c.kind == Kind::Refusal { "refused_on" } else { "cease_on" };
+        e = e.fact(fact, d.to_string().as_str());
     }
     crate::audit::record_all(&mut tx, vec![e]).await?;
     let row = store::get(&mut tx, id).await?.ok_or(RestrictionError::UnknownRestriction(id))?;
@@ -608,8 +716,12 @@ pub async fn lift(
     if !store::end(&mut tx, id, on, by, note.trim()).await? {
         return Err(RestrictionError::UnknownRestriction(id));
     }
-    let e = Event::new(&format!("user:{by}"), "contact.restriction_lifted")
-        .entity(format!("borrower:{}", before.borrower_id))
+    let mut e = Event::new(&format!("user:{by}"), "contact.restriction_lifted")
+        .entity(format!("borrower:{}", before.borrower_id));
+    if let Some(contact) = &before.contact_id {
+        e = e.entity(format!("contact:{contact}"));
+    }
+    let e = e
         .entity(format!("restriction:{id}"))
         .fact("kind", before.kind.as_str())
         .fact("ended_on", on.to_string().as_str())
@@ -655,6 +767,7 @@ fn view(keys: &Keyring, r: &RestrictionRow) -> Result<RestrictionView, Restricti
     Ok(RestrictionView {
         restriction_id: r.restriction_id,
         borrower_id: r.borrower_id.clone(),
+        contact_id: r.contact_id.clone(),
         kind: r.kind.clone(),
         channel: r.channel.clone(),
         address,
@@ -759,6 +872,44 @@ mod tests {
                 "--channel do(es) not go with --kind cease",
             ),
             (input("vacation", &|_| {}), "unknown restriction kind"),
+            // A contact's restrictions.
+            (
+                input("refusal", &|i| {
+                    i.contact_id = Some("C1".into());
+                    i.date = Some(d("2026-11-28"));
+                }),
+                "",
+            ),
+            (input("refused", &|i| i.date = Some(d("2026-11-28"))), "is a contact's"),
+            (input("refusal", &|i| i.contact_id = Some("C1".into())), "needs --date"),
+            (
+                input("refusal", &|i| {
+                    i.contact_id = Some("C1".into());
+                    i.date = Some(d("2026-11-30"));
+                }),
+                "after today",
+            ),
+            (
+                input("cease", &|i| {
+                    i.contact_id = Some("C1".into());
+                    i.date = Some(d("2026-11-20"));
+                }),
+                "is the borrower's, not a contact's",
+            ),
+            (
+                input("attorney", &|i| {
+                    i.contact_id = Some("C1".into());
+                    i.name = Some("王律师".into());
+                }),
+                "is the borrower's",
+            ),
+            (
+                input("opt-out", &|i| {
+                    i.contact_id = Some("C1".into());
+                    i.channel = Some("sms".into());
+                }),
+                "",
+            ),
         ];
         for (i, want) in cases {
             match check(&i, today) {
@@ -775,7 +926,12 @@ mod tests {
             weekdays: vec![],
             window: DailyWindow { from: clock("12:00").unwrap(), until: clock("14:00").unwrap() },
         };
-        let r = |rule, from: &str, until: Option<&str>| InForce { rule, from: d(from), until: until.map(d) };
+        let r = |rule, from: &str, until: Option<&str>| InForce {
+            person: None,
+            rule,
+            from: d(from),
+            until: until.map(d),
+        };
         let all = [
             r(Restriction::DoNotContact("PHONE".into()), "2026-11-01", None),
             r(Restriction::OptOut(Channel::Email, None), "2026-11-01", None),

@@ -27,6 +27,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::audit::Event;
 use crate::restrictions::{Target, bidx_for};
+use crate::templates::{MessageScanner, Templates};
+use arrears_content::{Scanner, Verdict};
 use chrono_tz::Tz;
 
 /// The strategy shipped with arrears, used until one is installed.
@@ -49,6 +51,9 @@ pub enum TreatmentError {
     /// A holiday calendar failed to load.
     #[error("holiday calendar {0}")]
     Holidays(String),
+    /// The message templates could not be read.
+    #[error(transparent)]
+    Templates(#[from] crate::templates::TemplateError),
     /// The contact restrictions could not be read.
     #[error(transparent)]
     Restrictions(#[from] crate::restrictions::RestrictionError),
@@ -71,8 +76,14 @@ pub struct TreatmentReport {
     pub tasks: u64,
     /// Of those, messages queued in the outbox.
     pub messages: u64,
-    /// Of those, blocked by the contact policy or a missing agency.
+    /// Of those, blocked by the contact policy, the content rules or a missing agency.
     pub blocked: u64,
+    /// Messages not queued because their rendered text breaks a blocking content rule.
+    pub content_blocked: u64,
+    /// Messages queued with a content warning, for compliance review.
+    pub content_warned: u64,
+    /// Distinct rendered texts the content rules scanned (the others were repeats).
+    pub content_scanned: u64,
     /// Tasks of closed, placed or superseded cases cancelled.
     pub cancelled: u64,
     /// Cases placed with an agency.
@@ -175,9 +186,28 @@ impl Packs {
     }
 }
 
-/// Runs steps 5 and 6 for `date`.
+/// The content scanner with the shipped lexicon, built once per process (segmentation
+/// dictionaries take a moment to load, and the batch runs one date after another).
+fn shipped_scanner() -> &'static Scanner {
+    static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
+    SCANNER.get_or_init(Scanner::default)
+}
+
+/// Runs steps 5 and 6 for `date`, with the shipped templates (and `ARREARS_TEMPLATES`').
 pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentError> {
+    run_with(db, date, &Templates::load()?, shipped_scanner()).await
+}
+
+/// Runs steps 5 and 6 for `date`; each message is rendered from `templates` and scanned by
+/// `scanner` before it is queued.
+pub async fn run_with(
+    db: &Db,
+    date: NaiveDate,
+    templates: &Templates,
+    scanner: &Scanner,
+) -> Result<TreatmentReport, TreatmentError> {
     let strategy = strategy_for(db, date).await?;
+    let mut messages = MessageScanner::new(scanner);
     let packs = Packs::load()?;
     let mut report = TreatmentReport {
         strategy: format!("{} v{}", strategy.name, strategy.version),
@@ -205,6 +235,10 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
     }
     let agencies: Vec<String> = store::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
     let restricted = crate::restrictions::for_batch(db, date).await?;
+    let mut guarantors: HashMap<String, Vec<arrears_store::restrictions::OpenCaseGuarantor>> = HashMap::new();
+    for g in arrears_store::restrictions::guarantors_of_open_cases(db).await? {
+        guarantors.entry(g.borrower_id.clone()).or_default().push(g);
+    }
     let product_packs: HashMap<String, String> = arrears_store::products::list(db)
         .await?
         .into_iter()
@@ -285,78 +319,136 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
                 }
                 kind => {
                     let channel = channel_of(kind);
-                    let party = match ContactId::new("guarantor") {
-                        Ok(id) if kind == StepKind::GuarantorContact => {
-                            Party::Contact { id, relation: Relation::Guarantor }
-                        }
-                        _ => Party::Debtor,
-                    };
-                    let proposal = Proposal {
-                        party,
-                        channel,
-                        address: format!("{}:{}", c.case_id, channel.as_str()),
-                        at: morning,
-                        // The visiting team is named when the visit is logged (and checked then);
-                        // scheduling assumes the two collectors the cn pack asks for.
-                        by: if kind == StepKind::Visit { visit_team() } else { Vec::new() },
-                        source: Source::Lender,
-                        purpose: Purpose::Collect,
-                        debt: None,
-                        carries_opt_out: true,
-                    };
-                    let mut profile = profile(&c.timezone, c.hold.as_deref());
-                    if let Some(r) = restricted.get(&c.borrower_id) {
-                        // Only the debtor's own number and e-mail are on record for the batch.
-                        let bidx = (proposal.party == Party::Debtor)
-                            .then(|| bidx_for(channel, &r.phone_bidx, &r.email_bidx))
-                            .flatten();
-                        let target = Target { channel, address: &proposal.address, bidx };
-                        crate::restrictions::apply(&mut profile, &r.restrictions, None, target);
-                    }
                     let pack = packs
                         .for_case(product_packs.get(&facts.loan.product).map(String::as_str), &c.timezone);
                     let holidays = packs.holidays_for(pack);
                     let limit = morning + Duration::days(14);
-                    match first_allowed(pack, &proposal, &profile, history, holidays, limit) {
-                        Some(at) => {
+                    // Who may be contacted: the debtor, or for a guarantor step each guarantor on
+                    // record in turn (the first the contact policy allows is the one scheduled).
+                    let parties: Vec<(Party, Option<&str>)> = if kind == StepKind::GuarantorContact {
+                        let mut on_record: Vec<(Party, Option<&str>)> = guarantors
+                            .get(&c.borrower_id)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|g| {
+                                let id = ContactId::new(&g.contact_id).ok()?;
+                                let bidx = bidx_for(channel, &g.phone_bidx, &g.email_bidx);
+                                Some((Party::Contact { id, relation: Relation::Guarantor }, bidx))
+                            })
+                            .collect();
+                        if on_record.is_empty()
+                            && let Ok(id) = ContactId::new("guarantor")
+                        {
+                            // No guarantor on record: the step still goes to its queue, checked
+                            // as a guarantor whose restrictions are unknown.
+                            on_record.push((Party::Contact { id, relation: Relation::Guarantor }, None));
+                        }
+                        on_record
+                    } else {
+                        let bidx = restricted
+                            .get(&c.borrower_id)
+                            .and_then(|r| bidx_for(channel, &r.phone_bidx, &r.email_bidx));
+                        vec![(Party::Debtor, bidx)]
+                    };
+                    let mut scheduled = None;
+                    let mut refusals: Vec<String> = Vec::new();
+                    for (party, bidx) in parties {
+                        let proposal = Proposal {
+                            party,
+                            channel,
+                            address: format!("{}:{}", c.case_id, channel.as_str()),
+                            at: morning,
+                            // The visiting team is named when the visit is logged (and checked then);
+                            // scheduling assumes the two collectors the cn pack asks for.
+                            by: if kind == StepKind::Visit { visit_team() } else { Vec::new() },
+                            source: Source::Lender,
+                            purpose: Purpose::Collect,
+                            debt: None,
+                            carries_opt_out: true,
+                        };
+                        let mut profile = profile(&c.timezone, c.hold.as_deref());
+                        if let Some(r) = restricted.get(&c.borrower_id) {
+                            let target = Target { channel, address: &proposal.address, bidx };
+                            crate::restrictions::apply(&mut profile, &r.restrictions, None, target);
+                        }
+                        match first_allowed(pack, &proposal, &profile, history, holidays, limit) {
+                            Some(at) => {
+                                scheduled = Some((at, proposal));
+                                break;
+                            }
+                            None => {
+                                // Asked at 10:00 local, so that the night's quiet hours do not hide
+                                // the rule that really blocks.
+                                let mut at_ten = proposal.clone();
+                                at_ten.at = morning + Duration::hours(10);
+                                let refused = check(pack, &at_ten, &profile, history, holidays);
+                                for r in refused.refusals {
+                                    let m = r.message_zh();
+                                    if !refusals.contains(&m) {
+                                        refusals.push(m);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    match scheduled {
+                        Some((at, proposal)) => {
                             task.due_at = at.to_rfc3339();
                             if let Some(template) = &step.template {
-                                task.status = "pending";
-                                w.messages.push(NewMessage {
-                                    task_id: task.task_id.clone(),
-                                    case_id: c.case_id.clone(),
-                                    borrower_id: c.borrower_id.clone(),
-                                    channel: channel.as_str(),
-                                    template: template.clone(),
-                                    language: c.language.clone(),
-                                    send_at: task.due_at.clone(),
+                                // The message as the debtor would read it, checked by the content
+                                // rules before it may reach the outbox.
+                                let scanned = templates.get(template, &c.language).map(|text| {
+                                    let values = MessageValues { case: c, facts: &facts, date };
+                                    messages.check(&arrears_content::render(text, |k| values.get(k)))
                                 });
-                                // A scheduled message counts against the frequency limits of the next.
-                                history.push(Attempt {
-                                    at,
-                                    party: proposal.party.clone(),
-                                    channel,
-                                    address: proposal.address.clone(),
-                                    outcome: Outcome::Delivered,
-                                    by: Vec::new(),
-                                    source: Source::Lender,
-                                    debt: None,
-                                });
-                                report.messages += 1;
+                                match scanned {
+                                    Some(m) if m.verdict == Verdict::Block => {
+                                        task.status = "blocked";
+                                        task.reason = Some(m.reason);
+                                        report.content_blocked += 1;
+                                    }
+                                    scanned => {
+                                        let warned = scanned.filter(|m| m.verdict == Verdict::Warn);
+                                        if warned.is_some() {
+                                            report.content_warned += 1;
+                                        }
+                                        task.status = "pending";
+                                        w.messages.push(NewMessage {
+                                            task_id: task.task_id.clone(),
+                                            case_id: c.case_id.clone(),
+                                            borrower_id: c.borrower_id.clone(),
+                                            channel: channel.as_str(),
+                                            template: template.clone(),
+                                            language: c.language.clone(),
+                                            send_at: task.due_at.clone(),
+                                            content: if warned.is_some() { "warn" } else { "ok" },
+                                            content_rules: warned
+                                                .map(|m| m.rules.join(","))
+                                                .unwrap_or_default(),
+                                        });
+                                        // A scheduled message counts against the frequency limits of the next.
+                                        history.push(Attempt {
+                                            at,
+                                            party: proposal.party.clone(),
+                                            channel,
+                                            address: proposal.address.clone(),
+                                            outcome: Outcome::Delivered,
+                                            by: Vec::new(),
+                                            source: Source::Lender,
+                                            debt: None,
+                                        });
+                                        report.messages += 1;
+                                    }
+                                }
                             }
                         }
                         None => {
-                            // Asked at 10:00 local, so that the night's quiet hours do not hide
-                            // the rule that really blocks.
-                            let mut at_ten = proposal.clone();
-                            at_ten.at = morning + Duration::hours(10);
-                            let refused = check(pack, &at_ten, &profile, history, holidays);
                             task.status = "blocked";
-                            let why: Vec<String> = refused.refusals.iter().map(|r| r.message_zh()).collect();
-                            task.reason = Some(if why.is_empty() {
+                            task.reason = Some(if refusals.is_empty() {
                                 "拒绝：14 天内没有合规的联系时间".to_string()
                             } else {
-                                why.join("; ")
+                                refusals.join("; ")
                             });
                         }
                     }
@@ -369,6 +461,7 @@ pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentE
             w.tasks.push(task);
         }
     }
+    report.content_scanned = messages.scanned;
     let mut tx = db.begin().await?;
     store::write_treatment(&mut tx, date, &w).await?;
     crate::audit::record_all(&mut tx, treatment_events(date, &report, &w)).await?;
@@ -466,6 +559,8 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
             .fact("cases", r.cases as i64)
             .fact("tasks", w.tasks.len() as i64)
             .fact("messages", w.messages.len() as i64)
+            .fact("content_blocked", r.content_blocked as i64)
+            .fact("content_warned", r.content_warned as i64)
             .fact("sha256", digest(&lines).as_str()),
     ];
     for p in &w.placements {
@@ -485,6 +580,29 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
         );
     }
     out
+}
+
+/// The values of a message's placeholders that the batch knows; the others (`{lender}`,
+/// `{due_date}`, a promise's `{ptp_date}` and `{ptp_amount}`) are filled by the sender from its
+/// configuration and are scanned as written.
+struct MessageValues<'a> {
+    case: &'a OpenCase,
+    facts: &'a CaseFacts,
+    date: NaiveDate,
+}
+
+impl MessageValues<'_> {
+    fn get(&self, key: &str) -> Option<std::borrow::Cow<'static, str>> {
+        let f = self.facts;
+        Some(match key {
+            "name" => self.case.name.clone().into(),
+            "dpd" => f.case.max_dpd.to_string().into(),
+            "overdue" => f.case.total_overdue.format(f.case.currency).into(),
+            "loan_id" => f.loan.id.clone().into(),
+            "date" => self.date.to_string().into(),
+            _ => return None,
+        })
+    }
 }
 
 fn visit_team() -> Vec<CollectorId> {

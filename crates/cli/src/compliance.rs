@@ -42,6 +42,39 @@ pub enum ComplianceCommand {
         #[arg(long)]
         misses: bool,
     },
+    /// The compliance review queue: queued messages and saved notes the content rules warned
+    /// about, with the rules that warned.
+    Review {
+        /// At most this many of each.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// Print JSON: {"messages":[…],"notes":[…]}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `compliance review`: warned outbox messages and warned notes.
+pub async fn review(db: &arrears_store::Db, limit: i64, json: bool) -> Result<()> {
+    let messages = arrears_store::treatment::outbox_for_review(db, limit).await?;
+    let notes = arrears_store::actions::for_review(db, limit).await?;
+    if json {
+        return crate::print_json(&serde_json::json!({ "messages": messages, "notes": notes }));
+    }
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "待复核消息 / messages to review: {}", messages.len())?;
+    for m in &messages {
+        writeln!(
+            o,
+            "  {} {} {} {} {} [{}]",
+            m.message_id, m.case_id, m.channel, m.template, m.send_at, m.content_rules
+        )?;
+    }
+    writeln!(o, "待复核备注 / notes to review: {}", notes.len())?;
+    for a in &notes {
+        writeln!(o, "  {} {} {} {}", a.action_id, a.case_id, a.at, a.note)?;
+    }
+    Ok(())
 }
 
 /// Runs one `compliance` subcommand.
@@ -51,6 +84,8 @@ pub fn run(cmd: ComplianceCommand) -> Result<()> {
         ComplianceCommand::Eval { file, lexicon, misses } => {
             evaluate(file.as_deref(), lexicon.as_deref(), misses)
         }
+        // main runs `review` itself, with the database open.
+        ComplianceCommand::Review { .. } => anyhow::bail!("compliance review needs the database"),
     }
 }
 

@@ -545,6 +545,12 @@ async fn run(cli: Cli) -> Result<()> {
             behaviour::run(&cli.db, command).await?
         }
         Command::Score { command } => score::run(command)?,
+        Command::Compliance { command: compliance::ComplianceCommand::Review { limit, json } } => {
+            let db = open(&cli.db).await?;
+            let result = compliance::review(&db, limit, json).await;
+            db.close().await;
+            result?
+        }
         Command::Compliance { command } => compliance::run(command)?,
         Command::Strategy { command } => strategy::run(&cli.db, command).await?,
         Command::Task { command } => work::task(&open(&cli.db).await?, command).await?,

@@ -1,4 +1,5 @@
-//! `arrears contact …`: a borrower's contact restrictions (联系限制) — record, list, lift.
+//! `arrears contact …`: the contact restrictions (联系限制) of a borrower or of one of its
+//! contacts — record, list, lift.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,12 +16,18 @@ use crate::{date_arg, open, print_json, today};
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum ContactCommand {
-    /// Record a restriction the contact policy honours from now on (batch and logged contacts).
+    /// Record a restriction the contact policy honours from now on (batch and logged contacts),
+    /// on a borrower or, with --contact, on one of its contacts (spouse, relative, guarantor…).
     Restrict {
-        /// Borrower id.
-        borrower: String,
+        /// Borrower id (or give --contact instead).
+        #[arg(required_unless_present = "contact")]
+        borrower: Option<String>,
+        /// A contact id (contacts.csv) restricted instead of a borrower.
+        #[arg(long)]
+        contact: Option<String>,
         /// do-not-contact (--number or --address), opt-out (--channel [--address]),
-        /// inconvenient (--from --to [--weekdays]), attorney (--name [--phone]) or cease (--date).
+        /// inconvenient (--from --to [--weekdays]), attorney (--name [--phone]) or cease (--date);
+        /// for a contact also refusal (--date: the day they refused to be contacted again).
         #[arg(long)]
         kind: String,
         /// A phone number never to be used (do-not-contact).
@@ -48,7 +55,8 @@ pub enum ContactCommand {
         /// The attorney's phone (attorney).
         #[arg(long)]
         phone: Option<String>,
-        /// Date of the written cease request, YYYY-MM-DD (cease).
+        /// Date of the written cease request (cease) or of the contact's refusal (refusal),
+        /// YYYY-MM-DD.
         #[arg(long, value_parser = date_arg)]
         date: Option<NaiveDate>,
         /// Where the instruction came from (call of 28 Nov, letter ref …).
@@ -101,6 +109,7 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
     match cmd {
         ContactCommand::Restrict {
             borrower,
+            contact,
             kind,
             number,
             address,
@@ -116,7 +125,8 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
             json,
         } => {
             let input = NewInput {
-                borrower_id: borrower,
+                borrower_id: borrower.unwrap_or_default(),
+                contact_id: contact,
                 kind,
                 number,
                 address,
@@ -135,7 +145,15 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
             if json {
                 return print_json(&v);
             }
-            println!("已记录联系限制 / restriction {} recorded: {}", v.restriction_id, describe(&v));
+            let whose = match &v.contact_id {
+                Some(c) => format!("contact {c} of borrower {}", v.borrower_id),
+                None => format!("borrower {}", v.borrower_id),
+            };
+            println!(
+                "已记录联系限制 / restriction {} recorded for {whose}: {}",
+                v.restriction_id,
+                describe(&v)
+            );
         }
         ContactCommand::Restrictions { borrower, json } => {
             let rows = uc::list(db, keys, borrower.as_deref()).await?;
@@ -145,15 +163,16 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
             let mut o = std::io::stdout().lock();
             writeln!(
                 o,
-                "{:>5} {:<12} {:<8} {:<10} {:<10} restriction",
-                "id", "borrower", "status", "from", "lifted"
+                "{:>5} {:<12} {:<12} {:<8} {:<10} {:<10} restriction",
+                "id", "borrower", "contact", "status", "from", "lifted"
             )?;
             for v in &rows {
                 writeln!(
                     o,
-                    "{:>5} {:<12} {:<8} {:<10} {:<10} {}{}",
+                    "{:>5} {:<12} {:<12} {:<8} {:<10} {:<10} {}{}",
                     v.restriction_id,
                     v.borrower_id,
+                    v.contact_id.as_deref().unwrap_or("-"),
                     if v.active { "active" } else { "lifted" },
                     v.recorded_on.to_string(),
                     v.ended_on.map_or("-".to_string(), |d| d.to_string()),
@@ -200,6 +219,10 @@ fn describe(v: &RestrictionView) -> String {
         "cease" => {
             format!("written cease request of {}", v.cease_on.map_or("-".to_string(), |d| d.to_string()))
         }
+        "refusal" => format!(
+            "refused on {} to be contacted again",
+            v.cease_on.map_or("-".to_string(), |d| d.to_string())
+        ),
         other => other.to_string(),
     }
 }

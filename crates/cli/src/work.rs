@@ -41,6 +41,7 @@ pub enum TaskCommand {
 
 /// `arrears action …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
 pub enum ActionCommand {
     /// Log a contact: the contact policy and the content rules check it first.
     Log {
@@ -75,6 +76,12 @@ pub enum ActionCommand {
         /// Promised date, with outcome promise_to_pay.
         #[arg(long, value_parser = date_arg)]
         ptp_date: Option<NaiveDate>,
+        /// What the contact is for: collect, locate or notice. notice is a notice the law still
+        /// permits after a cease request or a dispute (the us pack: that collection stops, that
+        /// remedies may be or are invoked); it is stored with the action. Default: collect with
+        /// the borrower, a guarantor or the attorney, locate with other contacts.
+        #[arg(long)]
+        purpose: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -208,6 +215,7 @@ pub async fn action(db: &Db, cmd: ActionCommand) -> Result<()> {
             agency,
             ptp_amount,
             ptp_date,
+            purpose,
             json,
         } => {
             let at = match at {
@@ -221,8 +229,18 @@ pub async fn action(db: &Db, cmd: ActionCommand) -> Result<()> {
                 (None, None) => None,
                 _ => bail!("--ptp-amount and --ptp-date go together"),
             };
-            let input =
-                ActionInput { case_id: case, at, actor: by, agency, channel, party, outcome, note, promise };
+            let input = ActionInput {
+                case_id: case,
+                at,
+                actor: by,
+                agency,
+                channel,
+                party,
+                outcome,
+                note,
+                promise,
+                purpose,
+            };
             let scanner = arrears_content::Scanner::default();
             let now = chrono::Local::now().to_rfc3339();
             match arrears_app::actions::log(db, &scanner, input, &now).await {

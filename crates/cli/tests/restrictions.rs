@@ -294,3 +294,176 @@ async fn bad_input_names_what_is_wrong_and_changes_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn contacts_are_restricted_and_notices_pass_a_cease_through_the_binary() {
+    let dir = support::write_files(&[
+        (
+            "borrowers.csv",
+            "borrower_id,kind,name,national_id,phone,email,timezone,language\n\
+             B1,individual,借款人一,110101198001011234,13800000001,b1@example.com,Asia/Shanghai,zh\n\
+             B2,individual,Jo Smith,123456789,+12125550102,jo@example.com,America/New_York,en\n",
+        ),
+        (
+            "contacts.csv",
+            "contact_id,borrower_id,relation,name,phone,email,consent\n\
+             S1,B1,spouse,配偶,13900000013,,true\n\
+             G1,B1,guarantor,担保人,13900000011,,true\n",
+        ),
+        (
+            "loans.csv",
+            "loan_id,borrower_id,product,currency,principal,annual_rate,term_months,disbursed_on,method,penalty_rate,grace_days\n\
+             L1,B1,P,CNY,5000.00,0.12,1,2026-08-15,bullet,0.18,0\n\
+             L2,B2,P,USD,5000.00,0.12,1,2026-08-15,bullet,0.18,0\n",
+        ),
+    ]);
+    each_backend(async |t: &TestDb| {
+        ok(t, &["import", dir.path().to_str().unwrap()]);
+        ok(t, &["batch", "--date", "2026-09-30"]);
+        let case = |b: &'static str| async move {
+            rows(&t.db, &format!("SELECT case_id FROM cases WHERE borrower_id = '{b}' AND status = 'open'"))
+                .await[0][0]
+                .clone()
+        };
+        let (k1, k2) = (case("B1").await, case("B2").await);
+        let v: serde_json::Value = serde_json::from_str(&ok(
+            t,
+            &[
+                "contact",
+                "restrict",
+                "--contact",
+                "S1",
+                "--kind",
+                "refusal",
+                "--date",
+                "2026-09-20",
+                "--json",
+            ],
+        ))
+        .unwrap();
+        assert_eq!((v["borrower_id"].as_str(), v["contact_id"].as_str()), (Some("B1"), Some("S1")), "{v}");
+        ok(
+            t,
+            &[
+                "contact",
+                "restrict",
+                "--contact",
+                "G1",
+                "--kind",
+                "do-not-contact",
+                "--number",
+                "13900000011",
+            ],
+        );
+        ok(t, &["contact", "restrict", "B2", "--kind", "cease", "--date", "2026-09-20"]);
+        let listed = ok(t, &["contact", "restrictions", "B1"]);
+        assert!(listed.contains("S1") && listed.contains("139****0011"), "{listed}");
+        assert!(!listed.contains("13900000011"));
+
+        // Today at 10:00 local (a do-not-contact number applies from the day it is recorded),
+        // with no holiday calendar so that the day of the run does not matter.
+        let cal = tempfile::tempdir().unwrap();
+        let none = cal.path().join("none.txt");
+        std::fs::write(&none, "# no holidays\n").unwrap();
+        let none = none.to_str().unwrap().to_string();
+        let log = |case: &str, party: &str, at: &str, purpose: Option<&str>| {
+            let mut args = vec![
+                "action",
+                "log",
+                "--case",
+                case,
+                "--channel",
+                "call",
+                "--party",
+                party,
+                "--outcome",
+                "no_answer",
+                "--at",
+                at,
+            ];
+            if let Some(p) = purpose {
+                args.extend(["--purpose", p]);
+            }
+            run(t, &[("ARREARS_HOLIDAYS", none.as_str())], &args)
+        };
+        let today = chrono::Local::now().date_naive();
+        let cn_at = format!("{today}T10:00:00+08:00");
+        let us_at = chrono::TimeZone::from_local_datetime(
+            &chrono_tz::America::New_York,
+            &today.and_hms_opt(10, 0, 0).unwrap(),
+        )
+        .earliest()
+        .unwrap()
+        .to_rfc3339();
+        let (cn_at, us_at) = (cn_at.as_str(), us_at.as_str());
+        for (case, party, at, purpose, rule) in [
+            (&k1, "S1", cn_at, None, "CN-PARTY-03"),
+            (&k1, "G1", cn_at, None, "CN-DNC-01"),
+            (&k2, "borrower", us_at, None, "US-CEASE-01"),
+            (&k2, "borrower", us_at, Some("collect"), "US-CEASE-01"),
+        ] {
+            let out = log(case, party, at, purpose);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "[{}] {party} {purpose:?}: {}",
+                t.backend,
+                text(&out.stderr)
+            );
+            assert!(text(&out.stderr).contains(rule), "[{}] {party}: {}", t.backend, text(&out.stderr));
+        }
+        let out = log(&k2, "borrower", us_at, Some("notice"));
+        assert!(out.status.success(), "[{}] a notice passes the cease: {}", t.backend, text(&out.stderr));
+        let actions: serde_json::Value =
+            serde_json::from_str(&ok(t, &["action", "list", "--case", &k2, "--json"])).unwrap();
+        let purposes: Vec<(&str, bool)> = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["purpose"].as_str().unwrap(), a["allowed"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(purposes, [("collect", false), ("collect", false), ("notice", true)], "[{}]", t.backend);
+
+        let before =
+            (t.db.count("actions").await.unwrap(), t.db.count("contact_restrictions").await.unwrap());
+        let bad: &[(&[&str], &str)] = &[
+            (
+                &[
+                    "action",
+                    "log",
+                    "--case",
+                    &k2,
+                    "--channel",
+                    "call",
+                    "--outcome",
+                    "no_answer",
+                    "--at",
+                    us_at,
+                    "--purpose",
+                    "threaten",
+                ],
+                "unknown purpose \"threaten\"",
+            ),
+            (
+                &["contact", "restrict", "--contact", "S1", "--kind", "cease", "--date", "2026-09-20"],
+                "not a contact's",
+            ),
+            (
+                &["contact", "restrict", "--contact", "X9", "--kind", "refusal", "--date", "2026-09-20"],
+                "no contact \"X9\"",
+            ),
+            (&["contact", "restrict", "B1", "--kind", "refusal", "--date", "2026-09-20"], "is a contact's"),
+            (&["contact", "restrict", "--kind", "cease", "--date", "2026-09-20"], "BORROWER"),
+        ];
+        for (args, want) in bad {
+            let out = run(t, &[], args);
+            assert_eq!(out.status.code(), Some(2), "[{}] {args:?}: {}", t.backend, text(&out.stderr));
+            assert!(text(&out.stderr).contains(want), "[{}] {args:?}: {}", t.backend, text(&out.stderr));
+        }
+        assert_eq!(
+            (t.db.count("actions").await.unwrap(), t.db.count("contact_restrictions").await.unwrap()),
+            before
+        );
+    })
+    .await;
+}

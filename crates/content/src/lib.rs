@@ -16,6 +16,7 @@
 mod context;
 pub mod eval;
 mod lexicon;
+mod render;
 
 use std::collections::HashSet;
 
@@ -25,6 +26,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use context::Context;
+pub use render::render;
 
 /// The shipped lexicon (config/content/lexicon.toml), embedded at build time.
 pub const DEFAULT_LEXICON: &str = include_str!("../../../config/content/lexicon.toml");

@@ -94,6 +94,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("log_action", "记录催收", "Log a contact"),
     ("ptp_amount", "承诺金额", "Promised amount"),
     ("ptp_date", "承诺日期", "Promised date"),
+    ("purpose", "用途", "Purpose"),
     ("save", "保存", "Save"),
     ("logged", "已记录", "Logged"),
     ("refused_title", "合规拒绝：未联系", "Refused by the contact policy"),

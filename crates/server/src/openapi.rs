@@ -17,7 +17,9 @@ fn schemas() -> Value {
             "note": {"type": "string"},
             "ptp_amount": {"type": ["string", "null"], "description": "decimal string, major units"},
             "ptp_date": {"type": ["string", "null"], "format": "date"},
-            "at": {"type": ["string", "null"], "format": "date-time"}
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "purpose": {"type": ["string", "null"], "enum": ["collect", "locate", "notice", null],
+                        "description": "notice: a notice the law permits after a cease request or a dispute (us pack)"}
         }), &["channel", "party", "outcome"]),
         "Arrangement": s(json!({
             "kind": {"type": "string", "enum": arrears_app::arrangements::KINDS},

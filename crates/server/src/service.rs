@@ -266,6 +266,10 @@ pub struct ActionForm {
     /// When it happened (RFC 3339); now when absent.
     #[serde(default)]
     pub at: Option<String>,
+    /// collect, locate or notice (a notice the law permits after a cease request or a
+    /// dispute); by party when absent.
+    #[serde(default)]
+    pub purpose: Option<String>,
 }
 
 fn blank_to_none(v: &Option<String>) -> Option<&str> {
@@ -309,6 +313,7 @@ pub async fn log_action(
         outcome: f.outcome,
         note: f.note,
         promise,
+        purpose: blank_to_none(&f.purpose).map(String::from),
     };
     let now = chrono::Local::now().to_rfc3339();
     Ok(actions::log(state.db(), &state.0.scanner, input, &now).await?)

@@ -411,6 +411,14 @@ async fn refused_contact_is_recorded_and_explained(t: &TestDb, app: &Router, cas
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
     assert!(a.json()["message"].as_str().unwrap().contains("abc"));
     assert_eq!(scalar(t, "SELECT COUNT(*) FROM actions").await, before);
+    // The purpose is stored with the action, and an unknown one is refused the same way.
+    assert_eq!(refused[0]["purpose"], "collect", "[{}] {}", t.backend, refused[0]);
+    let bad = json!({"channel": "call", "party": "borrower", "outcome": "no_answer", "purpose": "threaten",
+                     "at": "2026-11-20T10:30:00+08:00"});
+    let a = call(app, "POST", &format!("/api/v1/cases/{case_id}/actions"), &s, Some(bad)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
+    assert!(a.json()["message"].as_str().unwrap().contains("threaten"), "{}", a.text());
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM actions").await, before);
 }
 
 async fn agency_sees_a_case_only_while_placed(t: &TestDb, app: &Router, case_id: &str) {

@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
+use sqlx::Row as _;
 
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
@@ -102,6 +103,9 @@ pub struct ActionRow {
     pub policy: String,
     /// Content check of the note: `ok` or `warn` (waits for compliance review).
     pub content: String,
+    /// What the contact was for: `collect`, `locate` or `notice` (a permitted notice, which the
+    /// us pack allows after a cease request or a dispute).
+    pub purpose: String,
 }
 
 /// A promise to pay taken with an action.
@@ -182,12 +186,13 @@ pub async fn record(
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO actions (action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, \
-             note, ptp_id, task_id, allowed, policy, content, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             note, ptp_id, task_id, allowed, policy, content, recorded_at, purpose) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&a.action_id).bind(&a.case_id).bind(&a.at).bind(&a.at_utc).bind(&a.actor).bind(&a.source)
         .bind(&a.channel).bind(&a.party).bind(&a.contact_id).bind(&a.outcome).bind(&a.note).bind(&a.ptp_id)
         .bind(&a.task_id).bind(i64::from(a.allowed)).bind(&a.policy).bind(&a.content).bind(recorded_at)
+        .bind(&a.purpose)
         .execute(&mut *conn).await?;
         if let Some(task) = &a.task_id {
             sqlx::query("UPDATE tasks SET status = 'done', closed_on = $2 WHERE task_id = $1")
@@ -242,26 +247,7 @@ pub async fn release_hold(tx: &mut Tx, case_id: &str) -> Result<Option<String>, 
 }
 
 const ACTION_COLS: &str = "action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, note, \
-                           ptp_id, task_id, allowed, policy, content";
-
-type ActionTuple = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    String,
-    String,
-);
+                           ptp_id, task_id, allowed, policy, content, purpose";
 
 /// Actions in time order, of one case or all; at most `limit`.
 pub async fn list(db: &Db, case_id: Option<&str>, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
@@ -284,29 +270,34 @@ async fn list_where(
     let sql = format!(
         "SELECT {ACTION_COLS} FROM actions WHERE {filter} {review} ORDER BY at_utc, action_id LIMIT $1"
     );
-    let rows: Vec<ActionTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(limit).bind(case_id.unwrap_or("")).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|r| ActionRow {
-            action_id: r.0,
-            case_id: r.1,
-            at: r.2,
-            at_utc: r.3,
-            actor: r.4,
-            source: r.5,
-            channel: r.6,
-            party: r.7,
-            contact_id: r.8,
-            outcome: r.9,
-            note: r.10,
-            ptp_id: r.11,
-            task_id: r.12,
-            allowed: r.13 != 0,
-            policy: r.14,
-            content: r.15,
-        })
-        .collect())
+    // Read by position: more columns than sqlx's tuples hold.
+    on_pool!(db, p => {
+        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(limit).bind(case_id.unwrap_or("")).fetch_all(p).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ActionRow {
+                    action_id: r.try_get(0)?,
+                    case_id: r.try_get(1)?,
+                    at: r.try_get(2)?,
+                    at_utc: r.try_get(3)?,
+                    actor: r.try_get(4)?,
+                    source: r.try_get(5)?,
+                    channel: r.try_get(6)?,
+                    party: r.try_get(7)?,
+                    contact_id: r.try_get(8)?,
+                    outcome: r.try_get(9)?,
+                    note: r.try_get(10)?,
+                    ptp_id: r.try_get(11)?,
+                    task_id: r.try_get(12)?,
+                    allowed: r.try_get::<i64, _>(13)? != 0,
+                    policy: r.try_get(14)?,
+                    content: r.try_get(15)?,
+                    purpose: r.try_get(16)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+    })
 }
 
 /// A task as listed.

@@ -49,6 +49,8 @@ pub struct RestrictionRow {
     pub ended_by: Option<String>,
     /// Why it was lifted.
     pub end_note: Option<String>,
+    /// The borrower's contact it restricts; `None` for the borrower themself.
+    pub contact_id: Option<String>,
 }
 
 /// A new restriction; the address is already sealed.
@@ -84,11 +86,13 @@ pub struct NewRestriction {
     pub recorded_by: String,
     /// Source note.
     pub note: String,
+    /// The borrower's contact it restricts; `None` for the borrower themself.
+    pub contact_id: Option<String>,
 }
 
 const COLUMNS: &str = "r.restriction_id, r.borrower_id, r.kind, r.channel, r.address, r.address_field, \
      r.address_bidx, r.window_from, r.window_until, r.weekdays, r.attorney_name, r.cease_on, r.recorded_on, \
-     r.recorded_at, r.recorded_by, r.note, r.ended_on, r.ended_by, r.end_note";
+     r.recorded_at, r.recorded_by, r.note, r.ended_on, r.ended_by, r.end_note, r.contact_id";
 
 /// Reads the [`COLUMNS`] of a row of either backend.
 macro_rules! restriction_row {
@@ -114,6 +118,7 @@ macro_rules! restriction_row {
             ended_on: r.try_get(16)?,
             ended_by: r.try_get(17)?,
             end_note: r.try_get(18)?,
+            contact_id: r.try_get(19)?,
         }
     }};
 }
@@ -123,8 +128,9 @@ pub async fn insert(tx: &mut Tx, r: &NewRestriction) -> Result<i64, StoreError> 
     Ok(on_tx!(tx, conn => {
         sqlx::query_scalar(
             "INSERT INTO contact_restrictions (borrower_id, kind, channel, address, address_field, address_bidx, \
-             window_from, window_until, weekdays, attorney_name, cease_on, recorded_on, recorded_at, recorded_by, note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING restriction_id",
+             window_from, window_until, weekdays, attorney_name, cease_on, recorded_on, recorded_at, recorded_by, note, \
+             contact_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING restriction_id",
         )
         .bind(&r.borrower_id)
         .bind(r.kind)
@@ -141,6 +147,7 @@ pub async fn insert(tx: &mut Tx, r: &NewRestriction) -> Result<i64, StoreError> 
         .bind(&r.recorded_at)
         .bind(&r.recorded_by)
         .bind(&r.note)
+        .bind(r.contact_id.as_deref())
         .fetch_one(conn)
         .await?
     }))
@@ -190,7 +197,8 @@ pub async fn list(db: &Db, borrower_id: Option<&str>) -> Result<Vec<RestrictionR
 }
 
 /// A restriction of a borrower with an open case, with the blind indexes of the borrower's own
-/// phone and e-mail (so that a restricted number can be recognised as the one on record).
+/// phone and e-mail (so that a restricted number can be recognised as the one on record), and
+/// the relation of the contact it restricts, when it restricts one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCaseRestriction {
     /// The restriction.
@@ -199,14 +207,17 @@ pub struct OpenCaseRestriction {
     pub phone_bidx: String,
     /// Blind index of the borrower's e-mail.
     pub email_bidx: String,
+    /// The restricted contact's relation (`None` for the borrower).
+    pub relation: Option<String>,
 }
 
-/// Every restriction not lifted by `on` of the borrowers with an open case, in one query (the
-/// batch's treatment phase reads them once for all cases).
+/// Every restriction not lifted by `on` of the borrowers with an open case (their contacts'
+/// included), in one query (the batch's treatment phase reads them once for all cases).
 pub async fn for_open_cases(db: &Db, on: NaiveDate) -> Result<Vec<OpenCaseRestriction>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS}, b.phone_bidx, b.email_bidx FROM contact_restrictions r \
+        "SELECT {COLUMNS}, b.phone_bidx, b.email_bidx, k.relation FROM contact_restrictions r \
          JOIN borrowers b ON b.borrower_id = r.borrower_id \
+         LEFT JOIN contacts k ON k.contact_id = r.contact_id \
          WHERE (r.ended_on IS NULL OR r.ended_on > $1) \
          AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = r.borrower_id AND c.status = 'open') \
          ORDER BY r.borrower_id, r.restriction_id"
@@ -217,12 +228,53 @@ pub async fn for_open_cases(db: &Db, on: NaiveDate) -> Result<Vec<OpenCaseRestri
             .map(|row| {
                 Ok(OpenCaseRestriction {
                     restriction: restriction_row!(row),
-                    phone_bidx: row.try_get(19)?,
-                    email_bidx: row.try_get(20)?,
+                    phone_bidx: row.try_get(20)?,
+                    email_bidx: row.try_get(21)?,
+                    relation: row.try_get(22)?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()
     })
+}
+
+/// A guarantor of a borrower with an open case, with the blind indexes of its phone and e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCaseGuarantor {
+    /// Whose guarantor.
+    pub borrower_id: String,
+    /// The contact.
+    pub contact_id: String,
+    /// Blind index of its phone ('' when none).
+    pub phone_bidx: String,
+    /// Blind index of its e-mail ('' when none).
+    pub email_bidx: String,
+}
+
+/// The guarantors of the borrowers with an open case, by borrower and contact id, in one query
+/// (the batch picks, for a guarantor-contact step, the first one the contact policy allows).
+pub async fn guarantors_of_open_cases(db: &Db) -> Result<Vec<OpenCaseGuarantor>, StoreError> {
+    let rows: Vec<(String, String, String, String)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT k.borrower_id, k.contact_id, k.phone_bidx, k.email_bidx FROM contacts k \
+         WHERE k.relation = 'guarantor' \
+         AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = k.borrower_id AND c.status = 'open') \
+         ORDER BY k.borrower_id, k.contact_id",
+    ).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(borrower_id, contact_id, phone_bidx, email_bidx)| OpenCaseGuarantor {
+            borrower_id,
+            contact_id,
+            phone_bidx,
+            email_bidx,
+        })
+        .collect())
+}
+
+/// The borrower and relation of a contact; `None` when there is no such contact.
+pub async fn contact_owner(db: &Db, contact_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(on_pool!(db, p => sqlx::query_as(
+        "SELECT borrower_id, relation FROM contacts WHERE contact_id = $1",
+    ).bind(contact_id).fetch_optional(p).await?))
 }
 
 /// Blind indexes of the phone and e-mail on record for the borrower, or for one of its contacts

@@ -194,6 +194,8 @@ pub struct OpenCase {
     pub broken: i64,
     /// When the latest was judged broken.
     pub last_broken_on: Option<NaiveDate>,
+    /// The borrower's name, for the messages' `{name}` ('' once purged).
+    pub name: String,
 }
 
 type OpenCaseTuple = (
@@ -211,6 +213,7 @@ type OpenCaseTuple = (
     Option<String>,
     i64,
     Option<String>,
+    String,
 );
 
 /// Every open case, by id.
@@ -218,7 +221,7 @@ pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
     let rows: Vec<OpenCaseTuple> = on_pool!(db, p => sqlx::query_as(
         "SELECT c.case_id, c.borrower_id, c.opened_on, COALESCE(b.kind, 'individual'), COALESCE(b.language, 'zh'), \
          COALESCE(b.timezone, 'Asia/Shanghai'), t.segment, t.collector_id, t.hold, t.dispute_on, t.last_rpc_on, \
-         t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT) \
+         t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT), COALESCE(b.name, '') \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
          LEFT JOIN case_treatment t ON t.case_id = c.case_id \
          LEFT JOIN (SELECT case_id, COUNT(*) AS broken, MAX(evaluated_on) AS last_on FROM ptps \
@@ -242,6 +245,7 @@ pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
                 placed_with: r.11,
                 broken: r.12,
                 last_broken_on: r.13.as_deref().map(|d| parse_date("ptps", d)).transpose()?,
+                name: r.14,
             })
         })
         .collect()
@@ -413,6 +417,10 @@ pub struct NewMessage {
     pub language: String,
     /// When to send (UTC, RFC 3339).
     pub send_at: String,
+    /// The content check of the rendered message: `ok`, or `warn` (queued for compliance review).
+    pub content: &'static str,
+    /// The content rules that warned, comma-separated.
+    pub content_rules: String,
 }
 
 /// A case's treatment state after a run.
@@ -548,12 +556,13 @@ pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) 
         for part in w.messages.chunks(ROWS) {
             let mut v = Values::new(
                 "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
-                 send_at, status, created_on)",
+                 send_at, status, created_on, content, content_rules)",
             );
             for m in part {
                 v.row(|r| {
                     r.text(&m.task_id).text(&m.task_id).text(&m.case_id).text(&m.borrower_id).text(m.channel)
-                        .text(&m.template).text(&m.language).text(&m.send_at).text("queued").date(date);
+                        .text(&m.template).text(&m.language).text(&m.send_at).text("queued").date(date)
+                        .text(m.content).text(&m.content_rules);
                 });
             }
             sqlx::raw_sql(AssertSqlSafe(v.finish(" ON CONFLICT (message_id) DO NOTHING"))).execute(&mut *conn).await?;
@@ -811,6 +820,47 @@ pub async fn agency_figures(db: &Db) -> Result<Vec<AgencyFigures>, StoreError> {
             placements: r.2,
             open: r.3,
             recovered_minor: r.4,
+        })
+        .collect())
+}
+
+/// A queued message the content rules warned about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FlaggedMessage {
+    /// Message id (its task's id).
+    pub message_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Channel code.
+    pub channel: String,
+    /// Template name.
+    pub template: String,
+    /// When it is to be sent (UTC, RFC 3339).
+    pub send_at: String,
+    /// `queued`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    /// The content rules that warned, comma-separated.
+    pub content_rules: String,
+}
+
+/// Outbox messages whose rendered text the content rules warned about, by send time: the
+/// compliance review queue of automatic messages (notes have theirs in `actions`).
+pub async fn outbox_for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, StoreError> {
+    type Row = (String, String, String, String, String, String, String);
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(
+        "SELECT message_id, case_id, channel, template, send_at, status, content_rules FROM outbox \
+         WHERE content = 'warn' ORDER BY send_at, message_id LIMIT $1",
+    ).bind(limit).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| FlaggedMessage {
+            message_id: r.0,
+            case_id: r.1,
+            channel: r.2,
+            template: r.3,
+            send_at: r.4,
+            status: r.5,
+            content_rules: r.6,
         })
         .collect())
 }

@@ -80,6 +80,6 @@ pub use check::{TIME_RANGE_RULE, check};
 pub use first_allowed::first_allowed;
 pub use model::{
     AgencyId, Attempt, Channel, CollectorId, DailyWindow, DebtorProfile, Decision, Hold, Holidays,
-    InconvenientTime, OptOut, Outcome, Party, Proposal, Purpose, Refusal, Source,
+    InconvenientTime, OptOut, Outcome, Party, Proposal, Purpose, RecordedRefusal, Refusal, Source,
 };
 pub use pack::{PackError, PolicyPack, Rule, RuleKind};

@@ -218,6 +218,13 @@ pub enum OptOut {
     Channel(Channel),
     /// One number or address.
     Address(String),
+    /// One of the debtor's contacts opted out of a medium (for themself only).
+    Person {
+        /// The contact.
+        contact: ContactId,
+        /// The medium.
+        channel: Channel,
+    },
 }
 
 /// What is known about the debtor that contact rules depend on.
@@ -243,6 +250,18 @@ pub struct DebtorProfile {
     pub holds: Vec<Hold>,
     /// The debtor is known to be unreachable (e.g. every number invalid), whatever the history says.
     pub unreachable: bool,
+    /// Contacts recorded as having refused to be contacted again (a standing instruction, not
+    /// only an outcome in the history).
+    pub refused_contacts: Vec<RecordedRefusal>,
+}
+
+/// A contact's refusal to be contacted again, as recorded by staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRefusal {
+    /// Who refused.
+    pub contact: ContactId,
+    /// The date they refused on.
+    pub on: NaiveDate,
 }
 
 impl DebtorProfile {

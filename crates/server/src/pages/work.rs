@@ -307,7 +307,7 @@ fn profile(l: Lang, d: &CaseDetail) -> Markup {
                 h2 { (t(l, "restrictions")) }
                 table #restrictions {
                     @for r in &d.restrictions {
-                        tr { td.refused { (r.kind) } td {
+                        tr { td.refused { (r.kind) @if let Some(c) = &r.contact_id { " · " (c) } } td {
                             (r.channel.as_deref().unwrap_or("")) " " (r.address.as_deref().unwrap_or(""))
                             (r.from.as_deref().map(|f| format!(" {f}–{}", r.to.as_deref().unwrap_or(""))).unwrap_or_default())
                             (r.attorney_name.as_deref().unwrap_or(""))
@@ -462,6 +462,14 @@ fn action_form(l: Lang, u: &User, d: &CaseDetail, form: Option<&ActionForm>) -> 
                 span #ptp-fields {
                     label { (t(l, "ptp_amount")) input #ptp-amount name="ptp_amount" inputmode="decimal"; }
                     label { (t(l, "ptp_date")) input #ptp-date name="ptp_date" type="date"; }
+                }
+                label { (t(l, "purpose"))
+                    select #purpose name="purpose" {
+                        option value="" { "—" }
+                        @for p in ["collect", "locate", "notice"] {
+                            option value=(p) selected[chosen(form.and_then(|f| f.purpose.as_deref()), p)] { (p) }
+                        }
+                    }
                 }
                 label { (t(l, "note")) input #note name="note" size="40" value=(form.map_or("", |f| f.note.as_str())); }
                 label { (t(l, "at_optional"))

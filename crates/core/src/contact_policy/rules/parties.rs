@@ -82,9 +82,21 @@ pub(super) fn third_party_when_unreachable(
     ))
 }
 
-/// CN-PARTY-03: a third party who refused is never contacted again.
+/// CN-PARTY-03 / US-PARTY-02: a third party who refused is never contacted again. A refusal
+/// recorded as a standing instruction (`contact restrict --contact C --kind refusal`) counts
+/// for every contact, obligors included: staff recorded it on purpose, and it is lifted the
+/// same way; a refusal only seen in the history counts for third parties.
 pub(super) fn third_party_refusal(p: &ThirdPartyRefusal, ctx: &Context<'_>) -> Option<Violation> {
     let proposal = ctx.proposal;
+    let Party::Contact { id, .. } = &proposal.party else { return None };
+    let recorded = ctx.profile.refused_contacts.iter().filter(|r| &r.contact == id).map(|r| r.on).min();
+    let (who_zh, who_en) = party_words(&proposal.party);
+    if let Some(day) = recorded {
+        return Some(Violation::permanent(
+            format!("{who_zh}已于 {day} 明确拒绝再被联系（已登记），不得再次联系"),
+            format!("{who_en} refused further contact on {day} (recorded) and may not be contacted again"),
+        ));
+    }
     if !is_third_party(&proposal.party, &p.obligors) {
         return None;
     }
@@ -94,7 +106,6 @@ pub(super) fn third_party_refusal(p: &ThirdPartyRefusal, ctx: &Context<'_>) -> O
         .filter(|a| a.party.same_person(&proposal.party) && a.outcome == Outcome::Refused)
         .map(|a| a.at)
         .min()?;
-    let (who_zh, who_en) = party_words(&proposal.party);
     let day = refused.date_naive();
     Some(Violation::permanent(
         format!("{who_zh}已于 {day} 拒绝，不得再次联系"),
@@ -253,5 +264,61 @@ mod tests {
         // A call by one collector is fine.
         let d = decide(&cn(), &proposal("2026-05-04T02:00:00Z"), &profile_cn(), &[], &Holidays::default());
         assert!(d.allowed, "{:?}", d.refusals);
+    }
+
+    #[test]
+    fn recorded_refusals_stop_every_contact_and_only_that_one() {
+        use crate::book::ContactId;
+        use crate::contact_policy::model::RecordedRefusal;
+        let refused_on = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+        let record = |id: &str| RecordedRefusal { contact: ContactId::new(id).unwrap(), on: refused_on };
+        // (pack, party, purpose, recorded refusals, expected refusing refusal rules)
+        type Case = (&'static str, Party, Purpose, Vec<&'static str>, &'static [&'static str]);
+        let cases: Vec<Case> = vec![
+            ("cn", contact("C-SP", Relation::Spouse), Purpose::Locate, vec![], &[]),
+            ("cn", contact("C-SP", Relation::Spouse), Purpose::Locate, vec!["C-SP"], &["CN-PARTY-03"]),
+            ("cn", contact("C-SP", Relation::Spouse), Purpose::Locate, vec!["C-EM"], &[]),
+            // A guarantor's recorded refusal counts too, though a refused call of theirs does not.
+            ("cn", guarantor(), Purpose::Collect, vec!["C-G"], &["CN-PARTY-03"]),
+            ("cn", Party::Debtor, Purpose::Collect, vec!["C-G"], &[]),
+            ("us", contact("C-R", Relation::Relative), Purpose::Locate, vec!["C-R"], &["US-PARTY-02"]),
+            ("us", contact("C-SP", Relation::Spouse), Purpose::Collect, vec!["C-SP"], &["US-PARTY-02"]),
+            ("us", contact("C-SP", Relation::Spouse), Purpose::Collect, vec![], &[]),
+        ];
+        for (i, (pack, party, purpose, recorded, want)) in cases.into_iter().enumerate() {
+            let (pack, mut p, mut profile) = match pack {
+                "cn" => (cn(), proposal("2026-05-04T02:00:00Z"), profile_cn()),
+                _ => (us(), us_proposal("2026-01-12T17:00:00Z"), profile_us()),
+            };
+            p.party = party;
+            p.purpose = purpose;
+            profile.unreachable = true;
+            profile.refused_contacts = recorded.into_iter().map(record).collect();
+            let refused = refused_by(&pack, &p, &profile, &[], &Holidays::default());
+            let got: Vec<&str> =
+                ["CN-PARTY-03", "US-PARTY-02"].into_iter().filter(|id| has(&refused, id)).collect();
+            assert_eq!(got, *want, "case {i}: {refused:?}");
+        }
+        // A refused call by a guarantor does not stop collecting from them (they owe the debt).
+        let mut p = proposal("2026-05-04T02:00:00Z");
+        p.party = guarantor();
+        let history = [attempt("2026-05-01T05:00:00Z", Outcome::Refused).to_party(guarantor())];
+        assert!(!has(&refused_by(&cn(), &p, &profile_cn(), &history, &Holidays::default()), "CN-PARTY-03"));
+        // The reason says when, and that it was recorded.
+        let mut p = proposal("2026-05-04T02:00:00Z");
+        p.party = contact("C-SP", Relation::Spouse);
+        p.purpose = Purpose::Locate;
+        let profile = crate::contact_policy::DebtorProfile {
+            unreachable: true,
+            refused_contacts: vec![record("C-SP")],
+            ..profile_cn()
+        };
+        let d = decide(&cn(), &p, &profile, &[], &Holidays::default());
+        assert_eq!(
+            d.refusals.iter().map(|r| r.message_en()).collect::<Vec<_>>(),
+            [
+                "refused: CN-PARTY-03, spouse C-SP refused further contact on 2026-05-01 (recorded) and may not be contacted again"
+            ]
+        );
     }
 }

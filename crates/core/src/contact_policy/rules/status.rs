@@ -1,7 +1,7 @@
 //! Rules about standing instructions: do-not-contact numbers, opt-outs and the opt-out a
 //! message must carry, case holds and a written cease request.
 
-use super::{Context, Violation, same_address};
+use super::{Context, Violation, party_words, same_address};
 use crate::contact_policy::model::{Hold, OptOut, Party};
 use crate::contact_policy::pack::{CaseHolds, ChannelSet};
 
@@ -24,10 +24,18 @@ pub(super) fn opt_outs(ctx: &Context<'_>) -> Option<Violation> {
         OptOut::Address(a) => same_address(a, &proposal.address),
         // A medium opt-out is the debtor's about themself, not about their contacts.
         OptOut::Channel(c) => *c == proposal.channel && proposal.party == Party::Debtor,
+        OptOut::Person { contact, channel } => {
+            *channel == proposal.channel
+                && matches!(&proposal.party, Party::Contact { id, .. } if id == contact)
+        }
     })?;
     let (zh, en) = match hit {
         OptOut::Address(a) => (format!("已选择不再接收发往 {a} 的信息"), format!("opted out of {a}")),
         OptOut::Channel(c) => (format!("债务人已选择不再接收 {c}"), format!("the debtor opted out of {c}")),
+        OptOut::Person { channel, .. } => {
+            let (who_zh, who_en) = party_words(&proposal.party);
+            (format!("{who_zh}已选择不再接收 {channel}"), format!("{who_en} opted out of {channel}"))
+        }
     };
     Some(Violation::permanent(zh, en))
 }
@@ -78,7 +86,7 @@ pub(super) fn case_holds(p: &CaseHolds, ctx: &Context<'_>) -> Option<Violation> 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::contact_policy::model::{Channel, Hold, Holidays, OptOut, Purpose};
+    use crate::contact_policy::model::{Channel, Hold, Holidays, OptOut, Party, Purpose};
 
     #[test]
     fn do_not_contact_matches_typed_numbers() {
@@ -151,5 +159,110 @@ mod tests {
         let mut call = us_proposal("2026-01-12T17:00:00Z");
         call.carries_opt_out = false;
         assert!(decide(&us(), &call, &profile_us(), &[], &Holidays::default()).allowed);
+    }
+
+    /// FDCPA §805(c) (15 U.S.C. 1692c(c)): after a written cease request or a dispute the us
+    /// pack still lets the permitted notices through (collection is ending, remedies may be
+    /// invoked, a remedy is invoked) and nothing else; every other rule still applies to them.
+    #[test]
+    fn us_notices_pass_a_cease_or_dispute_and_nothing_else_does() {
+        use crate::book::Relation;
+        // (holds, cease request, purpose, party, local time in New York, attorney, refusing rules)
+        type Case<'a> = (&'a [Hold], bool, Purpose, Party, &'a str, bool, &'a [&'a str]);
+        let relative = contact("C-R", Relation::Relative);
+        let cases: &[Case] = &[
+            // The boundary itself: the same contact, notice or not.
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-12T17:00:00Z", false, &[]),
+            (&[], true, Purpose::Collect, Party::Debtor, "2026-01-12T17:00:00Z", false, &["US-CEASE-01"]),
+            (&[], true, Purpose::Locate, Party::Debtor, "2026-01-12T17:00:00Z", false, &["US-CEASE-01"]),
+            (&[Hold::Dispute], false, Purpose::Notice, Party::Debtor, "2026-01-12T17:00:00Z", false, &[]),
+            (
+                &[Hold::Dispute],
+                false,
+                Purpose::Collect,
+                Party::Debtor,
+                "2026-01-12T17:00:00Z",
+                false,
+                &["US-CEASE-01"],
+            ),
+            // No cease, no dispute: a notice is an ordinary contact.
+            (&[], false, Purpose::Notice, Party::Debtor, "2026-01-12T17:00:00Z", false, &[]),
+            // A notice does not lift the other holds …
+            (
+                &[Hold::Deceased],
+                true,
+                Purpose::Notice,
+                Party::Debtor,
+                "2026-01-12T17:00:00Z",
+                false,
+                &["US-HOLD-01"],
+            ),
+            (
+                &[Hold::Bankruptcy],
+                false,
+                Purpose::Notice,
+                Party::Debtor,
+                "2026-01-12T17:00:00Z",
+                false,
+                &["US-HOLD-01"],
+            ),
+            // … nor the clock: 08:00 is the first minute allowed, 21:00 the first refused.
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-12T12:59:00Z", false, &["US-TIME-01"]),
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-12T13:00:00Z", false, &[]),
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-13T01:59:00Z", false, &[]),
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-13T02:00:00Z", false, &["US-TIME-01"]),
+            // … nor the attorney: a represented consumer's notice goes to the attorney.
+            (&[], true, Purpose::Notice, Party::Debtor, "2026-01-12T17:00:00Z", true, &["US-ATTY-01"]),
+            (&[], true, Purpose::Notice, Party::Attorney, "2026-01-12T17:00:00Z", true, &[]),
+            // … nor the third-party rule: a relative is never told about the debt.
+            (&[], true, Purpose::Notice, relative.clone(), "2026-01-12T17:00:00Z", false, &["US-PARTY-01"]),
+        ];
+        for (i, (holds, cease, purpose, party, when, attorney, want)) in cases.iter().enumerate() {
+            let mut p = us_proposal(when);
+            p.purpose = *purpose;
+            p.party = party.clone();
+            let mut profile = profile_us();
+            profile.holds = holds.to_vec();
+            profile.cease_requested = *cease;
+            profile.attorney_represented = *attorney;
+            let refused = refused_by(&us(), &p, &profile, &[], &Holidays::default());
+            assert_eq!(refused, want.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "case {i}");
+        }
+        // The cn pack has no such exception: a cease request stops every contact.
+        let mut p = proposal("2026-05-04T02:00:00Z");
+        p.purpose = Purpose::Notice;
+        let profile = crate::contact_policy::DebtorProfile { cease_requested: true, ..profile_cn() };
+        assert_eq!(refused_by(&cn(), &p, &profile, &[], &Holidays::default()), ["CN-HOLD-01"]);
+    }
+
+    #[test]
+    fn a_contact_s_opt_out_of_a_medium_is_theirs_alone() {
+        use crate::book::{ContactId, Relation};
+        let spouse = contact("C-SP", Relation::Spouse);
+        let opt_out = OptOut::Person { contact: ContactId::new("C-SP").unwrap(), channel: Channel::Sms };
+        // (party, channel, refused by US-OPT-02)
+        let cases: &[(Party, Channel, bool)] = &[
+            (spouse.clone(), Channel::Sms, true),
+            (spouse.clone(), Channel::Call, false),
+            (contact("C-G", Relation::Guarantor), Channel::Sms, false),
+            (Party::Debtor, Channel::Sms, false),
+        ];
+        for (party, channel, refused) in cases {
+            let mut p = us_proposal("2026-01-12T17:00:00Z");
+            p.party = party.clone();
+            p.channel = *channel;
+            p.purpose = Purpose::Locate;
+            let mut profile = profile_us();
+            profile.opt_outs = vec![opt_out.clone()];
+            let d = decide(&us(), &p, &profile, &[], &Holidays::default());
+            assert_eq!(d.refused_by("US-OPT-02"), *refused, "{party:?} {channel}: {:?}", d.refusals);
+        }
+        let mut p = us_proposal("2026-01-12T17:00:00Z");
+        p.party = spouse;
+        p.channel = Channel::Sms;
+        let mut profile = profile_us();
+        profile.opt_outs = vec![opt_out];
+        let d = decide(&us(), &p, &profile, &[], &Holidays::default());
+        assert_eq!(d.refusals[0].message_en(), "refused: US-OPT-02, spouse C-SP opted out of sms");
     }
 }

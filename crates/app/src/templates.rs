@@ -1,0 +1,242 @@
+//! Message templates for the batch's automatic messages, and the content check of each
+//! rendered message before it reaches the outbox.
+//!
+//! The shipped templates (`config/templates/NAME.LANG.txt`) are built in; the folder named by
+//! `ARREARS_TEMPLATES` adds to and replaces them. A template is scanned when it is loaded, and
+//! every message made from it is scanned again once its variables are filled in: a clean
+//! template can still render into a blocked text (a name, an amount written into it).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrears_content::{Scanner, Severity, Verdict};
+
+/// Environment variable naming a folder of templates (`NAME.LANG.txt`) used besides, and
+/// before, the shipped ones.
+pub const TEMPLATES_ENV: &str = "ARREARS_TEMPLATES";
+
+/// The shipped templates: (file name, text).
+const BUILTIN: &[(&str, &str)] = &[
+    ("company_reminder.zh.txt", include_str!("../../../config/templates/company_reminder.zh.txt")),
+    ("demand_letter.zh.txt", include_str!("../../../config/templates/demand_letter.zh.txt")),
+    ("lawyer_letter.zh.txt", include_str!("../../../config/templates/lawyer_letter.zh.txt")),
+    ("overdue_notice.zh.txt", include_str!("../../../config/templates/overdue_notice.zh.txt")),
+    ("promise_broken.zh.txt", include_str!("../../../config/templates/promise_broken.zh.txt")),
+    ("reminder_firm.zh.txt", include_str!("../../../config/templates/reminder_firm.zh.txt")),
+    ("reminder_soft.zh.txt", include_str!("../../../config/templates/reminder_soft.zh.txt")),
+    ("voice_reminder.zh.txt", include_str!("../../../config/templates/voice_reminder.zh.txt")),
+];
+
+/// A template folder could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("message templates {path} ({TEMPLATES_ENV}): {detail}")]
+pub struct TemplateError {
+    /// The folder or file.
+    pub path: String,
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// Templates by name and language.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    by_name: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Templates {
+    /// The templates shipped with arrears.
+    pub fn builtin() -> Templates {
+        let mut t = Templates::default();
+        for (file, text) in BUILTIN {
+            t.insert_file(file, text);
+        }
+        t
+    }
+
+    /// The shipped templates with those of `ARREARS_TEMPLATES` (when set) over them.
+    pub fn load() -> Result<Templates, TemplateError> {
+        let mut t = Templates::builtin();
+        if let Some(dir) = std::env::var_os(TEMPLATES_ENV).filter(|d| !d.is_empty()) {
+            t.add_dir(Path::new(&dir))?;
+        }
+        Ok(t)
+    }
+
+    /// Adds every `NAME.LANG.txt` of a folder, replacing a template of the same name and
+    /// language.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<(), TemplateError> {
+        let err = |p: &Path, e: std::io::Error| TemplateError {
+            path: p.display().to_string(),
+            detail: e.to_string(),
+        };
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| err(dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        for path in files {
+            let Some(file) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+            if arrears_strategy::template_name(&file).is_none() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e))?;
+            self.insert_file(&file, &text);
+        }
+        Ok(())
+    }
+
+    /// Adds one template from its file name (`NAME.LANG.txt`, or `NAME.txt` for Chinese).
+    pub fn insert_file(&mut self, file: &str, text: &str) {
+        let Some(name) = arrears_strategy::template_name(file) else { return };
+        let stem = file.strip_suffix(".txt").unwrap_or(file);
+        let language = stem.strip_prefix(name).and_then(|l| l.strip_prefix('.')).unwrap_or("zh");
+        let language = if language.is_empty() { "zh" } else { language };
+        let entry = self.by_name.entry(name.to_string()).or_default();
+        entry.retain(|(l, _)| l != language);
+        entry.push((language.to_string(), text.trim_end().to_string()));
+    }
+
+    /// The text of a template in the language, else in Chinese, else in any language it has.
+    pub fn get(&self, name: &str, language: &str) -> Option<&str> {
+        let all = self.by_name.get(name)?;
+        all.iter()
+            .find(|(l, _)| l == language)
+            .or_else(|| all.iter().find(|(l, _)| l == "zh"))
+            .or_else(|| all.first())
+            .map(|(_, t)| t.as_str())
+    }
+
+    /// Templates whose own text the content rules block, with the rules (a message made from
+    /// one is never sent).
+    pub fn blocked(&self, scanner: &Scanner) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut names: Vec<&String> = self.by_name.keys().collect();
+        names.sort();
+        for name in names {
+            for (language, text) in &self.by_name[name] {
+                let scan = scanner.scan(text);
+                if scan.verdict == Verdict::Block {
+                    let rules = scan.findings.into_iter().map(|f| f.rule).collect();
+                    out.push((format!("{name}.{language}"), rules));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The content check of one rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageCheck {
+    /// ok, warn or block.
+    pub verdict: Verdict,
+    /// The rules that fired, in order, without repeats.
+    pub rules: Vec<String>,
+    /// For a block, the reason recorded on the task: each blocking rule with what it forbids.
+    pub reason: String,
+}
+
+/// Scans rendered messages, once per distinct text: the batch writes tens of thousands of
+/// messages, many of them the same words.
+pub struct MessageScanner<'s> {
+    scanner: &'s Scanner,
+    seen: HashMap<String, MessageCheck>,
+    /// Texts scanned (not answered from the cache).
+    pub scanned: u64,
+}
+
+impl<'s> MessageScanner<'s> {
+    /// A scanner with an empty cache.
+    pub fn new(scanner: &'s Scanner) -> Self {
+        MessageScanner { scanner, seen: HashMap::new(), scanned: 0 }
+    }
+
+    /// The check of a rendered message.
+    pub fn check(&mut self, text: &str) -> MessageCheck {
+        if let Some(c) = self.seen.get(text) {
+            return c.clone();
+        }
+        self.scanned += 1;
+        let scan = self.scanner.scan(text);
+        let mut rules: Vec<String> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        for f in &scan.findings {
+            if rules.contains(&f.rule) {
+                continue;
+            }
+            rules.push(f.rule.clone());
+            if let Some(rule) = self.scanner.rule(&f.rule)
+                && rule.severity == Severity::Block
+            {
+                reasons.push(format!("{}（{}）", rule.id, rule.description_zh));
+            }
+        }
+        let reason = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!("拒绝：内容规则 {}，消息未发送", reasons.join("；"))
+        };
+        let c = MessageCheck { verdict: scan.verdict, rules, reason };
+        self.seen.insert(text.to_string(), c.clone());
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_load_and_none_is_blocked() {
+        let t = Templates::builtin();
+        assert_eq!(t.by_name.len(), BUILTIN.len());
+        assert!(t.get("reminder_soft", "en").unwrap().contains("{name}"), "falls back to Chinese");
+        assert!(t.get("no_such", "zh").is_none());
+        assert!(t.blocked(&Scanner::default()).is_empty(), "{:?}", t.blocked(&Scanner::default()));
+    }
+
+    #[test]
+    fn a_folder_replaces_by_name_and_language() {
+        let mut t = Templates::builtin();
+        t.insert_file("reminder_soft.en.txt", "Dear {name}, please pay.\n");
+        t.insert_file("reminder_soft.zh.txt", "{name}，请还款。");
+        t.insert_file("notes.md", "ignored");
+        assert_eq!(t.get("reminder_soft", "en"), Some("Dear {name}, please pay."));
+        assert_eq!(t.get("reminder_soft", "zh"), Some("{name}，请还款。"));
+        t.insert_file("threat.zh.txt", "再不还钱就打断你的腿");
+        let blocked = t.blocked(&Scanner::default());
+        assert_eq!(blocked.len(), 1, "{blocked:?}");
+        assert_eq!(blocked[0].0, "threat.zh");
+    }
+
+    #[test]
+    fn rendered_messages_are_scanned_once_per_text() {
+        let scanner = Scanner::default();
+        let mut m = MessageScanner::new(&scanner);
+        let template = Templates::builtin();
+        let soft = template.get("reminder_soft", "zh").unwrap();
+        let fill = |name: &'static str| {
+            arrears_content::render(soft, |k| match k {
+                "name" => Some(name.into()),
+                _ => None,
+            })
+        };
+        // (name written into the template, verdict)
+        let cases: &[(&str, Verdict)] = &[
+            ("张三", Verdict::Ok),
+            ("老赖", Verdict::Block),
+            ("走着瞧", Verdict::Warn),
+            ("张三", Verdict::Ok),
+        ];
+        for (name, verdict) in cases {
+            let c = m.check(&fill(name));
+            assert_eq!(c.verdict, *verdict, "{name}: {c:?}");
+            assert_eq!(c.reason.is_empty(), *verdict != Verdict::Block, "{name}: {c:?}");
+        }
+        assert_eq!(m.scanned, 3, "the repeated text came from the cache");
+        let blocked = m.check(&fill("老赖"));
+        assert_eq!(blocked.rules, ["insult.abuse"]);
+        assert!(blocked.reason.contains("insult.abuse（侮辱、谩骂借款人）"), "{}", blocked.reason);
+    }
+}
