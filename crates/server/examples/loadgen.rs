@@ -180,7 +180,8 @@ fn read_response(input: &mut BufReader<TcpStream>) -> Result<u16, String> {
             let size = u64::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
                 .map_err(|_| format!("bad chunk size {line:?}"))?;
             // The chunk and the CRLF after it; a last chunk of 0 ends with an empty line.
-            std::io::copy(&mut input.by_ref().take(size + 2), &mut std::io::sink()).map_err(|e| e.to_string())?;
+            std::io::copy(&mut input.by_ref().take(size + 2), &mut std::io::sink())
+                .map_err(|e| e.to_string())?;
             if size == 0 {
                 break;
             }
