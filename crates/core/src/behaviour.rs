@@ -785,7 +785,7 @@ mod tests {
 
     fn test_pay(loan: &Loan, k: usize, on: NaiveDate, amount: i64) -> Payment {
         Payment {
-            id: crate::book::PaymentId::new(&format!("{}-P{k}", loan.id.as_str())).unwrap(),
+            id: crate::book::PaymentId::new(format!("{}-P{k}", loan.id.as_str())).unwrap(),
             loan_id: loan.id.clone(),
             paid_on: on,
             amount: Amount(amount),
