@@ -358,7 +358,10 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
             );
             assert!(raw.guarantors[&g[0]].contains(y), "[{}] {g:?}", t.backend);
             let contact =
-                rows(&t.db, &format!("SELECT borrower_id, relation FROM contacts WHERE contact_id = '{c}'"))
+                rows(&t.db, &format!(
+                    "SELECT c.borrower_id, c.relation FROM contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx \
+                     WHERE c.contact_id = '{c}' AND y.borrower_id = '{y}'"
+                ))
                     .await;
             assert_eq!(contact, vec![vec![g[0].clone(), "guarantor".to_string()]], "[{}] {g:?}", t.backend);
             assert_eq!(g[3], "risk,collections", "[{}]", t.backend);
