@@ -14,7 +14,9 @@ use arrears_core::ability::{self, Behaviour, Figure, InputValue, InstallmentReco
 use arrears_core::ledger::{Waterfall, replay};
 use arrears_store::alerts::{self as store, AlertInput, AlertWrites, NewAlert};
 use arrears_store::{Db, StoreError};
-use arrears_strategy::alert::{AlertFacts, AlertRecord, AlertRules, FinFacts, Outcome, check_rules};
+use arrears_strategy::alert::{
+    AlertFacts, AlertRecord, AlertRules, FinFacts, GuarantorFacts, Outcome, check_rules,
+};
 use arrears_strategy::expr::Val;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -119,6 +121,18 @@ pub fn facts(input: &AlertInput, date: NaiveDate) -> AlertFacts {
     // Without a business date before this one there is no history to call clean.
     let previously_clean =
         input.first_seen.filter(|f| *f < date).map(|_| input.first_delinquent.is_none_or(|f| f >= date));
+    // The worst delinquent guarantor (ties: the first contact, then borrower, by id).
+    let delinquent = input.guarantors.iter().filter(|g| g.2 > 0);
+    let worst = delinquent.clone().fold(None::<&(String, String, i64)>, |w, g| match w {
+        Some(w) if w.2 >= g.2 => Some(w),
+        _ => Some(g),
+    });
+    let guarantor = GuarantorFacts {
+        contact_id: worst.map(|g| g.0.clone()),
+        borrower_id: worst.map(|g| g.1.clone()),
+        dpd: worst.map(|g| g.2),
+        delinquent: delinquent.map(|g| &g.0).collect::<std::collections::BTreeSet<_>>().len() as i64,
+    };
     AlertFacts {
         kind: input.kind.clone(),
         max_dpd: input.max_dpd,
@@ -133,6 +147,7 @@ pub fn facts(input: &AlertInput, date: NaiveDate) -> AlertFacts {
         ptp_kept_total: input.ptp_kept,
         ptp_pending: input.ptp_pending,
         fin,
+        guarantor,
         score_current: input.scores.points.map(|p| p as f64),
         score_previous: input.scores.previous_points.map(|p| p as f64),
         score_roll: input.scores.roll_ppm.map(|p| p as f64 / 1_000_000.0),
@@ -390,6 +405,44 @@ mod tests {
         let w = raised(&input, "2026-01-07");
         assert!(w.raise.is_empty(), "{w:?}");
         assert_eq!(w.now_holding.len(), 1);
+    }
+
+    #[test]
+    fn a_delinquent_guarantor_fires_with_its_contact_borrower_and_dpd() {
+        let rule = "guarantor_delinquent";
+        let mut input = individual(0, Some("2026-01-01"), None);
+        // (guarantors as contact, borrower, DPD; raised; values: contact, borrower, DPD, count)
+        type Case = (Vec<(&'static str, &'static str, i64)>, Option<(&'static str, &'static str, i64, i64)>);
+        let table: Vec<Case> = vec![
+            (vec![], None),
+            (vec![("C2", "B7", 0)], None),
+            (vec![("C2", "B7", 3), ("C3", "B8", 12), ("C4", "B9", 0)], Some(("C3", "B8", 12, 2))),
+            // Ties go to the first contact.
+            (vec![("C2", "B7", 5), ("C3", "B8", 5)], Some(("C2", "B7", 5, 2))),
+        ];
+        for (guarantors, want) in table {
+            input.guarantors =
+                guarantors.iter().map(|(c, b, d)| (c.to_string(), b.to_string(), *d)).collect();
+            let f = facts(&input, d("2026-01-05"));
+            let w = raised(&input, "2026-01-05");
+            let got = w.raise.iter().find(|a| a.rule_id == rule);
+            assert_eq!(got.is_some(), want.is_some(), "{guarantors:?}");
+            if let (Some(a), Some((c, b, dpd, n))) = (got, want) {
+                let v: serde_json::Value = serde_json::from_str(&a.values_json).unwrap();
+                assert_eq!(
+                    (&v["guarantor.contact_id"], &v["guarantor.borrower_id"], &v["guarantor.dpd"]),
+                    (&serde_json::json!(c), &serde_json::json!(b), &serde_json::json!(dpd)),
+                    "{guarantors:?}"
+                );
+                assert_eq!(f.guarantor.delinquent, n);
+                assert_eq!((a.departments.as_str(), a.severity.as_str()), ("risk,collections", "warning"));
+            }
+        }
+        // Still delinquent at the next evaluation: nothing new; cured: the episode ends.
+        input.holding = vec![rule.into()];
+        assert!(raised(&input, "2026-01-06").raise.is_empty());
+        input.guarantors = vec![("C2".into(), "B7".into(), 0)];
+        assert_eq!(raised(&input, "2026-01-07").stopped, [("B1".to_string(), rule.to_string())]);
     }
 
     fn stmt(end: &str, ca: i64, cl: i64, rev: i64) -> Statement {

@@ -1112,6 +1112,7 @@ mod tests {
                 last: Carried { on: d(on), snapshot: s, review_on: Some(d("2026-11-21")) },
                 before_last: None,
                 delinquency_changed: false,
+                track: Default::default(),
             },
         }
     }

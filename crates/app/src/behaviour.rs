@@ -318,10 +318,9 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     let mut rows = Vec::new();
     // Pages are read ahead on their own connections while this one is scored: reading is
     // most of the work, and the database works on its own threads.
-    let start = minus(date, LOOKBACK_DAYS);
     let fetch = |page: Vec<String>| {
         let db = db.clone();
-        tokio::spawn(async move { store::histories(&db, &page, start, date).await.map(|h| (page, h)) })
+        tokio::spawn(async move { borrowers_now(&db, &page, date).await.map(|h| (page, h)) })
     };
     let mut pages = borrowers.chunks(PAGE).map(<[String]>::to_vec);
     let mut ahead: std::collections::VecDeque<_> = pages.by_ref().take(READ_AHEAD).map(fetch).collect();
@@ -335,14 +334,13 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
         let mut roll = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         let mut ptp = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         for b in page {
-            let Some(s) = stored.get(b) else { continue };
-            let h = history(s, date);
-            let row = values(&h.features(date));
-            if model.roll.is_some() && h.in_m1(date) {
+            let Some(h) = stored.get(b) else { continue };
+            let row = values(&h.features);
+            if model.roll.is_some() && h.in_m1 {
                 roll.0.push(b);
                 roll.1.push(date.to_string(), row.clone(), false);
             }
-            if model.ptp.is_some() && h.has_open_case(date) {
+            if model.ptp.is_some() && h.open_case {
                 ptp.0.push(b);
                 ptp.1.push(date.to_string(), row, false);
             }
@@ -385,6 +383,70 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     crate::audit::record_all(&mut tx, vec![e]).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A borrower as the scoring phase sees it on a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BorrowerNow {
+    /// Its behaviour features.
+    pub features: Features,
+    /// In M1 (the roll model scores it).
+    pub in_m1: bool,
+    /// With an open case (the propensity model scores it).
+    pub open_case: bool,
+}
+
+/// The features of `borrowers` at the end of `date`, the last business date the loan phase
+/// ran: off the tracks the loan phase kept, and for a borrower with a loan whose track is
+/// not current, off its replayed history. The same as [`borrowers_replayed`], cheaper.
+pub async fn borrowers_now(
+    db: &Db,
+    borrowers: &[String],
+    date: NaiveDate,
+) -> Result<HashMap<String, BorrowerNow>, StoreError> {
+    let kept = store::kept(db, borrowers, date).await?;
+    let mut out = HashMap::with_capacity(kept.len());
+    let mut stale = Vec::new();
+    for (b, k) in kept {
+        match k {
+            Some(k) => {
+                let now = BorrowerNow {
+                    features: k.features(date),
+                    in_m1: k.in_m1(),
+                    open_case: k.has_open_case(date),
+                };
+                out.insert(b, now);
+            }
+            None => stale.push(b),
+        }
+    }
+    if !stale.is_empty() {
+        stale.sort_unstable();
+        out.extend(borrowers_replayed(db, &stale, date).await?);
+    }
+    Ok(out)
+}
+
+/// The features of `borrowers` at the end of `date` from their whole stored history, the
+/// ledger replayed: what training reads, and the reference the kept tracks must equal.
+pub async fn borrowers_replayed(
+    db: &Db,
+    borrowers: &[String],
+    date: NaiveDate,
+) -> Result<HashMap<String, BorrowerNow>, StoreError> {
+    let stored = store::histories(db, borrowers, minus(date, LOOKBACK_DAYS), date).await?;
+    Ok(stored
+        .iter()
+        .map(|(b, s)| {
+            let h = history(s, date);
+            let now = BorrowerNow {
+                features: h.features(date),
+                in_m1: h.in_m1(date),
+                open_case: h.has_open_case(date),
+            };
+            (b.clone(), now)
+        })
+        .collect())
 }
 
 fn digest(lines: &[String]) -> String {

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
+use arrears_core::behaviour::{LOOKBACK_DAYS, LoanTrack};
 use arrears_core::case::{self, CaseSpan};
 use arrears_core::close::{LoanInput, advance};
 use arrears_core::delinquency::{BucketScheme, ClassThresholds, DelinquencyRules};
 use arrears_core::ledger::Waterfall;
 use arrears_core::ptp::PtpStatus;
 use arrears_core::{Amount, Payment, PaymentId};
-use arrears_store::close::{self as store, CaseWrite, DueLoan, Evaluated, StoredCase};
+use arrears_store::close::{self as store, CaseWrite, DueLoan, Evaluated, StoredCase, StoredState};
 use arrears_store::loans::LoanBundle;
 use arrears_store::lock;
 use arrears_store::{Db, DbUrl, StoreError};
@@ -541,7 +542,19 @@ async fn evaluate(
             None => (st.first_on, Some(st.carried.clone()), vec![date], None),
         },
     };
-    let Some(adv) = advance(&input, prior.as_ref(), &dates, recompute_from.is_some()) else {
+    // The behaviour track goes on from the one kept at the last evaluation; when the rows
+    // behind it are rewritten (a recompute) or none was kept yet, it is rebuilt from the
+    // stored rows before the first date evaluated now.
+    let track = match &due.state {
+        None => LoanTrack::default(),
+        Some(StoredState { track: Some(t), dirty_from: None, .. }) => t.clone(),
+        Some(_) => {
+            let start = date.checked_sub_days(Days::new(LOOKBACK_DAYS)).unwrap_or(NaiveDate::MIN);
+            let before = recompute_from.unwrap_or(date);
+            LoanTrack::from_rows(store::track_rows(db, b.loan.id.as_str(), before, start).await?)
+        }
+    };
+    let Some(adv) = advance(&input, prior.as_ref(), track, &dates, recompute_from.is_some()) else {
         return Ok(None);
     };
     Ok(Some(Evaluated {

@@ -93,6 +93,9 @@ struct Raw {
     judged: BTreeMap<String, BTreeSet<NaiveDate>>,
     /// borrower → statements.
     stmts: BTreeMap<String, Vec<Stmt>>,
+    /// borrower X → the other borrowers Y whose phone's blind index one of X's guarantor
+    /// contacts has (the same mobile number).
+    guarantors: BTreeMap<String, BTreeSet<String>>,
 }
 
 async fn read_raw(db: &Db) -> Raw {
@@ -101,6 +104,7 @@ async fn read_raw(db: &Db) -> Raw {
         broken: BTreeMap::new(),
         judged: BTreeMap::new(),
         stmts: BTreeMap::new(),
+        guarantors: BTreeMap::new(),
     };
     for r in rows(
         db,
@@ -139,7 +143,33 @@ async fn read_raw(db: &Db) -> Raw {
         let n = |i: usize| r[i].parse::<i128>().unwrap();
         raw.stmts.entry(r[0].clone()).or_default().push((day(&r[1]), n(2), n(3), n(4), n(5)));
     }
+    for r in rows(
+        db,
+        "SELECT c.borrower_id, y.borrower_id FROM contacts c, borrowers y \
+         WHERE c.relation = 'guarantor' AND c.phone_bidx = y.phone_bidx AND c.phone_bidx <> '' \
+         AND y.borrower_id <> c.borrower_id",
+    )
+    .await
+    {
+        raw.guarantors.entry(r[0].clone()).or_default().insert(r[1].clone());
+    }
     raw
+}
+
+/// A borrower's worst DPD on `on`: over its loans, the latest snapshot on or before it.
+fn max_dpd(raw: &Raw, b: &str, on: NaiveDate) -> i64 {
+    raw.snapshots
+        .get(b)
+        .into_iter()
+        .flat_map(|l| l.values())
+        .filter_map(|snaps| snaps.iter().rev().find(|s| s.0 <= on).map(|s| s.1))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Whether a loan of `b` has a snapshot dated `on`.
+fn snapshot_on(raw: &Raw, b: &str, on: NaiveDate) -> bool {
+    raw.snapshots.get(b).is_some_and(|l| l.values().flatten().any(|s| s.0 == on))
 }
 
 /// The alerts (borrower, rule, raised on) the rules should have raised over `dates`, with
@@ -148,6 +178,7 @@ fn expected(raw: &Raw, dates: &[NaiveDate], split: NaiveDate) -> BTreeSet<(Strin
     let mut borrowers: BTreeSet<&String> = raw.snapshots.keys().collect();
     borrowers.extend(raw.judged.keys());
     borrowers.extend(raw.stmts.keys());
+    borrowers.extend(raw.guarantors.keys());
     let first = dates[0];
     let mut out = BTreeSet::new();
     for b in borrowers {
@@ -156,24 +187,21 @@ fn expected(raw: &Raw, dates: &[NaiveDate], split: NaiveDate) -> BTreeSet<(Strin
             loans.into_iter().flat_map(|l| l.values().flatten().copied()).collect();
         let first_seen = all.iter().map(|s| s.0).min();
         let first_delinquent = all.iter().filter(|s| s.1 > 0).map(|s| s.0).min();
-        let max_dpd = |on: NaiveDate| -> i64 {
-            loans
-                .into_iter()
-                .flat_map(|l| l.values())
-                .filter_map(|snaps| snaps.iter().rev().find(|s| s.0 <= on).map(|s| s.1))
-                .max()
-                .unwrap_or(0)
-        };
+        let others = raw.guarantors.get(b).cloned().unwrap_or_default();
         let stmts = raw.stmts.get(b).map(Vec::as_slice).unwrap_or_default();
         let mut holding: BTreeSet<&'static str> = BTreeSet::new();
         let mut open: BTreeSet<&'static str> = BTreeSet::new();
         for &on in dates {
             let evaluated = all.iter().any(|s| s.0 == on)
                 || raw.judged.get(b).is_some_and(|d| d.contains(&on))
-                || (on == first && !stmts.is_empty());
+                || (on == first && !stmts.is_empty())
+                || others.iter().any(|y| snapshot_on(raw, y, on));
             if evaluated {
                 let mut now = financial_conditions(stmts, on);
-                if max_dpd(on) > 0
+                if others.iter().any(|y| max_dpd(raw, y, on) > 0) {
+                    now.insert("guarantor_delinquent");
+                }
+                if max_dpd(raw, b, on) > 0
                     && first_seen.is_some_and(|f| f < on)
                     && first_delinquent.is_none_or(|f| f >= on)
                 {
@@ -287,11 +315,14 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
                 "quick_ratio_drop_30",
                 "revenue_down_20",
                 "first_missed_installment",
-                "broken_promise"
+                "broken_promise",
+                "guarantor_delinquent"
             ]
             .map(|r| (r, count(r)))
         );
-        for rule in ["current_ratio_below_1", "first_missed_installment", "broken_promise"] {
+        for rule in
+            ["current_ratio_below_1", "first_missed_installment", "broken_promise", "guarantor_delinquent"]
+        {
             assert!(count(rule) > 0, "[{}] the test never saw {rule} fire", t.backend);
         }
         assert!(
@@ -306,6 +337,35 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
             "[{}] a borrower should have a second broken-promise episode after the first alert closed",
             t.backend
         );
+
+        // A guarantor's alert names the contact, the borrower it is and that borrower's DPD on
+        // the date; it goes to risk and collections.
+        let guarantor = rows(
+            &t.db,
+            "SELECT a.borrower_id, CAST(a.raised_on AS TEXT), a.vals, a.departments FROM alerts a \
+             WHERE a.rule_id = 'guarantor_delinquent' ORDER BY a.alert_id",
+        )
+        .await;
+        for g in &guarantor {
+            let v: serde_json::Value = serde_json::from_str(&g[2]).unwrap();
+            let (c, y) =
+                (v["guarantor.contact_id"].as_str().unwrap(), v["guarantor.borrower_id"].as_str().unwrap());
+            assert_eq!(
+                v["guarantor.dpd"].as_i64(),
+                Some(max_dpd(&raw, y, day(&g[1]))),
+                "[{}] {g:?}",
+                t.backend
+            );
+            assert!(raw.guarantors[&g[0]].contains(y), "[{}] {g:?}", t.backend);
+            let contact =
+                rows(&t.db, &format!(
+                    "SELECT c.borrower_id, c.relation FROM contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx \
+                     WHERE c.contact_id = '{c}' AND y.borrower_id = '{y}'"
+                ))
+                    .await;
+            assert_eq!(contact, vec![vec![g[0].clone(), "guarantor".to_string()]], "[{}] {g:?}", t.backend);
+            assert_eq!(g[3], "risk,collections", "[{}]", t.backend);
+        }
 
         // Running the last date again raises nothing new.
         let before = t.db.count("alerts").await.unwrap();

@@ -11,7 +11,7 @@
 use chrono::{Days, NaiveDate};
 
 use crate::book::{Loan, Payment};
-use crate::ledger::{Waterfall, replay};
+use crate::ledger::{LoanPosition, Waterfall, replay};
 use crate::money::Amount;
 use crate::ptp::PtpStatus;
 use crate::schedule::Installment;
@@ -194,7 +194,7 @@ impl BorrowerHistory {
 
     /// Whether a case of the borrower was open at the end of `on`.
     pub fn has_open_case(&self, on: NaiveDate) -> bool {
-        self.cases.iter().any(|c| c.opened_on <= on && c.closed_on.is_none_or(|x| x > on))
+        open_on(&self.cases, on)
     }
 
     /// Whether a payment on any loan has a value date in (`on`, `on` + `days`].
@@ -249,15 +249,221 @@ impl BorrowerHistory {
         f.days_since_payment = last_payment.map(|p| (on - p).num_days());
         f.late_share_permille = permille(late, due);
         f.utilisation_permille = permille(outstanding, disbursed);
-        for p in self.promises.iter().filter(|p| p.judged_on.is_some_and(|j| j <= on)) {
-            match p.status {
-                PtpStatus::Kept => f.promises_kept += 1,
-                PtpStatus::Broken => f.promises_broken += 1,
-                PtpStatus::Pending => {}
-            }
-        }
+        (f.promises_kept, f.promises_broken) = judged(&self.promises, on);
         f
     }
+}
+
+/// An installment that falls due after an evaluation and before the loan's next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    /// Due date.
+    pub due_on: NaiveDate,
+    /// Whether it counts as not paid in full by its due date once it is due.
+    pub late: bool,
+}
+
+/// A snapshot row's DPD, in force from `as_of` until the next row's date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DpdMark {
+    /// The row's date.
+    pub as_of: NaiveDate,
+    /// Its DPD.
+    pub dpd: u32,
+    /// The next row's date; `None` for the latest row.
+    pub until: Option<NaiveDate>,
+}
+
+/// What the batch keeps of one loan at each evaluation so that its behaviour features on
+/// any date up to the next evaluation are read off it, without replaying the ledger or
+/// reading its snapshots again.
+///
+/// The ledger part (counts, dates of payments) is taken from the position the loan phase
+/// has just replayed; between evaluations it cannot change, because a loan is evaluated
+/// again the day after each open installment falls due, on a due date when credit waits,
+/// and when a payment arrives. The snapshot part is carried from row to row: only the rows
+/// that can still be the worst of a lookback window, and the cures still inside one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoanTrack {
+    /// Installments due before the evaluation date.
+    pub due: u32,
+    /// Of those, the ones not paid in full by their due date.
+    pub late: u32,
+    /// Installments falling due from the evaluation date up to the next evaluation.
+    pub ahead: Vec<Ahead>,
+    /// The latest payment value date on or before the evaluation date.
+    pub last_payment: Option<NaiveDate>,
+    /// Value dates, one per payment, of payments in the lookback that left an installment
+    /// already past due owing.
+    pub partial: Vec<NaiveDate>,
+    /// Rows whose DPD no later row reaches, oldest first (so with falling DPD); the last is
+    /// the latest row.
+    pub peaks: Vec<DpdMark>,
+    /// Dates of rows in the lookback that went from past due to current.
+    pub cures: Vec<NaiveDate>,
+}
+
+impl LoanTrack {
+    /// A track from stored snapshot rows `(as_of, dpd)` in date order.
+    pub fn from_rows(rows: impl IntoIterator<Item = (NaiveDate, u32)>) -> LoanTrack {
+        let mut t = LoanTrack::default();
+        for (on, dpd) in rows {
+            t.push_row(on, dpd);
+        }
+        t
+    }
+
+    /// Adds the snapshot row the batch stores for `as_of` (later than every row before).
+    pub fn push_row(&mut self, as_of: NaiveDate, dpd: u32) {
+        let before = self.peaks.last().map(|m| m.dpd);
+        if let Some(last) = self.peaks.last_mut() {
+            last.until = Some(as_of);
+        }
+        if dpd == 0 && before.is_some_and(|b| b > 0) {
+            self.cures.push(as_of);
+        }
+        // A row no worse than this later one is never the only worst of a window: any
+        // window that counts it counts this one too.
+        while self.peaks.last().is_some_and(|m| m.dpd <= dpd) {
+            self.peaks.pop();
+        }
+        self.peaks.push(DpdMark { as_of, dpd, until: None });
+    }
+
+    /// Takes the ledger part from the position replayed at the evaluation (its `as_of`),
+    /// with the loan's payments and the date it is next evaluated.
+    pub fn set_ledger(
+        &mut self,
+        position: &LoanPosition,
+        payments: &[Payment],
+        review_on: Option<NaiveDate>,
+    ) {
+        let on = position.as_of;
+        let start = minus(on, LOOKBACK_DAYS);
+        self.due = 0;
+        self.late = 0;
+        self.ahead.clear();
+        for ip in &position.installments {
+            let due_on = ip.installment.due_on;
+            let late = match ip.settled_on {
+                Some(s) => s > due_on,
+                // Nothing owed but never met by an allocation: waiting credit meets it on
+                // its due date, otherwise it stays unsettled.
+                None => !(ip.unpaid_contractual().is_zero() && position.credit > Amount::ZERO),
+            };
+            if due_on < on {
+                self.due += 1;
+                self.late += u32::from(ip.settled_on.is_none_or(|s| s > due_on));
+            } else if review_on.is_none_or(|r| due_on < r) {
+                self.ahead.push(Ahead { due_on, late });
+            }
+        }
+        self.last_payment = payments.iter().map(|p| p.paid_on).filter(|d| *d <= on).max();
+        self.partial = payments
+            .iter()
+            .map(|p| p.paid_on)
+            .filter(|d| *d > start && *d <= on)
+            .filter(|d| {
+                position
+                    .installments
+                    .iter()
+                    .any(|i| i.installment.due_on < *d && i.settled_on.is_none_or(|s| s > *d))
+            })
+            .collect();
+    }
+
+    /// Drops what no window of `on` or later can count.
+    pub fn prune(&mut self, on: NaiveDate) {
+        let start = minus(on, LOOKBACK_DAYS);
+        self.peaks.retain(|m| m.until.is_none_or(|u| u > start));
+        self.cures.retain(|c| *c > start);
+        self.partial.retain(|p| *p > start);
+    }
+}
+
+/// A loan as the batch keeps it: its principal, current snapshot and track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptLoan {
+    /// Principal disbursed.
+    pub principal: Amount,
+    /// The snapshot in force (its `as_of` is the evaluation date).
+    pub snapshot: SnapshotPoint,
+    /// What was kept at the evaluation.
+    pub track: LoanTrack,
+}
+
+/// A borrower as the batch keeps it, enough for the features of any date from its loans'
+/// latest evaluations up to their next ones: the same features [`BorrowerHistory`] computes
+/// from the whole history.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeptBorrower {
+    /// Its loans.
+    pub loans: Vec<KeptLoan>,
+    /// Promises to pay over all of its cases.
+    pub promises: Vec<PromiseRecord>,
+    /// Its cases (void ones left out).
+    pub cases: Vec<CaseRecord>,
+}
+
+impl KeptBorrower {
+    /// In M1: its worst active loan is in the first past-due bucket.
+    pub fn in_m1(&self) -> bool {
+        self.loans.iter().map(|l| if l.snapshot.active { l.snapshot.bucket_rank } else { 0 }).max() == Some(1)
+    }
+
+    /// Whether a case of the borrower was open at the end of `on`.
+    pub fn has_open_case(&self, on: NaiveDate) -> bool {
+        open_on(&self.cases, on)
+    }
+
+    /// The features at the end of `on`.
+    pub fn features(&self, on: NaiveDate) -> Features {
+        let start = minus(on, LOOKBACK_DAYS);
+        let mut f = Features::default();
+        let (mut due, mut late) = (0i64, 0i64);
+        let (mut outstanding, mut disbursed) = (0i64, 0i64);
+        let mut last_payment: Option<NaiveDate> = None;
+        for l in &self.loans {
+            let (s, t) = (&l.snapshot, &l.track);
+            f.dpd = f.dpd.max(i64::from(s.dpd));
+            if s.active {
+                outstanding += s.outstanding_principal.0;
+                disbursed += l.principal.0;
+            }
+            // Peaks fall with time: the first one still in force in the window is its worst.
+            let worst = t.peaks.iter().find(|m| m.until.is_none_or(|u| u > start)).map_or(0, |m| m.dpd);
+            f.max_dpd_90d = f.max_dpd_90d.max(i64::from(worst));
+            f.cures_90d += t.cures.iter().filter(|c| **c > start && **c <= on).count() as i64;
+            let now_due = t.ahead.iter().filter(|a| a.due_on < on);
+            due += i64::from(t.due) + now_due.clone().count() as i64;
+            late += i64::from(t.late) + now_due.filter(|a| a.late).count() as i64;
+            last_payment = last_payment.max(t.last_payment.filter(|p| *p <= on));
+            f.partial_payments_90d += t.partial.iter().filter(|p| **p > start && **p <= on).count() as i64;
+        }
+        f.days_since_payment = last_payment.map(|p| (on - p).num_days());
+        f.late_share_permille = permille(late, due);
+        f.utilisation_permille = permille(outstanding, disbursed);
+        (f.promises_kept, f.promises_broken) = judged(&self.promises, on);
+        f
+    }
+}
+
+/// Whether one of `cases` was open at the end of `on`.
+fn open_on(cases: &[CaseRecord], on: NaiveDate) -> bool {
+    cases.iter().any(|c| c.opened_on <= on && c.closed_on.is_none_or(|x| x > on))
+}
+
+/// Promises judged kept and broken by `on`.
+fn judged(promises: &[PromiseRecord], on: NaiveDate) -> (i64, i64) {
+    let (mut kept, mut broken) = (0, 0);
+    for p in promises.iter().filter(|p| p.judged_on.is_some_and(|j| j <= on)) {
+        match p.status {
+            PtpStatus::Kept => kept += 1,
+            PtpStatus::Broken => broken += 1,
+            PtpStatus::Pending => {}
+        }
+    }
+    (kept, broken)
 }
 
 /// A loan's history from its terms, schedule, payments and stored snapshots: the ledger is
@@ -486,5 +692,172 @@ mod tests {
         let h = loan_history(&loan, &schedule, &payments, Vec::new(), d("2026-02-15"), &Waterfall::default());
         assert_eq!(h.installments.len(), 1);
         assert_eq!(h.payments.len(), 1);
+    }
+
+    /// Walks loans over consecutive business dates the way the batch does (evaluating each
+    /// only when it is due for review, keeping its track) and returns, per date, the kept
+    /// borrower and the full history the reference features read.
+    fn walk_both(
+        loans: &[(Loan, Vec<Payment>)],
+        dates: &[NaiveDate],
+        mut check: impl FnMut(NaiveDate, &KeptBorrower, &BorrowerHistory),
+    ) {
+        use crate::close::{Carried, LoanInput, advance};
+        use crate::delinquency::{DelinquencyRules, LoanStatus};
+        let rules = DelinquencyRules::default();
+        let w = Waterfall::default();
+        let schedules: Vec<Vec<Installment>> =
+            loans.iter().map(|(l, _)| crate::schedule::generate(l).unwrap()).collect();
+        let mut carried: Vec<Option<(Carried, LoanTrack)>> = vec![None; loans.len()];
+        let mut rows: Vec<Vec<SnapshotPoint>> = vec![Vec::new(); loans.len()];
+        for &date in dates {
+            for (i, (l, ps)) in loans.iter().enumerate() {
+                let input = LoanInput {
+                    loan: l,
+                    schedule: &schedules[i],
+                    payments: ps,
+                    rules: &rules,
+                    waterfall: &w,
+                };
+                let (prior, track) = match &carried[i] {
+                    Some((c, t)) => (Some(c), t.clone()),
+                    None => (None, LoanTrack::default()),
+                };
+                if let Some(a) = advance(&input, prior, track, &[date], false) {
+                    for (on, s) in &a.changed {
+                        rows[i].push(SnapshotPoint {
+                            as_of: *on,
+                            dpd: s.dpd,
+                            bucket_rank: s.bucket_rank,
+                            outstanding_principal: s.outstanding_principal,
+                            active: s.status == LoanStatus::Active,
+                        });
+                    }
+                    carried[i] = Some((a.last, a.track));
+                }
+            }
+            let kept = KeptBorrower {
+                loans: loans
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (l, _))| KeptLoan {
+                        principal: l.principal,
+                        snapshot: *rows[i].last().unwrap(),
+                        track: carried[i].as_ref().unwrap().1.clone(),
+                    })
+                    .collect(),
+                ..KeptBorrower::default()
+            };
+            let full = BorrowerHistory {
+                loans: loans
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (l, ps))| loan_history(l, &schedules[i], ps, rows[i].clone(), date, &w))
+                    .collect(),
+                ..BorrowerHistory::default()
+            };
+            check(date, &kept, &full);
+        }
+    }
+
+    fn test_loan(id: &str, method: usize, term: u32, rate: &str, on: NaiveDate) -> Loan {
+        use crate::book::{BorrowerId, LoanId, RepaymentMethod};
+        let methods = [
+            RepaymentMethod::Annuity,
+            RepaymentMethod::EqualPrincipal,
+            RepaymentMethod::InterestOnly,
+            RepaymentMethod::Bullet,
+        ];
+        Loan {
+            id: LoanId::new(id).unwrap(),
+            borrower_id: BorrowerId::new("B1").unwrap(),
+            product: "p".into(),
+            currency: crate::Currency::from_code("CNY").unwrap(),
+            principal: Amount(300_000),
+            annual_rate: rate.parse().unwrap(),
+            term_months: term,
+            disbursed_on: on,
+            method: methods[method],
+            penalty_rate: "0.18".parse().unwrap(),
+            grace_days: 3,
+        }
+    }
+
+    fn test_pay(loan: &Loan, k: usize, on: NaiveDate, amount: i64) -> Payment {
+        Payment {
+            id: crate::book::PaymentId::new(format!("{}-P{k}", loan.id.as_str())).unwrap(),
+            loan_id: loan.id.clone(),
+            paid_on: on,
+            amount: Amount(amount),
+            channel: "bank".into(),
+        }
+    }
+
+    #[test]
+    fn kept_features_follow_a_paid_off_loan_and_a_cure() {
+        // Five monthly installments from 02-10, the first paid 10 days late by a payment of
+        // everything on 02-20: the later ones fall due without another evaluation and count
+        // as paid on time; the cure on 02-20 and DPD 9 the day before leave the window in May.
+        let on = d("2026-01-10");
+        let l = test_loan("L1", 1, 5, "0", on);
+        let ps = vec![test_pay(&l, 0, d("2026-02-20"), 300_000)];
+        let dates: Vec<NaiveDate> = (0..200).map(|k| on + Days::new(k)).collect();
+        // (date, late ‰, cures in the window, worst DPD in the window)
+        let table = [
+            ("2026-02-19", Some(1000), 0, 9),
+            ("2026-04-01", Some(500), 1, 9),
+            ("2026-06-01", Some(250), 0, 0),
+        ];
+        let mut seen = 0;
+        walk_both(&[(l, ps)], &dates, |date, kept, full| {
+            assert_eq!(kept.features(date), full.features(date), "{date}");
+            for (on, late, cures, worst) in table {
+                if date == d(on) {
+                    let f = kept.features(date);
+                    assert_eq!(
+                        (f.late_share_permille, f.cures_90d, f.max_dpd_90d),
+                        (late, cures, worst),
+                        "{on}"
+                    );
+                    seen += 1;
+                }
+            }
+        });
+        assert_eq!(seen, table.len());
+    }
+
+    proptest::proptest! {
+        /// The features read off the kept tracks equal those of a full replay with every
+        /// stored snapshot, on every date, for borrowers with one or two loans of every
+        /// method (zero interest gives installments with nothing to pay), paid early, late,
+        /// partly or not at all.
+        #[test]
+        fn kept_features_equal_the_full_replay(
+            specs in proptest::collection::vec(
+                (0usize..4, 1u32..7, 1u32..=28, proptest::bool::ANY,
+                 proptest::collection::vec((0u64..230, 1i64..120_000), 0..9)),
+                1..3,
+            ),
+        ) {
+            let mut loans = Vec::new();
+            for (n, (method, term, day, free, pays)) in specs.iter().enumerate() {
+                let on = NaiveDate::from_ymd_opt(2024, 1 + n as u32, *day).unwrap();
+                let l = test_loan(&format!("L{n}"), *method, *term, if *free { "0" } else { "0.18" }, on);
+                let ps = pays.iter().enumerate().map(|(k, (off, amt))| test_pay(&l, k, on + Days::new(*off), *amt)).collect();
+                loans.push((l, ps));
+            }
+            let start = NaiveDate::from_ymd_opt(2023, 12, 25).unwrap();
+            let dates: Vec<NaiveDate> = (0..330).map(|k| start + Days::new(k)).collect();
+            let mut failed = None;
+            walk_both(&loans, &dates, |date, kept, full| {
+                if failed.is_none() {
+                    let (a, b) = (kept.features(date), full.features(date));
+                    if a != b || kept.in_m1() != full.in_m1(date) {
+                        failed = Some(format!("{date}: kept {a:?}\n full {b:?}"));
+                    }
+                }
+            });
+            proptest::prop_assert!(failed.is_none(), "{}", failed.unwrap_or_default());
+        }
     }
 }

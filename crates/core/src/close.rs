@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 
+use crate::behaviour::LoanTrack;
 use crate::book::{Loan, Payment};
 use crate::delinquency::{DelinquencyRules, FiveClass, LoanStatus, Overdue, assess};
 use crate::ledger::{LoanPosition, Waterfall, replay};
@@ -106,13 +107,19 @@ impl LoanInput<'_> {
     /// The loan's snapshot on `date` and when it can next change: by itself, or
     /// when a payment already known with a later value date arrives.
     pub fn evaluate(&self, date: NaiveDate) -> (Snapshot, Option<NaiveDate>) {
+        let (snapshot, review, _) = self.evaluate_position(date);
+        (snapshot, review)
+    }
+
+    /// [`LoanInput::evaluate`] with the replayed position it was read from.
+    pub fn evaluate_position(&self, date: NaiveDate) -> (Snapshot, Option<NaiveDate>, LoanPosition) {
         let position = replay(self.loan, self.schedule, self.payments, date, self.waterfall);
         let next_payment = self.payments.iter().map(|p| p.paid_on).filter(|&on| on > date).min();
         let review = match (next_review(&position, self.loan.disbursed_on), next_payment) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        (Snapshot::of(&position, self.loan, self.rules), review)
+        (Snapshot::of(&position, self.loan, self.rules), review, position)
     }
 }
 
@@ -138,6 +145,8 @@ pub struct Advance {
     pub before_last: Option<Snapshot>,
     /// Whether the loan became delinquent or cured on any of the dates.
     pub delinquency_changed: bool,
+    /// What the behaviour features keep of the loan after the last evaluation.
+    pub track: LoanTrack,
 }
 
 /// Evaluates the loan on each of `dates` (ascending) where it can have changed.
@@ -146,10 +155,14 @@ pub struct Advance {
 /// evaluated when `recompute` is set (a backdated payment invalidated what was
 /// known) or when there is no prior state; afterwards a date is skipped while
 /// [`next_review`] says nothing can have changed, so walking daily or skipping
-/// gives the same snapshots. Returns `None` when no date needed an evaluation.
+/// gives the same snapshots. `track` is the loan's behaviour track as of the rows stored
+/// before the first date (empty for a new loan); each changed snapshot is added to it and
+/// its ledger part is taken from the last evaluation. Returns `None` when no date needed
+/// an evaluation.
 pub fn advance(
     input: &LoanInput<'_>,
     prior: Option<&Carried>,
+    mut track: LoanTrack,
     dates: &[NaiveDate],
     recompute: bool,
 ) -> Option<Advance> {
@@ -157,7 +170,7 @@ pub fn advance(
     let mut before_last = None;
     let mut changed = Vec::new();
     let mut delinquency_changed = false;
-    let mut evaluated = false;
+    let mut position = None;
     for (i, &date) in dates.iter().enumerate() {
         let due = match &state {
             None => true,
@@ -167,21 +180,22 @@ pub fn advance(
         if !due {
             continue;
         }
-        evaluated = true;
-        let (snapshot, review_on) = input.evaluate(date);
+        let (snapshot, review_on, at) = input.evaluate_position(date);
         let previous = state.take().map(|s| s.snapshot);
         if previous.as_ref() != Some(&snapshot) {
             let was = previous.as_ref().is_some_and(Snapshot::is_delinquent);
             delinquency_changed |= was != snapshot.is_delinquent();
+            track.push_row(date, snapshot.dpd);
             changed.push((date, snapshot.clone()));
         }
         before_last = previous;
+        position = Some(at);
         state = Some(Carried { on: date, snapshot, review_on });
     }
-    if !evaluated {
-        return None;
-    }
-    Some(Advance { changed, last: state?, before_last, delinquency_changed })
+    let (last, position) = (state?, position?);
+    track.set_ledger(&position, input.payments, last.review_on);
+    track.prune(last.on);
+    Some(Advance { changed, last, before_last, delinquency_changed, track })
 }
 
 #[cfg(test)]
@@ -224,7 +238,7 @@ mod tests {
             let mut carried: Option<Carried> = None;
             let mut out = Vec::new();
             for date in dates {
-                if let Some(a) = advance(&input, carried.as_ref(), &[date], false) {
+                if let Some(a) = advance(&input, carried.as_ref(), LoanTrack::default(), &[date], false) {
                     out.extend(a.changed);
                     carried = Some(a.last);
                 }
@@ -279,16 +293,16 @@ mod tests {
         let rules = DelinquencyRules::default();
         let input = LoanInput { loan: &l, schedule: &s, payments: &none, rules: &rules, waterfall: &w };
         let dates = [d("2024-02-15"), d("2024-02-16"), d("2024-02-17")];
-        let a = advance(&input, None, &dates, false).unwrap();
+        let a = advance(&input, None, LoanTrack::default(), &dates, false).unwrap();
         assert_eq!(a.changed.len(), 3, "new, then DPD 1, then DPD 2");
         assert!(a.delinquency_changed);
         assert_eq!(a.before_last.unwrap().dpd, 1);
         assert_eq!(a.last.snapshot.dpd, 2);
         // Nothing due: a current state with a review date in the future is skipped.
         let later = Carried { review_on: Some(d("2024-03-16")), ..a.last.clone() };
-        assert_eq!(advance(&input, Some(&later), &[d("2024-02-18")], false), None);
+        assert_eq!(advance(&input, Some(&later), LoanTrack::default(), &[d("2024-02-18")], false), None);
         // ...unless a recompute forces it.
-        assert!(advance(&input, Some(&later), &[d("2024-02-18")], true).is_some());
+        assert!(advance(&input, Some(&later), LoanTrack::default(), &[d("2024-02-18")], true).is_some());
     }
 
     proptest! {

@@ -244,6 +244,9 @@ fn date_of(day: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(day).unwrap_or(NaiveDate::MIN)
 }
 
+/// One contact number in this many that is a guarantor has the previous borrower's phone.
+const GUARANTOR_OF_BORROWER: u64 = 8;
+
 /// Generates block `start` into `out`.
 pub(crate) fn generate_block(
     ctx: &Ctx,
@@ -258,12 +261,17 @@ pub(crate) fn generate_block(
     let mut loan_no = start.first_loan;
     let mut borrower_no = start.first_borrower;
     let mut contact_no = start.first_contact;
+    // The phone of the block's borrower before this one: every GUARANTOR_OF_BORROWER-th
+    // contact, when a guarantor, is that borrower (the same mobile number), so that a
+    // guarantor's own delinquency can be seen on generated books.
+    let mut previous_phone = String::new();
     while left > 0 {
         let shape = next_shape(&mut shapes, left);
         left -= shape.loans;
         let currency = if shape.chinese { Currency::CNY } else { Currency::USD };
         let city = *pick(&mut rng, CN_CITIES);
         write_borrower(ctx, &mut rng, s, out, &shape, borrower_no, city);
+        let own_phone = s.phone.clone();
         for k in 0..shape.guarantors + shape.others {
             let relation = if k < shape.guarantors {
                 "guarantor"
@@ -272,9 +280,16 @@ pub(crate) fn generate_block(
             } else {
                 *pick(&mut rng, &["relative", "emergency", "emergency", "other"])
             };
-            write_contact(ctx, &mut rng, s, out, &shape, contact_no, borrower_no, relation);
+            // Decided by number, not drawn, so the random stream and every other value stay
+            // as they were.
+            let same = (relation == "guarantor"
+                && contact_no.is_multiple_of(GUARANTOR_OF_BORROWER)
+                && !previous_phone.is_empty())
+            .then_some(previous_phone.as_str());
+            write_contact(ctx, &mut rng, s, out, &shape, contact_no, borrower_no, relation, same);
             contact_no += 1;
         }
+        previous_phone = own_phone;
         let behaviour = Behaviour::draw(&mut rng);
         let mut first_principal = 0;
         for _ in 0..shape.loans {
@@ -524,6 +539,7 @@ fn write_contact(
     no: u64,
     borrower_no: u64,
     relation: &str,
+    same_phone_as: Option<&str>,
 ) {
     if shape.chinese {
         cn_name(rng, s);
@@ -532,6 +548,10 @@ fn write_contact(
     }
     person_email(rng, s, shape.chinese, 50);
     phone(rng, &mut s.phone, shape.chinese);
+    if let Some(p) = same_phone_as {
+        s.phone.clear();
+        s.phone.push_str(p);
+    }
     let consent = if relation == "guarantor" { pct(rng, 97) } else { pct(rng, 88) };
     let c = &mut out.contacts;
     push_id(c, "C", no, ctx.contact_width);

@@ -49,15 +49,20 @@ pub async fn financials_mark(db: &Db) -> Result<i64, StoreError> {
 }
 
 /// Borrowers to evaluate on `date`, in id order: those with a loan snapshot taken on the
-/// date, a promise judged on it, or a statement from an import after `fin_mark` or ending
-/// on the date.
+/// date, a promise judged on it, a statement from an import after `fin_mark` or ending
+/// on the date, or a guarantor who is a borrower of the book with a loan snapshot taken on
+/// the date (its delinquency may have started or ended).
 pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Result<Vec<String>, StoreError> {
     let d = iso(date);
     let sql = format!(
         "SELECT l.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}' \
          UNION SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}' \
          UNION SELECT borrower_id FROM financials WHERE (import_id > {fin_mark} AND period_end <= '{d}') \
-         OR period_end = '{d}' ORDER BY 1"
+         OR period_end = '{d}' \
+         UNION SELECT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
+         JOIN borrowers y ON y.borrower_id = l.borrower_id AND y.phone_bidx <> '' \
+         JOIN contacts c ON c.phone_bidx = y.phone_bidx AND c.relation = 'guarantor' AND c.borrower_id <> y.borrower_id \
+         WHERE s.as_of = '{d}' ORDER BY 1"
     );
     Ok(
         on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(p).await?),
@@ -103,6 +108,9 @@ pub struct AlertInput {
     pub holding: Vec<String>,
     /// Rules with an alert not yet closed.
     pub open_alerts: Vec<String>,
+    /// Its guarantor contacts whose phone's blind index is that of another borrower of the
+    /// book, as (contact id, that borrower, its worst DPD on the date), by contact and borrower.
+    pub guarantors: Vec<(String, String, i64)>,
 }
 
 type StateRow = (String, String, i64, i64, i64, i64, Option<NaiveDate>);
@@ -227,6 +235,23 @@ pub async fn alert_inputs(
     for (b, rule) in open {
         if let Some(x) = out.get_mut(&b) {
             x.open_alerts.push(rule);
+        }
+    }
+    // Mobile numbers are registered to one person (real-name registration), so a guarantor
+    // whose phone is a borrower's is that borrower.
+    let guarantors: Vec<(String, String, String, i64)> = select_in(
+        db,
+        "SELECT c.borrower_id, c.contact_id, y.borrower_id, CAST(MAX(s.dpd) AS BIGINT) FROM contacts c \
+         JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
+         JOIN loan_state s ON s.borrower_id = y.borrower_id \
+         WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND c.borrower_id IN ({ids}) \
+         GROUP BY c.borrower_id, c.contact_id, y.borrower_id ORDER BY 1, 2, 3",
+        borrowers,
+    )
+    .await?;
+    for (b, contact, other, dpd) in guarantors {
+        if let Some(x) = out.get_mut(&b) {
+            x.guarantors.push((contact, other, dpd));
         }
     }
     Ok(out)

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use arrears_core::behaviour::LoanTrack;
 use arrears_core::case::Spell;
 use arrears_core::close::{Advance, Carried, Snapshot};
 use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
@@ -206,6 +207,8 @@ pub struct StoredState {
     pub carried: Carried,
     /// Recompute from this date (a backdated payment).
     pub dirty_from: Option<NaiveDate>,
+    /// The behaviour track kept at the latest evaluation; `None` when none was kept yet.
+    pub track: Option<LoanTrack>,
 }
 
 /// A loan the batch must evaluate, with what it knew of it.
@@ -266,7 +269,7 @@ pub async fn due_loans(
     let state_from = if matches!(db, Db::Postgres(_)) { "AND s.loan_id > $1" } else { "" };
     let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
-         s.outstanding_principal, s.credit";
+         s.outstanding_principal, s.credit, s.track";
     let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
     let sql = format!(
         "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
@@ -297,6 +300,7 @@ pub async fn due_loans(
                     snapshot: snapshot_from_row(&r, 19)?,
                 },
                 dirty_from: r.opt_date(18)?,
+                track: r.opt_text(30)?.as_deref().map(crate::track::from_text).transpose()?,
             }),
         });
     }
@@ -320,6 +324,31 @@ pub async fn snapshot_before(
             None => Ok(None),
         }
     })
+}
+
+/// The snapshot rows `(as_of, dpd)` of a loan dated before `before` that a lookback window
+/// opening at `start` can still see: the row in force at `start` and the later ones.
+pub async fn track_rows(
+    db: &Db,
+    loan_id: &str,
+    before: NaiveDate,
+    start: NaiveDate,
+) -> Result<Vec<(NaiveDate, u32)>, StoreError> {
+    let rows: Vec<(NaiveDate, i64)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT as_of, dpd FROM snapshots WHERE loan_id = $1 AND as_of < $2 AND as_of >= \
+             COALESCE((SELECT MAX(x.as_of) FROM snapshots x WHERE x.loan_id = $1 AND x.as_of <= $3), $3) \
+             ORDER BY as_of",
+        )
+        .bind(loan_id)
+        .bind(before)
+        .bind(start)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(on, dpd)| Ok((on, u32::try_from(dpd).map_err(|e| corrupt("snapshots", e))?)))
+        .collect()
 }
 
 /// One loan's evaluation, ready to be written.
@@ -403,7 +432,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
         for part in items.chunks(ROWS_PER_STATEMENT) {
             let mut v = Values::new(&format!(
                 "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
-                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding)"
+                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track)"
             ));
             for e in part {
                 let last = &e.advance.last;
@@ -421,7 +450,8 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
                     r.opt_text(prev.map(|p| p.status.as_str()))
                         .opt_text(prev.map(|p| p.bucket.as_str()))
                         .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
-                        .opt_int(prev.map(|p| p.outstanding_principal.0));
+                        .opt_int(prev.map(|p| p.outstanding_principal.0))
+                        .text(&crate::track::to_text(&e.advance.track));
                 });
             }
             let sql = v.finish(
@@ -433,7 +463,8 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
                  overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
                  outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
                  prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
-                 prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding",
+                 prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
+                 track = excluded.track",
             );
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }

@@ -30,6 +30,7 @@ pub mod personal;
 pub mod products;
 pub mod restrictions;
 pub mod scores;
+mod track;
 pub mod treatment;
 pub mod web;
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use arrears_core::Amount;
-use arrears_core::behaviour::{CaseRecord, PromiseRecord, SnapshotPoint};
+use arrears_core::behaviour::{CaseRecord, KeptBorrower, KeptLoan, PromiseRecord, SnapshotPoint};
 use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
 use chrono::NaiveDate;
@@ -124,6 +124,21 @@ pub async fn histories(
         snaps.sort_by_key(|s| s.as_of);
         out.entry(b.loan.borrower_id.as_str().to_string()).or_default().loans.push((b, snaps));
     }
+    let (promises, cases) = promises_and_cases(db, &ids).await?;
+    for (b, p) in promises {
+        out.entry(b).or_default().promises.push(p);
+    }
+    for (b, c) in cases {
+        out.entry(b).or_default().cases.push(c);
+    }
+    Ok(out)
+}
+
+/// Promises to pay and non-void cases of the borrowers in the SQL list `ids`, by borrower.
+async fn promises_and_cases(
+    db: &Db,
+    ids: &str,
+) -> Result<(Vec<(String, PromiseRecord)>, Vec<(String, CaseRecord)>), StoreError> {
     let ptp_sql = format!(
         "SELECT c.borrower_id, t.status, CAST(t.evaluated_on AS TEXT) FROM ptps t \
          JOIN cases c ON c.case_id = t.case_id WHERE c.borrower_id IN ({ids})"
@@ -139,18 +154,103 @@ pub async fn histories(
     let date = |table: &'static str, s: &str| {
         arrears_core::calendar::parse_iso_date(s).ok_or_else(|| corrupt(table, format!("date {s:?}")))
     };
+    let mut promises = Vec::with_capacity(ptps.len());
     for (b, status, on) in ptps {
         let status =
             PtpStatus::parse(&status).ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?;
         let judged_on = on.as_deref().map(|s| date("ptps", s)).transpose()?;
-        out.entry(b).or_default().promises.push(PromiseRecord { status, judged_on });
+        promises.push((b, PromiseRecord { status, judged_on }));
     }
+    let mut spans = Vec::with_capacity(cases.len());
     for (b, opened, closed) in cases {
         let rec = CaseRecord {
             opened_on: date("cases", &opened)?,
             closed_on: closed.as_deref().map(|s| date("cases", s)).transpose()?,
         };
-        out.entry(b).or_default().cases.push(rec);
+        spans.push((b, rec));
+    }
+    Ok((promises, spans))
+}
+
+/// What the batch keeps of `borrowers` for scoring on `date`, in two queries for the page:
+/// each loan's state with its behaviour track, promises and cases. A borrower maps to `None`
+/// when one of its loans has no track current for `date` (never evaluated, kept before
+/// tracks were, or awaiting a recompute): its features must be read the long way
+/// ([`histories`]).
+pub async fn kept(
+    db: &Db,
+    borrowers: &[String],
+    date: NaiveDate,
+) -> Result<HashMap<String, Option<KeptBorrower>>, StoreError> {
+    let mut out: HashMap<String, Option<KeptBorrower>> = HashMap::with_capacity(borrowers.len());
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let ids = text_list(borrowers);
+    let cols = [
+        "l.borrower_id",
+        "l.principal",
+        "s.status",
+        "s.dpd",
+        "s.bucket_rank",
+        "s.outstanding_principal",
+        "s.evaluated_on",
+        "s.review_on",
+        "s.dirty_from",
+        "s.track",
+    ];
+    let sql = format!(
+        "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM loans l \
+         LEFT JOIN loan_state s ON s.loan_id = l.loan_id WHERE l.borrower_id IN ({ids})) t",
+        packed::pack(&cols)
+    );
+    let text: Option<String> = on_pool!(db, pool => {
+        sqlx::Row::try_get(
+            &sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_one(pool).await?,
+            0,
+        )?
+    });
+    for rec in packed::records(text.as_deref()) {
+        let f = Fields::split("loan_state", rec);
+        let borrower = f.raw(0)?;
+        let loan = match (f.opt_date(6)?, f.opt_text(9)?) {
+            // Evaluated on or before the date, not due again by it, and its track kept.
+            (Some(on), Some(track))
+                if on <= date && f.opt_date(8)?.is_none() && f.opt_date(7)?.is_none_or(|r| r > date) =>
+            {
+                let status = f.raw(2)?;
+                let status = LoanStatus::parse(status)
+                    .ok_or_else(|| corrupt("loan_state", format!("status {status:?}")))?;
+                Some(KeptLoan {
+                    principal: Amount(f.int(1)?),
+                    snapshot: SnapshotPoint {
+                        as_of: on,
+                        dpd: u32::try_from(f.int(3)?).map_err(|e| corrupt("loan_state", e))?,
+                        bucket_rank: u32::try_from(f.int(4)?).map_err(|e| corrupt("loan_state", e))?,
+                        outstanding_principal: Amount(f.int(5)?),
+                        active: status == LoanStatus::Active,
+                    },
+                    track: crate::track::from_text(&track)?,
+                })
+            }
+            _ => None,
+        };
+        let entry = out.entry(borrower.to_string()).or_insert_with(|| Some(KeptBorrower::default()));
+        match (entry.as_mut(), loan) {
+            (Some(b), Some(l)) => b.loans.push(l),
+            _ => *entry = None,
+        }
+    }
+    let (promises, cases) = promises_and_cases(db, &ids).await?;
+    for (b, p) in promises {
+        if let Some(Some(k)) = out.get_mut(&b) {
+            k.promises.push(p);
+        }
+    }
+    for (b, c) in cases {
+        if let Some(Some(k)) = out.get_mut(&b) {
+            k.cases.push(c);
+        }
     }
     Ok(out)
 }

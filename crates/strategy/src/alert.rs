@@ -148,6 +148,20 @@ pub fn catalogue() -> Catalogue {
             ],
         )
         .with_root(
+            "guarantor",
+            vec![
+                field(
+                    "contact_id",
+                    Str,
+                    true,
+                    "a guarantor contact whose phone is that of a delinquent borrower of the book (the worst); null: none",
+                ),
+                field("borrower_id", Str, true, "that borrower"),
+                field("dpd", Int, true, "that borrower's worst days past due on the date"),
+                field("delinquent", Int, false, "guarantors of the borrower who are delinquent borrowers of the book"),
+            ],
+        )
+        .with_root(
             "score",
             vec![
                 field("current", Double, true, "latest behaviour score; null until scores are stored"),
@@ -183,6 +197,20 @@ pub struct FinFacts {
     pub revenue_growth: Option<f64>,
 }
 
+/// A guarantor of the borrower who is itself a delinquent borrower of the book (matched by
+/// the blind index of the phone number).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GuarantorFacts {
+    /// The worst such guarantor's contact id.
+    pub contact_id: Option<String>,
+    /// The borrower it is.
+    pub borrower_id: Option<String>,
+    /// That borrower's worst DPD.
+    pub dpd: Option<i64>,
+    /// How many of the borrower's guarantors are delinquent borrowers.
+    pub delinquent: i64,
+}
+
 /// What the alert rules see of one borrower on one business date.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertFacts {
@@ -212,6 +240,8 @@ pub struct AlertFacts {
     pub ptp_pending: i64,
     /// Financial ratios.
     pub fin: FinFacts,
+    /// Its guarantors who are delinquent borrowers.
+    pub guarantor: GuarantorFacts,
     /// Latest score.
     pub score_current: Option<f64>,
     /// Score before it.
@@ -269,6 +299,15 @@ impl AlertFacts {
                     ("net_margin", dbl(f.net_margin)),
                     ("ocf_to_current_liabilities", dbl(f.ocf_to_current_liabilities)),
                     ("revenue_growth", dbl(f.revenue_growth)),
+                ],
+            ),
+            (
+                "guarantor",
+                vec![
+                    ("contact_id", self.guarantor.contact_id.clone().map(Val::Str).into()),
+                    ("borrower_id", self.guarantor.borrower_id.clone().map(Val::Str).into()),
+                    ("dpd", self.guarantor.dpd.map(Val::Int).into()),
+                    ("delinquent", Val::Int(self.guarantor.delinquent)),
                 ],
             ),
             (
