@@ -434,7 +434,10 @@ fn nodes_sql(pairs: usize) -> String {
             .map(|n| {
                 let terms: Vec<String> =
                     (0..n).map(|k| format!("(level = ${} AND idx = ${})", 2 * k + 1, 2 * k + 2)).collect();
-                format!("SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}", terms.join(" OR "))
+                format!(
+                    "SELECT CAST(level AS BIGINT), idx, hash FROM audit_nodes WHERE {}",
+                    terms.join(" OR ")
+                )
             })
             .collect()
     });
