@@ -253,10 +253,12 @@ pub struct OpenCaseGuarantor {
 /// The guarantors of the borrowers with an open case, by borrower and contact id, in one query
 /// (the batch picks, for a guarantor-contact step, the first one the contact policy allows).
 pub async fn guarantors_of_open_cases(db: &Db) -> Result<Vec<OpenCaseGuarantor>, StoreError> {
+    // From the open cases' borrowers to their contacts: written as a correlated EXISTS,
+    // SQLite walked every open case for each of a 1M-loan book's 1.4M contacts (hours).
     let rows: Vec<(String, String, String, String)> = on_pool!(db, p => sqlx::query_as(
         "SELECT k.borrower_id, k.contact_id, k.phone_bidx, k.email_bidx FROM contacts k \
          WHERE k.relation = 'guarantor' \
-         AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = k.borrower_id AND c.status = 'open') \
+         AND k.borrower_id IN (SELECT c.borrower_id FROM cases c WHERE c.status = 'open') \
          ORDER BY k.borrower_id, k.contact_id",
     ).fetch_all(p).await?);
     Ok(rows
