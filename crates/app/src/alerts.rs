@@ -58,12 +58,13 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     let mark = store::financials_mark(db).await?;
     let newest = store::financials_import_max(db).await?;
     let borrowers = store::changed_borrowers(db, date, mark).await?;
+    let mut memo = OutcomeMemo::default();
     for page in borrowers.chunks(PAGE) {
         let inputs = store::alert_inputs(db, date, page).await?;
         let mut writes = AlertWrites::default();
         for b in page {
             if let Some(input) = inputs.get(b) {
-                decide(b, input, date, rules, &mut writes);
+                decide(b, input, date, rules, &mut memo, &mut writes);
             }
         }
         report.alerts_raised += writes.raise.len() as u64;
@@ -165,12 +166,42 @@ fn json_value(v: &Val) -> serde_json::Value {
     }
 }
 
+/// The rules' outcomes per distinct facts, within one run of the phase. Most borrowers of a
+/// book have the facts of many others (no statements, nothing past due, no promises), and
+/// evaluating the conditions is the phase's largest cost after reading.
+#[derive(Default)]
+pub struct OutcomeMemo(std::collections::HashMap<Vec<u8>, Vec<Outcome>>);
+
+impl OutcomeMemo {
+    /// Facts remembered at most; past it the memo starts again, so memory stays bounded
+    /// when most facts are one of a kind (an amount past due).
+    const LIMIT: usize = 50_000;
+
+    fn outcomes(&mut self, facts: &AlertFacts, rules: &AlertRules) -> &[Outcome] {
+        let key = facts.key();
+        if self.0.len() >= Self::LIMIT && !self.0.contains_key(&key) {
+            self.0.clear();
+        }
+        self.0.entry(key).or_insert_with(|| {
+            let record = AlertRecord::new(facts);
+            rules.rules.iter().map(|rule| rule.evaluate(&record)).collect()
+        })
+    }
+}
+
 /// Evaluates every rule for one borrower and adds what changed to `w`.
-pub fn decide(borrower: &str, input: &AlertInput, date: NaiveDate, rules: &AlertRules, w: &mut AlertWrites) {
-    let record = AlertRecord::new(&facts(input, date));
-    for rule in &rules.rules {
+pub fn decide(
+    borrower: &str,
+    input: &AlertInput,
+    date: NaiveDate,
+    rules: &AlertRules,
+    memo: &mut OutcomeMemo,
+    w: &mut AlertWrites,
+) {
+    let outcomes = memo.outcomes(&facts(input, date), rules);
+    for (rule, outcome) in rules.rules.iter().zip(outcomes) {
         let was = input.holding.contains(&rule.id);
-        match rule.evaluate(&record) {
+        match outcome {
             Outcome::Holds(values) => {
                 if was {
                     continue;
@@ -352,7 +383,7 @@ mod tests {
 
     fn raised(input: &AlertInput, on: &str) -> AlertWrites {
         let mut w = AlertWrites::default();
-        decide("B1", input, d(on), &rules(), &mut w);
+        decide("B1", input, d(on), &rules(), &mut OutcomeMemo::default(), &mut w);
         w
     }
 
@@ -380,6 +411,27 @@ mod tests {
             assert_eq!(ids(&w).contains(&"first_missed_installment"), *want, "{dpd} {seen:?} {first:?} {on}");
             assert_eq!(!w.first_delinquent.is_empty(), *record, "{dpd} {seen:?} {first:?} {on}");
         }
+    }
+
+    #[test]
+    fn borrowers_sharing_facts_share_outcomes_but_not_state() {
+        // One memo across borrowers, as in the batch: the second and third borrower have the
+        // first one's facts; what each already holds or has open is still its own.
+        let rules = rules();
+        let mut memo = OutcomeMemo::default();
+        let mut w = AlertWrites::default();
+        let mut fresh = individual(0, Some("2026-01-01"), None);
+        fresh.ptp_broken_today = 1;
+        let holding = AlertInput { holding: vec!["broken_promise".into()], ..fresh.clone() };
+        let open = AlertInput { open_alerts: vec!["broken_promise".into()], ..fresh.clone() };
+        let clean = individual(0, Some("2026-01-01"), None);
+        for (b, input) in [("B1", &fresh), ("B2", &holding), ("B3", &open), ("B4", &clean)] {
+            decide(b, input, d("2026-01-05"), &rules, &mut memo, &mut w);
+        }
+        assert_eq!(w.raise.iter().map(|a| a.borrower_id.as_str()).collect::<Vec<_>>(), ["B1"]);
+        let held: Vec<&str> = w.now_holding.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(held, ["B1", "B3"]);
+        assert_eq!(memo.0.len(), 2, "two distinct facts");
     }
 
     #[test]

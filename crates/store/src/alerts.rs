@@ -9,6 +9,7 @@ use arrears_core::ability::Statement;
 use chrono::NaiveDate;
 
 use crate::literal::{Values, text_list};
+use crate::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// Rows per multi-row statement.
@@ -18,15 +19,46 @@ fn iso(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
-where
-    T: Send + Unpin,
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    let sql = sql.replace("{ids}", &text_list(ids));
-    on_pool!(db, pool => {
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(pool).await?)
-    })
+/// Which borrowers a read of one page covers: the page's ids, or (when the page holds most
+/// borrowers of its id range, as on a book's first business date) the whole range, read as
+/// one walk of an index instead of a seek per id. Rows of borrowers outside the page are
+/// dropped by the reader, so a range only has to hold the page.
+enum Scope<'a> {
+    Ids(&'a [String]),
+    Range(&'a str, &'a str),
+}
+
+impl Scope<'_> {
+    /// The SQL condition that `col` is in scope.
+    fn on(&self, col: &str) -> String {
+        match self {
+            Scope::Ids(ids) => format!("{col} IN ({})", text_list(ids)),
+            Scope::Range(lo, hi) => format!("{col} BETWEEN {} AND {}", text_list(&[lo]), text_list(&[hi])),
+        }
+    }
+}
+
+/// Reads `cols` of `SELECT … FROM rest` packed into one text (see `packed`), with every
+/// `{in:COL}` in `rest` replaced by the scope's condition on `COL`.
+async fn select_packed(
+    db: &Db,
+    cols: &[&str],
+    rest: &str,
+    scope: &Scope<'_>,
+) -> Result<Option<String>, StoreError> {
+    let mut rest = rest.to_string();
+    while let Some(start) = rest.find("{in:") {
+        let Some(len) = rest[start..].find('}') else { break };
+        let cond = scope.on(&rest[start + 4..start + len]);
+        rest.replace_range(start..=start + len, &cond);
+    }
+    let sql = format!(
+        "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM {rest}) t",
+        packed::pack(cols)
+    );
+    Ok(on_pool!(db, pool => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_one(pool).await?
+    }))
 }
 
 async fn exec(tx: &mut Tx, sql: String) -> Result<(), StoreError> {
@@ -54,19 +86,37 @@ pub async fn financials_mark(db: &Db) -> Result<i64, StoreError> {
 /// the date (its delinquency may have started or ended).
 pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Result<Vec<String>, StoreError> {
     let d = iso(date);
-    let sql = format!(
-        "SELECT l.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}' \
+    let own = format!(
+        "SELECT string_agg(b, '{RECORD}' ORDER BY b) FROM (\
+         SELECT l.borrower_id AS b FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}' \
          UNION SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}' \
          UNION SELECT borrower_id FROM financials WHERE (import_id > {fin_mark} AND period_end <= '{d}') \
-         OR period_end = '{d}' \
-         UNION SELECT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
+         OR period_end = '{d}') t"
+    );
+    let own: Option<String> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(own.as_str())).persistent(false).fetch_one(p).await?);
+    let mut out: Vec<String> = packed::records(own.as_deref()).map(str::to_string).collect();
+    // When every borrower changed already (a book's first date), the guarantors' side can
+    // add no one, and it is a join over every snapshot of the date.
+    let all: i64 =
+        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM borrowers").fetch_one(p).await?);
+    if out.len() as i64 >= all {
+        return Ok(out);
+    }
+    let guaranteed = format!(
+        "SELECT DISTINCT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
          JOIN borrowers y ON y.borrower_id = l.borrower_id AND y.phone_bidx <> '' \
          JOIN contacts c ON c.phone_bidx = y.phone_bidx AND c.relation = 'guarantor' AND c.borrower_id <> y.borrower_id \
-         WHERE s.as_of = '{d}' ORDER BY 1"
+         WHERE s.as_of = '{d}'"
     );
-    Ok(
-        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(p).await?),
-    )
+    let more: Vec<String> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(guaranteed.as_str())).persistent(false).fetch_all(p).await?);
+    if !more.is_empty() {
+        // Pages are cut from this order; a page read as a range checks that the database's
+        // order agrees (see `alert_inputs`), so byte order is enough here.
+        out.extend(more);
+        out.sort_unstable();
+        out.dedup();
+    }
+    Ok(out)
 }
 
 /// What the alerts phase knows of one borrower on a date, before the pure evaluation.
@@ -113,10 +163,21 @@ pub struct AlertInput {
     pub guarantors: Vec<(String, String, i64)>,
 }
 
-type StateRow = (String, String, i64, i64, i64, i64, Option<NaiveDate>);
-type FinRow = (String, NaiveDate, i64, i64, i64, i64, i64, i64, i64, i64);
+/// A statement's columns as `statement` decodes them.
+const FIN_COLS: &[&str] = &[
+    "borrower_id",
+    "period_end",
+    "current_assets",
+    "current_liabilities",
+    "inventory",
+    "total_assets",
+    "total_liabilities",
+    "revenue",
+    "net_income",
+    "operating_cash_flow",
+];
 
-/// Reads what the alert rules need about `borrowers` on `date`.
+/// Reads what the alert rules need about `borrowers` (ids in the database's order) on `date`.
 pub async fn alert_inputs(
     db: &Db,
     date: NaiveDate,
@@ -127,66 +188,92 @@ pub async fn alert_inputs(
         return Ok(out);
     }
     let d = iso(date);
-    let kinds: Vec<(String, String)> =
-        select_in(db, "SELECT borrower_id, kind FROM borrowers WHERE borrower_id IN ({ids})", borrowers)
-            .await?;
-    for (b, kind) in kinds {
-        out.insert(b, AlertInput { kind, ..AlertInput::default() });
+    let mut scope = page_scope(db, borrowers).await?;
+    let page: std::collections::HashSet<&str> = borrowers.iter().map(String::as_str).collect();
+    loop {
+        let text =
+            select_packed(db, &["borrower_id", "kind"], "borrowers WHERE {in:borrower_id}", &scope).await?;
+        for rec in packed::records(text.as_deref()) {
+            let r = Fields::split("borrowers", rec);
+            let b = r.raw(0)?;
+            if page.contains(b) {
+                out.insert(b.to_string(), AlertInput { kind: r.text(1)?, ..AlertInput::default() });
+            }
+        }
+        // A database whose text order is not the page's (a collation) may leave some of the
+        // page outside its range: then the page is read by id.
+        if matches!(scope, Scope::Ids(_)) || out.len() == page.len() {
+            break;
+        }
+        out.clear();
+        scope = Scope::Ids(borrowers);
     }
-    let states: Vec<StateRow> = select_in(
+    let scope = &scope;
+    // Rows of borrowers outside the page (a range scope) find no entry and are skipped.
+    let text = select_packed(
         db,
-        "SELECT borrower_id, MIN(currency), CAST(MAX(dpd) AS BIGINT), \
-         CAST(SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty) AS BIGINT), \
-         CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END) AS BIGINT), MIN(first_on) \
-         FROM loan_state WHERE borrower_id IN ({ids}) GROUP BY borrower_id",
-        borrowers,
+        &[
+            "borrower_id",
+            "MIN(currency)",
+            "MAX(dpd)",
+            "SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty)",
+            "SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END)",
+            "MIN(first_on)",
+        ],
+        "loan_state WHERE {in:borrower_id} GROUP BY borrower_id",
+        scope,
     )
     .await?;
-    for (b, cur, dpd, overdue, delinquent, active, first) in states {
-        if let Some(x) = out.get_mut(&b) {
-            x.currency = Some(cur);
-            x.max_dpd = dpd;
-            x.overdue_total = overdue;
-            x.delinquent_loans = delinquent;
-            x.active_loans = active;
-            x.first_seen = first;
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("loan_state", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.currency = Some(r.text(1)?);
+            x.max_dpd = r.int(2)?;
+            x.overdue_total = r.int(3)?;
+            x.delinquent_loans = r.int(4)?;
+            x.active_loans = r.int(5)?;
+            x.first_seen = r.opt_date(6)?;
         }
     }
-    let firsts: Vec<(String, NaiveDate)> = select_in(
+    let text = select_packed(
         db,
-        "SELECT borrower_id, first_on FROM alert_first_delinquency WHERE borrower_id IN ({ids})",
-        borrowers,
+        &["borrower_id", "first_on"],
+        "alert_first_delinquency WHERE {in:borrower_id}",
+        scope,
     )
     .await?;
-    for (b, first) in firsts {
-        if let Some(x) = out.get_mut(&b) {
-            x.first_delinquent = Some(first);
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("alert_first_delinquency", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.first_delinquent = Some(r.date(1)?);
         }
     }
-    let cases: Vec<(String, String)> = select_in(
+    let text = select_packed(
         db,
-        "SELECT borrower_id, MIN(case_id) FROM cases WHERE status = 'open' AND borrower_id IN ({ids}) \
-         GROUP BY borrower_id",
-        borrowers,
+        &["borrower_id", "MIN(case_id)"],
+        "cases WHERE status = 'open' AND {in:borrower_id} GROUP BY borrower_id",
+        scope,
     )
     .await?;
-    for (b, case) in cases {
-        if let Some(x) = out.get_mut(&b) {
-            x.open_case = Some(case);
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("cases", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.open_case = Some(r.text(1)?);
         }
     }
-    let ptps: Vec<(String, String, Option<NaiveDate>)> = select_in(
+    let text = select_packed(
         db,
-        "SELECT c.borrower_id, t.status, t.evaluated_on FROM ptps t JOIN cases c ON c.case_id = t.case_id \
-         WHERE c.borrower_id IN ({ids})",
-        borrowers,
+        &["c.borrower_id", "t.status", "t.evaluated_on"],
+        "ptps t JOIN cases c ON c.case_id = t.case_id WHERE {in:c.borrower_id}",
+        scope,
     )
     .await?;
-    for (b, status, on) in ptps {
-        let Some(x) = out.get_mut(&b) else { continue };
-        let today = on == Some(date);
-        match status.as_str() {
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("ptps", rec);
+        let Some(x) = out.get_mut(r.raw(0)?) else { continue };
+        let today = r.opt_date(2)? == Some(date);
+        match r.raw(1)? {
             "broken" => {
                 x.ptp_broken += 1;
                 x.ptp_broken_today += i64::from(today);
@@ -198,19 +285,17 @@ pub async fn alert_inputs(
             _ => x.ptp_pending += 1,
         }
     }
-    let fins: Vec<FinRow> = select_in(
+    let text = select_packed(
         db,
-        &format!(
-            "SELECT borrower_id, period_end, current_assets, current_liabilities, inventory, total_assets, \
-             total_liabilities, revenue, net_income, operating_cash_flow FROM financials \
-             WHERE borrower_id IN ({{ids}}) AND period_end <= '{d}'"
-        ),
-        borrowers,
+        FIN_COLS,
+        &format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'"),
+        scope,
     )
     .await?;
-    for f in fins {
-        if let Some(x) = out.get_mut(&f.0) {
-            x.statements.push(statement(&f));
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("financials", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.statements.push(statement(&r)?);
         }
     }
     for (b, f) in crate::scores::scores_on(db, date, Some(borrowers)).await? {
@@ -218,38 +303,49 @@ pub async fn alert_inputs(
             x.scores = f;
         }
     }
-    let holding: Vec<(String, String)> =
-        select_in(db, "SELECT borrower_id, rule_id FROM alert_state WHERE borrower_id IN ({ids})", borrowers)
-            .await?;
-    for (b, rule) in holding {
-        if let Some(x) = out.get_mut(&b) {
-            x.holding.push(rule);
+    let text =
+        select_packed(db, &["borrower_id", "rule_id"], "alert_state WHERE {in:borrower_id}", scope).await?;
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("alert_state", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.holding.push(r.text(1)?);
         }
     }
-    let open: Vec<(String, String)> = select_in(
+    let text = select_packed(
         db,
-        "SELECT borrower_id, rule_id FROM alerts WHERE status <> 'closed' AND borrower_id IN ({ids})",
-        borrowers,
+        &["borrower_id", "rule_id"],
+        "alerts WHERE status <> 'closed' AND {in:borrower_id}",
+        scope,
     )
     .await?;
-    for (b, rule) in open {
-        if let Some(x) = out.get_mut(&b) {
-            x.open_alerts.push(rule);
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("alerts", rec);
+        if let Some(x) = out.get_mut(r.raw(0)?) {
+            x.open_alerts.push(r.text(1)?);
         }
     }
     // Mobile numbers are registered to one person (real-name registration), so a guarantor
-    // whose phone is a borrower's is that borrower.
-    let guarantors: Vec<(String, String, String, i64)> = select_in(
+    // whose phone is a borrower's is that borrower. The worst DPD is taken here: with a
+    // GROUP BY, SQLite scans every contact instead of seeking the page's.
+    let text = select_packed(
         db,
-        "SELECT c.borrower_id, c.contact_id, y.borrower_id, CAST(MAX(s.dpd) AS BIGINT) FROM contacts c \
-         JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
+        &["c.borrower_id", "c.contact_id", "y.borrower_id", "s.dpd"],
+        "contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
          JOIN loan_state s ON s.borrower_id = y.borrower_id \
-         WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND c.borrower_id IN ({ids}) \
-         GROUP BY c.borrower_id, c.contact_id, y.borrower_id ORDER BY 1, 2, 3",
-        borrowers,
+         WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND {in:c.borrower_id}",
+        scope,
     )
     .await?;
-    for (b, contact, other, dpd) in guarantors {
+    let mut worst: std::collections::BTreeMap<(&str, String, String), i64> = Default::default();
+    for rec in packed::records(text.as_deref()) {
+        let r = Fields::split("contacts", rec);
+        let Some((b, _)) = out.get_key_value(r.raw(0)?) else { continue };
+        let dpd = r.int(3)?;
+        let w = worst.entry((b.as_str(), r.text(1)?, r.text(2)?)).or_insert(dpd);
+        *w = (*w).max(dpd);
+    }
+    let worst: Vec<_> = worst.into_iter().map(|((b, c, o), dpd)| (b.to_string(), c, o, dpd)).collect();
+    for (b, contact, other, dpd) in worst {
         if let Some(x) = out.get_mut(&b) {
             x.guarantors.push((contact, other, dpd));
         }
@@ -257,18 +353,36 @@ pub async fn alert_inputs(
     Ok(out)
 }
 
-fn statement(f: &FinRow) -> Statement {
-    Statement {
-        period_end: f.1,
-        current_assets: Amount(f.2),
-        current_liabilities: Amount(f.3),
-        inventory: Amount(f.4),
-        total_assets: Amount(f.5),
-        total_liabilities: Amount(f.6),
-        revenue: Amount(f.7),
-        net_income: Amount(f.8),
-        operating_cash_flow: Amount(f.9),
+/// How to read a page of borrowers (ids in the database's order): as the range from its
+/// first to its last id when that range holds at most twice as many borrowers as the page,
+/// else by id.
+async fn page_scope<'a>(db: &Db, page: &'a [String]) -> Result<Scope<'a>, StoreError> {
+    let (Some(lo), Some(hi)) = (page.first(), page.last()) else { return Ok(Scope::Ids(page)) };
+    if page.len() < 64 {
+        return Ok(Scope::Ids(page));
     }
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM borrowers WHERE borrower_id BETWEEN {} AND {} LIMIT {}) t",
+        text_list(&[lo]),
+        text_list(&[hi]),
+        2 * page.len() + 1
+    );
+    let in_range: i64 = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_one(p).await?);
+    Ok(if in_range as usize > 2 * page.len() { Scope::Ids(page) } else { Scope::Range(lo, hi) })
+}
+
+fn statement(r: &Fields<'_>) -> Result<Statement, StoreError> {
+    Ok(Statement {
+        period_end: r.date(1)?,
+        current_assets: Amount(r.int(2)?),
+        current_liabilities: Amount(r.int(3)?),
+        inventory: Amount(r.int(4)?),
+        total_assets: Amount(r.int(5)?),
+        total_liabilities: Amount(r.int(6)?),
+        revenue: Amount(r.int(7)?),
+        net_income: Amount(r.int(8)?),
+        operating_cash_flow: Amount(r.int(9)?),
+    })
 }
 
 /// A new alert.
@@ -484,15 +598,18 @@ pub async fn borrower_kind(db: &Db, borrower: &str) -> Result<Option<String>, St
 
 /// A borrower's statements, every period.
 pub async fn statements_of(db: &Db, borrower: &str) -> Result<Vec<Statement>, StoreError> {
-    let rows: Vec<FinRow> = select_in(
+    let text = select_packed(
         db,
-        "SELECT borrower_id, period_end, current_assets, current_liabilities, inventory, total_assets, \
-         total_liabilities, revenue, net_income, operating_cash_flow FROM financials WHERE borrower_id IN ({ids}) \
-         ORDER BY period_end",
-        &[borrower.to_string()],
+        FIN_COLS,
+        "financials WHERE {in:borrower_id}",
+        &Scope::Ids(&[borrower.to_string()]),
     )
     .await?;
-    Ok(rows.iter().map(statement).collect())
+    let mut out: Vec<Statement> = packed::records(text.as_deref())
+        .map(|rec| statement(&Fields::split("financials", rec)))
+        .collect::<Result<_, _>>()?;
+    out.sort_by_key(|s| s.period_end);
+    Ok(out)
 }
 
 /// A borrower's loan ids.

@@ -252,6 +252,102 @@ pub struct AlertFacts {
     pub score_ptp: Option<f64>,
 }
 
+impl AlertFacts {
+    /// Bytes equal for two facts exactly when every field is (numbers by bit pattern), so
+    /// that the rules' outcomes can be remembered per distinct facts: most borrowers of a
+    /// book share theirs with many others.
+    pub fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(160);
+        let text = |k: &mut Vec<u8>, s: Option<&str>| match s {
+            None => k.push(0),
+            Some(s) => {
+                k.push(1);
+                k.extend_from_slice(&(s.len() as u64).to_le_bytes());
+                k.extend_from_slice(s.as_bytes());
+            }
+        };
+        let int = |k: &mut Vec<u8>, v: Option<i64>| match v {
+            None => k.push(0),
+            Some(v) => {
+                k.push(1);
+                k.extend_from_slice(&v.to_le_bytes());
+            }
+        };
+        let num = |k: &mut Vec<u8>, v: Option<f64>| int(k, v.map(|v| v.to_bits() as i64));
+        // Destructured in full, so that a new field cannot be left out of the key.
+        let AlertFacts {
+            kind,
+            max_dpd,
+            overdue_total,
+            delinquent_loans,
+            active_loans,
+            previously_clean,
+            has_open_case,
+            ptp_broken_today,
+            ptp_kept_today,
+            ptp_broken_total,
+            ptp_kept_total,
+            ptp_pending,
+            fin,
+            guarantor,
+            score_current,
+            score_previous,
+            score_roll,
+            score_ptp,
+        } = self;
+        let FinFacts {
+            period_end,
+            current_ratio,
+            quick_ratio,
+            quick_ratio_prev,
+            quick_ratio_change,
+            debt_to_assets,
+            net_margin,
+            ocf_to_current_liabilities,
+            revenue_growth,
+        } = fin;
+        let GuarantorFacts { contact_id, borrower_id, dpd, delinquent } = guarantor;
+        text(&mut k, Some(kind));
+        text(&mut k, period_end.as_deref());
+        text(&mut k, contact_id.as_deref());
+        text(&mut k, borrower_id.as_deref());
+        for v in [
+            Some(*max_dpd),
+            Some(*delinquent_loans),
+            Some(*active_loans),
+            previously_clean.map(i64::from),
+            Some(i64::from(*has_open_case)),
+            Some(*ptp_broken_today),
+            Some(*ptp_kept_today),
+            Some(*ptp_broken_total),
+            Some(*ptp_kept_total),
+            Some(*ptp_pending),
+            *dpd,
+            Some(*delinquent),
+        ] {
+            int(&mut k, v);
+        }
+        for v in [
+            Some(*overdue_total),
+            *current_ratio,
+            *quick_ratio,
+            *quick_ratio_prev,
+            *quick_ratio_change,
+            *debt_to_assets,
+            *net_margin,
+            *ocf_to_current_liabilities,
+            *revenue_growth,
+            *score_current,
+            *score_previous,
+            *score_roll,
+            *score_ptp,
+        ] {
+            num(&mut k, v);
+        }
+        k
+    }
+}
+
 fn dbl(v: Option<f64>) -> Val {
     v.map(Val::Double).into()
 }
@@ -684,5 +780,38 @@ mod tests {
                 "{text}\n{lines:?}\nwant {want}"
             );
         }
+    }
+
+    #[test]
+    fn facts_key_tells_apart_any_field_change() {
+        let base = AlertFacts { kind: "individual".into(), active_loans: 1, ..AlertFacts::default() };
+        assert_eq!(base.key(), base.clone().key());
+        let changed = [
+            AlertFacts { active_loans: 2, ..base.clone() },
+            AlertFacts { previously_clean: Some(true), ..base.clone() },
+            AlertFacts { previously_clean: Some(false), ..base.clone() },
+            AlertFacts { overdue_total: 0.01, ..base.clone() },
+            AlertFacts { kind: "company".into(), ..base.clone() },
+            AlertFacts { score_roll: Some(0.0), ..base.clone() },
+            AlertFacts { fin: FinFacts { current_ratio: Some(0.9), ..FinFacts::default() }, ..base.clone() },
+            AlertFacts {
+                fin: FinFacts { period_end: Some("2026-06-30".into()), ..FinFacts::default() },
+                ..base.clone()
+            },
+            AlertFacts {
+                guarantor: GuarantorFacts { contact_id: Some("K1".into()), ..GuarantorFacts::default() },
+                ..base.clone()
+            },
+            AlertFacts {
+                guarantor: GuarantorFacts { borrower_id: Some("K1".into()), ..GuarantorFacts::default() },
+                ..base.clone()
+            },
+        ];
+        let mut keys: Vec<Vec<u8>> = changed.iter().map(AlertFacts::key).collect();
+        keys.push(base.key());
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "every variation has its own key");
     }
 }
