@@ -551,6 +551,78 @@ mod tests {
         assert_eq!(cat.woe(&unseen), vec![0.0]);
     }
 
+    fn starts_to_counts(fine: &[(usize, usize)], starts: &[usize]) -> Vec<(usize, usize)> {
+        starts
+            .iter()
+            .enumerate()
+            .map(|(g, &s)| {
+                let e = starts.get(g + 1).copied().unwrap_or(fine.len());
+                fine[s..e].iter().fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tree_keeps_a_u_shape_that_monotonic_must_flatten() {
+        // Bad rates 40%, 10%, 10%, 40% (a U, like risk by age): the tree splits it into
+        // high / low / high, while the monotonic DP can only keep one side of the U.
+        let fine = [(40, 60), (10, 90), (10, 90), (40, 60)];
+        let totals = (100, 300);
+        let tree = tree_groups(&fine, totals, 1, 8, 0.1);
+        assert_eq!(tree, vec![0, 1, 3]);
+        let iv = |starts: &[usize]| {
+            starts_to_counts(&fine, starts).iter().map(|&(b, g)| woe_iv(b, g, 100, 300).1).sum::<f64>()
+        };
+        let mono = monotone_groups(&fine, totals, 1, 8);
+        assert!(iv(&tree) > iv(&mono) + 0.1, "tree {} mono {}", iv(&tree), iv(&mono));
+        // The bin-count limit and the minimum count bind.
+        assert_eq!(tree_groups(&fine, totals, 1, 2, 0.1).len(), 2);
+        assert_eq!(tree_groups(&fine, totals, 201, 8, 0.1), vec![0]);
+    }
+
+    #[test]
+    fn tree_stops_when_the_relative_iv_gain_is_small() {
+        // One strong cut (10% vs 50%) and a weak one inside the right half (48% vs 52%).
+        let fine = [(10, 90), (48, 52), (52, 48)];
+        let totals = (110, 190);
+        assert_eq!(tree_groups(&fine, totals, 1, 8, 0.1), vec![0, 1]);
+        // With no stop limit the weak cut is made too.
+        assert_eq!(tree_groups(&fine, totals, 1, 8, 0.0), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn tree_method_bins_a_number_and_every_row_lands_in_its_bin() {
+        // Risk high at both ends of x.
+        let vals: Vec<Option<f64>> = (0..1000).map(|i| Some((i % 100) as f64)).collect();
+        let bad: Vec<bool> = (0..1000)
+            .map(|i| ((i * 7919) % 100) < if !(20..80).contains(&(i % 100)) { 50 } else { 10 })
+            .collect();
+        let p = BinningParams { method: BinningMethod::Tree { stop_limit: 0.1 }, ..BinningParams::default() };
+        let vb = fit_binning("x", &Column::Numeric(vals.clone()), &bad, &p);
+        let woes: Vec<f64> = vb.bins.iter().map(|b| b.woe).collect();
+        assert!(vb.bins.len() >= 3 && vb.bins.len() <= p.max_bins, "{woes:?}");
+        // Not monotonic: the ends are riskier than the middle.
+        assert!(woes[0] > woes[1] && woes[woes.len() - 1] > woes[woes.len() - 2], "{woes:?}");
+        let monotonic = fit_binning("x", &Column::Numeric(vals.clone()), &bad, &BinningParams::default());
+        assert!(vb.iv > monotonic.iv + 0.1, "tree {} monotonic {}", vb.iv, monotonic.iv);
+        let assigned = vb.assign(&Column::Numeric(vals));
+        for (i, b) in vb.bins.iter().enumerate() {
+            assert_eq!(assigned.iter().filter(|a| **a == Some(i)).count(), b.count);
+            assert!(b.count >= 50);
+        }
+    }
+
+    #[test]
+    fn params_written_before_the_method_option_read_as_monotonic() {
+        let old = r#"{"fine_bins": 20, "min_bin_share": 0.05, "max_bins": 8}"#;
+        let p: BinningParams = serde_json::from_str(old).unwrap();
+        assert_eq!(p, BinningParams::default());
+        let tree =
+            BinningParams { method: BinningMethod::Tree { stop_limit: 0.1 }, ..BinningParams::default() };
+        let back: BinningParams = serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
+        assert_eq!(back, tree);
+    }
+
     proptest! {
         #[test]
         fn numeric_bins_are_monotonic_and_large_enough(

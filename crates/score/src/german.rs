@@ -7,7 +7,7 @@ use crate::data::Labelled;
 use crate::error::Result;
 use crate::scorecard::TrainParams;
 use crate::split::scorecardpy_split;
-use crate::tune::{Tuning, default_grid, tune};
+use crate::tune::{Tuning, default_grid, tune_and_evaluate};
 
 /// Target column of the German Credit CSV.
 pub const TARGET: &str = "creditability";
@@ -65,7 +65,18 @@ pub struct TunedGermanReport {
 /// then trains the winner on them and tests it on the test rows.
 pub fn german_credit_tuned(data: &Labelled, base: &TrainParams) -> Result<TunedGermanReport> {
     let (train, test) = scorecardpy_split(&data.bad, 0.7, 186);
-    let tuning = tune(data, &train, &default_grid(base), TUNE_FOLDS, TUNE_REPEATS, TUNE_SEED)?;
-    let split = evaluate_split(data, tuning.best_params(), &train, &test)?;
+    german_credit_tuned_on(data, base, train, test)
+}
+
+/// [`german_credit_tuned`] on a given split (the split itself is drawn from every row's
+/// class, as scorecardpy's `split_df` draws it, before any modelling).
+pub fn german_credit_tuned_on(
+    data: &Labelled,
+    base: &TrainParams,
+    train: Vec<usize>,
+    test: Vec<usize>,
+) -> Result<TunedGermanReport> {
+    let (tuning, split) =
+        tune_and_evaluate(data, &train, &test, &default_grid(base), TUNE_FOLDS, TUNE_REPEATS, TUNE_SEED)?;
     Ok(TunedGermanReport { tuning, split, train_rows: train, test_rows: test })
 }

@@ -34,4 +34,4 @@ pub use scorecard::{
     FORMAT_VERSION, Reason, Scaling, Scorecard, ScoredRow, ScoredVariable, Screening, Stability, TrainParams,
     TrainingSummary,
 };
-pub use tune::{TuneRow, Tuning, default_grid, tune};
+pub use tune::{TuneRow, Tuning, default_grid, tune, tune_and_evaluate};

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::binning::BinningMethod;
-use crate::cv::cross_validate;
+use crate::cv::{Holdout, cross_validate, evaluate_split};
 use crate::data::Labelled;
 use crate::error::{Result, ScoreError};
 use crate::logistic::Penalty;
@@ -129,6 +129,22 @@ pub fn tune(
     Ok(Tuning { best, table, folds, repeats, seed, rows: rows.len() })
 }
 
+/// Tunes on `train_rows` only, then trains the chosen parameters on them and evaluates the
+/// model on `test_rows`: the whole procedure a hold-out figure should come from.
+pub fn tune_and_evaluate(
+    data: &Labelled,
+    train_rows: &[usize],
+    test_rows: &[usize],
+    grid: &[TrainParams],
+    folds: usize,
+    repeats: usize,
+    seed: u64,
+) -> Result<(Tuning, Holdout)> {
+    let tuning = tune(data, train_rows, grid, folds, repeats, seed)?;
+    let holdout = evaluate_split(data, tuning.best_params(), train_rows, test_rows)?;
+    Ok((tuning, holdout))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,9 +165,8 @@ mod tests {
     fn picks_the_best_mean_auc_and_keeps_grid_order() {
         let d = data();
         let rows: Vec<usize> = (0..300).collect();
-        let mut weak = TrainParams::default();
         // A huge L1 penalty zeroes every coefficient: constant predictions, AUC 0.5.
-        weak.penalty = Penalty::L1(1e9);
+        let weak = TrainParams { penalty: Penalty::L1(1e9), ..TrainParams::default() };
         let t = tune(&d, &rows, &[weak, TrainParams::default()], 3, 2, 1).unwrap();
         assert_eq!(t.table[0].auc_mean, 0.5);
         assert_eq!(t.best, 1, "{t:?}");
