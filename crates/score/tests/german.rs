@@ -4,8 +4,9 @@
 use arrears_score::german::{
     BAD, TARGET, default_path, german_credit_report, german_credit_tuned, german_credit_tuned_on,
 };
+use arrears_score::logistic::fit_logistic;
 use arrears_score::split::scorecardpy_split;
-use arrears_score::{Labelled, Scorecard, TrainParams};
+use arrears_score::{Labelled, Penalty, Scorecard, TrainParams};
 
 fn committed_test_rows() -> Vec<usize> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/germancredit_split186.txt");
@@ -121,4 +122,27 @@ fn tuned_on_training_rows_only() {
     assert_eq!(s.split.train, r.split.train);
     // …while the test figures, which do read the test rows, do change.
     assert!(s.split.test.auc < r.split.test.auc - 0.1, "scrambled test AUC {}", s.split.test.auc);
+}
+
+#[test]
+fn german_regressions_converge() {
+    // Newton's method on the model's WoE inputs stops on its step-size test, not on the
+    // iteration cap, for both penalties of the grid; and the L2 fit is the model's.
+    let data = Labelled::from_path(default_path(), TARGET, BAD).unwrap();
+    let model = Scorecard::train(&data, &TrainParams::default()).unwrap();
+    let x: Vec<Vec<f64>> = model
+        .variables
+        .iter()
+        .map(|v| v.binning.woe(data.features.column(&v.binning.name).unwrap()))
+        .collect();
+    for penalty in [Penalty::L2(5.0), Penalty::L2(1.0), Penalty::L1(1.0), Penalty::L1(5.0), Penalty::None] {
+        let fit = fit_logistic(&x, &data.bad, penalty);
+        assert!(fit.converged && fit.iterations < 20, "{penalty:?}: {fit:?}");
+        if penalty == TrainParams::default().penalty {
+            assert!((fit.intercept - model.intercept).abs() < 1e-9);
+            for (a, v) in fit.coefs.iter().zip(&model.variables) {
+                assert!((a - v.coef).abs() < 1e-9, "{}", v.binning.name);
+            }
+        }
+    }
 }
