@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use arrears_score::split::scorecardpy_split;
 use arrears_score::{
-    CalibrationRow, CvReport, Evaluation, Labelled, ScoreError, Scorecard, Stability, TrainParams,
-    cross_validate, evaluate_split,
+    CalibrationRow, CvReport, Evaluation, Labelled, ScoreError, Scorecard, Stability, TrainParams, Tuning,
+    cross_validate, default_grid, evaluate_split, tune,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -45,6 +45,13 @@ pub enum ScoreCommand {
         /// Seed of the hold-out split, drawn as scorecardpy's split_df draws it (186 is its documented seed).
         #[arg(long, default_value_t = 186)]
         split_seed: u32,
+        /// Choose binning, IV cut-off and penalty from a fixed grid by repeated k-fold
+        /// cross-validation (--folds) on the hold-out split's training rows only.
+        #[arg(long)]
+        tune: bool,
+        /// Repetitions of the tuning cross-validation.
+        #[arg(long, default_value_t = 4)]
+        tune_repeats: usize,
         /// Print the evaluation as JSON.
         #[arg(long)]
         json: bool,
@@ -92,8 +99,21 @@ impl<T> Flat<T> for std::result::Result<T, ScoreError> {
 /// Runs one `arrears score` subcommand.
 pub fn run(cmd: ScoreCommand) -> Result<()> {
     match cmd {
-        ScoreCommand::Train { csv, target, bad, out, folds, repeats, seed, test_share, split_seed, json } => {
-            let opts = TrainOptions { folds, repeats, seed, test_share, split_seed };
+        ScoreCommand::Train {
+            csv,
+            target,
+            bad,
+            out,
+            folds,
+            repeats,
+            seed,
+            test_share,
+            split_seed,
+            tune,
+            tune_repeats,
+            json,
+        } => {
+            let opts = TrainOptions { folds, repeats, seed, test_share, split_seed, tune, tune_repeats };
             train(&csv, &target, &bad, &out, &opts, json)
         }
         ScoreCommand::Apply { model, csv, json } => apply(&model, &csv, json),
@@ -111,6 +131,8 @@ struct TrainOptions {
     seed: u64,
     test_share: f64,
     split_seed: u32,
+    tune: bool,
+    tune_repeats: usize,
 }
 
 fn train(csv: &Path, target: &str, bad: &str, out: &Path, o: &TrainOptions, json: bool) -> Result<()> {
@@ -120,18 +142,33 @@ fn train(csv: &Path, target: &str, bad: &str, out: &Path, o: &TrainOptions, json
     if o.repeats < 1 {
         bail!("--repeats must be at least 1");
     }
+    if o.tune_repeats < 1 {
+        bail!("--tune-repeats must be at least 1");
+    }
     if !(o.test_share > 0.0 && o.test_share < 1.0) {
         bail!("--test-share must be between 0 and 1 (exclusive), got {}", o.test_share);
     }
     let data =
         Labelled::from_path(csv, target, bad).flat().with_context(|| format!("reading {}", csv.display()))?;
     check_rows_for_folds(&data, o.folds)?;
-    let params = TrainParams::default();
-    let model =
-        Scorecard::train(&data, &params).flat().with_context(|| format!("training on {}", csv.display()))?;
     // The split is drawn per class like scorecardpy's split_df, so that on German Credit the
     // default seed gives the split its documentation reports figures for.
     let (train_rows, test_rows) = scorecardpy_split(&data.bad, 1.0 - o.test_share, o.split_seed);
+    // Tuning reads the split's training rows only, so the hold-out test stays a fair test
+    // of the whole procedure, parameter choice included.
+    let tuning: Option<Tuning> = if o.tune {
+        let grid = default_grid(&TrainParams::default());
+        Some(
+            tune(&data, &train_rows, &grid, o.folds, o.tune_repeats, o.seed)
+                .flat()
+                .context("tuning on the hold-out split's training rows")?,
+        )
+    } else {
+        None
+    };
+    let params = tuning.as_ref().map_or_else(TrainParams::default, |t| t.best_params().clone());
+    let model =
+        Scorecard::train(&data, &params).flat().with_context(|| format!("training on {}", csv.display()))?;
     let holdout = evaluate_split(&data, &params, &train_rows, &test_rows)
         .flat()
         .context("evaluating on the hold-out split (the model is fitted on its training rows only)")?;
@@ -156,6 +193,7 @@ fn train(csv: &Path, target: &str, bad: &str, out: &Path, o: &TrainOptions, json
                 "test": holdout.test,
             },
             "cv": cv,
+            "tuning": tuning,
             "information_value": ivs.iter().map(|s| json!({
                 "variable": s.name, "iv": s.iv, "used": s.used, "reason": s.reason,
             })).collect::<Vec<_>>(),
@@ -188,6 +226,9 @@ fn train(csv: &Path, target: &str, bad: &str, out: &Path, o: &TrainOptions, json
         model.base_points,
         model.params.scaling.pdo
     )?;
+    if let Some(t) = &tuning {
+        write_tuning(&mut w, t)?;
+    }
     writeln!(w)?;
     writeln!(
         w,
@@ -229,6 +270,39 @@ fn check_rows_for_folds(data: &Labelled, folds: usize) -> Result<()> {
             data.target,
             data.n_rows()
         );
+    }
+    Ok(())
+}
+
+fn write_tuning(w: &mut impl Write, t: &Tuning) -> Result<()> {
+    writeln!(
+        w,
+        "tuned on the hold-out split's {} training rows: {} candidates by {}x{}-fold CV AUC (seed {}); the model above, the hold-out model and the cross-validation use the choice; best 5:",
+        t.rows,
+        t.table.len(),
+        t.repeats,
+        t.folds,
+        t.seed
+    )?;
+    let mut order: Vec<usize> = (0..t.table.len()).collect();
+    order.sort_by(|&a, &b| t.table[b].auc_mean.total_cmp(&t.table[a].auc_mean).then(a.cmp(&b)));
+    for &i in order.iter().take(5) {
+        let r = &t.table[i];
+        let b = &r.params.binning;
+        writeln!(
+            w,
+            "  {} CV AUC {:.4} (sd {:.4}) KS {:.4}: {:?} binning, max {} bins, min share {}, {} fine bins, min IV {}, {:?}",
+            if i == t.best { "*" } else { " " },
+            r.auc_mean,
+            r.auc_sd,
+            r.ks_mean,
+            b.method,
+            b.max_bins,
+            b.min_bin_share,
+            b.fine_bins,
+            r.params.min_iv,
+            r.params.penalty
+        )?;
     }
     Ok(())
 }

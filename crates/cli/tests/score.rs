@@ -120,6 +120,62 @@ fn german_credit_train_apply_report() {
 }
 
 #[test]
+fn tune_chooses_on_training_rows_and_reports_the_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tuned.json");
+    let csv = german();
+    let out = arrears(&[
+        "score",
+        "train",
+        "--csv",
+        s(&csv),
+        "--target",
+        "creditability",
+        "--bad",
+        "bad",
+        "--out",
+        s(&model),
+        "--tune",
+        "--tune-repeats",
+        "1",
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &v["tuning"];
+    assert_eq!(t["rows"], 700);
+    let table = t["table"].as_array().unwrap();
+    assert_eq!(table.len(), 160);
+    let best = t["best"].as_u64().unwrap() as usize;
+    let top = table[best]["auc_mean"].as_f64().unwrap();
+    assert!(table.iter().all(|r| r["auc_mean"].as_f64().unwrap() <= top));
+    // The saved model carries the chosen parameters.
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(saved["params"], table[best]["params"]);
+    assert!(v["holdout"]["test"]["auc"].as_f64().unwrap() > 0.8);
+    // Without --tune there is no tuning section.
+    let plain = arrears(&[
+        "score",
+        "train",
+        "--csv",
+        s(&csv),
+        "--target",
+        "creditability",
+        "--bad",
+        "bad",
+        "--out",
+        s(&model),
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    let p: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert!(p["tuning"].is_null());
+}
+
+#[test]
 fn shifted_population_shows_in_psi() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.json");

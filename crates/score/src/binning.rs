@@ -1,4 +1,5 @@
-//! Weight-of-evidence binning: optimal monotonic bins for numbers, WoE-ordered groups of levels.
+//! Weight-of-evidence binning: optimal monotonic bins for numbers, WoE-ordered groups of levels,
+//! or (opt-in) scorecardpy-like tree splits that need not be monotonic.
 //!
 //! WoE of a bin is `ln((bads_in_bin / all_bads) / (goods_in_bin / all_goods))`, so a higher
 //! WoE means a riskier bin (the scorecardpy convention). A bin's information value is
@@ -22,12 +23,34 @@ pub struct BinningParams {
     pub min_bin_share: f64,
     /// Largest number of non-missing bins per variable.
     pub max_bins: usize,
+    /// How fine bins are grouped; model files written before this option read as monotonic.
+    #[serde(default)]
+    pub method: BinningMethod,
 }
 
 impl Default for BinningParams {
     fn default() -> Self {
-        BinningParams { fine_bins: 20, min_bin_share: 0.05, max_bins: 8 }
+        BinningParams { fine_bins: 20, min_bin_share: 0.05, max_bins: 8, method: BinningMethod::Monotonic }
     }
+}
+
+/// How the ordered fine bins of a variable (quantile bins of a number, levels sorted by WoE)
+/// are grouped into the final bins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinningMethod {
+    /// Exact optimum of total IV under a strictly monotonic WoE ([`monotone_groups`]): the
+    /// points of a number rise or fall steadily, which is easy to defend to a regulator.
+    #[default]
+    Monotonic,
+    /// Greedy top-down splits as scorecardpy's `woebin(method="tree")`: each step adds the
+    /// cut that raises total IV most, while every bin keeps its minimum share; stops when a
+    /// step raises IV by less than `stop_limit` (relative) or at `max_bins`. WoE may turn
+    /// (e.g. a U-shaped age effect).
+    Tree {
+        /// Smallest relative IV gain of a split worth making (scorecardpy's default: 0.1).
+        stop_limit: f64,
+    },
 }
 
 /// Which rows fall in a bin.
@@ -195,6 +218,62 @@ pub fn monotone_groups(
     best_overall.1
 }
 
+/// Greedy top-down grouping of ordered fine bins (see [`BinningMethod::Tree`]): start from
+/// one group and keep adding the single cut that maximises total IV, as long as every group
+/// holds at least `min_count` rows, there are fewer than `max_groups` groups, and the cut
+/// raises IV by at least `stop_limit` times the IV before it. Returns every group's start.
+pub fn tree_groups(
+    fine: &[(usize, usize)],
+    totals: (usize, usize),
+    min_count: usize,
+    max_groups: usize,
+    stop_limit: f64,
+) -> Vec<usize> {
+    let m = fine.len();
+    let mut pb = vec![0usize; m + 1];
+    let mut pg = vec![0usize; m + 1];
+    for (i, &(b, g)) in fine.iter().enumerate() {
+        pb[i + 1] = pb[i] + b;
+        pg[i + 1] = pg[i] + g;
+    }
+    let group = |i: usize, j: usize| {
+        let (b, g) = (pb[j] - pb[i], pg[j] - pg[i]);
+        (b + g, woe_iv(b, g, totals.0, totals.1).1)
+    };
+    let mut starts = vec![0usize];
+    let mut total_iv = group(0, m).1;
+    while starts.len() < max_groups.max(1) {
+        // A cut at c only changes the IV of the group it splits, so each candidate is O(1).
+        let mut best: Option<(f64, usize)> = None;
+        for (g, &s) in starts.iter().enumerate() {
+            let e = starts.get(g + 1).copied().unwrap_or(m);
+            let whole = group(s, e).1;
+            for c in s + 1..e {
+                let (left_n, left_iv) = group(s, c);
+                let (right_n, right_iv) = group(c, e);
+                if left_n < min_count || right_n < min_count {
+                    continue;
+                }
+                let iv = total_iv - whole + left_iv + right_iv;
+                // Ties go to the lowest cut, so the result does not depend on float noise order.
+                if best.is_none_or(|(b, _)| iv > b + 1e-12) {
+                    best = Some((iv, c));
+                }
+            }
+        }
+        let Some((iv, c)) = best else { break };
+        // The same relative-gain rule as scorecardpy; the first split of a variable whose one
+        // group has (smoothed) IV ~0 always passes, as there it does.
+        if total_iv > 1e-10 && iv / total_iv - 1.0 < stop_limit {
+            break;
+        }
+        total_iv = iv;
+        let pos = starts.partition_point(|&s| s < c);
+        starts.insert(pos, c);
+    }
+    starts
+}
+
 /// Fits the binning of one variable on the given (training) rows.
 pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParams) -> VarBinning {
     let n = bad.len();
@@ -227,7 +306,7 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                     fine[f].1 += 1;
                 }
             }
-            let starts = monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
+            let starts = group_fine(&fine, (total_bads, total_goods), min_count, params);
             for (g, &s) in starts.iter().enumerate() {
                 let e = starts.get(g + 1).copied().unwrap_or(fine.len());
                 let lo = if s == 0 { None } else { Some(cuts[s - 1]) };
@@ -262,7 +341,7 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
                 .map(|c| c.iter().fold((0, 0), |acc, l| (acc.0 + levels[*l].1.0, acc.1 + levels[*l].1.1)))
                 .collect();
             if !fine.is_empty() {
-                let starts = monotone_groups(&fine, (total_bads, total_goods), min_count, params.max_bins);
+                let starts = group_fine(&fine, (total_bads, total_goods), min_count, params);
                 for (g, &s) in starts.iter().enumerate() {
                     let e = starts.get(g + 1).copied().unwrap_or(fine.len());
                     let mut names: Vec<String> =
@@ -290,6 +369,19 @@ pub fn fit_binning(name: &str, col: &Column, bad: &[bool], params: &BinningParam
         })
         .collect();
     VarBinning { name: name.into(), kind: col.kind(), iv: bins.iter().map(|b| b.iv).sum(), bins }
+}
+
+/// Groups ordered fine bins by the method the parameters ask for.
+fn group_fine(
+    fine: &[(usize, usize)],
+    totals: (usize, usize),
+    min_count: usize,
+    p: &BinningParams,
+) -> Vec<usize> {
+    match p.method {
+        BinningMethod::Monotonic => monotone_groups(fine, totals, min_count, p.max_bins),
+        BinningMethod::Tree { stop_limit } => tree_groups(fine, totals, min_count, p.max_bins, stop_limit),
+    }
 }
 
 /// Lower bounds of quantile fine bins over sorted values (each cut `c` starts a bin `x >= c`).
@@ -457,6 +549,78 @@ mod tests {
             &BinningParams::default(),
         );
         assert_eq!(cat.woe(&unseen), vec![0.0]);
+    }
+
+    fn starts_to_counts(fine: &[(usize, usize)], starts: &[usize]) -> Vec<(usize, usize)> {
+        starts
+            .iter()
+            .enumerate()
+            .map(|(g, &s)| {
+                let e = starts.get(g + 1).copied().unwrap_or(fine.len());
+                fine[s..e].iter().fold((0, 0), |a, x| (a.0 + x.0, a.1 + x.1))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tree_keeps_a_u_shape_that_monotonic_must_flatten() {
+        // Bad rates 40%, 10%, 10%, 40% (a U, like risk by age): the tree splits it into
+        // high / low / high, while the monotonic DP can only keep one side of the U.
+        let fine = [(40, 60), (10, 90), (10, 90), (40, 60)];
+        let totals = (100, 300);
+        let tree = tree_groups(&fine, totals, 1, 8, 0.1);
+        assert_eq!(tree, vec![0, 1, 3]);
+        let iv = |starts: &[usize]| {
+            starts_to_counts(&fine, starts).iter().map(|&(b, g)| woe_iv(b, g, 100, 300).1).sum::<f64>()
+        };
+        let mono = monotone_groups(&fine, totals, 1, 8);
+        assert!(iv(&tree) > iv(&mono) + 0.1, "tree {} mono {}", iv(&tree), iv(&mono));
+        // The bin-count limit and the minimum count bind.
+        assert_eq!(tree_groups(&fine, totals, 1, 2, 0.1).len(), 2);
+        assert_eq!(tree_groups(&fine, totals, 201, 8, 0.1), vec![0]);
+    }
+
+    #[test]
+    fn tree_stops_when_the_relative_iv_gain_is_small() {
+        // One strong cut (10% vs 50%) and a weak one inside the right half (48% vs 52%).
+        let fine = [(10, 90), (48, 52), (52, 48)];
+        let totals = (110, 190);
+        assert_eq!(tree_groups(&fine, totals, 1, 8, 0.1), vec![0, 1]);
+        // With no stop limit the weak cut is made too.
+        assert_eq!(tree_groups(&fine, totals, 1, 8, 0.0), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn tree_method_bins_a_number_and_every_row_lands_in_its_bin() {
+        // Risk high at both ends of x.
+        let vals: Vec<Option<f64>> = (0..1000).map(|i| Some((i % 100) as f64)).collect();
+        let bad: Vec<bool> = (0..1000)
+            .map(|i| ((i * 7919) % 100) < if !(20..80).contains(&(i % 100)) { 50 } else { 10 })
+            .collect();
+        let p = BinningParams { method: BinningMethod::Tree { stop_limit: 0.1 }, ..BinningParams::default() };
+        let vb = fit_binning("x", &Column::Numeric(vals.clone()), &bad, &p);
+        let woes: Vec<f64> = vb.bins.iter().map(|b| b.woe).collect();
+        assert!(vb.bins.len() >= 3 && vb.bins.len() <= p.max_bins, "{woes:?}");
+        // Not monotonic: the ends are riskier than the middle.
+        assert!(woes[0] > woes[1] && woes[woes.len() - 1] > woes[woes.len() - 2], "{woes:?}");
+        let monotonic = fit_binning("x", &Column::Numeric(vals.clone()), &bad, &BinningParams::default());
+        assert!(vb.iv > monotonic.iv + 0.1, "tree {} monotonic {}", vb.iv, monotonic.iv);
+        let assigned = vb.assign(&Column::Numeric(vals));
+        for (i, b) in vb.bins.iter().enumerate() {
+            assert_eq!(assigned.iter().filter(|a| **a == Some(i)).count(), b.count);
+            assert!(b.count >= 50);
+        }
+    }
+
+    #[test]
+    fn params_written_before_the_method_option_read_as_monotonic() {
+        let old = r#"{"fine_bins": 20, "min_bin_share": 0.05, "max_bins": 8}"#;
+        let p: BinningParams = serde_json::from_str(old).unwrap();
+        assert_eq!(p, BinningParams::default());
+        let tree =
+            BinningParams { method: BinningMethod::Tree { stop_limit: 0.1 }, ..BinningParams::default() };
+        let back: BinningParams = serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
+        assert_eq!(back, tree);
     }
 
     proptest! {

@@ -21,9 +21,10 @@ pub mod german;
 pub mod logistic;
 pub mod scorecard;
 pub mod split;
+pub mod tune;
 
 pub use behaviour::{BehaviourModel, BehaviourPart, DatedRows, TimeSplit};
-pub use binning::{Bin, BinRule, BinningParams, VarBinning};
+pub use binning::{Bin, BinRule, BinningMethod, BinningParams, VarBinning};
 pub use cv::{CvReport, FoldResult, Holdout, cross_validate, evaluate_split};
 pub use data::{Column, Kind, Labelled, Table};
 pub use error::{Result, ScoreError};
@@ -33,3 +34,4 @@ pub use scorecard::{
     FORMAT_VERSION, Reason, Scaling, Scorecard, ScoredRow, ScoredVariable, Screening, Stability, TrainParams,
     TrainingSummary,
 };
+pub use tune::{TuneRow, Tuning, default_grid, tune, tune_and_evaluate};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::binning::{BinningParams, VarBinning, fit_binning};
+use crate::binning::{BinningMethod, BinningParams, VarBinning, fit_binning};
 use crate::data::{Kind, Labelled, Table};
 use crate::error::{Result, ScoreError};
 use crate::eval::{bucket_counts, decile_cuts, psi};
@@ -479,6 +479,11 @@ fn validate(p: &TrainParams) -> Result<()> {
     }
     if !(0.0..0.5).contains(&p.binning.min_bin_share) {
         return bad("min_bin_share must be in [0, 0.5)");
+    }
+    if let BinningMethod::Tree { stop_limit } = p.binning.method
+        && !(stop_limit.is_finite() && stop_limit >= 0.0)
+    {
+        return bad("the tree binning's stop_limit must be a non-negative number");
     }
     if p.scaling.odds0.is_nan() || p.scaling.pdo.is_nan() || p.scaling.odds0 <= 0.0 || p.scaling.pdo <= 0.0 {
         return bad("odds0 and pdo must be positive");
