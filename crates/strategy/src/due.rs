@@ -16,7 +16,9 @@
 //!    internal treatment runs (messages, calls, visits, letters, another
 //!    placement); a recall needs a placement; once a terminal step
 //!    (`legal_referral`, `write_off_review`) is done or due, later steps are held
-//!    back except the kinds that run on hold.
+//!    back except the kinds that run on hold; a placement is held back when a recall
+//!    later in the ladder fires on the same date (a case first seen past the recall's
+//!    DPD is not placed at all, and a rerun of the date decides the same).
 //!
 //! Triggers, with `last` the date the step last fired for this case:
 //! - `dpd = N`: the worst DPD is at least N; fires once, or again every
@@ -79,6 +81,9 @@ pub enum HeldBack {
     NotPlaced,
     /// Treatment ended with a terminal step.
     Ended,
+    /// A placement whose recall, later in the ladder, fires on the same date: placing the
+    /// case only to recall it (or, on a rerun of the date, recalling it then) makes no sense.
+    RecallDue,
 }
 
 /// What the strategy decided for one case on one date.
@@ -141,7 +146,8 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
     let history: Vec<&Done> = history.iter().filter(|h| h.on <= on).collect();
     let last = |name: &str| history.iter().filter(|h| h.step == name).map(|h| h.on).max();
     let mut ended = history.iter().any(|h| strategy.step(&h.step).is_some_and(|s| s.kind.is_terminal()));
-    for step in ladder {
+    let guard_holds = |step: &Step| step.guard.as_ref().is_none_or(|g| g.eval_bool(&b) == Ok(true));
+    for (i, step) in ladder.iter().enumerate() {
         let Some(because) = fires(step, facts, last(&step.name), on) else { continue };
         if let Some(g) = &step.guard {
             match g.eval_bool(&b) {
@@ -154,11 +160,19 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
             }
         }
         let placed = facts.case.placed_with.is_some();
+        let recall_due = || {
+            ladder[i + 1..].iter().any(|r| {
+                r.kind == StepKind::AgencyRecall
+                    && fires(r, facts, last(&r.name), on).is_some()
+                    && guard_holds(r)
+            })
+        };
         let held = match facts.case.hold {
             Some(h) if !step.kind.during_hold() => Some(HeldBack::OnHold(h)),
             _ if ended && !step.kind.during_hold() => Some(HeldBack::Ended),
             _ if placed && step.kind.internal_treatment() => Some(HeldBack::Placed),
             _ if !placed && step.kind == StepKind::AgencyRecall => Some(HeldBack::NotPlaced),
+            _ if step.kind == StepKind::AgencyPlacement && recall_due() => Some(HeldBack::RecallDue),
             _ => None,
         };
         if let Some(h) = held {
@@ -506,6 +520,27 @@ dpd = 200
         f.case.placed_with = None;
         let dec = due_steps(&s, &f, &[], d("2026-05-31"));
         assert!(dec.held_back.contains(&("recall".into(), HeldBack::NotPlaced)));
+    }
+
+    #[test]
+    fn no_placement_when_its_recall_is_already_due() {
+        let s = strategy();
+        // (DPD, placed): place fires at 60, recall at 150.
+        let table: &[(i64, bool)] = &[(149, true), (150, false), (220, false)];
+        for &(dpd, placed) in table {
+            let f = sample("C1", d("2026-01-01"), dpd);
+            let dec = due_steps(&s, &f, &[], d("2026-05-31"));
+            assert_eq!(names(&dec).contains(&"place"), placed, "dpd {dpd}");
+            if !placed {
+                assert!(dec.held_back.contains(&("place".into(), HeldBack::RecallDue)), "dpd {dpd}");
+                assert!(dec.held_back.contains(&("recall".into(), HeldBack::NotPlaced)), "dpd {dpd}");
+            }
+        }
+        // A recall that already fired for the case does not hold a new placement back.
+        let f = sample("C1", d("2026-01-01"), 220);
+        let history = [Done { step: "recall".into(), on: d("2026-05-01") }];
+        let dec = due_steps(&s, &f, &history, d("2026-05-31"));
+        assert!(!dec.held_back.iter().any(|(_, h)| *h == HeldBack::RecallDue), "{dec:?}");
     }
 
     #[test]
