@@ -209,22 +209,67 @@ pub async fn alert_inputs(
         scope = Scope::Ids(borrowers);
     }
     let scope = &scope;
+    // The reads are independent: they run side by side on the pool's connections.
+    let fin_rest = format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'");
+    let reads = futures_util::future::try_join_all(vec![
+        select_packed(
+            db,
+            &[
+                "borrower_id",
+                "MIN(currency)",
+                "MAX(dpd)",
+                "SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty)",
+                "SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END)",
+                "SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END)",
+                "MIN(first_on)",
+            ],
+            "loan_state WHERE {in:borrower_id} GROUP BY borrower_id",
+            scope,
+        ),
+        select_packed(
+            db,
+            &["borrower_id", "first_on"],
+            "alert_first_delinquency WHERE {in:borrower_id}",
+            scope,
+        ),
+        select_packed(
+            db,
+            &["borrower_id", "MIN(case_id)"],
+            "cases WHERE status = 'open' AND {in:borrower_id} GROUP BY borrower_id",
+            scope,
+        ),
+        select_packed(
+            db,
+            &["c.borrower_id", "t.status", "t.evaluated_on"],
+            "ptps t JOIN cases c ON c.case_id = t.case_id WHERE {in:c.borrower_id}",
+            scope,
+        ),
+        select_packed(db, FIN_COLS, &fin_rest, scope),
+        select_packed(db, &["borrower_id", "rule_id"], "alert_state WHERE {in:borrower_id}", scope),
+        select_packed(
+            db,
+            &["borrower_id", "rule_id"],
+            "alerts WHERE status <> 'closed' AND {in:borrower_id}",
+            scope,
+        ),
+        // Mobile numbers are registered to one person (real-name registration), so a
+        // guarantor whose phone is a borrower's is that borrower. The worst DPD is taken
+        // below: with a GROUP BY, SQLite scans every contact instead of seeking the page's.
+        select_packed(
+            db,
+            &["c.borrower_id", "c.contact_id", "y.borrower_id", "s.dpd"],
+            "contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
+             JOIN loan_state s ON s.borrower_id = y.borrower_id \
+             WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND {in:c.borrower_id}",
+            scope,
+        ),
+    ]);
+    let (texts, scores) =
+        futures_util::future::try_join(reads, crate::scores::scores_on(db, date, Some(borrowers))).await?;
+    let [states, firsts, cases, ptps, fins, holding, open, guarantors]: [Option<String>; 8] =
+        texts.try_into().expect("eight reads");
     // Rows of borrowers outside the page (a range scope) find no entry and are skipped.
-    let text = select_packed(
-        db,
-        &[
-            "borrower_id",
-            "MIN(currency)",
-            "MAX(dpd)",
-            "SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty)",
-            "SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END)",
-            "SUM(CASE WHEN status = 'active' THEN 1 ELSE 0 END)",
-            "MIN(first_on)",
-        ],
-        "loan_state WHERE {in:borrower_id} GROUP BY borrower_id",
-        scope,
-    )
-    .await?;
+    let text = states;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("loan_state", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
@@ -236,39 +281,21 @@ pub async fn alert_inputs(
             x.first_seen = r.opt_date(6)?;
         }
     }
-    let text = select_packed(
-        db,
-        &["borrower_id", "first_on"],
-        "alert_first_delinquency WHERE {in:borrower_id}",
-        scope,
-    )
-    .await?;
+    let text = firsts;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("alert_first_delinquency", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.first_delinquent = Some(r.date(1)?);
         }
     }
-    let text = select_packed(
-        db,
-        &["borrower_id", "MIN(case_id)"],
-        "cases WHERE status = 'open' AND {in:borrower_id} GROUP BY borrower_id",
-        scope,
-    )
-    .await?;
+    let text = cases;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("cases", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.open_case = Some(r.text(1)?);
         }
     }
-    let text = select_packed(
-        db,
-        &["c.borrower_id", "t.status", "t.evaluated_on"],
-        "ptps t JOIN cases c ON c.case_id = t.case_id WHERE {in:c.borrower_id}",
-        scope,
-    )
-    .await?;
+    let text = ptps;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("ptps", rec);
         let Some(x) = out.get_mut(r.raw(0)?) else { continue };
@@ -285,57 +312,33 @@ pub async fn alert_inputs(
             _ => x.ptp_pending += 1,
         }
     }
-    let text = select_packed(
-        db,
-        FIN_COLS,
-        &format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'"),
-        scope,
-    )
-    .await?;
+    let text = fins;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("financials", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.statements.push(statement(&r)?);
         }
     }
-    for (b, f) in crate::scores::scores_on(db, date, Some(borrowers)).await? {
+    for (b, f) in scores {
         if let Some(x) = out.get_mut(&b) {
             x.scores = f;
         }
     }
-    let text =
-        select_packed(db, &["borrower_id", "rule_id"], "alert_state WHERE {in:borrower_id}", scope).await?;
+    let text = holding;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("alert_state", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.holding.push(r.text(1)?);
         }
     }
-    let text = select_packed(
-        db,
-        &["borrower_id", "rule_id"],
-        "alerts WHERE status <> 'closed' AND {in:borrower_id}",
-        scope,
-    )
-    .await?;
+    let text = open;
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("alerts", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.open_alerts.push(r.text(1)?);
         }
     }
-    // Mobile numbers are registered to one person (real-name registration), so a guarantor
-    // whose phone is a borrower's is that borrower. The worst DPD is taken here: with a
-    // GROUP BY, SQLite scans every contact instead of seeking the page's.
-    let text = select_packed(
-        db,
-        &["c.borrower_id", "c.contact_id", "y.borrower_id", "s.dpd"],
-        "contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
-         JOIN loan_state s ON s.borrower_id = y.borrower_id \
-         WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND {in:c.borrower_id}",
-        scope,
-    )
-    .await?;
+    let text = guarantors;
     let mut worst: std::collections::BTreeMap<(&str, String, String), i64> = Default::default();
     for rec in packed::records(text.as_deref()) {
         let r = Fields::split("contacts", rec);
