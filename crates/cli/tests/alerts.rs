@@ -26,17 +26,7 @@ const SPLIT: u64 = 12;
 
 fn book() -> &'static Path {
     static BOOK: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = BOOK.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("book");
-        let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
-            .args(["generate", "--loans", "2000", "--seed", "11", "--as-of", AS_OF, "--out"])
-            .arg(&path)
-            .output()
-            .expect("generate runs");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        (dir, path)
-    });
+    let (_, path) = BOOK.get_or_init(|| common::generated_book(2000, 11, AS_OF));
     path
 }
 

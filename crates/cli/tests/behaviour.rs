@@ -11,7 +11,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use chrono::{Days, NaiveDate};
@@ -34,17 +33,7 @@ fn minus(d: NaiveDate, n: u64) -> NaiveDate {
 
 fn book() -> &'static Path {
     static BOOK: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = BOOK.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("book");
-        let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
-            .args(["generate", "--loans", "3000", "--seed", "23", "--as-of", LAST, "--out"])
-            .arg(&path)
-            .output()
-            .expect("generate runs");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        (dir, path)
-    });
+    let (_, path) = BOOK.get_or_init(|| common::generated_book(3000, 23, LAST));
     path
 }
 

@@ -10,7 +10,6 @@ mod common;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use arrears_store::Db;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
@@ -47,14 +46,7 @@ const LAST: &str = "2026-10-30";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sixty_business_days_of_treatment_follow_the_strategy_and_the_contact_rules() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let book = dir.path().join("book");
-    let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
-        .args(["generate", "--loans", "2500", "--seed", "11", "--as-of", LAST, "--out"])
-        .arg(&book)
-        .output()
-        .expect("generate runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_dir, book) = common::generated_book(2500, 11, LAST);
     each_backend(async |t: &TestDb| {
         ok(t, &["import", book.to_str().unwrap()]);
         ok(t, &["agency", "add", "default_agency", "--name", "外包一", "--commission", "0.15"]);
@@ -516,14 +508,7 @@ async fn reports_and_moves(t: &TestDb) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_product_s_contact_pack_decides_which_rules_apply() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let book = dir.path().join("book");
-    let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
-        .args(["generate", "--loans", "600", "--seed", "5", "--as-of", "2026-10-10", "--out"])
-        .arg(&book)
-        .output()
-        .expect("generate runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_dir, book) = common::generated_book(600, 5, "2026-10-10");
     each_backend(async |t: &TestDb| {
         ok(t, &["import", book.to_str().unwrap()]);
         ok(t, &["batch", "--from", "2026-10-01", "--to", "2026-10-10"]);

@@ -4,6 +4,21 @@ use std::process::{Command, Output};
 
 use crate::support::TestDb;
 
+/// A book written by `arrears generate` (deterministic for a seed) into a new temporary
+/// folder, kept as long as the returned folder is.
+pub fn generated_book(loans: u32, seed: u64, as_of: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("book");
+    let (loans, seed) = (loans.to_string(), seed.to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .args(["generate", "--loans", &loans, "--seed", &seed, "--as-of", as_of, "--out"])
+        .arg(&path)
+        .output()
+        .expect("generate runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, path)
+}
+
 /// Bytes of an output as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
