@@ -122,6 +122,28 @@ fn range_label(lo: Option<f64>, hi: Option<f64>) -> String {
     format!("[{}, {})", lo.map_or("-inf".into(), fmt_num), hi.map_or("inf".into(), fmt_num))
 }
 
+/// Bad and good counts of any run of consecutive fine bins, from prefix sums.
+struct Runs {
+    bads: Vec<usize>,
+    goods: Vec<usize>,
+}
+
+impl Runs {
+    fn new(fine: &[(usize, usize)]) -> Self {
+        let mut r = Runs { bads: vec![0; fine.len() + 1], goods: vec![0; fine.len() + 1] };
+        for (i, &(b, g)) in fine.iter().enumerate() {
+            r.bads[i + 1] = r.bads[i] + b;
+            r.goods[i + 1] = r.goods[i] + g;
+        }
+        r
+    }
+
+    /// (bads, goods) of fine bins `i..j`.
+    fn counts(&self, i: usize, j: usize) -> (usize, usize) {
+        (self.bads[j] - self.bads[i], self.goods[j] - self.goods[i])
+    }
+}
+
 /// Optimal grouping of ordered fine bins into contiguous groups whose WoE is strictly
 /// monotonic, each holding at least `min_count` rows, at most `max_groups` groups,
 /// maximising total IV. Returns the start index of every group.
@@ -138,14 +160,9 @@ pub fn monotone_groups(
     if m <= 1 {
         return vec![0];
     }
-    let mut pb = vec![0usize; m + 1];
-    let mut pg = vec![0usize; m + 1];
-    for (i, &(b, g)) in fine.iter().enumerate() {
-        pb[i + 1] = pb[i] + b;
-        pg[i + 1] = pg[i] + g;
-    }
+    let runs = Runs::new(fine);
     let stat = |i: usize, j: usize| {
-        let (b, g) = (pb[j] - pb[i], pg[j] - pg[i]);
+        let (b, g) = runs.counts(i, j);
         let (w, v) = woe_iv(b, g, totals.0, totals.1);
         (b + g >= min_count, w, v)
     };
@@ -230,14 +247,9 @@ pub fn tree_groups(
     stop_limit: f64,
 ) -> Vec<usize> {
     let m = fine.len();
-    let mut pb = vec![0usize; m + 1];
-    let mut pg = vec![0usize; m + 1];
-    for (i, &(b, g)) in fine.iter().enumerate() {
-        pb[i + 1] = pb[i] + b;
-        pg[i + 1] = pg[i] + g;
-    }
+    let runs = Runs::new(fine);
     let group = |i: usize, j: usize| {
-        let (b, g) = (pb[j] - pb[i], pg[j] - pg[i]);
+        let (b, g) = runs.counts(i, j);
         (b + g, woe_iv(b, g, totals.0, totals.1).1)
     };
     let mut starts = vec![0usize];

@@ -269,8 +269,7 @@ pub async fn alert_inputs(
     let [states, firsts, cases, ptps, fins, holding, open, guarantors]: [Option<String>; 8] =
         texts.try_into().expect("eight reads");
     // Rows of borrowers outside the page (a range scope) find no entry and are skipped.
-    let text = states;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(states.as_deref()) {
         let r = Fields::split("loan_state", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.currency = Some(r.text(1)?);
@@ -281,22 +280,19 @@ pub async fn alert_inputs(
             x.first_seen = r.opt_date(6)?;
         }
     }
-    let text = firsts;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(firsts.as_deref()) {
         let r = Fields::split("alert_first_delinquency", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.first_delinquent = Some(r.date(1)?);
         }
     }
-    let text = cases;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(cases.as_deref()) {
         let r = Fields::split("cases", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.open_case = Some(r.text(1)?);
         }
     }
-    let text = ptps;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(ptps.as_deref()) {
         let r = Fields::split("ptps", rec);
         let Some(x) = out.get_mut(r.raw(0)?) else { continue };
         let today = r.opt_date(2)? == Some(date);
@@ -312,8 +308,7 @@ pub async fn alert_inputs(
             _ => x.ptp_pending += 1,
         }
     }
-    let text = fins;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(fins.as_deref()) {
         let r = Fields::split("financials", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.statements.push(statement(&r)?);
@@ -324,31 +319,26 @@ pub async fn alert_inputs(
             x.scores = f;
         }
     }
-    let text = holding;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(holding.as_deref()) {
         let r = Fields::split("alert_state", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.holding.push(r.text(1)?);
         }
     }
-    let text = open;
-    for rec in packed::records(text.as_deref()) {
+    for rec in packed::records(open.as_deref()) {
         let r = Fields::split("alerts", rec);
         if let Some(x) = out.get_mut(r.raw(0)?) {
             x.open_alerts.push(r.text(1)?);
         }
     }
-    let text = guarantors;
-    let mut worst: std::collections::BTreeMap<(&str, String, String), i64> = Default::default();
-    for rec in packed::records(text.as_deref()) {
+    let mut worst: std::collections::BTreeMap<(String, String, String), i64> = Default::default();
+    for rec in packed::records(guarantors.as_deref()) {
         let r = Fields::split("contacts", rec);
-        let Some((b, _)) = out.get_key_value(r.raw(0)?) else { continue };
         let dpd = r.int(3)?;
-        let w = worst.entry((b.as_str(), r.text(1)?, r.text(2)?)).or_insert(dpd);
+        let w = worst.entry((r.text(0)?, r.text(1)?, r.text(2)?)).or_insert(dpd);
         *w = (*w).max(dpd);
     }
-    let worst: Vec<_> = worst.into_iter().map(|((b, c, o), dpd)| (b.to_string(), c, o, dpd)).collect();
-    for (b, contact, other, dpd) in worst {
+    for ((b, contact, other), dpd) in worst {
         if let Some(x) = out.get_mut(&b) {
             x.guarantors.push((contact, other, dpd));
         }

@@ -146,17 +146,15 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
     let history: Vec<&Done> = history.iter().filter(|h| h.on <= on).collect();
     let last = |name: &str| history.iter().filter(|h| h.step == name).map(|h| h.on).max();
     let mut ended = history.iter().any(|h| strategy.step(&h.step).is_some_and(|s| s.kind.is_terminal()));
-    let guard_holds = |step: &Step| step.guard.as_ref().is_none_or(|g| g.eval_bool(&b) == Ok(true));
+    let guard = |step: &Step| step.guard.as_ref().map_or(Ok(true), |g| g.eval_bool(&b));
     for (i, step) in ladder.iter().enumerate() {
         let Some(because) = fires(step, facts, last(&step.name), on) else { continue };
-        if let Some(g) = &step.guard {
-            match g.eval_bool(&b) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    d.errors.push(format!("step {}: {e}", step.name));
-                    continue;
-                }
+        match guard(step) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                d.errors.push(format!("step {}: {e}", step.name));
+                continue;
             }
         }
         let placed = facts.case.placed_with.is_some();
@@ -164,7 +162,7 @@ pub fn due_steps(strategy: &Strategy, facts: &CaseFacts, history: &[Done], on: N
             ladder[i + 1..].iter().any(|r| {
                 r.kind == StepKind::AgencyRecall
                     && fires(r, facts, last(&r.name), on).is_some()
-                    && guard_holds(r)
+                    && guard(r) == Ok(true)
             })
         };
         let held = match facts.case.hold {
