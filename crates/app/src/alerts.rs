@@ -59,10 +59,21 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     let newest = store::financials_import_max(db).await?;
     let borrowers = store::changed_borrowers(db, date, mark).await?;
     let mut memo = OutcomeMemo::default();
-    for page in borrowers.chunks(PAGE) {
-        let inputs = store::alert_inputs(db, date, page).await?;
+    // The next page is read while this one is decided and written: the reads run on the
+    // pool's connections and pages are disjoint sets of borrowers, so neither sees the
+    // other's writes.
+    let read = |page: &[String]| {
+        let (db, page) = (db.clone(), page.to_vec());
+        tokio::spawn(async move { store::alert_inputs(&db, date, &page).await })
+    };
+    let pages: Vec<&[String]> = borrowers.chunks(PAGE).collect();
+    let mut reading = pages.first().map(|p| read(p));
+    for (i, page) in pages.iter().enumerate() {
+        let Some(r) = reading.take() else { break };
+        let inputs = r.await.map_err(crate::close::joined)??;
+        reading = pages.get(i + 1).map(|p| read(p));
         let mut writes = AlertWrites::default();
-        for b in page {
+        for b in *page {
             if let Some(input) = inputs.get(b) {
                 decide(b, input, date, rules, &mut memo, &mut writes);
             }

@@ -376,6 +376,12 @@ async fn run_day(
     progress.phase("cases");
     sync_cases(db, date, &mut report).await?;
     report.lap("cases", &mut clock);
+    // The figures read only loan states, which the later phases do not change: the book is
+    // summed on a connection of its own while they run.
+    let book = {
+        let db = db.clone();
+        tokio::spawn(async move { store::book_groups(&db, date).await })
+    };
     // Scores before alerts, so that the alert rules read the date's own scores (and a rerun
     // of the date reads the same ones).
     progress.phase("scores");
@@ -389,8 +395,9 @@ async fn run_day(
     report.lap("treatment", &mut clock);
     stop_at(opts, Failpoint::BeforeFigures);
     progress.phase("figures");
+    let groups = book.await.map_err(joined)??;
     let mut tx = db.begin().await?;
-    store::store_figures(&mut tx, date).await?;
+    store::store_figures(&mut tx, date, &groups).await?;
     store::finish_day(&mut tx, date, &now()).await?;
     crate::audit::record_all(&mut tx, vec![crate::audit::day_event(&report)]).await?;
     tx.commit().await?;
@@ -511,7 +518,7 @@ fn stop_after_chunks(opts: BatchOptions, chunks: u32) {
 }
 
 /// A pipeline task that panicked or was cancelled.
-fn joined(e: tokio::task::JoinError) -> BatchError {
+pub(crate) fn joined(e: tokio::task::JoinError) -> BatchError {
     BatchError::Internal(format!("a batch task failed: {e}"))
 }
 

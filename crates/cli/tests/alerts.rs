@@ -295,6 +295,18 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
             "[{}] missing {missing:?}, unexpected {extra:?}",
             t.backend
         );
+        // Each alert names the case its borrower had open on the date it was raised, if any.
+        let cases_of_alerts = rows(
+            &t.db,
+            "SELECT CAST(a.alert_id AS TEXT), COALESCE(a.case_id, '-'), COALESCE((SELECT MIN(c.case_id) \
+             FROM cases c WHERE c.borrower_id = a.borrower_id AND c.opened_on <= a.raised_on \
+             AND (c.closed_on IS NULL OR c.closed_on > a.raised_on)), '-') FROM alerts a",
+        )
+        .await;
+        let wrong: Vec<_> = cases_of_alerts.iter().filter(|r| r[1] != r[2]).take(5).collect();
+        assert!(wrong.is_empty(), "[{}] alerts naming the wrong case (id, named, open): {wrong:?}", t.backend);
+        let named = cases_of_alerts.iter().filter(|r| r[1] != "-").count();
+        assert!(named > 0 && named < cases_of_alerts.len(), "[{}] {named} alerts name a case", t.backend);
         let count = |rule: &str| got.iter().filter(|g| g.1 == rule).count();
         eprintln!(
             "[{}] alerts: {} in all; {:?}",

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use arrears_core::Amount;
 use arrears_core::ability::Statement;
 use chrono::NaiveDate;
@@ -209,9 +211,12 @@ pub async fn alert_inputs(
         scope = Scope::Ids(borrowers);
     }
     let scope = &scope;
-    // The reads are independent: they run side by side on the pool's connections.
+    // The reads are independent. On PostgreSQL four run side by side; on SQLite one after
+    // another, which costs nothing on two cores. Either way the pool keeps connections for
+    // the page being written and the figures being read meanwhile (see `app::alerts`).
     let fin_rest = format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'");
-    let reads = futures_util::future::try_join_all(vec![
+    let side_by_side = if matches!(db, Db::Sqlite(_)) { 1 } else { 4 };
+    let reads = futures_util::stream::iter(vec![
         select_packed(
             db,
             &[
@@ -232,12 +237,9 @@ pub async fn alert_inputs(
             "alert_first_delinquency WHERE {in:borrower_id}",
             scope,
         ),
-        select_packed(
-            db,
-            &["borrower_id", "MIN(case_id)"],
-            "cases WHERE status = 'open' AND {in:borrower_id} GROUP BY borrower_id",
-            scope,
-        ),
+        // Open cases are picked below: with `status = 'open'` in the query, SQLite walks
+        // every open case of the book through the status index, for every page.
+        select_packed(db, &["borrower_id", "case_id", "status"], "cases WHERE {in:borrower_id}", scope),
         select_packed(
             db,
             &["c.borrower_id", "t.status", "t.evaluated_on"],
@@ -263,7 +265,9 @@ pub async fn alert_inputs(
              WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND {in:c.borrower_id}",
             scope,
         ),
-    ]);
+    ])
+    .buffered(side_by_side)
+    .try_collect::<Vec<_>>();
     let (texts, scores) =
         futures_util::future::try_join(reads, crate::scores::scores_on(db, date, Some(borrowers))).await?;
     let [states, firsts, cases, ptps, fins, holding, open, guarantors]: [Option<String>; 8] =
@@ -288,8 +292,13 @@ pub async fn alert_inputs(
     }
     for rec in packed::records(cases.as_deref()) {
         let r = Fields::split("cases", rec);
-        if let Some(x) = out.get_mut(r.raw(0)?) {
-            x.open_case = Some(r.text(1)?);
+        if let Some(x) = out.get_mut(r.raw(0)?)
+            && r.raw(2)? == "open"
+        {
+            let id = r.text(1)?;
+            if x.open_case.as_ref().is_none_or(|have| id < *have) {
+                x.open_case = Some(id);
+            }
         }
     }
     for rec in packed::records(ptps.as_deref()) {

@@ -1012,15 +1012,19 @@ pub async fn add_ptp(
 
 // ---------------------------------------------------------------- portfolio figures
 
-/// Replaces the portfolio figures and roll rates of `date` with ones computed from every
-/// loan's state, which after the loan phase is each loan's snapshot on `date`.
-pub async fn store_figures(tx: &mut Tx, date: NaiveDate) -> Result<(), StoreError> {
+/// The book's loan states on `date` summed in fine groups, which [`store_figures`] turns
+/// into the date's figures. Read after the loan phase, when each state is the loan's
+/// snapshot on `date`; no later phase of the date changes loan states.
+pub struct BookGroups(Vec<FigureGroup>);
+
+/// Reads the [`BookGroups`] of `date` (one pass over every loan's state).
+pub async fn book_groups(db: &Db, date: NaiveDate) -> Result<BookGroups, StoreError> {
     // One pass over the book, grouped finely (a few hundred groups); the four dimensions and
-    // the roll-rate matrix are summed from those groups below, instead of five passes each
-    // sorting the whole book. A loan evaluated on this date carries the snapshot in force
-    // the business date before in prev_*; any other loan has not changed since, so it was
-    // where it is now.
-    let groups: Vec<FigureGroup> = on_tx!(tx, conn => {
+    // the roll-rate matrix are summed from those groups in `store_figures`, instead of five
+    // passes each sorting the whole book. A loan evaluated on this date carries the snapshot
+    // in force the business date before in prev_*; any other loan has not changed since, so
+    // it was where it is now.
+    let groups: Vec<FigureGroup> = on_pool!(db, pool => {
         sqlx::query_as(
             "SELECT currency, status, bucket, bucket_rank, five_class, product, \
              CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END, \
@@ -1033,9 +1037,14 @@ pub async fn store_figures(tx: &mut Tx, date: NaiveDate) -> Result<(), StoreErro
              FROM loan_state GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
         )
         .bind(date)
-        .fetch_all(&mut *conn)
+        .fetch_all(pool)
         .await?
     });
+    Ok(BookGroups(groups))
+}
+
+/// Replaces the portfolio figures and roll rates of `date` with ones summed from `groups`.
+pub async fn store_figures(tx: &mut Tx, date: NaiveDate, groups: &BookGroups) -> Result<(), StoreError> {
     #[derive(Default)]
     struct Sums {
         rank: i64,
@@ -1048,7 +1057,7 @@ pub async fn store_figures(tx: &mut Tx, date: NaiveDate) -> Result<(), StoreErro
     // (currency, from bucket, to bucket) -> (from rank, to rank, loans, balance)
     type RollKey<'a> = (&'a str, &'a str, &'a str);
     let mut rolls: BTreeMap<RollKey<'_>, [i64; 4]> = BTreeMap::new();
-    for g in &groups {
+    for g in &groups.0 {
         let (currency, status, bucket, bucket_rank, class, product) = (&g.0, &g.1, &g.2, g.3, &g.4, &g.5);
         let mut add = |dimension: &'static str, group: &str, rank: i64| {
             let s = dims
