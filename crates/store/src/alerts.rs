@@ -343,6 +343,10 @@ pub async fn alert_inputs(
     let mut worst: std::collections::BTreeMap<(String, String, String), i64> = Default::default();
     for rec in packed::records(guarantors.as_deref()) {
         let r = Fields::split("contacts", rec);
+        // A range read also brings borrowers outside the page: skip them before allocating.
+        if !out.contains_key(r.raw(0)?) {
+            continue;
+        }
         let dpd = r.int(3)?;
         let w = worst.entry((r.text(0)?, r.text(1)?, r.text(2)?)).or_insert(dpd);
         *w = (*w).max(dpd);
