@@ -54,13 +54,21 @@ async fn select_packed(
         let cond = scope.on(&rest[start + 4..start + len]);
         rest.replace_range(start..=start + len, &cond);
     }
-    let sql = format!(
-        "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM {rest}) t",
-        packed::pack(cols)
-    );
-    Ok(on_pool!(db, pool => {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_one(pool).await?
-    }))
+    match db {
+        Db::Sqlite(pool) => {
+            crate::rows::packed_rows(pool, format!("SELECT {} FROM {rest}", cols.join(", ")), "alerts").await
+        }
+        Db::Postgres(pool) => {
+            let sql = format!(
+                "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM {rest}) t",
+                packed::pack(cols)
+            );
+            Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
+                .persistent(false)
+                .fetch_one(pool)
+                .await?)
+        }
+    }
 }
 
 async fn exec(tx: &mut Tx, sql: String) -> Result<(), StoreError> {

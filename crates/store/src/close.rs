@@ -260,52 +260,76 @@ pub async fn due_loans(
     } else {
         "(s.loan_id IS NULL OR s.review_on <= $2 OR s.dirty_from IS NOT NULL)"
     };
-    let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
-    // The whole chunk comes back as one packed text (see `packed`), in the database's
-    // order of ids, whose last is the next chunk's cursor. On PostgreSQL the join repeats
-    // the cursor for loan_state: it does not carry it across an outer join, and its merge
-    // join would otherwise read every state row before the cursor, for every chunk.
-    // SQLite looks each state up by key, and the extra condition only slows it.
-    let state_from = if matches!(db, Db::Postgres(_)) { "AND s.loan_id > $1" } else { "" };
     let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
          s.outstanding_principal, s.credit, s.track";
     let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
-    let sql = format!(
-        "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
-         FROM loans l LEFT JOIN products p ON p.product = l.product \
-         LEFT JOIN loan_state s ON s.loan_id = l.loan_id {state_from} \
-         WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
-        packed::pack(&cols)
-    );
-    let packed: Option<String> = on_pool!(db, pool => {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(after.unwrap_or("")).bind(date).bind(limit);
-        if let Some(u) = upto {
-            q = q.bind(u);
+    let from = "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id";
+    let (heads, states) = match db {
+        // SQLite hands each row over where it finds it (see `rows`); the values are written
+        // into the SQL, as ids and dates are elsewhere in the batch's bulk statements.
+        Db::Sqlite(pool) => {
+            let upto_clause =
+                upto.map(|u| format!("AND l.loan_id <= {}", text_list(&[u]))).unwrap_or_default();
+            let mut on = String::new();
+            crate::bulk::push_iso_date(&mut on, date);
+            let sql = format!(
+                "SELECT {} {from} WHERE l.loan_id > {} {upto_clause} AND {} ORDER BY l.loan_id LIMIT {limit}",
+                cols.join(", "),
+                text_list(&[after.unwrap_or("")]),
+                filter.replace("$2", &text_list(&[on])),
+            );
+            let acc = (Vec::with_capacity(limit as usize), Vec::with_capacity(limit as usize));
+            crate::rows::fold_rows(pool, sql, "loan_state", acc, |(heads, states), r| {
+                heads.push(loan_from_row(r)?);
+                states.push(stored_state(r)?);
+                Ok(())
+            })
+            .await?
         }
-        q.fetch_one(pool).await?.try_get(0)?
-    });
-    let mut heads = Vec::with_capacity(limit as usize);
-    let mut states = Vec::with_capacity(limit as usize);
-    for rec in packed::records(packed.as_deref()) {
-        let r = Fields::split("loan_state", rec);
-        heads.push(loan_from_row(&r)?);
-        states.push(match r.opt_date(15)? {
-            None => None,
-            Some(first_on) => Some(StoredState {
-                first_on,
-                carried: Carried {
-                    on: r.date(16)?,
-                    review_on: r.opt_date(17)?,
-                    snapshot: snapshot_from_row(&r, 19)?,
-                },
-                dirty_from: r.opt_date(18)?,
-                track: r.opt_text(30)?.as_deref().map(crate::track::from_text).transpose()?,
-            }),
-        });
-    }
+        // The whole chunk comes back as one packed text (see `packed`), in the database's
+        // order of ids. The join repeats the cursor for loan_state: PostgreSQL does not carry
+        // it across an outer join, and its merge join would otherwise read every state row
+        // before the cursor, for every chunk.
+        Db::Postgres(pool) => {
+            let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
+            let sql = format!(
+                "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
+                 {from} AND s.loan_id > $1 \
+                 WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
+                packed::pack(&cols)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(after.unwrap_or(""))
+                .bind(date)
+                .bind(limit);
+            if let Some(u) = upto {
+                q = q.bind(u);
+            }
+            let packed: Option<String> = q.fetch_one(pool).await?.try_get(0)?;
+            let mut heads = Vec::with_capacity(limit as usize);
+            let mut states = Vec::with_capacity(limit as usize);
+            for rec in packed::records(packed.as_deref()) {
+                let r = Fields::split("loan_state", rec);
+                heads.push(loan_from_row(&r)?);
+                states.push(stored_state(&r)?);
+            }
+            (heads, states)
+        }
+    };
     let bundles = attach(db, heads).await?;
     Ok(bundles.into_iter().zip(states).map(|(bundle, state)| DueLoan { bundle, state }).collect())
+}
+
+/// The loan state after the [`LOAN_FIELDS`] of a [`due_loans`] row (`None`: never evaluated).
+fn stored_state(r: &impl Record) -> Result<Option<StoredState>, StoreError> {
+    let Some(first_on) = r.opt_date(15)? else { return Ok(None) };
+    Ok(Some(StoredState {
+        first_on,
+        carried: Carried { on: r.date(16)?, review_on: r.opt_date(17)?, snapshot: snapshot_from_row(r, 19)? },
+        dirty_from: r.opt_date(18)?,
+        track: r.opt_text(30)?.as_deref().map(crate::track::from_text).transpose()?,
+    }))
 }
 
 /// The snapshot in force just before `date` (its latest row dated earlier), if any.
@@ -419,66 +443,65 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
                     .await?;
             }
         }
-        for part in snaps.chunks(ROWS_PER_STATEMENT) {
-            let mut v = Values::new(&format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS})"));
-            for (loan_id, on, s) in part {
-                v.row(|r| {
-                    r.text(loan_id).date(*on);
-                    snapshot_values(r, s);
-                });
-            }
-            sqlx::raw_sql(sqlx::AssertSqlSafe(v.finish(""))).execute(&mut *conn).await?;
-        }
-        for part in items.chunks(ROWS_PER_STATEMENT) {
-            let mut v = Values::new(&format!(
-                "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
-                 dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track)"
-            ));
-            for e in part {
-                let last = &e.advance.last;
-                let prev = e.advance.before_last.as_ref();
-                v.row(|r| {
-                    r.text(&e.loan_id)
-                        .text(&e.borrower_id)
-                        .text(&e.product)
-                        .text(&e.currency)
-                        .date(e.first_on)
-                        .date(last.on)
-                        .opt_date(last.review_on)
-                        .null();
-                    snapshot_values(r, &last.snapshot);
-                    r.opt_text(prev.map(|p| p.status.as_str()))
-                        .opt_text(prev.map(|p| p.bucket.as_str()))
-                        .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
-                        .opt_int(prev.map(|p| p.outstanding_principal.0))
-                        .text(&crate::track::to_text(&e.advance.track));
-                });
-            }
-            let sql = v.finish(
-                " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
-                 evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
-                 status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
-                 bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
-                 overdue_principal = excluded.overdue_principal, overdue_interest = excluded.overdue_interest, \
-                 overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
-                 outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
-                 prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
-                 prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
-                 track = excluded.track",
-            );
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
-        for part in resync.chunks(ROWS_PER_STATEMENT) {
-            let mut v = Values::new("INSERT INTO case_sync (borrower_id)");
-            for id in part {
-                v.row(|r| {
-                    r.text(id);
-                });
-            }
-            let sql = v.finish(" ON CONFLICT (borrower_id) DO NOTHING");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
     });
+    crate::rows::insert_all(
+        tx,
+        &format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS})"),
+        "",
+        &snaps,
+        |r, (loan_id, on, s)| {
+            r.text(loan_id).date(*on);
+            snapshot_values(r, s);
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        &format!(
+            "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
+             dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track)"
+        ),
+        " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
+         evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
+         status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
+         bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
+         overdue_principal = excluded.overdue_principal, overdue_interest = excluded.overdue_interest, \
+         overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
+         outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
+         prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
+         prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
+         track = excluded.track",
+        items,
+        |r, e| {
+            let last = &e.advance.last;
+            let prev = e.advance.before_last.as_ref();
+            r.text(&e.loan_id)
+                .text(&e.borrower_id)
+                .text(&e.product)
+                .text(&e.currency)
+                .date(e.first_on)
+                .date(last.on)
+                .opt_date(last.review_on)
+                .null();
+            snapshot_values(r, &last.snapshot);
+            r.opt_text(prev.map(|p| p.status.as_str()))
+                .opt_text(prev.map(|p| p.bucket.as_str()))
+                .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
+                .opt_int(prev.map(|p| p.outstanding_principal.0))
+                .text(&crate::track::to_text(&e.advance.track));
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO case_sync (borrower_id)",
+        " ON CONFLICT (borrower_id) DO NOTHING",
+        &resync,
+        |r, id| {
+            r.text(id);
+        },
+    )
+    .await?;
     Ok(())
 }
 

@@ -6,16 +6,25 @@
 
 use chrono::NaiveDate;
 
+use crate::rows::Binder;
+
 /// A multi-row `INSERT … VALUES` being written.
 pub(crate) struct Values {
     sql: String,
     rows: usize,
 }
 
-/// One row's values, in column order.
+/// One row's values, in column order: written into SQL text, or bound to a prepared
+/// SQLite statement ([`crate::rows`]).
 pub(crate) struct ValueRow<'a> {
-    sql: &'a mut String,
+    out: Out<'a>,
     first: bool,
+}
+
+enum Out<'a> {
+    Sql(&'a mut String),
+    /// The binder, and a buffer for the text of dates.
+    Bound(&'a mut Binder, &'a mut String),
 }
 
 impl Values {
@@ -33,7 +42,7 @@ impl Values {
             self.sql.push(',');
         }
         self.sql.push('(');
-        fill(&mut ValueRow { sql: &mut self.sql, first: true });
+        fill(&mut ValueRow { out: Out::Sql(&mut self.sql), first: true });
         self.sql.push(')');
         self.rows += 1;
     }
@@ -50,48 +59,73 @@ impl Values {
     }
 }
 
-impl ValueRow<'_> {
-    fn sep(&mut self) {
-        if !self.first {
-            self.sql.push(',');
+impl<'a> ValueRow<'a> {
+    /// A row bound through `binder`; `scratch` holds the text of a date while it is bound.
+    pub(crate) fn bound(binder: &'a mut Binder, scratch: &'a mut String) -> Self {
+        ValueRow { out: Out::Bound(binder, scratch), first: true }
+    }
+
+    /// Where the next value goes, after the separator from the previous one.
+    fn next(&mut self) -> &mut Out<'a> {
+        let first = std::mem::replace(&mut self.first, false);
+        if let Out::Sql(sql) = &mut self.out
+            && !first
+        {
+            sql.push(',');
         }
-        self.first = false;
+        &mut self.out
     }
 
     /// A text value.
     pub(crate) fn text(&mut self, s: &str) -> &mut Self {
-        self.sep();
-        self.sql.push('\'');
-        for part in s.split_inclusive('\'') {
-            self.sql.push_str(part);
-            if part.ends_with('\'') {
-                self.sql.push('\'');
+        match self.next() {
+            Out::Sql(sql) => {
+                sql.push('\'');
+                for part in s.split_inclusive('\'') {
+                    sql.push_str(part);
+                    if part.ends_with('\'') {
+                        sql.push('\'');
+                    }
+                }
+                sql.push('\'');
             }
+            Out::Bound(b, _) => b.text(s),
         }
-        self.sql.push('\'');
         self
     }
 
     /// An integer value.
     pub(crate) fn int(&mut self, v: i64) -> &mut Self {
-        self.sep();
-        self.sql.push_str(itoa::Buffer::new().format(v));
+        match self.next() {
+            Out::Sql(sql) => sql.push_str(itoa::Buffer::new().format(v)),
+            Out::Bound(b, _) => b.int(v),
+        }
         self
     }
 
     /// A date, as `'YYYY-MM-DD'` (a DATE literal for PostgreSQL, the stored text for SQLite).
     pub(crate) fn date(&mut self, d: NaiveDate) -> &mut Self {
-        self.sep();
-        self.sql.push('\'');
-        crate::bulk::push_iso_date(self.sql, d);
-        self.sql.push('\'');
+        match self.next() {
+            Out::Sql(sql) => {
+                sql.push('\'');
+                crate::bulk::push_iso_date(sql, d);
+                sql.push('\'');
+            }
+            Out::Bound(b, scratch) => {
+                scratch.clear();
+                crate::bulk::push_iso_date(scratch, d);
+                b.text(scratch);
+            }
+        }
         self
     }
 
     /// NULL.
     pub(crate) fn null(&mut self) -> &mut Self {
-        self.sep();
-        self.sql.push_str("NULL");
+        match self.next() {
+            Out::Sql(sql) => sql.push_str("NULL"),
+            Out::Bound(b, _) => b.null(),
+        }
         self
     }
 
@@ -125,7 +159,7 @@ impl ValueRow<'_> {
 /// time quadratic in their number.
 pub(crate) fn text_list<S: AsRef<str>>(items: &[S]) -> String {
     let mut out = String::with_capacity(items.len() * 16);
-    let mut row = ValueRow { sql: &mut out, first: true };
+    let mut row = ValueRow { out: Out::Sql(&mut out), first: true };
     for item in items {
         row.text(item.as_ref());
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use arrears_core::schedule::{self, Installment};
 use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
+use chrono::NaiveDate;
 use sqlx::Row as _;
 
 use crate::literal::text_list;
@@ -147,14 +148,32 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
         "SELECT string_agg(loan_id || '{FIELD}' || payment_id || '{FIELD}' || CAST(paid_on AS TEXT) || '{FIELD}' || \
          CAST(amount AS TEXT) || '{FIELD}' || channel, '{RECORD}') FROM payments WHERE loan_id IN ({list})"
     );
-    let (inst_rows, pay_rows) = on_pool!(db, pool => {
+    let mut by_loan = match db {
+        // SQLite hands each payment over where it finds it: packing them cost more there.
+        Db::Sqlite(pool) => {
+            let sql = format!(
+                "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list})"
+            );
+            crate::rows::fold_rows(pool, sql, "payments", HashMap::new(), |by_loan, r| {
+                add_payment(by_loan, r.raw(0)?, r.raw(1)?, r.date(2)?, r.int(3)?, r.raw(4)?)
+            })
+            .await?
+        }
+        Db::Postgres(pool) => {
+            let packed: Option<String> =
+                sqlx::raw_sql(sqlx::AssertSqlSafe(pay_sql.as_str())).fetch_one(pool).await?.try_get(0)?;
+            unpack_payments(packed.as_deref())?
+        }
+    };
+    for payments in by_loan.values_mut() {
+        payments.sort_by(|a, b| (a.paid_on, a.id.as_str()).cmp(&(b.paid_on, b.id.as_str())));
+    }
+    let inst_rows = on_pool!(db, pool => {
         let inst = if imported.is_empty() {
             Vec::new()
         } else {
             sqlx::raw_sql(sqlx::AssertSqlSafe(inst_sql.as_str())).fetch_all(pool).await?
         };
-        let pays: Option<String> =
-            sqlx::raw_sql(sqlx::AssertSqlSafe(pay_sql.as_str())).fetch_one(pool).await?.try_get(0)?;
         let mut insts = Vec::with_capacity(inst.len());
         for r in &inst {
             insts.push((
@@ -168,7 +187,7 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
                 },
             ));
         }
-        (insts, pays)
+        insts
     });
     // Group by id rather than merge by order: the database's collation may sort ids
     // differently from Rust's byte order.
@@ -176,7 +195,6 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
     for (id, i) in inst_rows {
         schedules.entry(id).or_default().push(i);
     }
-    let mut by_loan = unpack_payments(pay_rows.as_deref())?;
     let mut out = Vec::with_capacity(heads.len());
     for LoanHead { loan, tolerance, stored, buckets, classes } in heads {
         let id = loan.id.as_str();
@@ -192,30 +210,40 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
 }
 
 /// Reads the payments [`attach`] packed into one text (loan, payment, value date, amount,
-/// channel), by loan, each loan's sorted by value date then id.
-fn unpack_payments(packed: Option<&str>) -> Result<HashMap<&str, Vec<Payment>>, StoreError> {
-    let mut by_loan: HashMap<&str, Vec<Payment>> = HashMap::new();
+/// channel), by loan.
+fn unpack_payments(packed: Option<&str>) -> Result<HashMap<String, Vec<Payment>>, StoreError> {
+    let mut by_loan = HashMap::new();
     for rec in records(packed) {
         let f = Fields::split("payments", rec);
-        let loan_id = f.raw(0)?;
-        let bad = |e: &dyn std::fmt::Display| corrupt("payments", format!("loan {loan_id}: {e}"));
-        let payments = by_loan.entry(loan_id).or_default();
-        let loan = match payments.first() {
-            Some(p) => p.loan_id.clone(),
-            None => LoanId::new(loan_id).map_err(|e| bad(&e))?,
-        };
-        payments.push(Payment {
-            id: PaymentId::new(f.raw(1)?).map_err(|e| bad(&e))?,
-            loan_id: loan,
-            paid_on: f.date(2)?,
-            amount: Amount(f.int(3)?),
-            channel: f.text(4)?,
-        });
-    }
-    for payments in by_loan.values_mut() {
-        payments.sort_by(|a, b| (a.paid_on, a.id.as_str()).cmp(&(b.paid_on, b.id.as_str())));
+        add_payment(&mut by_loan, f.raw(0)?, f.raw(1)?, f.date(2)?, f.int(3)?, f.raw(4)?)?;
     }
     Ok(by_loan)
+}
+
+/// Adds one stored payment to its loan's list; the loan's id is checked at its first payment.
+fn add_payment(
+    by_loan: &mut HashMap<String, Vec<Payment>>,
+    loan_id: &str,
+    id: &str,
+    paid_on: NaiveDate,
+    amount: i64,
+    channel: &str,
+) -> Result<(), StoreError> {
+    let bad = |e: &dyn std::fmt::Display| corrupt("payments", format!("loan {loan_id}: {e}"));
+    let id = PaymentId::new(id).map_err(|e| bad(&e))?;
+    let payment =
+        |loan_id| Payment { id, loan_id, paid_on, amount: Amount(amount), channel: channel.to_string() };
+    match by_loan.get_mut(loan_id) {
+        Some(payments) => {
+            let loan = payments[0].loan_id.clone();
+            payments.push(payment(loan));
+        }
+        None => {
+            let loan = LoanId::new(loan_id).map_err(|e| bad(&e))?;
+            by_loan.insert(loan_id.to_string(), vec![payment(loan)]);
+        }
+    }
+    Ok(())
 }
 
 /// Loads one loan's terms inside a transaction (sees the transaction's own writes).

@@ -1,0 +1,497 @@
+//! Many rows at once through SQLite's own interface, for the batch's bulk reads and
+//! writes. Writes: on PostgreSQL the rows go as multi-row literal `VALUES`
+//! ([`crate::literal`]); on SQLite one statement is prepared and stepped once per row
+//! through the connection's raw handle, since parsing the literal text cost about two
+//! thirds of each row's time there, and sqlx's bound arguments (looked up by name, boxed,
+//! dates formatted through strftime) were no cheaper. Reads ([`fold_rows`]): each row is
+//! decoded where SQLite hands it over, instead of crossing to the caller's thread row by
+//! row (sqlx) or being packed into one text in SQL and split again (`packed`), which cost
+//! more than finding the rows.
+
+use std::ffi::{CStr, c_int};
+use std::ptr::{self, NonNull};
+
+use libsqlite3_sys as ffi;
+
+use chrono::NaiveDate;
+use sqlx::SqlitePool;
+
+use crate::literal::{ValueRow, Values};
+use crate::packed::{FIELD, RECORD, Record};
+use crate::{StoreError, Tx};
+
+/// Rows per multi-row statement on PostgreSQL: a few hundred KiB of SQL per statement.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Inserts one row per item: `head` is `INSERT INTO table (columns)`, `tail` what follows
+/// the values (an `ON CONFLICT …` clause, or nothing), and `fill` writes an item's values
+/// in column order.
+pub(crate) async fn insert_all<T>(
+    tx: &mut Tx,
+    head: &str,
+    tail: &str,
+    items: &[T],
+    fill: impl Fn(&mut ValueRow<'_>, &T),
+) -> Result<(), StoreError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    match tx {
+        Tx::Postgres(t) => {
+            for part in items.chunks(ROWS_PER_STATEMENT) {
+                let mut v = Values::new(head);
+                for item in part {
+                    v.row(|r| fill(r, item));
+                }
+                sqlx::raw_sql(sqlx::AssertSqlSafe(v.finish(tail))).execute(&mut **t).await?;
+            }
+            Ok(())
+        }
+        Tx::Sqlite(t) => {
+            let columns = column_count(head)?;
+            let mut sql = String::with_capacity(head.len() + tail.len() + 2 * columns + 16);
+            sql.push_str(head);
+            sql.push_str(" VALUES (");
+            for i in 0..columns {
+                sql.push_str(if i == 0 { "?" } else { ",?" });
+            }
+            sql.push(')');
+            sql.push_str(tail);
+            let mut handle = t.lock_handle().await?;
+            // No await from here on: the connection is locked away from its worker thread
+            // until the handle is dropped, and the transaction sqlx began is still open on it.
+            step_rows(handle.as_raw_handle(), &sql, columns, items, &fill)
+        }
+    }
+}
+
+/// Prepares `sql` on `db` and steps it once per item.
+fn step_rows<T>(
+    db: NonNull<ffi::sqlite3>,
+    sql: &str,
+    columns: usize,
+    items: &[T],
+    fill: &impl Fn(&mut ValueRow<'_>, &T),
+) -> Result<(), StoreError> {
+    let stmt = Statement::prepare(db, sql)?;
+    let mut scratch = String::with_capacity(16);
+    let mut binder = Binder { stmt: stmt.stmt, next: 1, failed: None };
+    for item in items {
+        binder.next = 1;
+        fill(&mut ValueRow::bound(&mut binder, &mut scratch), item);
+        if let Some(code) = binder.failed {
+            return Err(stmt.error(code));
+        }
+        let bound = (binder.next - 1) as usize;
+        if bound != columns {
+            return Err(StoreError::Sqlite(format!(
+                "{bound} values written for the {columns} columns of {sql:?}"
+            )));
+        }
+        stmt.step()?;
+    }
+    Ok(())
+}
+
+/// Runs the query `sql` on a connection of `pool` and folds its rows into `acc` with
+/// `each`, on one of tokio's blocking threads (a chunk's read takes tens of milliseconds).
+/// `table` names the rows' table in errors about their values.
+pub(crate) async fn fold_rows<A, F>(
+    pool: &SqlitePool,
+    sql: String,
+    table: &'static str,
+    acc: A,
+    mut each: F,
+) -> Result<A, StoreError>
+where
+    A: Send + 'static,
+    F: FnMut(&mut A, &RawRow<'_>) -> Result<(), StoreError> + Send + 'static,
+{
+    let mut conn = pool.acquire().await?;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut handle = tokio::runtime::Handle::current().block_on(conn.lock_handle())?;
+        let stmt = Statement::prepare(handle.as_raw_handle(), &sql)?;
+        let mut acc = acc;
+        while stmt.next_row()? {
+            each(&mut acc, &RawRow { stmt: &stmt, table })?;
+        }
+        Ok(acc)
+    });
+    read.await.map_err(|e| StoreError::Sqlite(format!("a read task failed: {e}")))?
+}
+
+/// The rows of the query `sql` packed into one text as [`crate::packed`] lays it out
+/// (NULL as the empty field), or `None` when there are none: what `string_agg` over
+/// [`crate::packed::pack`] returns, which SQLite built at several times the cost of
+/// finding the rows (a concatenation and a cast per value, each a new string).
+pub(crate) async fn packed_rows(
+    pool: &SqlitePool,
+    sql: String,
+    table: &'static str,
+) -> Result<Option<String>, StoreError> {
+    fold_rows(pool, sql, table, None, |out: &mut Option<String>, r| {
+        let text = match out {
+            Some(text) => {
+                text.push(RECORD);
+                text
+            }
+            None => out.insert(String::with_capacity(64 * 1024)),
+        };
+        for i in 0..r.columns() {
+            if i > 0 {
+                text.push(FIELD);
+            }
+            text.push_str(r.opt_raw(i)?.unwrap_or_default());
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// The current row of a statement being read by [`fold_rows`].
+pub(crate) struct RawRow<'s> {
+    stmt: &'s Statement,
+    table: &'static str,
+}
+
+impl RawRow<'_> {
+    /// The text of column `i`, or `None` for NULL.
+    pub(crate) fn opt_raw(&self, i: usize) -> Result<Option<&str>, StoreError> {
+        let col = self.column(i)?;
+        let s = self.stmt.stmt.as_ptr();
+        // SAFETY: the statement is positioned on a row (`next_row` returned true) and `col`
+        // is within its columns; the text stays valid until the next step, and the
+        // borrow of `self` (tied to the statement) ends before that.
+        unsafe {
+            if ffi::sqlite3_column_type(s, col) == ffi::SQLITE_NULL {
+                return Ok(None);
+            }
+            let ptr = ffi::sqlite3_column_text(s, col);
+            let len = usize::try_from(ffi::sqlite3_column_bytes(s, col)).unwrap_or(0);
+            if ptr.is_null() {
+                return Err(StoreError::Sqlite("out of memory reading a text value".into()));
+            }
+            let bytes = std::slice::from_raw_parts(ptr, len);
+            std::str::from_utf8(bytes).map(Some).map_err(|_| self.bad(i, "UTF-8 text"))
+        }
+    }
+
+    /// The text of column `i`, which must not be NULL.
+    pub(crate) fn raw(&self, i: usize) -> Result<&str, StoreError> {
+        self.opt_raw(i)?.ok_or_else(|| self.bad(i, "a value (it is NULL)"))
+    }
+
+    /// The number of columns.
+    pub(crate) fn columns(&self) -> usize {
+        // SAFETY: the statement is alive.
+        usize::try_from(unsafe { ffi::sqlite3_column_count(self.stmt.stmt.as_ptr()) }).unwrap_or(0)
+    }
+
+    fn column(&self, i: usize) -> Result<c_int, StoreError> {
+        let count = self.columns();
+        (i < count)
+            .then(|| c_int::try_from(i).ok())
+            .flatten()
+            .ok_or_else(|| StoreError::Sqlite(format!("column {i} wanted of a row with {count}")))
+    }
+
+    fn bad(&self, i: usize, what: &str) -> StoreError {
+        StoreError::Corrupt { table: self.table, detail: format!("column {i}: not {what}") }
+    }
+}
+
+impl Record for RawRow<'_> {
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.raw(i).map(str::to_string)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        let col = self.column(i)?;
+        // SAFETY: as in `opt_raw`.
+        unsafe {
+            match ffi::sqlite3_column_type(self.stmt.stmt.as_ptr(), col) {
+                ffi::SQLITE_INTEGER => Ok(ffi::sqlite3_column_int64(self.stmt.stmt.as_ptr(), col)),
+                _ => Err(self.bad(i, "an integer")),
+            }
+        }
+    }
+    fn date(&self, i: usize) -> Result<NaiveDate, StoreError> {
+        let text = self.raw(i)?;
+        arrears_core::calendar::parse_iso_date(text).ok_or_else(|| self.bad(i, &format!("a date: {text:?}")))
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.opt_raw(i)?.map(str::to_string))
+    }
+    fn opt_date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
+        match self.opt_raw(i)? {
+            None => Ok(None),
+            Some(_) => self.date(i).map(Some),
+        }
+    }
+}
+
+/// The number of columns in `INSERT INTO table (a, b, …)`.
+fn column_count(head: &str) -> Result<usize, StoreError> {
+    let inner = head
+        .find('(')
+        .and_then(|open| head.rfind(')').filter(|&close| close > open).map(|close| &head[open + 1..close]))
+        .ok_or_else(|| StoreError::Sqlite(format!("no column list in {head:?}")))?;
+    Ok(inner.split(',').count())
+}
+
+/// Binds one row's values to a prepared statement, in order.
+pub(crate) struct Binder {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    /// 1-based index of the next parameter.
+    next: c_int,
+    /// The first binding's error code, if one failed.
+    failed: Option<c_int>,
+}
+
+impl Binder {
+    fn done(&mut self, rc: c_int) {
+        if rc != ffi::SQLITE_OK && self.failed.is_none() {
+            self.failed = Some(rc);
+        }
+        self.next += 1;
+    }
+
+    /// Binds a text value (copied by SQLite).
+    pub(crate) fn text(&mut self, s: &str) {
+        let rc = match c_int::try_from(s.len()) {
+            // SAFETY: the statement is alive (owned by `step_rows`' `Statement`) and the
+            // pointer and length describe `s`; SQLITE_TRANSIENT makes SQLite copy it.
+            Ok(len) => unsafe {
+                ffi::sqlite3_bind_text(
+                    self.stmt.as_ptr(),
+                    self.next,
+                    s.as_ptr().cast(),
+                    len,
+                    ffi::SQLITE_TRANSIENT(),
+                )
+            },
+            Err(_) => ffi::SQLITE_TOOBIG,
+        };
+        self.done(rc);
+    }
+
+    /// Binds an integer.
+    pub(crate) fn int(&mut self, v: i64) {
+        // SAFETY: as in `text`.
+        let rc = unsafe { ffi::sqlite3_bind_int64(self.stmt.as_ptr(), self.next, v) };
+        self.done(rc);
+    }
+
+    /// Binds NULL.
+    pub(crate) fn null(&mut self) {
+        // SAFETY: as in `text`.
+        let rc = unsafe { ffi::sqlite3_bind_null(self.stmt.as_ptr(), self.next) };
+        self.done(rc);
+    }
+}
+
+/// A prepared statement, finalised when dropped.
+struct Statement {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    db: NonNull<ffi::sqlite3>,
+}
+
+impl Statement {
+    fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Statement, StoreError> {
+        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Sqlite("statement too long".into()))?;
+        let mut stmt = ptr::null_mut();
+        // SAFETY: `db` is the open connection whose handle the caller holds locked; the
+        // SQL pointer and length describe `sql`, which outlives the call.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut stmt, ptr::null_mut())
+        };
+        match NonNull::new(stmt) {
+            Some(stmt) if rc == ffi::SQLITE_OK => Ok(Statement { stmt, db }),
+            _ => {
+                let err = Statement::message(db, rc);
+                // SAFETY: finalising NULL is a no-op, and a statement that failed to
+                // prepare is finalised here only.
+                unsafe { ffi::sqlite3_finalize(stmt) };
+                Err(StoreError::Sqlite(format!("{err} in {sql:?}")))
+            }
+        }
+    }
+
+    /// Runs the bound row, then resets the statement for the next one.
+    fn step(&self) -> Result<(), StoreError> {
+        // SAFETY: the statement is alive and its connection locked by the caller.
+        let rc = unsafe { ffi::sqlite3_step(self.stmt.as_ptr()) };
+        let result = if rc == ffi::SQLITE_DONE { Ok(()) } else { Err(self.error(rc)) };
+        // SAFETY: as above; reset returns the step's error again, which is already taken.
+        unsafe { ffi::sqlite3_reset(self.stmt.as_ptr()) };
+        result
+    }
+
+    /// Steps a query to its next row: `false` when there is none.
+    fn next_row(&self) -> Result<bool, StoreError> {
+        // SAFETY: the statement is alive and its connection locked by the caller.
+        match unsafe { ffi::sqlite3_step(self.stmt.as_ptr()) } {
+            ffi::SQLITE_ROW => Ok(true),
+            ffi::SQLITE_DONE => Ok(false),
+            rc => Err(self.error(rc)),
+        }
+    }
+
+    fn error(&self, rc: c_int) -> StoreError {
+        StoreError::Sqlite(Statement::message(self.db, rc))
+    }
+
+    fn message(db: NonNull<ffi::sqlite3>, rc: c_int) -> String {
+        // SAFETY: the connection is open; sqlite3_errmsg returns a NUL-terminated string
+        // that stays valid until the next call on it, and it is copied at once.
+        let text = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())) };
+        format!("{} (SQLite code {rc})", text.to_string_lossy())
+    }
+}
+
+impl Drop for Statement {
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared by `prepare` and is finalised once, here.
+        unsafe { ffi::sqlite3_finalize(self.stmt.as_ptr()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, DbUrl};
+
+    async fn sqlite() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DbUrl::new(format!("sqlite://{}/t.db", dir.path().display()));
+        let db = Db::open(&url).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL, d TEXT, note TEXT)")
+            .execute(match &db {
+                Db::Sqlite(p) => p,
+                Db::Postgres(_) => unreachable!("a SQLite URL"),
+            })
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    type Item = (&'static str, i64, Option<NaiveDate>, Option<&'static str>);
+
+    fn fill(r: &mut ValueRow<'_>, (k, n, d, note): &Item) {
+        r.text(k).int(*n).opt_date(*d).opt_text(*note);
+    }
+
+    async fn read_all(db: &Db) -> Vec<(String, i64, Option<NaiveDate>, Option<String>)> {
+        let Db::Sqlite(pool) = db else { unreachable!("a SQLite database") };
+        fold_rows(pool, "SELECT k, n, d, note FROM t ORDER BY k".into(), "t", Vec::new(), |out, r| {
+            out.push((r.text(0)?, r.int(1)?, r.opt_date(2)?, r.opt_text(3)?));
+            Ok(())
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn rows_written_through_sqlite_read_back_exactly() {
+        let (_dir, db) = sqlite().await;
+        let leap = NaiveDate::from_ymd_opt(2024, 2, 29);
+        let items: Vec<Item> = vec![
+            ("O'Brien", i64::MIN, leap, Some("引号 ' and \u{1f}")),
+            ("a", i64::MAX, None, None),
+            ("b", 0, leap, Some("")),
+        ];
+        let mut tx = db.begin().await.unwrap();
+        insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items, fill).await.unwrap();
+        // The tail applies to every row: an upsert replaces the earlier row.
+        let again: Vec<Item> = vec![("a", -1, None, Some("replaced"))];
+        insert_all(
+            &mut tx,
+            "INSERT INTO t (k, n, d, note)",
+            " ON CONFLICT (k) DO UPDATE SET n = excluded.n, note = excluded.note",
+            &again,
+            fill,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            read_all(&db).await,
+            vec![
+                ("O'Brien".to_string(), i64::MIN, leap, Some("引号 ' and \u{1f}".to_string())),
+                ("a".to_string(), -1, None, Some("replaced".to_string())),
+                ("b".to_string(), 0, leap, Some(String::new())),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_row_is_an_error_naming_the_cause_and_the_transaction_can_roll_back() {
+        let (_dir, db) = sqlite().await;
+        let mut tx = db.begin().await.unwrap();
+        let items: Vec<Item> = vec![("x", 1, None, None), ("x", 2, None, None)];
+        let err = insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items, fill).await.unwrap_err();
+        assert!(err.to_string().contains("UNIQUE constraint failed: t.k"), "{err}");
+        tx.rollback().await.unwrap();
+        assert!(read_all(&db).await.is_empty(), "nothing of the failed write is kept");
+
+        // A row that writes fewer values than the statement has columns is refused too.
+        let mut tx = db.begin().await.unwrap();
+        let err = insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items[..1], |r, (k, n, _, _)| {
+            r.text(k).int(*n);
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("2 values written for the 4 columns"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn packed_rows_match_what_string_agg_over_pack_returns() {
+        let (_dir, db) = sqlite().await;
+        let Db::Sqlite(pool) = &db else { unreachable!("a SQLite database") };
+        let leap = NaiveDate::from_ymd_opt(2024, 2, 29);
+        let items: Vec<Item> = vec![("a", -7, leap, None), ("b", 12, None, Some("x y"))];
+        let mut tx = db.begin().await.unwrap();
+        insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items, fill).await.unwrap();
+        tx.commit().await.unwrap();
+        let cols = ["k", "n", "d", "note"];
+        let by_sql: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM t ORDER BY k) x",
+            crate::packed::pack(&cols)
+        )))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let by_rows =
+            packed_rows(pool, format!("SELECT {} FROM t ORDER BY k", cols.join(", ")), "t").await.unwrap();
+        assert_eq!(by_rows, by_sql);
+        assert_eq!(
+            by_rows,
+            Some(format!("a{FIELD}-7{FIELD}2024-02-29{FIELD}{RECORD}b{FIELD}12{FIELD}{FIELD}x y"))
+        );
+        let none = packed_rows(pool, "SELECT k FROM t WHERE k = 'zz'".into(), "t").await.unwrap();
+        assert_eq!(none, None, "no rows is NULL, as string_agg over nothing");
+    }
+
+    #[tokio::test]
+    async fn values_of_the_wrong_kind_are_reported_with_their_table_and_column() {
+        let (_dir, db) = sqlite().await;
+        let Db::Sqlite(pool) = &db else { unreachable!("a SQLite database") };
+        let sql = "SELECT 'text', NULL, 'not a date'";
+        let int = fold_rows(pool, sql.into(), "t", (), |_, r| r.int(0).map(drop)).await.unwrap_err();
+        assert!(int.to_string().contains("table t: column 0: not an integer"), "{int}");
+        let null = fold_rows(pool, sql.into(), "t", (), |_, r| r.text(1).map(drop)).await.unwrap_err();
+        assert!(null.to_string().contains("column 1: not a value (it is NULL)"), "{null}");
+        let date = fold_rows(pool, sql.into(), "t", (), |_, r| r.date(2).map(drop)).await.unwrap_err();
+        assert!(date.to_string().contains("column 2: not a date: \"not a date\""), "{date}");
+        let missing = fold_rows(pool, sql.into(), "t", (), |_, r| r.raw(3).map(drop)).await.unwrap_err();
+        assert!(missing.to_string().contains("column 3 wanted of a row with 3"), "{missing}");
+        let syntax = fold_rows(pool, "SELEC 1".into(), "t", (), |_, _| Ok(())).await.unwrap_err();
+        assert!(syntax.to_string().contains("syntax error"), "{syntax}");
+    }
+
+    #[test]
+    fn columns_are_counted_from_the_insert_head() {
+        assert_eq!(column_count("INSERT INTO t (a, b, c)").unwrap(), 3);
+        assert_eq!(column_count("INSERT INTO case_sync (borrower_id)").unwrap(), 1);
+        assert!(column_count("INSERT INTO t").is_err());
+    }
+}
