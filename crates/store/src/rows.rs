@@ -60,7 +60,13 @@ pub(crate) async fn insert_all<T>(
             let mut handle = t.lock_handle().await?;
             // No await from here on: the connection is locked away from its worker thread
             // until the handle is dropped, and the transaction sqlx began is still open on it.
-            step_rows(handle.as_raw_handle(), &sql, columns, items, &fill)
+            let db = handle.as_raw_handle();
+            // A chunk's rows take tens of milliseconds: on a multi-threaded runtime (the
+            // server's) the thread's other tasks move elsewhere meanwhile.
+            match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::CurrentThread => step_rows(db, &sql, columns, items, &fill),
+                _ => tokio::task::block_in_place(|| step_rows(db, &sql, columns, items, &fill)),
+            }
         }
     }
 }
