@@ -142,12 +142,6 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
          WHERE loan_id IN ({}) ORDER BY loan_id, seq",
         text_list(&imported)
     );
-    // The chunk's payments come back packed into one text (see `packed`): a loan has a
-    // dozen payments on average, and the driver's cost is per row.
-    let pay_sql = format!(
-        "SELECT string_agg(loan_id || '{FIELD}' || payment_id || '{FIELD}' || CAST(paid_on AS TEXT) || '{FIELD}' || \
-         CAST(amount AS TEXT) || '{FIELD}' || channel, '{RECORD}') FROM payments WHERE loan_id IN ({list})"
-    );
     let mut by_loan = match db {
         // SQLite hands each payment over where it finds it: packing them cost more there.
         Db::Sqlite(pool) => {
@@ -159,7 +153,14 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
             })
             .await?
         }
+        // The chunk's payments come back packed into one text (see `packed`): a loan has a
+        // dozen payments on average, and the driver's cost is per row.
         Db::Postgres(pool) => {
+            let pay_sql = format!(
+                "SELECT string_agg(loan_id || '{FIELD}' || payment_id || '{FIELD}' || CAST(paid_on AS TEXT) || \
+                 '{FIELD}' || CAST(amount AS TEXT) || '{FIELD}' || channel, '{RECORD}') \
+                 FROM payments WHERE loan_id IN ({list})"
+            );
             let packed: Option<String> =
                 sqlx::raw_sql(sqlx::AssertSqlSafe(pay_sql.as_str())).fetch_one(pool).await?.try_get(0)?;
             unpack_payments(packed.as_deref())?
