@@ -16,12 +16,10 @@ use libsqlite3_sys as ffi;
 use chrono::NaiveDate;
 use sqlx::SqlitePool;
 
+use crate::bulk::ROWS_PER_STATEMENT;
 use crate::literal::{ValueRow, Values};
 use crate::packed::{FIELD, RECORD, Record};
 use crate::{StoreError, Tx};
-
-/// Rows per multi-row statement on PostgreSQL: a few hundred KiB of SQL per statement.
-const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Inserts one row per item: `head` is `INSERT INTO table (columns)`, `tail` what follows
 /// the values (an `ON CONFLICT …` clause, or nothing), and `fill` writes an item's values
