@@ -148,10 +148,11 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
             let sql = format!(
                 "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list})"
             );
-            crate::rows::fold_rows(pool, sql, "payments", HashMap::new(), |by_loan, r| {
-                add_payment(by_loan, r.raw(0)?, r.raw(1)?, r.date(2)?, r.int(3)?, r.raw(4)?)
+            crate::rows::fold_rows(pool, sql, "payments", PaymentRuns::default(), |runs, r| {
+                runs.add(r.raw(0)?, r.raw(1)?, r.date(2)?, r.int(3)?, r.raw(4)?)
             })
             .await?
+            .finish()
         }
         // The chunk's payments come back packed into one text (see `packed`): a loan has a
         // dozen payments on average, and the driver's cost is per row.
@@ -213,38 +214,62 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
 /// Reads the payments [`attach`] packed into one text (loan, payment, value date, amount,
 /// channel), by loan.
 fn unpack_payments(packed: Option<&str>) -> Result<HashMap<String, Vec<Payment>>, StoreError> {
-    let mut by_loan = HashMap::new();
+    let mut runs = PaymentRuns::default();
     for rec in records(packed) {
         let f = Fields::split("payments", rec);
-        add_payment(&mut by_loan, f.raw(0)?, f.raw(1)?, f.date(2)?, f.int(3)?, f.raw(4)?)?;
+        runs.add(f.raw(0)?, f.raw(1)?, f.date(2)?, f.int(3)?, f.raw(4)?)?;
     }
-    Ok(by_loan)
+    Ok(runs.finish())
 }
 
-/// Adds one stored payment to its loan's list; the loan's id is checked at its first payment.
-fn add_payment(
-    by_loan: &mut HashMap<String, Vec<Payment>>,
-    loan_id: &str,
-    id: &str,
-    paid_on: NaiveDate,
-    amount: i64,
-    channel: &str,
-) -> Result<(), StoreError> {
-    let bad = |e: &dyn std::fmt::Display| corrupt("payments", format!("loan {loan_id}: {e}"));
-    let id = PaymentId::new(id).map_err(|e| bad(&e))?;
-    let payment =
-        |loan_id| Payment { id, loan_id, paid_on, amount: Amount(amount), channel: channel.to_string() };
-    match by_loan.get_mut(loan_id) {
-        Some(payments) => {
-            let loan = payments[0].loan_id.clone();
-            payments.push(payment(loan));
-        }
-        None => {
-            let loan = LoanId::new(loan_id).map_err(|e| bad(&e))?;
-            by_loan.insert(loan_id.to_string(), vec![payment(loan)]);
-        }
+/// A chunk's stored payments by loan. Rows that bring a loan's payments together (the
+/// payments index's order) extend the current run without a lookup, which for ten million
+/// payments was a tenth of reading them; rows in any other order give the same result.
+#[derive(Default)]
+struct PaymentRuns {
+    by_loan: HashMap<String, Vec<Payment>>,
+    run: Option<(LoanId, Vec<Payment>)>,
+}
+
+impl PaymentRuns {
+    /// Adds one stored payment; the loan's id is checked at the start of its run.
+    fn add(
+        &mut self,
+        loan_id: &str,
+        id: &str,
+        paid_on: NaiveDate,
+        amount: i64,
+        channel: &str,
+    ) -> Result<(), StoreError> {
+        let bad = |e: &dyn std::fmt::Display| corrupt("payments", format!("loan {loan_id}: {e}"));
+        let id = PaymentId::new(id).map_err(|e| bad(&e))?;
+        let (loan, payments) = match &mut self.run {
+            Some((loan, payments)) if loan.as_str() == loan_id => (loan, payments),
+            run => {
+                let started = (LoanId::new(loan_id).map_err(|e| bad(&e))?, Vec::new());
+                if let Some((loan, payments)) = run.take() {
+                    self.by_loan.entry(String::from(loan)).or_default().extend(payments);
+                }
+                let (loan, payments) = run.insert(started);
+                (loan, payments)
+            }
+        };
+        payments.push(Payment {
+            id,
+            loan_id: loan.clone(),
+            paid_on,
+            amount: Amount(amount),
+            channel: channel.to_string(),
+        });
+        Ok(())
     }
-    Ok(())
+
+    fn finish(mut self) -> HashMap<String, Vec<Payment>> {
+        if let Some((loan, payments)) = self.run.take() {
+            self.by_loan.entry(String::from(loan)).or_default().extend(payments);
+        }
+        self.by_loan
+    }
 }
 
 /// Loads one loan's terms inside a transaction (sees the transaction's own writes).
