@@ -10,7 +10,7 @@ use arrears_core::Amount;
 use arrears_core::ability::Statement;
 use chrono::NaiveDate;
 
-use crate::literal::{Values, text_list};
+use crate::literal::text_list;
 use crate::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
@@ -469,32 +469,32 @@ pub struct AlertWrites {
 
 /// Writes one page's results, raised on `date`.
 pub async fn apply_alerts(tx: &mut Tx, date: NaiveDate, w: &AlertWrites) -> Result<(), StoreError> {
-    for part in w.raise.chunks(ROWS_PER_STATEMENT) {
-        let mut v = Values::new(
-            "INSERT INTO alerts (borrower_id, case_id, rule_id, severity, departments, vals, raised_on)",
-        );
-        for a in part {
-            v.row(|r| {
-                r.text(&a.borrower_id)
-                    .opt_text(a.case_id.as_deref())
-                    .text(&a.rule_id)
-                    .text(&a.severity)
-                    .text(&a.departments)
-                    .text(&a.values_json)
-                    .date(date);
-            });
-        }
-        exec(tx, v.finish("")).await?;
-    }
-    for part in w.now_holding.chunks(ROWS_PER_STATEMENT) {
-        let mut v = Values::new("INSERT INTO alert_state (borrower_id, rule_id, since)");
-        for (b, rule) in part {
-            v.row(|r| {
-                r.text(b).text(rule).date(date);
-            });
-        }
-        exec(tx, v.finish(" ON CONFLICT DO NOTHING")).await?;
-    }
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO alerts (borrower_id, case_id, rule_id, severity, departments, vals, raised_on)",
+        "",
+        &w.raise,
+        |r, a| {
+            r.text(&a.borrower_id)
+                .opt_text(a.case_id.as_deref())
+                .text(&a.rule_id)
+                .text(&a.severity)
+                .text(&a.departments)
+                .text(&a.values_json)
+                .date(date);
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO alert_state (borrower_id, rule_id, since)",
+        " ON CONFLICT DO NOTHING",
+        &w.now_holding,
+        |r, (b, rule)| {
+            r.text(b).text(rule).date(date);
+        },
+    )
+    .await?;
     let mut by_rule: HashMap<&str, Vec<&str>> = HashMap::new();
     for (b, rule) in &w.stopped {
         by_rule.entry(rule.as_str()).or_default().push(b.as_str());
@@ -509,15 +509,16 @@ pub async fn apply_alerts(tx: &mut Tx, date: NaiveDate, w: &AlertWrites) -> Resu
             exec(tx, sql).await?;
         }
     }
-    for part in w.first_delinquent.chunks(ROWS_PER_STATEMENT) {
-        let mut v = Values::new("INSERT INTO alert_first_delinquency (borrower_id, first_on)");
-        for b in part {
-            v.row(|r| {
-                r.text(b).date(date);
-            });
-        }
-        exec(tx, v.finish(" ON CONFLICT DO NOTHING")).await?;
-    }
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO alert_first_delinquency (borrower_id, first_on)",
+        " ON CONFLICT DO NOTHING",
+        &w.first_delinquent,
+        |r, b| {
+            r.text(b).date(date);
+        },
+    )
+    .await?;
     Ok(())
 }
 

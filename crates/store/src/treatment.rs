@@ -500,35 +500,35 @@ pub async fn close_finished_work(tx: &mut Tx, date: NaiveDate) -> Result<u64, St
 /// Stores a run's decisions. Tasks are keyed by case, step and date, so a second run of the
 /// date adds nothing; a new queue task supersedes the case's older open ones.
 pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) -> Result<(), StoreError> {
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO case_treatment (case_id, segment, experiment, arm, bucket, product)",
+        // Continuity lasts while the case stays in its stage (segment).
+        " ON CONFLICT (case_id) DO UPDATE SET \
+         collector_id = CASE WHEN case_treatment.segment = excluded.segment \
+                        THEN case_treatment.collector_id ELSE NULL END, \
+         segment = excluded.segment, \
+         experiment = COALESCE(case_treatment.experiment, excluded.experiment), \
+         arm = COALESCE(case_treatment.arm, excluded.arm), \
+         bucket = excluded.bucket, product = excluded.product",
+        &w.states,
+        |r, s| {
+            r.text(&s.case_id)
+                .opt_text(s.segment.as_deref())
+                .opt_text(s.experiment.as_deref())
+                .opt_text(s.arm.as_deref())
+                .text(&s.bucket)
+                .text(&s.product);
+        },
+    )
+    .await?;
+    let queued: Vec<&str> = w
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.kind, "call" | "visit" | "guarantor_contact"))
+        .map(|t| t.case_id.as_str())
+        .collect();
     on_tx!(tx, conn => {
-        for part in w.states.chunks(ROWS) {
-            let mut v = Values::new(
-                "INSERT INTO case_treatment (case_id, segment, experiment, arm, bucket, product)",
-            );
-            for s in part {
-                v.row(|r| {
-                    r.text(&s.case_id).opt_text(s.segment.as_deref()).opt_text(s.experiment.as_deref())
-                        .opt_text(s.arm.as_deref()).text(&s.bucket).text(&s.product);
-                });
-            }
-            // Continuity lasts while the case stays in its stage (segment).
-            let sql = v.finish(
-                " ON CONFLICT (case_id) DO UPDATE SET \
-                 collector_id = CASE WHEN case_treatment.segment = excluded.segment \
-                                THEN case_treatment.collector_id ELSE NULL END, \
-                 segment = excluded.segment, \
-                 experiment = COALESCE(case_treatment.experiment, excluded.experiment), \
-                 arm = COALESCE(case_treatment.arm, excluded.arm), \
-                 bucket = excluded.bucket, product = excluded.product",
-            );
-            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
-        let queued: Vec<&str> = w
-            .tasks
-            .iter()
-            .filter(|t| matches!(t.kind, "call" | "visit" | "guarantor_contact"))
-            .map(|t| t.case_id.as_str())
-            .collect();
         for part in queued.chunks(ROWS) {
             let sql = format!(
                 "UPDATE tasks SET status = 'cancelled', reason = 'superseded', closed_on = '{date}' \
@@ -538,35 +538,55 @@ pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) 
             );
             sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
-        for part in w.tasks.chunks(ROWS) {
-            let mut v = Values::new(
-                "INSERT INTO tasks (task_id, case_id, step, kind, created_on, due_at, priority, status, queue, \
-                 template, segment, arm, because, reason, closed_on)",
-            );
-            for t in part {
-                v.row(|r| {
-                    r.text(&t.task_id).text(&t.case_id).text(&t.step).text(t.kind).date(date).text(&t.due_at)
-                        .int(t.priority).text(t.status).opt_text(t.queue.as_deref()).opt_text(t.template.as_deref())
-                        .text(&t.segment).opt_text(t.arm.as_deref()).text(&t.because).opt_text(t.reason.as_deref())
-                        .opt_date((t.status == "done").then_some(date));
-                });
-            }
-            sqlx::raw_sql(AssertSqlSafe(v.finish(" ON CONFLICT (task_id) DO NOTHING"))).execute(&mut *conn).await?;
-        }
-        for part in w.messages.chunks(ROWS) {
-            let mut v = Values::new(
-                "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
-                 send_at, status, created_on, content, content_rules)",
-            );
-            for m in part {
-                v.row(|r| {
-                    r.text(&m.task_id).text(&m.task_id).text(&m.case_id).text(&m.borrower_id).text(m.channel)
-                        .text(&m.template).text(&m.language).text(&m.send_at).text("queued").date(date)
-                        .text(m.content).text(&m.content_rules);
-                });
-            }
-            sqlx::raw_sql(AssertSqlSafe(v.finish(" ON CONFLICT (message_id) DO NOTHING"))).execute(&mut *conn).await?;
-        }
+    });
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO tasks (task_id, case_id, step, kind, created_on, due_at, priority, status, queue, \
+         template, segment, arm, because, reason, closed_on)",
+        " ON CONFLICT (task_id) DO NOTHING",
+        &w.tasks,
+        |r, t| {
+            r.text(&t.task_id)
+                .text(&t.case_id)
+                .text(&t.step)
+                .text(t.kind)
+                .date(date)
+                .text(&t.due_at)
+                .int(t.priority)
+                .text(t.status)
+                .opt_text(t.queue.as_deref())
+                .opt_text(t.template.as_deref())
+                .text(&t.segment)
+                .opt_text(t.arm.as_deref())
+                .text(&t.because)
+                .opt_text(t.reason.as_deref())
+                .opt_date((t.status == "done").then_some(date));
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
+         send_at, status, created_on, content, content_rules)",
+        " ON CONFLICT (message_id) DO NOTHING",
+        &w.messages,
+        |r, m| {
+            r.text(&m.task_id)
+                .text(&m.task_id)
+                .text(&m.case_id)
+                .text(&m.borrower_id)
+                .text(m.channel)
+                .text(&m.template)
+                .text(&m.language)
+                .text(&m.send_at)
+                .text("queued")
+                .date(date)
+                .text(m.content)
+                .text(&m.content_rules);
+        },
+    )
+    .await?;
+    on_tx!(tx, conn => {
         for p in &w.placements {
             sqlx::query(
                 "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on) \
