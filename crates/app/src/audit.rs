@@ -6,6 +6,7 @@
 //! not at all. An entry's kinds and facts are listed in the README's audit section.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -207,22 +208,30 @@ pub fn chunk_digest(items: &[Evaluated]) -> String {
             h.update(line.as_bytes());
         }
         let last = &e.advance.last;
-        let opt = |d: Option<NaiveDate>| d.map_or("-".to_string(), |d| d.to_string());
         line.clear();
-        line.push_str(&format!(
-            "E\t{}\t{}\t{}\t{}\n",
-            e.loan_id,
-            last.on,
-            opt(last.review_on),
-            opt(e.recompute_from)
-        ));
+        let _ = write!(line, "E\t{}\t{}\t", e.loan_id, last.on);
+        push_opt_date(&mut line, last.review_on);
+        line.push('\t');
+        push_opt_date(&mut line, e.recompute_from);
+        line.push('\n');
         h.update(line.as_bytes());
     }
     hex::encode(h.finalize())
 }
 
+/// A date, or `-` for none.
+fn push_opt_date(out: &mut String, d: Option<NaiveDate>) {
+    match d {
+        Some(d) => {
+            let _ = write!(out, "{d}");
+        }
+        None => out.push('-'),
+    }
+}
+
 fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
-    out.push_str(&format!(
+    let _ = write!(
+        out,
         "S\t{loan}\t{on}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
         s.status.as_str(),
         s.dpd,
@@ -234,7 +243,7 @@ fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
         s.overdue.penalty.0,
         s.outstanding_principal.0,
         s.credit.0
-    ));
+    );
 }
 
 /// The entry for one committed chunk of the loan phase (`batch.chunk`).

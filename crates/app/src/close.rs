@@ -387,11 +387,17 @@ async fn run_day(
     progress.phase("scores");
     crate::behaviour::run_phase(db, date, &mut report).await?;
     report.lap("scores", &mut clock);
+    // Treatment's reads run beside the alerts phase, which writes nothing they read.
+    let treatment_read = {
+        let db = db.clone();
+        tokio::spawn(async move { crate::treatment::prepare(&db, date).await })
+    };
     progress.phase("alerts");
     crate::alerts::run_phase(db, date, &mut report).await?;
     report.lap("alerts", &mut clock);
     progress.phase("treatment");
-    report.treatment = crate::treatment::run(db, date).await?;
+    let read = treatment_read.await.map_err(joined)??;
+    report.treatment = crate::treatment::run_prepared(db, date, read).await?;
     report.lap("treatment", &mut clock);
     stop_at(opts, Failpoint::BeforeFigures);
     progress.phase("figures");

@@ -71,7 +71,10 @@ fn validate_id(text: &str) -> Result<(), IdError> {
     if text.len() > 64 {
         return Err(IdError::TooLong(text.to_string()));
     }
-    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // Nearly every id is printable ASCII, which has neither; only others are decoded.
+    if !text.bytes().all(|b| b.is_ascii_graphic())
+        && text.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(IdError::BadCharacter(text.to_string()));
     }
     Ok(())

@@ -257,11 +257,13 @@ pub async fn alert_inputs(
         scope = Scope::Ids(borrowers);
     }
     let scope = &scope;
-    // The reads are independent. On PostgreSQL four run side by side; on SQLite one after
-    // another, which costs nothing on two cores. Either way the pool keeps connections for
-    // the page being written and the figures being read meanwhile (see `app::alerts`).
+    // The reads are independent. On PostgreSQL four run side by side; on SQLite two, which
+    // is what two cores give while the page before is decided and written (one at a time
+    // left the deciding side waiting for a third of the phase). Either way the pool keeps
+    // connections for the page being written and the figures being read meanwhile (see
+    // `app::alerts`).
     let fin_rest = format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'");
-    let side_by_side = if matches!(db, Db::Sqlite(_)) { 1 } else { 4 };
+    let side_by_side = if matches!(db, Db::Sqlite(_)) { 2 } else { 4 };
     let reads = futures_util::stream::iter(vec![
         select_packed(
             db,

@@ -8,7 +8,10 @@ use arrears_core::behaviour::{Ahead, DpdMark, LoanTrack};
 use arrears_core::calendar::parse_iso_date;
 use chrono::NaiveDate;
 
+use std::fmt::Write as _;
+
 use crate::StoreError;
+use crate::bulk::push_iso_date;
 
 const TAG: &str = "t1";
 
@@ -21,22 +24,24 @@ fn dates(out: &mut String, items: impl IntoIterator<Item = NaiveDate>) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&d.to_string());
+        push_iso_date(out, d);
     }
 }
 
 /// The text of `t`.
 pub(crate) fn to_text(t: &LoanTrack) -> String {
-    let mut s = format!("{TAG};{};{};", t.due, t.late);
+    // Written field by field: the batch writes the track of every loan it evaluates.
+    let mut s = String::with_capacity(96);
+    let _ = write!(s, "{TAG};{};{};", t.due, t.late);
     if let Some(p) = t.last_payment {
-        s.push_str(&p.to_string());
+        push_iso_date(&mut s, p);
     }
     s.push(';');
     for (i, a) in t.ahead.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&a.due_on.to_string());
+        push_iso_date(&mut s, a.due_on);
         if a.late {
             s.push('!');
         }
@@ -48,9 +53,10 @@ pub(crate) fn to_text(t: &LoanTrack) -> String {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&format!("{}:{}:", m.as_of, m.dpd));
+        push_iso_date(&mut s, m.as_of);
+        let _ = write!(s, ":{}:", m.dpd);
         if let Some(u) = m.until {
-            s.push_str(&u.to_string());
+            push_iso_date(&mut s, u);
         }
     }
     s.push(';');
