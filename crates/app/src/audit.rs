@@ -230,9 +230,9 @@ fn push_opt_date(out: &mut String, d: Option<NaiveDate>) {
 }
 
 fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "S\t{loan}\t{on}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+        "S\t{loan}\t{on}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
         s.status.as_str(),
         s.dpd,
         s.bucket,

@@ -223,6 +223,14 @@ impl RawRow<'_> {
         self.opt_raw(i)?.ok_or_else(|| self.bad(i, "a value (it is NULL)"))
     }
 
+    /// The integer of column `i`, or `None` for NULL.
+    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        let col = self.column(i)?;
+        // SAFETY: as in `opt_raw`; the type is read before any conversion of the value.
+        let null = unsafe { ffi::sqlite3_column_type(self.stmt.stmt.as_ptr(), col) == ffi::SQLITE_NULL };
+        if null { Ok(None) } else { self.int(i).map(Some) }
+    }
+
     /// The number of columns.
     pub(crate) fn columns(&self) -> usize {
         // SAFETY: the statement is alive.
