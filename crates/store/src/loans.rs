@@ -247,8 +247,8 @@ impl PaymentRuns {
             Some((loan, payments)) if loan.as_str() == loan_id => (loan, payments),
             run => {
                 let started = (LoanId::new(loan_id).map_err(|e| bad(&e))?, Vec::new());
-                if let Some((loan, payments)) = run.take() {
-                    self.by_loan.entry(String::from(loan)).or_default().extend(payments);
+                if let Some(done) = run.take() {
+                    Self::keep(&mut self.by_loan, done);
                 }
                 let (loan, payments) = run.insert(started);
                 (loan, payments)
@@ -264,9 +264,14 @@ impl PaymentRuns {
         Ok(())
     }
 
+    /// Files a finished run under its loan (after any earlier run of the same loan).
+    fn keep(by_loan: &mut HashMap<String, Vec<Payment>>, (loan, payments): (LoanId, Vec<Payment>)) {
+        by_loan.entry(String::from(loan)).or_default().extend(payments);
+    }
+
     fn finish(mut self) -> HashMap<String, Vec<Payment>> {
-        if let Some((loan, payments)) = self.run.take() {
-            self.by_loan.entry(String::from(loan)).or_default().extend(payments);
+        if let Some(done) = self.run.take() {
+            Self::keep(&mut self.by_loan, done);
         }
         self.by_loan
     }

@@ -1,7 +1,8 @@
 //! Many rows at once through SQLite's own interface, for the batch's bulk reads and
 //! writes. Writes: on PostgreSQL the rows go as multi-row literal `VALUES`
-//! ([`crate::literal`]); on SQLite one statement is prepared and stepped once per row
-//! through the connection's raw handle, since parsing the literal text cost about two
+//! ([`crate::literal`]); on SQLite a statement with bound parameters is prepared and
+//! stepped per [`ROWS_PER_STEP`] rows through the connection's raw handle, since parsing
+//! the literal text cost about two
 //! thirds of each row's time there, and sqlx's bound arguments (looked up by name, boxed,
 //! dates formatted through strftime) were no cheaper. Reads ([`fold_rows`]): each row is
 //! decoded where SQLite hands it over, instead of crossing to the caller's thread row by
