@@ -225,11 +225,60 @@ const FIN_COLS: &[&str] = &[
     "operating_cash_flow",
 ];
 
-/// Reads what the alert rules need about `borrowers` (ids in the database's order) on `date`.
+/// The guarantor side of the alert inputs ([`AlertInput::guarantors`]) for the whole book
+/// at once, by the borrower whose contacts they are.
+#[derive(Debug, Default)]
+pub struct GuarantorLinks(HashMap<String, Vec<(String, String, i64)>>);
+
+/// The join from a guarantor contact to the borrower whose phone it has, with that
+/// borrower's loans; a page's read adds its scope.
+const GUARANTOR_ROWS: &str = "contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
+     JOIN loan_state s ON s.borrower_id = y.borrower_id \
+     WHERE c.relation = 'guarantor' AND c.phone_bidx <> ''";
+const GUARANTOR_COLS: &[&str] = &["c.borrower_id", "c.contact_id", "y.borrower_id", "s.dpd"];
+
+/// Reads [`GuarantorLinks`] for every borrower in one join. On PostgreSQL, when most of the
+/// book is read (a first date), this is one hash join of a second or so where the pages
+/// would look each guarantor's phone up in the borrowers' index, a random read each (ten
+/// seconds for a million loans on a server with its default 128 MB of buffers).
+pub async fn guarantor_links(db: &Db) -> Result<GuarantorLinks, StoreError> {
+    // No `{in:…}` in the rows, so the scope is not used.
+    let text = select_packed(db, GUARANTOR_COLS, GUARANTOR_ROWS, &Scope::Ids(&[])).await?;
+    let mut links: HashMap<String, Vec<(String, String, i64)>> = HashMap::new();
+    for ((b, contact, other), dpd) in worst_guarantors(text.as_deref(), |_| true)? {
+        links.entry(b).or_default().push((contact, other, dpd));
+    }
+    Ok(GuarantorLinks(links))
+}
+
+/// (borrower, contact, other borrower) → worst DPD, from packed [`GUARANTOR_COLS`] rows of
+/// borrowers that `keep` accepts; ordered, so each borrower's links come by contact and
+/// other borrower.
+fn worst_guarantors(
+    text: Option<&str>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<std::collections::BTreeMap<(String, String, String), i64>, StoreError> {
+    let mut worst = std::collections::BTreeMap::new();
+    for rec in packed::records(text) {
+        let r = Fields::split("contacts", rec);
+        // A range read also brings borrowers outside the page: skip them before allocating.
+        if !keep(r.raw(0)?) {
+            continue;
+        }
+        let dpd = r.int(3)?;
+        let w = worst.entry((r.text(0)?, r.text(1)?, r.text(2)?)).or_insert(dpd);
+        *w = (*w).max(dpd);
+    }
+    Ok(worst)
+}
+
+/// Reads what the alert rules need about `borrowers` (ids in the database's order) on `date`;
+/// their guarantor links come from `links` when it is given, else from the database.
 pub async fn alert_inputs(
     db: &Db,
     date: NaiveDate,
     borrowers: &[String],
+    links: Option<&GuarantorLinks>,
 ) -> Result<HashMap<String, AlertInput>, StoreError> {
     let mut out: HashMap<String, AlertInput> = HashMap::with_capacity(borrowers.len());
     if borrowers.is_empty() {
@@ -262,9 +311,10 @@ pub async fn alert_inputs(
     // left the deciding side waiting for a third of the phase). Either way the pool keeps
     // connections for the page being written and the figures being read meanwhile (see
     // `app::alerts`).
+    let guarantor_rows = format!("{GUARANTOR_ROWS} AND {{in:c.borrower_id}}");
     let fin_rest = format!("financials WHERE {{in:borrower_id}} AND period_end <= '{d}'");
     let side_by_side = if matches!(db, Db::Sqlite(_)) { 2 } else { 4 };
-    let reads = futures_util::stream::iter(vec![
+    let mut queries = vec![
         select_packed(
             db,
             &[
@@ -302,24 +352,19 @@ pub async fn alert_inputs(
             "alerts WHERE status <> 'closed' AND {in:borrower_id}",
             scope,
         ),
-        // Mobile numbers are registered to one person (real-name registration), so a
-        // guarantor whose phone is a borrower's is that borrower. The worst DPD is taken
-        // below: with a GROUP BY, SQLite scans every contact instead of seeking the page's.
-        select_packed(
-            db,
-            &["c.borrower_id", "c.contact_id", "y.borrower_id", "s.dpd"],
-            "contacts c JOIN borrowers y ON y.phone_bidx = c.phone_bidx AND y.borrower_id <> c.borrower_id \
-             JOIN loan_state s ON s.borrower_id = y.borrower_id \
-             WHERE c.relation = 'guarantor' AND c.phone_bidx <> '' AND {in:c.borrower_id}",
-            scope,
-        ),
-    ])
-    .buffered(side_by_side)
-    .try_collect::<Vec<_>>();
-    let (texts, scores) =
+    ];
+    // Mobile numbers are registered to one person (real-name registration), so a guarantor
+    // whose phone is a borrower's is that borrower. The worst DPD is taken below: with a
+    // GROUP BY, SQLite scans every contact instead of seeking the page's.
+    if links.is_none() {
+        queries.push(select_packed(db, GUARANTOR_COLS, &guarantor_rows, scope));
+    }
+    let reads = futures_util::stream::iter(queries).buffered(side_by_side).try_collect::<Vec<_>>();
+    let (mut texts, scores) =
         futures_util::future::try_join(reads, crate::scores::scores_on(db, date, Some(borrowers))).await?;
-    let [states, firsts, cases, ptps, fins, holding, open, guarantors]: [Option<String>; 8] =
-        texts.try_into().expect("eight reads");
+    let guarantors = if links.is_none() { texts.pop().flatten() } else { None };
+    let [states, firsts, cases, ptps, fins, holding, open]: [Option<String>; 7] =
+        texts.try_into().expect("seven reads besides the guarantors'");
     // Rows of borrowers outside the page (a range scope) find no entry and are skipped.
     for rec in packed::records(states.as_deref()) {
         let r = Fields::split("loan_state", rec);
@@ -388,20 +433,22 @@ pub async fn alert_inputs(
             x.open_alerts.push(r.text(1)?);
         }
     }
-    let mut worst: std::collections::BTreeMap<(String, String, String), i64> = Default::default();
-    for rec in packed::records(guarantors.as_deref()) {
-        let r = Fields::split("contacts", rec);
-        // A range read also brings borrowers outside the page: skip them before allocating.
-        if !out.contains_key(r.raw(0)?) {
-            continue;
+    match links {
+        Some(GuarantorLinks(links)) => {
+            for (b, x) in out.iter_mut() {
+                if let Some(l) = links.get(b) {
+                    x.guarantors = l.clone();
+                }
+            }
         }
-        let dpd = r.int(3)?;
-        let w = worst.entry((r.text(0)?, r.text(1)?, r.text(2)?)).or_insert(dpd);
-        *w = (*w).max(dpd);
-    }
-    for ((b, contact, other), dpd) in worst {
-        if let Some(x) = out.get_mut(&b) {
-            x.guarantors.push((contact, other, dpd));
+        None => {
+            for ((b, contact, other), dpd) in
+                worst_guarantors(guarantors.as_deref(), |b| out.contains_key(b))?
+            {
+                if let Some(x) = out.get_mut(&b) {
+                    x.guarantors.push((contact, other, dpd));
+                }
+            }
         }
     }
     Ok(out)

@@ -752,35 +752,47 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
     for part in voided.chunks(ROWS_PER_STATEMENT) {
         statements.push(format!("UPDATE cases SET status = 'void' WHERE case_id IN ({})", text_list(part)));
     }
-    for part in puts.chunks(ROWS_PER_STATEMENT) {
-        let mut cases = Values::new("INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status)");
-        let mut links = Values::new("INSERT INTO case_loans (case_id, loan_id, added_on)");
-        for &(case_id, borrower_id, opened_on, closed_on, loans) in part {
-            cases.row(|r| {
-                r.text(case_id)
-                    .text(borrower_id)
-                    .date(opened_on)
-                    .opt_date(closed_on)
-                    .text(if closed_on.is_some() { "closed" } else { "open" });
-            });
-            for (loan, on) in loans {
-                links.row(|r| {
-                    r.text(case_id).text(loan).date(*on);
-                });
-            }
-        }
-        statements.push(cases.finish(
-            " ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status",
-        ));
-        if !links.is_empty() {
-            statements.push(links.finish(""));
-        }
-    }
+    let mut finished = Vec::new();
     for part in done.chunks(ROWS_PER_STATEMENT) {
-        statements.push(format!("DELETE FROM case_sync WHERE borrower_id IN ({})", text_list(part)));
+        finished.push(format!("DELETE FROM case_sync WHERE borrower_id IN ({})", text_list(part)));
     }
     on_tx!(tx, conn => {
         for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
+    });
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status)",
+        " ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status",
+        &puts,
+        |r, &(case_id, borrower_id, opened_on, closed_on, _)| {
+            r.text(case_id)
+                .text(borrower_id)
+                .date(opened_on)
+                .opt_date(closed_on)
+                .text(if closed_on.is_some() { "closed" } else { "open" });
+        },
+    )
+    .await?;
+    let links: Vec<(&str, &str, NaiveDate)> = puts
+        .iter()
+        .flat_map(|&(case_id, _, _, _, loans)| {
+            loans.iter().map(move |(loan, on)| (case_id.as_str(), loan.as_str(), *on))
+        })
+        .collect();
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO case_loans (case_id, loan_id, added_on)",
+        "",
+        &links,
+        |r, &(c, l, on)| {
+            r.text(c).text(l).date(on);
+        },
+    )
+    .await?;
+    on_tx!(tx, conn => {
+        for sql in finished {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
     });

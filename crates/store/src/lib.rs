@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 pub mod actions;
 pub mod alerts;
+mod arrays;
 pub mod audit;
 pub mod bulk;
 pub mod close;
@@ -95,6 +96,9 @@ pub enum StoreError {
     /// A statement run through SQLite's own interface failed.
     #[error("database error: {0}")]
     Sqlite(String),
+    /// A bulk write's rows do not fit its statement's columns (a fault in arrears itself).
+    #[error("bulk write refused: {0}")]
+    Rows(String),
     /// Another process holds the lock this one needs.
     #[error("{0}")]
     Busy(String),

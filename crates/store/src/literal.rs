@@ -14,8 +14,9 @@ pub(crate) struct Values {
     rows: usize,
 }
 
-/// One row's values, in column order: written into SQL text, or bound to a prepared
-/// SQLite statement ([`crate::rows`]).
+/// One row's values, in column order: written into SQL text, bound to a prepared SQLite
+/// statement ([`crate::rows`]), or kept as cells for PostgreSQL's column arrays
+/// ([`crate::arrays`]).
 pub(crate) struct ValueRow<'a> {
     out: Out<'a>,
     first: bool,
@@ -25,6 +26,18 @@ enum Out<'a> {
     Sql(&'a mut String),
     /// The binder, and a buffer for the text of dates.
     Bound(&'a mut Binder, &'a mut String),
+    /// Cells, with the text of text cells kept in the one buffer.
+    Cells(&'a mut Vec<Cell>, &'a mut String),
+}
+
+/// One value kept for [`crate::arrays`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cell {
+    Null,
+    Int(i64),
+    Date(NaiveDate),
+    /// Bytes `start..end` of the row buffer's text.
+    Text(usize, usize),
 }
 
 impl Values {
@@ -65,6 +78,11 @@ impl<'a> ValueRow<'a> {
         ValueRow { out: Out::Bound(binder, scratch), first: true }
     }
 
+    /// A row kept as `cells`, its text in `text`.
+    pub(crate) fn cells(cells: &'a mut Vec<Cell>, text: &'a mut String) -> Self {
+        ValueRow { out: Out::Cells(cells, text), first: true }
+    }
+
     /// Where the next value goes, after the separator from the previous one.
     fn next(&mut self) -> &mut Out<'a> {
         let first = std::mem::replace(&mut self.first, false);
@@ -90,6 +108,11 @@ impl<'a> ValueRow<'a> {
                 sql.push('\'');
             }
             Out::Bound(b, _) => b.text(s),
+            Out::Cells(cells, text) => {
+                let start = text.len();
+                text.push_str(s);
+                cells.push(Cell::Text(start, text.len()));
+            }
         }
         self
     }
@@ -99,6 +122,7 @@ impl<'a> ValueRow<'a> {
         match self.next() {
             Out::Sql(sql) => sql.push_str(itoa::Buffer::new().format(v)),
             Out::Bound(b, _) => b.int(v),
+            Out::Cells(cells, _) => cells.push(Cell::Int(v)),
         }
         self
     }
@@ -116,6 +140,7 @@ impl<'a> ValueRow<'a> {
                 crate::bulk::push_iso_date(scratch, d);
                 b.text(scratch);
             }
+            Out::Cells(cells, _) => cells.push(Cell::Date(d)),
         }
         self
     }
@@ -125,6 +150,7 @@ impl<'a> ValueRow<'a> {
         match self.next() {
             Out::Sql(sql) => sql.push_str("NULL"),
             Out::Bound(b, _) => b.null(),
+            Out::Cells(cells, _) => cells.push(Cell::Null),
         }
         self
     }

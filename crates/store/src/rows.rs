@@ -1,9 +1,8 @@
 //! Many rows at once through SQLite's own interface, for the batch's bulk reads and
-//! writes. Writes: on PostgreSQL the rows go as multi-row literal `VALUES`
-//! ([`crate::literal`]); on SQLite a statement with bound parameters is prepared and
-//! stepped per [`ROWS_PER_STEP`] rows through the connection's raw handle, since parsing
-//! the literal text cost about two
-//! thirds of each row's time there, and sqlx's bound arguments (looked up by name, boxed,
+//! writes. Writes: on PostgreSQL the rows go as one array per column ([`crate::arrays`]); on
+//! SQLite a statement with bound parameters is prepared and stepped per [`ROWS_PER_STEP`]
+//! rows through the connection's raw handle, since parsing literal `VALUES` text cost about
+//! two thirds of each row's time there, and sqlx's bound arguments (looked up by name, boxed,
 //! dates formatted through strftime) were no cheaper. Reads ([`fold_rows`]): each row is
 //! decoded where SQLite hands it over, instead of crossing to the caller's thread row by
 //! row (sqlx) or being packed into one text in SQL and split again (`packed`), which cost
@@ -17,8 +16,7 @@ use libsqlite3_sys as ffi;
 use chrono::NaiveDate;
 use sqlx::SqlitePool;
 
-use crate::bulk::ROWS_PER_STATEMENT;
-use crate::literal::{ValueRow, Values};
+use crate::literal::ValueRow;
 use crate::packed::{FIELD, RECORD, Record};
 use crate::{StoreError, Tx};
 
@@ -36,16 +34,7 @@ pub(crate) async fn insert_all<T>(
         return Ok(());
     }
     match tx {
-        Tx::Postgres(t) => {
-            for part in items.chunks(ROWS_PER_STATEMENT) {
-                let mut v = Values::new(head);
-                for item in part {
-                    v.row(|r| fill(r, item));
-                }
-                sqlx::raw_sql(sqlx::AssertSqlSafe(v.finish(tail))).execute(&mut **t).await?;
-            }
-            Ok(())
-        }
+        Tx::Postgres(t) => crate::arrays::insert_all(t, head, tail, items, fill).await,
         Tx::Sqlite(t) => {
             let columns = column_count(head)?;
             let mut handle = t.lock_handle().await?;
@@ -281,7 +270,7 @@ impl Record for RawRow<'_> {
 }
 
 /// The number of columns in `INSERT INTO table (a, b, …)`.
-fn column_count(head: &str) -> Result<usize, StoreError> {
+pub(crate) fn column_count(head: &str) -> Result<usize, StoreError> {
     let inner = head
         .find('(')
         .and_then(|open| head.rfind(')').filter(|&close| close > open).map(|close| &head[open + 1..close]))
@@ -425,6 +414,52 @@ mod tests {
         (dir, db)
     }
 
+    /// A database for the write tests: SQLite always, PostgreSQL when `ARREARS_TEST_PG`
+    /// holds an admin URL (a database of its own, dropped afterwards), where the writes go
+    /// as column arrays instead ([`crate::arrays`]).
+    struct Backend {
+        db: Db,
+        _dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String)>,
+    }
+
+    async fn admin_sql(admin: &str, sql: &str) {
+        let mut c = <sqlx::PgConnection as sqlx::Connection>::connect(admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+    }
+
+    async fn backends() -> Vec<Backend> {
+        let (dir, db) = sqlite().await;
+        let mut out = vec![Backend { db, _dir: Some(dir), pg: None }];
+        if let Some(admin) = std::env::var("ARREARS_TEST_PG").ok().filter(|s| !s.trim().is_empty()) {
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("arrears_rows_{}_{n}", std::process::id());
+            admin_sql(&admin, &format!("CREATE DATABASE {name}")).await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            let db = Db::open(&DbUrl::new(format!("{base}/{name}"))).await.unwrap();
+            let Db::Postgres(pool) = &db else { unreachable!("a PostgreSQL URL") };
+            sqlx::raw_sql("CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL, d DATE, note TEXT)")
+                .execute(pool)
+                .await
+                .unwrap();
+            out.push(Backend { db, _dir: None, pg: Some((admin, name)) });
+        }
+        out
+    }
+
+    impl Drop for Backend {
+        fn drop(&mut self) {
+            if let Some((admin, name)) = self.pg.take() {
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+                })
+                .join();
+            }
+        }
+    }
+
     type Item = (&'static str, i64, Option<NaiveDate>, Option<&'static str>);
 
     fn fill(r: &mut ValueRow<'_>, (k, n, d, note): &Item) {
@@ -432,26 +467,40 @@ mod tests {
     }
 
     async fn read_all(db: &Db) -> Vec<(String, i64, Option<NaiveDate>, Option<String>)> {
-        let Db::Sqlite(pool) = db else { unreachable!("a SQLite database") };
-        fold_rows(pool, "SELECT k, n, d, note FROM t ORDER BY k".into(), "t", Vec::new(), |out, r| {
-            out.push((r.text(0)?, r.int(1)?, r.opt_date(2)?, r.opt_text(3)?));
-            Ok(())
-        })
-        .await
-        .unwrap()
+        // Byte order on both, whatever the PostgreSQL database's collation.
+        let sql = "SELECT k, n, d, note FROM t";
+        let mut rows = match db {
+            Db::Sqlite(pool) => fold_rows(pool, sql.into(), "t", Vec::new(), |out, r| {
+                out.push((r.text(0)?, r.int(1)?, r.opt_date(2)?, r.opt_text(3)?));
+                Ok(())
+            })
+            .await
+            .unwrap(),
+            Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await.unwrap(),
+        };
+        rows.sort();
+        rows
     }
 
     #[tokio::test]
-    async fn rows_written_through_sqlite_read_back_exactly() {
-        let (_dir, db) = sqlite().await;
+    async fn rows_written_read_back_exactly() {
+        for Backend { db, .. } in &backends().await {
+            rows_read_back_exactly(db).await;
+        }
+    }
+
+    async fn rows_read_back_exactly(db: &Db) {
         let leap = NaiveDate::from_ymd_opt(2024, 2, 29);
         let items: Vec<Item> = vec![
-            ("O'Brien", i64::MIN, leap, Some("引号 ' and \u{1f}")),
+            ("O'Brien", i64::MIN, leap, Some("引号 ' and \u{1f} \\ \t\n {\"x\", NULL}")),
             ("a", i64::MAX, None, None),
             ("b", 0, leap, Some("")),
         ];
         let mut tx = db.begin().await.unwrap();
         insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items, fill).await.unwrap();
+        // A column NULL in every row still takes the column's type.
+        let nulls: Vec<Item> = vec![("c", 5, None, None), ("d", 6, None, None)];
+        insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &nulls, fill).await.unwrap();
         // The tail applies to every row: an upsert replaces the earlier row.
         let again: Vec<Item> = vec![("a", -1, None, Some("replaced"))];
         insert_all(
@@ -465,18 +514,30 @@ mod tests {
         .unwrap();
         tx.commit().await.unwrap();
         assert_eq!(
-            read_all(&db).await,
+            read_all(db).await,
             vec![
-                ("O'Brien".to_string(), i64::MIN, leap, Some("引号 ' and \u{1f}".to_string())),
+                (
+                    "O'Brien".to_string(),
+                    i64::MIN,
+                    leap,
+                    Some("引号 ' and \u{1f} \\ \t\n {\"x\", NULL}".to_string())
+                ),
                 ("a".to_string(), -1, None, Some("replaced".to_string())),
                 ("b".to_string(), 0, leap, Some(String::new())),
+                ("c".to_string(), 5, None, None),
+                ("d".to_string(), 6, None, None),
             ]
         );
     }
 
     #[tokio::test]
     async fn rows_are_written_in_whole_steps_and_the_rest_one_by_one_with_the_same_result() {
-        let (_dir, db) = sqlite().await;
+        for Backend { db, .. } in &backends().await {
+            whole_steps_and_the_rest(db).await;
+        }
+    }
+
+    async fn whole_steps_and_the_rest(db: &Db) {
         let day = NaiveDate::from_ymd_opt(2026, 1, 31).unwrap();
         // Two whole steps and five rows left over; keys and values differ per row, so a row
         // bound to another's parameters would show.
@@ -504,7 +565,7 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(read_all(&db).await, want);
+        assert_eq!(read_all(db).await, want);
 
         // A short row inside a whole step is refused like one on its own.
         let mut tx = db.begin().await.unwrap();
@@ -522,13 +583,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_row_is_an_error_naming_the_cause_and_the_transaction_can_roll_back() {
-        let (_dir, db) = sqlite().await;
+        for Backend { db, .. } in &backends().await {
+            a_failing_row(db).await;
+        }
+    }
+
+    async fn a_failing_row(db: &Db) {
         let mut tx = db.begin().await.unwrap();
         let items: Vec<Item> = vec![("x", 1, None, None), ("x", 2, None, None)];
         let err = insert_all(&mut tx, "INSERT INTO t (k, n, d, note)", "", &items, fill).await.unwrap_err();
-        assert!(err.to_string().contains("UNIQUE constraint failed: t.k"), "{err}");
+        let cause = match db {
+            Db::Sqlite(_) => "UNIQUE constraint failed: t.k",
+            Db::Postgres(_) => "duplicate key value violates unique constraint \"t_pkey\"",
+        };
+        assert!(err.to_string().contains(cause), "{err}");
         tx.rollback().await.unwrap();
-        assert!(read_all(&db).await.is_empty(), "nothing of the failed write is kept");
+        assert!(read_all(db).await.is_empty(), "nothing of the failed write is kept");
 
         // A row that writes fewer values than the statement has columns is refused too.
         let mut tx = db.begin().await.unwrap();
