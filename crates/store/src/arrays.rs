@@ -9,7 +9,6 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDate;
 use sqlx::PgConnection;
 
 use crate::StoreError;
@@ -48,36 +47,24 @@ pub(crate) async fn insert_all<T>(
         let kinds = (0..columns).map(|c| kind_of(head, &cells, columns, c)).collect::<Result<Vec<_>, _>>()?;
         let sql = statement(head, tail, &kinds);
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        let rows = || cells.chunks_exact(columns);
         if kinds.iter().all(|k| *k == Kind::Null) {
             q = q.bind(part.len() as i64);
         }
+        // One array per column; a cell of another kind is NULL (`kind_of` allows no other).
+        let column = |c: usize| cells.chunks_exact(columns).map(move |r| r[c]);
         for (c, kind) in kinds.iter().enumerate() {
             q = match kind {
                 Kind::Null => q,
                 Kind::Int => q.bind(
-                    rows()
-                        .map(|r| match r[c] {
-                            Cell::Int(v) => Some(v),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<i64>>>(),
+                    column(c).map(|x| if let Cell::Int(v) = x { Some(v) } else { None }).collect::<Vec<_>>(),
                 ),
                 Kind::Date => q.bind(
-                    rows()
-                        .map(|r| match r[c] {
-                            Cell::Date(d) => Some(d),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<NaiveDate>>>(),
+                    column(c).map(|x| if let Cell::Date(d) = x { Some(d) } else { None }).collect::<Vec<_>>(),
                 ),
                 Kind::Text => q.bind(
-                    rows()
-                        .map(|r| match r[c] {
-                            Cell::Text(a, b) => Some(&text[a..b]),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<&str>>>(),
+                    column(c)
+                        .map(|x| if let Cell::Text(a, b) = x { Some(&text[a..b]) } else { None })
+                        .collect::<Vec<_>>(),
                 ),
             };
         }

@@ -722,8 +722,8 @@ pub enum CaseWrite {
 }
 
 /// Applies case changes and removes the borrowers from the work list, in one transaction.
-/// Each kind of change is one statement per thousand cases: a night can open tens of
-/// thousands of them.
+/// Removals and voids are one statement per thousand cases, and the cases written go
+/// through [`crate::rows::insert_all`]: a night can open tens of thousands of them.
 pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> Result<(), StoreError> {
     let mut relinked = Vec::new();
     let mut puts = Vec::new();

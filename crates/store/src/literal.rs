@@ -1,8 +1,8 @@
-//! Multi-row INSERTs with the values written into the SQL text, for the batch's bulk
-//! writes. Binding cost more than the database's own work there: the SQLite driver looks
-//! every one of a statement's 20,000 parameters up by name and formats each date through
-//! strftime. Only integers, dates and our own codes and ids are written this way, and
-//! text is quoted by the SQL standard's rule (both databases read `''` as one quote).
+//! Values written into SQL text: `IN (…)` lists and the multi-row INSERTs of small writes
+//! (the batch's bulk writes go through [`crate::rows`] instead). Only integers, dates and
+//! our own codes and ids are written this way, and text is quoted by the SQL standard's
+//! rule (both databases read `''` as one quote). [`ValueRow`] is how every bulk row is
+//! written, whichever way it then goes to the database.
 
 use chrono::NaiveDate;
 

@@ -10,16 +10,13 @@ use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
 use chrono::NaiveDate;
 
-use crate::literal::{Values, text_list};
+use crate::literal::text_list;
 use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
 use crate::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A borrower, a text and an optional date as text, as two of the history's reads return them.
 type DatedText = (String, String, Option<String>);
-
-/// Rows per multi-row statement.
-const ROWS_PER_STATEMENT: usize = 1000;
 
 fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table, detail: detail.to_string() }
@@ -333,26 +330,22 @@ pub async fn replace_scores(tx: &mut Tx, date: NaiveDate, rows: &[ScoreRow]) -> 
     on_tx!(tx, c => {
         sqlx::query("DELETE FROM scores WHERE business_date = $1").bind(date).execute(&mut *c).await?;
     });
-    for part in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut v = Values::new(
-            "INSERT INTO scores (borrower_id, business_date, kind, model_version, probability_ppm, points, reasons)",
-        );
-        for r in part {
-            v.row(|x| {
-                x.text(&r.borrower_id)
-                    .date(date)
-                    .text(r.kind)
-                    .int(r.model_version)
-                    .int(r.probability_ppm)
-                    .int(r.points)
-                    .text(&r.reasons);
-            });
-        }
-        let sql = v.finish("");
-        on_tx!(tx, c => {
-            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).execute(c).await?;
-        });
-    }
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO scores (borrower_id, business_date, kind, model_version, probability_ppm, points, reasons)",
+        "",
+        rows,
+        |x, r| {
+            x.text(&r.borrower_id)
+                .date(date)
+                .text(r.kind)
+                .int(r.model_version)
+                .int(r.probability_ppm)
+                .int(r.points)
+                .text(&r.reasons);
+        },
+    )
+    .await?;
     Ok(())
 }
 
