@@ -3,7 +3,9 @@
 //! SQL, and that took most of the writing connection's time on a book's first date (the
 //! batch's loan phase waited on its writes for 46 of its 53 s). Here the statement's text
 //! depends only on the table, its columns and which of them hold a value, so the
-//! connection prepares it once, and each value travels in binary.
+//! connection prepares it once, and each value travels in binary. The arrays are
+//! `bigint[]`, `date[]` and `text[]`, so a column must take its values by assignment from
+//! one of those (integer and text columns do; a boolean or timestamp column would not).
 //! `COPY` would be as cheap for the server, but sqlx sends its end in a write of its own,
 //! which TCP holds back (Nagle) until the server's delayed acknowledgement: 40 ms a table.
 
