@@ -39,12 +39,7 @@ pub(crate) async fn insert_all<T>(
         for item in part {
             let start = cells.len();
             fill(&mut ValueRow::cells(&mut cells, &mut text), item);
-            let written = cells.len() - start;
-            if written != columns {
-                return Err(StoreError::Rows(format!(
-                    "{written} values written for the {columns} columns of {head:?}"
-                )));
-            }
+            crate::rows::check_row(head, columns, cells.len() - start)?;
         }
         let kinds = (0..columns).map(|c| kind_of(head, &cells, columns, c)).collect::<Result<Vec<_>, _>>()?;
         let sql = statement(head, tail, &kinds);

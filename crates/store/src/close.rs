@@ -1053,16 +1053,31 @@ pub async fn add_ptp(
 /// snapshot on `date`; no later phase of the date changes loan states.
 pub struct BookGroups(Vec<FigureGroup>);
 
+/// The fine groups' dimensions in [`FigureGroup`] order, with `$1` the date: a loan
+/// evaluated on the date counts where it was the business date before.
+macro_rules! group_keys {
+    () => {
+        "currency, status, bucket, bucket_rank, five_class, product, \
+         CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END, \
+         CASE WHEN evaluated_on = $1 THEN prev_bucket ELSE bucket END, \
+         CASE WHEN evaluated_on = $1 THEN prev_bucket_rank ELSE bucket_rank END"
+    };
+}
+
+/// Principal outstanding the business date before, with `$1` the date.
+const PREV_OUTSTANDING: &str =
+    "CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END";
+
 /// [`book_groups`]' query where the database groups: the fine groups, with `$1` the date.
-const GROUPS_SQL: &str = "SELECT currency, status, bucket, bucket_rank, five_class, product, \
-             CASE WHEN evaluated_on = $1 THEN prev_status ELSE status END, \
-             CASE WHEN evaluated_on = $1 THEN prev_bucket ELSE bucket END, \
-             CASE WHEN evaluated_on = $1 THEN prev_bucket_rank ELSE bucket_rank END, \
-             COUNT(*), CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
-             CAST(SUM(outstanding_principal) AS BIGINT), \
-             CAST(SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty) AS BIGINT), \
-             CAST(SUM(CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END) AS BIGINT) \
-             FROM loan_state GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9";
+const GROUPS_SQL: &str = concat!(
+    "SELECT ",
+    group_keys!(),
+    ", COUNT(*), CAST(SUM(CASE WHEN dpd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(outstanding_principal) AS BIGINT), \
+     CAST(SUM(overdue_principal + overdue_interest + overdue_fee + overdue_penalty) AS BIGINT), \
+     CAST(SUM(CASE WHEN evaluated_on = $1 THEN prev_outstanding ELSE outstanding_principal END) AS BIGINT) \
+     FROM loan_state GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+);
 
 /// Reads the [`BookGroups`] of `date` (one pass over every loan's state).
 pub async fn book_groups(db: &Db, date: NaiveDate) -> Result<BookGroups, StoreError> {
@@ -1179,14 +1194,11 @@ async fn sqlite_book_groups(pool: &sqlx::SqlitePool, date: NaiveDate) -> Result<
         key: String,
     }
     let sql = format!(
-        "SELECT currency, status, bucket, bucket_rank, five_class, product, \
-         CASE WHEN evaluated_on = '{date}' THEN prev_status ELSE status END, \
-         CASE WHEN evaluated_on = '{date}' THEN prev_bucket ELSE bucket END, \
-         CASE WHEN evaluated_on = '{date}' THEN prev_bucket_rank ELSE bucket_rank END, \
-         dpd, outstanding_principal, overdue_principal + overdue_interest + overdue_fee + overdue_penalty, \
-         CASE WHEN evaluated_on = '{date}' THEN prev_outstanding ELSE outstanding_principal END \
-         FROM loan_state"
-    );
+        "SELECT {}, dpd, outstanding_principal, \
+         overdue_principal + overdue_interest + overdue_fee + overdue_penalty, {PREV_OUTSTANDING} FROM loan_state",
+        group_keys!()
+    )
+    .replace("$1", &format!("'{date}'"));
     let sums = crate::rows::fold_rows(pool, sql, "loan_state", Sums::default(), |acc, r| {
         let (rank, prev_rank) = (r.int(3)?, r.opt_int(8)?);
         acc.key.clear();

@@ -115,12 +115,7 @@ fn bind_rows<T>(
         if let Some(code) = binder.failed {
             return Err(stmt.error(code));
         }
-        let bound = (binder.next - start) as usize;
-        if bound != columns {
-            return Err(StoreError::Sqlite(format!(
-                "{bound} values written for the {columns} columns of {head:?}"
-            )));
-        }
+        check_row(head, columns, (binder.next - start) as usize)?;
     }
     Ok(())
 }
@@ -267,6 +262,14 @@ impl Record for RawRow<'_> {
             Some(_) => self.date(i).map(Some),
         }
     }
+}
+
+/// Refuses a row that wrote `written` values for the `columns` of `head`.
+pub(crate) fn check_row(head: &str, columns: usize, written: usize) -> Result<(), StoreError> {
+    if written == columns {
+        return Ok(());
+    }
+    Err(StoreError::Rows(format!("{written} values written for the {columns} columns of {head:?}")))
 }
 
 /// The number of columns in `INSERT INTO table (a, b, …)`.
