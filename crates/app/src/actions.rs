@@ -12,8 +12,8 @@ use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
 use crate::audit::Event;
+use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
 use crate::restrictions::{Target, bidx_for};
-use crate::treatment::{Packs, TreatmentError, attempt, profile};
 
 /// The outcome codes a collector records.
 pub const OUTCOMES: &[&str] = &[
@@ -102,7 +102,7 @@ pub enum ActionError {
     Audit(#[from] crate::audit::AuditError),
     /// The contact-policy packs could not be loaded.
     #[error(transparent)]
-    Policy(#[from] TreatmentError),
+    Policy(#[from] PolicySetupError),
     /// The borrower's contact restrictions could not be read.
     #[error(transparent)]
     Restrictions(#[from] crate::restrictions::RestrictionError),

@@ -359,7 +359,7 @@ pub fn alert_event(date: NaiveDate, alert: &NewAlert) -> Event {
 }
 
 /// The entry for a business date whose every phase committed (`batch.day_closed`).
-pub fn day_event(report: &crate::close::DayReport) -> Event {
+pub fn day_event(report: &crate::batch::DayReport) -> Event {
     Event::new(ACTOR_BATCH, "batch.day_closed")
         .entity(format!("day:{}", report.date))
         .fact("business_date", report.date.to_string())

@@ -21,7 +21,7 @@ use arrears_core::{Amount, BorrowerId, ContactId, Currency, LoanId, PaymentId, R
 use arrears_store::bulk::{Conflict, Row, TableSpec, Value, insert_rows};
 use arrears_store::import::{self as sql, LoanMeta};
 use arrears_store::personal::{Field, Keyring, PersonalError};
-use arrears_store::{Db, StoreError, Tx};
+use arrears_store::{Db, DbUrl, StoreError, Tx};
 use chrono::NaiveDate;
 use csv::ByteRecord;
 
@@ -97,6 +97,10 @@ pub enum ImportError {
     /// The data keys could not be loaded.
     #[error(transparent)]
     Keys(#[from] PersonalError),
+    /// The import committed, but re-evaluating the loans its payments touched failed; the next
+    /// batch picks them up.
+    #[error("the import was committed, but re-evaluating the loans its payments touched failed: {0}")]
+    Reevaluate(#[from] crate::batch::BatchError),
 }
 
 fn rejected_message(errors: &[RowError], total: usize) -> String {
@@ -136,6 +140,34 @@ pub struct Quiet;
 impl Progress for Quiet {
     fn bytes(&self, _: u64, _: u64) {}
     fn phase(&self, _: &str) {}
+}
+
+/// What `arrears import` did: the import, and the re-evaluation of the loans its payments touched.
+#[derive(Debug)]
+pub struct Imported {
+    /// The import itself.
+    pub summary: ImportSummary,
+    /// Loans the batch already knew and that got payments, brought up to the last closed date.
+    pub refresh: crate::batch::Refresh,
+}
+
+/// The import use case: imports every file in `dir` (sealing identity data with `keys`), then
+/// re-evaluates the loans its payments touched, through [`crate::payments::reevaluate`], so
+/// that they are up to date now and not only at the next batch.
+pub async fn import_and_reevaluate(
+    db: &Db,
+    url: &DbUrl,
+    dir: &Path,
+    now: &str,
+    progress: &dyn Progress,
+    keys: &Keyring,
+) -> Result<Imported, ImportError> {
+    let summary = import_dir_with_keys(db, dir, now, progress, keys).await?;
+    // The import may have changed the book's size by orders of magnitude: the planner's
+    // statistics first, or the re-evaluation's reads are planned for an empty book.
+    db.analyze().await?;
+    let refresh = crate::payments::reevaluate(db, url).await?;
+    Ok(Imported { summary, refresh })
 }
 
 /// Imports every import file in `dir` with the database's keys (see [`Keyring::resolve`]);
@@ -378,7 +410,7 @@ async fn run(
     sql::ensure_products(tx, import_id).await?;
     let text = summary.rows_read.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ");
     // Loans the batch already knows must see these payments: noted in this transaction.
-    arrears_store::close::note_new_payments(tx, import_id).await?;
+    crate::payments::note_booked(tx, import_id).await?;
     sql::finish_import(tx, import_id, &text).await?;
     Ok(Ok(summary))
 }

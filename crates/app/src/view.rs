@@ -186,7 +186,7 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
 /// Loads a loan and builds its view; `None` when there is no such loan.
 pub async fn show_loan(db: &Db, loan_id: &str, date: NaiveDate) -> Result<Option<LoanView>, StoreError> {
     let Some(b) = load_loan(db, loan_id).await? else { return Ok(None) };
-    let rules = crate::close::product_rules(&b)
+    let rules = crate::batch::loans::product_rules(&b)
         .map_err(|e| StoreError::Corrupt { table: "products", detail: e.to_string() })?;
     Ok(Some(loan_view(&b, date, &rules)))
 }

@@ -11,8 +11,9 @@ mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
+use arrears_app::batch::{BatchOptions, Quiet, run_batch};
 use arrears_app::behaviour::{BorrowerNow, borrowers_now, borrowers_replayed};
-use arrears_app::close::{BatchOptions, NewPayment, Quiet, add_payment, run_batch};
+use arrears_app::payments::{NewPayment, add_payment};
 use arrears_store::Db;
 use chrono::{Days, NaiveDate};
 use support::{NOW, each_backend, import};

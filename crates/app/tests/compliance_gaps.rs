@@ -13,7 +13,7 @@
 mod support;
 
 use arrears_app::actions::{ActionError, ActionInput};
-use arrears_app::close::{BatchOptions, Quiet as BatchQuiet, run_batch};
+use arrears_app::batch::{BatchOptions, Quiet as BatchQuiet, run_batch};
 use arrears_app::import::{Quiet, import_dir_with_keys};
 use arrears_app::restrictions::{self as uc, NewInput, RestrictionError};
 use arrears_store::Db;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use arrears_app::alerts::{Ability, input_text};
+use arrears_app::ability::{Ability, input_text};
 use arrears_core::ability::Figure;
 use arrears_store::alerts::AlertRow;
 use arrears_strategy::alert::check_rules;
@@ -187,7 +187,7 @@ fn check_file(file: &std::path::Path, json: bool) -> Result<()> {
 /// `arrears ability BORROWER`.
 pub async fn ability(db_url: &str, borrower: &str, date: NaiveDate, json: bool, lang: Lang) -> Result<()> {
     let db = crate::open(db_url).await?;
-    let a = arrears_app::alerts::ability(&db, borrower, date).await?;
+    let a = arrears_app::ability::ability(&db, borrower, date).await?;
     db.close().await;
     let Some(a) = a else { bail!("没有借款人 {borrower:?} / no borrower with id {borrower:?}") };
     if json {

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use arrears_app::import::{ImportError, Progress, import_dir_with_keys};
+use arrears_app::import::{ImportError, Imported, Progress, import_and_reevaluate};
 use arrears_core::calendar::parse_iso_date;
 use arrears_store::{DEFAULT_URL, Db, DbUrl};
 use chrono::NaiveDate;
@@ -486,15 +486,11 @@ async fn run(cli: Cli) -> Result<()> {
             let now = chrono::Local::now().to_rfc3339();
             let keys = arrears_store::personal::Keyring::resolve(&db, cli.data_key.as_deref())
                 .context("loading the data keys")?;
-            let result = import_dir_with_keys(&db, &dir, &now, &pb, &keys).await;
+            let url = DbUrl::new(cli.db.clone());
+            let result = import_and_reevaluate(&db, &url, &dir, &now, &pb, &keys).await;
             pb.0.finish_and_clear();
             match result {
-                Ok(s) => {
-                    // Loans that the batch already knows and that got payments are brought
-                    // up to the last closed date now, not at the next batch.
-                    let url = DbUrl::new(cli.db.clone());
-                    db.analyze().await?;
-                    let refreshed = arrears_app::close::refresh(&db, &url).await?;
+                Ok(Imported { summary: s, refresh: refreshed }) => {
                     db.close().await;
                     let secs = started.elapsed().as_secs_f64();
                     let loans = s.rows_read.iter().find(|(f, _)| f == "loans.csv").map_or(0, |(_, n)| *n);
@@ -605,23 +601,23 @@ async fn run(cli: Cli) -> Result<()> {
                 _ => bail!("give --date D, or --from D1 --to D2"),
             };
             let shard = match shard {
-                Some(s) => arrears_app::close::Shard::parse(&s)?,
-                None => arrears_app::close::Shard::ALL,
+                Some(s) => arrears_app::batch::Shard::parse(&s)?,
+                None => arrears_app::batch::Shard::ALL,
             };
             if chunk < 1 {
                 bail!("--chunk must be at least 1");
             }
             let failpoint = std::env::var("ARREARS_FAILPOINT")
                 .ok()
-                .and_then(|f| arrears_app::close::Failpoint::parse(&f));
+                .and_then(|f| arrears_app::batch::Failpoint::parse(&f));
             let db = open(&cli.db).await?;
             let url = DbUrl::new(cli.db.clone());
             let progress = BatchBar::new();
             let started = Instant::now();
-            let opts = arrears_app::close::BatchOptions { shard, chunk, failpoint };
+            let opts = arrears_app::batch::BatchOptions { shard, chunk, failpoint };
             let now = || chrono::Local::now().to_rfc3339();
             let result =
-                arrears_app::close::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
+                arrears_app::batch::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
             progress.finish();
             // Every run ends with a signed checkpoint over what it committed, even a failed one.
             let signing = Instant::now();
@@ -655,7 +651,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Payment { command: PaymentCommand::Add { id, loan, date, amount, channel, json } } => {
             let db = open(&cli.db).await?;
             let url = DbUrl::new(cli.db.clone());
-            let p = arrears_app::close::NewPayment {
+            let p = arrears_app::payments::NewPayment {
                 id: &id,
                 loan_id: &loan,
                 paid_on: date,
@@ -663,7 +659,7 @@ async fn run(cli: Cli) -> Result<()> {
                 channel: &channel,
             };
             let now = chrono::Local::now().to_rfc3339();
-            let r = arrears_app::close::add_payment(&db, &url, &p, today(), &now).await;
+            let r = arrears_app::payments::add_payment(&db, &url, &p, today(), &now).await;
             db.close().await;
             let r = r?;
             if json {
@@ -833,7 +829,7 @@ fn print_loan(v: &arrears_app::view::LoanView) -> Result<()> {
     Ok(())
 }
 
-fn print_refresh(r: &arrears_app::close::Refresh) {
+fn print_refresh(r: &arrears_app::batch::Refresh) {
     match (&r.report, &r.skipped) {
         (Some(rep), _) if rep.loans_evaluated > 0 => {
             println!("re-evaluated up to the last closed date: {rep}")
@@ -861,7 +857,7 @@ impl BatchBar {
     }
 }
 
-impl arrears_app::close::BatchProgress for BatchBar {
+impl arrears_app::batch::BatchProgress for BatchBar {
     fn day(&self, date: NaiveDate) {
         memory::give_back();
         self.0.reset();

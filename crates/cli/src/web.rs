@@ -124,20 +124,20 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
 
     let from = as_of - Duration::days(args.days - 1);
     let url = DbUrl::new(db_url.clone());
-    let opts = arrears_app::close::BatchOptions {
-        shard: arrears_app::close::Shard::ALL,
+    let opts = arrears_app::batch::BatchOptions {
+        shard: arrears_app::batch::Shard::ALL,
         chunk: 2000,
         failpoint: None,
     };
     let now_fn = || chrono::Local::now().to_rfc3339();
-    let reports = arrears_app::close::run_batch(
+    let reports = arrears_app::batch::run_batch(
         &db,
         &url,
         from..=as_of,
         as_of,
         &now_fn,
         opts,
-        &arrears_app::close::Quiet,
+        &arrears_app::batch::Quiet,
     )
     .await?;
     crate::audit::checkpoint_after_batch(&db, &db_url, None).await?;

@@ -356,7 +356,7 @@ pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
             println!("agency {id} saved");
         }
         AgencyCommand::Report { json } => {
-            let rows = arrears_app::treatment::agency_report(db).await?;
+            let rows = arrears_app::staff::agency_report(db).await?;
             if json {
                 return print_json(&rows);
             }

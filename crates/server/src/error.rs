@@ -92,7 +92,7 @@ macro_rules! internal_from {
 internal_from!(
     arrears_store::StoreError,
     arrears_app::audit::AuditError,
-    arrears_app::treatment::TreatmentError,
+    arrears_app::batch::treatment::TreatmentError,
     arrears_app::portfolio::ReportError,
     std::io::Error
 );

@@ -2,8 +2,8 @@
 //! case visibility (`arrears_core::access`), calls the use cases and returns plain data.
 //! Nothing here knows whether the answer becomes JSON or HTML.
 
+use arrears_app::ability;
 use arrears_app::actions::{self, ActionInput};
-use arrears_app::alerts;
 use arrears_app::arrangements::{self, ArrangementError, RequestInput};
 use arrears_app::cases::{self, CaseView};
 use arrears_app::personal::{self, BorrowerView, NewUser, UserView};
@@ -467,7 +467,7 @@ pub struct AbilityLine {
 
 /// The borrower's repayment-ability figures as of the date (companies: statements too).
 pub async fn ability(state: &AppState, borrower: &str, date: NaiveDate) -> Result<Vec<AbilityLine>, Error> {
-    let Some(a) = alerts::ability(state.db(), borrower, date).await? else { return Ok(Vec::new()) };
+    let Some(a) = ability::ability(state.db(), borrower, date).await? else { return Ok(Vec::new()) };
     Ok(a.company
         .iter()
         .chain(&a.behaviour)
@@ -481,7 +481,7 @@ pub async fn ability(state: &AppState, borrower: &str, date: NaiveDate) -> Resul
                 .inputs
                 .iter()
                 .map(|i| {
-                    let v = alerts::input_text(&i.value, a.currency);
+                    let v = ability::input_text(&i.value, a.currency);
                     match i.period_end {
                         Some(p) => format!("{} = {v} ({p})", i.name),
                         None => format!("{} = {v}", i.name),

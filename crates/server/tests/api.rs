@@ -58,19 +58,19 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
         arrears_store::treatment::put_agency(&t.db, &row).await.unwrap();
     }
     let now = || "2026-11-20T18:00:00+08:00".to_string();
-    let opts = arrears_app::close::BatchOptions {
-        shard: arrears_app::close::Shard::ALL,
+    let opts = arrears_app::batch::BatchOptions {
+        shard: arrears_app::batch::Shard::ALL,
         chunk: 500,
         failpoint: None,
     };
-    arrears_app::close::run_batch(
+    arrears_app::batch::run_batch(
         &t.db,
         &t.url,
         d("2026-11-01")..=d("2026-11-20"),
         d("2026-11-20"),
         &now,
         opts,
-        &arrears_app::close::Quiet,
+        &arrears_app::batch::Quiet,
     )
     .await
     .unwrap();

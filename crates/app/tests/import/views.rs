@@ -1,6 +1,6 @@
 //! `loan show` and `report portfolio` over an imported, hand-made book.
 
-use arrears_app::close::{self, BatchOptions, run_batch};
+use arrears_app::batch::{self, BatchOptions, run_batch};
 use arrears_app::portfolio::{TotalsRow, portfolio};
 use arrears_app::view::{LoanView, show_loan};
 use arrears_core::{Amount, Currency};
@@ -191,7 +191,7 @@ async fn portfolio_matches_a_hand_count() {
         let be = t.backend;
         let opts = BatchOptions::default();
         let now = || NOW.to_string();
-        run_batch(&t.db, &t.url, date..=date, d("2024-06-01"), &now, opts, &close::Quiet)
+        run_batch(&t.db, &t.url, date..=date, d("2024-06-01"), &now, opts, &batch::Quiet)
             .await
             .unwrap_or_else(|e| panic!("[{be}] {e}"));
         let p = portfolio(&t.db, date).await.unwrap();

@@ -1,4 +1,4 @@
-//! Steps 5 and 6 of the daily cycle: each open case is placed in a segment of the strategy in
+//! Step 5 of the daily cycle: each open case is placed in a segment of the strategy in
 //! force, its due steps become tasks (automatic messages to the outbox at the first moment the
 //! contact policy allows, calls and visits to queues, placements with agencies), and queue
 //! tasks are allocated to collectors.
@@ -8,15 +8,12 @@
 
 use std::collections::HashMap;
 
-use arrears_core::allocation::{self, Desk, Work};
 use arrears_core::contact_policy::{
-    AgencyId, Attempt, Channel, CollectorId, DebtorProfile, Hold as PolicyHold, Holidays, Outcome, Party,
-    PolicyPack, Proposal, Purpose, Source, check, first_allowed,
+    Attempt, Channel, CollectorId, Outcome, Party, Proposal, Purpose, Source, check, first_allowed,
 };
 use arrears_core::{Amount, BorrowerKind, ContactId, Currency, Language, Relation};
 use arrears_store::treatment::{
-    self as store, AttemptRow, NewMessage, NewPlacement, NewTask, OpenCase, OpenCaseLoan, TreatmentState,
-    TreatmentWrites,
+    self as store, NewMessage, NewPlacement, NewTask, OpenCase, OpenCaseLoan, TreatmentState, TreatmentWrites,
 };
 use arrears_store::{Db, StoreError};
 use arrears_strategy::{
@@ -26,13 +23,14 @@ use arrears_strategy::{
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::audit::Event;
+use crate::contact_policy::{Packs, attempt, profile};
 use crate::restrictions::{Target, bidx_for};
 use crate::templates::{MessageScanner, Templates};
 use arrears_content::{Scanner, Verdict};
 use chrono_tz::Tz;
 
 /// The strategy shipped with arrears, used until one is installed.
-pub const DEFAULT_STRATEGY: &str = include_str!("../../../config/strategies/default.toml");
+pub const DEFAULT_STRATEGY: &str = include_str!("../../../../config/strategies/default.toml");
 
 /// What went wrong deciding treatment.
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +43,9 @@ pub enum TreatmentError {
         /// Every problem, one a line.
         errors: String,
     },
-    /// A contact-policy pack failed to load.
-    #[error("contact policy pack {0}")]
-    Pack(String),
-    /// A holiday calendar failed to load.
-    #[error("holiday calendar {0}")]
-    Holidays(String),
+    /// A contact-policy pack or holiday calendar failed to load.
+    #[error(transparent)]
+    Policy(#[from] crate::contact_policy::PolicySetupError),
     /// The message templates could not be read.
     #[error(transparent)]
     Templates(#[from] crate::templates::TemplateError),
@@ -108,95 +103,11 @@ pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, Treatmen
         .map_err(|e| TreatmentError::Strategy { name, errors: e.lines().join("\n") })
 }
 
-/// Environment variable naming the holiday calendar files to use instead of the built-in
-/// ones, separated like `PATH` (`:` on Unix); each file is read with [`Holidays::parse`].
-pub const HOLIDAYS_ENV: &str = "ARREARS_HOLIDAYS";
-
-/// The holiday calendars shipped with arrears, by the id of the pack they go with.
-const BUILTIN_HOLIDAYS: &[(&str, &str, &str)] = &[
-    ("cn", "config/holidays/cn-2026.toml", include_str!("../../../config/holidays/cn-2026.toml")),
-    ("us", "config/holidays/us-2026.toml", include_str!("../../../config/holidays/us-2026.toml")),
-];
-
-/// Policy packs by id, with the built-in ones loaded once, and their holiday calendars.
-pub struct Packs {
-    packs: HashMap<String, PolicyPack>,
-    /// Each pack's calendar: the built-in files of its id.
-    holidays: HashMap<String, Holidays>,
-    /// The calendar of `ARREARS_HOLIDAYS`, which replaces every pack's.
-    chosen: Option<Holidays>,
-}
-
-impl Packs {
-    /// The built-in `cn` and `us` packs with the built-in holiday calendars of each.
-    pub fn builtin() -> Result<Packs, TreatmentError> {
-        let mut packs = HashMap::new();
-        for id in ["cn", "us"] {
-            packs.insert(
-                id.to_string(),
-                PolicyPack::builtin(id).map_err(|e| TreatmentError::Pack(e.to_string()))?,
-            );
-        }
-        let mut holidays: HashMap<String, Holidays> = HashMap::new();
-        for (pack, origin, text) in BUILTIN_HOLIDAYS {
-            let calendar =
-                Holidays::parse(text, origin).map_err(|e| TreatmentError::Holidays(e.to_string()))?;
-            holidays.entry(pack.to_string()).or_default().merge(calendar);
-        }
-        Ok(Packs { packs, holidays, chosen: None })
-    }
-
-    /// [`Packs::builtin`], with the calendar files named by `ARREARS_HOLIDAYS` (when set and not
-    /// empty) used for every pack instead of the built-in ones.
-    pub fn load() -> Result<Packs, TreatmentError> {
-        let mut packs = Packs::builtin()?;
-        if let Some(paths) = std::env::var_os(HOLIDAYS_ENV).filter(|p| !p.is_empty()) {
-            let mut chosen = Holidays::default();
-            for path in std::env::split_paths(&paths) {
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    TreatmentError::Holidays(format!("{} ({HOLIDAYS_ENV}): {e}", path.display()))
-                })?;
-                let calendar = Holidays::parse(&text, &path.display().to_string())
-                    .map_err(|e| TreatmentError::Holidays(format!("{e} ({HOLIDAYS_ENV})")))?;
-                chosen.merge(calendar);
-            }
-            packs.chosen = Some(chosen);
-        }
-        Ok(packs)
-    }
-
-    /// The pack for a case: its product's, when set (`product set --contact-pack`), else by
-    /// the borrower's zone: `us` for American time zones, `cn` otherwise.
-    pub fn for_case(&self, product_pack: Option<&str>, zone: &str) -> &PolicyPack {
-        if let Some(p) = product_pack.and_then(|id| self.packs.get(id)) {
-            return p;
-        }
-        let id = if zone.starts_with("America/") || zone.starts_with("US/") { "us" } else { "cn" };
-        &self.packs[id]
-    }
-
-    /// The holiday calendar a pack's holiday rule uses: `ARREARS_HOLIDAYS`'s when set, else
-    /// the built-in calendars of the pack's id (none for other packs).
-    pub fn holidays_for(&self, pack: &PolicyPack) -> &Holidays {
-        static NONE: std::sync::OnceLock<Holidays> = std::sync::OnceLock::new();
-        self.chosen
-            .as_ref()
-            .or_else(|| self.holidays.get(&pack.id))
-            .unwrap_or_else(|| NONE.get_or_init(Holidays::default))
-    }
-}
-
 /// The content scanner with the shipped lexicon, built once per process (segmentation
 /// dictionaries take a moment to load, and the batch runs one date after another).
 fn shipped_scanner() -> &'static Scanner {
     static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
     SCANNER.get_or_init(Scanner::default)
-}
-
-/// Runs steps 5 and 6 for `date`, with the shipped templates (and `ARREARS_TEMPLATES`').
-pub async fn run(db: &Db, date: NaiveDate) -> Result<TreatmentReport, TreatmentError> {
-    let read = prepare(db, date).await?;
-    run_prepared(db, date, read).await
 }
 
 /// Runs steps 5 and 6 for `date` on what [`prepare`] read.
@@ -521,78 +432,7 @@ pub async fn run_with(
     store::write_treatment(&mut tx, date, &w).await?;
     crate::audit::record_all(&mut tx, treatment_events(date, &report, &w)).await?;
     tx.commit().await?;
-
-    let (allocated, waiting) = allocate(db, date).await?;
-    report.allocated = allocated;
-    report.unallocated = waiting;
     Ok(report)
-}
-
-/// Step 6: gives waiting queue tasks to collectors for the work day after `date`; returns
-/// how many were given and how many still wait.
-pub async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentError> {
-    let work_day = date + Duration::days(1);
-    let mut desks: Vec<Desk> = store::desks(db, date, work_day)
-        .await?
-        .into_iter()
-        .map(|d| Desk {
-            id: d.collector.collector_id,
-            capacity: u32::try_from(d.collector.capacity).unwrap_or(0),
-            used: u32::try_from(d.used).unwrap_or(u32::MAX),
-            off: d.off,
-            queues: list(&d.collector.queues),
-            languages: list(&d.collector.languages),
-            buckets: list(&d.collector.buckets),
-            products: list(&d.collector.products),
-        })
-        .collect();
-    let waiting = store::waiting_tasks(db).await?;
-    let work: Vec<Work> = waiting
-        .iter()
-        .map(|t| Work {
-            task_id: t.task_id.clone(),
-            case_id: t.case_id.clone(),
-            queue: t.queue.clone(),
-            priority: t.priority,
-            language: t.language.clone(),
-            bucket: t.bucket.clone(),
-            product: t.product.clone(),
-            keeper: t.keeper.clone(),
-        })
-        .collect();
-    let case_of: HashMap<&str, &str> =
-        waiting.iter().map(|t| (t.task_id.as_str(), t.case_id.as_str())).collect();
-    let given: Vec<(String, String, String)> = allocation::allocate(&mut desks, &work)
-        .into_iter()
-        .map(|(task, collector)| {
-            let case = case_of[task.as_str()].to_string();
-            (task, collector, case)
-        })
-        .collect();
-    let mut tx = db.begin().await?;
-    store::allocate(&mut tx, date, &given).await?;
-    if !given.is_empty() {
-        let mut lines: Vec<String> = given.iter().map(|(t, c, _)| format!("{t}\t{c}\n")).collect();
-        lines.sort();
-        let e = Event::new("system:batch", "tasks.allocated")
-            .entity(format!("day:{date}"))
-            .fact("business_date", date.to_string().as_str())
-            .fact("tasks", given.len() as i64)
-            .fact("sha256", digest(&lines).as_str());
-        crate::audit::record_all(&mut tx, vec![e]).await?;
-    }
-    tx.commit().await?;
-    Ok((given.len() as u64, (waiting.len() - given.len()) as u64))
-}
-
-/// SHA-256 (hex) over lines in the order given.
-fn digest(lines: &[String]) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for l in lines {
-        h.update(l.as_bytes());
-    }
-    hex::encode(h.finalize())
 }
 
 /// The audit entries of a treatment run: one for the day's decisions, with a SHA-256 over the
@@ -616,7 +456,7 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
             .fact("messages", w.messages.len() as i64)
             .fact("content_blocked", r.content_blocked as i64)
             .fact("content_warned", r.content_warned as i64)
-            .fact("sha256", digest(&lines).as_str()),
+            .fact("sha256", super::lines_digest(&lines).as_str()),
     ];
     for p in &w.placements {
         out.push(
@@ -664,10 +504,6 @@ fn visit_team() -> Vec<CollectorId> {
     vec![CollectorId("visit-team-a".into()), CollectorId("visit-team-b".into())]
 }
 
-fn list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
-}
-
 /// The contact channel of an automatic or collector step.
 fn channel_of(kind: StepKind) -> Channel {
     match kind {
@@ -688,69 +524,6 @@ pub fn local_midnight(zone: &str, day: NaiveDate) -> DateTime<Utc> {
     (0..180)
         .find_map(|m| tz.from_local_datetime(&(local + Duration::minutes(m))).earliest())
         .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
-}
-
-/// What the contact policy knows of a case's debtor: their zone and the case's hold.
-pub fn profile(timezone: &str, hold: Option<&str>) -> DebtorProfile {
-    let mut p = DebtorProfile::default();
-    if let Ok(tz) = timezone.parse::<Tz>() {
-        p.timezones.push(tz);
-    }
-    if let Some(h) = hold.and_then(policy_hold) {
-        p.holds.push(h);
-    }
-    p
-}
-
-/// The contact-policy hold for a stored hold code.
-pub fn policy_hold(code: &str) -> Option<PolicyHold> {
-    match code {
-        "dispute" => Some(PolicyHold::Dispute),
-        "deceased" => Some(PolicyHold::Deceased),
-        "bankrupt" | "bankruptcy" => Some(PolicyHold::Bankruptcy),
-        "cease" => Some(PolicyHold::Cease),
-        _ => None,
-    }
-}
-
-/// A stored contact as the contact policy counts it.
-pub fn attempt(a: &AttemptRow) -> Option<Attempt> {
-    let at = DateTime::parse_from_rfc3339(&a.at_utc).ok()?.with_timezone(&Utc);
-    let channel: Channel = a.channel.parse().ok()?;
-    let party = match a.party.as_str() {
-        "borrower" => Party::Debtor,
-        "attorney" => Party::Attorney,
-        rel => Party::Contact {
-            id: ContactId::new(a.contact_id.clone().unwrap_or_else(|| rel.to_string())).ok()?,
-            relation: rel.parse().unwrap_or(Relation::Other),
-        },
-    };
-    let source =
-        if a.source == "lender" { Source::Lender } else { Source::Agency(AgencyId(a.source.clone())) };
-    Some(Attempt {
-        at,
-        party,
-        channel,
-        address: format!("{}:{}", a.case_id, a.channel),
-        outcome: policy_outcome(&a.outcome),
-        by: vec![CollectorId(a.actor.clone())],
-        source,
-        debt: None,
-    })
-}
-
-/// The contact-policy outcome of an action outcome code.
-pub fn policy_outcome(code: &str) -> Outcome {
-    match code {
-        "no_answer" => Outcome::NoAnswer,
-        "wrong_number" => Outcome::WrongNumber,
-        "invalid_number" => Outcome::InvalidNumber,
-        "refused" => Outcome::Refused,
-        "delivered" => Outcome::Delivered,
-        "right_party_contact" | "callback" => Outcome::RightPartyContact,
-        // A promise, a dispute, news of a death or bankruptcy, a payment: all were talked about.
-        _ => Outcome::Conversation,
-    }
 }
 
 const FIVE_CLASS: [&str; 5] = ["normal", "special_mention", "substandard", "doubtful", "loss"];
@@ -812,37 +585,6 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
     })
 }
 
-/// An agency's results with its commission.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AgencyReport {
-    /// Stored figures.
-    #[serde(flatten)]
-    pub figures: store::AgencyFigures,
-    /// Recovered in major units.
-    pub recovered: String,
-    /// Commission on it, rounded half-up to the minor unit.
-    pub commission: String,
-}
-
-/// Placements, recoveries and commission per agency (amounts in CNY minor units are shown in
-/// the default currency).
-pub async fn agency_report(db: &Db) -> Result<Vec<AgencyReport>, TreatmentError> {
-    let currency = Currency::from_code("CNY").map_err(|e| TreatmentError::Pack(e.to_string()))?;
-    let mut out = Vec::new();
-    for f in store::agency_figures(db).await? {
-        let rate: arrears_core::Rate = f.commission_rate.parse().unwrap_or(arrears_core::Rate::ZERO);
-        let (num, den) = rate.as_fraction();
-        let commission =
-            arrears_core::money::div_round_half_up(i128::from(f.recovered_minor) * num, den) as i64;
-        out.push(AgencyReport {
-            recovered: Amount(f.recovered_minor).format(currency),
-            commission: Amount(commission).format(currency),
-            figures: f,
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -856,14 +598,5 @@ mod tests {
         let skip = NaiveDate::from_ymd_opt(2018, 11, 4).unwrap();
         assert_eq!(local_midnight("America/Sao_Paulo", skip).to_rfc3339(), "2018-11-04T03:00:00+00:00");
         assert_eq!(local_midnight("Not/AZone", d), local_midnight("Asia/Shanghai", d));
-    }
-
-    #[test]
-    fn outcomes_map_to_what_the_policy_counts() {
-        assert_eq!(policy_outcome("promise_to_pay"), Outcome::Conversation);
-        assert_eq!(policy_outcome("no_answer"), Outcome::NoAnswer);
-        assert_eq!(policy_outcome("callback"), Outcome::RightPartyContact);
-        assert_eq!(policy_hold("bankrupt"), Some(PolicyHold::Bankruptcy));
-        assert_eq!(policy_hold("nothing"), None);
     }
 }

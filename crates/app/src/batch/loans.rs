@@ -1,0 +1,168 @@
+//! Steps 1 and 2 of the daily cycle: every loan that can have changed is evaluated (its
+//! payments allocated by the waterfall, its overdue amounts, DPD, bucket, five-class and
+//! penalty worked out) and its change-only snapshot stored, in chunks that commit on their own.
+
+use std::collections::HashMap;
+
+use arrears_core::Amount;
+use arrears_core::behaviour::{LOOKBACK_DAYS, LoanTrack};
+use arrears_core::close::{LoanInput, advance};
+use arrears_core::delinquency::{BucketScheme, ClassThresholds, DelinquencyRules};
+use arrears_core::ledger::Waterfall;
+use arrears_store::Db;
+use arrears_store::close::{self as store, DueLoan, Evaluated, StoredState};
+use arrears_store::loans::LoanBundle;
+use chrono::{Days, NaiveDate};
+
+use super::failpoint::stop_after_chunks;
+use super::{BatchError, BatchOptions, BatchProgress, DayReport, joined};
+
+/// The delinquency rules of a loan's product, from its stored configuration.
+pub fn product_rules(b: &LoanBundle) -> Result<DelinquencyRules, BatchError> {
+    let bad = |reason: String| BatchError::ProductRules { product: b.loan.product.clone(), reason };
+    let buckets = match &b.buckets {
+        Some(spec) => BucketScheme::parse(spec).map_err(|e| bad(e.to_string()))?,
+        None => BucketScheme::default(),
+    };
+    let classes = match &b.classes {
+        Some(spec) => ClassThresholds::parse(spec).map_err(|e| bad(e.to_string()))?,
+        None => ClassThresholds::default(),
+    };
+    Ok(DelinquencyRules { tolerance: b.tolerance, buckets, classes })
+}
+
+/// [`product_rules`], parsed once per distinct configuration.
+fn rules_of(
+    cache: &mut HashMap<(Amount, Option<String>, Option<String>), DelinquencyRules>,
+    due: &DueLoan,
+) -> Result<DelinquencyRules, BatchError> {
+    let b = &due.bundle;
+    let key = (b.tolerance, b.buckets.clone(), b.classes.clone());
+    if let Some(r) = cache.get(&key) {
+        return Ok(r.clone());
+    }
+    let rules = product_rules(b)?;
+    cache.insert(key, rules.clone());
+    Ok(rules)
+}
+
+/// Evaluates the due loans of a range in chunks, one transaction each.
+pub(super) async fn loan_phase(
+    db: &Db,
+    date: NaiveDate,
+    lanes: Vec<(Option<String>, Option<String>)>,
+    only_dirty: bool,
+    opts: BatchOptions,
+    progress: &dyn BatchProgress,
+    report: &mut DayReport,
+) -> Result<(), BatchError> {
+    let waterfall = Waterfall::default();
+    let mut rules_cache = HashMap::new();
+    let mut chunks = 0u32;
+    // Three stages overlap: each lane's next chunk is read while this one is evaluated,
+    // and this one's write runs while the next is evaluated. Reading is the slowest stage,
+    // so the range is split into lanes read side by side (on their own connections) and
+    // taken in turn. One write is in flight at a time, and each chunk commits on its own,
+    // so a killed run still leaves whole chunks only; which loans a rerun still has to do
+    // is read from the loans' state, so the order of chunks does not matter.
+    let fetch = |after: Option<String>, upto: Option<String>| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let due =
+                store::due_loans(&db, date, after.as_deref(), upto.as_deref(), opts.chunk, only_dirty).await;
+            due.map(|due| (due, upto))
+        })
+    };
+    let mut pending: std::collections::VecDeque<_> =
+        lanes.into_iter().map(|(lo, hi)| fetch(lo, hi)).collect();
+    let mut writing: Option<tokio::task::JoinHandle<Result<u64, BatchError>>> = None;
+    while let Some(next) = pending.pop_front() {
+        let (due, upto) = next.await.map_err(joined)??;
+        let Some(last) = due.last() else { continue };
+        pending.push_back(fetch(Some(last.bundle.loan.id.as_str().to_string()), upto));
+        let mut evaluated = Vec::with_capacity(due.len());
+        for d in &due {
+            let rules = rules_of(&mut rules_cache, d)?;
+            if let Some(e) = evaluate(db, d, date, &rules, &waterfall).await? {
+                evaluated.push(e);
+            }
+        }
+        report.loans_evaluated += evaluated.len() as u64;
+        report.loans_recomputed += evaluated.iter().filter(|e| e.recompute_from.is_some()).count() as u64;
+        report.snapshots_written += evaluated.iter().map(|e| e.advance.changed.len() as u64).sum::<u64>();
+        if let Some(w) = writing.take() {
+            progress.loans(w.await.map_err(joined)??);
+            chunks += 1;
+            stop_after_chunks(opts, chunks);
+        }
+        let db = db.clone();
+        let n = due.len() as u64;
+        writing = Some(tokio::spawn(async move {
+            let mut tx = db.begin().await?;
+            store::write_chunk(&mut tx, &evaluated).await?;
+            let entry = crate::audit::chunk_event(date, &evaluated);
+            crate::audit::record_all(&mut tx, entry.into_iter().collect()).await?;
+            tx.commit().await?;
+            Ok(n)
+        }));
+    }
+    if let Some(w) = writing.take() {
+        progress.loans(w.await.map_err(joined)??);
+        chunks += 1;
+        stop_after_chunks(opts, chunks);
+    }
+    Ok(())
+}
+
+/// Evaluates one loan for `date`, recomputing from a backdated payment's date if needed.
+async fn evaluate(
+    db: &Db,
+    due: &DueLoan,
+    date: NaiveDate,
+    rules: &DelinquencyRules,
+    waterfall: &Waterfall,
+) -> Result<Option<Evaluated>, BatchError> {
+    let b = &due.bundle;
+    let input = LoanInput { loan: &b.loan, schedule: &b.schedule, payments: &b.payments, rules, waterfall };
+    let (first_on, prior, dates, recompute_from) = match &due.state {
+        None => (date, None, vec![date], None),
+        Some(st) => match st.dirty_from {
+            Some(dirty) => {
+                let from = dirty.max(st.first_on);
+                let prior = store::snapshot_before(db, b.loan.id.as_str(), from)
+                    .await?
+                    .map(|(on, snapshot)| arrears_core::close::Carried { on, snapshot, review_on: None });
+                let mut dates = store::business_dates(db, from, date).await?;
+                if dates.last() != Some(&date) {
+                    dates.push(date);
+                }
+                (st.first_on, prior, dates, Some(from))
+            }
+            None => (st.first_on, Some(st.carried.clone()), vec![date], None),
+        },
+    };
+    // The behaviour track goes on from the one kept at the last evaluation; when the rows
+    // behind it are rewritten (a recompute) or none was kept yet, it is rebuilt from the
+    // stored rows before the first date evaluated now.
+    let track = match &due.state {
+        None => LoanTrack::default(),
+        Some(StoredState { track: Some(t), dirty_from: None, .. }) => t.clone(),
+        Some(_) => {
+            let start = date.checked_sub_days(Days::new(LOOKBACK_DAYS)).unwrap_or(NaiveDate::MIN);
+            let before = recompute_from.unwrap_or(date);
+            LoanTrack::from_rows(store::track_rows(db, b.loan.id.as_str(), before, start).await?)
+        }
+    };
+    let Some(adv) = advance(&input, prior.as_ref(), track, &dates, recompute_from.is_some()) else {
+        return Ok(None);
+    };
+    Ok(Some(Evaluated {
+        loan_id: b.loan.id.as_str().to_string(),
+        borrower_id: b.loan.borrower_id.as_str().to_string(),
+        product: b.loan.product.clone(),
+        currency: b.loan.currency.code().to_string(),
+        first_on,
+        recompute_from,
+        advance: adv,
+    }))
+}
