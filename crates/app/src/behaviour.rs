@@ -119,8 +119,8 @@ pub async fn training_set(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Tra
     if from > to {
         return Err(BehaviourError::Reversed { from, to });
     }
-    let last = arrears_store::close::last_closed_day(db).await?.ok_or(BehaviourError::NoHistory)?;
-    let days = arrears_store::close::business_dates(db, from, to.min(last)).await?;
+    let last = arrears_store::days::last_closed_day(db).await?.ok_or(BehaviourError::NoHistory)?;
+    let days = arrears_store::days::business_dates(db, from, to.min(last)).await?;
     let roll_dates: Vec<NaiveDate> =
         days.iter().copied().filter(|d| plus(*d, ROLL_HORIZON_DAYS) <= last).collect();
     let ptp_dates: Vec<NaiveDate> =

@@ -2,7 +2,7 @@
 
 use arrears_core::Currency;
 use arrears_core::delinquency::{BucketScheme, ClassThresholds};
-use arrears_store::close::{self as store, CaseRow};
+use arrears_store::cases::{self as store, CaseRow};
 use arrears_store::products::{self, ProductRules};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;

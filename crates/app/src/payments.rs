@@ -2,7 +2,8 @@
 //! the API) books it through here, and only here are loans re-evaluated after new payments.
 
 use arrears_core::{Amount, Payment, PaymentId};
-use arrears_store::close as store;
+use arrears_store::loan_state;
+use arrears_store::payments::{self as store, Recorded};
 use arrears_store::{Db, DbUrl, StoreError};
 use chrono::NaiveDate;
 
@@ -125,8 +126,8 @@ pub async fn add_payment(
     let recorded = store::record_payment(&mut tx, &payment, import_id).await?;
     let new = match recorded {
         None => return Err(PaymentError::Conflict(p.id.into())),
-        Some(store::Recorded::AlreadyThere) => false,
-        Some(store::Recorded::New) => {
+        Some(Recorded::AlreadyThere) => false,
+        Some(Recorded::New) => {
             note_booked(&mut tx, import_id).await?;
             arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
             crate::audit::record_all(
@@ -150,7 +151,7 @@ pub async fn add_payment(
 /// touch on or before the last closed date, so that their evaluation is redone from the
 /// payment's value date. Every booking calls it: `payment add`, the import and the API.
 pub(crate) async fn note_booked(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
-    store::note_new_payments(tx, import_id).await
+    loan_state::note_new_payments(tx, import_id).await
 }
 
 /// Re-evaluates the loans that new payments touched up to the last closed business date at

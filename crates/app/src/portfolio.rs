@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use arrears_core::{Amount, Currency};
-use arrears_store::close::{self as store, FigureRow, RollRow};
+use arrears_store::figures::{self as store, FigureRow, RollRow};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 use serde::Serialize;

@@ -583,7 +583,7 @@ async fn run(cli: Cli) -> Result<()> {
             let db = open(&cli.db).await?;
             let date = match date {
                 Some(d) => d,
-                None => arrears_store::close::last_closed_day(&db)
+                None => arrears_store::days::last_closed_day(&db)
                     .await?
                     .context("no business date has been closed yet: run `arrears batch --date D` first")?,
             };

@@ -60,7 +60,7 @@ async fn workable_case(state: &AppState, user: &User, case_id: &str) -> Result<(
 
 /// The business date the figures are read for: the last closed one, else today (UTC).
 pub async fn business_date(state: &AppState) -> Result<NaiveDate, Error> {
-    Ok(arrears_store::close::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
+    Ok(arrears_store::days::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
 }
 
 /// Who the user is, as `/api/v1/me` answers.

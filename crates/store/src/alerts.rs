@@ -10,8 +10,8 @@ use arrears_core::Amount;
 use arrears_core::ability::Statement;
 use chrono::NaiveDate;
 
-use crate::literal::text_list;
-use crate::packed::{self, Fields, RECORD, Record};
+use crate::rows::literal::text_list;
+use crate::rows::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// Rows per multi-row statement.
@@ -44,7 +44,7 @@ impl Scope<'_> {
 async fn select_ids(db: &Db, sql: &str) -> Result<Vec<String>, StoreError> {
     match db {
         Db::Sqlite(pool) => {
-            crate::rows::fold_rows(pool, sql.to_string(), "alerts", Vec::new(), |ids, r| {
+            crate::sqlite::rows::fold_rows(pool, sql.to_string(), "alerts", Vec::new(), |ids, r| {
                 ids.push(r.raw(0)?.to_string());
                 Ok(())
             })
@@ -77,7 +77,12 @@ async fn select_packed(
     }
     match db {
         Db::Sqlite(pool) => {
-            crate::rows::packed_rows(pool, format!("SELECT {} FROM {rest}", cols.join(", ")), "alerts").await
+            crate::sqlite::rows::packed_rows(
+                pool,
+                format!("SELECT {} FROM {rest}", cols.join(", ")),
+                "alerts",
+            )
+            .await
         }
         Db::Postgres(pool) => {
             let sql = format!(

@@ -8,7 +8,7 @@ use arrears_core::{Amount, Currency, Loan};
 use chrono::NaiveDate;
 use sqlx::QueryBuilder;
 
-use crate::bulk::{ColType, TableSpec};
+use crate::rows::keyed::{ColType, TableSpec};
 use crate::{StoreError, Tx, on_tx};
 
 use ColType::{Blind, Bool, Date, Int, Sealed, Text};

@@ -15,27 +15,32 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+// One module per table or group of tables it writes; readers of other tables say so.
 pub mod actions;
 pub mod alerts;
-mod arrays;
 pub mod audit;
-pub mod bulk;
-pub mod close;
+pub mod cases;
+pub mod days;
+pub mod figures;
 pub mod import;
-mod literal;
+pub mod loan_state;
 pub mod loans;
 pub mod lock;
-mod packed;
+pub mod payments;
 pub mod people;
 pub mod personal;
 pub mod products;
+pub mod ptps;
 pub mod restrictions;
-#[allow(unsafe_code)] // the one place that calls SQLite's C interface (bulk writes)
-mod rows;
 pub mod scores;
 mod track;
 pub mod treatment;
 pub mod web;
+
+// How many rows move at once, and the backend-only fast paths.
+mod postgres;
+pub mod rows;
+mod sqlite;
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
 #[macro_export]
@@ -63,6 +68,11 @@ macro_rules! on_tx {
             }
         }
     };
+}
+
+/// Stored data that arrears itself could not have written, in `table`.
+pub(crate) fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.to_string() }
 }
 
 /// What went wrong talking to the database.

@@ -8,8 +8,8 @@ use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
-use crate::literal::text_list;
-use crate::packed::{FIELD, Fields, RECORD, Record, records};
+use crate::rows::literal::text_list;
+use crate::rows::packed::{FIELD, Fields, RECORD, Record, records};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A loan with everything needed to replay it.
@@ -148,7 +148,7 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
             let sql = format!(
                 "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list})"
             );
-            crate::rows::fold_rows(pool, sql, "payments", PaymentRuns::default(), |runs, r| {
+            crate::sqlite::rows::fold_rows(pool, sql, "payments", PaymentRuns::default(), |runs, r| {
                 runs.add(r.raw(0)?, r.raw(1)?, r.date(2)?, r.int(3)?, r.raw(4)?)
             })
             .await?

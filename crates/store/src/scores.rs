@@ -10,9 +10,9 @@ use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
 use chrono::NaiveDate;
 
-use crate::literal::text_list;
 use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
-use crate::packed::{self, Fields, RECORD, Record};
+use crate::rows::literal::text_list;
+use crate::rows::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A borrower, a text and an optional date as text, as two of the history's reads return them.

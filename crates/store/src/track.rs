@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use std::fmt::Write as _;
 
 use crate::StoreError;
-use crate::bulk::push_iso_date;
+use crate::rows::keyed::push_iso_date;
 
 const TAG: &str = "t1";
 

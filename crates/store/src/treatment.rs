@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
-use crate::literal::{Values, text_list};
+use crate::rows::literal::{Values, text_list};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// Rows per multi-row statement.

@@ -6,9 +6,9 @@ use std::hash::{BuildHasher, Hasher};
 
 use arrears_core::schedule;
 use arrears_core::{Amount, BorrowerId, Currency, Loan, LoanId, RepaymentMethod};
-use arrears_store::bulk::{Row, Value, insert_rows};
 use arrears_store::import::{INSTALLMENTS, LOANS, PAYMENTS};
 use arrears_store::loans::{load_chunk, load_loan};
+use arrears_store::rows::keyed::{Row, Value, insert_rows};
 use arrears_store::{Db, DbUrl, StoreError};
 use chrono::NaiveDate;
 use tempfile::TempDir;

@@ -3,7 +3,7 @@
 
 use arrears_core::case::{self, CaseSpan};
 use arrears_store::Db;
-use arrears_store::close::{self as store, CaseWrite, StoredCase};
+use arrears_store::cases::{self as store, CaseWrite, StoredCase};
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};

@@ -1,7 +1,8 @@
 //! Step 7 of the daily cycle: the portfolio figures of the date (balances and counts by
 //! bucket and five-class, roll rates) are stored with the date's `done` mark and its audit entry.
 
-use arrears_store::close::{self as store, BookGroups};
+use arrears_store::days;
+use arrears_store::figures::{self as store, BookGroups};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 use tokio::task::JoinHandle;
@@ -27,7 +28,7 @@ pub(super) async fn close_day(
     let groups = book.await.map_err(joined)??;
     let mut tx = db.begin().await?;
     store::store_figures(&mut tx, date, &groups).await?;
-    store::finish_day(&mut tx, date, now).await?;
+    days::finish_day(&mut tx, date, now).await?;
     crate::audit::record_all(&mut tx, vec![crate::audit::day_event(report)]).await?;
     tx.commit().await?;
     Ok(())

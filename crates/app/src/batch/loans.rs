@@ -10,7 +10,8 @@ use arrears_core::close::{LoanInput, advance};
 use arrears_core::delinquency::{BucketScheme, ClassThresholds, DelinquencyRules};
 use arrears_core::ledger::Waterfall;
 use arrears_store::Db;
-use arrears_store::close::{self as store, DueLoan, Evaluated, StoredState};
+use arrears_store::days;
+use arrears_store::loan_state::{self as store, DueLoan, Evaluated, StoredState};
 use arrears_store::loans::LoanBundle;
 use chrono::{Days, NaiveDate};
 
@@ -132,7 +133,7 @@ async fn evaluate(
                 let prior = store::snapshot_before(db, b.loan.id.as_str(), from)
                     .await?
                     .map(|(on, snapshot)| arrears_core::close::Carried { on, snapshot, review_on: None });
-                let mut dates = store::business_dates(db, from, date).await?;
+                let mut dates = days::business_dates(db, from, date).await?;
                 if dates.last() != Some(&date) {
                     dates.push(date);
                 }

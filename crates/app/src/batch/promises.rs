@@ -3,7 +3,7 @@
 use arrears_core::Amount;
 use arrears_core::ptp::PtpStatus;
 use arrears_store::Db;
-use arrears_store::close as store;
+use arrears_store::ptps as store;
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};

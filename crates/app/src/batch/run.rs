@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use arrears_store::close::{self as store};
+use arrears_store::days::{self as store};
 use arrears_store::lock;
 use arrears_store::{Db, DbUrl, StoreError};
 use chrono::{Days, NaiveDate};
@@ -228,7 +228,7 @@ pub struct Refresh {
     pub skipped: Option<String>,
 }
 
-/// Brings loans touched by new payments (marked by [`store::note_new_payments`] when they
+/// Brings loans touched by new payments (marked by `arrears_store::loan_state::note_new_payments` when they
 /// were recorded) up to the last closed business date at once,
 /// with their cases and promises, so a borrower who paid is not chased that evening.
 /// Figures of that date are left as the batch stored them.

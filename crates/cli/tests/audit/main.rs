@@ -346,7 +346,7 @@ async fn judged_promises_and_raised_alerts_are_audited() {
             // The last two ask for more than any payment of the book could bring.
             let amount = Amount(if i < 2 { 100 } else { 1_000_000_000 });
             let p = Promise { promised_on: day("2026-10-18"), due_on: day("2026-10-19"), amount };
-            arrears_store::close::add_ptp(&mut tx, &format!("PTP{i}"), case, currency, &p).await.unwrap();
+            arrears_store::ptps::add_ptp(&mut tx, &format!("PTP{i}"), case, currency, &p).await.unwrap();
         }
         tx.commit().await.unwrap();
         // The first two promises are paid on their due date; the others never.

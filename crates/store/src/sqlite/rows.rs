@@ -1,6 +1,5 @@
-//! Many rows at once through SQLite's own interface, for the batch's bulk reads and
-//! writes. Writes: on PostgreSQL the rows go as one array per column ([`crate::arrays`]); on
-//! SQLite a statement with bound parameters is prepared and stepped per [`ROWS_PER_STEP`]
+//! SQLite only: many rows at once through SQLite's own interface, for the batch's bulk reads
+//! and writes (PostgreSQL's writes go as column arrays, `crate::postgres::arrays`). Writes: a statement with bound parameters is prepared and stepped per [`ROWS_PER_STEP`]
 //! rows through the connection's raw handle, since parsing literal `VALUES` text cost about
 //! two thirds of each row's time there, and sqlx's bound arguments (looked up by name, boxed,
 //! dates formatted through strftime) were no cheaper. Reads ([`fold_rows`]): each row is
@@ -16,39 +15,31 @@ use libsqlite3_sys as ffi;
 use chrono::NaiveDate;
 use sqlx::SqlitePool;
 
-use crate::literal::ValueRow;
-use crate::packed::{FIELD, RECORD, Record};
-use crate::{StoreError, Tx};
+use crate::StoreError;
+use crate::rows::literal::ValueRow;
+use crate::rows::packed::{FIELD, RECORD, Record};
+use crate::rows::{check_row, column_count};
 
-/// Inserts one row per item: `head` is `INSERT INTO table (columns)`, `tail` what follows
-/// the values (an `ON CONFLICT …` clause, or nothing), and `fill` writes an item's values
-/// in column order.
+/// Writes `items` through one statement prepared with `ROWS_PER_STEP` rows of bound
+/// parameters, stepped as often as needed (see [`crate::rows::insert_all`]).
 pub(crate) async fn insert_all<T>(
-    tx: &mut Tx,
+    t: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
     head: &str,
     tail: &str,
     items: &[T],
     fill: impl Fn(&mut ValueRow<'_>, &T),
 ) -> Result<(), StoreError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    match tx {
-        Tx::Postgres(t) => crate::arrays::insert_all(t, head, tail, items, fill).await,
-        Tx::Sqlite(t) => {
-            let columns = column_count(head)?;
-            let mut handle = t.lock_handle().await?;
-            // No await from here on: the connection is locked away from its worker thread
-            // until the handle is dropped, and the transaction sqlx began is still open on it.
-            let db = handle.as_raw_handle();
-            let write = || step_rows(db, (head, tail), columns, items, &fill);
-            // A chunk's rows take tens of milliseconds: on a multi-threaded runtime (the
-            // server's) the thread's other tasks move elsewhere meanwhile.
-            match tokio::runtime::Handle::current().runtime_flavor() {
-                tokio::runtime::RuntimeFlavor::CurrentThread => write(),
-                _ => tokio::task::block_in_place(write),
-            }
-        }
+    let columns = column_count(head)?;
+    let mut handle = t.lock_handle().await?;
+    // No await from here on: the connection is locked away from its worker thread
+    // until the handle is dropped, and the transaction sqlx began is still open on it.
+    let db = handle.as_raw_handle();
+    let write = || step_rows(db, (head, tail), columns, items, &fill);
+    // A chunk's rows take tens of milliseconds: on a multi-threaded runtime (the
+    // server's) the thread's other tasks move elsewhere meanwhile.
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => write(),
+        _ => tokio::task::block_in_place(write),
     }
 }
 
@@ -149,7 +140,7 @@ where
 
 /// The rows of the query `sql` packed into one text as [`crate::packed`] lays it out
 /// (NULL as the empty field), or `None` when there are none: what `string_agg` over
-/// [`crate::packed::pack`] returns, which SQLite built at several times the cost of
+/// [`crate::rows::packed::pack`] returns, which SQLite built at several times the cost of
 /// finding the rows (a concatenation and a cast per value, each a new string).
 pub(crate) async fn packed_rows(
     pool: &SqlitePool,
@@ -262,23 +253,6 @@ impl Record for RawRow<'_> {
             Some(_) => self.date(i).map(Some),
         }
     }
-}
-
-/// Refuses a row that wrote `written` values for the `columns` of `head`.
-pub(crate) fn check_row(head: &str, columns: usize, written: usize) -> Result<(), StoreError> {
-    if written == columns {
-        return Ok(());
-    }
-    Err(StoreError::Rows(format!("{written} values written for the {columns} columns of {head:?}")))
-}
-
-/// The number of columns in `INSERT INTO table (a, b, …)`.
-pub(crate) fn column_count(head: &str) -> Result<usize, StoreError> {
-    let inner = head
-        .find('(')
-        .and_then(|open| head.rfind(')').filter(|&close| close > open).map(|close| &head[open + 1..close]))
-        .ok_or_else(|| StoreError::Sqlite(format!("no column list in {head:?}")))?;
-    Ok(inner.split(',').count())
 }
 
 /// Binds one row's values to a prepared statement, in order.
@@ -401,6 +375,7 @@ impl Drop for Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::insert_all;
     use crate::{Db, DbUrl};
 
     async fn sqlite() -> (tempfile::TempDir, Db) {
@@ -625,7 +600,7 @@ mod tests {
         let cols = ["k", "n", "d", "note"];
         let by_sql: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM t ORDER BY k) x",
-            crate::packed::pack(&cols)
+            crate::rows::packed::pack(&cols)
         )))
         .fetch_one(pool)
         .await

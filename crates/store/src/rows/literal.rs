@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use crate::rows::Binder;
+use crate::sqlite::rows::Binder;
 
 /// A multi-row `INSERT … VALUES` being written.
 pub(crate) struct Values {
@@ -132,12 +132,12 @@ impl<'a> ValueRow<'a> {
         match self.next() {
             Out::Sql(sql) => {
                 sql.push('\'');
-                crate::bulk::push_iso_date(sql, d);
+                crate::rows::keyed::push_iso_date(sql, d);
                 sql.push('\'');
             }
             Out::Bound(b, scratch) => {
                 scratch.clear();
-                crate::bulk::push_iso_date(scratch, d);
+                crate::rows::keyed::push_iso_date(scratch, d);
                 b.text(scratch);
             }
             Out::Cells(cells, _) => cells.push(Cell::Date(d)),

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use sqlx::PgConnection;
 
 use crate::StoreError;
-use crate::literal::{Cell, ValueRow};
+use crate::rows::literal::{Cell, ValueRow};
 
 /// Rows per statement: bounds the size of one statement's arrays.
 const ROWS_PER_STATEMENT: usize = 10_000;

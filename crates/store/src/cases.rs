@@ -1,0 +1,349 @@
+//! Collection cases (tables `cases`, `case_loans`, and the `case_sync` work list the
+//! cases phase empties): derived per borrower by the batch, listed and shown to people.
+
+use std::collections::HashMap;
+
+use arrears_core::case::Spell;
+use arrears_core::close::Snapshot;
+use chrono::NaiveDate;
+use sqlx::Row as _;
+
+use crate::loan_state::{ROWS_PER_STATEMENT, SNAPSHOT_COLS, snapshot_from_row};
+use crate::ptps::{PtpRow, ptps_of};
+use crate::rows::literal::text_list;
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
+
+/// Up to `limit` borrowers waiting for their cases to be derived again.
+pub async fn case_sync_page(db: &Db, limit: i64) -> Result<Vec<String>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT borrower_id FROM case_sync ORDER BY borrower_id LIMIT $1")
+            .bind(limit)
+            .fetch_all(pool)
+            .await?)
+    })
+}
+
+/// Runs `sql` with `{ids}` replaced by the list of ids.
+async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let sql = sql.replace("{ids}", &text_list(ids));
+    on_pool!(db, pool => {
+        // Not kept as a prepared statement: the text differs every time.
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).persistent(false).fetch_all(pool).await?)
+    })
+}
+
+/// The delinquency spells of every loan of each borrower, from the snapshots.
+pub async fn borrower_spells(
+    db: &Db,
+    borrowers: &[String],
+) -> Result<HashMap<String, Vec<Spell>>, StoreError> {
+    let mut out: HashMap<String, Vec<Spell>> = HashMap::new();
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(String, String, NaiveDate, i64)> = select_in(
+        db,
+        "SELECT l.borrower_id, s.loan_id, s.as_of, s.dpd FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+         WHERE l.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    let mut by_loan: HashMap<(String, String), Vec<(NaiveDate, bool)>> = HashMap::new();
+    for (borrower, loan, on, dpd) in rows {
+        by_loan.entry((borrower, loan)).or_default().push((on, dpd > 0));
+    }
+    for ((borrower, loan), mut changes) in by_loan {
+        changes.sort_unstable();
+        out.entry(borrower).or_default().extend(arrears_core::case::spells(&loan, &changes));
+    }
+    Ok(out)
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCase {
+    /// Identifier.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+    /// Closing date.
+    pub closed_on: Option<NaiveDate>,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Whether work was recorded on it (promises to pay), so it must never vanish.
+    pub has_work: bool,
+    /// Its loans with the date each joined, in joining order.
+    pub loans: Vec<(String, NaiveDate)>,
+}
+
+/// The stored cases of each borrower.
+pub async fn stored_cases(
+    db: &Db,
+    borrowers: &[String],
+) -> Result<HashMap<String, Vec<StoredCase>>, StoreError> {
+    let mut out: HashMap<String, Vec<StoredCase>> = HashMap::new();
+    if borrowers.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(String, String, NaiveDate, Option<NaiveDate>, String, i64)> = select_in(
+        db,
+        "SELECT c.case_id, c.borrower_id, c.opened_on, c.closed_on, c.status, \
+         (SELECT COUNT(*) FROM ptps t WHERE t.case_id = c.case_id) FROM cases c WHERE c.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    let loan_rows: Vec<(String, String, NaiveDate)> = select_in(
+        db,
+        "SELECT cl.case_id, cl.loan_id, cl.added_on FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+         WHERE c.borrower_id IN ({ids})",
+        borrowers,
+    )
+    .await?;
+    let mut loans: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
+    for (case_id, loan_id, on) in loan_rows {
+        loans.entry(case_id).or_default().push((loan_id, on));
+    }
+    for (case_id, borrower_id, opened_on, closed_on, status, work) in rows {
+        let mut case_loans = loans.remove(&case_id).unwrap_or_default();
+        // The derivation lists loans by joining date, then id: compare in that order.
+        case_loans.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        out.entry(borrower_id.clone()).or_default().push(StoredCase {
+            case_id,
+            borrower_id,
+            opened_on,
+            closed_on,
+            status,
+            has_work: work > 0,
+            loans: case_loans,
+        });
+    }
+    Ok(out)
+}
+
+/// A change to the cases table that deriving cases called for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseWrite {
+    /// Insert or update a case and set its loans.
+    Put {
+        /// Identifier.
+        case_id: String,
+        /// Borrower.
+        borrower_id: String,
+        /// Opening date.
+        opened_on: NaiveDate,
+        /// Closing date (`None`: open).
+        closed_on: Option<NaiveDate>,
+        /// Loans with the date each joined.
+        loans: Vec<(String, NaiveDate)>,
+    },
+    /// Remove a case that should never have opened.
+    Delete(String),
+    /// Keep a case that should never have opened but has work recorded, marked void.
+    Void(String),
+}
+
+/// Applies case changes and removes the borrowers from the work list, in one transaction.
+/// Removals and voids are one statement per thousand cases, and the cases written go
+/// through [`crate::rows::insert_all`]: a night can open tens of thousands of them.
+pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> Result<(), StoreError> {
+    let mut relinked = Vec::new();
+    let mut puts = Vec::new();
+    let mut deleted = Vec::new();
+    let mut voided = Vec::new();
+    for w in writes {
+        match w {
+            CaseWrite::Put { case_id, borrower_id, opened_on, closed_on, loans } => {
+                relinked.push(case_id.as_str());
+                puts.push((case_id, borrower_id, *opened_on, *closed_on, loans));
+            }
+            CaseWrite::Delete(case_id) => {
+                relinked.push(case_id.as_str());
+                deleted.push(case_id.as_str());
+            }
+            CaseWrite::Void(case_id) => voided.push(case_id.as_str()),
+        }
+    }
+    let mut statements = Vec::new();
+    for part in relinked.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("DELETE FROM case_loans WHERE case_id IN ({})", text_list(part)));
+    }
+    for part in deleted.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("DELETE FROM cases WHERE case_id IN ({})", text_list(part)));
+    }
+    for part in voided.chunks(ROWS_PER_STATEMENT) {
+        statements.push(format!("UPDATE cases SET status = 'void' WHERE case_id IN ({})", text_list(part)));
+    }
+    let mut finished = Vec::new();
+    for part in done.chunks(ROWS_PER_STATEMENT) {
+        finished.push(format!("DELETE FROM case_sync WHERE borrower_id IN ({})", text_list(part)));
+    }
+    on_tx!(tx, conn => {
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
+    });
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status)",
+        " ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status",
+        &puts,
+        |r, &(case_id, borrower_id, opened_on, closed_on, _)| {
+            r.text(case_id)
+                .text(borrower_id)
+                .date(opened_on)
+                .opt_date(closed_on)
+                .text(if closed_on.is_some() { "closed" } else { "open" });
+        },
+    )
+    .await?;
+    let links: Vec<(&str, &str, NaiveDate)> = puts
+        .iter()
+        .flat_map(|&(case_id, _, _, _, loans)| {
+            loans.iter().map(move |(loan, on)| (case_id.as_str(), loan.as_str(), *on))
+        })
+        .collect();
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO case_loans (case_id, loan_id, added_on)",
+        "",
+        &links,
+        |r, &(c, l, on)| {
+            r.text(c).text(l).date(on);
+        },
+    )
+    .await?;
+    on_tx!(tx, conn => {
+        for sql in finished {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
+    });
+    Ok(())
+}
+
+/// A line of the case list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseRow {
+    /// Identifier.
+    pub case_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Borrower's name.
+    pub borrower_name: String,
+    /// Opening date.
+    pub opened_on: NaiveDate,
+    /// Closing date.
+    pub closed_on: Option<NaiveDate>,
+    /// `open`, `closed` or `void`.
+    pub status: String,
+    /// Loans in the case.
+    pub loans: i64,
+    /// The worst DPD among them now.
+    pub max_dpd: i64,
+}
+
+/// A case row as selected: id, borrower, name, opened, closed, status, loans, max DPD.
+type CaseTuple = (String, String, String, NaiveDate, Option<NaiveDate>, String, i64, i64);
+
+/// Cases, newest first, optionally only those with `status`; at most `limit`.
+pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+    let filter = if status.is_some() { "WHERE c.status = $2" } else { "WHERE $2 = $2" };
+    let sql = format!(
+        "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status, \
+         COUNT(cl.loan_id), COALESCE(MAX(s.dpd), 0) \
+         FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         LEFT JOIN case_loans cl ON cl.case_id = c.case_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         {filter} GROUP BY c.case_id, c.borrower_id, b.name, c.opened_on, c.closed_on, c.status \
+         ORDER BY c.opened_on DESC, c.case_id LIMIT $1"
+    );
+    let rows: Vec<CaseTuple> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.unwrap_or("")).fetch_all(pool).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| CaseRow {
+            case_id,
+            borrower_id,
+            borrower_name,
+            opened_on,
+            closed_on,
+            status,
+            loans,
+            max_dpd,
+        })
+        .collect())
+}
+
+/// One loan of a case with its latest snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseLoan {
+    /// Loan.
+    pub loan_id: String,
+    /// Date it joined the case.
+    pub added_on: NaiveDate,
+    /// Currency code.
+    pub currency: String,
+    /// Date of the snapshot.
+    pub evaluated_on: Option<NaiveDate>,
+    /// Latest snapshot, if evaluated.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A case, its loans and its promises.
+pub async fn case_detail(
+    db: &Db,
+    case_id: &str,
+) -> Result<Option<(CaseRow, Vec<CaseLoan>, Vec<PtpRow>)>, StoreError> {
+    let sql = format!(
+        "SELECT cl.loan_id, cl.added_on, l.currency, s.evaluated_on, {} FROM case_loans cl \
+         JOIN loans l ON l.loan_id = cl.loan_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         WHERE cl.case_id = $1 ORDER BY cl.added_on, cl.loan_id",
+        SNAPSHOT_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
+    );
+    let head = on_pool!(db, pool => {
+        sqlx::query_as::<_, (String, String, String, NaiveDate, Option<NaiveDate>, String)>(
+            "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status \
+             FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id WHERE c.case_id = $1",
+        )
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await?
+    });
+    let Some((case_id, borrower_id, borrower_name, opened_on, closed_on, status)) = head else {
+        return Ok(None);
+    };
+    let loans = on_pool!(db, pool => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(&case_id).fetch_all(pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let evaluated_on: Option<NaiveDate> = r.try_get(3)?;
+            out.push(CaseLoan {
+                loan_id: r.try_get(0)?,
+                added_on: r.try_get(1)?,
+                currency: r.try_get(2)?,
+                evaluated_on,
+                snapshot: if evaluated_on.is_some() { Some(snapshot_from_row(r, 4)?) } else { None },
+            });
+        }
+        out
+    });
+    let ptps = ptps_of(db, "WHERE case_id = $1", &case_id).await?;
+    let max_dpd =
+        loans.iter().filter_map(|l| l.snapshot.as_ref()).map(|s| i64::from(s.dpd)).max().unwrap_or(0);
+    let row = CaseRow {
+        case_id,
+        borrower_id,
+        borrower_name,
+        opened_on,
+        closed_on,
+        status,
+        loans: loans.len() as i64,
+        max_dpd,
+    };
+    Ok(Some((row, loans, ptps)))
+}

@@ -1,0 +1,178 @@
+//! Business dates and their shards (tables `business_days`, `batch_shards`): which dates the
+//! batch started and finished, and how a date's book was split among workers.
+
+use chrono::NaiveDate;
+
+use crate::{Db, StoreError, Tx, corrupt, on_pool, on_tx};
+
+/// A business date the batch has started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessDay {
+    /// The date.
+    pub date: NaiveDate,
+    /// Every phase committed.
+    pub done: bool,
+    /// How many shards share it.
+    pub shards: u32,
+}
+
+fn day_from_row<R>(r: &R) -> Result<BusinessDay, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> NaiveDate: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(BusinessDay {
+        date: r.try_get(0)?,
+        done: r.try_get::<String, _>(1)? == "done",
+        shards: u32::try_from(r.try_get::<i64, _>(2)?).map_err(|e| corrupt("business_days", e))?,
+    })
+}
+
+/// The latest business date every phase of which committed.
+pub async fn last_closed_day(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT MAX(business_date) FROM business_days WHERE status = 'done'")
+            .fetch_one(pool)
+            .await?)
+    })
+}
+
+/// Business dates started but not finished, oldest first.
+pub async fn unfinished_days(db: &Db) -> Result<Vec<BusinessDay>, StoreError> {
+    on_pool!(db, pool => {
+        let rows = sqlx::query(
+            "SELECT business_date, status, shards FROM business_days WHERE status = 'running' \
+             ORDER BY business_date",
+        )
+        .fetch_all(pool)
+        .await?;
+        rows.iter().map(day_from_row).collect()
+    })
+}
+
+/// Records that the batch for `date` has started (nothing if it already had) and returns its row.
+pub async fn start_day(db: &Db, date: NaiveDate, shards: u32, at: &str) -> Result<BusinessDay, StoreError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO business_days (business_date, status, shards, started_at) VALUES ($1, 'running', $2, $3) \
+             ON CONFLICT (business_date) DO NOTHING",
+        )
+        .bind(date)
+        .bind(i64::from(shards))
+        .bind(at)
+        .execute(pool)
+        .await?;
+        let row = sqlx::query("SELECT business_date, status, shards FROM business_days WHERE business_date = $1")
+            .bind(date)
+            .fetch_one(pool)
+            .await?;
+        day_from_row(&row)
+    })
+}
+
+/// Business dates started in `from..=to`, ascending.
+pub async fn business_dates(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar(
+            "SELECT business_date FROM business_days WHERE business_date >= $1 AND business_date <= $2 \
+             ORDER BY business_date",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?)
+    })
+}
+
+/// The earliest disbursement in the book; `None` when the book is empty.
+pub async fn first_disbursement(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
+    on_pool!(db, pool => {
+        Ok(sqlx::query_scalar("SELECT MIN(disbursed_on) FROM loans").fetch_one(pool).await?)
+    })
+}
+
+/// The loan-id range of shard `shard` of `shards`: ids after the first bound, up to and
+/// including the second (`None`: unbounded). Every worker computes the same ranges.
+pub async fn shard_bounds(
+    db: &Db,
+    shard: u32,
+    shards: u32,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    if shards <= 1 {
+        return Ok((None, None));
+    }
+    let total = db.count("loans").await?;
+    let at = |k: u32| (total * i64::from(k)) / i64::from(shards);
+    let bound = |offset: i64| async move {
+        if offset <= 0 || offset > total {
+            return Ok::<_, StoreError>(None);
+        }
+        on_pool!(db, pool => {
+            Ok(sqlx::query_scalar::<_, String>("SELECT loan_id FROM loans ORDER BY loan_id LIMIT 1 OFFSET $1")
+                .bind(offset - 1)
+                .fetch_optional(pool)
+                .await?)
+        })
+    };
+    let lo = if shard == 0 { None } else { bound(at(shard)).await? };
+    let hi = if shard + 1 >= shards {
+        None
+    } else if at(shard + 1) == 0 {
+        // More shards than loans: this one is empty. No id is at most the empty text,
+        // whereas `None` would mean the whole book.
+        Some(String::new())
+    } else {
+        bound(at(shard + 1)).await?
+    };
+    Ok((lo, hi))
+}
+
+/// Records that a shard evaluated all of its loans for `date`.
+pub async fn shard_done(
+    db: &Db,
+    date: NaiveDate,
+    shards: u32,
+    shard: u32,
+    loans: u64,
+) -> Result<(), StoreError> {
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO batch_shards (business_date, shards, shard, loans) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (business_date, shards, shard) DO NOTHING",
+        )
+        .bind(date)
+        .bind(i64::from(shards))
+        .bind(i64::from(shard))
+        .bind(loans as i64)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}
+
+/// How many shards of `shards` have finished `date`.
+pub async fn shards_finished(db: &Db, date: NaiveDate, shards: u32) -> Result<u32, StoreError> {
+    let n: i64 = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM batch_shards WHERE business_date = $1 AND shards = $2")
+            .bind(date)
+            .bind(i64::from(shards))
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(n as u32)
+}
+
+/// Marks `date` done (the last write of its batch).
+pub async fn finish_day(tx: &mut Tx, date: NaiveDate, at: &str) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE business_days SET status = 'done', finished_at = $2 WHERE business_date = $1")
+            .bind(date)
+            .bind(at)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}

@@ -1,0 +1,354 @@
+//! Each loan's state and change-only snapshots (tables `loan_state`, `snapshots`, and the
+//! `case_sync` work list the loan phase fills): what the batch evaluates, and writes per chunk.
+
+use arrears_core::Amount;
+use arrears_core::behaviour::LoanTrack;
+use arrears_core::close::{Advance, Carried, Snapshot};
+use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
+use chrono::NaiveDate;
+use sqlx::Row as _;
+
+use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
+use crate::rows::literal::{ValueRow, text_list};
+use crate::rows::packed::{self, Fields, RECORD, Record};
+use crate::{Db, StoreError, Tx, corrupt, on_pool, on_tx};
+
+/// What the batch knows of a loan from earlier runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// The first business date it was evaluated.
+    pub first_on: NaiveDate,
+    /// The latest evaluation.
+    pub carried: Carried,
+    /// Recompute from this date (a backdated payment).
+    pub dirty_from: Option<NaiveDate>,
+    /// The behaviour track kept at the latest evaluation; `None` when none was kept yet.
+    pub track: Option<LoanTrack>,
+}
+
+/// A loan the batch must evaluate, with what it knew of it.
+#[derive(Debug, Clone)]
+pub struct DueLoan {
+    /// Terms, schedule, payments and product rules.
+    pub bundle: LoanBundle,
+    /// `None` for a loan never evaluated.
+    pub state: Option<StoredState>,
+}
+
+pub(crate) const SNAPSHOT_COLS: &str = "status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, \
+     overdue_fee, overdue_penalty, outstanding_principal, credit";
+
+pub(crate) fn snapshot_from_row(r: &impl Record, at: usize) -> Result<Snapshot, StoreError> {
+    let status = r.text(at)?;
+    let class = r.text(at + 4)?;
+    Ok(Snapshot {
+        status: LoanStatus::parse(&status)
+            .ok_or_else(|| corrupt("loan_state", format!("status {status:?}")))?,
+        dpd: u32::try_from(r.int(at + 1)?).map_err(|e| corrupt("loan_state", e))?,
+        bucket: r.text(at + 2)?,
+        bucket_rank: u32::try_from(r.int(at + 3)?).map_err(|e| corrupt("loan_state", e))?,
+        five_class: FiveClass::parse(&class)
+            .ok_or_else(|| corrupt("loan_state", format!("class {class:?}")))?,
+        overdue: Overdue {
+            principal: Amount(r.int(at + 5)?),
+            interest: Amount(r.int(at + 6)?),
+            fee: Amount(r.int(at + 7)?),
+            penalty: Amount(r.int(at + 8)?),
+        },
+        outstanding_principal: Amount(r.int(at + 9)?),
+        credit: Amount(r.int(at + 10)?),
+    })
+}
+
+/// Up to `limit` loans with ids in (`after`, `upto`] that need evaluating on `date`: never
+/// evaluated, due for review, or touched by a backdated payment (only those when `only_dirty`).
+pub async fn due_loans(
+    db: &Db,
+    date: NaiveDate,
+    after: Option<&str>,
+    upto: Option<&str>,
+    limit: i64,
+    only_dirty: bool,
+) -> Result<Vec<DueLoan>, StoreError> {
+    let filter = if only_dirty {
+        "s.dirty_from IS NOT NULL"
+    } else {
+        "(s.loan_id IS NULL OR s.review_on <= $2 OR s.dirty_from IS NOT NULL)"
+    };
+    let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
+         s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
+         s.outstanding_principal, s.credit, s.track";
+    let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
+    let from = "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id";
+    let (heads, states) = match db {
+        // SQLite hands each row over where it finds it (see `rows`); the values are written
+        // into the SQL, as ids and dates are elsewhere in the batch's bulk statements.
+        Db::Sqlite(pool) => {
+            let upto_clause =
+                upto.map(|u| format!("AND l.loan_id <= {}", text_list(&[u]))).unwrap_or_default();
+            let mut on = String::new();
+            crate::rows::keyed::push_iso_date(&mut on, date);
+            let sql = format!(
+                "SELECT {} {from} WHERE l.loan_id > {} {upto_clause} AND {} ORDER BY l.loan_id LIMIT {limit}",
+                cols.join(", "),
+                text_list(&[after.unwrap_or("")]),
+                filter.replace("$2", &text_list(&[on])),
+            );
+            let acc = (Vec::with_capacity(limit as usize), Vec::with_capacity(limit as usize));
+            crate::sqlite::rows::fold_rows(pool, sql, "loan_state", acc, |(heads, states), r| {
+                heads.push(loan_from_row(r)?);
+                states.push(stored_state(r)?);
+                Ok(())
+            })
+            .await?
+        }
+        // The whole chunk comes back as one packed text (see `packed`), in the database's
+        // order of ids. The join repeats the cursor for loan_state: PostgreSQL does not carry
+        // it across an outer join, and its merge join would otherwise read every state row
+        // before the cursor, for every chunk.
+        Db::Postgres(pool) => {
+            let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
+            let sql = format!(
+                "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
+                 {from} AND s.loan_id > $1 \
+                 WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
+                packed::pack(&cols)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(after.unwrap_or(""))
+                .bind(date)
+                .bind(limit);
+            if let Some(u) = upto {
+                q = q.bind(u);
+            }
+            let packed: Option<String> = q.fetch_one(pool).await?.try_get(0)?;
+            let mut heads = Vec::with_capacity(limit as usize);
+            let mut states = Vec::with_capacity(limit as usize);
+            for rec in packed::records(packed.as_deref()) {
+                let r = Fields::split("loan_state", rec);
+                heads.push(loan_from_row(&r)?);
+                states.push(stored_state(&r)?);
+            }
+            (heads, states)
+        }
+    };
+    let bundles = attach(db, heads).await?;
+    Ok(bundles.into_iter().zip(states).map(|(bundle, state)| DueLoan { bundle, state }).collect())
+}
+
+/// The loan state after the [`LOAN_FIELDS`] of a [`due_loans`] row (`None`: never evaluated).
+fn stored_state(r: &impl Record) -> Result<Option<StoredState>, StoreError> {
+    let Some(first_on) = r.opt_date(15)? else { return Ok(None) };
+    Ok(Some(StoredState {
+        first_on,
+        carried: Carried { on: r.date(16)?, review_on: r.opt_date(17)?, snapshot: snapshot_from_row(r, 19)? },
+        dirty_from: r.opt_date(18)?,
+        track: r.opt_text(30)?.as_deref().map(crate::track::from_text).transpose()?,
+    }))
+}
+
+/// The snapshot in force just before `date` (its latest row dated earlier), if any.
+pub async fn snapshot_before(
+    db: &Db,
+    loan_id: &str,
+    date: NaiveDate,
+) -> Result<Option<(NaiveDate, Snapshot)>, StoreError> {
+    let sql = format!(
+        "SELECT as_of, {SNAPSHOT_COLS} FROM snapshots WHERE loan_id = $1 AND as_of < $2 ORDER BY as_of DESC LIMIT 1"
+    );
+    on_pool!(db, pool => {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).bind(date).fetch_optional(pool).await?;
+        match row {
+            Some(r) => Ok(Some((r.try_get(0)?, snapshot_from_row(&r, 1)?))),
+            None => Ok(None),
+        }
+    })
+}
+
+/// The snapshot rows `(as_of, dpd)` of a loan dated before `before` that a lookback window
+/// opening at `start` can still see: the row in force at `start` and the later ones.
+pub async fn track_rows(
+    db: &Db,
+    loan_id: &str,
+    before: NaiveDate,
+    start: NaiveDate,
+) -> Result<Vec<(NaiveDate, u32)>, StoreError> {
+    let rows: Vec<(NaiveDate, i64)> = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT as_of, dpd FROM snapshots WHERE loan_id = $1 AND as_of < $2 AND as_of >= \
+             COALESCE((SELECT MAX(x.as_of) FROM snapshots x WHERE x.loan_id = $1 AND x.as_of <= $3), $3) \
+             ORDER BY as_of",
+        )
+        .bind(loan_id)
+        .bind(before)
+        .bind(start)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(on, dpd)| Ok((on, u32::try_from(dpd).map_err(|e| corrupt("snapshots", e))?)))
+        .collect()
+}
+
+/// One loan's evaluation, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    /// The loan.
+    pub loan_id: String,
+    /// Its borrower.
+    pub borrower_id: String,
+    /// Its product.
+    pub product: String,
+    /// Its currency code.
+    pub currency: String,
+    /// The first business date it was evaluated.
+    pub first_on: NaiveDate,
+    /// Snapshots from this date on are replaced (a recompute).
+    pub recompute_from: Option<NaiveDate>,
+    /// What the evaluation found.
+    pub advance: Advance,
+}
+
+/// Writes a snapshot's values in [`SNAPSHOT_COLS`] order.
+fn snapshot_values(r: &mut ValueRow<'_>, s: &Snapshot) {
+    r.text(s.status.as_str())
+        .int(i64::from(s.dpd))
+        .text(s.bucket.as_str())
+        .int(i64::from(s.bucket_rank))
+        .text(s.five_class.as_str())
+        .int(s.overdue.principal.0)
+        .int(s.overdue.interest.0)
+        .int(s.overdue.fee.0)
+        .int(s.overdue.penalty.0)
+        .int(s.outstanding_principal.0)
+        .int(s.credit.0);
+}
+
+/// Rows per multi-row statement: a few hundred KiB of SQL, parsed once per thousand rows.
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Writes a chunk's evaluations: snapshots that changed, each loan's new state, and the
+/// borrowers whose cases must be derived again. One transaction per chunk keeps a killed
+/// batch resumable: a loan is either wholly evaluated for the date or not at all.
+pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreError> {
+    let snaps: Vec<(&str, NaiveDate, &Snapshot)> = items
+        .iter()
+        .flat_map(|e| e.advance.changed.iter().map(move |(on, s)| (e.loan_id.as_str(), *on, s)))
+        .collect();
+    let mut resync: Vec<&str> = items
+        .iter()
+        .filter(|e| e.advance.delinquency_changed || e.recompute_from.is_some())
+        .map(|e| e.borrower_id.as_str())
+        .collect();
+    resync.sort_unstable();
+    resync.dedup();
+    if let Tx::Postgres(t) = tx {
+        // A chunk lost to a crash is evaluated again by the rerun, so the batch need not
+        // wait for each chunk's WAL flush; PostgreSQL still never applies a later commit
+        // without the earlier ones. Only this transaction is affected.
+        sqlx::raw_sql("SET LOCAL synchronous_commit = off").execute(&mut **t).await?;
+    }
+    on_tx!(tx, conn => {
+        for e in items {
+            if let Some(from) = e.recompute_from {
+                sqlx::query("DELETE FROM snapshots WHERE loan_id = $1 AND as_of >= $2")
+                    .bind(e.loan_id.as_str())
+                    .bind(from)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    });
+    crate::rows::insert_all(
+        tx,
+        &format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS})"),
+        "",
+        &snaps,
+        |r, (loan_id, on, s)| {
+            r.text(loan_id).date(*on);
+            snapshot_values(r, s);
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        &format!(
+            "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
+             dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track)"
+        ),
+        " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
+         evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
+         status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
+         bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
+         overdue_principal = excluded.overdue_principal, overdue_interest = excluded.overdue_interest, \
+         overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
+         outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
+         prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
+         prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
+         track = excluded.track",
+        items,
+        |r, e| {
+            let last = &e.advance.last;
+            let prev = e.advance.before_last.as_ref();
+            r.text(&e.loan_id)
+                .text(&e.borrower_id)
+                .text(&e.product)
+                .text(&e.currency)
+                .date(e.first_on)
+                .date(last.on)
+                .opt_date(last.review_on)
+                .null();
+            snapshot_values(r, &last.snapshot);
+            r.opt_text(prev.map(|p| p.status.as_str()))
+                .opt_text(prev.map(|p| p.bucket.as_str()))
+                .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
+                .opt_int(prev.map(|p| p.outstanding_principal.0))
+                .text(&crate::track::to_text(&e.advance.track));
+        },
+    )
+    .await?;
+    crate::rows::insert_all(
+        tx,
+        "INSERT INTO case_sync (borrower_id)",
+        " ON CONFLICT (borrower_id) DO NOTHING",
+        &resync,
+        |r, id| {
+            r.text(id);
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes the payments an import (or a payment recorded by hand, which is a one-row import)
+/// brought for loans the batch already knows, inside that import's transaction so the note
+/// cannot be lost: a value date on or before the last business date marks the loan for
+/// recompute from it; a later one brings the loan's next review forward to it. Returns the
+/// loans touched.
+pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
+    let touched = on_tx!(tx, conn => {
+        let last: Option<NaiveDate> =
+            sqlx::query_scalar("SELECT MAX(business_date) FROM business_days").fetch_one(&mut *conn).await?;
+        // Before the first batch there is no loan state to mark.
+        let Some(last) = last else { return Ok(0) };
+        let mut touched = 0;
+        for (column, window) in [("dirty_from", "p.paid_on <= $2"), ("review_on", "p.paid_on > $2")] {
+            let first = format!(
+                "(SELECT MIN(p.paid_on) FROM payments p WHERE p.loan_id = loan_state.loan_id \
+                 AND p.import_id = $1 AND {window})"
+            );
+            let sql = format!(
+                "UPDATE loan_state SET {column} = {first} WHERE {first} IS NOT NULL \
+                 AND ({column} IS NULL OR {column} > {first})"
+            );
+            touched += sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(import_id)
+                .bind(last)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        }
+        touched
+    });
+    Ok(touched)
+}

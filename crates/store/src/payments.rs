@@ -1,0 +1,51 @@
+//! Payments booked to loans (table `payments`): one payment recorded by hand. The import
+//! writes its payments through the keyed bulk rows (`crate::import`).
+
+use arrears_core::Payment;
+use chrono::NaiveDate;
+use sqlx::Row as _;
+
+use crate::{StoreError, Tx, on_tx};
+
+/// What happened to a payment recorded by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored.
+    New,
+    /// The same payment was already there: nothing changed.
+    AlreadyThere,
+}
+
+/// Stores one payment; the same id with different fields is a conflict named in the error.
+pub async fn record_payment(
+    tx: &mut Tx,
+    p: &Payment,
+    import_id: i64,
+) -> Result<Option<Recorded>, StoreError> {
+    on_tx!(tx, conn => {
+        let existing = sqlx::query("SELECT loan_id, paid_on, amount, channel FROM payments WHERE payment_id = $1")
+            .bind(p.id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(r) = existing {
+            let same = r.try_get::<String, _>(0)? == p.loan_id.as_str()
+                && r.try_get::<NaiveDate, _>(1)? == p.paid_on
+                && r.try_get::<i64, _>(2)? == p.amount.0
+                && r.try_get::<String, _>(3)? == p.channel;
+            return Ok(same.then_some(Recorded::AlreadyThere));
+        }
+        sqlx::query(
+            "INSERT INTO payments (payment_id, loan_id, paid_on, amount, channel, import_id, src_line) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.loan_id.as_str())
+        .bind(p.paid_on)
+        .bind(p.amount.0)
+        .bind(&p.channel)
+        .bind(import_id)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(Some(Recorded::New))
+}

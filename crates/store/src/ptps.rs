@@ -1,0 +1,130 @@
+//! Promises to pay (table `ptps`): judged by the batch, taken by `action log`.
+
+use arrears_core::Amount;
+use arrears_core::ptp::{Promise, PtpStatus};
+use chrono::NaiveDate;
+
+use crate::{Db, StoreError, Tx, corrupt, on_pool, on_tx};
+
+/// A promise row as selected: id, case, currency, promised, due, amount, status, paid.
+type PtpTuple = (String, String, String, NaiveDate, NaiveDate, i64, String, i64);
+
+/// A promise to pay as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtpRow {
+    /// Identifier.
+    pub ptp_id: String,
+    /// Case.
+    pub case_id: String,
+    /// Currency code of the amount.
+    pub currency: String,
+    /// The promise.
+    pub promise: Promise,
+    /// Where it stands.
+    pub status: PtpStatus,
+    /// Paid towards it when last judged.
+    pub paid: Amount,
+}
+
+pub(crate) async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpRow>, StoreError> {
+    let sql = format!(
+        "SELECT ptp_id, case_id, currency, promised_on, due_on, amount, status, paid FROM ptps {filter} \
+         ORDER BY due_on, ptp_id"
+    );
+    let rows: Vec<PtpTuple> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(arg).fetch_all(pool).await?
+    });
+    rows.into_iter()
+        .map(|(ptp_id, case_id, currency, promised_on, due_on, amount, status, paid)| {
+            Ok(PtpRow {
+                status: PtpStatus::parse(&status)
+                    .ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?,
+                ptp_id,
+                case_id,
+                currency,
+                promise: Promise { promised_on, due_on, amount: Amount(amount) },
+                paid: Amount(paid),
+            })
+        })
+        .collect()
+}
+
+/// Promises to judge: every pending one, and every promise of a borrower whose history a
+/// recompute rewrote (on the case work list), since a broken promise may now be kept.
+pub async fn ptps_to_judge(db: &Db) -> Result<Vec<PtpRow>, StoreError> {
+    ptps_of(
+        db,
+        "WHERE status = $1 OR case_id IN (SELECT c.case_id FROM cases c JOIN case_sync w \
+         ON w.borrower_id = c.borrower_id)",
+        "pending",
+    )
+    .await
+}
+
+/// What the loans of the promise's borrower, in the promise's currency, received with
+/// value dates in `from..=to`.
+pub async fn paid_on_borrower(
+    db: &Db,
+    ptp_id: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Amount, StoreError> {
+    let sum: Option<i64> = on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT CAST(SUM(p.amount) AS BIGINT) FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+             JOIN loans l ON l.borrower_id = c.borrower_id AND l.currency = t.currency \
+             JOIN payments p ON p.loan_id = l.loan_id \
+             WHERE t.ptp_id = $1 AND p.paid_on >= $2 AND p.paid_on <= $3",
+        )
+        .bind(ptp_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(Amount(sum.unwrap_or(0)))
+}
+
+/// Stores a promise's judgement.
+pub async fn set_ptp(
+    tx: &mut Tx,
+    ptp_id: &str,
+    status: PtpStatus,
+    paid: Amount,
+    on: NaiveDate,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query("UPDATE ptps SET status = $2, paid = $3, evaluated_on = $4 WHERE ptp_id = $1")
+            .bind(ptp_id)
+            .bind(status.as_str())
+            .bind(paid.0)
+            .bind(on)
+            .execute(conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Records a promise to pay (the case-work use case will call this; tests do now).
+pub async fn add_ptp(
+    tx: &mut Tx,
+    ptp_id: &str,
+    case_id: &str,
+    currency: &str,
+    p: &Promise,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ptp_id)
+        .bind(case_id)
+        .bind(p.promised_on)
+        .bind(p.due_on)
+        .bind(p.amount.0)
+        .bind(currency)
+        .execute(conn)
+        .await?;
+    });
+    Ok(())
+}
