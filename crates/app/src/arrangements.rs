@@ -3,7 +3,7 @@
 
 use arrears_core::{Amount, Currency};
 use arrears_store::actions as action_store;
-use arrears_store::web::{self as store, ArrangementRequest};
+use arrears_store::arrangements::{self as store, ArrangementRequest};
 use arrears_store::{Db, StoreError};
 
 use crate::audit::Event;

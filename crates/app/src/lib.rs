@@ -20,6 +20,7 @@ pub mod payments;
 pub mod personal;
 pub mod portfolio;
 pub mod restrictions;
+pub mod sessions;
 pub mod staff;
 pub mod strategies;
 pub mod templates;

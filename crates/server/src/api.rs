@@ -266,7 +266,7 @@ async fn me(ApiUser(u): ApiUser) -> Json<service::Me> {
 async fn queue(
     State(state): State<AppState>,
     ApiUser(u): ApiUser,
-) -> ApiResult<Json<Vec<arrears_store::web::QueueLine>>> {
+) -> ApiResult<Json<Vec<arrears_store::workbench::QueueLine>>> {
     Ok(Json(service::queue(&state, &u).await?))
 }
 
@@ -393,7 +393,7 @@ async fn figures(State(state): State<AppState>, ApiUser(u): ApiUser) -> ApiResul
 async fn alerts(
     State(state): State<AppState>,
     ApiUser(u): ApiUser,
-) -> ApiResult<Json<Vec<arrears_store::alerts::AlertRow>>> {
+) -> ApiResult<Json<Vec<arrears_store::workbench::AlertRow>>> {
     Ok(Json(service::alert_list(&state, &u).await?))
 }
 

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use arrears_app::sessions;
 use arrears_core::access::{Role, Viewer};
-use arrears_store::web as store;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -108,7 +108,7 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) 
 async fn user_from(parts: &Parts, state: &AppState) -> Result<User, Error> {
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(Error::Unauthenticated)?;
     let token_hash = hash_token(token);
-    let row = store::session(state.db(), &token_hash, unix_now()).await?.ok_or(Error::Unauthenticated)?;
+    let row = sessions::find(state.db(), &token_hash, unix_now()).await?.ok_or(Error::Unauthenticated)?;
     let role: Role = row.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", row.role)))?;
     Ok(User {
         name: row.name,
@@ -224,22 +224,15 @@ pub async fn login(
     let csrf = random_token();
     let now = unix_now();
     let lang = if lang == "en" { "en" } else { "zh" };
-    store::create_session(
-        state.db(),
-        &hash_token(&token),
-        user.user_id,
-        &csrf,
-        now,
-        now + cfg.session_hours * 3600,
-        lang,
-    )
-    .await?;
+    let token_hash = hash_token(&token);
+    let s = sessions::NewSession { token_hash: &token_hash, user_id: user.user_id, csrf: &csrf, lang };
+    sessions::start(state.db(), &s, now, cfg.session_hours).await?;
     Ok(NewSession { token, csrf, role })
 }
 
 /// Ends the session.
 pub async fn logout(state: &AppState, user: &User) -> Result<(), Error> {
-    store::end_session(state.db(), user.token_hash(), unix_now()).await?;
+    sessions::end(state.db(), user.token_hash(), unix_now()).await?;
     Ok(())
 }
 

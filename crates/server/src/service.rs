@@ -10,12 +10,9 @@ use arrears_app::personal::{self, BorrowerView, NewUser, UserView};
 use arrears_app::portfolio::{self, PortfolioView};
 use arrears_app::view::{self, LoanView};
 use arrears_core::access::{Capability, CaseScope, Role, may_see_case, may_work_case};
-use arrears_store::actions::ActionRow;
-use arrears_store::alerts::AlertRow;
-use arrears_store::treatment::{AgencyFigures, ArmFigures};
-use arrears_store::web::{
-    self as store, ArrangementRequest, CaseFilter, CaseLine, CollectorFigures, QueueHealth, QueueLine,
-    QueueOf, ScopeRow,
+use arrears_store::workbench::{
+    self as store, ActionRow, AgencyFigures, AlertRow, ArmFigures, ArrangementRequest, CaseFilter, CaseLine,
+    CollectorFigures, QueueHealth, QueueLine, QueueOf, ScopeRow,
 };
 use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -60,7 +57,7 @@ async fn workable_case(state: &AppState, user: &User, case_id: &str) -> Result<(
 
 /// The business date the figures are read for: the last closed one, else today (UTC).
 pub async fn business_date(state: &AppState) -> Result<NaiveDate, Error> {
-    Ok(arrears_store::days::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
+    Ok(store::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
 }
 
 /// Who the user is, as `/api/v1/me` answers.
@@ -217,7 +214,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
     }
     let dpd_history = store::dpd_history(db, case_id).await?;
     let alerts = if user.role.can(Capability::ViewAlerts) || user.role == Role::Collector {
-        arrears_store::alerts::list_alerts(db, None, Some(&case.borrower_id)).await?
+        store::list_alerts(db, None, Some(&case.borrower_id)).await?
     } else {
         Vec::new()
     };
@@ -430,8 +427,8 @@ pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
         portfolio,
         bucket_trend: store::bucket_trend(db, as_of - Duration::days(30), as_of).await?,
         collectors: store::collector_figures(db).await?,
-        agencies: arrears_store::treatment::agency_figures(db).await?,
-        arms: arrears_store::treatment::arm_figures(db).await?,
+        agencies: store::agency_figures(db).await?,
+        arms: store::arm_figures(db).await?,
         health: store::queue_health(db, &overdue_before).await?,
     })
 }
@@ -439,7 +436,7 @@ pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
 /// Open early-warning alerts for the user's departments.
 pub async fn alert_list(state: &AppState, user: &User) -> Result<Vec<AlertRow>, Error> {
     require(user, Capability::ViewAlerts)?;
-    let mut rows = arrears_store::alerts::list_alerts(state.db(), Some("open"), None).await?;
+    let mut rows = store::list_alerts(state.db(), Some("open"), None).await?;
     if user.role == Role::Legal {
         rows.retain(|a| a.departments.iter().any(|d| d == "legal"));
     }
@@ -642,7 +639,7 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
         .trim()
         .parse()
         .map_err(|_| Error::BadRequest(format!("capacity {:?} is not a whole number", f.capacity)))?;
-    let c = arrears_store::treatment::CollectorRow {
+    let c = store::CollectorRow {
         collector_id: f.collector_id.trim().to_string(),
         name: f.name.trim().to_string(),
         team: f.team.trim().to_string(),
@@ -682,6 +679,6 @@ fn staff_error(e: arrears_app::staff::StaffError) -> Error {
 }
 
 /// The collectors, for assignment and admin.
-pub async fn collectors(state: &AppState) -> Result<Vec<arrears_store::treatment::CollectorRow>, Error> {
-    Ok(arrears_store::treatment::collectors(state.db()).await?)
+pub async fn collectors(state: &AppState) -> Result<Vec<store::CollectorRow>, Error> {
+    Ok(store::collectors(state.db()).await?)
 }

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 // One module per table or group of tables it writes; readers of other tables say so.
 pub mod actions;
 pub mod alerts;
+pub mod arrangements;
 pub mod audit;
 pub mod cases;
 pub mod days;
@@ -33,9 +34,10 @@ pub mod products;
 pub mod ptps;
 pub mod restrictions;
 pub mod scores;
+pub mod sessions;
 mod track;
 pub mod treatment;
-pub mod web;
+pub mod workbench;
 
 // How many rows move at once, and the backend-only fast paths.
 mod postgres;

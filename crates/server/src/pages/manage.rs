@@ -306,7 +306,7 @@ async fn admin_page(
         return Err(service::require(u, Capability::ManageUsers).err().unwrap_or(Error::Forbidden));
     }
     let collectors = service::collectors(state).await?;
-    let agencies = arrears_store::treatment::agencies(state.db()).await?;
+    let agencies = arrears_store::workbench::agencies(state.db()).await?;
     let body = html! {
         h1 { (t(l, "admin")) }
         @if let Some(users) = &users {

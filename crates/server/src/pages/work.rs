@@ -150,7 +150,7 @@ async fn switch_lang(
 ) -> PageResult {
     let code = if code == "en" { "en" } else { "zh" };
     if let Some(u) = &u {
-        arrears_store::web::set_session_lang(state.db(), u.token_hash(), code).await?;
+        arrears_app::sessions::set_language(state.db(), u.token_hash(), code).await?;
     }
     let from_referer = headers
         .get(header::REFERER)

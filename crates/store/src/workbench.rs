@@ -1,82 +1,18 @@
-//! What the web workbench reads and writes beyond the other modules: sessions, what decides
-//! who may see a case, a collector's queue, a case's DPD history, department figures and
-//! arrangement requests.
+//! The workbench's read-only views: what decides who may see a case, a collector's queue, case
+//! lists, a case's DPD history, department figures and latest scores. It writes nothing; the
+//! server reads through it (and the re-exports below) and changes state through `arrears-app`.
+
+pub use crate::actions::ActionRow;
+pub use crate::alerts::{AlertRow, list_alerts};
+pub use crate::arrangements::{ArrangementRequest, arrangement_requests};
+pub use crate::days::last_closed_day;
+pub use crate::treatment::{
+    AgencyFigures, AgencyRow, ArmFigures, CollectorRow, agencies, agency_figures, arm_figures, collectors,
+};
 
 use chrono::NaiveDate;
 
-use crate::{Db, StoreError, Tx, on_pool, on_tx};
-
-/// A live session with the user it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
-    /// The user's id.
-    pub user_id: i64,
-    /// Login name.
-    pub name: String,
-    /// Role name.
-    pub role: String,
-    /// Team.
-    pub team: Option<String>,
-    /// Agency of an agency user.
-    pub agency: Option<String>,
-    /// The session's CSRF token.
-    pub csrf: String,
-    /// zh or en.
-    pub lang: String,
-    /// Unix seconds.
-    pub expires_at: i64,
-}
-
-/// Stores a new session under the hash of its token.
-pub async fn create_session(
-    db: &Db,
-    token_hash: &str,
-    user_id: i64,
-    csrf: &str,
-    now: i64,
-    expires_at: i64,
-    lang: &str,
-) -> Result<(), StoreError> {
-    let sql = "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at, lang) \
-               VALUES ($1, $2, $3, $4, $5, $6)";
-    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(user_id).bind(csrf).bind(now).bind(expires_at)
-        .bind(lang).execute(p).await?; });
-    Ok(())
-}
-
-/// The session with that token hash, if it has not expired and its user is not disabled.
-pub async fn session(db: &Db, token_hash: &str, now: i64) -> Result<Option<SessionRow>, StoreError> {
-    type Row = (i64, String, String, Option<String>, Option<String>, String, String, i64);
-    let sql = "SELECT u.user_id, u.name, u.role, u.team, u.agency, s.csrf, s.lang, s.expires_at \
-               FROM sessions s JOIN users u ON u.user_id = s.user_id \
-               WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
-    let row: Option<Row> =
-        on_pool!(db, p => sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(p).await?);
-    Ok(row.map(|(user_id, name, role, team, agency, csrf, lang, expires_at)| SessionRow {
-        user_id,
-        name,
-        role,
-        team,
-        agency,
-        csrf,
-        lang,
-        expires_at,
-    }))
-}
-
-/// Ends a session (logout), and every expired one while at it.
-pub async fn end_session(db: &Db, token_hash: &str, now: i64) -> Result<(), StoreError> {
-    let sql = "DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2";
-    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(now).execute(p).await?; });
-    Ok(())
-}
-
-/// Remembers the language a session chose.
-pub async fn set_session_lang(db: &Db, token_hash: &str, lang: &str) -> Result<(), StoreError> {
-    let sql = "UPDATE sessions SET lang = $2 WHERE token_hash = $1";
-    on_pool!(db, p => { sqlx::query(sql).bind(token_hash).bind(lang).execute(p).await?; });
-    Ok(())
-}
+use crate::{Db, StoreError, on_pool};
 
 /// What decides who may see a case, as stored (see `arrears_core::access::CaseScope`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
@@ -444,80 +380,6 @@ pub async fn bucket_trend(
                FROM portfolio_figures WHERE dimension = 'bucket' AND business_date >= $1 AND business_date <= $2 \
                GROUP BY business_date, grp, rank ORDER BY business_date, rank";
     Ok(on_pool!(db, p => sqlx::query_as(sql).bind(from).bind(to).fetch_all(p).await?))
-}
-
-/// A request for an arrangement.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ArrangementRequest {
-    /// Id.
-    pub request_id: String,
-    /// Case.
-    pub case_id: String,
-    /// extension, instalment_plan or settlement.
-    pub kind: String,
-    /// Minor units offered.
-    pub amount: i64,
-    /// Currency code.
-    pub currency: String,
-    /// Months (extension, instalment plan).
-    pub months: Option<i64>,
-    /// Note.
-    pub note: String,
-    /// Who asked.
-    pub requested_by: String,
-    /// RFC 3339.
-    pub requested_at: String,
-    /// requested, approved or rejected.
-    pub status: String,
-}
-
-/// Stores an arrangement request.
-pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Result<(), StoreError> {
-    let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
-               requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-    let months = r.months.map(|m| m as i32);
-    on_tx!(tx, c => { sqlx::query(sql).bind(&r.request_id).bind(&r.case_id).bind(&r.kind).bind(r.amount)
-        .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
-        .bind(&r.status).execute(c).await?; });
-    Ok(())
-}
-
-/// A case's arrangement requests, newest first.
-pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<ArrangementRequest>, StoreError> {
-    type Row = (String, String, String, i64, String, Option<i32>, String, String, String, String);
-    let sql = "SELECT request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status \
-               FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id";
-    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                request_id,
-                case_id,
-                kind,
-                amount,
-                currency,
-                months,
-                note,
-                requested_by,
-                requested_at,
-                status,
-            )| {
-                ArrangementRequest {
-                    request_id,
-                    case_id,
-                    kind,
-                    amount,
-                    currency,
-                    months: months.map(i64::from),
-                    note,
-                    requested_by,
-                    requested_at,
-                    status,
-                }
-            },
-        )
-        .collect())
 }
 
 /// A borrower's latest stored score of each kind (roll, ptp), with its reasons.
