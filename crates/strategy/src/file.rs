@@ -42,6 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
+use arrears_core::config::line_col;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
@@ -469,16 +470,6 @@ impl Report<'_> {
             .collect();
         CheckErrors { path: path.to_string(), errors }
     }
-}
-
-/// 1-based line and character column of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 fn parse_date(r: &mut Report, s: &Spanned<String>, what: &str) -> Option<NaiveDate> {

@@ -343,7 +343,8 @@ mod calendar_file {
     use toml::value::Datetime;
 
     use super::Holidays;
-    use crate::contact_policy::pack::{PackError, line_of};
+    use crate::config::{line_of, toml_error_at};
+    use crate::contact_policy::pack::PackError;
 
     /// Longest holiday a `from`–`to` range may span: a longer one is a typo in a year.
     const MAX_DAYS: i64 = 31;
@@ -390,7 +391,7 @@ mod calendar_file {
     pub(super) fn parse(text: &str, origin: &str) -> Result<Holidays, PackError> {
         let file: File = toml::from_str(text).map_err(|e| PackError {
             origin: origin.to_string(),
-            line: e.span().map(|s| line_of(text, s.start)),
+            line: toml_error_at(text, &e).map(|(line, _)| line),
             message: e.message().trim().to_string(),
         })?;
         let mut dates = BTreeSet::new();
