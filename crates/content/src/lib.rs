@@ -130,7 +130,7 @@ impl Category {
 pub enum Severity {
     /// Stored, queued for review.
     Warn,
-    /// Refused.
+    /// Refused outright, not queued for review.
     Block,
 }
 

@@ -226,7 +226,7 @@ pub struct Step {
 /// A segment: the cases its condition matches, and their ladder.
 #[derive(Debug)]
 pub struct Segment {
-    /// Name.
+    /// The segment's name, unique in the file; experiments refer to it.
     pub name: String,
     /// Condition over the case's facts.
     pub when: Expr,
@@ -270,7 +270,7 @@ impl Experiment {
 /// A checked strategy.
 #[derive(Debug)]
 pub struct Strategy {
-    /// Name.
+    /// The strategy's name; `version` tells its revisions apart.
     pub name: String,
     /// Version, raised with each change.
     pub version: i64,
@@ -282,7 +282,7 @@ pub struct Strategy {
     pub priority: Expr,
     /// Segments in priority order.
     pub segments: Vec<Segment>,
-    /// Experiments.
+    /// Champion/challenger experiments, each on one segment's ladder.
     pub experiments: Vec<Experiment>,
 }
 
@@ -314,16 +314,16 @@ pub struct Known {
     pub templates: Option<BTreeSet<String>>,
     /// Work queues.
     pub queues: Option<BTreeSet<String>>,
-    /// Agencies.
+    /// Collection agencies cases can be placed with.
     pub agencies: Option<BTreeSet<String>>,
 }
 
 /// One problem, at a 1-based line and column (in characters) of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Line.
+    /// 1-based line of the problem.
     pub line: usize,
-    /// Column.
+    /// 1-based column, in characters.
     pub column: usize,
     /// What is wrong.
     pub message: String,

@@ -140,7 +140,7 @@ impl Party {
 pub struct Proposal {
     /// To whom.
     pub party: Party,
-    /// How.
+    /// The channel: a call, a text, an e-mail, a letter, a visit, ….
     pub channel: Channel,
     /// The phone number, e-mail or street address used.
     pub address: String,
@@ -165,7 +165,7 @@ pub struct Attempt {
     pub at: DateTime<Utc>,
     /// To whom.
     pub party: Party,
-    /// How.
+    /// The channel: a call, a text, an e-mail, a letter, a visit, ….
     pub channel: Channel,
     /// The number or address used.
     pub address: String,
