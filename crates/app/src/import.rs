@@ -24,8 +24,7 @@ use arrears_store::rows::keyed::{Conflict, Row, TableSpec, Value, insert_rows};
 use arrears_store::{Db, DbUrl, StoreError, Tx};
 use chrono::NaiveDate;
 use csv::ByteRecord;
-
-mod pipe;
+use tokio::sync::mpsc as bounded;
 
 /// The import files, in the order they are read (referenced before referencing).
 pub const FILES: [&str; 6] =
@@ -322,8 +321,9 @@ async fn run(
     let mut summary = ImportSummary { import_id, ..Default::default() };
     // Reading, parsing and validating run on their own thread while this task writes, so the
     // two halves of the work overlap; dropping `messages` or `meta_tx` on an early return
-    // stops the thread at its next hand-over.
-    let (out, mut messages) = pipe::pipe(CHUNKS_IN_FLIGHT);
+    // stops the thread at its next hand-over. The thread blocks while the channel is full,
+    // which keeps memory flat; this task awaits without blocking its runtime.
+    let (out, mut messages) = bounded::channel(CHUNKS_IN_FLIGHT);
     let (meta_tx, meta_rx) = mpsc::channel();
     let (spent_tx, spent_rx) = mpsc::channel();
     let files = present.to_vec();
@@ -432,7 +432,7 @@ impl From<ImportError> for Stop {
 /// The reading thread: every file in order, ending with [`Msg::Done`] or [`Msg::Failed`].
 fn read_files(
     files: Vec<(&'static str, PathBuf, u64)>,
-    out: &pipe::PipeTx<Msg>,
+    out: &bounded::Sender<Msg>,
     meta: &mpsc::Receiver<HashMap<String, LoanMeta>>,
     spent: &mpsc::Receiver<Vec<Row>>,
     keys: &Keyring,
@@ -444,7 +444,7 @@ fn read_files(
         Err(Stop::Failed(e)) => Msg::Failed(e),
         Err(Stop::WriterGone) => return,
     };
-    let _ = out.send(last);
+    let _ = out.blocking_send(last);
 }
 
 /// Ids of borrowers and loans whose rows were bad, to explain rows referring to them.
@@ -455,7 +455,7 @@ struct Rejected {
 }
 
 struct Reader<'a> {
-    out: &'a pipe::PipeTx<Msg>,
+    out: &'a bounded::Sender<Msg>,
     meta: &'a mpsc::Receiver<HashMap<String, LoanMeta>>,
     /// Rows the writer is done with, to be dropped on this thread.
     spent: &'a mpsc::Receiver<Vec<Row>>,
@@ -466,7 +466,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn send(&self, msg: Msg) -> Result<(), Stop> {
-        self.out.send(msg).map_err(|_| Stop::WriterGone)
+        self.out.blocking_send(msg).map_err(|_| Stop::WriterGone)
     }
 
     /// Reads, parses and hands over one file.
@@ -1223,11 +1223,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn pipe_delivers_in_order_then_ends() {
-        let (tx, mut rx) = pipe::pipe(2);
+    async fn channel_from_a_thread_delivers_in_order_then_ends() {
+        // As the reading thread uses it: blocking sends from outside the runtime.
+        let (tx, mut rx) = bounded::channel(2);
         let sender = std::thread::spawn(move || {
             for i in 0..1000 {
-                tx.send(i).unwrap();
+                tx.blocking_send(i).unwrap();
             }
         });
         let mut got = Vec::new();

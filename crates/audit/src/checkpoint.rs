@@ -190,7 +190,11 @@ impl LogSigner {
     /// A new random key, from the operating system's generator.
     pub fn generate(name: &str) -> Result<Self, KeyError> {
         check_name(name)?;
-        Ok(Self::from_signing_key(name, SigningKey::generate(&mut rand_core::OsRng)))
+        use rand_core::RngCore as _;
+        // What SigningKey::generate does, without tying ed25519-dalek's rand_core to ours.
+        let mut seed = [0u8; 32];
+        rand_core::OsRng.fill_bytes(&mut seed);
+        Ok(Self::from_signing_key(name, SigningKey::from_bytes(&seed)))
     }
 
     fn from_signing_key(name: &str, key: SigningKey) -> Self {

@@ -1,5 +1,6 @@
 //! The lexicon file: rules (terms and patterns) and the context words that negate or report them.
 
+use arrears_core::config::{line_of, toml_error_at};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -64,15 +65,10 @@ pub(crate) struct RuleFile {
     pub lawful_when_hedged: bool,
 }
 
-/// Line (1-based) of a byte offset in `src`.
-pub(crate) fn line_of(src: &str, byte: usize) -> usize {
-    src.as_bytes()[..byte.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
 /// Parses the TOML text; every error names the line it is on.
 pub(crate) fn parse(src: &str) -> Result<LexiconFile, LexiconError> {
     toml::from_str::<LexiconFile>(src).map_err(|e| LexiconError::Syntax {
-        line: e.span().map_or(0, |s| line_of(src, s.start)),
+        line: toml_error_at(src, &e).map_or(0, |(line, _)| line),
         message: e.message().to_string(),
     })
 }

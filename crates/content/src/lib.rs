@@ -21,6 +21,7 @@ mod render;
 use std::collections::HashSet;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use arrears_core::config::line_of;
 use jieba_rs::Jieba;
 use regex::Regex;
 use serde::Serialize;
@@ -129,7 +130,7 @@ impl Category {
 pub enum Severity {
     /// Stored, queued for review.
     Warn,
-    /// Refused.
+    /// Refused outright, not queued for review.
     Block,
 }
 
@@ -345,7 +346,7 @@ impl Scanner {
         for (i, r) in file.rules.iter().enumerate() {
             let rule_no = u32::try_from(i).map_err(|_| LexiconError::Build("too many rules".into()))?;
             let id = r.id.get_ref().trim().to_string();
-            let id_line = lexicon::line_of(src, r.id.span().start);
+            let id_line = line_of(src, r.id.span().start);
             if id.is_empty() {
                 return Err(LexiconError::EmptyRule { line: id_line, id, what: "the id is empty" });
             }
@@ -368,7 +369,7 @@ impl Scanner {
                 let term = t.get_ref().trim();
                 if term.is_empty() {
                     return Err(LexiconError::EmptyRule {
-                        line: lexicon::line_of(src, t.span().start),
+                        line: line_of(src, t.span().start),
                         id,
                         what: "a term is empty",
                     });
@@ -387,7 +388,7 @@ impl Scanner {
                 .chain(r.patterns_en.iter().map(|p| (Script::Latin, p)));
             for (script, p) in scripted {
                 let re = Regex::new(p.get_ref()).map_err(|e| LexiconError::BadPattern {
-                    line: lexicon::line_of(src, p.span().start),
+                    line: line_of(src, p.span().start),
                     rule: id.clone(),
                     message: e.to_string().lines().last().unwrap_or_default().trim().to_string(),
                 })?;

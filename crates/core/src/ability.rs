@@ -20,15 +20,15 @@ pub const RATIO_SCALE: u32 = 4;
 pub struct Statement {
     /// Last day of the period the statement covers.
     pub period_end: NaiveDate,
-    /// 流动资产.
+    /// 流动资产: current assets at the period end.
     pub current_assets: Amount,
-    /// 流动负债.
+    /// 流动负债: current liabilities at the period end.
     pub current_liabilities: Amount,
-    /// 存货.
+    /// 存货: inventory at the period end, left out of the quick ratio.
     pub inventory: Amount,
-    /// 总资产.
+    /// 总资产: total assets at the period end.
     pub total_assets: Amount,
-    /// 总负债.
+    /// 总负债: total liabilities at the period end.
     pub total_liabilities: Amount,
     /// 营业收入 of the period.
     pub revenue: Amount,
@@ -45,7 +45,7 @@ pub enum InputValue {
     Money(Amount),
     /// A count (installments, promises).
     Count(i64),
-    /// Days.
+    /// A number of days (days from due dates to settlement, say).
     Days(i64),
     /// A ratio computed earlier (the previous period's quick ratio, say).
     Ratio(Decimal),

@@ -164,9 +164,9 @@ text_enum!(
 text_enum!(
     /// The language the borrower is addressed in.
     Language {
-        /// Chinese.
+        /// Addressed in Chinese.
         Zh = "zh",
-        /// English.
+        /// Addressed in English.
         En = "en",
     }
 );
@@ -176,11 +176,11 @@ text_enum!(
     Relation {
         /// 担保人: owes the debt too.
         Guarantor = "guarantor",
-        /// Spouse.
+        /// The borrower's husband or wife.
         Spouse = "spouse",
         /// Another relative.
         Relative = "relative",
-        /// 紧急联系人.
+        /// 紧急联系人: named by the borrower to be reached when the borrower cannot.
         Emergency = "emergency",
         /// Anyone else.
         Other = "other",
@@ -204,7 +204,7 @@ text_enum!(
 /// A person or company that owes money.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Borrower {
-    /// Key.
+    /// The borrower's id, unique in the book; contacts and loans refer to it.
     pub id: BorrowerId,
     /// Person or company.
     pub kind: BorrowerKind,
@@ -225,7 +225,7 @@ pub struct Borrower {
 /// A guarantor or another person connected to a borrower.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
-    /// Key.
+    /// The contact's id, unique in the book.
     pub id: ContactId,
     /// Whose contact.
     pub borrower_id: BorrowerId,
@@ -244,7 +244,7 @@ pub struct Contact {
 /// A loan's contractual terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Loan {
-    /// Key.
+    /// The loan's id, unique in the book; payments refer to it.
     pub id: LoanId,
     /// Who owes it.
     pub borrower_id: BorrowerId,
@@ -271,7 +271,7 @@ pub struct Loan {
 /// Money received for a loan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
-    /// Key.
+    /// The payment's id, unique in the book.
     pub id: PaymentId,
     /// Which loan it pays.
     pub loan_id: LoanId,

@@ -91,7 +91,7 @@ pub fn next_review(position: &LoanPosition, disbursed_on: NaiveDate) -> Option<N
 /// The terms and history of one loan, and the rules that judge it.
 #[derive(Debug, Clone, Copy)]
 pub struct LoanInput<'a> {
-    /// Terms.
+    /// The loan's contractual terms.
     pub loan: &'a Loan,
     /// Schedule, by seq.
     pub schedule: &'a [Installment],

@@ -165,15 +165,15 @@ impl Default for BucketScheme {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FiveClass {
-    /// 正常.
+    /// 正常: not overdue (0 DPD by default).
     Normal,
-    /// 关注.
+    /// 关注: 1–90 DPD by default; repayment expected but at risk.
     SpecialMention,
-    /// 次级.
+    /// 次级: 91–270 DPD by default; some loss is likely.
     Substandard,
-    /// 可疑.
+    /// 可疑: 271–360 DPD by default; a large loss is likely.
     Doubtful,
-    /// 损失.
+    /// 损失: over 360 DPD by default; little or nothing will be recovered.
     Loss,
 }
 

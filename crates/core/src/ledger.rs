@@ -19,11 +19,11 @@ use crate::schedule::Installment;
 pub enum Component {
     /// Penalty interest.
     Penalty,
-    /// Fees.
+    /// Fees due with the installment.
     Fee,
     /// Contractual interest.
     Interest,
-    /// Principal.
+    /// The installment's share of the amount lent.
     Principal,
 }
 

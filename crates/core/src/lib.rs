@@ -12,6 +12,7 @@ pub mod book;
 pub mod calendar;
 pub mod case;
 pub mod close;
+pub mod config;
 pub mod contact_policy;
 pub mod delinquency;
 pub mod ledger;

@@ -133,7 +133,7 @@ pub struct BehaviourModel {
 pub struct Skipped {
     /// Which model.
     pub model: &'static str,
-    /// Why.
+    /// Why it was skipped (no rows, or the training error), for the person training it.
     pub reason: String,
 }
 

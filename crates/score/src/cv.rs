@@ -62,7 +62,7 @@ pub struct FoldResult {
 pub struct CvReport {
     /// Folds per repetition.
     pub folds: usize,
-    /// Repetitions.
+    /// Times the folds were drawn anew, each with a fresh shuffle.
     pub repeats: usize,
     /// Every fold's figures.
     pub results: Vec<FoldResult>,

@@ -27,7 +27,7 @@ pub enum Penalty {
 /// A fitted logistic regression: `P(bad) = σ(intercept + Σ coefs·x)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticFit {
-    /// Intercept.
+    /// The log-odds of bad when every input is zero.
     pub intercept: f64,
     /// One coefficient per input column.
     pub coefs: Vec<f64>,

@@ -36,7 +36,7 @@ pub struct Tuning {
     pub table: Vec<TuneRow>,
     /// Folds per repetition.
     pub folds: usize,
-    /// Repetitions.
+    /// Times the folds were drawn anew, each with a fresh shuffle.
     pub repeats: usize,
     /// Seed of the fold shuffles.
     pub seed: u64,

@@ -19,13 +19,14 @@
 
 use std::collections::BTreeMap;
 
+use arrears_core::config::line_col;
 use cel::IdedExpr;
 use cel::common::ast::Expr as Node;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::expr::{Bindings, Catalogue, Expr, Field, Type, Val, compile};
-use crate::file::{CheckErrors, Report, line_col};
+use crate::file::{CheckErrors, Report};
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

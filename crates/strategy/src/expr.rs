@@ -35,7 +35,7 @@ pub enum Type {
     Int,
     /// 64-bit float.
     Double,
-    /// Text.
+    /// UTF-8 text.
     String,
     /// `true` or `false`.
     Bool,
@@ -138,15 +138,15 @@ pub struct EvalError(pub String);
 /// A value bound to a field or produced by an expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
-    /// Integer.
+    /// 64-bit signed integer (days, counts).
     Int(i64),
     /// Float (scores, amounts shown in major units).
     Double(f64),
-    /// Text.
+    /// UTF-8 text (codes, names).
     Str(String),
     /// Truth value.
     Bool(bool),
-    /// Absent.
+    /// A field with no value for the case (no promise, no score yet), or `null`.
     Null,
 }
 

@@ -42,6 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
+use arrears_core::config::line_col;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
@@ -225,7 +226,7 @@ pub struct Step {
 /// A segment: the cases its condition matches, and their ladder.
 #[derive(Debug)]
 pub struct Segment {
-    /// Name.
+    /// The segment's name, unique in the file; experiments refer to it.
     pub name: String,
     /// Condition over the case's facts.
     pub when: Expr,
@@ -269,7 +270,7 @@ impl Experiment {
 /// A checked strategy.
 #[derive(Debug)]
 pub struct Strategy {
-    /// Name.
+    /// The strategy's name; `version` tells its revisions apart.
     pub name: String,
     /// Version, raised with each change.
     pub version: i64,
@@ -281,7 +282,7 @@ pub struct Strategy {
     pub priority: Expr,
     /// Segments in priority order.
     pub segments: Vec<Segment>,
-    /// Experiments.
+    /// Champion/challenger experiments, each on one segment's ladder.
     pub experiments: Vec<Experiment>,
 }
 
@@ -313,16 +314,16 @@ pub struct Known {
     pub templates: Option<BTreeSet<String>>,
     /// Work queues.
     pub queues: Option<BTreeSet<String>>,
-    /// Agencies.
+    /// Collection agencies cases can be placed with.
     pub agencies: Option<BTreeSet<String>>,
 }
 
 /// One problem, at a 1-based line and column (in characters) of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Line.
+    /// 1-based line of the problem.
     pub line: usize,
-    /// Column.
+    /// 1-based column, in characters.
     pub column: usize,
     /// What is wrong.
     pub message: String,
@@ -469,16 +470,6 @@ impl Report<'_> {
             .collect();
         CheckErrors { path: path.to_string(), errors }
     }
-}
-
-/// 1-based line and character column of a byte offset.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 fn parse_date(r: &mut Report, s: &Spanned<String>, what: &str) -> Option<NaiveDate> {

@@ -140,7 +140,7 @@ impl Party {
 pub struct Proposal {
     /// To whom.
     pub party: Party,
-    /// How.
+    /// The channel: a call, a text, an e-mail, a letter, a visit, ….
     pub channel: Channel,
     /// The phone number, e-mail or street address used.
     pub address: String,
@@ -165,7 +165,7 @@ pub struct Attempt {
     pub at: DateTime<Utc>,
     /// To whom.
     pub party: Party,
-    /// How.
+    /// The channel: a call, a text, an e-mail, a letter, a visit, ….
     pub channel: Channel,
     /// The number or address used.
     pub address: String,
@@ -343,7 +343,8 @@ mod calendar_file {
     use toml::value::Datetime;
 
     use super::Holidays;
-    use crate::contact_policy::pack::{PackError, line_of};
+    use crate::config::{line_of, toml_error_at};
+    use crate::contact_policy::pack::PackError;
 
     /// Longest holiday a `from`–`to` range may span: a longer one is a typo in a year.
     const MAX_DAYS: i64 = 31;
@@ -390,7 +391,7 @@ mod calendar_file {
     pub(super) fn parse(text: &str, origin: &str) -> Result<Holidays, PackError> {
         let file: File = toml::from_str(text).map_err(|e| PackError {
             origin: origin.to_string(),
-            line: e.span().map(|s| line_of(text, s.start)),
+            line: toml_error_at(text, &e).map(|(line, _)| line),
             message: e.message().trim().to_string(),
         })?;
         let mut dates = BTreeSet::new();

@@ -15,6 +15,7 @@ use toml::Spanned;
 
 use super::model::{Channel, Hold, Outcome, Purpose};
 use crate::book::Relation;
+use crate::config::{line_of, toml_error_at};
 
 /// The China pack as shipped (`config/policies/cn.toml`).
 pub const CN_PACK_TOML: &str = include_str!("../../../../config/policies/cn.toml");
@@ -360,19 +361,13 @@ where
     Ok(list)
 }
 
-/// Where a byte offset falls, as a 1-based line number.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
-}
-
 impl PolicyPack {
     /// Parses a pack file; `origin` names it in errors (usually the file path).
     pub fn parse(text: &str, origin: &str) -> Result<PolicyPack, PackError> {
         let error =
             |line: Option<usize>, message: String| PackError { origin: origin.to_string(), line, message };
         let file: PackFile = toml::from_str(text).map_err(|e| {
-            error(e.span().map(|span| line_of(text, span.start)), e.message().trim().to_string())
+            error(toml_error_at(text, &e).map(|(line, _)| line), e.message().trim().to_string())
         })?;
 
         let header_line = line_of(text, file.pack.span().start);
