@@ -713,7 +713,10 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
                             Some(column),
                             Some(stored.clone()),
                             Some(signed.clone()),
-                            format!("checkpoint #{} says {column} {stored} but its signed note says {signed}", c.id),
+                            format!(
+                                "checkpoint #{} says {column} {stored} but its signed note says {signed}",
+                                c.id
+                            ),
                         );
                     }
                 }
@@ -745,7 +748,10 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
                 problems.push(Problem {
                     what: "checkpoint",
                     seq: None,
-                    message: format!("checkpoint #{} ({} entries, {}) does not verify: {e}", c.id, c.size, c.at),
+                    message: format!(
+                        "checkpoint #{} ({} entries, {}) does not verify: {e}",
+                        c.id, c.size, c.at
+                    ),
                 })
             }
         }
@@ -1006,10 +1012,8 @@ async fn check_index(
     for (k, block) in differ.into_iter().enumerate() {
         let (lo, hi) = (block * page, block.saturating_mul(page).saturating_add(page));
         if k >= BLOCKS_NARROWED || strays.overflowed {
-            let (n, i) = (
-                named.get(&block).map_or(0, |t| t.pairs),
-                indexed.get(&block).map_or(0, |t| t.pairs),
-            );
+            let (n, i) =
+                (named.get(&block).map_or(0, |t| t.pairs), indexed.get(&block).map_or(0, |t| t.pairs));
             found.add(
                 "audit_entities",
                 format!("seq={lo}..{hi}"),
@@ -1061,7 +1065,10 @@ async fn check_index(
                     Some("seq"),
                     Some(seq.to_string()),
                     Some(mseq.to_string()),
-                    format!("the row for {:?} points at entry {seq}, but entry {mseq}'s body names it", text(id)),
+                    format!(
+                        "the row for {:?} points at entry {seq}, but entry {mseq}'s body names it",
+                        text(id)
+                    ),
                 );
             } else {
                 found.add(

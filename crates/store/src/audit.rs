@@ -289,7 +289,9 @@ pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, Sto
         // Not in key order after all: read the page row by row.
         type Found = Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>)>;
         let found: Found = match db {
-            Db::Sqlite(p) => sqlx::query_as(ROWS_SQLITE).bind(from).bind(i64::from(limit)).fetch_all(p).await?,
+            Db::Sqlite(p) => {
+                sqlx::query_as(ROWS_SQLITE).bind(from).bind(i64::from(limit)).fetch_all(p).await?
+            }
             Db::Postgres(p) => {
                 sqlx::query_as(ROWS_POSTGRES).bind(from).bind(i64::from(limit)).fetch_all(p).await?
             }
@@ -388,7 +390,9 @@ pub async fn entity_page(db: &Db, after: Option<&EntityKey>, limit: u32) -> Resu
     // bytes, as Rust does, so its order can be checked here.
     let sorted = (1..page.len()).all(|i| page.row(i - 1) < page.row(i));
     if matches!(db, Db::Sqlite(_)) && !sorted {
-        let sql = format!("SELECT CAST(entity_id AS BLOB), seq FROM audit_entities{filter} ORDER BY entity_id, seq LIMIT $1");
+        let sql = format!(
+            "SELECT CAST(entity_id AS BLOB), seq FROM audit_entities{filter} ORDER BY entity_id, seq LIMIT $1"
+        );
         let found: Vec<(Vec<u8>, i64)> = match db {
             Db::Sqlite(p) => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));

@@ -5,7 +5,8 @@
 
 use super::*;
 
-const TABLES: [&str; 5] = ["audit_head", "audit_entries", "audit_entities", "audit_nodes", "audit_checkpoints"];
+const TABLES: [&str; 5] =
+    ["audit_head", "audit_entries", "audit_entities", "audit_nodes", "audit_checkpoints"];
 
 async fn save(db: &Db) {
     for t in TABLES {
