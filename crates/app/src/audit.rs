@@ -604,16 +604,124 @@ pub struct VerifyReport {
     pub first_bad_entry: Option<u64>,
     /// Everything found, the log check against the checkpoints first.
     pub problems: Vec<Problem>,
+    /// Every stored row and column that disagrees with the hashed entries or the signed
+    /// checkpoints, one by one (at most [`FINDINGS_PER_TABLE`] per table, then a count).
+    pub findings: Vec<Finding>,
+}
+
+/// One stored value that disagrees with what the hashed entries or the signed notes say:
+/// where it is and what it should be, for the person who puts it right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `audit_entries`, `audit_entities`, `audit_nodes`, `audit_checkpoints` or `audit_head`.
+    pub table: &'static str,
+    /// The row by its key: `seq=5`, `entity_id=case:C1 seq=5`, `level=1 idx=2`, `id=3`.
+    pub row: String,
+    /// The column that is wrong; `None` when the whole row is missing or should not exist.
+    pub column: Option<&'static str>,
+    /// What is stored; `None` when there is no such row.
+    pub stored: Option<String>,
+    /// What the hashed entries or the signed note say; `None` when no such row should exist.
+    pub expected: Option<String>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.table, self.row)?;
+        if let Some(c) = self.column {
+            write!(f, " column {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Findings listed one by one per table; past that they are counted.
+pub const FINDINGS_PER_TABLE: usize = 100;
+
+/// Findings, at most [`FINDINGS_PER_TABLE`] of each table, and how many more there were.
+#[derive(Debug, Default)]
+struct Findings {
+    list: Vec<Finding>,
+    more: BTreeMap<&'static str, u64>,
+}
+
+impl Findings {
+    fn push(&mut self, f: Finding) {
+        if self.list.iter().filter(|g| g.table == f.table).count() < FINDINGS_PER_TABLE {
+            self.list.push(f);
+        } else {
+            *self.more.entry(f.table).or_default() += 1;
+        }
+    }
+
+    fn add(
+        &mut self,
+        table: &'static str,
+        row: String,
+        column: Option<&'static str>,
+        stored: Option<String>,
+        expected: Option<String>,
+        message: String,
+    ) {
+        self.push(Finding { table, row, column, stored, expected, message });
+    }
+
+    fn merge(&mut self, other: Findings) {
+        for f in other.list {
+            self.push(f);
+        }
+        for (table, n) in other.more {
+            *self.more.entry(table).or_default() += n;
+        }
+    }
+
+    fn into_vec(mut self) -> Vec<Finding> {
+        for (table, n) in std::mem::take(&mut self.more) {
+            self.list.push(Finding {
+                table,
+                row: "…".into(),
+                column: None,
+                stored: None,
+                expected: None,
+                message: format!("{n} more findings in {table}, not listed"),
+            });
+        }
+        self.list
+    }
 }
 
 /// Re-hashes every stored entry against every stored checkpoint (whose signatures are checked
 /// with `key`), checks the stored tree against the entries and the head against the rows.
 pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditError> {
     let mut problems = Vec::new();
+    let mut found = Findings::default();
     let mut trusted = Vec::new();
     for c in store::checkpoints(db).await? {
         match key.verify_checkpoint_for(&c.note, ORIGIN) {
             Ok(cp) => {
+                let row = format!("id={}", c.id);
+                let columns = [
+                    ("size", c.size.to_string(), cp.size.to_string()),
+                    ("root", hex::encode(&c.root), to_hex(&cp.root)),
+                    ("at", c.at.clone(), cp.time.clone()),
+                ];
+                for (column, stored, signed) in columns {
+                    if stored != signed {
+                        found.add(
+                            "audit_checkpoints",
+                            row.clone(),
+                            Some(column),
+                            Some(stored.clone()),
+                            Some(signed.clone()),
+                            format!(
+                                "checkpoint #{} says {column} {stored} but its signed note says {signed}",
+                                c.id
+                            ),
+                        );
+                    }
+                }
                 if cp.size != c.size as u64 || cp.root.as_slice() != c.root.as_slice() {
                     problems.push(Problem {
                         what: "checkpoint",
@@ -630,11 +738,24 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
                 }
                 trusted.push(cp);
             }
-            Err(e) => problems.push(Problem {
-                what: "checkpoint",
-                seq: None,
-                message: format!("checkpoint #{} ({} entries, {}) does not verify: {e}", c.id, c.size, c.at),
-            }),
+            Err(e) => {
+                found.add(
+                    "audit_checkpoints",
+                    format!("id={}", c.id),
+                    Some("note"),
+                    None,
+                    None,
+                    format!("the signed note does not verify with the log's key: {e}"),
+                );
+                problems.push(Problem {
+                    what: "checkpoint",
+                    seq: None,
+                    message: format!(
+                        "checkpoint #{} ({} entries, {}) does not verify: {e}",
+                        c.id, c.size, c.at
+                    ),
+                })
+            }
         }
     }
     let mut check = LogCheck::new(&trusted);
@@ -643,38 +764,70 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
     // Level-HALF_LEVEL hashes of every page, from which the nodes above pages are rebuilt.
     let mut top: Vec<Hash> = Vec::new();
     let mut count = 0u64;
-    let mut read = read_page(db, i64::MIN, 0).await?;
-    while !read.page.is_empty() {
-        let n = read.page.len() as u64;
-        let (last_seq, _) = read.page.row(read.page.len() - 1);
-        let more = n == u64::from(VERIFY_PAGE) && last_seq < i64::MAX;
-        let ReadPage { page, stored } = read;
-        // Hash this page on the blocking pool while the database reads the next one.
-        let first = count;
-        let hashing = tokio::task::spawn_blocking(move || {
-            let hashed = hash_page(first, &page);
-            check.extend(&hashed.runs[0].hashes);
-            (hashed, check)
-        });
-        let ahead = async {
-            if more { read_page(db, last_seq + 1, first + n).await } else { Ok(ReadPage::default()) }
-        };
-        let (hashed, ahead) = tokio::join!(hashing, ahead);
-        let (hashed, checked) = hashed.expect("hashing a page does not panic");
-        check = checked;
-        if row_problem.is_none() {
-            row_problem = hashed.problem;
+    let keys = std::sync::Arc::new(PairKeys::default());
+    let mut named = Tallies::new();
+    let mut strays = Strays::default();
+    // The seq of the row before, to name rows missing from the sequence.
+    let mut last_seq: i64 = -1;
+    let entry_keys = keys.clone();
+    let entries = async move {
+        let mut read = read_page(db, i64::MIN, 0).await?;
+        while !read.page.is_empty() {
+            let n = read.page.len() as u64;
+            let (page_last, _) = read.page.row(read.page.len() - 1);
+            let more = n == u64::from(VERIFY_PAGE) && page_last < i64::MAX;
+            let ReadPage { page, stored } = read;
+            for (seq, _) in page.iter() {
+                if seq > last_seq.saturating_add(1) && seq > 0 {
+                    let lo = last_seq.saturating_add(1).max(0);
+                    found.add(
+                        "audit_entries",
+                        if seq - lo == 1 { format!("seq={lo}") } else { format!("seq={lo}..{seq}") },
+                        None,
+                        None,
+                        Some(format!("{} entr{}", seq - lo, if seq - lo == 1 { "y" } else { "ies" })),
+                        format!("no row numbered {lo}..{seq}: entries were deleted or renumbered"),
+                    );
+                }
+                last_seq = last_seq.max(seq);
+            }
+            // Hash this page on the blocking pool while the database reads the next one.
+            let first = count;
+            let page_keys = entry_keys.clone();
+            let hashing = tokio::task::spawn_blocking(move || {
+                let hashed = hash_page(first, &page, &page_keys);
+                check.extend(&hashed.runs[0].hashes);
+                (hashed, check)
+            });
+            let ahead = async {
+                if more { read_page(db, page_last + 1, first + n).await } else { Ok(ReadPage::default()) }
+            };
+            let (hashed, ahead) = tokio::join!(hashing, ahead);
+            let (hashed, checked) = hashed.expect("hashing a page does not panic");
+            check = checked;
+            if row_problem.is_none() {
+                row_problem = hashed.problem;
+            }
+            found.merge(hashed.found);
+            named.merge(hashed.named);
+            strays.extend(hashed.strays);
+            for (level, lo, have) in &stored {
+                let run = hashed.runs.iter().find(|r| r.level == *level && r.first == *lo);
+                nodes.compare(*level, *lo, have, run.map_or(&[][..], |r| r.hashes.as_slice()));
+            }
+            if let Some(run) = hashed.runs.iter().find(|r| r.level == HALF_LEVEL) {
+                top.extend_from_slice(&run.hashes);
+            }
+            count += n;
+            read = ahead?;
         }
-        for (level, lo, have) in &stored {
-            let run = hashed.runs.iter().find(|r| r.level == *level && r.first == *lo);
-            nodes.compare(*level, *lo, have, run.map_or(&[][..], |r| r.hashes.as_slice()));
-        }
-        if let Some(run) = hashed.runs.iter().find(|r| r.level == HALF_LEVEL) {
-            top.extend_from_slice(&run.hashes);
-        }
-        count += n;
-        read = ahead?;
-    }
+        Ok::<_, AuditError>((check, nodes, row_problem, top, count, named, strays, found))
+    };
+    // The index is read in its own key order alongside, on another connection.
+    let (entries, indexed) = tokio::join!(entries, tally_index(db, &keys));
+    let (mut check, mut nodes, row_problem, top, count, named, strays, mut found) = entries?;
+    let indexed = indexed?;
+    check_index(db, &named, &indexed, &strays, &mut found).await?;
     for run in subtree_runs(HALF_LEVEL, 0, top, 63).into_iter().skip(1) {
         let stored = store::node_run(db, run.level, run.first, run.hashes.len() as u64).await?;
         nodes.compare(run.level, run.first, &stored, &run.hashes);
@@ -690,6 +843,12 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
         LogReport::Intact(ok) => (ok.checkpoints, ok.covered),
         LogReport::Diverged(d) => {
             first_bad = Some(d.first_index());
+            let row = match &d.location {
+                arrears_audit::Location::Exact(i) => format!("seq={i}"),
+                arrears_audit::Location::Within { from, to, .. } => format!("seq={from}..{to}"),
+            };
+            let column = (d.cause == arrears_audit::Cause::Changed).then_some("body");
+            found.add("audit_entries", row, column, None, None, d.to_string());
             problems.insert(0, Problem { what: "entry", seq: Some(d.first_index()), message: d.to_string() });
             (trusted.iter().filter(|c| c.size < d.checkpoint_size).count(), 0)
         }
@@ -701,8 +860,17 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
     if let Some(p) = nodes.problem() {
         problems.push(p);
     }
+    found.merge(nodes.findings());
     let head = store::head_size(db).await?;
     if head != count {
+        found.add(
+            "audit_head",
+            "id=1".into(),
+            Some("size"),
+            Some(head.to_string()),
+            Some(count.to_string()),
+            format!("the head says {head} entries were appended but {count} entry rows are stored"),
+        );
         problems.push(Problem {
             what: "head",
             seq: Some(head.min(count)),
@@ -711,14 +879,222 @@ pub async fn verify(db: &Db, key: &LogVerifier) -> Result<VerifyReport, AuditErr
             ),
         });
     }
+    let findings = found.into_vec();
     Ok(VerifyReport {
-        intact: problems.is_empty(),
+        intact: problems.is_empty() && findings.is_empty(),
         entries: count,
         checkpoints,
         covered,
         first_bad_entry: first_bad,
         problems,
+        findings,
     })
+}
+
+/// Two random SipHash keys, new for every run, to fingerprint `(entity_id, seq)` pairs: a
+/// forger who does not know them cannot make two different sets of pairs sum alike.
+#[derive(Default)]
+struct PairKeys(std::hash::RandomState, std::hash::RandomState);
+
+impl PairKeys {
+    fn hash(&self, id: &[u8], seq: i64) -> (u64, u64) {
+        use std::hash::BuildHasher as _;
+        (self.0.hash_one((id, seq)), self.1.hash_one((id, seq)))
+    }
+}
+
+/// The pairs of one block of seqs summed: their number and their keyed hashes added up, so
+/// that the pairs the bodies name and the rows of the index, read in different orders,
+/// can be compared a block at a time without holding either.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    pairs: u64,
+    a: u64,
+    b: u64,
+}
+
+/// Tallies by block (`seq` divided by [`VERIFY_PAGE`]).
+type Tallies = HashMap<i64, Tally>;
+
+fn block_of(seq: i64) -> i64 {
+    seq.div_euclid(i64::from(VERIFY_PAGE))
+}
+
+trait AddPair {
+    fn add_pair(&mut self, keys: &PairKeys, id: &[u8], seq: i64);
+    fn merge(&mut self, other: Tallies);
+}
+
+impl AddPair for Tallies {
+    fn add_pair(&mut self, keys: &PairKeys, id: &[u8], seq: i64) {
+        let (a, b) = keys.hash(id, seq);
+        let t = self.entry(block_of(seq)).or_default();
+        t.pairs += 1;
+        t.a = t.a.wrapping_add(a);
+        t.b = t.b.wrapping_add(b);
+    }
+
+    fn merge(&mut self, other: Tallies) {
+        for (block, o) in other {
+            let t = self.entry(block).or_default();
+            t.pairs += o.pairs;
+            t.a = t.a.wrapping_add(o.a);
+            t.b = t.b.wrapping_add(o.b);
+        }
+    }
+}
+
+/// Pairs whose body seq lies in another block than their row: the narrowing down of a block
+/// re-reads its rows by row number, and would not see these.
+#[derive(Default)]
+struct Strays {
+    pairs: Vec<(Vec<u8>, i64)>,
+    overflowed: bool,
+}
+
+/// Stray pairs kept for narrowing down; past that, differing blocks are only counted.
+const STRAYS_KEPT: usize = 1 << 20;
+
+impl Strays {
+    fn extend(&mut self, other: Strays) {
+        self.overflowed |= other.overflowed;
+        if self.pairs.len() + other.pairs.len() > STRAYS_KEPT {
+            self.overflowed = true;
+        } else {
+            self.pairs.extend(other.pairs);
+        }
+    }
+}
+
+/// Sums every row of `audit_entities`, read in primary-key order in packed pages.
+async fn tally_index(db: &Db, keys: &PairKeys) -> Result<Tallies, AuditError> {
+    let mut tallies = Tallies::new();
+    let mut after: Option<store::EntityKey> = None;
+    loop {
+        let page = store::entity_page(db, after.as_ref(), VERIFY_PAGE).await?;
+        for (id, seq) in page.iter() {
+            tallies.add_pair(keys, id, seq);
+        }
+        if page.len() < VERIFY_PAGE as usize {
+            return Ok(tallies);
+        }
+        after = match page.last_key() {
+            Some(k) => Some(k),
+            None => {
+                // An id that is not text cannot be continued after; the rest are not summed,
+                // so the blocks after it differ and are narrowed down.
+                return Ok(tallies);
+            }
+        };
+    }
+}
+
+/// Blocks whose index differs from the bodies that are narrowed down row by row; each costs a
+/// read of the whole index, which is keyed by entity id.
+const BLOCKS_NARROWED: usize = 8;
+
+/// Compares the index with the pairs the bodies name, block by block, and names the rows of
+/// the blocks that differ.
+async fn check_index(
+    db: &Db,
+    named: &Tallies,
+    indexed: &Tallies,
+    strays: &Strays,
+    found: &mut Findings,
+) -> Result<(), AuditError> {
+    let mut differ: Vec<i64> = named
+        .keys()
+        .chain(indexed.keys())
+        .copied()
+        .filter(|b| named.get(b).copied().unwrap_or_default() != indexed.get(b).copied().unwrap_or_default())
+        .collect();
+    differ.sort_unstable();
+    differ.dedup();
+    let page = i64::from(VERIFY_PAGE);
+    for (k, block) in differ.into_iter().enumerate() {
+        let (lo, hi) = (block * page, block.saturating_mul(page).saturating_add(page));
+        if k >= BLOCKS_NARROWED || strays.overflowed {
+            let (n, i) =
+                (named.get(&block).map_or(0, |t| t.pairs), indexed.get(&block).map_or(0, |t| t.pairs));
+            found.add(
+                "audit_entities",
+                format!("seq={lo}..{hi}"),
+                None,
+                Some(format!("{i} rows")),
+                Some(format!("{n} rows")),
+                format!(
+                    "the index of entries {lo}..{hi} differs from the entity ids their bodies name ({i} rows stored, {n} named); run verify again once the rows listed are put right"
+                ),
+            );
+            continue;
+        }
+        let mut want: std::collections::BTreeSet<(Vec<u8>, i64)> =
+            strays.pairs.iter().filter(|(_, s)| (lo..hi).contains(s)).cloned().collect();
+        let rows = store::entry_page(db, lo, VERIFY_PAGE).await?;
+        for (seq, body) in rows.iter() {
+            if seq >= hi {
+                break;
+            }
+            if let Ok(h) = Entry::canonical_head(body)
+                && let Ok(s) = i64::try_from(h.seq)
+                && (lo..hi).contains(&s)
+            {
+                want.extend(h.entity_ids.iter().map(|id| (id.as_bytes().to_vec(), s)));
+            }
+        }
+        let have: std::collections::BTreeSet<(Vec<u8>, i64)> =
+            store::entities_between(db, lo, hi).await?.into_iter().collect();
+        let mut missing: Vec<&(Vec<u8>, i64)> = want.difference(&have).collect();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let row = |id: &[u8], seq: i64| format!("entity_id={} seq={seq}", text(id));
+        for (id, seq) in have.difference(&want) {
+            // A row changed in one column shows as one missing and one extra: say which.
+            if let Some(k) = missing.iter().position(|(mid, mseq)| mseq == seq && mid != id) {
+                let (mid, _) = missing.remove(k);
+                found.add(
+                    "audit_entities",
+                    row(id, *seq),
+                    Some("entity_id"),
+                    Some(text(id)),
+                    Some(text(mid)),
+                    format!("entry {seq}'s body names {:?}, not {:?}", text(mid), text(id)),
+                );
+            } else if let Some(k) = missing.iter().position(|(mid, _)| mid == id) {
+                let (_, mseq) = missing.remove(k);
+                found.add(
+                    "audit_entities",
+                    row(id, *seq),
+                    Some("seq"),
+                    Some(seq.to_string()),
+                    Some(mseq.to_string()),
+                    format!(
+                        "the row for {:?} points at entry {seq}, but entry {mseq}'s body names it",
+                        text(id)
+                    ),
+                );
+            } else {
+                found.add(
+                    "audit_entities",
+                    row(id, *seq),
+                    None,
+                    Some(format!("{} -> {seq}", text(id))),
+                    None,
+                    format!("no entry body numbered {seq} names {:?}: the row should not exist", text(id)),
+                );
+            }
+        }
+        for (id, seq) in missing {
+            found.add(
+                "audit_entities",
+                row(id, *seq),
+                None,
+                None,
+                Some(format!("{} -> {seq}", text(id))),
+                format!("entry {seq}'s body names {:?} but the index has no row for it", text(id)),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Entry rows `verify` reads and hashes at a time: large enough that the cost per statement
@@ -757,29 +1133,40 @@ struct Hashed {
     runs: Vec<Run>,
     /// The first row that is out of place or not a canonical entry.
     problem: Option<Problem>,
+    /// Rows whose seq, `at` or `kind` column differs from their body, or whose body is not an entry.
+    found: Findings,
+    /// The `(entity_id, seq)` pairs the bodies name, summed by block.
+    named: Tallies,
+    /// Of those, the pairs of bodies that sit in another block's rows.
+    strays: Strays,
 }
 
 /// Checks and hashes a page whose first row is row `first` of the log, on two threads.
-fn hash_page(first: u64, page: &store::EntryPage) -> Hashed {
+fn hash_page(first: u64, page: &store::EntryPage, keys: &PairKeys) -> Hashed {
     let part = |from: usize, to: usize| {
         let mut leaves = Vec::with_capacity(to - from);
         let mut problem = None;
+        let mut found = Findings::default();
+        let mut named = Tallies::new();
+        let mut strays = Strays::default();
         for j in from..to {
             let (seq, body) = page.row(j);
             if problem.is_none() {
                 problem = misplaced(first + j as u64, seq, body);
             }
+            check_columns(seq, body, page.columns(j), keys, &mut found, &mut named, &mut strays);
             leaves.push(leaf_hash(body));
         }
-        (subtree_runs(0, first + from as u64, leaves, HALF_LEVEL), problem)
+        (subtree_runs(0, first + from as u64, leaves, HALF_LEVEL), problem, found, named, strays)
     };
     let n = page.len();
     let half = n.min(1 << HALF_LEVEL);
-    let ((mut runs, problem), (rest, later)) = std::thread::scope(|s| {
-        let second = s.spawn(|| part(half, n));
-        let first_half = part(0, half);
-        (first_half, second.join().expect("hashing does not panic"))
-    });
+    let ((mut runs, problem, mut found, mut named, mut strays), (rest, later, found2, named2, strays2)) =
+        std::thread::scope(|s| {
+            let second = s.spawn(|| part(half, n));
+            let first_half = part(0, half);
+            (first_half, second.join().expect("hashing does not panic"))
+        });
     // The halves meet at a multiple of 2^HALF_LEVEL: no node up to that level spans both.
     for r in rest {
         match runs.iter_mut().find(|a| a.level == r.level) {
@@ -787,7 +1174,77 @@ fn hash_page(first: u64, page: &store::EntryPage) -> Hashed {
             None => runs.push(r),
         }
     }
-    Hashed { runs, problem: problem.or(later) }
+    found.merge(found2);
+    named.merge(named2);
+    strays.extend(strays2);
+    Hashed { runs, problem: problem.or(later), found, named, strays }
+}
+
+/// Compares a row's `seq`, `at` and `kind` columns with its body, and sums the pairs its
+/// body names for the index check.
+fn check_columns(
+    seq: i64,
+    body: &[u8],
+    (at, kind): (&[u8], &[u8]),
+    keys: &PairKeys,
+    found: &mut Findings,
+    named: &mut Tallies,
+    strays: &mut Strays,
+) {
+    let row = format!("seq={seq}");
+    let head = match Entry::canonical_head(body) {
+        Ok(h) => h,
+        Err(e) => {
+            found.add(
+                "audit_entries",
+                row,
+                Some("body"),
+                None,
+                None,
+                format!("the body is not a canonical audit entry: {e}"),
+            );
+            return;
+        }
+    };
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    if i64::try_from(head.seq) != Ok(seq) {
+        found.add(
+            "audit_entries",
+            row.clone(),
+            Some("seq"),
+            Some(seq.to_string()),
+            Some(head.seq.to_string()),
+            format!("the row numbered {seq} holds the body of entry {}", head.seq),
+        );
+    }
+    for (column, stored, said) in [("at", at, head.at.as_ref()), ("kind", kind, head.kind.as_ref())] {
+        if stored != said.as_bytes() {
+            found.add(
+                "audit_entries",
+                row.clone(),
+                Some(column),
+                Some(text(stored)),
+                Some(said.to_string()),
+                format!("column {column} says {:?} but the hashed body says {said:?}", text(stored)),
+            );
+        }
+    }
+    let Ok(body_seq) = i64::try_from(head.seq) else { return };
+    let stray = block_of(body_seq) != block_of(seq);
+    for (k, id) in head.entity_ids.iter().enumerate() {
+        // The index holds each pair once, however often the body repeats an id.
+        if head.entity_ids[..k].contains(id) {
+            continue;
+        }
+        named.add_pair(keys, id.as_bytes(), body_seq);
+        if stray {
+            if strays.pairs.len() < STRAYS_KEPT {
+                strays.pairs.push((id.as_bytes().to_vec(), body_seq));
+            } else {
+                strays.overflowed = true;
+            }
+        }
+    }
 }
 
 /// Why row `i` (in sequence order) is not the entry that belongs there, if it is not.
@@ -809,6 +1266,11 @@ fn misplaced(i: u64, seq: i64, body: &[u8]) -> Option<Problem> {
 /// bad node.
 #[derive(Default)]
 struct NodeFindings {
+    found: Findings,
+    /// Rows missing, with the hash they should hold (the first FINDINGS_PER_TABLE).
+    missing: Vec<(NodeId, Option<String>)>,
+    /// Rows that should not exist, `(level, idx)`: a few per level at most.
+    extras: Vec<(i64, i64)>,
     worst: Option<(NodeId, &'static str)>,
     /// A row at a level or index no tree has: `(level, idx)`.
     odd: Option<(i64, i64)>,
@@ -826,22 +1288,104 @@ impl NodeFindings {
     fn compare(&mut self, level: u8, first: u64, stored: &[store::StoredHash], want: &[Hash]) {
         for (k, s) in stored.iter().enumerate() {
             let id = NodeId { level, index: first + k as u64 };
+            let row = format!("level={level} idx={}", id.index);
+            let expected = want.get(k).map(to_hex);
             match (s, want.get(k)) {
                 (store::StoredHash::Hash(h), Some(w)) if h == w => {}
-                (store::StoredHash::Missing, _) => self.note(id, "is missing"),
-                _ => self.note(id, "holds a hash the entries do not give"),
+                (store::StoredHash::Missing, _) => {
+                    if self.missing.len() < FINDINGS_PER_TABLE {
+                        self.missing.push((id, expected));
+                    } else {
+                        self.found.add(
+                            "audit_nodes",
+                            row,
+                            None,
+                            None,
+                            expected,
+                            format!("the tree hash of {id} is missing"),
+                        );
+                    }
+                    self.note(id, "is missing")
+                }
+                (stored, _) => {
+                    let stored = match stored {
+                        store::StoredHash::Hash(h) => to_hex(h),
+                        _ => "a value of other than 32 bytes".into(),
+                    };
+                    self.found.add(
+                        "audit_nodes",
+                        row,
+                        Some("hash"),
+                        Some(stored),
+                        expected,
+                        format!("the tree hash of {id} is not the one the entries give"),
+                    );
+                    self.note(id, "holds a hash the entries do not give")
+                }
             }
         }
     }
 
     /// A stored row the tree does not have.
     fn extra(&mut self, level: i64, idx: i64) {
+        self.extras.push((level, idx));
         match (u8::try_from(level), u64::try_from(idx)) {
             (Ok(level), Ok(index)) if level < 64 => {
                 self.note(NodeId { level, index }, "should not exist: the log has no such subtree")
             }
             _ => self.odd = self.odd.or(Some((level, idx))),
         }
+    }
+
+    /// The rows found, a row moved to another level or index named as such.
+    fn findings(&mut self) -> Findings {
+        let mut found = std::mem::take(&mut self.found);
+        let mut missing = std::mem::take(&mut self.missing);
+        for &(level, idx) in &self.extras {
+            let row = format!("level={level} idx={idx}");
+            let same_idx = missing.iter().position(|(id, _)| i64::try_from(id.index) == Ok(idx));
+            let same_level = missing.iter().position(|(id, _)| i64::from(id.level) == level);
+            let (column, k) = match (same_idx, same_level) {
+                (Some(k), _) => ("level", k),
+                (None, Some(k)) => ("idx", k),
+                (None, None) => {
+                    found.add(
+                        "audit_nodes",
+                        row,
+                        None,
+                        Some("a row".into()),
+                        None,
+                        format!("a tree row at level {level} index {idx} should not exist: the log has no such subtree"),
+                    );
+                    continue;
+                }
+            };
+            let (id, _) = missing.remove(k);
+            let (stored, want) = if column == "level" {
+                (level.to_string(), id.level.to_string())
+            } else {
+                (idx.to_string(), id.index.to_string())
+            };
+            found.add(
+                "audit_nodes",
+                row,
+                Some(column),
+                Some(stored),
+                Some(want),
+                format!("the tree row of {id} was moved to level {level} index {idx}"),
+            );
+        }
+        for (id, expected) in missing {
+            found.add(
+                "audit_nodes",
+                format!("level={} idx={}", id.level, id.index),
+                None,
+                None,
+                expected,
+                format!("the tree hash of {id} is missing"),
+            );
+        }
+        found
     }
 
     fn problem(&self) -> Option<Problem> {

@@ -23,6 +23,7 @@
 //! numeric offset); it is recorded as given and not normalised.
 //! For ASCII member names and integers within ±2^53 this coincides with RFC 8785 (JCS).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -128,12 +129,65 @@ impl Entry {
     /// `Entry::decode(bytes).map(|e| e.seq)`: for checking a whole log, where decoding
     /// every entry into maps and strings would cost more than hashing it.
     pub fn canonical_seq(bytes: &[u8]) -> Result<u64, EntryError> {
-        match Scan::entry(bytes) {
-            Some(seq) => Ok(seq),
+        Entry::canonical_head(bytes).map(|h| h.seq)
+    }
+
+    /// The `seq`, `at`, `kind` and `entity_ids` of an entry's bytes, with exactly the answer
+    /// of [`Entry::decode`] for them, and as cheaply as [`Entry::canonical_seq`]: for
+    /// checking the columns and the index that repeat them beside the hashed bytes.
+    pub fn canonical_head(bytes: &[u8]) -> Result<Head<'_>, EntryError> {
+        match Scan::head(bytes) {
+            Some(head) => Ok(head),
             // Whatever the scan does not recognise gets the full decode, and its reasons.
-            None => Entry::decode(bytes).map(|e| e.seq),
+            None => Entry::decode(bytes).map(|e| Head {
+                seq: e.seq,
+                at: Cow::Owned(e.at),
+                kind: Cow::Owned(e.kind),
+                entity_ids: e.entity_ids.into_iter().map(Cow::Owned).collect(),
+            }),
         }
     }
+}
+
+/// The members of an entry that the store repeats outside its bytes, for look-ups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head<'a> {
+    /// Position in the log.
+    pub seq: u64,
+    /// When it happened, as written.
+    pub at: Cow<'a, str>,
+    /// What happened.
+    pub kind: Cow<'a, str>,
+    /// Ids of the entities concerned, in the entry's order.
+    pub entity_ids: Vec<Cow<'a, str>>,
+}
+
+/// The text of a string the scan accepted: its raw inside, with the short escapes undone.
+fn unescaped(raw: &[u8]) -> Cow<'_, str> {
+    // The scan checked the whole entry is UTF-8 and that a string ends on a quote.
+    let text = std::str::from_utf8(raw).unwrap_or_default();
+    if !raw.contains(&b'\\') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next() {
+            Some('b') => '\u{8}',
+            Some('t') => '\t',
+            Some('n') => '\n',
+            Some('f') => '\u{c}',
+            Some('r') => '\r',
+            // `"` and `\`, the only others the scan lets through.
+            Some(other) => other,
+            None => break,
+        });
+    }
+    Cow::Owned(out)
 }
 
 /// A one-pass check that bytes are the canonical encoding of an entry, allocating nothing.
@@ -151,18 +205,20 @@ struct Scan<'a> {
 const SCAN_DEPTH: u32 = 64;
 
 impl<'a> Scan<'a> {
-    fn entry(b: &'a [u8]) -> Option<u64> {
+    fn head(b: &'a [u8]) -> Option<Head<'a>> {
         std::str::from_utf8(b).ok()?;
         let mut s = Scan { b, i: 0, depth: 0 };
         s.lit(b"{\"actor\":")?;
         s.string()?;
         s.lit(b",\"at\":")?;
         // A time has no escapes, so the raw text is the value.
-        check_time(std::str::from_utf8(s.string()?).ok()?).ok()?;
+        let at = std::str::from_utf8(s.string()?).ok()?;
+        check_time(at).ok()?;
         s.lit(b",\"entity_ids\":[")?;
+        let mut entity_ids = Vec::new();
         if !s.eat(b']') {
             loop {
-                s.string()?;
+                entity_ids.push(unescaped(s.string()?));
                 if s.eat(b']') {
                     break;
                 }
@@ -172,11 +228,11 @@ impl<'a> Scan<'a> {
         s.lit(b",\"facts\":")?;
         s.object()?;
         s.lit(b",\"kind\":")?;
-        s.string()?;
+        let kind = unescaped(s.string()?);
         s.lit(b",\"seq\":")?;
         let seq = s.digits()?;
         s.lit(b"}")?;
-        (s.i == b.len()).then_some(seq)
+        (s.i == b.len()).then_some(Head { seq, at: Cow::Borrowed(at), kind, entity_ids })
     }
 
     fn lit(&mut self, want: &[u8]) -> Option<()> {

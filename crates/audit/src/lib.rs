@@ -60,7 +60,7 @@ pub mod store;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError, KeyError, LogSigner, LogVerifier};
-pub use entry::{Entry, EntryError, FactValue};
+pub use entry::{Entry, EntryError, FactValue, Head};
 pub use evidence::{BuildError, EvidenceError, EvidencePackage, VerifiedEvidence, verify_evidence};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
 pub use logcheck::{Cause, Divergence, IntactLog, Location, LogCheck, LogReport, verify_log};

@@ -1,5 +1,5 @@
-//! `Entry::canonical_seq`, the quick check `audit verify` runs on every entry, must give
-//! exactly `Entry::decode`'s answer: on entries as written, and on every one-byte change,
+//! `Entry::canonical_seq` and `Entry::canonical_head`, the quick checks `audit verify` runs on
+//! every entry, must give exactly `Entry::decode`'s answer: on entries as written, and on every one-byte change,
 //! deletion or insertion of them (most of which decode refuses, some of which it accepts).
 
 use std::collections::BTreeMap;
@@ -69,8 +69,11 @@ fn entry() -> impl Strategy<Value = Entry> {
 
 /// The two answers, compared as far as errors can be: the same seq, or both refused.
 fn same(bytes: &[u8]) -> Result<(), TestCaseError> {
-    let quick = Entry::canonical_seq(bytes);
-    let full = Entry::decode(bytes).map(|e| e.seq);
+    let quick = Entry::canonical_head(bytes).map(|h| {
+        let ids: Vec<String> = h.entity_ids.iter().map(|c| c.to_string()).collect();
+        (h.seq, h.at.into_owned(), h.kind.into_owned(), ids)
+    });
+    let full = Entry::decode(bytes).map(|e| (e.seq, e.at, e.kind, e.entity_ids));
     match (&quick, &full) {
         (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
         (Err(_), Err(_)) => {}
@@ -96,6 +99,7 @@ proptest! {
     ) {
         let bytes = e.encode().unwrap();
         prop_assert_eq!(Entry::canonical_seq(&bytes).unwrap(), e.seq);
+        same(&bytes)?;
         let i = at.index(bytes.len());
         let mut changed = bytes.clone();
         changed[i] = byte;

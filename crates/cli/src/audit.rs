@@ -16,7 +16,8 @@ use crate::{Rejected, open, print_json};
 #[derive(Subcommand)]
 pub enum AuditCommand {
     /// Re-hash every entry against every signed checkpoint; report the first entry altered,
-    /// deleted, inserted or moved (exit 1 when anything is wrong).
+    /// deleted, inserted or moved, and every stored column, index row, tree row or checkpoint
+    /// row that disagrees with the hashed entries or the signed notes (exit 1 when anything is wrong).
     Verify {
         /// Check signatures with this public key (name+id+base64) instead of the key file's.
         #[arg(long)]
@@ -151,6 +152,16 @@ async fn run_on(db: &Db, command: AuditCommand, db_url: &str, key: Option<&Path>
                 }
                 for p in &report.problems {
                     writeln!(err, "{}: {}", p.what, p.message)?;
+                }
+                if !report.findings.is_empty() {
+                    writeln!(err, "rows that disagree with the hashed entries or the signed checkpoints:")?;
+                }
+                for f in &report.findings {
+                    writeln!(err, "  {f}")?;
+                    if f.stored.is_some() || f.expected.is_some() {
+                        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no row)".into());
+                        writeln!(err, "    stored: {}; should be: {}", show(&f.stored), show(&f.expected))?;
+                    }
                 }
             }
             if !report.intact {

@@ -187,11 +187,11 @@ pub async fn all_entries(db: &Db) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
     )
 }
 
-/// Entry rows read in one go: their numbers and their bodies end to end.
+/// Entry rows read in one go: their numbers, and their `at`, `kind` and body end to end.
 #[derive(Debug, Clone, Default)]
 pub struct EntryPage {
-    /// Each row's sequence number and where its body ends in `bytes`.
-    rows: Vec<(i64, usize)>,
+    /// Each row's sequence number and where its `at`, `kind` and body end in `bytes`.
+    rows: Vec<(i64, [usize; 3])>,
     bytes: Vec<u8>,
 }
 
@@ -206,27 +206,52 @@ impl EntryPage {
         self.rows.is_empty()
     }
 
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.rows[i - 1].1[2] }
+    }
+
     /// Row `i`'s sequence number and body.
     pub fn row(&self, i: usize) -> (i64, &[u8]) {
-        let start = if i == 0 { 0 } else { self.rows[i - 1].1 };
-        let (seq, end) = self.rows[i];
-        (seq, &self.bytes[start..end])
+        let (seq, [_, kind_end, end]) = self.rows[i];
+        (seq, &self.bytes[kind_end..end])
+    }
+
+    /// Row `i`'s `at` and `kind` columns as stored (UTF-8 unless changed by hand).
+    pub fn columns(&self, i: usize) -> (&[u8], &[u8]) {
+        let [at_end, kind_end, _] = self.rows[i].1;
+        (&self.bytes[self.start(i)..at_end], &self.bytes[at_end..kind_end])
     }
 
     /// The rows in order.
     pub fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> {
         (0..self.len()).map(|i| self.row(i))
     }
+
+    fn push(&mut self, seq: i64, at: &[u8], kind: &[u8], body: &[u8]) {
+        let mut ends = [0; 3];
+        for (end, part) in ends.iter_mut().zip([at, kind, body]) {
+            self.bytes.extend_from_slice(part);
+            *end = self.bytes.len();
+        }
+        self.rows.push((seq, ends));
+    }
 }
 
 // SQLite sorts the input of an aggregate with ORDER BY again, though the limited subquery
-// delivers it in key order already; the reader checks that order instead.
-const PAGE_SQLITE: &str = "SELECT string_agg(seq || ',' || octet_length(body), ';'), \
-     CAST(string_agg(body, '') AS BLOB) \
-     FROM (SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2)";
-const PAGE_POSTGRES: &str = "SELECT string_agg(seq::text || ',' || octet_length(body)::text, ';' ORDER BY seq), \
-     string_agg(body, ''::bytea ORDER BY seq) \
-     FROM (SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2) t";
+// delivers it in key order already; the reader checks that order instead. The columns are
+// read as bytes, so that a value changed by hand into something else still reads back.
+const PAGE_SQLITE: &str = "SELECT string_agg(seq || ',' || octet_length(at) || ',' || octet_length(kind) \
+     || ',' || octet_length(body), ';'), \
+     CAST(string_agg(CAST(at AS BLOB) || CAST(kind AS BLOB) || body, '') AS BLOB) \
+     FROM (SELECT seq, at, kind, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2)";
+const PAGE_POSTGRES: &str = "SELECT string_agg(seq::text || ',' || octet_length(at)::text || ',' \
+     || octet_length(kind)::text || ',' || octet_length(body)::text, ';' ORDER BY seq), \
+     string_agg(convert_to(at, 'UTF8') || convert_to(kind, 'UTF8') || body, ''::bytea ORDER BY seq) \
+     FROM (SELECT seq, at, kind, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2) t";
+const ROWS_SQLITE: &str = "SELECT seq, CAST(at AS BLOB), CAST(kind AS BLOB), body FROM audit_entries \
+     WHERE seq >= $1 ORDER BY seq LIMIT $2";
+const ROWS_POSTGRES: &str = "SELECT seq, convert_to(at, 'UTF8'), convert_to(kind, 'UTF8'), body \
+     FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2";
 
 /// Up to `limit` entry rows numbered `from` or more, in order, packed into one row in SQL:
 /// the driver's cost per row, not the bytes, is what reading a whole log would spend.
@@ -241,33 +266,190 @@ pub async fn entry_page(db: &Db, from: i64, limit: u32) -> Result<EntryPage, Sto
     let mut rows = Vec::with_capacity(limit as usize);
     let mut end = 0usize;
     for rec in index.split(';') {
-        let parsed =
-            rec.split_once(',').and_then(|(s, l)| Some((s.parse::<i64>().ok()?, l.parse::<usize>().ok()?)));
-        let Some((seq, len)) = parsed else {
+        let mut fields = rec.split(',');
+        let mut number = || fields.next().and_then(|f| f.parse::<i64>().ok());
+        let parsed = (number(), number(), number(), number());
+        let (Some(seq), Some(at), Some(kind), Some(body)) = parsed else {
             return Err(corrupt(
                 "audit_entries",
-                format!("a packed page holds {rec:?}, not a number and a length"),
+                format!("a packed page holds {rec:?}, not a number and three lengths"),
             ));
         };
-        end += len;
-        rows.push((seq, end));
+        let mut ends = [0; 3];
+        for (e, len) in ends.iter_mut().zip([at, kind, body]) {
+            end += usize::try_from(len).map_err(|e| corrupt("audit_entries", e))?;
+            *e = end;
+        }
+        rows.push((seq, ends));
     }
     if end != bytes.len() {
         return Err(corrupt("audit_entries", format!("a packed page of {} bytes says {end}", bytes.len())));
     }
     if rows.windows(2).any(|w| w[0].0 >= w[1].0) {
         // Not in key order after all: read the page row by row.
-        let found: Vec<(i64, Vec<u8>)> = on_pool!(db, p => sqlx::query_as(
-            "SELECT seq, body FROM audit_entries WHERE seq >= $1 ORDER BY seq LIMIT $2")
-            .bind(from).bind(i64::from(limit)).fetch_all(p).await?);
+        type Found = Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>)>;
+        let found: Found = match db {
+            Db::Sqlite(p) => {
+                sqlx::query_as(ROWS_SQLITE).bind(from).bind(i64::from(limit)).fetch_all(p).await?
+            }
+            Db::Postgres(p) => {
+                sqlx::query_as(ROWS_POSTGRES).bind(from).bind(i64::from(limit)).fetch_all(p).await?
+            }
+        };
         let mut page = EntryPage::default();
-        for (seq, body) in found {
-            page.bytes.extend_from_slice(&body);
-            page.rows.push((seq, page.bytes.len()));
+        for (seq, at, kind, body) in found {
+            page.push(seq, &at, &kind, &body);
         }
         return Ok(page);
     }
     Ok(EntryPage { rows, bytes })
+}
+
+/// Rows of `audit_entities` read in one go, in primary-key order.
+#[derive(Debug, Clone, Default)]
+pub struct EntityPage {
+    /// Each row's seq and where its entity id ends in `ids`.
+    rows: Vec<(i64, usize)>,
+    ids: Vec<u8>,
+}
+
+impl EntityPage {
+    /// Rows read.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True when no row was read.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Row `i`: its entity id (bytes; UTF-8 unless changed by hand) and seq.
+    pub fn row(&self, i: usize) -> (&[u8], i64) {
+        let start = if i == 0 { 0 } else { self.rows[i - 1].1 };
+        let (seq, end) = self.rows[i];
+        (&self.ids[start..end], seq)
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], i64)> {
+        (0..self.len()).map(|i| self.row(i))
+    }
+}
+
+const ENTITIES_SQLITE: &str = "SELECT string_agg(octet_length(entity_id) || ',' || seq, ';'), \
+     CAST(string_agg(CAST(entity_id AS BLOB), '') AS BLOB) FROM (SELECT entity_id, seq FROM audit_entities";
+const ENTITIES_POSTGRES: &str = "SELECT string_agg(octet_length(entity_id)::text || ',' || seq::text, ';' \
+     ORDER BY entity_id, seq), string_agg(convert_to(entity_id, 'UTF8'), ''::bytea ORDER BY entity_id, seq) \
+     FROM (SELECT entity_id, seq FROM audit_entities";
+
+/// Up to `limit` rows of `audit_entities` after the key `after` (from the first when `None`),
+/// in primary-key order, packed into one row in SQL as [`entry_page`] does. The next call
+/// continues after [`EntityPage::last_key`].
+pub async fn entity_page(db: &Db, after: Option<&EntityKey>, limit: u32) -> Result<EntityPage, StoreError> {
+    let filter = if after.is_some() { " WHERE (entity_id, seq) > ($2, $3)" } else { "" };
+    let tail = " ORDER BY entity_id, seq LIMIT $1) t";
+    let (index, bytes): (Option<String>, Option<Vec<u8>>) = match db {
+        Db::Sqlite(p) => {
+            let sql = format!("{ENTITIES_SQLITE}{filter}{tail}");
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+            if let Some(k) = after {
+                q = q.bind(k.entity_id.clone()).bind(k.seq);
+            }
+            q.fetch_one(p).await?
+        }
+        Db::Postgres(p) => {
+            let sql = format!("{ENTITIES_POSTGRES}{filter}{tail}");
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+            if let Some(k) = after {
+                q = q.bind(k.entity_id.clone()).bind(k.seq);
+            }
+            q.fetch_one(p).await?
+        }
+    };
+    let (Some(index), Some(ids)) = (index, bytes) else { return Ok(EntityPage::default()) };
+    let mut rows = Vec::with_capacity(limit as usize);
+    let mut end = 0usize;
+    for rec in index.split(';') {
+        let parsed =
+            rec.split_once(',').and_then(|(l, s)| Some((l.parse::<usize>().ok()?, s.parse::<i64>().ok()?)));
+        let Some((len, seq)) = parsed else {
+            return Err(corrupt(
+                "audit_entities",
+                format!("a packed page holds {rec:?}, not a length and a number"),
+            ));
+        };
+        end += len;
+        rows.push((seq, end));
+    }
+    if end != ids.len() {
+        return Err(corrupt("audit_entities", format!("a packed page of {} bytes says {end}", ids.len())));
+    }
+    let page = EntityPage { rows, ids };
+    // PostgreSQL orders the aggregate as asked, by the column's collation. SQLite's compares
+    // bytes, as Rust does, so its order can be checked here.
+    let sorted = (1..page.len()).all(|i| page.row(i - 1) < page.row(i));
+    if matches!(db, Db::Sqlite(_)) && !sorted {
+        let sql = format!(
+            "SELECT CAST(entity_id AS BLOB), seq FROM audit_entities{filter} ORDER BY entity_id, seq LIMIT $1"
+        );
+        let found: Vec<(Vec<u8>, i64)> = match db {
+            Db::Sqlite(p) => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+                if let Some(k) = after {
+                    q = q.bind(k.entity_id.clone()).bind(k.seq);
+                }
+                q.fetch_all(p).await?
+            }
+            Db::Postgres(_) => unreachable!("checked above"),
+        };
+        let mut page = EntityPage::default();
+        for (id, seq) in found {
+            page.ids.extend_from_slice(&id);
+            page.rows.push((seq, page.ids.len()));
+        }
+        return Ok(page);
+    }
+    Ok(page)
+}
+
+/// Where a read of `audit_entities` in key order stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityKey {
+    /// The last entity id read.
+    pub entity_id: String,
+    /// Its seq.
+    pub seq: i64,
+}
+
+impl EntityPage {
+    /// The key of the last row, to continue after; `None` when the page is empty or its last
+    /// id is not UTF-8 (then no key in text can follow it).
+    pub fn last_key(&self) -> Option<EntityKey> {
+        let (id, seq) = self.row(self.len().checked_sub(1)?);
+        Some(EntityKey { entity_id: String::from_utf8(id.to_vec()).ok()?, seq })
+    }
+}
+
+/// Rows of `audit_entities` whose seq lies in `lo..hi`. The table is keyed by entity id, so
+/// this reads all of it: for narrowing down a difference already found, not for every page.
+pub async fn entities_between(db: &Db, lo: i64, hi: i64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
+    Ok(match db {
+        Db::Sqlite(p) => sqlx::query_as(
+            "SELECT CAST(entity_id AS BLOB), seq FROM audit_entities WHERE seq >= $1 AND seq < $2 ORDER BY seq, entity_id",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(p)
+        .await?,
+        Db::Postgres(p) => sqlx::query_as(
+            "SELECT convert_to(entity_id, 'UTF8'), seq FROM audit_entities WHERE seq >= $1 AND seq < $2 ORDER BY seq, entity_id",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_all(p)
+        .await?,
+    })
 }
 
 /// A stored tree hash as read back for comparison.

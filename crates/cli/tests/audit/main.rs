@@ -1,13 +1,15 @@
 //! The audit log through the binary, on SQLite always and on PostgreSQL when
 //! `ARREARS_TEST_PG` is set: importing and batching append entries and sign a checkpoint;
 //! proofs printed as JSON match RFC 6962's definitions computed here from the raw entries;
-//! tampering of every kind with raw SQL is found by `audit verify`; a case's evidence
+//! tampering of every kind with raw SQL is found by `audit verify`, down to every column of
+//! every audit table (`columns`); a case's evidence
 //! package checks on its own and fails once a byte of it changes.
 
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
 mod support;
 
+mod columns;
 mod rfc;
 
 use std::io::{Read as _, Write as _};
@@ -128,10 +130,15 @@ async fn set_body(db: &Db, seq: i64, body: &[u8]) {
     });
 }
 
+/// Inserts an entry row whose `at` and `kind` columns repeat its body, as an append writes them.
 async fn insert_entry(db: &Db, seq: i64, body: &[u8]) {
+    let v = entry_json(body);
+    let (at, kind) = (v["at"].as_str().unwrap().to_string(), v["kind"].as_str().unwrap().to_string());
     arrears_store::on_pool!(db, p => {
-        sqlx::query("INSERT INTO audit_entries (seq, at, kind, body) VALUES ($1, '2026-10-20T00:00:00Z', 'x', $2)")
+        sqlx::query("INSERT INTO audit_entries (seq, at, kind, body) VALUES ($1, $2, $3, $4)")
             .bind(seq)
+            .bind(at)
+            .bind(kind)
             .bind(body.to_vec())
             .execute(p)
             .await
