@@ -182,7 +182,7 @@ async fn every_state_changing_command_appends_an_audit_entry() {
     let dir = tempfile::tempdir().unwrap();
     let book = dir.path().join("book");
     let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
-        .args(["generate", "--loans", "50", "--seed", "3", "--as-of", AS_OF, "--out"])
+        .args(["generate", "--loans", "400", "--seed", "3", "--as-of", AS_OF, "--out"])
         .arg(&book)
         .output()
         .expect("generate runs");
