@@ -28,9 +28,13 @@ pub enum AlertError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was changed).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
-/// Acknowledges (`to = "acknowledged"`) or closes (`to = "closed"`) an alert with a note.
+/// Acknowledges (`to = "acknowledged"`) or closes (`to = "closed"`) an alert with a note;
+/// `who` (a user name) is recorded as `user:<who>`.
 pub async fn set_status(
     db: &Db,
     id: i64,
@@ -48,11 +52,23 @@ pub async fn set_status(
         _ => (&["open", "acknowledged"], "关闭", "closed"),
     };
     let line = format!("{at}|{who}|{to}|{}", note.replace('|', "/"));
-    if !store::update_alert(db, id, from, to, &line, who, at).await? {
+    let mut tx = db.begin().await?;
+    if !store::update_alert_tx(&mut tx, id, from, to, &line, who, at).await? {
+        tx.rollback().await?;
         return match store::get_alert(db, id).await? {
             None => Err(AlertError::NotFound(id)),
             Some(a) => Err(AlertError::WrongStatus { id, status: a.status, action, action_en }),
         };
     }
+    // The note's fingerprint, not the note: notes may name people, and the log is kept for good.
+    let note_sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(note.as_bytes()))
+    };
+    let e = crate::audit::Event::new(&format!("user:{who}"), &format!("alert.{to}"))
+        .entity(format!("alert:{id}"))
+        .fact("note_sha256", note_sha);
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
     store::get_alert(db, id).await?.ok_or(AlertError::NotFound(id))
 }

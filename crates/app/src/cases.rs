@@ -176,9 +176,13 @@ pub enum ProductError {
     /// Storage.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
-/// Validates and stores a product's rules, normalised to their canonical spelling.
+/// Validates and stores a product's rules, normalised to their canonical spelling, and
+/// records `actor` as having set them (nothing when they are the rules stored already).
 pub async fn set_product(
     db: &Db,
     code: &str,
@@ -186,6 +190,7 @@ pub async fn set_product(
     buckets: Option<&str>,
     five_class: Option<&str>,
     contact_pack: Option<&str>,
+    actor: &str,
 ) -> Result<ProductView, ProductError> {
     if tolerance_minor < 0 {
         return Err(ProductError::Tolerance);
@@ -224,6 +229,19 @@ pub async fn set_product(
         five_class,
         contact_pack: contact_pack.map(str::to_string),
     };
-    products::put(db, &p).await?;
+    let mut tx = db.begin().await?;
+    if products::get_tx(&mut tx, code).await?.as_ref() == Some(&p) {
+        tx.rollback().await?;
+        return Ok(product_view(p));
+    }
+    products::put_tx(&mut tx, &p).await?;
+    let e = crate::audit::Event::new(actor, "product.set")
+        .entity(format!("product:{code}"))
+        .fact("tolerance_minor", tolerance_minor)
+        .fact("buckets", p.buckets.as_deref())
+        .fact("five_class", p.five_class.as_deref())
+        .fact("contact_pack", p.contact_pack.as_deref());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
     Ok(product_view(p))
 }

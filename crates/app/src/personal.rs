@@ -112,8 +112,14 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user whose password is stored as an argon2id hash (the crate's defaults:
-/// 19 MiB, 2 passes, as OWASP recommends).
-pub async fn add_user(db: &Db, u: &NewUser<'_>, now: &str) -> Result<UserView, PersonalDataError> {
+/// 19 MiB, 2 passes, as OWASP recommends); `actor` (`user:<name>`, `user:cli`) is recorded
+/// as having added it.
+pub async fn add_user(
+    db: &Db,
+    u: &NewUser<'_>,
+    now: &str,
+    actor: &str,
+) -> Result<UserView, PersonalDataError> {
     let role: Role = u.role.parse().map_err(|_| PersonalDataError::UnknownRole(u.role.to_string()))?;
     let agency = u.agency.map(str::trim).filter(|a| !a.is_empty());
     let team = u.team.map(str::trim).filter(|t| !t.is_empty());
@@ -127,7 +133,17 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>, now: &str) -> Result<UserView, P
         password_hash: &hash,
         created_at: now,
     };
-    let user_id = people::add_user(db, &new).await?;
+    let mut tx = db.begin().await?;
+    let user_id = people::add_user_tx(&mut tx, &new).await?;
+    // Never the password or its hash: the log is kept for good, and a hash can be attacked.
+    let e = crate::audit::Event::new(actor, "user.added")
+        .entity(format!("user:{}", u.name))
+        .fact("user_id", user_id)
+        .fact("role", role.as_str())
+        .fact("agency", agency)
+        .fact("team", team);
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
     Ok(UserView {
         user_id,
         name: u.name.to_string(),
@@ -358,9 +374,28 @@ fn view(keys: &Keyring, b: SealedBorrower, plain: bool) -> Result<BorrowerView, 
     })
 }
 
-/// Re-seals every value under the keyring's current key (see [`people::rekey`]).
-pub async fn rekey(db: &Db, keys: &Keyring) -> Result<RekeyReport, PersonalDataError> {
-    Ok(people::rekey(db, keys).await?)
+/// Re-seals every value under the keyring's current key (see [`people::rekey`]), recording
+/// the key and the counts (never a value) in the same transaction.
+pub async fn rekey(db: &Db, keys: &Keyring, actor: &str) -> Result<RekeyReport, PersonalDataError> {
+    let mut tx = db.begin().await?;
+    let r = match people::rekey_tx(&mut tx, keys).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e.into());
+        }
+    };
+    // Recorded even when nothing was left to re-seal: that every value is under this key is
+    // itself what an auditor asks after a key change.
+    let e = crate::audit::Event::new(actor, "pii.rekeyed")
+        .entity(format!("data_key:{}", r.key_id))
+        .fact("key_id", r.key_id.as_str())
+        .fact("borrowers", r.borrowers)
+        .fact("contacts", r.contacts)
+        .fact("restrictions", r.restrictions);
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(r)
 }
 
 /// Purges the personal data of borrowers whose cases all closed more than `years` (default:
@@ -370,11 +405,27 @@ pub async fn purge(
     date: NaiveDate,
     years: Option<u32>,
     pack: &str,
+    actor: &str,
 ) -> Result<PurgeReport, PersonalDataError> {
     let years = match years {
         Some(y) => y,
         None => retention_years(pack).ok_or_else(|| PersonalDataError::UnknownPack(pack.to_string()))?,
     };
     let cutoff = retention_cutoff(date, years).ok_or(PersonalDataError::BadPeriod { date, years })?;
-    Ok(people::purge(db, cutoff, date).await?)
+    let mut tx = db.begin().await?;
+    let r = people::purge_tx(&mut tx, cutoff, date).await?;
+    // The borrowers by id and the counts, never what was erased. A run that purged nobody
+    // is recorded too: it shows the retention rule was applied on that date.
+    let mut e = crate::audit::Event::new(actor, "pii.purged")
+        .fact("business_date", date.to_string())
+        .fact("cutoff", cutoff.to_string())
+        .fact("retention_years", u64::from(years))
+        .fact("borrowers", r.borrowers.len() as u64)
+        .fact("contacts", r.contacts);
+    for id in &r.borrowers {
+        e = e.entity(format!("borrower:{id}"));
+    }
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(r)
 }

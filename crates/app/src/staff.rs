@@ -2,6 +2,8 @@
 //! the command line and the workbench alike.
 
 use arrears_core::{Amount, Currency};
+
+use crate::audit::Event;
 use arrears_store::treatment::{self as store, AgencyRow, CollectorRow};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
@@ -15,6 +17,9 @@ pub enum StaffError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The audit entry could not be recorded (nothing was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 fn check_id(what: &str, id: &str) -> Result<(), StaffError> {
@@ -23,8 +28,13 @@ fn check_id(what: &str, id: &str) -> Result<(), StaffError> {
         .map_err(|e| StaffError::Invalid(format!("{what} id: {e}")))
 }
 
-/// Adds or updates a collector with its days off.
-pub async fn save_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) -> Result<(), StaffError> {
+/// Adds or updates a collector with its days off; `actor` is recorded as having done it.
+pub async fn save_collector(
+    db: &Db,
+    c: &CollectorRow,
+    days_off: &[NaiveDate],
+    actor: &str,
+) -> Result<(), StaffError> {
     if c.capacity < 0 {
         return Err(StaffError::Invalid("capacity must be zero or more".into()));
     }
@@ -32,11 +42,32 @@ pub async fn save_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) -
     if c.name.trim().is_empty() {
         return Err(StaffError::Invalid(format!("collector {}: the name is empty", c.collector_id)));
     }
-    Ok(store::put_collector(db, c, days_off).await?)
+    let mut tx = db.begin().await?;
+    store::put_collector_tx(&mut tx, c, days_off).await?;
+    let e = Event::new(actor, "collector.saved")
+        .entity(format!("collector:{}", c.collector_id))
+        .fact("name", c.name.as_str())
+        .fact("team", c.team.as_str())
+        .fact("capacity", c.capacity)
+        .fact("queues", c.queues.as_str())
+        .fact("languages", c.languages.as_str())
+        .fact("buckets", c.buckets.as_str())
+        .fact("products", c.products.as_str())
+        .fact("days_off_added", days_off.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-/// Adds or updates an agency; `commission` is a decimal fraction of at most 1 ("0.15").
-pub async fn save_agency(db: &Db, id: &str, name: &str, commission: &str) -> Result<(), StaffError> {
+/// Adds or updates an agency; `commission` is a decimal fraction of at most 1 ("0.15");
+/// `actor` is recorded as having done it.
+pub async fn save_agency(
+    db: &Db,
+    id: &str,
+    name: &str,
+    commission: &str,
+    actor: &str,
+) -> Result<(), StaffError> {
     let rate: arrears_core::Rate = commission
         .trim()
         .parse()
@@ -49,7 +80,16 @@ pub async fn save_agency(db: &Db, id: &str, name: &str, commission: &str) -> Res
     check_id("agency", id)?;
     let a =
         AgencyRow { agency_id: id.to_string(), name: name.to_string(), commission_rate: rate.to_string() };
-    Ok(store::put_agency(db, &a).await?)
+    let mut tx = db.begin().await?;
+    store::put_agency_tx(&mut tx, &a).await?;
+    // The rate as text: the log takes no fractions.
+    let e = Event::new(actor, "agency.saved")
+        .entity(format!("agency:{id}"))
+        .fact("name", name)
+        .fact("commission_rate", a.commission_rate.as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// An agency's results with its commission.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use arrears_store::{Db, StoreError};
+use arrears_store::Db;
 use arrears_strategy::{CheckErrors, Known, Strategy, check, queue_names, template_name};
 use sha2::Digest;
 
@@ -34,8 +34,15 @@ pub fn check_strategy(shown: &str, text: &str, dir: &Path) -> Result<(Strategy, 
     if errors.is_empty() { Ok((s, notes)) } else { Err(CheckErrors { path: shown.to_string(), errors }) }
 }
 
-/// Installs a checked strategy; false if that exact text was installed already.
-pub async fn install(db: &Db, s: &Strategy, text: String, now: &str) -> Result<bool, StoreError> {
+/// Installs a checked strategy; false if that exact text was installed already (then
+/// nothing is recorded). `actor` is recorded as having installed it.
+pub async fn install(
+    db: &Db,
+    s: &Strategy,
+    text: String,
+    now: &str,
+    actor: &str,
+) -> Result<bool, crate::audit::AuditError> {
     let sha = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
     let stored = arrears_store::treatment::StoredStrategy {
         name: s.name.clone(),
@@ -43,7 +50,20 @@ pub async fn install(db: &Db, s: &Strategy, text: String, now: &str) -> Result<b
         effective_from: s.effective_from,
         source: text,
     };
-    arrears_store::treatment::install_strategy(db, &stored, &sha, now).await
+    let mut tx = db.begin().await?;
+    if !arrears_store::treatment::install_strategy_tx(&mut tx, &stored, &sha, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let e = crate::audit::Event::new(actor, "strategy.installed")
+        .entity(format!("strategy:{}:v{}", s.name, s.version))
+        .fact("name", s.name.as_str())
+        .fact("version", s.version)
+        .fact("effective_from", s.effective_from.to_string())
+        .fact("sha256", sha.as_str());
+    crate::audit::record_all(&mut tx, vec![e]).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Reads the names strategies may use from the configuration folder; a missing part leaves

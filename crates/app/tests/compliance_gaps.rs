@@ -378,11 +378,11 @@ async fn retention_purge_removes_restriction_numbers_past_retention_only() {
         let b1_before = strings(db, &raw("B1")).await;
 
         // Eight years keeps 2019 within retention: nothing changes.
-        let r = arrears_app::personal::purge(db, today, Some(8), "cn").await.unwrap();
+        let r = arrears_app::personal::purge(db, today, Some(8), "cn", "user:test").await.unwrap();
         assert!(r.borrowers.is_empty(), "[{}] {r:?}", t.backend);
         assert!(sealed(&strings(db, &raw("B7")).await));
         // The cn pack's five years reach it.
-        let r = arrears_app::personal::purge(db, today, None, "cn").await.unwrap();
+        let r = arrears_app::personal::purge(db, today, None, "cn", "user:test").await.unwrap();
         assert_eq!(r.borrowers, ["B7"], "[{}]", t.backend);
         let b7 = strings(db, &raw("B7")).await;
         assert_eq!(b7, ["do_not_contact|||", "attorney|||", "opt_out|||"], "[{}] numbers and names gone, kinds kept", t.backend);

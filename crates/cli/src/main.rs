@@ -745,6 +745,7 @@ async fn run(cli: Cli) -> Result<()> {
                 buckets.as_deref(),
                 five_class.as_deref(),
                 contact_pack.as_deref(),
+                "user:cli",
             )
             .await?;
             println!(

@@ -117,6 +117,10 @@ pub enum PiiCommand {
     },
 }
 
+/// Who the audit log records for these commands: the command line as a whole, as `case
+/// assign` does, since the CLI knows no logged-in user.
+const ACTOR: &str = "user:cli";
+
 fn now() -> String {
     chrono::Local::now().to_rfc3339()
 }
@@ -148,7 +152,7 @@ pub async fn user(db_url: &str, command: UserCommand) -> Result<()> {
                 team: team.as_deref(),
                 password: &password,
             };
-            let u = uc::add_user(&db, &new, &now()).await;
+            let u = uc::add_user(&db, &new, &now(), ACTOR).await;
             db.close().await;
             let u = u?;
             if json {
@@ -273,7 +277,7 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
                 }
             }
             let keys = keyring(db, data_key).await?;
-            let r = uc::rekey(db, &keys).await?;
+            let r = uc::rekey(db, &keys, ACTOR).await?;
             if json {
                 print_json(&r)?;
             } else {
@@ -285,7 +289,7 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
             }
         }
         PiiCommand::Purge { date, years, pack, json } => {
-            let r = uc::purge(db, date, years, &pack).await?;
+            let r = uc::purge(db, date, years, &pack, ACTOR).await?;
             if json {
                 print_json(&r)?;
             } else {

@@ -74,6 +74,9 @@ pub struct DemoArgs {
     serve: ServeArgs,
 }
 
+/// Who the audit log records as having set up the demo's staff and users.
+const DEMO_ACTOR: &str = "system:demo";
+
 /// One user per role; collectors are named after their collector ids.
 const DEMO_USERS: [(&str, &str, Option<&str>, Option<&str>); 7] = [
     ("c01", "collector", Some("east"), None),
@@ -155,7 +158,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         let password =
             fixed.clone().unwrap_or_else(|| arrears_server::auth::random_token()[..16].to_string());
         let u = NewUser { name, role, agency, team, password: &password };
-        arrears_app::personal::add_user(&db, &u, &now).await?;
+        arrears_app::personal::add_user(&db, &u, &now, DEMO_ACTOR).await?;
         println!("  {role:<13} {name:<11} {password}");
     }
     println!("ready in {:.1}s", started.elapsed().as_secs_f64());
@@ -184,13 +187,13 @@ async fn staff(db: &Db) -> Result<()> {
             buckets: String::new(),
             products: String::new(),
         };
-        arrears_store::treatment::put_collector(db, &c, &[]).await?;
+        arrears_app::staff::save_collector(db, &c, &[], DEMO_ACTOR).await?;
     }
     let a =
         AgencyRow {
             agency_id: "ACME".into(), name: "ACME 资产管理".into(), commission_rate: "0.15".into()
         };
-    arrears_store::treatment::put_agency(db, &a).await?;
+    arrears_app::staff::save_agency(db, &a.agency_id, &a.name, &a.commission_rate, DEMO_ACTOR).await?;
     Ok(())
 }
 

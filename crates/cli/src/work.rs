@@ -329,7 +329,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
                 buckets,
                 products,
             };
-            arrears_app::staff::save_collector(db, &c, &days_off).await?;
+            arrears_app::staff::save_collector(db, &c, &days_off, "user:cli").await?;
             println!("collector {id} saved");
         }
         CollectorCommand::List { json } => {
@@ -352,7 +352,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
 pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
     match cmd {
         AgencyCommand::Add { id, name, commission } => {
-            arrears_app::staff::save_agency(db, &id, &name, &commission).await?;
+            arrears_app::staff::save_agency(db, &id, &name, &commission, "user:cli").await?;
             println!("agency {id} saved");
         }
         AgencyCommand::Report { json } => {

@@ -21,6 +21,11 @@ use crate::auth::User;
 use crate::error::Error;
 use crate::state::AppState;
 
+/// The logged-in user as the audit log names an actor.
+fn user_actor(user: &User) -> String {
+    format!("user:{}", user.name)
+}
+
 /// Refuses what the role may not do. An agency is told nothing exists rather than that
 /// it is forbidden: outsiders should not learn what the lender's system holds.
 pub fn require(user: &User, cap: Capability) -> Result<(), Error> {
@@ -562,7 +567,7 @@ pub async fn add_user(state: &AppState, user: &User, f: &UserForm) -> Result<Use
         team: blank_to_none(&f.team),
         password: &f.password,
     };
-    Ok(personal::add_user(state.db(), &u, &Utc::now().to_rfc3339()).await?)
+    Ok(personal::add_user(state.db(), &u, &Utc::now().to_rfc3339(), &user_actor(user)).await?)
 }
 
 /// A strategy check's answer: the strategy's outline, or its errors with line numbers.
@@ -594,6 +599,7 @@ pub async fn check_strategy(
                     &s,
                     text.to_string(),
                     &Utc::now().to_rfc3339(),
+                    &user_actor(user),
                 )
                 .await?;
             Ok(StrategyCheck {
@@ -649,7 +655,7 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
         buckets: String::new(),
         products: String::new(),
     };
-    arrears_app::staff::save_collector(state.db(), &c, &[]).await.map_err(staff_error)
+    arrears_app::staff::save_collector(state.db(), &c, &[], &user_actor(user)).await.map_err(staff_error)
 }
 
 /// An agency as a form or JSON body gives it.
@@ -666,8 +672,14 @@ pub struct AgencyForm {
 /// Adds or updates an agency.
 pub async fn save_agency(state: &AppState, user: &User, f: &AgencyForm) -> Result<(), Error> {
     require(user, Capability::ManageUsers)?;
-    arrears_app::staff::save_agency(state.db(), f.agency_id.trim(), f.name.trim(), &f.commission)
-        .await
+    arrears_app::staff::save_agency(
+        state.db(),
+        f.agency_id.trim(),
+        f.name.trim(),
+        &f.commission,
+        &user_actor(user),
+    )
+    .await
         .map_err(staff_error)
 }
 

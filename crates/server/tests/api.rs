@@ -89,7 +89,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     ];
     for (name, role, team, agency) in users {
         let u = arrears_app::personal::NewUser { name, role, agency, team, password: PASSWORD };
-        arrears_app::personal::add_user(&t.db, &u, "2026-11-20T00:00:00Z").await.unwrap();
+        arrears_app::personal::add_user(&t.db, &u, "2026-11-20T00:00:00Z", "user:test").await.unwrap();
     }
     ServerConfig { audit_key: key, config_dir: repo_config(), ..ServerConfig::default() }
 }
@@ -246,6 +246,7 @@ async fn the_api_on_a_closed_book() {
         let loan_id = text_scalar(t, &format!("SELECT loan_id FROM case_loans WHERE case_id = '{case_id}' LIMIT 1")).await;
 
         every_route_for_every_role(t, &app, &case_id, &loan_id).await;
+        every_changing_route_is_recorded(t, &app, &case_id).await;
         admin_input_is_checked(t, &app).await;
         csrf_and_cross_site(t, &app, &case_id).await;
         refused_contact_is_recorded_and_explained(t, &app, &case_id).await;
@@ -324,6 +325,83 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
     let c09 = text_scalar(t, "SELECT name || '/' || team || '/' || CAST(capacity AS TEXT) FROM collectors WHERE collector_id = 'c09'").await;
     assert_eq!(c09, "新人/west/30", "[{}]", t.backend);
     assert_eq!(scalar(t, "SELECT COUNT(*) FROM agencies WHERE agency_id = 'GAMMA'").await, 1);
+}
+
+/// The audit kind a changing route must append; `None` for the routes that change no
+/// business state (sessions are not: they are kept in their own table, and expire).
+/// A new changing route panics here until it is given its kind.
+fn audit_kind(method: &str, path: &str) -> Option<&'static str> {
+    match (method, path) {
+        ("POST", "/api/v1/login") | ("POST", "/api/v1/logout") => None,
+        ("POST", "/api/v1/cases/{case_id}/actions") => Some("action."),
+        ("POST", "/api/v1/cases/{case_id}/arrangements") => Some("arrangement.requested"),
+        ("POST", "/api/v1/cases/{case_id}/assign") => Some("case.assigned"),
+        ("POST", "/api/v1/users") => Some("user.added"),
+        ("POST", "/api/v1/collectors") => Some("collector.saved"),
+        ("POST", "/api/v1/agencies") => Some("agency.saved"),
+        ("POST", "/api/v1/strategies/check") => Some("strategy.installed"),
+        _ => panic!("{method} {path} changes state: name the audit entry it appends in audit_kind"),
+    }
+}
+
+/// Every changing route of [`ROUTES`], called by the first role it lets through, appends an
+/// audit entry of its kind.
+async fn every_changing_route_is_recorded(t: &TestDb, app: &Router, case_id: &str) {
+    let strategy = std::fs::read_to_string(repo_config().join("strategies/default.toml"))
+        .unwrap()
+        .replace("version = 1", "version = 9");
+    let mut sessions = Vec::new();
+    for who in ["admin", "supervisor", "c01"] {
+        sessions.push((who, login(app, who).await));
+    }
+    let mut silent = Vec::new();
+    for r in ROUTES.iter().filter(|r| r.method != "GET") {
+        let Some(kind) = audit_kind(r.method, r.path) else { continue };
+        let mut path = r.path.replace("{case_id}", case_id);
+        let body = match r.body {
+            Some("Action") => json!({"channel": "visit", "party": "borrower", "outcome": "no_answer",
+                                     "note": "上门未遇", "at": "2026-11-20T14:00:00+08:00"}),
+            Some("Arrangement") => json!({"kind": "instalment_plan", "amount": "200.00", "months": "3",
+                                          "note": "分期"}),
+            Some("Assign") => json!({"collector": "c01"}),
+            Some("User") => json!({"name": "audited_user", "role": "collector", "team": "east",
+                                   "password": PASSWORD}),
+            Some("Collector") => json!({"collector_id": "c10", "name": "新人", "team": "east", "capacity": "20"}),
+            Some("Agency") => json!({"agency_id": "DELTA", "name": "Delta", "commission": "0.1"}),
+            Some("Strategy") => {
+                path.push_str("?install=true");
+                json!({"text": strategy})
+            }
+            other => panic!("{} {}: no body for schema {other:?}", r.method, r.path),
+        };
+        let before = scalar(t, "SELECT COALESCE(MAX(seq), -1) FROM audit_entries").await;
+        let mut answered = None;
+        for (who, s) in &sessions {
+            let a = call(app, r.method, &path, s, Some(body.clone())).await;
+            if ![401, 403, 404].contains(&a.status.as_u16()) {
+                answered = Some((who, a));
+                break;
+            }
+        }
+        let (who, a) = answered.unwrap_or_else(|| panic!("no role may call {} {}", r.method, r.path));
+        // A refused contact is recorded as refused (409); anything else must have succeeded.
+        assert!(
+            a.status.is_success() || a.status == StatusCode::CONFLICT,
+            "[{}] {who} {} {path}: {}",
+            t.backend,
+            r.method,
+            a.text()
+        );
+        let kinds = text_scalar(
+            t,
+            &format!("SELECT COALESCE(MAX(CASE WHEN kind LIKE '{kind}%' THEN kind END), '') FROM audit_entries WHERE seq > {before}"),
+        )
+        .await;
+        if kinds.is_empty() {
+            silent.push(format!("{} {} (wanted {kind})", r.method, r.path));
+        }
+    }
+    assert!(silent.is_empty(), "[{}] routes that changed state without their audit entry: {silent:?}", t.backend);
 }
 
 async fn admin_input_is_checked(t: &TestDb, app: &Router) {

@@ -685,6 +685,22 @@ pub async fn update_alert(
     who: &str,
     at: &str,
 ) -> Result<bool, StoreError> {
+    let mut tx = db.begin().await?;
+    let done = update_alert_tx(&mut tx, id, from_status, to_status, note_line, who, at).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// [`update_alert`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn update_alert_tx(
+    tx: &mut Tx,
+    id: i64,
+    from_status: &[&str],
+    to_status: &str,
+    note_line: &str,
+    who: &str,
+    at: &str,
+) -> Result<bool, StoreError> {
     let allowed = text_list(from_status);
     // notes || line || newline: the note itself was made single-line by the caller.
     let sql = format!(
@@ -692,7 +708,7 @@ pub async fn update_alert(
          WHERE alert_id = $5 AND status IN ({allowed})"
     );
     let line = format!("{note_line}\n");
-    let done = on_pool!(db, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+    let done = on_tx!(tx, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(to_status).bind(line).bind(who).bind(at).bind(id).execute(p).await?.rows_affected());
     Ok(done == 1)
 }

@@ -76,13 +76,20 @@ fn user_row(t: UserTuple) -> UserRow {
 /// Stores a new user; returns its id.
 pub async fn add_user(db: &Db, u: &NewUser<'_>) -> Result<i64, PeopleError> {
     let mut tx = db.begin().await?;
-    let exists: Option<i64> = on_tx!(&mut tx, conn => {
+    let id = add_user_tx(&mut tx, u).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`add_user`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn add_user_tx(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, PeopleError> {
+    let exists: Option<i64> = on_tx!(tx, conn => {
         sqlx::query_scalar("SELECT user_id FROM users WHERE name = $1").bind(u.name).fetch_optional(conn).await?
     });
     if exists.is_some() {
         return Err(PeopleError::UserExists(u.name.to_string()));
     }
-    let id: i64 = on_tx!(&mut tx, conn => {
+    let id: i64 = on_tx!(tx, conn => {
         sqlx::query_scalar(
             "INSERT INTO users (name, role, agency, team, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING user_id",
@@ -96,7 +103,6 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>) -> Result<i64, PeopleError> {
         .fetch_one(conn)
         .await?
     });
-    tx.commit().await?;
     Ok(id)
 }
 
@@ -346,7 +352,7 @@ const REKEY_PAGE: i64 = 500;
 /// database finds nothing left to do and does nothing.
 pub async fn rekey(db: &Db, keys: &Keyring) -> Result<RekeyReport, PeopleError> {
     let mut tx = db.begin().await?;
-    match rekey_in(&mut tx, keys).await {
+    match rekey_tx(&mut tx, keys).await {
         Ok(r) => {
             tx.commit().await?;
             Ok(r)
@@ -358,7 +364,9 @@ pub async fn rekey(db: &Db, keys: &Keyring) -> Result<RekeyReport, PeopleError> 
     }
 }
 
-async fn rekey_in(tx: &mut Tx, keys: &Keyring) -> Result<RekeyReport, PeopleError> {
+/// [`rekey`] in the caller's transaction, so that its audit entry commits with it; on an
+/// error the caller rolls back.
+pub async fn rekey_tx(tx: &mut Tx, keys: &Keyring) -> Result<RekeyReport, PeopleError> {
     let current = format!("v1:{}:%", keys.current_id());
     let mut report = RekeyReport { key_id: keys.current_id().to_string(), ..Default::default() };
     // A row whose every value is current is skipped; the cursor moves past the rows of each
@@ -499,7 +507,14 @@ pub struct PurgeReport {
 /// history stay. One transaction; a purged borrower is not purged again.
 pub async fn purge(db: &Db, cutoff: NaiveDate, today: NaiveDate) -> Result<PurgeReport, PeopleError> {
     let mut tx = db.begin().await?;
-    let ids: Vec<String> = on_tx!(&mut tx, conn => {
+    let report = purge_tx(&mut tx, cutoff, today).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// [`purge`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn purge_tx(tx: &mut Tx, cutoff: NaiveDate, today: NaiveDate) -> Result<PurgeReport, PeopleError> {
+    let ids: Vec<String> = on_tx!(tx, conn => {
         sqlx::query_scalar(
             "SELECT b.borrower_id FROM borrowers b WHERE b.purged_on IS NULL \
              AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = b.borrower_id AND c.status = 'closed') \
@@ -529,14 +544,13 @@ pub async fn purge(db: &Db, cutoff: NaiveDate, today: NaiveDate) -> Result<Purge
             "UPDATE contact_restrictions SET address = '', address_bidx = '', attorney_name = '' \
              WHERE borrower_id IN ({list})"
         );
-        on_tx!(&mut tx, conn => {
+        on_tx!(tx, conn => {
             sqlx::query(sqlx::AssertSqlSafe(b.as_str())).bind(today).execute(&mut *conn).await?;
             report.contacts +=
                 sqlx::query(sqlx::AssertSqlSafe(c.as_str())).bind(today).execute(&mut *conn).await?.rows_affected();
             sqlx::query(sqlx::AssertSqlSafe(r.as_str())).execute(&mut *conn).await?;
         });
     }
-    tx.commit().await?;
     report.borrowers = ids;
     Ok(report)
 }

@@ -1,6 +1,6 @@
 //! Products' collection rules: arrears tolerance, bucket scheme, five-class thresholds.
 
-use crate::{Db, StoreError, on_pool};
+use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A product's stored rules; `None` fields mean the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,34 @@ pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
 
 /// Creates or replaces a product's rules (already validated by the caller).
 pub async fn put(db: &Db, p: &ProductRules) -> Result<(), StoreError> {
-    on_pool!(db, pool => {
+    let mut tx = db.begin().await?;
+    put_tx(&mut tx, p).await?;
+    tx.commit().await
+}
+
+/// One product's rules, `None` if there is no such product.
+pub async fn get_tx(tx: &mut Tx, product: &str) -> Result<Option<ProductRules>, StoreError> {
+    type Row = (String, i64, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> = on_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT product, tolerance_minor, buckets, five_class, contact_pack FROM products WHERE product = $1",
+        )
+        .bind(product)
+        .fetch_optional(conn)
+        .await?
+    });
+    Ok(row.map(|(product, tolerance_minor, buckets, five_class, contact_pack)| ProductRules {
+        product,
+        tolerance_minor,
+        buckets,
+        five_class,
+        contact_pack,
+    }))
+}
+
+/// [`put`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn put_tx(tx: &mut Tx, p: &ProductRules) -> Result<(), StoreError> {
+    on_tx!(tx, pool => {
         sqlx::query(
             "INSERT INTO products (product, tolerance_minor, buckets, five_class, contact_pack) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product) DO UPDATE SET tolerance_minor = excluded.tolerance_minor, \

@@ -54,7 +54,20 @@ pub async fn install_strategy(
     sha256: &str,
     now: &str,
 ) -> Result<bool, StoreError> {
-    let have: Option<(String,)> = on_pool!(db, p => sqlx::query_as(
+    let mut tx = db.begin().await?;
+    let new = install_strategy_tx(&mut tx, s, sha256, now).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// [`install_strategy`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn install_strategy_tx(
+    tx: &mut Tx,
+    s: &StoredStrategy,
+    sha256: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let have: Option<(String,)> = on_tx!(tx, p => sqlx::query_as(
         "SELECT sha256 FROM strategies WHERE name = $1 AND version = $2",
     ).bind(&s.name).bind(s.version).fetch_optional(p).await?);
     if let Some((sha,)) = have {
@@ -66,7 +79,7 @@ pub async fn install_strategy(
             s.name, s.version
         )));
     }
-    on_pool!(db, p => sqlx::query(
+    on_tx!(tx, p => sqlx::query(
         "INSERT INTO strategies (name, version, effective_from, source, sha256, installed_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     ).bind(&s.name).bind(s.version).bind(s.effective_from).bind(&s.source).bind(sha256).bind(now)
@@ -98,7 +111,13 @@ pub struct CollectorRow {
 /// Adds or updates a collector and adds their days off.
 pub async fn put_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) -> Result<(), StoreError> {
     let mut tx = db.begin().await?;
-    on_tx!(&mut tx, conn => {
+    put_collector_tx(&mut tx, c, days_off).await?;
+    tx.commit().await
+}
+
+/// [`put_collector`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn put_collector_tx(tx: &mut Tx, c: &CollectorRow, days_off: &[NaiveDate]) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO collectors (collector_id, name, team, capacity, queues, languages, buckets, products) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (collector_id) DO UPDATE SET \
@@ -113,7 +132,7 @@ pub async fn put_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) ->
                 .bind(&c.collector_id).bind(*d).execute(&mut *conn).await?;
         }
     });
-    tx.commit().await
+    Ok(())
 }
 
 /// Every active collector.
@@ -145,7 +164,14 @@ pub struct AgencyRow {
 
 /// Adds or updates an agency.
 pub async fn put_agency(db: &Db, a: &AgencyRow) -> Result<(), StoreError> {
-    on_pool!(db, p => sqlx::query(
+    let mut tx = db.begin().await?;
+    put_agency_tx(&mut tx, a).await?;
+    tx.commit().await
+}
+
+/// [`put_agency`] in the caller's transaction, so that its audit entry commits with it.
+pub async fn put_agency_tx(tx: &mut Tx, a: &AgencyRow) -> Result<(), StoreError> {
+    on_tx!(tx, p => sqlx::query(
         "INSERT INTO agencies (agency_id, name, commission_rate) VALUES ($1, $2, $3) \
          ON CONFLICT (agency_id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate",
     ).bind(&a.agency_id).bind(&a.name).bind(&a.commission_rate).execute(p).await?.rows_affected());
