@@ -349,24 +349,15 @@ const ENTITIES_POSTGRES: &str = "SELECT string_agg(octet_length(entity_id)::text
 pub async fn entity_page(db: &Db, after: Option<&EntityKey>, limit: u32) -> Result<EntityPage, StoreError> {
     let filter = if after.is_some() { " WHERE (entity_id, seq) > ($2, $3)" } else { "" };
     let tail = " ORDER BY entity_id, seq LIMIT $1) t";
-    let (index, bytes): (Option<String>, Option<Vec<u8>>) = match db {
-        Db::Sqlite(p) => {
-            let sql = format!("{ENTITIES_SQLITE}{filter}{tail}");
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
-            if let Some(k) = after {
-                q = q.bind(k.entity_id.clone()).bind(k.seq);
-            }
-            q.fetch_one(p).await?
+    let head = if matches!(db, Db::Sqlite(_)) { ENTITIES_SQLITE } else { ENTITIES_POSTGRES };
+    let sql = format!("{head}{filter}{tail}");
+    let (index, bytes): (Option<String>, Option<Vec<u8>>) = on_pool!(db, p => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+        if let Some(k) = after {
+            q = q.bind(k.entity_id.clone()).bind(k.seq);
         }
-        Db::Postgres(p) => {
-            let sql = format!("{ENTITIES_POSTGRES}{filter}{tail}");
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
-            if let Some(k) = after {
-                q = q.bind(k.entity_id.clone()).bind(k.seq);
-            }
-            q.fetch_one(p).await?
-        }
-    };
+        q.fetch_one(p).await?
+    });
     let (Some(index), Some(ids)) = (index, bytes) else { return Ok(EntityPage::default()) };
     let mut rows = Vec::with_capacity(limit as usize);
     let mut end = 0usize;
