@@ -35,15 +35,36 @@ const fn step(args: &'static [&'static str], kind: &'static str) -> Step {
 const STEPS: &[Step] = &[
     step(&["import", "{book}"], "import.committed"),
     step(&["batch", "--date", AS_OF], "batch.day_closed"),
-    step(&["payment", "add", "--id", "AUDIT-P1", "--loan", "{loan}", "--date", AS_OF, "--amount", "1.00"], "payment.recorded"),
-    Step { args: &["user", "add", "auditee", "--role", "legal", "--password-stdin"], stdin: "long-enough-pw\n", kind: "user.added" },
+    step(
+        &["payment", "add", "--id", "AUDIT-P1", "--loan", "{loan}", "--date", AS_OF, "--amount", "1.00"],
+        "payment.recorded",
+    ),
+    Step {
+        args: &["user", "add", "auditee", "--role", "legal", "--password-stdin"],
+        stdin: "long-enough-pw\n",
+        kind: "user.added",
+    },
     step(&["collector", "add", "cz9", "--name", "催收员", "--capacity", "5"], "collector.saved"),
     step(&["agency", "add", "AZ9", "--name", "外包", "--commission", "0.1"], "agency.saved"),
     step(&["strategy", "install", "{strategy}", "--config", "{config}"], "strategy.installed"),
     step(&["product", "set", "{product}", "--tolerance-minor", "7"], "product.set"),
     step(
-        &["action", "log", "--case", "{case}", "--channel", "call", "--party", "borrower", "--outcome", "no_answer",
-          "--at", "2026-06-30T15:00:00+08:00", "--by", "cz9"],
+        &[
+            "action",
+            "log",
+            "--case",
+            "{case}",
+            "--channel",
+            "call",
+            "--party",
+            "borrower",
+            "--outcome",
+            "no_answer",
+            "--at",
+            "2026-06-30T15:00:00+08:00",
+            "--by",
+            "cz9",
+        ],
         "action.",
     ),
     step(&["case", "assign", "{case}", "--collector", "cz9"], "case.assigned"),
@@ -108,7 +129,8 @@ async fn exec(db: &Db, sql: &str) {
 
 /// The open cases, in id order: the first is worked, the second placed, the third held.
 async fn open_case(db: &Db, nth: usize) -> String {
-    one(db, &format!("SELECT case_id FROM cases WHERE status = 'open' ORDER BY case_id LIMIT 1 OFFSET {nth}")).await
+    one(db, &format!("SELECT case_id FROM cases WHERE status = 'open' ORDER BY case_id LIMIT 1 OFFSET {nth}"))
+        .await
 }
 
 /// Fills a placeholder from the book, setting up by SQL what a command needs to find (a
@@ -147,14 +169,16 @@ async fn fill(e: &Env<'_>, arg: &str, book: &Path) -> String {
         "{held_case}" => {
             let case = open_case(db, 2).await;
             exec(db, &format!("DELETE FROM case_treatment WHERE case_id = '{case}'")).await;
-            exec(db, &format!("INSERT INTO case_treatment (case_id, hold) VALUES ('{case}', 'dispute')")).await;
+            exec(db, &format!("INSERT INTO case_treatment (case_id, hold) VALUES ('{case}', 'dispute')"))
+                .await;
             case
         }
         "{restriction}" => {
             one(db, "SELECT CAST(MAX(restriction_id) AS TEXT) FROM contact_restrictions").await
         }
         "{alert}" => {
-            let have = one(db, "SELECT CAST(COUNT(*) AS TEXT) FROM alerts WHERE rule_id = 'AUDIT-TEST'").await;
+            let have =
+                one(db, "SELECT CAST(COUNT(*) AS TEXT) FROM alerts WHERE rule_id = 'AUDIT-TEST'").await;
             if have == "0" {
                 let case = open_case(db, 0).await;
                 let b = one(db, &format!("SELECT borrower_id FROM cases WHERE case_id = '{case}'")).await;

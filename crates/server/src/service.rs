@@ -683,7 +683,7 @@ pub async fn save_agency(state: &AppState, user: &User, f: &AgencyForm) -> Resul
         &user_actor(user),
     )
     .await
-        .map_err(staff_error)
+    .map_err(staff_error)
 }
 
 fn staff_error(e: arrears_app::staff::StaffError) -> Error {

@@ -367,7 +367,9 @@ async fn every_changing_route_is_recorded(t: &TestDb, app: &Router, case_id: &st
             Some("Assign") => json!({"collector": "c01"}),
             Some("User") => json!({"name": "audited_user", "role": "collector", "team": "east",
                                    "password": PASSWORD}),
-            Some("Collector") => json!({"collector_id": "c10", "name": "新人", "team": "east", "capacity": "20"}),
+            Some("Collector") => {
+                json!({"collector_id": "c10", "name": "新人", "team": "east", "capacity": "20"})
+            }
             Some("Agency") => json!({"agency_id": "EPSILON", "name": "Epsilon", "commission": "0.1"}),
             Some("Strategy") => {
                 path.push_str("?install=true");
@@ -402,7 +404,11 @@ async fn every_changing_route_is_recorded(t: &TestDb, app: &Router, case_id: &st
             silent.push(format!("{} {} (wanted {kind})", r.method, r.path));
         }
     }
-    assert!(silent.is_empty(), "[{}] routes that changed state without their audit entry: {silent:?}", t.backend);
+    assert!(
+        silent.is_empty(),
+        "[{}] routes that changed state without their audit entry: {silent:?}",
+        t.backend
+    );
 }
 
 async fn admin_input_is_checked(t: &TestDb, app: &Router) {

@@ -116,7 +116,11 @@ pub async fn put_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) ->
 }
 
 /// [`put_collector`] in the caller's transaction, so that its audit entry commits with it.
-pub async fn put_collector_tx(tx: &mut Tx, c: &CollectorRow, days_off: &[NaiveDate]) -> Result<(), StoreError> {
+pub async fn put_collector_tx(
+    tx: &mut Tx,
+    c: &CollectorRow,
+    days_off: &[NaiveDate],
+) -> Result<(), StoreError> {
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO collectors (collector_id, name, team, capacity, queues, languages, buckets, products) \
