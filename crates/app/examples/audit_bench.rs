@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     for i in 0..half {
         let mut tx = db.begin().await?;
-        audit::record_all(&mut tx, vec![event(i)]).await?;
+        audit::record_all(&mut tx, &now(), vec![event(i)]).await?;
         tx.commit().await?;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while i < n {
         let upto = (i + 100).min(n);
         let mut tx = db.begin().await?;
-        audit::record_all(&mut tx, (i..upto).map(event).collect()).await?;
+        audit::record_all(&mut tx, &now(), (i..upto).map(event).collect()).await?;
         tx.commit().await?;
         i = upto;
     }
@@ -93,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let signer = LogSigner::generate(audit::ORIGIN)?;
     let started = Instant::now();
-    let cp = audit::checkpoint(&db, &signer).await?;
+    let cp = audit::checkpoint(&db, &signer, &now()).await?;
     println!(
         "checkpoint of {} entries:           {:>7.2} ms",
         cp.size,
@@ -133,7 +133,7 @@ async fn big_log(n: u64, url: &str, profile: bool) -> Result<(), Box<dyn std::er
     let latest = store::latest_checkpoint(&db).await?;
     let cp_size = match latest {
         Some(cp) if cp.size as u64 == size => size,
-        _ => audit::checkpoint(&db, &signer).await?.size,
+        _ => audit::checkpoint(&db, &signer, &now()).await?.size,
     };
     println!("log of {size} entries at {url} ({} backend), checkpoint of {cp_size}", db.backend());
     if profile {
@@ -265,4 +265,9 @@ async fn profile_parts(db: &Db) -> Result<(), Box<dyn std::error::Error>> {
     }
     lap("read every tree node in packed runs", t);
     Ok(())
+}
+
+/// This program is an edge: it reads the clock and hands the time in.
+fn now() -> audit::At {
+    chrono::Utc::now().fixed_offset()
 }

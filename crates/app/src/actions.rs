@@ -11,7 +11,7 @@ use arrears_store::treatment as treatment_store;
 use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 
-use crate::audit::Event;
+use crate::audit::{At, Event};
 use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
 use crate::restrictions::{Target, bidx_for};
 
@@ -113,7 +113,7 @@ pub async fn log(
     db: &Db,
     scanner: &Scanner,
     input: ActionInput,
-    recorded_at: &str,
+    recorded_at: &At,
 ) -> Result<ActionRow, ActionError> {
     let case = store::case_for_action(db, &input.case_id)
         .await?
@@ -286,10 +286,10 @@ async fn save(
     row: ActionRow,
     effects: &ActionEffects,
     on: NaiveDate,
-    recorded_at: &str,
+    recorded_at: &At,
 ) -> Result<ActionRow, ActionError> {
     let mut tx = db.begin().await?;
-    let a = store::record(&mut tx, row, effects, on, recorded_at).await?;
+    let a = store::record(&mut tx, row, effects, on, &recorded_at.to_rfc3339()).await?;
     let mut e =
         Event::new(&format!("user:{}", a.actor), if a.allowed { "action.logged" } else { "action.refused" })
             .entity(format!("case:{}", a.case_id))
@@ -312,7 +312,7 @@ async fn save(
     if let Some((hold, _)) = &effects.hold {
         e = e.fact("hold", hold.as_str());
     }
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, recorded_at, vec![e]).await?;
     tx.commit().await?;
     Ok(a)
 }
@@ -331,6 +331,7 @@ pub async fn assign(
     case_id: &str,
     collector_id: &str,
     on: NaiveDate,
+    at: &At,
     actor: &str,
 ) -> Result<bool, ActionError> {
     let mut tx = db.begin().await?;
@@ -341,13 +342,19 @@ pub async fn assign(
         .entity(format!("case:{case_id}"))
         .entity(format!("collector:{collector_id}"))
         .fact("on", on.to_string().as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(true)
 }
 
 /// `case recall`: takes a case back from its agency; false when it was not placed.
-pub async fn recall(db: &Db, case_id: &str, on: NaiveDate, actor: &str) -> Result<bool, ActionError> {
+pub async fn recall(
+    db: &Db,
+    case_id: &str,
+    on: NaiveDate,
+    at: &At,
+    actor: &str,
+) -> Result<bool, ActionError> {
     let mut tx = db.begin().await?;
     if !treatment_store::recall(&mut tx, case_id, on, "manual recall").await? {
         return Ok(false);
@@ -355,18 +362,23 @@ pub async fn recall(db: &Db, case_id: &str, on: NaiveDate, actor: &str) -> Resul
     let e = Event::new(actor, "case.recalled")
         .entity(format!("case:{case_id}"))
         .fact("on", on.to_string().as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(true)
 }
 
 /// `case release-hold`: lifts a case's hold; the hold it had, or `None`.
-pub async fn release_hold(db: &Db, case_id: &str, actor: &str) -> Result<Option<String>, ActionError> {
+pub async fn release_hold(
+    db: &Db,
+    case_id: &str,
+    at: &At,
+    actor: &str,
+) -> Result<Option<String>, ActionError> {
     let mut tx = db.begin().await?;
     let Some(had) = store::release_hold(&mut tx, case_id).await? else { return Ok(None) };
     let e =
         Event::new(actor, "case.hold_released").entity(format!("case:{case_id}")).fact("hold", had.as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(Some(had))
 }

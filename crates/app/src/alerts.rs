@@ -41,8 +41,9 @@ pub async fn set_status(
     to: &str,
     note: &str,
     who: &str,
-    at: &str,
+    at: &crate::audit::At,
 ) -> Result<store::AlertRow, AlertError> {
+    let at_text = at.to_rfc3339();
     let note = note.split_whitespace().collect::<Vec<_>>().join(" ");
     if note.is_empty() {
         return Err(AlertError::EmptyNote);
@@ -51,9 +52,9 @@ pub async fn set_status(
         "acknowledged" => (&["open"], "确认", "acknowledged"),
         _ => (&["open", "acknowledged"], "关闭", "closed"),
     };
-    let line = format!("{at}|{who}|{to}|{}", note.replace('|', "/"));
+    let line = format!("{at_text}|{who}|{to}|{}", note.replace('|', "/"));
     let mut tx = db.begin().await?;
-    if !store::update_alert_tx(&mut tx, id, from, to, &line, who, at).await? {
+    if !store::update_alert_tx(&mut tx, id, from, to, &line, who, &at_text).await? {
         tx.rollback().await?;
         return match store::get_alert(db, id).await? {
             None => Err(AlertError::NotFound(id)),
@@ -68,7 +69,7 @@ pub async fn set_status(
     let e = crate::audit::Event::new(&format!("user:{who}"), &format!("alert.{to}"))
         .entity(format!("alert:{id}"))
         .fact("note_sha256", note_sha);
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     store::get_alert(db, id).await?.ok_or(AlertError::NotFound(id))
 }

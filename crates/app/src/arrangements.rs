@@ -52,8 +52,9 @@ pub enum ArrangementError {
 pub async fn request(
     db: &Db,
     input: RequestInput,
-    now: &str,
+    at: &crate::audit::At,
 ) -> Result<ArrangementRequest, ArrangementError> {
+    let now = at.to_rfc3339();
     let case = action_store::case_for_action(db, &input.case_id)
         .await?
         .ok_or_else(|| ArrangementError::UnknownCase(input.case_id.clone()))?;
@@ -106,7 +107,7 @@ pub async fn request(
         .fact("currency", r.currency.as_str())
         .fact("months", r.months.unwrap_or(0))
         .fact("note", r.note.as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(r)
 }

@@ -131,31 +131,47 @@ impl Event {
     }
 }
 
-/// The time stamped on entries and checkpoints: UTC, RFC 3339, milliseconds.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// An instant with the UTC offset of the clock that read it. Time enters arrears at its edges
+/// (the command line, the server, the batch runner), which read the clock and hand it in with
+/// the actor; nothing in this crate reads a clock.
+pub type At = chrono::DateTime<chrono::FixedOffset>;
+
+/// A clock handed in by an edge, for use cases that stamp several commits over their run (the
+/// batch stamps each phase's entries when that phase commits).
+pub type Clock = std::sync::Arc<dyn Fn() -> At + Send + Sync>;
+
+/// A clock that always reads `at`: for tests, and for replaying work at a known time.
+pub fn fixed_clock(at: At) -> Clock {
+    std::sync::Arc::new(move || at)
+}
+
+/// How an instant is written on entries and checkpoints: UTC, RFC 3339, milliseconds, so that
+/// entries sort and compare as text whatever the offset of the edge that made them.
+pub fn stamp(at: &At) -> String {
+    at.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Records one entry in `tx` (call it last, just before the commit); returns its number.
 pub async fn record(
     tx: &mut Tx,
+    at: &At,
     actor: &str,
     kind: &str,
     entity_ids: Vec<String>,
     facts: BTreeMap<String, FactValue>,
 ) -> Result<u64, AuditError> {
     let first =
-        record_all(tx, vec![Event { actor: actor.into(), kind: kind.into(), entity_ids, facts }]).await?;
+        record_all(tx, at, vec![Event { actor: actor.into(), kind: kind.into(), entity_ids, facts }]).await?;
     Ok(first.unwrap_or_default())
 }
 
 /// Records several entries in `tx`, in order; returns the first one's number (`None` if none).
-pub async fn record_all(tx: &mut Tx, events: Vec<Event>) -> Result<Option<u64>, AuditError> {
+pub async fn record_all(tx: &mut Tx, at: &At, events: Vec<Event>) -> Result<Option<u64>, AuditError> {
     if events.is_empty() {
         return Ok(None);
     }
     let started = Instant::now();
-    let first = append_events(tx, events).await;
+    let first = append_events(tx, stamp(at), events).await;
     RECORDING_NANOS.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     first
 }
@@ -169,8 +185,7 @@ pub fn recording_time() -> Duration {
     Duration::from_nanos(RECORDING_NANOS.load(Ordering::Relaxed))
 }
 
-async fn append_events(tx: &mut Tx, events: Vec<Event>) -> Result<Option<u64>, AuditError> {
-    let at = now();
+async fn append_events(tx: &mut Tx, at: String, events: Vec<Event>) -> Result<Option<u64>, AuditError> {
     let mut entries = Vec::with_capacity(events.len());
     for e in events {
         let entry = Entry {
@@ -469,11 +484,11 @@ pub struct SignedCheckpoint {
     pub note: String,
 }
 
-/// Signs a checkpoint of the log as committed now and stores it.
-pub async fn checkpoint(db: &Db, signer: &LogSigner) -> Result<SignedCheckpoint, AuditError> {
+/// Signs a checkpoint of the log as committed at `at` and stores it.
+pub async fn checkpoint(db: &Db, signer: &LogSigner, at: &At) -> Result<SignedCheckpoint, AuditError> {
     let size = store::head_size(db).await?;
     let root = store::with_nodes(db, |s| root_at(s, size)).await?.map_err(TreeError::from)?;
-    let cp = Checkpoint { origin: signer.name().to_string(), size, root, time: now() };
+    let cp = Checkpoint { origin: signer.name().to_string(), size, root, time: stamp(at) };
     let note = signer.sign_checkpoint(&cp)?;
     store::insert_checkpoint(db, size, &root, &cp.time, &note).await?;
     Ok(SignedCheckpoint { size, root: to_hex(&root), time: cp.time, note })
@@ -1426,7 +1441,12 @@ pub struct CaseEvidence {
 /// Builds a case's evidence: its facts, every entry naming it with its inclusion proof, and a
 /// new `evidence.exported` entry that binds the SHA-256 of the facts to the log; all proved
 /// against a checkpoint signed for the purpose.
-pub async fn case_evidence(db: &Db, case_id: &str, signer: &LogSigner) -> Result<CaseEvidence, AuditError> {
+pub async fn case_evidence(
+    db: &Db,
+    case_id: &str,
+    signer: &LogSigner,
+    at: &At,
+) -> Result<CaseEvidence, AuditError> {
     let case = crate::cases::show(db, case_id).await?.ok_or_else(|| AuditError::NoCase(case_id.into()))?;
     let case_json = serde_json::to_string_pretty(&case).unwrap_or_default() + "\n";
     let entity = format!("case:{case_id}");
@@ -1438,10 +1458,10 @@ pub async fn case_evidence(db: &Db, case_id: &str, signer: &LogSigner) -> Result
         .fact("case_id", case_id)
         .fact("case_sha256", case_sha)
         .fact("entries", seqs.clone());
-    let export_seq = record_all(&mut tx, vec![export]).await?.unwrap_or_default();
+    let export_seq = record_all(&mut tx, at, vec![export]).await?.unwrap_or_default();
     tx.commit().await?;
     seqs.push(export_seq);
-    let cp = checkpoint(db, signer).await?;
+    let cp = checkpoint(db, signer, at).await?;
     let verifier = signer.verifier();
     let signed = verifier.verify_checkpoint_for(&cp.note, ORIGIN)?;
     let mut packages = Vec::with_capacity(seqs.len());
@@ -1722,7 +1742,7 @@ mod tests {
         let e = Event::new("u:1", "x.y").fact("rate", 0.5);
         let entry = Entry {
             seq: 0,
-            at: now(),
+            at: "2026-12-06T00:00:00.000Z".into(),
             actor: e.actor,
             kind: e.kind,
             entity_ids: e.entity_ids,

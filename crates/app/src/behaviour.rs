@@ -226,20 +226,25 @@ pub struct Installed {
 }
 
 /// Checks a behaviour model file and installs it as the model the batch uses from its next run.
-pub async fn install(db: &Db, text: &str, actor: &str, at: &str) -> Result<Installed, BehaviourError> {
+pub async fn install(
+    db: &Db,
+    text: &str,
+    actor: &str,
+    at: &crate::audit::At,
+) -> Result<Installed, BehaviourError> {
     BehaviourModel::from_json(text)?;
     let sha256 = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(text.as_bytes()))
     };
     let mut tx = db.begin().await?;
-    let (version, new) = store::install_model(&mut tx, &sha256, text, at).await?;
+    let (version, new) = store::install_model(&mut tx, &sha256, text, &at.to_rfc3339()).await?;
     if new {
         let e = Event::new(actor, "score_model.installed")
             .entity(format!("score_model:{version}"))
             .fact("version", version)
             .fact("sha256", sha256.as_str());
-        crate::audit::record_all(&mut tx, vec![e]).await?;
+        crate::audit::record_all(&mut tx, at, vec![e]).await?;
         tx.commit().await?;
     } else {
         tx.rollback().await?;

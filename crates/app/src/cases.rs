@@ -183,6 +183,8 @@ pub enum ProductError {
 
 /// Validates and stores a product's rules, normalised to their canonical spelling, and
 /// records `actor` as having set them (nothing when they are the rules stored already).
+// A product's four settings, each optional on the command line, plus who and when.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_product(
     db: &Db,
     code: &str,
@@ -190,6 +192,7 @@ pub async fn set_product(
     buckets: Option<&str>,
     five_class: Option<&str>,
     contact_pack: Option<&str>,
+    at: &crate::audit::At,
     actor: &str,
 ) -> Result<ProductView, ProductError> {
     if tolerance_minor < 0 {
@@ -241,7 +244,7 @@ pub async fn set_product(
         .fact("buckets", p.buckets.as_deref())
         .fact("five_class", p.five_class.as_deref())
         .fact("contact_pack", p.contact_pack.as_deref());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(product_view(p))
 }

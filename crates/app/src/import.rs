@@ -157,15 +157,15 @@ pub async fn import_and_reevaluate(
     db: &Db,
     url: &DbUrl,
     dir: &Path,
-    now: &str,
+    clock: &crate::audit::Clock,
     progress: &dyn Progress,
     keys: &Keyring,
 ) -> Result<Imported, ImportError> {
-    let summary = import_dir_with_keys(db, dir, now, progress, keys).await?;
+    let summary = import_dir_with_keys(db, dir, &clock(), progress, keys).await?;
     // The import may have changed the book's size by orders of magnitude: the planner's
     // statistics first, or the re-evaluation's reads are planned for an empty book.
     db.analyze().await?;
-    let refresh = crate::payments::reevaluate(db, url).await?;
+    let refresh = crate::payments::reevaluate(db, url, clock).await?;
     Ok(Imported { summary, refresh })
 }
 
@@ -174,21 +174,22 @@ pub async fn import_and_reevaluate(
 pub async fn import_dir(
     db: &Db,
     dir: &Path,
-    now: &str,
+    at: &crate::audit::At,
     progress: &dyn Progress,
 ) -> Result<ImportSummary, ImportError> {
     let keys = Keyring::resolve(db, None)?;
-    import_dir_with_keys(db, dir, now, progress, &keys).await
+    import_dir_with_keys(db, dir, at, progress, &keys).await
 }
 
 /// Imports every import file in `dir`, sealing identity data with `keys`.
 pub async fn import_dir_with_keys(
     db: &Db,
     dir: &Path,
-    now: &str,
+    at: &crate::audit::At,
     progress: &dyn Progress,
     keys: &Keyring,
 ) -> Result<ImportSummary, ImportError> {
+    let now = &at.to_rfc3339();
     let present = files_in(dir)?;
     let total_bytes: u64 = present.iter().map(|(_, _, size)| size).sum();
     // The files' SHA-256 for the audit entry, computed on another thread while they import.
@@ -217,7 +218,7 @@ pub async fn import_dir_with_keys(
                 &files,
                 summary.schedules_generated,
             );
-            crate::audit::record_all(&mut tx, vec![event]).await?;
+            crate::audit::record_all(&mut tx, at, vec![event]).await?;
             tx.commit().await?;
             Ok(summary)
         }

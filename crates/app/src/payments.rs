@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 
 use arrears_store::Tx;
 
+use crate::audit::Clock;
 use crate::batch::{BatchError, Refresh};
 
 /// Why a payment was not recorded.
@@ -90,7 +91,7 @@ pub async fn add_payment(
     url: &DbUrl,
     p: &NewPayment<'_>,
     today: NaiveDate,
-    now: &str,
+    clock: &Clock,
 ) -> Result<PaymentRecorded, PaymentError> {
     let bundle = arrears_store::loans::load_loan(db, p.loan_id)
         .await?
@@ -121,8 +122,10 @@ pub async fn add_payment(
         amount,
         channel: p.channel.to_string(),
     };
+    let at = clock();
     let mut tx = db.begin().await?;
-    let import_id = arrears_store::import::begin_import(&mut tx, "arrears payment add", now).await?;
+    let import_id =
+        arrears_store::import::begin_import(&mut tx, "arrears payment add", &at.to_rfc3339()).await?;
     let recorded = store::record_payment(&mut tx, &payment, import_id).await?;
     let new = match recorded {
         None => return Err(PaymentError::Conflict(p.id.into())),
@@ -132,6 +135,7 @@ pub async fn add_payment(
             arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
             crate::audit::record_all(
                 &mut tx,
+                &at,
                 vec![crate::audit::payment_event(&payment, loan.currency.code(), import_id)],
             )
             .await?;
@@ -143,7 +147,7 @@ pub async fn add_payment(
     } else {
         tx.rollback().await?;
     }
-    let refresh = reevaluate(db, url).await?;
+    let refresh = reevaluate(db, url, clock).await?;
     Ok(PaymentRecorded { new, refresh })
 }
 
@@ -157,6 +161,6 @@ pub(crate) async fn note_booked(tx: &mut Tx, import_id: i64) -> Result<u64, Stor
 /// Re-evaluates the loans that new payments touched up to the last closed business date at
 /// once, with their cases and promises, so that a borrower who paid is not chased that evening.
 /// The one place that does so after a booking.
-pub async fn reevaluate(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
-    crate::batch::refresh(db, url).await
+pub async fn reevaluate(db: &Db, url: &DbUrl, clock: &Clock) -> Result<Refresh, BatchError> {
+    crate::batch::refresh(db, url, clock).await
 }

@@ -7,6 +7,8 @@ use arrears_store::people::{self, Access, PeopleError, PurgeReport, RekeyReport,
 use arrears_store::personal::{Field, Keyring, PersonalError};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
+
+use crate::audit::At;
 use serde::Serialize;
 
 /// What went wrong; messages never contain personal data or password material.
@@ -114,12 +116,8 @@ pub struct NewUser<'a> {
 /// Creates a user whose password is stored as an argon2id hash (the crate's defaults:
 /// 19 MiB, 2 passes, as OWASP recommends); `actor` (`user:<name>`, `user:cli`) is recorded
 /// as having added it.
-pub async fn add_user(
-    db: &Db,
-    u: &NewUser<'_>,
-    now: &str,
-    actor: &str,
-) -> Result<UserView, PersonalDataError> {
+pub async fn add_user(db: &Db, u: &NewUser<'_>, at: &At, actor: &str) -> Result<UserView, PersonalDataError> {
+    let now = &at.to_rfc3339();
     let role: Role = u.role.parse().map_err(|_| PersonalDataError::UnknownRole(u.role.to_string()))?;
     let agency = u.agency.map(str::trim).filter(|a| !a.is_empty());
     let team = u.team.map(str::trim).filter(|t| !t.is_empty());
@@ -142,7 +140,7 @@ pub async fn add_user(
         .fact("role", role.as_str())
         .fact("agency", agency)
         .fact("team", team);
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(UserView {
         user_id,
@@ -272,8 +270,8 @@ pub struct Unmask<'a> {
     pub user: &'a str,
     /// Their password.
     pub password: &'a str,
-    /// RFC 3339 time of the request, recorded.
-    pub now: &'a str,
+    /// When the request was made, recorded.
+    pub at: At,
 }
 
 /// The fields an unmasked view shows, as recorded.
@@ -296,7 +294,7 @@ pub async fn show_borrower(
             let granted = matches!(&role, Ok(r) if r.may_unmask());
             let role_name = role.as_ref().map_or("unknown", |r| r.as_str());
             let access = Access {
-                at: u.now,
+                at: &u.at.to_rfc3339(),
                 user_name: u.user,
                 role: role_name,
                 borrower_id: id,
@@ -312,7 +310,7 @@ pub async fn show_borrower(
                 .fact("role", role_name)
                 .fact("fields", UNMASKED_FIELDS)
                 .fact("outcome", access.outcome);
-            crate::audit::record_all(&mut tx, vec![e]).await?;
+            crate::audit::record_all(&mut tx, &u.at, vec![e]).await?;
             tx.commit().await?;
             match role {
                 Ok(_) if granted => true,
@@ -376,7 +374,7 @@ fn view(keys: &Keyring, b: SealedBorrower, plain: bool) -> Result<BorrowerView, 
 
 /// Re-seals every value under the keyring's current key (see [`people::rekey`]), recording
 /// the key and the counts (never a value) in the same transaction.
-pub async fn rekey(db: &Db, keys: &Keyring, actor: &str) -> Result<RekeyReport, PersonalDataError> {
+pub async fn rekey(db: &Db, keys: &Keyring, at: &At, actor: &str) -> Result<RekeyReport, PersonalDataError> {
     let mut tx = db.begin().await?;
     let r = match people::rekey_tx(&mut tx, keys).await {
         Ok(r) => r,
@@ -393,7 +391,7 @@ pub async fn rekey(db: &Db, keys: &Keyring, actor: &str) -> Result<RekeyReport, 
         .fact("borrowers", r.borrowers)
         .fact("contacts", r.contacts)
         .fact("restrictions", r.restrictions);
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -405,6 +403,7 @@ pub async fn purge(
     date: NaiveDate,
     years: Option<u32>,
     pack: &str,
+    at: &At,
     actor: &str,
 ) -> Result<PurgeReport, PersonalDataError> {
     let years = match years {
@@ -425,7 +424,7 @@ pub async fn purge(
     for id in &r.borrowers {
         e = e.entity(format!("borrower:{id}"));
     }
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(r)
 }

@@ -604,15 +604,16 @@ fn sha256_hex(text: &str) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
-/// Records a restriction on `today` (at `now`, RFC 3339), with its `contact.restricted` audit
+/// Records a restriction on `today` (at `at`), with its `contact.restricted` audit
 /// entry, in one transaction; bad input changes nothing.
 pub async fn restrict(
     db: &Db,
     keys: &Keyring,
     input: &NewInput,
     today: NaiveDate,
-    now: &str,
+    at: &crate::audit::At,
 ) -> Result<RestrictionView, RestrictionError> {
+    let now = at.to_rfc3339();
     let c = check(input, today)?;
     let contact_id = input.contact_id.as_deref().map(str::trim);
     let borrower_id = match contact_id {
@@ -684,7 +685,7 @@ pub async fn restrict(
         let fact = if c.kind == Kind::Refusal { "refused_on" } else { "cease_on" };
         e = e.fact(fact, d.to_string().as_str());
     }
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     let row = store::get(&mut tx, id).await?.ok_or(RestrictionError::UnknownRestriction(id))?;
     tx.commit().await?;
     view(keys, &row)
@@ -696,6 +697,7 @@ pub async fn lift(
     keys: &Keyring,
     id: i64,
     on: NaiveDate,
+    at: &crate::audit::At,
     by: &str,
     note: &str,
 ) -> Result<RestrictionView, RestrictionError> {
@@ -726,7 +728,7 @@ pub async fn lift(
         .fact("kind", before.kind.as_str())
         .fact("ended_on", on.to_string().as_str())
         .fact("note_sha256", sha256_hex(note.trim()));
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     let row = store::get(&mut tx, id).await?.ok_or(RestrictionError::UnknownRestriction(id))?;
     tx.commit().await?;
     view(keys, &row)

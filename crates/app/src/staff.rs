@@ -8,6 +8,8 @@ use arrears_store::treatment::{self as store, AgencyRow, CollectorRow};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 
+use crate::audit::At;
+
 /// Why a collector or agency was not saved.
 #[derive(Debug, thiserror::Error)]
 pub enum StaffError {
@@ -33,6 +35,7 @@ pub async fn save_collector(
     db: &Db,
     c: &CollectorRow,
     days_off: &[NaiveDate],
+    at: &At,
     actor: &str,
 ) -> Result<(), StaffError> {
     if c.capacity < 0 {
@@ -54,7 +57,7 @@ pub async fn save_collector(
         .fact("buckets", c.buckets.as_str())
         .fact("products", c.products.as_str())
         .fact("days_off_added", days_off.iter().map(|d| d.to_string()).collect::<Vec<_>>());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -66,6 +69,7 @@ pub async fn save_agency(
     id: &str,
     name: &str,
     commission: &str,
+    at: &At,
     actor: &str,
 ) -> Result<(), StaffError> {
     let rate: arrears_core::Rate = commission
@@ -87,7 +91,7 @@ pub async fn save_agency(
         .entity(format!("agency:{id}"))
         .fact("name", name)
         .fact("commission_rate", a.commission_rate.as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(())
 }

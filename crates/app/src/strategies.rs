@@ -40,7 +40,7 @@ pub async fn install(
     db: &Db,
     s: &Strategy,
     text: String,
-    now: &str,
+    at: &crate::audit::At,
     actor: &str,
 ) -> Result<bool, crate::audit::AuditError> {
     let sha = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
@@ -51,7 +51,7 @@ pub async fn install(
         source: text,
     };
     let mut tx = db.begin().await?;
-    if !arrears_store::treatment::install_strategy_tx(&mut tx, &stored, &sha, now).await? {
+    if !arrears_store::treatment::install_strategy_tx(&mut tx, &stored, &sha, &at.to_rfc3339()).await? {
         tx.rollback().await?;
         return Ok(false);
     }
@@ -61,7 +61,7 @@ pub async fn install(
         .fact("version", s.version)
         .fact("effective_from", s.effective_from.to_string())
         .fact("sha256", sha.as_str());
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -32,7 +32,7 @@ async fn concurrent_appenders_serialise_into_one_tree() {
                 for i in 0..EACH {
                     let mut tx = db.begin().await.expect("begin");
                     // Two entries per transaction, and some work between them and the commit.
-                    let first = audit::record_all(&mut tx, vec![event(w, i), event(w, i + 100)])
+                    let first = audit::record_all(&mut tx, &at(), vec![event(w, i), event(w, i + 100)])
                         .await
                         .expect("append")
                         .expect("a number");
@@ -63,7 +63,7 @@ async fn concurrent_appenders_serialise_into_one_tree() {
         }
         // The stored tree agrees with the entries: a checkpoint over it verifies.
         let signer = LogSigner::generate(audit::ORIGIN).unwrap();
-        let cp = audit::checkpoint(&t.db, &signer).await.unwrap();
+        let cp = audit::checkpoint(&t.db, &signer, &at()).await.unwrap();
         assert_eq!(cp.size as usize, rows.len());
         let report = audit::verify(&t.db, &signer.verifier()).await.unwrap();
         assert!(report.intact, "[{}] {report:?}", t.backend);
@@ -81,12 +81,15 @@ async fn concurrent_appenders_serialise_into_one_tree() {
 async fn an_entry_rolls_back_with_its_transaction_and_bad_facts_are_refused() {
     each_backend(async |t| {
         let mut tx = t.db.begin().await.unwrap();
-        audit::record(&mut tx, "u:1", "test.kept", vec!["case:A".into()], BTreeMap::new()).await.unwrap();
-        tx.commit().await.unwrap();
-        let mut tx = t.db.begin().await.unwrap();
-        let seq = audit::record(&mut tx, "u:1", "test.dropped", vec!["case:A".into()], BTreeMap::new())
+        audit::record(&mut tx, &at(), "u:1", "test.kept", vec!["case:A".into()], BTreeMap::new())
             .await
             .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = t.db.begin().await.unwrap();
+        let seq =
+            audit::record(&mut tx, &at(), "u:1", "test.dropped", vec!["case:A".into()], BTreeMap::new())
+                .await
+                .unwrap();
         assert_eq!(seq, 1);
         tx.rollback().await.unwrap();
         assert_eq!(store::head_size(&t.db).await.unwrap(), 1, "[{}] the head rolled back too", t.backend);
@@ -95,18 +98,19 @@ async fn an_entry_rolls_back_with_its_transaction_and_bad_facts_are_refused() {
 
         // The next append takes number 1 again and the tree stays consistent.
         let mut tx = t.db.begin().await.unwrap();
-        let seq = audit::record(&mut tx, "u:1", "test.kept", vec![], BTreeMap::new()).await.unwrap();
+        let seq = audit::record(&mut tx, &at(), "u:1", "test.kept", vec![], BTreeMap::new()).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(seq, 1);
 
         let mut tx = t.db.begin().await.unwrap();
-        let bad = audit::record_all(&mut tx, vec![Event::new("u:1", "test.bad").fact("rate", 0.05)]).await;
+        let bad =
+            audit::record_all(&mut tx, &at(), vec![Event::new("u:1", "test.bad").fact("rate", 0.05)]).await;
         let err = bad.unwrap_err().to_string();
         assert!(err.contains("test.bad") && err.contains("rate"), "{err}");
         tx.rollback().await.unwrap();
 
         let signer = LogSigner::generate(audit::ORIGIN).unwrap();
-        audit::checkpoint(&t.db, &signer).await.unwrap();
+        audit::checkpoint(&t.db, &signer, &at()).await.unwrap();
         let report = audit::verify(&t.db, &signer.verifier()).await.unwrap();
         assert!(report.intact && report.entries == 2, "[{}] {report:?}", t.backend);
     })
@@ -164,7 +168,7 @@ async fn a_log_of_several_pages_verifies_and_tampering_anywhere_is_found() {
             next = upto;
         }
         let signer = LogSigner::generate(audit::ORIGIN).unwrap();
-        audit::checkpoint(db, &signer).await.unwrap();
+        audit::checkpoint(db, &signer, &at()).await.unwrap();
         let key = signer.verifier();
         let report = audit::verify(db, &key).await.unwrap();
         assert!(report.intact && report.entries == N && report.covered == N, "[{}] {report:?}", t.backend);
@@ -211,4 +215,9 @@ async fn a_log_of_several_pages_verifies_and_tampering_anywhere_is_found() {
         assert!(audit::verify(db, &key).await.unwrap().intact, "[{}] restored", t.backend);
     })
     .await;
+}
+
+/// The time these tests' entries are stamped with.
+fn at() -> audit::At {
+    chrono::DateTime::parse_from_rfc3339("2026-12-06T09:30:00+08:00").expect("a valid instant")
 }

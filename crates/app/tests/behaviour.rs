@@ -16,7 +16,7 @@ use arrears_app::behaviour::{BorrowerNow, borrowers_now, borrowers_replayed};
 use arrears_app::payments::{NewPayment, add_payment};
 use arrears_store::Db;
 use chrono::{Days, NaiveDate};
-use support::{NOW, each_backend, import};
+use support::{clock, each_backend, import};
 
 const LAST: &str = "2026-10-20";
 const DAYS: u64 = 60;
@@ -86,7 +86,7 @@ async fn kept_features_equal_the_replayed_history_on_every_date() {
             .map(|r| r[0].clone())
             .collect();
         let first = last.checked_sub_days(Days::new(DAYS - 1)).unwrap();
-        let now = || NOW.to_string();
+        let now = clock();
         let mut dropped: BTreeSet<String> = BTreeSet::new();
         let (mut in_m1, mut with_case, mut late_shares) = (0, 0, BTreeSet::new());
         for k in 0..DAYS {
@@ -110,7 +110,7 @@ async fn kept_features_equal_the_replayed_history_on_every_date() {
                     amount: &amount,
                     channel: "bank",
                 };
-                let done = add_payment(&t.db, &t.url, &p, today(), NOW).await.unwrap();
+                let done = add_payment(&t.db, &t.url, &p, today(), &clock()).await.unwrap();
                 assert_eq!(done.refresh.report.map(|r| r.loans_recomputed), Some(1), "[{b}] {id} recomputed");
                 compare(&t.db, &borrowers, prev, &format!("[{b}] after the backdated payment")).await;
             }
@@ -129,7 +129,7 @@ async fn kept_features_equal_the_replayed_history_on_every_date() {
                     amount: "50.00",
                     channel: "bank",
                 };
-                add_payment(&t.db, &t.url, &p, today(), NOW).await.unwrap();
+                add_payment(&t.db, &t.url, &p, today(), &clock()).await.unwrap();
             }
             if k == 40 {
                 // As in a database kept before tracks were: the scoring phase reads these

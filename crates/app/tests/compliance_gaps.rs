@@ -20,7 +20,7 @@ use arrears_store::Db;
 use arrears_store::personal::Keyring;
 use chrono::{DateTime, NaiveDate};
 use sqlx::Row as _;
-use support::{NOW, TestDb, each_backend};
+use support::{TestDb, clock, each_backend, now};
 
 fn d(s: &str) -> NaiveDate {
     arrears_core::calendar::parse_iso_date(s).unwrap()
@@ -72,9 +72,9 @@ fn book() -> tempfile::TempDir {
 
 /// Imports the book and runs the batch of [`BATCH`] with its keys.
 async fn setup(t: &TestDb, dir: &tempfile::TempDir, keys: &Keyring) {
-    import_dir_with_keys(&t.db, dir.path(), NOW, &Quiet, keys).await.unwrap();
+    import_dir_with_keys(&t.db, dir.path(), &now(), &Quiet, keys).await.unwrap();
     let day = d(BATCH);
-    run_batch(&t.db, &t.url, day..=day, day, &|| NOW.to_string(), BatchOptions::default(), &BatchQuiet)
+    run_batch(&t.db, &t.url, day..=day, day, &clock(), BatchOptions::default(), &BatchQuiet)
         .await
         .unwrap_or_else(|e| panic!("[{}] batch: {e}", t.backend));
 }
@@ -120,7 +120,7 @@ fn contact(case: &str, party: &str, channel: &str, at: &str) -> ActionInput {
 /// The rule ids of a refused contact, or an empty list when it was logged.
 async fn refused_by(db: &Db, input: ActionInput) -> Vec<String> {
     let scanner = arrears_content::Scanner::default();
-    match arrears_app::actions::log(db, &scanner, input, NOW).await {
+    match arrears_app::actions::log(db, &scanner, input, &now()).await {
         Ok(_) => Vec::new(),
         Err(ActionError::Refused { messages, .. }) => messages
             .iter()
@@ -166,7 +166,7 @@ async fn contact_restrictions_are_honoured_by_logged_contacts_and_audited() {
                 i.to = Some("14:00".into());
             }),
         ] {
-            let v = uc::restrict(db, &keys, &i, today, NOW).await.unwrap_or_else(|e| panic!("{i:?}: {e}"));
+            let v = uc::restrict(db, &keys, &i, today, &now()).await.unwrap_or_else(|e| panic!("{i:?}: {e}"));
             assert_eq!(v.borrower_id, "B1", "[{}] the contact's borrower", t.backend);
             assert_eq!(v.contact_id, i.contact_id);
         }
@@ -212,7 +212,7 @@ async fn contact_restrictions_are_honoured_by_logged_contacts_and_audited() {
 
         // Lifting the refusal makes the spouse a third party like before (audited as well).
         let s1 = listed.iter().find(|v| v.contact_id.as_deref() == Some("S1")).unwrap();
-        uc::lift(db, &keys, s1.restriction_id, d("2026-11-01"), "u2", "asked again").await.unwrap();
+        uc::lift(db, &keys, s1.restriction_id, d("2026-11-01"), &now(), "u2", "asked again").await.unwrap();
         assert_eq!(audited(db, "contact.restriction_lifted", "contact:S1").await, 1);
         assert_eq!(refused_by(db, contact(&k1, "S1", "call", ten)).await, ["CN-PARTY-02"]);
 
@@ -226,7 +226,7 @@ async fn contact_restrictions_are_honoured_by_logged_contacts_and_audited() {
             (restriction(("B1", None), "refusal", |i| i.date = Some(today)), "is a contact's"),
         ];
         for (i, want) in bad {
-            let err = uc::restrict(db, &keys, &i, today, NOW).await.unwrap_err();
+            let err = uc::restrict(db, &keys, &i, today, &now()).await.unwrap_err();
             assert!(err.to_string().contains(want), "[{}] {i:?}: {err}", t.backend);
             if want.starts_with("no contact") {
                 assert!(matches!(err, RestrictionError::UnknownContact(_)), "{err}");
@@ -243,15 +243,15 @@ async fn the_batch_honours_contact_restrictions_of_guarantors() {
     let dir = book();
     each_backend(async |t| {
         let keys = Keyring::ephemeral();
-        import_dir_with_keys(&t.db, dir.path(), NOW, &Quiet, &keys).await.unwrap();
+        import_dir_with_keys(&t.db, dir.path(), &now(), &Quiet, &keys).await.unwrap();
         let db = &t.db;
         // B1's first guarantor refused; B2's only guarantor refused too.
         for who in ["G1", "G3"] {
             let i = restriction(("", Some(who)), "refusal", |i| i.date = Some(d("2026-10-01")));
-            uc::restrict(db, &keys, &i, d("2026-10-01"), NOW).await.unwrap();
+            uc::restrict(db, &keys, &i, d("2026-10-01"), &now()).await.unwrap();
         }
         let day = d(BATCH);
-        run_batch(db, &t.url, day..=day, day, &|| NOW.to_string(), BatchOptions::default(), &BatchQuiet)
+        run_batch(db, &t.url, day..=day, day, &clock(), BatchOptions::default(), &BatchQuiet)
             .await
             .unwrap();
         let task = |b: &str| {
@@ -279,7 +279,7 @@ async fn a_notice_passes_a_cease_request_and_nothing_else_does() {
         let db = &t.db;
         let k3 = case_of(db, "B3").await;
         let cease = restriction(("B3", None), "cease", |i| i.date = Some(d("2026-10-20")));
-        uc::restrict(db, &keys, &cease, d(BATCH), NOW).await.unwrap();
+        uc::restrict(db, &keys, &cease, d(BATCH), &now()).await.unwrap();
         // Monday 2 November, 10:00 in New York.
         let at = "2026-11-02T10:00:00-05:00";
         // Calls that nobody answers: no conversation, so no frequency rule interferes.
@@ -289,10 +289,14 @@ async fn a_notice_passes_a_cease_request_and_nothing_else_does() {
             ..contact(&k3, "borrower", "call", at)
         };
         let actions = db.count("actions").await.unwrap();
-        let bad =
-            arrears_app::actions::log(db, &arrears_content::Scanner::default(), with(Some("threaten")), NOW)
-                .await
-                .unwrap_err();
+        let bad = arrears_app::actions::log(
+            db,
+            &arrears_content::Scanner::default(),
+            with(Some("threaten")),
+            &now(),
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(bad, ActionError::Purpose(_)) && bad.to_string().contains("collect, locate or notice"),
             "{bad}"
@@ -365,7 +369,7 @@ async fn retention_purge_removes_restriction_numbers_past_retention_only() {
             restriction(("B1", None), "do-not-contact", |i| i.number = Some("13800000001".into())),
             restriction(("", Some("G1")), "do-not-contact", |i| i.number = Some("13900000011".into())),
         ] {
-            uc::restrict(db, &keys, &i, today, NOW).await.unwrap();
+            uc::restrict(db, &keys, &i, today, &now()).await.unwrap();
         }
         let raw = |b: &str| {
             format!(
@@ -378,11 +382,11 @@ async fn retention_purge_removes_restriction_numbers_past_retention_only() {
         let b1_before = strings(db, &raw("B1")).await;
 
         // Eight years keeps 2019 within retention: nothing changes.
-        let r = arrears_app::personal::purge(db, today, Some(8), "cn", "user:test").await.unwrap();
+        let r = arrears_app::personal::purge(db, today, Some(8), "cn", &now(), "user:test").await.unwrap();
         assert!(r.borrowers.is_empty(), "[{}] {r:?}", t.backend);
         assert!(sealed(&strings(db, &raw("B7")).await));
         // The cn pack's five years reach it.
-        let r = arrears_app::personal::purge(db, today, None, "cn", "user:test").await.unwrap();
+        let r = arrears_app::personal::purge(db, today, None, "cn", &now(), "user:test").await.unwrap();
         assert_eq!(r.borrowers, ["B7"], "[{}]", t.backend);
         let b7 = strings(db, &raw("B7")).await;
         assert_eq!(b7, ["do_not_contact|||", "attorney|||", "opt_out|||"], "[{}] numbers and names gone, kinds kept", t.backend);

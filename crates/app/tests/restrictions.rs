@@ -13,7 +13,7 @@ use arrears_core::contact_policy::{Channel, DebtorProfile, OptOut};
 use arrears_store::Db;
 use arrears_store::personal::Keyring;
 use chrono::NaiveDate;
-use support::{NOW, each_backend};
+use support::{each_backend, now};
 
 fn d(s: &str) -> NaiveDate {
     arrears_core::calendar::parse_iso_date(s).unwrap()
@@ -70,14 +70,14 @@ async fn each_kind_is_recorded_sealed_audited_listed_and_lifted_once() {
     let dir = book();
     each_backend(async |t| {
         let keys = Keyring::ephemeral();
-        import_dir_with_keys(&t.db, dir.path(), NOW, &Quiet, &keys).await.unwrap();
+        import_dir_with_keys(&t.db, dir.path(), &now(), &Quiet, &keys).await.unwrap();
         let today = d(TODAY);
         let dnc = uc::restrict(
             &t.db,
             &keys,
             &input("B1", "do-not-contact", |i| i.number = Some("+86 138 0000 0001".into())),
             today,
-            NOW,
+            &now(),
         )
         .await
         .unwrap();
@@ -100,7 +100,7 @@ async fn each_kind_is_recorded_sealed_audited_listed_and_lifted_once() {
             input("B1", "cease", |i| i.date = Some(d("2026-11-20"))),
         ];
         for i in &others {
-            uc::restrict(&t.db, &keys, i, today, NOW).await.unwrap_or_else(|e| panic!("{i:?}: {e}"));
+            uc::restrict(&t.db, &keys, i, today, &now()).await.unwrap_or_else(|e| panic!("{i:?}: {e}"));
         }
         assert_eq!(counts(&t.db, "contact.restricted").await, (6, 6), "[{}]", t.backend);
 
@@ -151,17 +151,19 @@ async fn each_kind_is_recorded_sealed_audited_listed_and_lifted_once() {
         assert!(before.cease_requested && before.do_not_contact.is_empty() && !before.attorney_represented);
 
         // Lifting: once, audited, and the row stays.
-        let lifted =
-            uc::lift(&t.db, &keys, dnc.restriction_id, today, "u2", "number given back").await.unwrap();
+        let lifted = uc::lift(&t.db, &keys, dnc.restriction_id, today, &now(), "u2", "number given back")
+            .await
+            .unwrap();
         assert!(!lifted.active && lifted.ended_on == Some(today) && lifted.ended_by.as_deref() == Some("u2"));
-        let again = uc::lift(&t.db, &keys, dnc.restriction_id, today, "u2", "").await.unwrap_err();
+        let again = uc::lift(&t.db, &keys, dnc.restriction_id, today, &now(), "u2", "").await.unwrap_err();
         assert!(matches!(again, RestrictionError::AlreadyLifted { .. }), "{again}");
         assert!(matches!(
-            uc::lift(&t.db, &keys, 9999, today, "u2", "").await.unwrap_err(),
+            uc::lift(&t.db, &keys, 9999, today, &now(), "u2", "").await.unwrap_err(),
             RestrictionError::UnknownRestriction(9999)
         ));
-        let early =
-            uc::lift(&t.db, &keys, dnc.restriction_id + 1, d("2026-11-01"), "u2", "").await.unwrap_err();
+        let early = uc::lift(&t.db, &keys, dnc.restriction_id + 1, d("2026-11-01"), &now(), "u2", "")
+            .await
+            .unwrap_err();
         assert!(early.to_string().contains("before restriction"), "{early}");
         assert_eq!(counts(&t.db, "contact.restriction_lifted").await, (6, 1), "[{}]", t.backend);
         let restrictions = uc::of_borrower(&t.db, "B1").await.unwrap();
@@ -178,7 +180,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let dir = book();
     each_backend(async |t| {
         let keys = Keyring::ephemeral();
-        import_dir_with_keys(&t.db, dir.path(), NOW, &Quiet, &keys).await.unwrap();
+        import_dir_with_keys(&t.db, dir.path(), &now(), &Quiet, &keys).await.unwrap();
         let entries = arrears_store::audit::all_entries(&t.db).await.unwrap().len();
         let cases: Vec<(NewInput, &str)> = vec![
             (input("B9", "cease", |i| i.date = Some(d("2026-11-01"))), "no borrower \"B9\""),
@@ -195,7 +197,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
             (input("B1", "attorney", |i| i.name = Some("  ".into())), "needs --name"),
         ];
         for (i, want) in cases {
-            let err = uc::restrict(&t.db, &keys, &i, d(TODAY), NOW).await.unwrap_err();
+            let err = uc::restrict(&t.db, &keys, &i, d(TODAY), &now()).await.unwrap_err();
             assert!(err.to_string().contains(want), "[{}] {i:?}: {err}", t.backend);
         }
         assert_eq!(t.db.count("contact_restrictions").await.unwrap(), 0);
@@ -219,9 +221,9 @@ async fn rekey_reseals_restriction_numbers() {
             "new",
         )
         .unwrap();
-        import_dir_with_keys(&t.db, dir.path(), NOW, &Quiet, &old).await.unwrap();
+        import_dir_with_keys(&t.db, dir.path(), &now(), &Quiet, &old).await.unwrap();
         let i = input("B1", "do-not-contact", |i| i.number = Some("13800000001".into()));
-        let v = uc::restrict(&t.db, &old, &i, d(TODAY), NOW).await.unwrap();
+        let v = uc::restrict(&t.db, &old, &i, d(TODAY), &now()).await.unwrap();
         let report = arrears_store::people::rekey(&t.db, &new).await.unwrap();
         assert_eq!(report.restrictions, 1, "[{}]", t.backend);
         let stored = text_of(&t.db, "SELECT address FROM contact_restrictions").await;

@@ -134,7 +134,7 @@ fn print_rows(rows: &[AlertRow]) -> Result<()> {
 async fn change(db_url: &str, id: i64, to: &str, note: &str, by: Option<String>) -> Result<()> {
     let who = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into());
     let db = crate::open(db_url).await?;
-    let at = chrono::Local::now().to_rfc3339();
+    let at = crate::now();
     let result = arrears_app::alerts::set_status(&db, id, to, note, &who, &at).await;
     db.close().await;
     let a = result?;

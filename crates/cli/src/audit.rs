@@ -91,7 +91,7 @@ pub async fn checkpoint_after_batch(
             path.display()
         );
     }
-    Ok(app::checkpoint(db, &signer).await?)
+    Ok(app::checkpoint(db, &signer, &crate::now()).await?)
 }
 
 pub async fn run(command: AuditCommand, db_url: &str, key: Option<&Path>) -> Result<()> {
@@ -214,7 +214,7 @@ async fn run_on(db: &Db, command: AuditCommand, db_url: &str, key: Option<&Path>
         }
         AuditCommand::Evidence { case_id, out } => {
             let (signer, _) = app::load_signer(&key_path(db_url, key))?;
-            let ev = app::case_evidence(db, &case_id, &signer).await?;
+            let ev = app::case_evidence(db, &case_id, &signer, &crate::now()).await?;
             write_zip(&out, &ev).with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "wrote {}: case {}, {} entries proved against the checkpoint of {} entries",

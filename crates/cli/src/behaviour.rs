@@ -130,8 +130,7 @@ pub async fn run(db: &str, cmd: BehaviourCommand) -> Result<()> {
             let text =
                 std::fs::read_to_string(&model).with_context(|| format!("reading {}", model.display()))?;
             let db = crate::open(db).await?;
-            let now = chrono::Local::now().to_rfc3339();
-            let i = arrears_app::behaviour::install(&db, &text, "cli", &now)
+            let i = arrears_app::behaviour::install(&db, &text, "cli", &crate::now())
                 .await
                 .with_context(|| format!("installing {}", model.display()))?;
             println!(

@@ -396,8 +396,20 @@ async fn open(url: &str) -> Result<Db> {
     Db::open(&url).await.with_context(|| format!("opening {url}"))
 }
 
+/// The one place the command line reads the clock: every command hands the instant (or this
+/// clock, for the batch's many commits) to the use case with its actor.
+pub(crate) fn now() -> arrears_app::audit::At {
+    chrono::Local::now().fixed_offset()
+}
+
+/// [`now`] as a clock for the use cases that stamp several commits.
+pub(crate) fn clock() -> arrears_app::audit::Clock {
+    std::sync::Arc::new(now)
+}
+
+/// Today's date where the command line runs.
 fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
+    now().date_naive()
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -483,11 +495,10 @@ async fn run(cli: Cli) -> Result<()> {
             let db = open(&cli.db).await?;
             let pb = ImportBar(bar(0, "importing"));
             let started = Instant::now();
-            let now = chrono::Local::now().to_rfc3339();
             let keys = arrears_store::personal::Keyring::resolve(&db, cli.data_key.as_deref())
                 .context("loading the data keys")?;
             let url = DbUrl::new(cli.db.clone());
-            let result = import_and_reevaluate(&db, &url, &dir, &now, &pb, &keys).await;
+            let result = import_and_reevaluate(&db, &url, &dir, &clock(), &pb, &keys).await;
             pb.0.finish_and_clear();
             match result {
                 Ok(Imported { summary: s, refresh: refreshed }) => {
@@ -615,9 +626,8 @@ async fn run(cli: Cli) -> Result<()> {
             let progress = BatchBar::new();
             let started = Instant::now();
             let opts = arrears_app::batch::BatchOptions { shard, chunk, failpoint };
-            let now = || chrono::Local::now().to_rfc3339();
             let result =
-                arrears_app::batch::run_batch(&db, &url, from..=to, today(), &now, opts, &progress).await;
+                arrears_app::batch::run_batch(&db, &url, from..=to, today(), &clock(), opts, &progress).await;
             progress.finish();
             // Every run ends with a signed checkpoint over what it committed, even a failed one.
             let signing = Instant::now();
@@ -658,8 +668,7 @@ async fn run(cli: Cli) -> Result<()> {
                 amount: &amount,
                 channel: &channel,
             };
-            let now = chrono::Local::now().to_rfc3339();
-            let r = arrears_app::payments::add_payment(&db, &url, &p, today(), &now).await;
+            let r = arrears_app::payments::add_payment(&db, &url, &p, today(), &clock()).await;
             db.close().await;
             let r = r?;
             if json {
@@ -745,6 +754,7 @@ async fn run(cli: Cli) -> Result<()> {
                 buckets.as_deref(),
                 five_class.as_deref(),
                 contact_pack.as_deref(),
+                &now(),
                 "user:cli",
             )
             .await?;

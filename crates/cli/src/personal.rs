@@ -121,9 +121,7 @@ pub enum PiiCommand {
 /// assign` does, since the CLI knows no logged-in user.
 const ACTOR: &str = "user:cli";
 
-fn now() -> String {
-    chrono::Local::now().to_rfc3339()
-}
+use crate::now;
 
 /// The first line of standard input, without its line ending.
 fn read_password() -> Result<String> {
@@ -200,7 +198,7 @@ pub async fn borrower(db_url: &str, data_key: Option<&Path>, command: BorrowerCo
     let keys = keyring(&db, data_key).await?;
     let at = now();
     let request = match (&user, &password) {
-        (Some(user), Some(password)) => Some(Unmask { user, password, now: &at }),
+        (Some(user), Some(password)) => Some(Unmask { user, password, at }),
         _ => None,
     };
     let v = uc::show_borrower(&db, &keys, &id, request).await;
@@ -277,7 +275,7 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
                 }
             }
             let keys = keyring(db, data_key).await?;
-            let r = uc::rekey(db, &keys, ACTOR).await?;
+            let r = uc::rekey(db, &keys, &now(), ACTOR).await?;
             if json {
                 print_json(&r)?;
             } else {
@@ -289,7 +287,7 @@ async fn pii_on(db: &Db, data_key: Option<&Path>, command: PiiCommand) -> Result
             }
         }
         PiiCommand::Purge { date, years, pack, json } => {
-            let r = uc::purge(db, date, years, &pack, ACTOR).await?;
+            let r = uc::purge(db, date, years, &pack, &now(), ACTOR).await?;
             if json {
                 print_json(&r)?;
             } else {

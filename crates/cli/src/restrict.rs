@@ -140,8 +140,7 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
                 note,
                 by,
             };
-            let now = chrono::Local::now().to_rfc3339();
-            let v = uc::restrict(db, keys, &input, today(), &now).await?;
+            let v = uc::restrict(db, keys, &input, today(), &crate::now()).await?;
             if json {
                 return print_json(&v);
             }
@@ -182,7 +181,7 @@ async fn command(db: &arrears_store::Db, keys: &Keyring, cmd: ContactCommand) ->
             }
         }
         ContactCommand::Lift { id, on, note, by, json } => {
-            let v = uc::lift(db, keys, id, on.unwrap_or_else(today), &by, &note).await?;
+            let v = uc::lift(db, keys, id, on.unwrap_or_else(today), &crate::now(), &by, &note).await?;
             if json {
                 return print_json(&v);
             }

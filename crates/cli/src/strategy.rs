@@ -62,8 +62,7 @@ pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
                 }
             };
             let db = crate::open(db).await?;
-            let now = chrono::Local::now().to_rfc3339();
-            let new = arrears_app::strategies::install(&db, &s, text, &now, "user:cli").await?;
+            let new = arrears_app::strategies::install(&db, &s, text, &crate::now(), "user:cli").await?;
             println!(
                 "{} v{} {} / {}, effective from {}",
                 s.name,

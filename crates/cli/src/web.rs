@@ -117,7 +117,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     );
 
     let db = crate::open(&db_url).await?;
-    let now = chrono::Local::now().to_rfc3339();
+    let now = crate::now();
     let keys = arrears_store::personal::Keyring::resolve(&db, None).context("loading the data keys")?;
     arrears_app::import::import_dir_with_keys(&db, &book, &now, &NoProgress, &keys)
         .await
@@ -132,7 +132,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         chunk: 2000,
         failpoint: None,
     };
-    let now_fn = || chrono::Local::now().to_rfc3339();
+    let now_fn = crate::clock();
     let reports = arrears_app::batch::run_batch(
         &db,
         &url,
@@ -187,13 +187,14 @@ async fn staff(db: &Db) -> Result<()> {
             buckets: String::new(),
             products: String::new(),
         };
-        arrears_app::staff::save_collector(db, &c, &[], DEMO_ACTOR).await?;
+        arrears_app::staff::save_collector(db, &c, &[], &crate::now(), DEMO_ACTOR).await?;
     }
     let a =
         AgencyRow {
             agency_id: "ACME".into(), name: "ACME 资产管理".into(), commission_rate: "0.15".into()
         };
-    arrears_app::staff::save_agency(db, &a.agency_id, &a.name, &a.commission_rate, DEMO_ACTOR).await?;
+    arrears_app::staff::save_agency(db, &a.agency_id, &a.name, &a.commission_rate, &crate::now(), DEMO_ACTOR)
+        .await?;
     Ok(())
 }
 

@@ -222,7 +222,7 @@ pub async fn action(db: &Db, cmd: ActionCommand) -> Result<()> {
                 Some(text) => DateTime::parse_from_rfc3339(&text).map_err(|e| {
                     anyhow::anyhow!("--at {text:?}: {e} (use e.g. 2026-11-30T10:15:00+08:00)")
                 })?,
-                None => chrono::Local::now().fixed_offset(),
+                None => crate::now(),
             };
             let promise = match (ptp_amount, ptp_date) {
                 (Some(a), Some(d)) => Some((a, d)),
@@ -242,8 +242,7 @@ pub async fn action(db: &Db, cmd: ActionCommand) -> Result<()> {
                 purpose,
             };
             let scanner = arrears_content::Scanner::default();
-            let now = chrono::Local::now().to_rfc3339();
-            match arrears_app::actions::log(db, &scanner, input, &now).await {
+            match arrears_app::actions::log(db, &scanner, input, &crate::now()).await {
                 Ok(row) => {
                     if json {
                         print_json(&row)?;
@@ -329,7 +328,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
                 buckets,
                 products,
             };
-            arrears_app::staff::save_collector(db, &c, &days_off, "user:cli").await?;
+            arrears_app::staff::save_collector(db, &c, &days_off, &crate::now(), "user:cli").await?;
             println!("collector {id} saved");
         }
         CollectorCommand::List { json } => {
@@ -352,7 +351,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
 pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
     match cmd {
         AgencyCommand::Add { id, name, commission } => {
-            arrears_app::staff::save_agency(db, &id, &name, &commission, "user:cli").await?;
+            arrears_app::staff::save_agency(db, &id, &name, &commission, &crate::now(), "user:cli").await?;
             println!("agency {id} saved");
         }
         AgencyCommand::Report { json } => {
@@ -378,7 +377,7 @@ pub async fn agency(db: &Db, cmd: AgencyCommand) -> Result<()> {
 
 /// `case assign`: a supervisor moves a case to another collector.
 pub async fn assign(db: &Db, case: &str, collector: &str) -> Result<()> {
-    if !arrears_app::actions::assign(db, case, collector, today(), "user:cli").await? {
+    if !arrears_app::actions::assign(db, case, collector, today(), &crate::now(), "user:cli").await? {
         bail!("no collector {collector:?} (add it with `arrears collector add`)");
     }
     println!("case {case} now with {collector}");
@@ -387,7 +386,7 @@ pub async fn assign(db: &Db, case: &str, collector: &str) -> Result<()> {
 
 /// `case recall`: takes a case back from its agency.
 pub async fn recall(db: &Db, case: &str) -> Result<()> {
-    if !arrears_app::actions::recall(db, case, today(), "user:cli").await? {
+    if !arrears_app::actions::recall(db, case, today(), &crate::now(), "user:cli").await? {
         bail!("case {case:?} is not placed with an agency");
     }
     println!("case {case} recalled");
@@ -396,7 +395,7 @@ pub async fn recall(db: &Db, case: &str) -> Result<()> {
 
 /// `case release-hold`: a dispute is resolved (or a hold was set in error).
 pub async fn release_hold(db: &Db, case: &str) -> Result<()> {
-    match arrears_app::actions::release_hold(db, case, "user:cli").await? {
+    match arrears_app::actions::release_hold(db, case, &crate::now(), "user:cli").await? {
         Some(h) => println!("case {case}: hold {h} released"),
         None => bail!("case {case:?} has no hold"),
     }

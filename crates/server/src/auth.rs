@@ -83,7 +83,7 @@ fn hash_token(token: &str) -> String {
 }
 
 pub(crate) fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::service::now().timestamp()
 }
 
 /// The value of a cookie in the request, if present.

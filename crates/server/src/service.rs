@@ -26,6 +26,12 @@ fn user_actor(user: &User) -> String {
     format!("user:{}", user.name)
 }
 
+/// The server is an edge: it reads the clock once per request and hands the instant to the
+/// use case, which stamps its change and its audit entry with it.
+pub(crate) fn now() -> arrears_app::audit::At {
+    chrono::Local::now().fixed_offset()
+}
+
 /// Refuses what the role may not do. An agency is told nothing exists rather than that
 /// it is forbidden: outsiders should not learn what the lender's system holds.
 pub fn require(user: &User, cap: Capability) -> Result<(), Error> {
@@ -62,7 +68,7 @@ async fn workable_case(state: &AppState, user: &User, case_id: &str) -> Result<(
 
 /// The business date the figures are read for: the last closed one, else today (UTC).
 pub async fn business_date(state: &AppState) -> Result<NaiveDate, Error> {
-    Ok(store::last_closed_day(state.db()).await?.unwrap_or_else(|| Utc::now().date_naive()))
+    Ok(store::last_closed_day(state.db()).await?.unwrap_or_else(|| now().date_naive()))
 }
 
 /// Who the user is, as `/api/v1/me` answers.
@@ -290,7 +296,7 @@ pub async fn log_action(
         Some(text) => chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
             Error::BadRequest(format!("at {text:?}: {e} (use e.g. 2026-11-30T10:15:00+08:00)"))
         })?,
-        None => chrono::Local::now().fixed_offset(),
+        None => now(),
     };
     let promise = match (blank_to_none(&f.ptp_amount), blank_to_none(&f.ptp_date)) {
         (Some(a), Some(d)) => {
@@ -317,8 +323,7 @@ pub async fn log_action(
         promise,
         purpose: blank_to_none(&f.purpose).map(String::from),
     };
-    let now = chrono::Local::now().to_rfc3339();
-    Ok(actions::log(state.db(), &state.0.scanner, input, &now).await?)
+    Ok(actions::log(state.db(), &state.0.scanner, input, &now()).await?)
 }
 
 /// An arrangement request as a form or JSON body gives it.
@@ -358,7 +363,7 @@ pub async fn request_arrangement(
         note: f.note,
         actor: user.name.clone(),
     };
-    arrangements::request(state.db(), input, &Utc::now().to_rfc3339()).await.map_err(|e| match e {
+    arrangements::request(state.db(), input, &now()).await.map_err(|e| match e {
         ArrangementError::UnknownCase(_) => Error::NotFound,
         ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
         other => Error::internal(other),
@@ -370,7 +375,7 @@ pub async fn assign(state: &AppState, user: &User, case_id: &str, collector: &st
     require(user, Capability::AssignCases)?;
     visible_case(state, user, case_id).await?;
     let on = business_date(state).await?;
-    if actions::assign(state.db(), case_id, collector.trim(), on, &user.name).await? {
+    if actions::assign(state.db(), case_id, collector.trim(), on, &now(), &user.name).await? {
         Ok(())
     } else {
         Err(Error::BadRequest(format!("没有催收员 {collector:?} / no collector {collector:?}")))
@@ -426,7 +431,7 @@ pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
         Err(portfolio::ReportError::NotClosed(_)) => None,
         Err(e) => return Err(e.into()),
     };
-    let overdue_before = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let overdue_before = (now() - Duration::days(1)).with_timezone(&Utc).to_rfc3339();
     Ok(Figures {
         as_of,
         portfolio,
@@ -530,7 +535,7 @@ pub async fn evidence(state: &AppState, user: &User, case_id: &str) -> Result<Ve
     require(user, Capability::Evidence)?;
     visible_case(state, user, case_id).await?;
     let (signer, _) = arrears_app::audit::load_signer(&audit_key(state))?;
-    let ev = arrears_app::audit::case_evidence(state.db(), case_id, &signer).await?;
+    let ev = arrears_app::audit::case_evidence(state.db(), case_id, &signer, &now()).await?;
     Ok(arrears_app::audit::evidence_zip(&ev)?)
 }
 
@@ -567,7 +572,7 @@ pub async fn add_user(state: &AppState, user: &User, f: &UserForm) -> Result<Use
         team: blank_to_none(&f.team),
         password: &f.password,
     };
-    Ok(personal::add_user(state.db(), &u, &Utc::now().to_rfc3339(), &user_actor(user)).await?)
+    Ok(personal::add_user(state.db(), &u, &now(), &user_actor(user)).await?)
 }
 
 /// A strategy check's answer: the strategy's outline, or its errors with line numbers.
@@ -598,7 +603,7 @@ pub async fn check_strategy(
                     state.db(),
                     &s,
                     text.to_string(),
-                    &Utc::now().to_rfc3339(),
+                    &now(),
                     &user_actor(user),
                 )
                 .await?;
@@ -655,7 +660,9 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
         buckets: String::new(),
         products: String::new(),
     };
-    arrears_app::staff::save_collector(state.db(), &c, &[], &user_actor(user)).await.map_err(staff_error)
+    arrears_app::staff::save_collector(state.db(), &c, &[], &now(), &user_actor(user))
+        .await
+        .map_err(staff_error)
 }
 
 /// An agency as a form or JSON body gives it.
@@ -677,6 +684,7 @@ pub async fn save_agency(state: &AppState, user: &User, f: &AgencyForm) -> Resul
         f.agency_id.trim(),
         f.name.trim(),
         &f.commission,
+        &now(),
         &user_actor(user),
     )
     .await

@@ -57,7 +57,8 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
         };
         arrears_store::treatment::put_agency(&t.db, &row).await.unwrap();
     }
-    let now = || "2026-11-20T18:00:00+08:00".to_string();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T18:00:00+08:00").unwrap();
+    let now = arrears_app::audit::fixed_clock(at);
     let opts = arrears_app::batch::BatchOptions {
         shard: arrears_app::batch::Shard::ALL,
         chunk: 500,
@@ -76,7 +77,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     .unwrap();
     let key = keydir.join("audit-key");
     let (signer, _) = arrears_app::audit::load_signer(&key).unwrap();
-    arrears_app::audit::checkpoint(&t.db, &signer).await.unwrap();
+    arrears_app::audit::checkpoint(&t.db, &signer, &at).await.unwrap();
     let users = [
         ("c01", "collector", Some("east"), None),
         ("supervisor", "supervisor", None, None),
@@ -89,7 +90,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     ];
     for (name, role, team, agency) in users {
         let u = arrears_app::personal::NewUser { name, role, agency, team, password: PASSWORD };
-        arrears_app::personal::add_user(&t.db, &u, "2026-11-20T00:00:00Z", "user:test").await.unwrap();
+        arrears_app::personal::add_user(&t.db, &u, &at, "user:test").await.unwrap();
     }
     ServerConfig { audit_key: key, config_dir: repo_config(), ..ServerConfig::default() }
 }
@@ -531,7 +532,9 @@ async fn agency_sees_a_case_only_while_placed(t: &TestDb, app: &Router, case_id:
     assert_eq!(call(app, "GET", &path, &c01, None).await.status, StatusCode::NOT_FOUND);
     // Recalled: the agency loses it at once.
     let sup = login(app, "supervisor").await;
-    arrears_app::actions::recall(&t.db, case_id, d("2026-11-21"), "user:supervisor").await.unwrap();
+    arrears_app::actions::recall(&t.db, case_id, d("2026-11-21"), &test_now(), "user:supervisor")
+        .await
+        .unwrap();
     assert_eq!(call(app, "GET", &path, &acme, None).await.status, StatusCode::NOT_FOUND, "[{}]", t.backend);
     assert_eq!(call(app, "GET", &path, &sup, None).await.status, StatusCode::OK);
 }
@@ -640,4 +643,9 @@ fn the_openapi_document_lists_every_route_with_its_security() {
             assert!(doc["components"]["schemas"][body].is_object(), "schema {body}");
         }
     }
+}
+
+/// The instant the tests hand in where they call a use case directly.
+fn test_now() -> arrears_app::audit::At {
+    chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00+08:00").unwrap()
 }

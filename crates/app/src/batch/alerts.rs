@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::{BatchError, DayReport, joined};
+use crate::audit::Clock;
 
 /// The rules shipped with arrears, used unless `ARREARS_ALERT_RULES` names a file.
 pub const DEFAULT_RULES: &str = include_str!("../../../../config/alerts/default.toml");
@@ -54,7 +55,12 @@ fn read_rules() -> Result<AlertRules, String> {
 }
 
 /// The alerts phase of business date `date`.
-pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
+pub async fn run_phase(
+    db: &Db,
+    date: NaiveDate,
+    report: &mut DayReport,
+    clock: &Clock,
+) -> Result<(), BatchError> {
     // Checked once per process: a batch over many dates reads the file once.
     static RULES: OnceLock<Result<AlertRules, String>> = OnceLock::new();
     let rules = RULES.get_or_init(read_rules).as_ref().map_err(|e| BatchError::AlertRules(e.clone()))?;
@@ -92,7 +98,7 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
         let events = writes.raise.iter().map(|a| crate::audit::alert_event(date, a)).collect();
         let mut tx = db.begin().await?;
         store::apply_alerts(&mut tx, date, &writes).await?;
-        crate::audit::record_all(&mut tx, events).await?;
+        crate::audit::record_all(&mut tx, &clock(), events).await?;
         tx.commit().await?;
     }
     if newest > mark {

@@ -10,15 +10,16 @@ use chrono::{Duration, NaiveDate};
 
 use super::BatchError;
 use super::treatment::{TreatmentError, TreatmentReport};
-use crate::audit::Event;
+use crate::audit::{Clock, Event};
 
 /// Allocates the waiting queue tasks after the treatment of `date` and counts them in its report.
 pub(super) async fn run_phase(
     db: &Db,
     date: NaiveDate,
     report: &mut TreatmentReport,
+    clock: &Clock,
 ) -> Result<(), BatchError> {
-    let (allocated, waiting) = allocate(db, date).await?;
+    let (allocated, waiting) = allocate(db, date, clock).await?;
     report.allocated = allocated;
     report.unallocated = waiting;
     Ok(())
@@ -26,7 +27,7 @@ pub(super) async fn run_phase(
 
 /// Gives waiting queue tasks to collectors for the work day after `date`; returns how many
 /// were given and how many still wait.
-async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentError> {
+async fn allocate(db: &Db, date: NaiveDate, clock: &Clock) -> Result<(u64, u64), TreatmentError> {
     let work_day = date + Duration::days(1);
     let mut desks: Vec<Desk> = store::desks(db, date, work_day)
         .await?
@@ -75,7 +76,7 @@ async fn allocate(db: &Db, date: NaiveDate) -> Result<(u64, u64), TreatmentError
             .fact("business_date", date.to_string().as_str())
             .fact("tasks", given.len() as i64)
             .fact("sha256", super::lines_digest(&lines).as_str());
-        crate::audit::record_all(&mut tx, vec![e]).await?;
+        crate::audit::record_all(&mut tx, &clock(), vec![e]).await?;
     }
     tx.commit().await?;
     Ok((given.len() as u64, (waiting.len() - given.len()) as u64))

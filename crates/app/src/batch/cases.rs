@@ -7,9 +7,15 @@ use arrears_store::cases::{self as store, CaseWrite, StoredCase};
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};
+use crate::audit::Clock;
 
 /// Derives the cases of every borrower on the work list again and stores the difference.
-pub(super) async fn sync_cases(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
+pub(super) async fn sync_cases(
+    db: &Db,
+    date: NaiveDate,
+    report: &mut DayReport,
+    clock: &Clock,
+) -> Result<(), BatchError> {
     loop {
         let borrowers = store::case_sync_page(db, 5000).await?;
         if borrowers.is_empty() {
@@ -26,7 +32,7 @@ pub(super) async fn sync_cases(db: &Db, date: NaiveDate, report: &mut DayReport)
         let events = crate::audit::case_events(date, &writes, &stored);
         let mut tx = db.begin().await?;
         store::apply_cases(&mut tx, &writes, &borrowers).await?;
-        crate::audit::record_all(&mut tx, events).await?;
+        crate::audit::record_all(&mut tx, &clock(), events).await?;
         tx.commit().await?;
     }
 }

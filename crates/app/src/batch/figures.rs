@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use tokio::task::JoinHandle;
 
 use super::{BatchError, DayReport, joined};
+use crate::audit::At;
 
 /// Starts summing the book for `date` on a connection of its own. The figures read only loan
 /// states, which the phases after the cases do not change, so the sum runs beside them.
@@ -23,13 +24,13 @@ pub(super) async fn close_day(
     date: NaiveDate,
     book: JoinHandle<Result<BookGroups, StoreError>>,
     report: &DayReport,
-    now: &str,
+    at: &At,
 ) -> Result<(), BatchError> {
     let groups = book.await.map_err(joined)??;
     let mut tx = db.begin().await?;
     store::store_figures(&mut tx, date, &groups).await?;
-    days::finish_day(&mut tx, date, now).await?;
-    crate::audit::record_all(&mut tx, vec![crate::audit::day_event(report)]).await?;
+    days::finish_day(&mut tx, date, &at.to_rfc3339()).await?;
+    crate::audit::record_all(&mut tx, at, vec![crate::audit::day_event(report)]).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ use chrono::{Days, NaiveDate};
 
 use super::failpoint::stop_after_chunks;
 use super::{BatchError, BatchOptions, BatchProgress, DayReport, joined};
+use crate::audit::Clock;
 
 /// The delinquency rules of a loan's product, from its stored configuration.
 pub fn product_rules(b: &LoanBundle) -> Result<DelinquencyRules, BatchError> {
@@ -48,6 +49,9 @@ fn rules_of(
 }
 
 /// Evaluates the due loans of a range in chunks, one transaction each.
+// The date, the range, what this run is (options, progress, clock) and where it reports:
+// each is needed, and bundling them would only rename the parameters.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn loan_phase(
     db: &Db,
     date: NaiveDate,
@@ -56,6 +60,7 @@ pub(super) async fn loan_phase(
     opts: BatchOptions,
     progress: &dyn BatchProgress,
     report: &mut DayReport,
+    clock: &Clock,
 ) -> Result<(), BatchError> {
     let waterfall = Waterfall::default();
     let mut rules_cache = HashMap::new();
@@ -98,11 +103,12 @@ pub(super) async fn loan_phase(
         }
         let db = db.clone();
         let n = due.len() as u64;
+        let clock = clock.clone();
         writing = Some(tokio::spawn(async move {
             let mut tx = db.begin().await?;
             store::write_chunk(&mut tx, &evaluated).await?;
             let entry = crate::audit::chunk_event(date, &evaluated);
-            crate::audit::record_all(&mut tx, entry.into_iter().collect()).await?;
+            crate::audit::record_all(&mut tx, &clock(), entry.into_iter().collect()).await?;
             tx.commit().await?;
             Ok(n)
         }));

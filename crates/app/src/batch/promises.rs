@@ -7,12 +7,14 @@ use arrears_store::ptps as store;
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};
+use crate::audit::Clock;
 
 /// Judges pending promises, and every promise of a borrower whose history was rewritten.
 pub(super) async fn judge_promises(
     db: &Db,
     date: NaiveDate,
     report: &mut DayReport,
+    clock: &Clock,
 ) -> Result<(), BatchError> {
     let ptps = store::ptps_to_judge(db).await?;
     let mut tx = db.begin().await?;
@@ -35,7 +37,7 @@ pub(super) async fn judge_promises(
             events.push(crate::audit::ptp_event(date, t, status, paid));
         }
     }
-    crate::audit::record_all(&mut tx, events).await?;
+    crate::audit::record_all(&mut tx, &clock(), events).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::promises::judge_promises;
 use super::{
     BatchError, DayReport, Failpoint, Shard, alerts, allocation, figures, joined, scores, treatment,
 };
+use crate::audit::Clock;
 
 /// How a batch runs.
 #[derive(Debug, Clone, Copy)]
@@ -103,13 +104,13 @@ pub fn plan(
 }
 
 /// Runs the batch for each date of `dates` in turn. `today` bounds how far ahead a
-/// date may be; `now` stamps the business-date records.
+/// date may be; `clock`, the edge's, stamps the business-date records and every phase's audit entries.
 pub async fn run_batch(
     db: &Db,
     url: &DbUrl,
     dates: std::ops::RangeInclusive<NaiveDate>,
     today: NaiveDate,
-    now: &dyn Fn() -> String,
+    clock: &Clock,
     opts: BatchOptions,
     progress: &dyn BatchProgress,
 ) -> Result<Vec<DayReport>, BatchError> {
@@ -126,7 +127,7 @@ pub async fn run_batch(
     let mut reports = Vec::with_capacity(dates.len());
     for date in dates {
         progress.day(date);
-        let report = run_day(db, url, date, now, opts, progress).await?;
+        let report = run_day(db, url, date, clock, opts, progress).await?;
         let finished = report.finished;
         reports.push(report);
         if !finished {
@@ -146,16 +147,16 @@ async fn run_day(
     db: &Db,
     url: &DbUrl,
     date: NaiveDate,
-    now: &dyn Fn() -> String,
+    clock: &Clock,
     opts: BatchOptions,
     progress: &dyn BatchProgress,
 ) -> Result<DayReport, BatchError> {
-    let day = store::start_day(db, date, opts.shard.count, &now()).await?;
+    let day = store::start_day(db, date, opts.shard.count, &clock().to_rfc3339()).await?;
     if day.shards != opts.shard.count {
         return Err(BatchError::ShardCount { date, shards: day.shards });
     }
     let mut report = DayReport { date, ..Default::default() };
-    let mut clock = Instant::now();
+    let mut stopwatch = Instant::now();
     let audit_before = crate::audit::recording_time();
     if !day.done {
         // The shard's range as READ_LANES consecutive parts: sub-shards of a READ_LANES times
@@ -165,16 +166,16 @@ async fn run_day(
             let part = (opts.shard.index - 1) * READ_LANES + lane;
             lanes.push(store::shard_bounds(db, part, opts.shard.count * READ_LANES).await?);
         }
-        loan_phase(db, date, lanes, false, opts, progress, &mut report).await?;
+        loan_phase(db, date, lanes, false, opts, progress, &mut report, clock).await?;
         store::shard_done(db, date, opts.shard.count, opts.shard.index - 1, report.loans_evaluated).await?;
         if store::shards_finished(db, date, opts.shard.count).await? < opts.shard.count {
             return Ok(report);
         }
     } else {
         // Running a closed date again: only loans touched by backdated payments since.
-        loan_phase(db, date, vec![(None, None)], true, opts, progress, &mut report).await?;
+        loan_phase(db, date, vec![(None, None)], true, opts, progress, &mut report, clock).await?;
     }
-    report.lap("loans", &mut clock);
+    report.lap("loans", &mut stopwatch);
     // One worker finishes the date; the others find the lock taken and leave it to it.
     let finisher = match lock::acquire(db, url, "batch-finish").await {
         Ok(l) => l,
@@ -183,34 +184,34 @@ async fn run_day(
     };
     stop_at(opts, Failpoint::BeforeCases);
     progress.phase("promises");
-    judge_promises(db, date, &mut report).await?;
-    report.lap("promises", &mut clock);
+    judge_promises(db, date, &mut report, clock).await?;
+    report.lap("promises", &mut stopwatch);
     progress.phase("cases");
-    sync_cases(db, date, &mut report).await?;
-    report.lap("cases", &mut clock);
+    sync_cases(db, date, &mut report, clock).await?;
+    report.lap("cases", &mut stopwatch);
     let book = figures::sum_book(db, date);
     // Scores before alerts, so that the alert rules read the date's own scores (and a rerun
     // of the date reads the same ones).
     progress.phase("scores");
-    scores::run_phase(db, date, &mut report).await?;
-    report.lap("scores", &mut clock);
+    scores::run_phase(db, date, &mut report, clock).await?;
+    report.lap("scores", &mut stopwatch);
     // Treatment's reads run beside the alerts phase, which writes nothing they read.
     let treatment_read = {
         let db = db.clone();
         tokio::spawn(async move { treatment::prepare(&db, date).await })
     };
     progress.phase("alerts");
-    alerts::run_phase(db, date, &mut report).await?;
-    report.lap("alerts", &mut clock);
+    alerts::run_phase(db, date, &mut report, clock).await?;
+    report.lap("alerts", &mut stopwatch);
     progress.phase("treatment");
     let read = treatment_read.await.map_err(joined)??;
-    report.treatment = treatment::run_prepared(db, date, read).await?;
-    allocation::run_phase(db, date, &mut report.treatment).await?;
-    report.lap("treatment", &mut clock);
+    report.treatment = treatment::run_prepared(db, date, read, clock).await?;
+    allocation::run_phase(db, date, &mut report.treatment, clock).await?;
+    report.lap("treatment", &mut stopwatch);
     stop_at(opts, Failpoint::BeforeFigures);
     progress.phase("figures");
-    figures::close_day(db, date, book, &report, &now()).await?;
-    report.lap("figures", &mut clock);
+    figures::close_day(db, date, book, &report, &clock()).await?;
+    report.lap("figures", &mut stopwatch);
     report.audit_ms = (crate::audit::recording_time() - audit_before).as_millis() as u64;
     finisher.release().await;
     report.finished = true;
@@ -232,7 +233,7 @@ pub struct Refresh {
 /// were recorded) up to the last closed business date at once,
 /// with their cases and promises, so a borrower who paid is not chased that evening.
 /// Figures of that date are left as the batch stored them.
-pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
+pub async fn refresh(db: &Db, url: &DbUrl, clock: &Clock) -> Result<Refresh, BatchError> {
     let Some(last) = store::last_closed_day(db).await? else {
         return Ok(Refresh::default());
     };
@@ -251,9 +252,10 @@ pub async fn refresh(db: &Db, url: &DbUrl) -> Result<Refresh, BatchError> {
         Err(e) => return Err(e.into()),
     };
     let mut report = DayReport { date: last, ..Default::default() };
-    loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report).await?;
-    judge_promises(db, last, &mut report).await?;
-    sync_cases(db, last, &mut report).await?;
+    loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report, clock)
+        .await?;
+    judge_promises(db, last, &mut report, clock).await?;
+    sync_cases(db, last, &mut report, clock).await?;
     report.finished = true;
     lock.release().await;
     Ok(Refresh { date: Some(last), report: Some(report), skipped: None })

@@ -8,7 +8,7 @@ use arrears_store::scores::{self as store, ScoreRow};
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};
-use crate::audit::Event;
+use crate::audit::{Clock, Event};
 use crate::behaviour::{PAGE, borrowers_now, values};
 
 /// Pages read ahead of the one being scored.
@@ -74,7 +74,12 @@ fn parsed(installed: &store::InstalledModel) -> Result<std::sync::Arc<BehaviourM
 }
 
 /// The scoring phase of business date `date`: without an installed model it does nothing.
-pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Result<(), BatchError> {
+pub async fn run_phase(
+    db: &Db,
+    date: NaiveDate,
+    report: &mut DayReport,
+    clock: &Clock,
+) -> Result<(), BatchError> {
     let Some(installed) = store::installed_model(db).await? else { return Ok(()) };
     let model = parsed(&installed)?;
     let borrowers = store::to_score(db).await?;
@@ -143,7 +148,7 @@ pub async fn run_phase(db: &Db, date: NaiveDate, report: &mut DayReport) -> Resu
     // who no longer qualifies.
     let mut tx = db.begin().await?;
     store::replace_scores(&mut tx, date, &rows).await?;
-    crate::audit::record_all(&mut tx, vec![e]).await?;
+    crate::audit::record_all(&mut tx, &clock(), vec![e]).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -22,7 +22,7 @@ use arrears_strategy::{
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
-use crate::audit::Event;
+use crate::audit::{Clock, Event};
 use crate::contact_policy::{Packs, attempt, profile};
 use crate::restrictions::{Target, bidx_for};
 use crate::templates::{MessageScanner, Templates};
@@ -115,8 +115,9 @@ pub async fn run_prepared(
     db: &Db,
     date: NaiveDate,
     read: Prepared,
+    clock: &Clock,
 ) -> Result<TreatmentReport, TreatmentError> {
-    run_with(db, date, read, &Templates::load()?, shipped_scanner()).await
+    run_with(db, date, read, &Templates::load()?, shipped_scanner(), clock).await
 }
 
 /// What the treatment of a date reads before deciding, once the work of cases no longer
@@ -191,6 +192,7 @@ pub async fn run_with(
     read: Prepared,
     templates: &Templates,
     scanner: &Scanner,
+    clock: &Clock,
 ) -> Result<TreatmentReport, TreatmentError> {
     let strategy = strategy_for(db, date).await?;
     let mut messages = MessageScanner::new(scanner);
@@ -430,7 +432,7 @@ pub async fn run_with(
     report.content_scanned = messages.scanned;
     let mut tx = db.begin().await?;
     store::write_treatment(&mut tx, date, &w).await?;
-    crate::audit::record_all(&mut tx, treatment_events(date, &report, &w)).await?;
+    crate::audit::record_all(&mut tx, &clock(), treatment_events(date, &report, &w)).await?;
     tx.commit().await?;
     Ok(report)
 }

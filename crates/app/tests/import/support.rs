@@ -12,6 +12,17 @@ use tempfile::TempDir;
 /// The import's start time recorded by every test import.
 pub const NOW: &str = "2024-06-01T00:00:00Z";
 
+/// [`NOW`] as the instant the tests hand in.
+pub fn now() -> arrears_app::audit::At {
+    chrono::DateTime::parse_from_rfc3339(NOW).expect("NOW is an instant")
+}
+
+/// A clock that always reads [`NOW`] (not every test binary that includes this file uses it).
+#[allow(dead_code)]
+pub fn clock() -> arrears_app::audit::Clock {
+    arrears_app::audit::fixed_clock(now())
+}
+
 /// A fresh, migrated database on one backend; the PostgreSQL database is dropped on drop.
 pub struct TestDb {
     /// The database.
@@ -147,7 +158,7 @@ pub fn write_raw_files(files: &[(&str, &[u8])]) -> TempDir {
 
 /// Imports `dir` with the fixed [`NOW`].
 pub async fn import(db: &Db, dir: &Path) -> Result<ImportSummary, ImportError> {
-    import_dir(db, dir, NOW, &Quiet).await
+    import_dir(db, dir, &now(), &Quiet).await
 }
 
 /// Every table of the schema, in dependency order.

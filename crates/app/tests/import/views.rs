@@ -190,8 +190,8 @@ async fn portfolio_matches_a_hand_count() {
         let date = d("2024-05-01");
         let be = t.backend;
         let opts = BatchOptions::default();
-        let now = || NOW.to_string();
-        run_batch(&t.db, &t.url, date..=date, d("2024-06-01"), &now, opts, &batch::Quiet)
+        let clock = arrears_app::audit::fixed_clock(now());
+        run_batch(&t.db, &t.url, date..=date, d("2024-06-01"), &clock, opts, &batch::Quiet)
             .await
             .unwrap_or_else(|e| panic!("[{be}] {e}"));
         let p = portfolio(&t.db, date).await.unwrap();
