@@ -11,9 +11,9 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 /// A case as an action needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseForAction {
-    /// Case.
+    /// The case the action is for.
     pub case_id: String,
-    /// Borrower.
+    /// The case's borrower; a contact named as the party must be one of theirs.
     pub borrower_id: String,
     /// `open`, `closed` or `void`.
     pub status: String,
@@ -70,9 +70,9 @@ pub async fn contact_relation(
 /// An action as stored and listed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionRow {
-    /// Id.
+    /// The action's id: `A` and an eight-digit sequence number, in the order actions were recorded.
     pub action_id: String,
-    /// Case.
+    /// The case the contact was logged on.
     pub case_id: String,
     /// When, RFC 3339 with the offset it was given in.
     pub at: String,
@@ -111,7 +111,7 @@ pub struct ActionRow {
 /// A promise to pay taken with an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPromise {
-    /// Id.
+    /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
     pub ptp_id: String,
     /// Business date promised.
     pub promised_on: NaiveDate,
@@ -303,9 +303,9 @@ async fn list_where(
 /// A task as listed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TaskRow {
-    /// Id.
+    /// The task's id, `T:{case}:{step}:{business date}`: a date run twice makes no new task.
     pub task_id: String,
-    /// Case.
+    /// The case the task works.
     pub case_id: String,
     /// Strategy step.
     pub step: String,
@@ -315,15 +315,15 @@ pub struct TaskRow {
     pub created_on: NaiveDate,
     /// When it may be done (UTC).
     pub due_at: String,
-    /// Priority.
+    /// The strategy's priority for the case when the task was made; the highest is worked first.
     pub priority: i64,
     /// `pending`, `due`, `done`, `cancelled` or `blocked`.
     pub status: String,
-    /// Queue.
+    /// The queue people work it from (calls, visits, guarantor contact, legal, write-off); none if automatic.
     pub queue: Option<String>,
-    /// Template.
+    /// The template a message or letter step sends; none for other kinds.
     pub template: Option<String>,
-    /// Segment.
+    /// The strategy segment the case was in when the task was made.
     pub segment: String,
     /// Experiment arm.
     pub arm: Option<String>,

@@ -494,7 +494,7 @@ fn statement(r: &Fields<'_>) -> Result<Statement, StoreError> {
 /// A new alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlert {
-    /// Borrower.
+    /// The borrower the rule fired for (alerts are per borrower, not per loan).
     pub borrower_id: String,
     /// Open case, if any.
     pub case_id: Option<String>,
@@ -593,17 +593,17 @@ pub async fn set_financials_mark(tx: &mut Tx, mark: i64) -> Result<(), StoreErro
 /// One stored alert.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AlertRow {
-    /// Id.
+    /// The alert's number, given by the database as alerts are raised; `alert ack` and `alert close` name it.
     pub alert_id: i64,
-    /// Borrower.
+    /// The borrower the rule fired for.
     pub borrower_id: String,
     /// Case open when it was raised.
     pub case_id: Option<String>,
-    /// Rule.
+    /// The id of the early-warning rule that raised it.
     pub rule_id: String,
-    /// Severity.
+    /// `info`, `warning` or `critical`, as the rule sets it.
     pub severity: String,
-    /// Departments.
+    /// The departments the rule sends it to (`collections`, `risk`, `legal`, `relationship_manager`).
     pub departments: Vec<String>,
     /// The values that fired it, as the JSON text stored.
     pub values: String,

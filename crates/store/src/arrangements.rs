@@ -6,9 +6,9 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 /// A request for an arrangement.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ArrangementRequest {
-    /// Id.
+    /// `AR:{case}:{requested_at}`: the case and the moment it was asked.
     pub request_id: String,
-    /// Case.
+    /// The case the borrower asked on; it was open then.
     pub case_id: String,
     /// extension, instalment_plan or settlement.
     pub kind: String,
@@ -18,7 +18,7 @@ pub struct ArrangementRequest {
     pub currency: String,
     /// Months (extension, instalment plan).
     pub months: Option<i64>,
-    /// Note.
+    /// Why the borrower asks, in the collector's words.
     pub note: String,
     /// Who asked.
     pub requested_by: String,

@@ -66,9 +66,9 @@ pub async fn borrower_spells(
 /// A case as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCase {
-    /// Identifier.
+    /// `C-{borrower}-{opening date}`, so deriving the same history twice names the same case.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower; a case holds all of that borrower's delinquent loans.
     pub borrower_id: String,
     /// Opening date.
     pub opened_on: NaiveDate,
@@ -131,9 +131,9 @@ pub async fn stored_cases(
 pub enum CaseWrite {
     /// Insert or update a case and set its loans.
     Put {
-        /// Identifier.
+        /// `C-{borrower}-{opening date}`, so deriving the same history twice names the same case.
         case_id: String,
-        /// Borrower.
+        /// The borrower; a case holds all of that borrower's delinquent loans.
         borrower_id: String,
         /// Opening date.
         opened_on: NaiveDate,
@@ -229,9 +229,9 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
 /// A line of the case list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CaseRow {
-    /// Identifier.
+    /// The case's id, `C-{borrower}-{opening date}`.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower the case collects from.
     pub borrower_id: String,
     /// Borrower's name.
     pub borrower_name: String,
@@ -282,7 +282,7 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
 /// One loan of a case with its latest snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLoan {
-    /// Loan.
+    /// A loan of the case: one of the borrower's that was delinquent while the case was open.
     pub loan_id: String,
     /// Date it joined the case.
     pub added_on: NaiveDate,

@@ -245,7 +245,7 @@ pub struct FigureRow {
     pub dimension: String,
     /// The bucket, class, product or status.
     pub group: String,
-    /// Loans.
+    /// Loans in the group on the date.
     pub loans: i64,
     /// Loans with DPD > 0.
     pub overdue_loans: i64,

@@ -100,9 +100,9 @@ pub enum StoreError {
     /// Stored data that arrears itself could not have written.
     #[error("corrupt data in table {table}: {detail}")]
     Corrupt {
-        /// Where.
+        /// The table holding the unreadable data.
         table: &'static str,
-        /// What.
+        /// What in it could not be read: the column or the value.
         detail: String,
     },
     /// A statement run through SQLite's own interface failed.
@@ -271,7 +271,7 @@ impl Db {
 }
 
 impl Tx {
-    /// Commits.
+    /// Commits: everything written in the transaction is kept, or nothing of it if the commit fails.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

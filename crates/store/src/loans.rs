@@ -15,7 +15,7 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 /// A loan with everything needed to replay it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanBundle {
-    /// Terms.
+    /// The loan's terms as imported: product, principal, rate, term, method, penalty rate, grace days.
     pub loan: Loan,
     /// Schedule, by seq.
     pub schedule: Vec<Installment>,

@@ -10,7 +10,7 @@ use crate::{StoreError, Tx, on_tx};
 /// What happened to a payment recorded by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
-    /// Stored.
+    /// The payment was not there before and is now stored.
     New,
     /// The same payment was already there: nothing changed.
     AlreadyThere,

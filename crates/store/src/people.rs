@@ -29,7 +29,7 @@ impl From<sqlx::Error> for PeopleError {
 /// A user as stored (the password hash included: never print it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// Id.
+    /// The user's number, given by the database when the user is added.
     pub user_id: i64,
     /// Login name.
     pub name: String,
@@ -37,7 +37,7 @@ pub struct UserRow {
     pub role: String,
     /// Agency of an agency user.
     pub agency: Option<String>,
-    /// Team.
+    /// The team of a collector or supervisor; with the role it decides whose cases they see.
     pub team: Option<String>,
     /// argon2 PHC string.
     pub password_hash: String,
@@ -56,7 +56,7 @@ pub struct NewUser<'a> {
     pub role: &'a str,
     /// Agency of an agency user.
     pub agency: Option<&'a str>,
-    /// Team.
+    /// The team of a collector or supervisor; with the role it decides whose cases they see.
     pub team: Option<&'a str>,
     /// argon2 PHC string.
     pub password_hash: &'a str,
@@ -161,7 +161,7 @@ pub async fn record_access(tx: &mut Tx, a: &Access<'_>) -> Result<i64, PeopleErr
 /// A recorded access request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessRow {
-    /// Id.
+    /// The request's number, in the order requests were recorded.
     pub access_id: i64,
     /// RFC 3339.
     pub at: String,
@@ -205,11 +205,11 @@ pub async fn accesses(db: &Db, borrower_id: Option<&str>) -> Result<Vec<AccessRo
 /// A borrower as stored, identity data still sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedBorrower {
-    /// Id.
+    /// The borrower's id, as imported.
     pub borrower_id: String,
     /// `individual` or `company`.
     pub kind: String,
-    /// Name.
+    /// The borrower's name, stored in clear (only ID number, phone and e-mail are sealed); '' once purged.
     pub name: String,
     /// Sealed ID number.
     pub national_id: String,
@@ -230,11 +230,11 @@ pub struct SealedBorrower {
 /// A contact as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedContact {
-    /// Id.
+    /// The contact's id, as imported; an action on the contact names it as the party.
     pub contact_id: String,
     /// Relation to the borrower.
     pub relation: String,
-    /// Name.
+    /// The contact's name, stored in clear; '' once purged.
     pub name: String,
     /// Sealed phone.
     pub phone: String,

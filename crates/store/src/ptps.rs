@@ -12,9 +12,9 @@ type PtpTuple = (String, String, String, NaiveDate, NaiveDate, i64, String, i64)
 /// A promise to pay as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PtpRow {
-    /// Identifier.
+    /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
     pub ptp_id: String,
-    /// Case.
+    /// The case the promise was taken on.
     pub case_id: String,
     /// Currency code of the amount.
     pub currency: String,

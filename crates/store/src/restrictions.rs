@@ -11,9 +11,9 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 /// A restriction as stored (its address still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestrictionRow {
-    /// Id.
+    /// The restriction's number, given by the database; lifting it names this number.
     pub restriction_id: i64,
-    /// Whose.
+    /// The borrower whose instruction it is, also when it restricts one of their contacts.
     pub borrower_id: String,
     /// `do_not_contact`, `opt_out`, `inconvenient_time`, `attorney` or `cease`.
     pub kind: String,
@@ -56,7 +56,7 @@ pub struct RestrictionRow {
 /// A new restriction; the address is already sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRestriction {
-    /// Whose.
+    /// The borrower whose instruction it is, also when it restricts one of their contacts.
     pub borrower_id: String,
     /// Kind code (see [`RestrictionRow::kind`]).
     pub kind: &'static str,
@@ -82,7 +82,7 @@ pub struct NewRestriction {
     pub recorded_on: NaiveDate,
     /// RFC 3339.
     pub recorded_at: String,
-    /// Who.
+    /// The person who recorded it (`cli` when none was named).
     pub recorded_by: String,
     /// Source note.
     pub note: String,

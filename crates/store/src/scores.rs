@@ -311,7 +311,7 @@ pub async fn installed_model(db: &Db) -> Result<Option<InstalledModel>, StoreErr
 /// One stored score.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreRow {
-    /// Borrower.
+    /// The borrower scored; scores are per borrower, not per loan or case.
     pub borrower_id: String,
     /// `roll` or `ptp`.
     pub kind: &'static str,

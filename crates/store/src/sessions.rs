@@ -12,7 +12,7 @@ pub struct SessionRow {
     pub name: String,
     /// Role name.
     pub role: String,
-    /// Team.
+    /// The user's team, which with their role decides which cases they see.
     pub team: Option<String>,
     /// Agency of an agency user.
     pub agency: Option<String>,

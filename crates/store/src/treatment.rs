@@ -90,11 +90,11 @@ pub async fn install_strategy_tx(
 /// A collector as stored; lists are comma-separated, empty meaning any.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CollectorRow {
-    /// Id.
+    /// The collector's id, also the user name the collector logs in with.
     pub collector_id: String,
-    /// Name.
+    /// The collector's name as people see it.
     pub name: String,
-    /// Team.
+    /// The collector's team; its collectors and supervisor see the cases allocated to the collector.
     pub team: String,
     /// Queue tasks a day.
     pub capacity: i64,
@@ -158,9 +158,9 @@ fn collector(t: CollectorTuple) -> CollectorRow {
 /// An agency as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgencyRow {
-    /// Id.
+    /// The agency's id: what a strategy's placement step names and an agency user's `agency` holds.
     pub agency_id: String,
-    /// Name.
+    /// The agency's name as people see it.
     pub name: String,
     /// Commission on recoveries, a decimal fraction as text.
     pub commission_rate: String,
@@ -196,11 +196,11 @@ pub async fn agencies(db: &Db) -> Result<Vec<AgencyRow>, StoreError> {
 /// An open case with what treatment needs of its borrower and its own state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCase {
-    /// Case.
+    /// The case's id, `C-{borrower}-{opening date}`.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower the case collects from, whose scores, contacts and restrictions treatment reads.
     pub borrower_id: String,
-    /// Opened.
+    /// The business date the case opened: the first date one of its loans was delinquent.
     pub opened_on: NaiveDate,
     /// `individual` or `company`.
     pub kind: String,
@@ -289,17 +289,17 @@ fn parse_date(table: &'static str, text: &str) -> Result<NaiveDate, StoreError> 
 /// One loan of an open case, from its latest snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCaseLoan {
-    /// Case.
+    /// The open case the loan belongs to.
     pub case_id: String,
-    /// Loan.
+    /// The loan; the case's worst (highest DPD, then most overdue) gives it its bucket and product.
     pub loan_id: String,
-    /// Product.
+    /// The loan's product; the worst loan's picks the case's contact-policy pack.
     pub product: String,
     /// Currency code.
     pub currency: String,
-    /// DPD.
+    /// Days past due in the loan's latest snapshot.
     pub dpd: i64,
-    /// Bucket.
+    /// The loan's delinquency bucket (M0…M7+ by default) in its latest snapshot.
     pub bucket: String,
     /// Five-class.
     pub five_class: String,
@@ -345,7 +345,7 @@ pub async fn step_history(db: &Db) -> Result<Vec<(String, String, NaiveDate)>, S
 /// A past or scheduled contact with a case's people, for the contact policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRow {
-    /// Case.
+    /// The open case whose people were contacted.
     pub case_id: String,
     /// When (UTC, RFC 3339).
     pub at_utc: String,
@@ -404,7 +404,7 @@ pub async fn recent_attempts(
 pub struct NewTask {
     /// `T:{case}:{step}:{date}`.
     pub task_id: String,
-    /// Case.
+    /// The case the step fell due on.
     pub case_id: String,
     /// Strategy step name.
     pub step: String,
@@ -420,7 +420,7 @@ pub struct NewTask {
     pub queue: Option<String>,
     /// Template, for messages and letters.
     pub template: Option<String>,
-    /// Segment.
+    /// The strategy segment the case was in when the step fell due.
     pub segment: String,
     /// Experiment arm.
     pub arm: Option<String>,
@@ -435,15 +435,15 @@ pub struct NewTask {
 pub struct NewMessage {
     /// Task it came from (also the message id).
     pub task_id: String,
-    /// Case.
+    /// The case the message is about.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower it is sent to (messages go to the debtor only).
     pub borrower_id: String,
     /// Channel code.
     pub channel: &'static str,
     /// Template name.
     pub template: String,
-    /// Language.
+    /// `zh` or `en`, the borrower's language: the template is rendered in it.
     pub language: String,
     /// When to send (UTC, RFC 3339).
     pub send_at: String,
@@ -456,13 +456,13 @@ pub struct NewMessage {
 /// A case's treatment state after a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreatmentState {
-    /// Case.
+    /// The case treated.
     pub case_id: String,
-    /// Segment.
+    /// The segment the strategy placed it in; `None` when no segment matched.
     pub segment: Option<String>,
-    /// Experiment.
+    /// The champion/challenger experiment running on its segment; a case keeps the first it was given.
     pub experiment: Option<String>,
-    /// Arm.
+    /// Its arm of that experiment, fixed by the case id; a case keeps the first it was given.
     pub arm: Option<String>,
     /// Worst bucket.
     pub bucket: String,
@@ -473,9 +473,9 @@ pub struct TreatmentState {
 /// A placement made by a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPlacement {
-    /// Case.
+    /// The case placed; the lender's own open work on it is cancelled.
     pub case_id: String,
-    /// Agency.
+    /// The agency that works the case while it is placed.
     pub agency_id: String,
     /// Last day it is placed.
     pub until_on: NaiveDate,
@@ -706,13 +706,13 @@ pub async fn desks(db: &Db, date: NaiveDate, work_day: NaiveDate) -> Result<Vec<
 /// A queue task waiting for a collector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaitingTask {
-    /// Task.
+    /// The task's id, `T:{case}:{step}:{business date}`.
     pub task_id: String,
-    /// Case.
+    /// Its case; whoever takes the task becomes the case's keeper.
     pub case_id: String,
-    /// Queue.
+    /// The queue the strategy sent it to; only collectors who work that queue (or every queue) take it.
     pub queue: String,
-    /// Priority.
+    /// The strategy's priority for the case; the highest are allocated first.
     pub priority: i64,
     /// Borrower's language.
     pub language: String,
@@ -796,9 +796,9 @@ pub async fn allocate(
 /// One experiment arm's results so far: cases, cured, recovered and contacts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ArmFigures {
-    /// Experiment.
+    /// The experiment's name, from the strategy.
     pub experiment: String,
-    /// Arm.
+    /// The arm the figures are for.
     pub arm: String,
     /// Cases ever in the arm.
     pub cases: i64,
@@ -838,7 +838,7 @@ pub async fn arm_figures(db: &Db) -> Result<Vec<ArmFigures>, StoreError> {
 /// One agency's placements and what was paid while they held the cases.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgencyFigures {
-    /// Agency.
+    /// The agency the figures are for.
     pub agency_id: String,
     /// Commission rate (decimal fraction as text).
     pub commission_rate: String,
@@ -879,7 +879,7 @@ pub async fn agency_figures(db: &Db) -> Result<Vec<AgencyFigures>, StoreError> {
 pub struct FlaggedMessage {
     /// Message id (its task's id).
     pub message_id: String,
-    /// Case.
+    /// The case the message is about.
     pub case_id: String,
     /// Channel code.
     pub channel: String,

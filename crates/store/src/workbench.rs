@@ -73,13 +73,13 @@ pub struct CaseFilter {
 /// One line of a case list with what decides its visibility.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLine {
-    /// Case.
+    /// The case's id, `C-{borrower}-{opening date}`.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower the case collects from.
     pub borrower_id: String,
     /// Borrower's name.
     pub borrower_name: String,
-    /// Opened.
+    /// The business date the case opened: the first date one of its loans was delinquent.
     pub opened_on: NaiveDate,
     /// open, closed or void.
     pub status: String,
@@ -89,7 +89,7 @@ pub struct CaseLine {
     pub segment: Option<String>,
     /// Hold, if any.
     pub hold: Option<String>,
-    /// Visibility.
+    /// What decides who may see the case; the caller checks every line with `may_see_case`.
     pub scope: ScopeRow,
 }
 
@@ -150,9 +150,9 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
 /// One task of a queue, with what a collector needs to pick it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueueLine {
-    /// Task.
+    /// The task's id, `T:{case}:{step}:{business date}`.
     pub task_id: String,
-    /// Case.
+    /// The case the task works.
     pub case_id: String,
     /// Borrower's name.
     pub borrower_name: String,
@@ -162,9 +162,9 @@ pub struct QueueLine {
     pub step: String,
     /// When it may be done (UTC, RFC 3339).
     pub due_at: String,
-    /// Priority.
+    /// The strategy's priority for the case; the queue shows the highest first.
     pub priority: i64,
-    /// Segment.
+    /// The strategy segment the case was in when the task was made.
     pub segment: String,
     /// Why the step fired.
     pub because: String,
@@ -258,11 +258,11 @@ pub async fn dpd_history(db: &Db, case_id: &str) -> Result<Vec<(String, NaiveDat
 /// A collector's desk as a manager sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CollectorFigures {
-    /// Collector.
+    /// The collector's id (also its user name).
     pub collector_id: String,
-    /// Name.
+    /// The collector's name as people see it.
     pub name: String,
-    /// Team.
+    /// The collector's team; the list is ordered by it.
     pub team: String,
     /// Open cases allocated to it.
     pub cases: i64,

@@ -30,7 +30,7 @@ mod tests {
 /// The type of a column, for binding and decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
-    /// TEXT.
+    /// TEXT in both databases.
     Text,
     /// BIGINT / INTEGER.
     Int,
@@ -59,13 +59,13 @@ pub const HIDDEN: &str = "(personal data, not shown)";
 /// One cell of a row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
-    /// Text.
+    /// Text (ids, codes, decimal strings).
     Text(String),
     /// Integer (amounts in minor units, counts).
     Int(i64),
     /// Calendar date.
     Date(NaiveDate),
-    /// Flag.
+    /// A true/false cell (a contact's consent).
     Bool(bool),
 }
 

@@ -145,7 +145,7 @@ impl<'a> ValueRow<'a> {
         self
     }
 
-    /// NULL.
+    /// A NULL, for an absent optional value.
     pub(crate) fn null(&mut self) -> &mut Self {
         match self.next() {
             Out::Sql(sql) => sql.push_str("NULL"),
