@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 /// A borrower's repayment ability on a date.
 #[derive(Debug, Clone)]
 pub struct Ability {
-    /// Borrower.
+    /// The borrower whose figures these are.
     pub borrower_id: String,
     /// `individual` or `company`.
     pub kind: String,

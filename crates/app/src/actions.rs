@@ -32,7 +32,7 @@ pub const OUTCOMES: &[&str] = &[
 /// A contact to log.
 #[derive(Debug, Clone)]
 pub struct ActionInput {
-    /// Case.
+    /// The case the contact is logged on; it must be open, and while placed only its agency may log.
     pub case_id: String,
     /// When it happened, with the offset it was given in.
     pub at: DateTime<FixedOffset>,

@@ -14,7 +14,7 @@ pub const KINDS: [&str; 3] = ["extension", "instalment_plan", "settlement"];
 /// What was asked.
 #[derive(Debug, Clone)]
 pub struct RequestInput {
-    /// Case.
+    /// The case the borrower asks on; it must be open.
     pub case_id: String,
     /// One of [`KINDS`].
     pub kind: String,

@@ -50,7 +50,7 @@ pub enum AuditError {
     Entry {
         /// The entry's kind.
         kind: String,
-        /// Why.
+        /// What in the facts has no canonical encoding, e.g. a number that is not an integer.
         source: EntryError,
     },
     /// The signing key file cannot be read or created.
@@ -58,7 +58,7 @@ pub enum AuditError {
     Key {
         /// The key file.
         path: String,
-        /// Why.
+        /// Why the key cannot be used: the file is unreadable or unwritable, or the key is malformed.
         source: KeyError,
     },
     /// A checkpoint could not be signed or checked.
@@ -91,7 +91,7 @@ pub enum AuditError {
     BadEntry {
         /// The row's number.
         seq: u64,
-        /// Why.
+        /// What in the stored bytes does not fit an entry's shape.
         source: EntryError,
     },
     /// No such case.
@@ -1514,7 +1514,7 @@ pub enum EvidenceProblem {
     Proof {
         /// The package file.
         file: String,
-        /// Why.
+        /// Which check failed: the checkpoint's signature, the entry's bytes or position, or a proof.
         source: arrears_audit::EvidenceError,
     },
 }

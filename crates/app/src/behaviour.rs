@@ -31,9 +31,9 @@ pub enum BehaviourError {
     /// `--from` after `--to`.
     #[error("--from {from} is after --to {to}")]
     Reversed {
-        /// Start.
+        /// The first business date asked for (`--from`).
         from: NaiveDate,
-        /// End.
+        /// The last business date asked for (`--to`).
         to: NaiveDate,
     },
     /// No closed business date yet.
@@ -45,9 +45,9 @@ pub enum BehaviourError {
          pick an earlier range or run the batch further"
     )]
     NoOutcomes {
-        /// Start.
+        /// The first business date of the training range.
         from: NaiveDate,
-        /// End.
+        /// The last business date of the training range.
         to: NaiveDate,
         /// Outcome window.
         days: u64,

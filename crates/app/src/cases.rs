@@ -26,7 +26,7 @@ pub struct CaseLoanView {
     pub as_of: Option<NaiveDate>,
     /// Days past due.
     pub dpd: u32,
-    /// Bucket.
+    /// The loan's delinquency bucket (M0…M7+ by default) on `as_of`.
     pub bucket: String,
     /// Five-class.
     pub five_class: String,
@@ -39,7 +39,7 @@ pub struct CaseLoanView {
 /// A promise to pay as shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PtpView {
-    /// Id.
+    /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
     pub ptp_id: String,
     /// Date promised.
     pub promised_on: NaiveDate,
@@ -167,13 +167,13 @@ pub enum ProductError {
         option: &'static str,
         /// As given.
         spec: String,
-        /// Why.
+        /// What is wrong with it, e.g. a DPD it leaves uncovered.
         reason: String,
     },
     /// Negative tolerance.
     #[error("--tolerance-minor must not be negative")]
     Tolerance,
-    /// Storage.
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The audit entry could not be recorded (nothing was saved).

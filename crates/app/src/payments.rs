@@ -31,7 +31,7 @@ pub enum PaymentError {
     BeforeDisbursement {
         /// Value date.
         date: NaiveDate,
-        /// Loan.
+        /// The loan the payment was for.
         loan: String,
         /// Disbursement date.
         disbursed: NaiveDate,
@@ -41,7 +41,7 @@ pub enum PaymentError {
     Future {
         /// Value date.
         date: NaiveDate,
-        /// Today.
+        /// Today, by the caller's clock; a value date may not be later.
         today: NaiveDate,
     },
     /// Empty or malformed id.
@@ -50,7 +50,7 @@ pub enum PaymentError {
     /// Same id, other fields.
     #[error("payment {0} already exists with a different loan, date, amount or channel; nothing was changed")]
     Conflict(String),
-    /// Storage.
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Refreshing failed after the payment was stored.
@@ -72,7 +72,7 @@ pub struct NewPayment<'a> {
     pub paid_on: NaiveDate,
     /// Amount in major units, e.g. "1234.56".
     pub amount: &'a str,
-    /// Channel.
+    /// Where the payment came from (bank, counter, app, …).
     pub channel: &'a str,
 }
 

@@ -82,15 +82,15 @@ fn role_names() -> String {
 /// A user as listed (no password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserView {
-    /// Id.
+    /// The user's number, given by the database when the user is added.
     pub user_id: i64,
     /// Login name.
     pub name: String,
-    /// Role.
+    /// The role's name: collector, supervisor, legal, risk_analyst, agency, auditor or admin.
     pub role: String,
     /// Agency of an agency user.
     pub agency: Option<String>,
-    /// Team.
+    /// The team of a collector or supervisor; with the role it decides whose cases they see.
     pub team: Option<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -107,7 +107,7 @@ pub struct NewUser<'a> {
     pub role: &'a str,
     /// Agency of an agency user.
     pub agency: Option<&'a str>,
-    /// Team.
+    /// The team of a collector or supervisor (with the role it decides whose cases they see); blank for none.
     pub team: Option<&'a str>,
     /// The password (hashed with argon2id before it is stored).
     pub password: &'a str,
@@ -222,7 +222,7 @@ const DUMMY_HASH: &str =
 /// A borrower with its identity data, masked unless [`BorrowerView::masked`] is false.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BorrowerView {
-    /// Id.
+    /// The borrower's id, as imported.
     pub borrower_id: String,
     /// `individual` or `company`.
     pub kind: String,
@@ -230,7 +230,7 @@ pub struct BorrowerView {
     pub name: String,
     /// ID number.
     pub national_id: String,
-    /// Phone.
+    /// The borrower's phone number, masked unless [`BorrowerView::masked`] is false.
     pub phone: String,
     /// E-mail.
     pub email: String,
@@ -242,20 +242,20 @@ pub struct BorrowerView {
     pub masked: bool,
     /// When the retention purge removed the personal data.
     pub purged_on: Option<NaiveDate>,
-    /// Contacts.
+    /// The borrower's guarantors and other contacts, masked like the borrower.
     pub contacts: Vec<ContactView>,
 }
 
 /// A contact, masked like its borrower.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactView {
-    /// Id.
+    /// The contact's id, as imported; an action on the contact names it as the party.
     pub contact_id: String,
     /// Relation to the borrower.
     pub relation: String,
-    /// Name.
+    /// The contact's name, never masked; empty once purged.
     pub name: String,
-    /// Phone.
+    /// The contact's phone number, masked like the borrower's.
     pub phone: String,
     /// E-mail.
     pub email: String,

@@ -30,7 +30,7 @@ pub struct TotalsRow {
     pub group: String,
     /// Currency code.
     pub currency: String,
-    /// Loans.
+    /// Loans in the group on the date.
     pub loans: i64,
     /// Loans with DPD > 0.
     pub overdue_loans: i64,

@@ -109,7 +109,7 @@ pub enum RestrictionError {
     AlreadyLifted {
         /// The restriction.
         id: i64,
-        /// When.
+        /// The date from which it no longer applies.
         on: NaiveDate,
     },
     /// A stored restriction arrears could not have written.

@@ -26,7 +26,7 @@ pub struct OverdueView {
 /// One installment with what has been paid against it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstallmentView {
-    /// Number.
+    /// The installment's number in the schedule, from 1.
     pub seq: u32,
     /// Due date.
     pub due_on: NaiveDate,
@@ -57,20 +57,20 @@ pub struct AllocationView {
     pub seq: Option<u32>,
     /// `penalty`, `fee`, `interest`, `principal` or `credit`.
     pub component: &'static str,
-    /// Amount.
+    /// The part of the payment allocated here, in major units.
     pub amount: String,
 }
 
 /// A payment and how the waterfall allocated it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentView {
-    /// Id.
+    /// The payment's id; recording the same payment again changes nothing.
     pub payment_id: String,
     /// Value date.
     pub paid_on: NaiveDate,
-    /// Amount.
+    /// The amount received, in major units.
     pub amount: String,
-    /// Channel.
+    /// Where the payment came from (bank, counter, app, …), as recorded.
     pub channel: String,
     /// Allocation; empty for payments after the date.
     pub allocation: Vec<AllocationView>,
@@ -83,11 +83,11 @@ pub struct LoanView {
     pub loan_id: String,
     /// Borrower id.
     pub borrower_id: String,
-    /// Product.
+    /// The loan's product code, whose rules give the tolerance, buckets and five-class thresholds.
     pub product: String,
     /// Currency code.
     pub currency: String,
-    /// Method.
+    /// Repayment method: `annuity`, `equal_principal`, `interest_only` or `bullet`.
     pub method: &'static str,
     /// Original principal.
     pub principal: String,

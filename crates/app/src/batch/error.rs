@@ -22,15 +22,15 @@ pub enum BatchError {
     TooFarAhead {
         /// Requested date.
         date: NaiveDate,
-        /// Today.
+        /// Today, by the caller's clock; a run may end at most 365 days after it.
         today: NaiveDate,
     },
     /// `--from` after `--to`.
     #[error("--from {from} is after --to {to}")]
     Reversed {
-        /// Start.
+        /// The first business date asked for (`--from`).
         from: NaiveDate,
-        /// End.
+        /// The last business date asked for (`--to`).
         to: NaiveDate,
     },
     /// A shard spec that names no shard.
