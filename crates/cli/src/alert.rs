@@ -64,9 +64,9 @@ pub enum AlertCommand {
 /// Language of the text output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Lang {
-    /// 中文.
+    /// Chinese headings and figure names (the default).
     Zh,
-    /// English.
+    /// English headings; figures named by their code.
     En,
 }
 

@@ -108,12 +108,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Loans.
+    /// Loans: one loan's schedule, payments and delinquency on a date.
     Loan {
         #[command(subcommand)]
         command: LoanCommand,
     },
-    /// Payments.
+    /// Payments: record one by hand.
     Payment {
         #[command(subcommand)]
         command: PaymentCommand,
@@ -128,7 +128,7 @@ enum Command {
         #[command(subcommand)]
         command: ProductCommand,
     },
-    /// Reports.
+    /// Reports from the figures the batch stored.
     Report {
         #[command(subcommand)]
         command: ReportCommand,

@@ -25,7 +25,7 @@ pub enum UserCommand {
         /// The agency an agency user works for (required for, and only for, role agency).
         #[arg(long)]
         agency: Option<String>,
-        /// Team.
+        /// The team of a collector or supervisor; with the role it decides whose cases they see.
         #[arg(long)]
         team: Option<String>,
         /// Read the password from the first line of standard input (required: never on the command line).

@@ -110,10 +110,10 @@ pub enum CollectorCommand {
     Add {
         /// Collector id.
         id: String,
-        /// Name.
+        /// The collector's name as people see it.
         #[arg(long)]
         name: String,
-        /// Team.
+        /// The collector's team; its collectors and supervisor see the cases allocated to the collector.
         #[arg(long, default_value = "default")]
         team: String,
         /// Call, visit and guarantor tasks a day.
@@ -150,7 +150,7 @@ pub enum AgencyCommand {
     Add {
         /// Agency id (the name strategies use in `agency = "…"`).
         id: String,
-        /// Name.
+        /// The agency's name as people see it.
         #[arg(long)]
         name: String,
         /// Commission on recoveries, a decimal fraction (0.15 is 15%).

@@ -27,9 +27,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct User {
     /// Login name (a collector's is its collector id).
     pub name: String,
-    /// Role.
+    /// The user's role, which decides what they may do and which cases they see.
     pub role: Role,
-    /// Team.
+    /// The user's team; for a collector or supervisor it decides which collectors' cases they see.
     pub team: Option<String>,
     /// Agency of an agency user.
     pub agency: Option<String>,

@@ -3,9 +3,9 @@
 /// A language of the workbench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
-    /// 简体中文.
+    /// Simplified Chinese, the default: any code but `en`.
     Zh,
-    /// English.
+    /// English, for the code `en`.
     En,
 }
 

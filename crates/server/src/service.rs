@@ -76,11 +76,11 @@ pub async fn business_date(state: &AppState) -> Result<NaiveDate, Error> {
 pub struct Me {
     /// Login name.
     pub name: String,
-    /// Role.
+    /// The user's role name (collector, supervisor, legal, …).
     pub role: String,
-    /// Team.
+    /// The user's team, if any; it decides which collectors' cases they see.
     pub team: Option<String>,
-    /// Agency.
+    /// The agency an agency user works for; they see only the cases placed with it.
     pub agency: Option<String>,
     /// zh or en.
     pub lang: String,
@@ -121,23 +121,23 @@ pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueLine>, Erro
 /// One line of a case list.
 #[derive(Debug, Serialize)]
 pub struct CaseItem {
-    /// Case.
+    /// The case's id, `C-{borrower}-{opening date}`.
     pub case_id: String,
-    /// Borrower.
+    /// The borrower the case collects from.
     pub borrower_id: String,
-    /// Name.
+    /// The borrower's name ('' once purged).
     pub borrower_name: String,
-    /// Opened.
+    /// The business date the case opened: the first date one of its loans was delinquent.
     pub opened_on: NaiveDate,
-    /// Status.
+    /// `open`, `closed` or `void`.
     pub status: String,
     /// Worst DPD.
     pub max_dpd: i64,
-    /// Segment.
+    /// The strategy segment the case was in on the last batch run.
     pub segment: Option<String>,
-    /// Hold.
+    /// The case's hold (`dispute`, `deceased`, `bankrupt`), under which contact steps stop.
     pub hold: Option<String>,
-    /// Collector.
+    /// The collector the case is allocated to, if any.
     pub collector: Option<String>,
     /// Agency it is placed with.
     pub placed_with: Option<String>,
@@ -262,7 +262,7 @@ pub struct ActionForm {
     pub party: String,
     /// Outcome code.
     pub outcome: String,
-    /// Note.
+    /// The collector's note; one that breaks a blocking content rule is refused, and nothing is saved.
     #[serde(default)]
     pub note: String,
     /// Promise amount (major units), with outcome promise_to_pay.
@@ -336,7 +336,7 @@ pub struct ArrangementForm {
     /// Months (extension, instalment plan).
     #[serde(default)]
     pub months: Option<String>,
-    /// Note.
+    /// Why the borrower asks, in the collector's words.
     #[serde(default)]
     pub note: String,
 }
@@ -550,15 +550,15 @@ pub async fn users(state: &AppState, user: &User) -> Result<Vec<UserView>, Error
 pub struct UserForm {
     /// Login name.
     pub name: String,
-    /// Role.
+    /// The role's name: collector, supervisor, legal, risk_analyst, agency, auditor or admin.
     pub role: String,
     /// Agency (agency users).
     #[serde(default)]
     pub agency: Option<String>,
-    /// Team.
+    /// The team of a collector or supervisor (with the role it decides whose cases they see); blank for none.
     #[serde(default)]
     pub team: Option<String>,
-    /// Password.
+    /// The password, at least 8 characters; only its argon2id hash is stored.
     pub password: String,
 }
 
@@ -628,9 +628,9 @@ pub async fn check_strategy(
 pub struct CollectorForm {
     /// Id (also the collector's user name).
     pub collector_id: String,
-    /// Name.
+    /// The collector's name as people see it.
     pub name: String,
-    /// Team.
+    /// The collector's team; its collectors and supervisor see the cases allocated to the collector.
     pub team: String,
     /// Calls, visits and guarantor tasks a day.
     pub capacity: String,
@@ -668,9 +668,9 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
 /// An agency as a form or JSON body gives it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AgencyForm {
-    /// Id.
+    /// The agency's id: what a strategy's placement step names and an agency user's `agency` holds.
     pub agency_id: String,
-    /// Name.
+    /// The agency's name as people see it.
     pub name: String,
     /// Commission on recoveries, a fraction ("0.15").
     pub commission: String,
