@@ -4,10 +4,8 @@
 use arrears_core::{Amount, Payment, PaymentId};
 use arrears_store::loan_state;
 use arrears_store::payments::{self as store, Recorded};
-use arrears_store::{Db, DbUrl, StoreError};
+use arrears_store::{Db, DbUrl, StoreError, Tx};
 use chrono::NaiveDate;
-
-use arrears_store::Tx;
 
 use crate::audit::Clock;
 use crate::batch::{BatchError, Refresh};

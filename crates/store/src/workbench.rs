@@ -339,7 +339,7 @@ pub struct QueueHealth {
     pub unallocated_tasks: i64,
     /// Open cases with no collector and no agency.
     pub unallocated_cases: i64,
-    /// Promises: pending, kept, broken.
+    /// Promises to pay still pending.
     pub ptp_pending: i64,
     /// Kept promises.
     pub ptp_kept: i64,

@@ -9,23 +9,30 @@ mod report;
 mod run;
 mod shard;
 
-// The phases, in the order of the daily cycle.
-/// Step 4: early-warning alerts.
-pub mod alerts;
-/// Step 6: queue tasks allocated to collectors.
-mod allocation;
-/// Step 3: cases opened, closed or voided.
-mod cases;
-/// Step 7: portfolio figures and the date's `done` mark.
-mod figures;
+// The phases, in the order of the daily cycle (blank lines keep rustfmt from sorting them).
 /// Steps 1–2: payments allocated, each loan evaluated, snapshots stored.
 pub mod loans;
+
 /// Step 3: promises to pay judged kept or broken.
 mod promises;
+
+/// Step 3: cases opened, closed or voided.
+mod cases;
+
 /// Step 4: behaviour scores.
 pub mod scores;
+
+/// Step 4: early-warning alerts.
+pub mod alerts;
+
 /// Step 5: strategies decide, tasks and messages are made.
 pub mod treatment;
+
+/// Step 6: queue tasks allocated to collectors.
+mod allocation;
+
+/// Step 7: portfolio figures and the date's `done` mark.
+mod figures;
 
 pub use error::BatchError;
 pub(crate) use error::joined;
