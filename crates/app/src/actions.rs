@@ -154,7 +154,7 @@ pub async fn log(
                 .map_err(|e| ActionError::Promise(e.to_string()))?;
             let amount = Amount::parse(amount, currency)
                 .map_err(|e| ActionError::Promise(format!("--ptp-amount {amount:?}: {e}")))?;
-            if amount.0 <= 0 {
+            if amount.minor() <= 0 {
                 return Err(ActionError::Promise("--ptp-amount must be more than zero".into()));
             }
             if *due < on {
@@ -168,7 +168,7 @@ pub async fn log(
                 ),
                 promised_on: on,
                 due_on: *due,
-                amount: amount.0,
+                amount: amount.minor(),
                 currency: currency.code().to_string(),
             })
         }

@@ -72,7 +72,7 @@ pub async fn request(
         .map_err(|e| ArrangementError::Invalid(e.to_string()))?;
     let amount = Amount::parse(input.amount.trim(), currency)
         .map_err(|e| ArrangementError::Invalid(format!("amount {:?}: {e}", input.amount)))?;
-    if amount.0 < 0 {
+    if amount.minor() < 0 {
         return Err(ArrangementError::Invalid("amount must not be negative".into()));
     }
     let months = match (input.kind.as_str(), input.months) {
@@ -89,7 +89,7 @@ pub async fn request(
         request_id: format!("AR:{}:{}", case.case_id, now),
         case_id: case.case_id.clone(),
         kind: input.kind,
-        amount: amount.0,
+        amount: amount.minor(),
         currency: currency.code().to_string(),
         months,
         note: input.note,

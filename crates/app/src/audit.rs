@@ -254,12 +254,12 @@ fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
         s.dpd,
         s.bucket,
         s.five_class.as_str(),
-        s.overdue.principal.0,
-        s.overdue.interest.0,
-        s.overdue.fee.0,
-        s.overdue.penalty.0,
-        s.outstanding_principal.0,
-        s.credit.0
+        s.overdue.principal.minor(),
+        s.overdue.interest.minor(),
+        s.overdue.fee.minor(),
+        s.overdue.penalty.minor(),
+        s.outstanding_principal.minor(),
+        s.credit.minor()
     );
 }
 
@@ -331,7 +331,7 @@ pub fn case_events(
                     .entity(format!("case:{case_id}"))
                     .fact("business_date", date.to_string());
                 if let Some(o) = before.get(case_id.as_str()) {
-                    e = e.entity(format!("borrower:{}", o.borrower_id)).fact("was", o.status.clone());
+                    e = e.entity(format!("borrower:{}", o.borrower_id)).fact("was", o.status.as_str());
                 }
                 e
             }
@@ -356,8 +356,8 @@ pub fn ptp_event(date: NaiveDate, ptp: &PtpRow, status: PtpStatus, paid: Amount)
         .fact("was", ptp.status.as_str())
         .fact("promised_on", ptp.promise.promised_on.to_string())
         .fact("due_on", ptp.promise.due_on.to_string())
-        .fact("amount_minor", ptp.promise.amount.0)
-        .fact("paid_minor", paid.0)
+        .fact("amount_minor", ptp.promise.amount.minor())
+        .fact("paid_minor", paid.minor())
         .fact("currency", ptp.currency.as_str())
 }
 
@@ -396,7 +396,7 @@ pub fn payment_event(p: &arrears_core::Payment, currency: &str, import_id: i64) 
         .entity(format!("payment:{}", p.id.as_str()))
         .fact("import_id", import_id)
         .fact("paid_on", p.paid_on.to_string())
-        .fact("amount_minor", p.amount.0)
+        .fact("amount_minor", p.amount.minor())
         .fact("currency", currency)
         .fact("channel", p.channel.clone())
 }
@@ -1664,13 +1664,13 @@ mod tests {
             bucket_rank: u32::from(dpd > 0),
             five_class: if dpd == 0 { FiveClass::Normal } else { FiveClass::SpecialMention },
             overdue: Overdue {
-                principal: Amount(principal),
-                interest: Amount(7),
-                fee: Amount(0),
-                penalty: Amount(1),
+                principal: Amount::from_minor(principal),
+                interest: Amount::from_minor(7),
+                fee: Amount::from_minor(0),
+                penalty: Amount::from_minor(1),
             },
-            outstanding_principal: Amount(100_000),
-            credit: Amount(0),
+            outstanding_principal: Amount::from_minor(100_000),
+            credit: Amount::from_minor(0),
         }
     }
 

@@ -79,7 +79,7 @@ impl std::ops::Deref for CaseView {
 }
 
 fn money(code: &str, a: arrears_core::Amount) -> String {
-    Currency::from_code(code).map_or_else(|_| a.0.to_string(), |c| a.format(c))
+    Currency::from_code(code).map_or_else(|_| a.minor().to_string(), |c| a.format(c))
 }
 
 /// One case with its loans and promises; `None` if there is no such case.

@@ -727,7 +727,7 @@ fn report_conflicts(
                 .map_or(Currency::CNY, |i| currency_of_line[i].1);
             for v in [&mut c.stored, &mut c.incoming] {
                 if let Value::Int(minor) = v {
-                    *v = Value::Text(Amount(*minor).format(cur));
+                    *v = Value::Text(Amount::from_minor(*minor).format(cur));
                 }
             }
         }
@@ -1169,8 +1169,8 @@ async fn check_imported_schedules(
                         "principal",
                         format!(
                             "installments of loan {id} sum to {}, not the loan's principal {}",
-                            Amount(sum_minor).format(c),
-                            Amount(principal_minor).format(c)
+                            Amount::from_minor(sum_minor).format(c),
+                            Amount::from_minor(principal_minor).format(c)
                         ),
                     );
                 }

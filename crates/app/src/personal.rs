@@ -86,8 +86,8 @@ pub struct UserView {
     pub user_id: i64,
     /// Login name.
     pub name: String,
-    /// The role's name: collector, supervisor, legal, risk_analyst, agency, auditor or admin.
-    pub role: String,
+    /// The user's role (written collector, supervisor, legal, risk_analyst, agency, auditor or admin).
+    pub role: Role,
     /// Agency of an agency user.
     pub agency: Option<String>,
     /// The team of a collector or supervisor; with the role it decides whose cases they see.
@@ -123,14 +123,7 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>, at: &At, actor: &str) -> Result<
     let team = u.team.map(str::trim).filter(|t| !t.is_empty());
     access::check_new_user(u.name, role, agency, u.password)?;
     let hash = hash_password(u.password)?;
-    let new = people::NewUser {
-        name: u.name,
-        role: role.as_str(),
-        agency,
-        team,
-        password_hash: &hash,
-        created_at: now,
-    };
+    let new = people::NewUser { name: u.name, role, agency, team, password_hash: &hash, created_at: now };
     let mut tx = db.begin().await?;
     let user_id = people::add_user_tx(&mut tx, &new).await?;
     // Never the password or its hash: the log is kept for good, and a hash can be attacked.
@@ -145,7 +138,7 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>, at: &At, actor: &str) -> Result<
     Ok(UserView {
         user_id,
         name: u.name.to_string(),
-        role: role.as_str().to_string(),
+        role,
         agency: agency.map(str::to_string),
         team: team.map(str::to_string),
         created_at: now.to_string(),
@@ -188,7 +181,7 @@ fn password_matches(password: &str, hash: &str) -> bool {
 /// The user named, if the password is theirs and they are not disabled, with their role.
 pub async fn authenticate(db: &Db, name: &str, password: &str) -> Result<Role, PersonalDataError> {
     let user = authenticate_user(db, name, password).await?;
-    user.role.parse().map_err(|_| PersonalDataError::UnknownRole(user.role.clone()))
+    Ok(user.role)
 }
 
 /// The stored user named, if the password is theirs and they are not disabled. An unknown

@@ -130,7 +130,7 @@ pub async fn portfolio(db: &Db, date: NaiveDate) -> Result<PortfolioView, Report
                 loans: r.loans,
                 balance: r.balance.format(c),
                 loan_rate: percent(r.loans, loans),
-                balance_rate: percent(r.balance.0, balance.0),
+                balance_rate: percent(r.balance.minor(), balance.minor()),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -119,8 +119,8 @@ pub async fn agency_report(db: &Db) -> Result<Vec<AgencyReport>, StaffError> {
         let commission =
             arrears_core::money::div_round_half_up(i128::from(f.recovered_minor) * num, den) as i64;
         out.push(AgencyReport {
-            recovered: Amount(f.recovered_minor).format(currency),
-            commission: Amount(commission).format(currency),
+            recovered: Amount::from_minor(f.recovered_minor).format(currency),
+            commission: Amount::from_minor(commission).format(currency),
             figures: f,
         });
     }

@@ -92,7 +92,8 @@ pub async fn run(db: &str, cmd: StrategyCommand) -> Result<()> {
                     r.cases,
                     r.cured,
                     rate,
-                    arrears_core::Amount(r.recovered_minor).format(arrears_core::Currency::from_code("CNY")?),
+                    arrears_core::Amount::from_minor(r.recovered_minor)
+                        .format(arrears_core::Currency::from_code("CNY")?),
                     r.contacts
                 );
             }

@@ -254,7 +254,7 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
             let k = i as u64 % 10;
             // c breaks while a's alert may still be open; b after those alerts were closed.
             for (n, due) in [("a", plus(d0, 2 + k)), ("c", plus(d0, 4 + k)), ("b", plus(d0, 15 + k))] {
-                let p = Promise { promised_on: plus(d0, 1), due_on: due, amount: Amount(100) };
+                let p = Promise { promised_on: plus(d0, 1), due_on: due, amount: Amount::from_minor(100) };
                 arrears_store::ptps::add_ptp(&mut tx, &format!("T{i}{n}"), &c[0], &c[2], &p).await.unwrap();
             }
         }

@@ -194,7 +194,7 @@ fn figure(
 }
 
 fn i(a: Amount) -> i128 {
-    i128::from(a.0)
+    i128::from(a.minor())
 }
 
 /// The company figures on `date`: from the latest statement ending on or before it and,
@@ -361,7 +361,7 @@ pub fn individual(b: &Behaviour, date: NaiveDate) -> Vec<Figure> {
     let due: Vec<&InstallmentRecord> = b.installments.iter().filter(|r| r.due_on < date).collect();
     let n = due.len() as i64;
     let on_time = due.iter().filter(|r| r.settled_on.is_some_and(|s| s <= r.due_on)).count() as i64;
-    let partial = due.iter().filter(|r| r.paid.0 > 0 && r.paid < r.due).count() as i64;
+    let partial = due.iter().filter(|r| r.paid.minor() > 0 && r.paid < r.due).count() as i64;
     let settled: Vec<i64> =
         due.iter().filter_map(|r| r.settled_on.map(|s| (s - r.due_on).num_days().max(0))).collect();
     let d = Some(date);
@@ -454,14 +454,14 @@ mod tests {
     fn st(end: &str, ca: i64, cl: i64, inv: i64, rev: i64) -> Statement {
         Statement {
             period_end: day(end),
-            current_assets: Amount(ca),
-            current_liabilities: Amount(cl),
-            inventory: Amount(inv),
-            total_assets: Amount(1000),
-            total_liabilities: Amount(600),
-            revenue: Amount(rev),
-            net_income: Amount(rev / 10),
-            operating_cash_flow: Amount(-50),
+            current_assets: Amount::from_minor(ca),
+            current_liabilities: Amount::from_minor(cl),
+            inventory: Amount::from_minor(inv),
+            total_assets: Amount::from_minor(1000),
+            total_liabilities: Amount::from_minor(600),
+            revenue: Amount::from_minor(rev),
+            net_income: Amount::from_minor(rev / 10),
+            operating_cash_flow: Amount::from_minor(-50),
         }
     }
 
@@ -510,10 +510,10 @@ mod tests {
         let q = find(&f, "quick_ratio").unwrap();
         let names: Vec<&str> = q.inputs.iter().map(|i| i.name).collect();
         assert_eq!(names, ["current_assets", "inventory", "current_liabilities"]);
-        assert_eq!(q.inputs[1].value, InputValue::Money(Amount(50)));
+        assert_eq!(q.inputs[1].value, InputValue::Money(Amount::from_minor(50)));
         assert_eq!(q.period_end, Some(day("2025-12-31")));
         let mut zero_rev = st("2025-12-31", 300, 200, 50, 0);
-        zero_rev.total_assets = Amount(0);
+        zero_rev.total_assets = Amount::from_minor(0);
         let f = company(&[zero_rev], day("2026-01-05"));
         assert_eq!(value(&f, "net_margin"), Err(Missing::ZeroDenominator("revenue")));
         assert_eq!(value(&f, "debt_to_assets"), Err(Missing::ZeroDenominator("total_assets")));
@@ -569,8 +569,8 @@ mod tests {
     fn inst(due: &str, due_amt: i64, paid: i64, settled: Option<&str>) -> InstallmentRecord {
         InstallmentRecord {
             due_on: day(due),
-            due: Amount(due_amt),
-            paid: Amount(paid),
+            due: Amount::from_minor(due_amt),
+            paid: Amount::from_minor(paid),
             settled_on: settled.map(day),
         }
     }
@@ -607,12 +607,18 @@ mod tests {
         assert_eq!(value(&f, "payment_regularity"), Err(Missing::NoEvents("installments due")));
         assert_eq!(value(&f, "avg_days_due_to_payment"), Err(Missing::NoEvents("paid installments")));
         assert_eq!(value(&f, "promise_keep_rate"), Err(Missing::NoEvents("judged promises")));
-        let b = Behaviour { credit_line: Some((Amount(0), Amount(10))), ..Behaviour::default() };
+        let b = Behaviour {
+            credit_line: Some((Amount::from_minor(0), Amount::from_minor(10))),
+            ..Behaviour::default()
+        };
         assert_eq!(
             value(&individual(&b, day("2026-05-10")), "utilisation"),
             Err(Missing::ZeroDenominator("credit_limit"))
         );
-        let b = Behaviour { credit_line: Some((Amount(1000), Amount(250))), ..Behaviour::default() };
+        let b = Behaviour {
+            credit_line: Some((Amount::from_minor(1000), Amount::from_minor(250))),
+            ..Behaviour::default()
+        };
         assert_eq!(value(&individual(&b, day("2026-05-10")), "utilisation"), Ok(dec("0.25")));
     }
 

@@ -214,8 +214,8 @@ impl BorrowerHistory {
             if let Some(s) = l.snapshot_on(on) {
                 f.dpd = f.dpd.max(i64::from(s.dpd));
                 if s.active {
-                    outstanding += s.outstanding_principal.0;
-                    disbursed += l.principal.0;
+                    outstanding += s.outstanding_principal.minor();
+                    disbursed += l.principal.minor();
                 }
             }
             // The window opens with the snapshot in force at its start.
@@ -427,8 +427,8 @@ impl KeptBorrower {
             let (s, t) = (&l.snapshot, &l.track);
             f.dpd = f.dpd.max(i64::from(s.dpd));
             if s.active {
-                outstanding += s.outstanding_principal.0;
-                disbursed += l.principal.0;
+                outstanding += s.outstanding_principal.minor();
+                disbursed += l.principal.minor();
             }
             // Peaks fall with time: the first one still in force in the window is its worst.
             let worst = t.peaks.iter().find(|m| m.until.is_none_or(|u| u > start)).map_or(0, |m| m.dpd);
@@ -510,7 +510,7 @@ mod tests {
             as_of: d(on),
             dpd,
             bucket_rank: rank,
-            outstanding_principal: Amount(5_000),
+            outstanding_principal: Amount::from_minor(5_000),
             active: true,
         }
     }
@@ -524,7 +524,7 @@ mod tests {
     fn borrower() -> BorrowerHistory {
         BorrowerHistory {
             loans: vec![LoanHistory {
-                principal: Amount(10_000),
+                principal: Amount::from_minor(10_000),
                 installments: vec![
                     inst("2026-01-01", Some("2026-01-01")),
                     inst("2026-02-01", Some("2026-02-11")),
@@ -532,9 +532,9 @@ mod tests {
                     inst("2026-04-01", None),
                 ],
                 payments: vec![
-                    (d("2026-01-01"), Amount(1_000)),
-                    (d("2026-02-11"), Amount(1_010)),
-                    (d("2026-03-05"), Amount(300)),
+                    (d("2026-01-01"), Amount::from_minor(1_000)),
+                    (d("2026-02-11"), Amount::from_minor(1_010)),
+                    (d("2026-03-05"), Amount::from_minor(300)),
                 ],
                 snapshots: vec![
                     snap("2025-10-01", 0),
@@ -602,7 +602,7 @@ mod tests {
         // Past due before the window opened and cured inside it: one cure, and the old DPD counts.
         let b = BorrowerHistory {
             loans: vec![LoanHistory {
-                principal: Amount(1),
+                principal: Amount::from_minor(1),
                 snapshots: vec![snap("2026-01-01", 20), snap("2026-04-15", 0)],
                 ..LoanHistory::default()
             }],
@@ -619,15 +619,19 @@ mod tests {
     fn utilisation_pools_active_loans() {
         let mut paid = snap("2026-01-01", 0);
         paid.active = false;
-        paid.outstanding_principal = Amount(0);
+        paid.outstanding_principal = Amount::from_minor(0);
         let b = BorrowerHistory {
             loans: vec![
                 LoanHistory {
-                    principal: Amount(10_000),
+                    principal: Amount::from_minor(10_000),
                     snapshots: vec![snap("2026-01-01", 0)],
                     ..Default::default()
                 },
-                LoanHistory { principal: Amount(90_000), snapshots: vec![paid], ..Default::default() },
+                LoanHistory {
+                    principal: Amount::from_minor(90_000),
+                    snapshots: vec![paid],
+                    ..Default::default()
+                },
             ],
             ..BorrowerHistory::default()
         };
@@ -667,7 +671,7 @@ mod tests {
             borrower_id: BorrowerId::new("B1").unwrap(),
             product: "p".into(),
             currency: crate::Currency::from_code("CNY").unwrap(),
-            principal: Amount(300_000),
+            principal: Amount::from_minor(300_000),
             annual_rate: "0".parse().unwrap(),
             term_months: 3,
             disbursed_on: d("2026-01-01"),
@@ -680,7 +684,7 @@ mod tests {
             id: PaymentId::new(id).unwrap(),
             loan_id: loan.id.clone(),
             paid_on: d(on),
-            amount: Amount(amount),
+            amount: Amount::from_minor(amount),
             channel: "bank".into(),
         };
         let payments = vec![pay("P1", "2026-02-01", 100_000), pay("P2", "2026-03-10", 100_000)];
@@ -773,7 +777,7 @@ mod tests {
             borrower_id: BorrowerId::new("B1").unwrap(),
             product: "p".into(),
             currency: crate::Currency::from_code("CNY").unwrap(),
-            principal: Amount(300_000),
+            principal: Amount::from_minor(300_000),
             annual_rate: rate.parse().unwrap(),
             term_months: term,
             disbursed_on: on,
@@ -788,7 +792,7 @@ mod tests {
             id: crate::book::PaymentId::new(format!("{}-P{k}", loan.id.as_str())).unwrap(),
             loan_id: loan.id.clone(),
             paid_on: on,
-            amount: Amount(amount),
+            amount: Amount::from_minor(amount),
             channel: "bank".into(),
         }
     }

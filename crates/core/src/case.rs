@@ -8,6 +8,27 @@
 
 use chrono::NaiveDate;
 
+use crate::book::text_enum;
+
+text_enum!(
+    /// Where a collection case stands.
+    CaseStatus {
+        /// Some loan of the borrower is delinquent.
+        Open = "open",
+        /// Every loan cured; the case keeps its history.
+        Closed = "closed",
+        /// A backdated payment showed it should never have opened, but work was recorded on it.
+        Void = "void",
+    }
+);
+
+impl CaseStatus {
+    /// The status of a derived case: closed once it has a closing date.
+    pub fn of(closed_on: Option<NaiveDate>) -> CaseStatus {
+        if closed_on.is_some() { CaseStatus::Closed } else { CaseStatus::Open }
+    }
+}
+
 /// A run of business dates on which a loan was delinquent (DPD > 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spell {

@@ -220,7 +220,7 @@ mod tests {
     ) -> Vec<(NaiveDate, Snapshot)> {
         let days = 300;
         let s = generate(l).unwrap();
-        let rules = DelinquencyRules { tolerance: Amount(tolerance), ..Default::default() };
+        let rules = DelinquencyRules { tolerance: Amount::from_minor(tolerance), ..Default::default() };
         let w = Waterfall::default();
         let input = LoanInput { loan: l, schedule: &s, payments: ps, rules: &rules, waterfall: &w };
         let dates: Vec<NaiveDate> = (0..days).map(|k| from + chrono::Days::new(k as u64)).collect();
@@ -266,7 +266,7 @@ mod tests {
         // Overdue: every day.
         assert_eq!(bare.evaluate(d("2024-03-10")).1, Some(d("2024-03-11")));
         // Between due dates with nothing overdue: the day after the next due date.
-        let one = vec![pay("P1", "2024-02-29", s[0].principal.0 + s[0].interest.0)];
+        let one = vec![pay("P1", "2024-02-29", s[0].principal.minor() + s[0].interest.minor())];
         let paid = LoanInput { payments: &one, ..input };
         assert_eq!(paid.evaluate(d("2024-03-05")).1, Some(d("2024-04-01")));
     }

@@ -483,7 +483,7 @@ mod tests {
         let ps: Vec<Payment> =
             payments.iter().enumerate().map(|(i, (day, amt))| pay(&format!("P{i}"), day, *amt)).collect();
         let pos = replay(&l, &s, &ps, d(date), &Waterfall::default());
-        let rules = DelinquencyRules { tolerance: Amount(tolerance), ..Default::default() };
+        let rules = DelinquencyRules { tolerance: Amount::from_minor(tolerance), ..Default::default() };
         assess(&pos, l.disbursed_on, &rules, None).dpd
     }
 
@@ -607,13 +607,13 @@ mod tests {
         let s = generate(&l).unwrap();
         let pos = replay(&l, &s, &[], d("2024-03-20"), &Waterfall::default());
         let q = assess(&pos, l.disbursed_on, &DelinquencyRules::default(), None);
-        assert_eq!(q.overdue.principal, Amount(200_000));
-        assert_eq!(q.overdue.interest, Amount(3_000 + 2_000));
+        assert_eq!(q.overdue.principal, Amount::from_minor(200_000));
+        assert_eq!(q.overdue.interest, Amount::from_minor(3_000 + 2_000));
         // Penalty at 18%/360: 100000·0.0005·34 days + 100000·0.0005·5 days = 1700 + 250.
-        assert_eq!(q.overdue.penalty, Amount(1_950));
+        assert_eq!(q.overdue.penalty, Amount::from_minor(1_950));
         assert_eq!(q.installments.iter().map(|i| i.dpd).collect::<Vec<_>>(), vec![34, 5]);
         assert_eq!(q.status, LoanStatus::Active);
-        assert_eq!(q.outstanding_principal, Amount(300_000));
+        assert_eq!(q.outstanding_principal, Amount::from_minor(300_000));
         let before = replay(&l, &s, &[], d("2024-01-01"), &Waterfall::default());
         assert_eq!(
             assess(&before, l.disbursed_on, &DelinquencyRules::default(), None).status,

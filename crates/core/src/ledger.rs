@@ -293,7 +293,8 @@ impl Ledger {
             if ip.penalty_waived || days_between(ip.installment.due_on, date) <= self.grace_days {
                 continue;
             }
-            ip.penalty_charged = Amount(div_round_half_up(ip.penalty_num, self.penalty_den) as i64);
+            ip.penalty_charged =
+                Amount::from_minor(div_round_half_up(ip.penalty_num, self.penalty_den) as i64);
         }
     }
 
@@ -347,7 +348,7 @@ pub(crate) mod tests {
             id: PaymentId::new(id).unwrap(),
             loan_id: crate::book::LoanId::new("L1").unwrap(),
             paid_on: d(on),
-            amount: Amount(minor),
+            amount: Amount::from_minor(minor),
             channel: "bank".into(),
         }
     }
@@ -362,15 +363,15 @@ pub(crate) mod tests {
         let pos = replay(&l, &s, &[pay("P1", "2024-02-20", 50_000)], d("2024-02-20"), &Waterfall::default());
         // Penalty through 2024-02-19: 1000000 · 0.36/360 · 9 days = 9000.
         let i1 = &pos.installments[0];
-        assert_eq!(i1.paid_penalty, Amount(9_000));
-        assert_eq!(i1.paid_interest, Amount(30_000));
-        assert_eq!(i1.paid_principal, Amount(11_000));
+        assert_eq!(i1.paid_penalty, Amount::from_minor(9_000));
+        assert_eq!(i1.paid_interest, Amount::from_minor(30_000));
+        assert_eq!(i1.paid_principal, Amount::from_minor(11_000));
         assert_eq!(pos.credit, Amount::ZERO);
         let kinds: Vec<_> = pos.postings.iter().map(|p| p.component.unwrap()).collect();
         assert_eq!(kinds, vec![Component::Penalty, Component::Interest, Component::Principal]);
         // End of 2024-02-20: penalty accrues on the 989000 still unpaid for one more day.
-        assert_eq!(pos.installments[0].unpaid_penalty(), Amount(989));
-        assert_eq!(pos.installments[0].penalty_charged, Amount(9_989));
+        assert_eq!(pos.installments[0].unpaid_penalty(), Amount::from_minor(989));
+        assert_eq!(pos.installments[0].penalty_charged, Amount::from_minor(9_989));
     }
 
     #[test]
@@ -386,8 +387,8 @@ pub(crate) mod tests {
         // One day later: grace exceeded, penalty for the days from the due date: 500000·0.18/360·3 = 750.
         let late =
             replay(&l2, &s2, &[pay("P1", "2024-02-14", 500_750)], d("2024-03-01"), &Waterfall::default());
-        assert_eq!(late.installments[0].penalty_charged, Amount(750));
-        assert_eq!(late.installments[0].paid_penalty, Amount(750));
+        assert_eq!(late.installments[0].penalty_charged, Amount::from_minor(750));
+        assert_eq!(late.installments[0].paid_penalty, Amount::from_minor(750));
         assert!(late.installments[0].unpaid_contractual().is_zero());
         // Inside the grace days, nothing is charged yet.
         let inside = replay(&l2, &s2, &[], d("2024-02-12"), &Waterfall::default());
@@ -399,17 +400,17 @@ pub(crate) mod tests {
         let l = loan(RepaymentMethod::EqualPrincipal, 300_000, "0", 3, "2024-01-31");
         let s = generate(&l).unwrap();
         let pos = replay(&l, &s, &[pay("P1", "2024-02-29", 150_000)], d("2024-03-05"), &Waterfall::default());
-        assert_eq!(pos.installments[0].paid_principal, Amount(100_000));
-        assert_eq!(pos.credit, Amount(50_000));
+        assert_eq!(pos.installments[0].paid_principal, Amount::from_minor(100_000));
+        assert_eq!(pos.credit, Amount::from_minor(50_000));
         let later =
             replay(&l, &s, &[pay("P1", "2024-02-29", 150_000)], d("2024-03-31"), &Waterfall::default());
-        assert_eq!(later.installments[1].paid_principal, Amount(50_000));
+        assert_eq!(later.installments[1].paid_principal, Amount::from_minor(50_000));
         assert_eq!(later.credit, Amount::ZERO);
         assert!(later.postings.iter().any(|p| p.source == Source::Credit && p.seq == Some(2)));
         // A payment before the first due date is held as credit until then.
         let early =
             replay(&l, &s, &[pay("P0", "2024-02-10", 100_000)], d("2024-02-29"), &Waterfall::default());
-        assert_eq!(early.installments[0].paid_principal, Amount(100_000));
+        assert_eq!(early.installments[0].paid_principal, Amount::from_minor(100_000));
         assert_eq!(early.installments[0].settled_on, Some(d("2024-02-29")));
     }
 
@@ -424,7 +425,7 @@ pub(crate) mod tests {
         assert_eq!(pa.installments, pb.installments);
         assert_eq!(pa.postings.len(), pb.postings.len());
         let from_payments = pa.postings.iter().filter(|p| matches!(p.source, Source::Payment(_)));
-        assert_eq!(from_payments.map(|p| p.amount).sum::<Amount>(), Amount(120_000));
+        assert_eq!(from_payments.map(|p| p.amount).sum::<Amount>(), Amount::from_minor(120_000));
     }
 
     fn arb_payments() -> impl Strategy<Value = Vec<(u32, i64)>> {

@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for Currency {
 /// A signed count of minor units; its currency is known from context (the loan's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Amount(pub i64);
+pub struct Amount(i64);
 
 impl Amount {
     /// Zero minor units.

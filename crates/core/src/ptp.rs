@@ -59,13 +59,14 @@ impl Promise {
 
     /// The largest shortfall that still keeps the promise, rounded half-up to the minor unit.
     pub fn tolerance(&self) -> Amount {
-        let t = crate::money::div_round_half_up(i128::from(self.amount.0) * SHORTFALL_TOLERANCE_BP, 10_000);
-        Amount(i64::try_from(t).unwrap_or(0).max(0))
+        let t =
+            crate::money::div_round_half_up(i128::from(self.amount.minor()) * SHORTFALL_TOLERANCE_BP, 10_000);
+        Amount::from_minor(i64::try_from(t).unwrap_or(0).max(0))
     }
 
     /// Judges the promise at the end of `as_of`, given what was paid in its window.
     pub fn evaluate(&self, paid_in_window: Amount, as_of: NaiveDate) -> PtpStatus {
-        if paid_in_window.0 >= self.amount.0 - self.tolerance().0 {
+        if paid_in_window.minor() >= self.amount.minor() - self.tolerance().minor() {
             PtpStatus::Kept
         } else if self.due_on <= as_of {
             PtpStatus::Broken
@@ -83,7 +84,11 @@ mod tests {
     #[test]
     fn promise_table() {
         let d = |s: &str| parse_iso_date(s).unwrap();
-        let p = Promise { promised_on: d("2024-03-01"), due_on: d("2024-03-05"), amount: Amount(50_000) };
+        let p = Promise {
+            promised_on: d("2024-03-01"),
+            due_on: d("2024-03-05"),
+            amount: Amount::from_minor(50_000),
+        };
         // (what, paid, as_of, expected)
         let table = [
             ("nothing yet, before due", 0, "2024-03-03", PtpStatus::Pending),
@@ -97,12 +102,15 @@ mod tests {
             ("nothing after due", 0, "2024-03-06", PtpStatus::Broken),
         ];
         for (what, paid, as_of, want) in table {
-            assert_eq!(p.evaluate(Amount(paid), d(as_of)), want, "{what}");
+            assert_eq!(p.evaluate(Amount::from_minor(paid), d(as_of)), want, "{what}");
         }
         assert_eq!(p.window(d("2024-03-03")), (d("2024-03-01"), d("2024-03-03")));
         // Half-up: 1% of 12,345 fen is 123.45, tolerated 123; of 12,350 it is 123.5, tolerated 124.
-        let q = |a| Promise { amount: Amount(a), ..p }.tolerance();
-        assert_eq!((q(12_345), q(12_350), q(49), q(50)), (Amount(123), Amount(124), Amount(0), Amount(1)));
+        let q = |a| Promise { amount: Amount::from_minor(a), ..p }.tolerance();
+        assert_eq!(
+            (q(12_345), q(12_350), q(49), q(50)),
+            (Amount::from_minor(123), Amount::from_minor(124), Amount::from_minor(0), Amount::from_minor(1))
+        );
         assert_eq!(PtpStatus::parse("broken"), Some(PtpStatus::Broken));
     }
 }

@@ -99,7 +99,7 @@ pub enum ScheduleError {
 /// `amount · rate / 12`, rounded half-up: one month's interest.
 pub fn monthly_interest(amount: Amount, rate: Rate) -> Amount {
     let (num, den) = rate.as_fraction();
-    Amount(div_round_half_up(i128::from(amount.minor()) * num, den * 12) as i64)
+    Amount::from_minor(div_round_half_up(i128::from(amount.minor()) * num, den * 12) as i64)
 }
 
 /// Builds the contractual schedule of a loan from its terms.
@@ -142,7 +142,7 @@ pub fn generate(loan: &Loan) -> Result<Vec<Installment>, ScheduleError> {
             }
         }
         RepaymentMethod::EqualPrincipal => {
-            let part = Amount(div_round_half_up(i128::from(p.minor()), i128::from(n)) as i64);
+            let part = Amount::from_minor(div_round_half_up(i128::from(p.minor()), i128::from(n)) as i64);
             let mut balance = p;
             for k in 1..=n {
                 let interest = monthly_interest(balance, r);
@@ -160,8 +160,10 @@ pub fn generate(loan: &Loan) -> Result<Vec<Installment>, ScheduleError> {
         }
         RepaymentMethod::Bullet => {
             let (num, den) = r.as_fraction();
-            let interest =
-                Amount(div_round_half_up(i128::from(p.minor()) * num * i128::from(n), den * 12) as i64);
+            let interest = Amount::from_minor(div_round_half_up(
+                i128::from(p.minor()) * num * i128::from(n),
+                den * 12,
+            ) as i64);
             out.push(row(1, due(n)?, p, interest));
         }
     }
@@ -172,7 +174,7 @@ pub fn generate(loan: &Loan) -> Result<Vec<Installment>, ScheduleError> {
 pub fn annuity_payment(principal: Amount, rate: Rate, n: u32) -> Result<Amount, ScheduleError> {
     if rate.is_zero() {
         let q = div_round_half_up(i128::from(principal.minor()), i128::from(n));
-        return Ok(Amount(q as i64));
+        return Ok(Amount::from_minor(q as i64));
     }
     let r = rate.value() / Decimal::from(12);
     let growth = (Decimal::ONE + r).checked_powu(u64::from(n)).ok_or(ScheduleError::AnnuityOverflow)?;
@@ -184,7 +186,7 @@ pub fn annuity_payment(principal: Amount, rate: Rate, n: u32) -> Result<Amount, 
         .and_then(|x| x.checked_div(growth - Decimal::ONE))
         .ok_or(ScheduleError::AnnuityOverflow)?;
     let rounded = value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-    rounded.to_i64().map(Amount).ok_or(ScheduleError::AnnuityOverflow)
+    rounded.to_i64().map(Amount::from_minor).ok_or(ScheduleError::AnnuityOverflow)
 }
 
 /// Checks a schedule that came from outside (`installments.csv`) against its loan.
@@ -238,7 +240,7 @@ pub(crate) mod tests {
             borrower_id: BorrowerId::new("B1").unwrap(),
             product: "consumer".into(),
             currency: Currency::CNY,
-            principal: Amount(principal),
+            principal: Amount::from_minor(principal),
             annual_rate: rate.parse().unwrap(),
             term_months: n,
             disbursed_on: d(on),
@@ -256,14 +258,17 @@ pub(crate) mod tests {
     fn annuity_12000_at_12_percent_over_12_months() {
         // Hand check: r = 0.01, payment = 1200000·0.01/(1−1.01^−12) = 106618.55 → 106619.
         let s = generate(&loan(RepaymentMethod::Annuity, 1_200_000, "0.12", 12, "2024-01-31")).unwrap();
-        assert_eq!(annuity_payment(Amount(1_200_000), "0.12".parse().unwrap(), 12), Ok(Amount(106_619)));
-        assert_eq!(s[0].interest, Amount(12_000));
-        assert_eq!(s[0].principal, Amount(94_619));
-        assert_eq!(s[1].interest, Amount(11_054)); // 1105381 · 0.01 = 11053.81
+        assert_eq!(
+            annuity_payment(Amount::from_minor(1_200_000), "0.12".parse().unwrap(), 12),
+            Ok(Amount::from_minor(106_619))
+        );
+        assert_eq!(s[0].interest, Amount::from_minor(12_000));
+        assert_eq!(s[0].principal, Amount::from_minor(94_619));
+        assert_eq!(s[1].interest, Amount::from_minor(11_054)); // 1105381 · 0.01 = 11053.81
         assert_eq!(s[0].due_on, d("2024-02-29"));
         assert_eq!(s[1].due_on, d("2024-03-31"));
         assert_eq!(s[2].due_on, d("2024-04-30"));
-        assert_eq!(s.iter().map(|i| i.principal).sum::<Amount>(), Amount(1_200_000));
+        assert_eq!(s.iter().map(|i| i.principal).sum::<Amount>(), Amount::from_minor(1_200_000));
         // The last installment takes what is left, within a few minor units of the payment.
         assert!((s[11].total().minor() - 106_619).abs() < 12);
     }
@@ -299,8 +304,8 @@ pub(crate) mod tests {
     #[test]
     fn exact_half_rounds_up() {
         // 60 · 0.10/12 = 0.5 exactly: a 28-digit decimal of 0.1/12 would give 0.4999… and round down.
-        assert_eq!(monthly_interest(Amount(60), "0.1".parse().unwrap()), Amount(1));
-        assert_eq!(monthly_interest(Amount(59), "0.1".parse().unwrap()), Amount(0));
+        assert_eq!(monthly_interest(Amount::from_minor(60), "0.1".parse().unwrap()), Amount::from_minor(1));
+        assert_eq!(monthly_interest(Amount::from_minor(59), "0.1".parse().unwrap()), Amount::from_minor(0));
     }
 
     #[test]
@@ -315,7 +320,7 @@ pub(crate) mod tests {
         let mut l = loan(RepaymentMethod::Annuity, 1_000, "0.1", 0, "2024-01-01");
         assert_eq!(generate(&l), Err(ScheduleError::ZeroTerm));
         l.term_months = 12;
-        l.principal = Amount(0);
+        l.principal = Amount::from_minor(0);
         assert_eq!(generate(&l), Err(ScheduleError::NonPositivePrincipal));
     }
 
@@ -324,9 +329,9 @@ pub(crate) mod tests {
         let l = loan(RepaymentMethod::EqualPrincipal, 100_000, "0.12", 3, "2024-03-15");
         let mut s = generate(&l).unwrap();
         assert_eq!(validate(&l, &s), Ok(()));
-        s[2].principal = Amount(33_333);
+        s[2].principal = Amount::from_minor(33_333);
         assert!(matches!(validate(&l, &s), Err(ScheduleError::PrincipalMismatch { sum_minor: 99_999, .. })));
-        s[2].principal = Amount(33_334);
+        s[2].principal = Amount::from_minor(33_334);
         s[1].due_on = d("2024-04-15");
         assert!(matches!(validate(&l, &s), Err(ScheduleError::DatesNotIncreasing { seq: 2, .. })));
         s[1].due_on = d("2024-05-15");
@@ -352,7 +357,7 @@ pub(crate) mod tests {
             let mut l = loan(method, principal, "0", n, &on.to_string());
             l.annual_rate = rate;
             let s = generate(&l).unwrap();
-            prop_assert_eq!(s.iter().map(|i| i.principal).sum::<Amount>(), Amount(principal));
+            prop_assert_eq!(s.iter().map(|i| i.principal).sum::<Amount>(), Amount::from_minor(principal));
             prop_assert!(s.iter().all(|i| !i.principal.is_negative() && !i.interest.is_negative()));
             prop_assert!(s.windows(2).all(|w| w[0].due_on < w[1].due_on));
             prop_assert_eq!(validate(&l, &s), Ok(()));

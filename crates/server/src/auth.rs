@@ -109,7 +109,7 @@ async fn user_from(parts: &Parts, state: &AppState) -> Result<User, Error> {
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(Error::Unauthenticated)?;
     let token_hash = hash_token(token);
     let row = sessions::find(state.db(), &token_hash, unix_now()).await?.ok_or(Error::Unauthenticated)?;
-    let role: Role = row.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", row.role)))?;
+    let role = row.role;
     Ok(User {
         name: row.name,
         role,
@@ -218,8 +218,7 @@ pub async fn login(
     if let Ok(mut l) = state.0.limiter.lock() {
         l.clear(&keys[0]);
     }
-    let role: Role =
-        user.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", user.role)))?;
+    let role = user.role;
     let token = random_token();
     let csrf = random_token();
     let now = unix_now();

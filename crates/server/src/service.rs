@@ -10,6 +10,7 @@ use arrears_app::personal::{self, BorrowerView, NewUser, UserView};
 use arrears_app::portfolio::{self, PortfolioView};
 use arrears_app::view::{self, LoanView};
 use arrears_core::access::{Capability, CaseScope, Role, may_see_case, may_work_case};
+use arrears_core::case::CaseStatus;
 use arrears_store::workbench::{
     self as store, ActionRow, AgencyFigures, AlertRow, ArmFigures, ArrangementRequest, CaseFilter, CaseLine,
     CollectorFigures, QueueHealth, QueueLine, QueueOf, ScopeRow,
@@ -235,7 +236,7 @@ pub async fn case_detail(state: &AppState, user: &User, case_id: &str) -> Result
     let mut restrictions =
         arrears_app::restrictions::list(db, &keys, Some(&case.borrower_id)).await.map_err(Error::internal)?;
     restrictions.retain(|r| r.ended_on.is_none());
-    let may_work = may_work_case(&user.viewer(), &scope(&s)) && case.status == "open";
+    let may_work = may_work_case(&user.viewer(), &scope(&s)) && case.status == CaseStatus::Open;
     Ok(CaseDetail {
         case,
         borrower,

@@ -158,7 +158,7 @@ mod tests {
         for (minor, cur) in [(0, Currency::CNY), (5, Currency::CNY), (-123_456, Currency::USD), (1500, jpy)] {
             let mut b = Vec::new();
             push_amount(&mut b, minor, cur);
-            assert_eq!(String::from_utf8(b).unwrap(), arrears_core::Amount(minor).format(cur));
+            assert_eq!(String::from_utf8(b).unwrap(), arrears_core::Amount::from_minor(minor).format(cur));
         }
         push_date(&mut s, NaiveDate::from_ymd_opt(2024, 2, 9).unwrap());
         assert_eq!(s, "2024-02-09");

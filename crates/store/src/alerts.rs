@@ -480,14 +480,14 @@ async fn page_scope<'a>(db: &Db, page: &'a [String]) -> Result<Scope<'a>, StoreE
 fn statement(r: &Fields<'_>) -> Result<Statement, StoreError> {
     Ok(Statement {
         period_end: r.date(1)?,
-        current_assets: Amount(r.int(2)?),
-        current_liabilities: Amount(r.int(3)?),
-        inventory: Amount(r.int(4)?),
-        total_assets: Amount(r.int(5)?),
-        total_liabilities: Amount(r.int(6)?),
-        revenue: Amount(r.int(7)?),
-        net_income: Amount(r.int(8)?),
-        operating_cash_flow: Amount(r.int(9)?),
+        current_assets: Amount::from_minor(r.int(2)?),
+        current_liabilities: Amount::from_minor(r.int(3)?),
+        inventory: Amount::from_minor(r.int(4)?),
+        total_assets: Amount::from_minor(r.int(5)?),
+        total_liabilities: Amount::from_minor(r.int(6)?),
+        revenue: Amount::from_minor(r.int(7)?),
+        net_income: Amount::from_minor(r.int(8)?),
+        operating_cash_flow: Amount::from_minor(r.int(9)?),
     })
 }
 

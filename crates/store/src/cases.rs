@@ -1,6 +1,7 @@
 //! Collection cases (tables `cases`, `case_loans`, and the `case_sync` work list the
 //! cases phase empties): derived per borrower by the batch, listed and shown to people.
 
+use arrears_core::case::CaseStatus;
 use std::collections::HashMap;
 
 use arrears_core::case::Spell;
@@ -74,8 +75,8 @@ pub struct StoredCase {
     pub opened_on: NaiveDate,
     /// Closing date.
     pub closed_on: Option<NaiveDate>,
-    /// `open`, `closed` or `void`.
-    pub status: String,
+    /// Open, closed or void, parsed where it is read.
+    pub status: CaseStatus,
     /// Whether work was recorded on it (promises to pay), so it must never vanish.
     pub has_work: bool,
     /// Its loans with the date each joined, in joining order.
@@ -113,6 +114,7 @@ pub async fn stored_cases(
         let mut case_loans = loans.remove(&case_id).unwrap_or_default();
         // The derivation lists loans by joining date, then id: compare in that order.
         case_loans.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        let status = case_status(&case_id, &status)?;
         out.entry(borrower_id.clone()).or_default().push(StoredCase {
             case_id,
             borrower_id,
@@ -198,7 +200,7 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
                 .text(borrower_id)
                 .date(opened_on)
                 .opt_date(closed_on)
-                .text(if closed_on.is_some() { "closed" } else { "open" });
+                .text(CaseStatus::of(closed_on).as_str());
         },
     )
     .await?;
@@ -239,8 +241,8 @@ pub struct CaseRow {
     pub opened_on: NaiveDate,
     /// Closing date.
     pub closed_on: Option<NaiveDate>,
-    /// `open`, `closed` or `void`.
-    pub status: String,
+    /// Open, closed or void (written `open`, `closed`, `void`).
+    pub status: CaseStatus,
     /// Loans in the case.
     pub loans: i64,
     /// The worst DPD among them now.
@@ -264,19 +266,12 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
     let rows: Vec<CaseTuple> = on_pool!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.unwrap_or("")).fetch_all(pool).await?
     });
-    Ok(rows
-        .into_iter()
-        .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| CaseRow {
-            case_id,
-            borrower_id,
-            borrower_name,
-            opened_on,
-            closed_on,
-            status,
-            loans,
-            max_dpd,
+    rows.into_iter()
+        .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| {
+            let status = case_status(&case_id, &status)?;
+            Ok(CaseRow { case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd })
         })
-        .collect())
+        .collect()
 }
 
 /// One loan of a case with its latest snapshot.
@@ -335,6 +330,7 @@ pub async fn case_detail(
     let ptps = ptps_of(db, "WHERE case_id = $1", &case_id).await?;
     let max_dpd =
         loans.iter().filter_map(|l| l.snapshot.as_ref()).map(|s| i64::from(s.dpd)).max().unwrap_or(0);
+    let status = case_status(&case_id, &status)?;
     let row = CaseRow {
         case_id,
         borrower_id,
@@ -346,4 +342,9 @@ pub async fn case_detail(
         max_dpd,
     };
     Ok(Some((row, loans, ptps)))
+}
+
+/// A stored case status, which arrears itself wrote from a [`CaseStatus`].
+fn case_status(case_id: &str, status: &str) -> Result<CaseStatus, StoreError> {
+    status.parse().map_err(|e| StoreError::Corrupt { table: "cases", detail: format!("case {case_id}: {e}") })
 }

@@ -297,8 +297,8 @@ pub async fn figures(db: &Db, date: NaiveDate) -> Result<(Vec<FigureRow>, Vec<Ro
                 group,
                 loans,
                 overdue_loans,
-                outstanding_principal: Amount(o),
-                overdue_total: Amount(t),
+                outstanding_principal: Amount::from_minor(o),
+                overdue_total: Amount::from_minor(t),
             })
             .collect(),
         r.into_iter()
@@ -307,7 +307,7 @@ pub async fn figures(db: &Db, date: NaiveDate) -> Result<(Vec<FigureRow>, Vec<Ro
                 from_bucket,
                 to_bucket,
                 loans,
-                balance: Amount(b),
+                balance: Amount::from_minor(b),
             })
             .collect(),
     ))

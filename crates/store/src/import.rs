@@ -276,9 +276,9 @@ pub async fn imported_schedules(
                 let inst = Installment {
                     seq: u32::try_from(seq).unwrap_or(u32::MAX),
                     due_on,
-                    principal: Amount(p),
-                    interest: Amount(i),
-                    fee: Amount(f),
+                    principal: Amount::from_minor(p),
+                    interest: Amount::from_minor(i),
+                    fee: Amount::from_minor(f),
                 };
                 (inst, line as u64)
             })

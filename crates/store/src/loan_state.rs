@@ -50,13 +50,13 @@ pub(crate) fn snapshot_from_row(r: &impl Record, at: usize) -> Result<Snapshot, 
         five_class: FiveClass::parse(&class)
             .ok_or_else(|| corrupt("loan_state", format!("class {class:?}")))?,
         overdue: Overdue {
-            principal: Amount(r.int(at + 5)?),
-            interest: Amount(r.int(at + 6)?),
-            fee: Amount(r.int(at + 7)?),
-            penalty: Amount(r.int(at + 8)?),
+            principal: Amount::from_minor(r.int(at + 5)?),
+            interest: Amount::from_minor(r.int(at + 6)?),
+            fee: Amount::from_minor(r.int(at + 7)?),
+            penalty: Amount::from_minor(r.int(at + 8)?),
         },
-        outstanding_principal: Amount(r.int(at + 9)?),
-        credit: Amount(r.int(at + 10)?),
+        outstanding_principal: Amount::from_minor(r.int(at + 9)?),
+        credit: Amount::from_minor(r.int(at + 10)?),
     })
 }
 
@@ -216,12 +216,12 @@ fn snapshot_values(r: &mut ValueRow<'_>, s: &Snapshot) {
         .text(s.bucket.as_str())
         .int(i64::from(s.bucket_rank))
         .text(s.five_class.as_str())
-        .int(s.overdue.principal.0)
-        .int(s.overdue.interest.0)
-        .int(s.overdue.fee.0)
-        .int(s.overdue.penalty.0)
-        .int(s.outstanding_principal.0)
-        .int(s.credit.0);
+        .int(s.overdue.principal.minor())
+        .int(s.overdue.interest.minor())
+        .int(s.overdue.fee.minor())
+        .int(s.overdue.penalty.minor())
+        .int(s.outstanding_principal.minor())
+        .int(s.credit.minor());
 }
 
 /// Rows per multi-row statement: a few hundred KiB of SQL, parsed once per thousand rows.
@@ -302,7 +302,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
             r.opt_text(prev.map(|p| p.status.as_str()))
                 .opt_text(prev.map(|p| p.bucket.as_str()))
                 .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
-                .opt_int(prev.map(|p| p.outstanding_principal.0))
+                .opt_int(prev.map(|p| p.outstanding_principal.minor()))
                 .text(&crate::track::to_text(&e.advance.track));
         },
     )

@@ -70,7 +70,7 @@ pub(crate) fn loan_from_row(r: &impl Record) -> Result<LoanHead, StoreError> {
         borrower_id: arrears_core::BorrowerId::new(r.text(1)?).map_err(|e| bad("borrower_id", &e))?,
         product: r.text(2)?,
         currency: Currency::from_code(&r.text(3)?).map_err(|e| bad("currency", &e))?,
-        principal: Amount(r.int(4)?),
+        principal: Amount::from_minor(r.int(4)?),
         annual_rate: r.text(5)?.parse().map_err(|e| bad("annual_rate", &e))?,
         term_months: u32::try_from(r.int(6)?).map_err(|e| bad("term_months", &e))?,
         disbursed_on: r.date(7)?,
@@ -86,7 +86,7 @@ pub(crate) fn loan_from_row(r: &impl Record) -> Result<LoanHead, StoreError> {
     };
     Ok(LoanHead {
         loan,
-        tolerance: Amount(r.int(11)?),
+        tolerance: Amount::from_minor(r.int(11)?),
         stored,
         buckets: r.opt_text(13)?,
         classes: r.opt_text(14)?,
@@ -183,9 +183,9 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
                 Installment {
                     seq: u32::try_from(r.try_get::<i64, _>(1)?).map_err(|e| corrupt("installments", e))?,
                     due_on: r.try_get(2)?,
-                    principal: Amount(r.try_get(3)?),
-                    interest: Amount(r.try_get(4)?),
-                    fee: Amount(r.try_get(5)?),
+                    principal: Amount::from_minor(r.try_get(3)?),
+                    interest: Amount::from_minor(r.try_get(4)?),
+                    fee: Amount::from_minor(r.try_get(5)?),
                 },
             ));
         }
@@ -258,7 +258,7 @@ impl PaymentRuns {
             id,
             loan_id: loan.clone(),
             paid_on,
-            amount: Amount(amount),
+            amount: Amount::from_minor(amount),
             channel: channel.to_string(),
         });
         Ok(())

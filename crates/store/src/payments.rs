@@ -30,7 +30,7 @@ pub async fn record_payment(
         if let Some(r) = existing {
             let same = r.try_get::<String, _>(0)? == p.loan_id.as_str()
                 && r.try_get::<NaiveDate, _>(1)? == p.paid_on
-                && r.try_get::<i64, _>(2)? == p.amount.0
+                && r.try_get::<i64, _>(2)? == p.amount.minor()
                 && r.try_get::<String, _>(3)? == p.channel;
             return Ok(same.then_some(Recorded::AlreadyThere));
         }
@@ -41,7 +41,7 @@ pub async fn record_payment(
         .bind(p.id.as_str())
         .bind(p.loan_id.as_str())
         .bind(p.paid_on)
-        .bind(p.amount.0)
+        .bind(p.amount.minor())
         .bind(&p.channel)
         .bind(import_id)
         .execute(&mut *conn)

@@ -1,6 +1,7 @@
 //! Users, the record of unmasked access, and the stored personal data of borrowers and
 //! contacts: reading it sealed, re-sealing it under a new key, purging it after retention.
 
+use arrears_core::access::Role;
 use chrono::NaiveDate;
 
 use crate::personal::{Field, Keyring, PersonalError};
@@ -33,8 +34,8 @@ pub struct UserRow {
     pub user_id: i64,
     /// Login name.
     pub name: String,
-    /// Role name (`arrears_core::access::Role`).
-    pub role: String,
+    /// The user's role, parsed where it is read.
+    pub role: Role,
     /// Agency of an agency user.
     pub agency: Option<String>,
     /// The team of a collector or supervisor; with the role it decides whose cases they see.
@@ -52,8 +53,8 @@ pub struct UserRow {
 pub struct NewUser<'a> {
     /// Login name.
     pub name: &'a str,
-    /// Role name.
-    pub role: &'a str,
+    /// The user's role.
+    pub role: Role,
     /// Agency of an agency user.
     pub agency: Option<&'a str>,
     /// The team of a collector or supervisor; with the role it decides whose cases they see.
@@ -68,9 +69,15 @@ type UserTuple = (i64, String, String, Option<String>, Option<String>, String, S
 
 const USER_COLUMNS: &str = "user_id, name, role, agency, team, password_hash, created_at, disabled";
 
-fn user_row(t: UserTuple) -> UserRow {
+fn user_row(t: UserTuple) -> Result<UserRow, PeopleError> {
     let (user_id, name, role, agency, team, password_hash, created_at, disabled) = t;
-    UserRow { user_id, name, role, agency, team, password_hash, created_at, disabled }
+    let role = parse_role(&name, &role)?;
+    Ok(UserRow { user_id, name, role, agency, team, password_hash, created_at, disabled })
+}
+
+/// A stored role, which arrears itself wrote from a [`Role`].
+pub(crate) fn parse_role(user: &str, role: &str) -> Result<Role, StoreError> {
+    role.parse().map_err(|e| StoreError::Corrupt { table: "users", detail: format!("user {user}: {e}") })
 }
 
 /// Stores a new user; returns its id.
@@ -95,7 +102,7 @@ pub async fn add_user_tx(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, PeopleErro
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING user_id",
         )
         .bind(u.name)
-        .bind(u.role)
+        .bind(u.role.as_str())
         .bind(u.agency)
         .bind(u.team)
         .bind(u.password_hash)
@@ -111,7 +118,7 @@ pub async fn users(db: &Db) -> Result<Vec<UserRow>, PeopleError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY name");
     let rows: Vec<UserTuple> =
         on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
-    Ok(rows.into_iter().map(user_row).collect())
+    rows.into_iter().map(user_row).collect()
 }
 
 /// The user of that name.
@@ -120,7 +127,7 @@ pub async fn user(db: &Db, name: &str) -> Result<Option<UserRow>, PeopleError> {
     let row: Option<UserTuple> = on_pool!(db, p => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(name).fetch_optional(p).await?
     });
-    Ok(row.map(user_row))
+    row.map(user_row).transpose()
 }
 
 /// One request to see personal data unmasked.

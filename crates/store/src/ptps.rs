@@ -42,8 +42,8 @@ pub(crate) async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpR
                 ptp_id,
                 case_id,
                 currency,
-                promise: Promise { promised_on, due_on, amount: Amount(amount) },
-                paid: Amount(paid),
+                promise: Promise { promised_on, due_on, amount: Amount::from_minor(amount) },
+                paid: Amount::from_minor(paid),
             })
         })
         .collect()
@@ -82,7 +82,7 @@ pub async fn paid_on_borrower(
         .fetch_one(pool)
         .await?
     });
-    Ok(Amount(sum.unwrap_or(0)))
+    Ok(Amount::from_minor(sum.unwrap_or(0)))
 }
 
 /// Stores a promise's judgement.
@@ -97,7 +97,7 @@ pub async fn set_ptp(
         sqlx::query("UPDATE ptps SET status = $2, paid = $3, evaluated_on = $4 WHERE ptp_id = $1")
             .bind(ptp_id)
             .bind(status.as_str())
-            .bind(paid.0)
+            .bind(paid.minor())
             .bind(on)
             .execute(conn)
             .await?;
@@ -121,7 +121,7 @@ pub async fn add_ptp(
         .bind(case_id)
         .bind(p.promised_on)
         .bind(p.due_on)
-        .bind(p.amount.0)
+        .bind(p.amount.minor())
         .bind(currency)
         .execute(conn)
         .await?;

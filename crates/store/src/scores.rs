@@ -112,7 +112,7 @@ pub async fn histories(
             as_of: f.date(1)?,
             dpd: u32::try_from(f.int(3)?).map_err(|e| corrupt("snapshots", e))?,
             bucket_rank: u32::try_from(f.int(4)?).map_err(|e| corrupt("snapshots", e))?,
-            outstanding_principal: Amount(f.int(5)?),
+            outstanding_principal: Amount::from_minor(f.int(5)?),
             active: status == LoanStatus::Active,
         });
     }
@@ -219,12 +219,12 @@ pub async fn kept(
                 let status = LoanStatus::parse(status)
                     .ok_or_else(|| corrupt("loan_state", format!("status {status:?}")))?;
                 Some(KeptLoan {
-                    principal: Amount(f.int(1)?),
+                    principal: Amount::from_minor(f.int(1)?),
                     snapshot: SnapshotPoint {
                         as_of: on,
                         dpd: u32::try_from(f.int(3)?).map_err(|e| corrupt("loan_state", e))?,
                         bucket_rank: u32::try_from(f.int(4)?).map_err(|e| corrupt("loan_state", e))?,
-                        outstanding_principal: Amount(f.int(5)?),
+                        outstanding_principal: Amount::from_minor(f.int(5)?),
                         active: status == LoanStatus::Active,
                     },
                     track: crate::track::from_text(&track)?,

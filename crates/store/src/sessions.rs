@@ -1,6 +1,8 @@
 //! Workbench sessions (table `sessions`): the cookie's token hash, its user and role, its
 //! language, and when it ends.
 
+use arrears_core::access::Role;
+
 use crate::{Db, StoreError, on_pool};
 
 /// A live session with the user it belongs to.
@@ -10,8 +12,8 @@ pub struct SessionRow {
     pub user_id: i64,
     /// Login name.
     pub name: String,
-    /// Role name.
-    pub role: String,
+    /// The user's role, parsed where it is read.
+    pub role: Role,
     /// The user's team, which with their role decides which cases they see.
     pub team: Option<String>,
     /// Agency of an agency user.
@@ -49,16 +51,11 @@ pub async fn session(db: &Db, token_hash: &str, now: i64) -> Result<Option<Sessi
                WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled";
     let row: Option<Row> =
         on_pool!(db, p => sqlx::query_as(sql).bind(token_hash).bind(now).fetch_optional(p).await?);
-    Ok(row.map(|(user_id, name, role, team, agency, csrf, lang, expires_at)| SessionRow {
-        user_id,
-        name,
-        role,
-        team,
-        agency,
-        csrf,
-        lang,
-        expires_at,
-    }))
+    row.map(|(user_id, name, role, team, agency, csrf, lang, expires_at)| {
+        let role = crate::people::parse_role(&name, &role)?;
+        Ok(SessionRow { user_id, name, role, team, agency, csrf, lang, expires_at })
+    })
+    .transpose()
 }
 
 /// Ends a session (logout), and every expired one while at it.

@@ -1,6 +1,7 @@
 //! Treatment storage: strategies in force, collectors, agencies, the batch's reads of open
 //! cases, and its writes of tasks, outbox messages, placements and allocations.
 
+use arrears_core::delinquency::FiveClass;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
@@ -301,8 +302,8 @@ pub struct OpenCaseLoan {
     pub dpd: i64,
     /// The loan's delinquency bucket (M0…M7+ by default) in its latest snapshot.
     pub bucket: String,
-    /// Five-class.
-    pub five_class: String,
+    /// The loan's five-class in its latest snapshot, parsed where it is read.
+    pub five_class: FiveClass,
     /// Principal outstanding, minor units.
     pub outstanding: i64,
     /// Everything overdue, minor units.
@@ -317,20 +318,25 @@ pub async fn open_case_loans(db: &Db) -> Result<Vec<OpenCaseLoan>, StoreError> {
          FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
          WHERE c.status = 'open' ORDER BY cl.case_id, s.loan_id",
     ).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|r| OpenCaseLoan {
-            case_id: r.0,
-            loan_id: r.1,
-            product: r.2,
-            currency: r.3,
-            dpd: r.4,
-            bucket: r.5,
-            five_class: r.6,
-            outstanding: r.7,
-            overdue: r.8,
+    rows.into_iter()
+        .map(|r| {
+            let five_class = FiveClass::parse(&r.6).ok_or_else(|| StoreError::Corrupt {
+                table: "loan_state",
+                detail: format!("loan {}: five_class {:?}", r.1, r.6),
+            })?;
+            Ok(OpenCaseLoan {
+                case_id: r.0,
+                loan_id: r.1,
+                product: r.2,
+                currency: r.3,
+                dpd: r.4,
+                bucket: r.5,
+                five_class,
+                outstanding: r.7,
+                overdue: r.8,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// `(case, step, last date it fired)` for every step of every open case.

@@ -199,7 +199,7 @@ async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)>
             borrower_id: BorrowerId::new("B1").unwrap(),
             product: "consumer".into(),
             currency: Currency::CNY,
-            principal: Amount(10_000 * (n as i64 + 1)),
+            principal: Amount::from_minor(10_000 * (n as i64 + 1)),
             annual_rate: "0.12".parse().unwrap(),
             term_months: k as u32,
             disbursed_on: d("2024-01-31"),

@@ -37,7 +37,7 @@ fn main() {
             } as i64;
             let opened = on.checked_sub_days(Days::new(dpd as u64 - 1)).expect("date");
             let mut f = sample(&format!("C-B{i:07}-{}", opened.format("%Y%m%d")), opened, dpd);
-            f.case.total_overdue = Amount(10_000 + rng.next(2_000_000) as i64);
+            f.case.total_overdue = Amount::from_minor(10_000 + rng.next(2_000_000) as i64);
             if rng.next(10) == 0 {
                 f.borrower.kind = BorrowerKind::Company;
             }

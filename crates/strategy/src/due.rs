@@ -457,7 +457,7 @@ dpd = 200
             for variant in 0..6 {
                 let opened = on - chrono::Days::new(dpd as u64 - 1);
                 let mut f = sample(&format!("C{dpd}-{variant}"), opened, dpd);
-                f.case.total_overdue = arrears_core::Amount(2_000_000);
+                f.case.total_overdue = arrears_core::Amount::from_minor(2_000_000);
                 match variant {
                     1 => f.borrower.kind = arrears_core::BorrowerKind::Company,
                     2 => f.case.placed_with = Some("default_agency".into()),

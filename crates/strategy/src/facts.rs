@@ -254,7 +254,7 @@ const LANGUAGES: &[&str] = &["zh", "en"];
 
 fn major(amount: Amount, currency: Currency) -> f64 {
     // One correctly rounded division: equal to the double nearest the decimal amount.
-    amount.0 as f64 / 10f64.powi(i32::from(currency.exponent()))
+    amount.minor() as f64 / 10f64.powi(i32::from(currency.exponent()))
 }
 
 fn date(d: NaiveDate) -> Val {
@@ -283,7 +283,7 @@ impl CaseFacts {
                 ("days_open", Val::Int((on - c.opened_on).num_days())),
                 ("max_dpd", Val::Int(c.max_dpd)),
                 ("total_overdue", Val::Double(major(c.total_overdue, c.currency))),
-                ("total_overdue_minor", Val::Int(c.total_overdue.0)),
+                ("total_overdue_minor", Val::Int(c.total_overdue.minor())),
                 ("currency", Val::Str(c.currency.code().into())),
                 ("loans", Val::Int(c.loans)),
                 ("bucket", Val::Str(c.bucket.clone())),
@@ -304,9 +304,9 @@ impl CaseFacts {
                 ("dpd", Val::Int(l.dpd)),
                 ("bucket", Val::Str(l.bucket.clone())),
                 ("outstanding_principal", Val::Double(major(l.outstanding_principal, l.currency))),
-                ("outstanding_principal_minor", Val::Int(l.outstanding_principal.0)),
+                ("outstanding_principal_minor", Val::Int(l.outstanding_principal.minor())),
                 ("overdue_total", Val::Double(major(l.overdue_total, l.currency))),
-                ("overdue_total_minor", Val::Int(l.overdue_total.0)),
+                ("overdue_total_minor", Val::Int(l.overdue_total.minor())),
                 ("currency", Val::Str(l.currency.code().into())),
             ],
         );
@@ -345,7 +345,7 @@ pub fn sample(id: &str, opened_on: NaiveDate, max_dpd: i64) -> CaseFacts {
             status: CaseStatus::Open,
             opened_on,
             max_dpd,
-            total_overdue: Amount(100_000),
+            total_overdue: Amount::from_minor(100_000),
             currency: cny,
             loans: 1,
             bucket: "M1".into(),
@@ -363,8 +363,8 @@ pub fn sample(id: &str, opened_on: NaiveDate, max_dpd: i64) -> CaseFacts {
             product: "consumer".into(),
             dpd: max_dpd,
             bucket: "M1".into(),
-            outstanding_principal: Amount(1_000_000),
-            overdue_total: Amount(100_000),
+            outstanding_principal: Amount::from_minor(1_000_000),
+            overdue_total: Amount::from_minor(100_000),
             currency: cny,
         },
         borrower: BorrowerInfo {
@@ -421,7 +421,7 @@ mod tests {
     fn amounts_in_major_units_compare_exactly() {
         let on = NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
         let mut f = sample("C1", on, 1);
-        f.case.total_overdue = Amount(500_001);
+        f.case.total_overdue = Amount::from_minor(500_001);
         let b = f.bindings(on);
         let cat = catalogue();
         let eq =

@@ -361,7 +361,7 @@ mod tests {
                 let dpd = if next(2) == 0 { next(3) * 10 } else { next(40) };
                 let mut f = sample(&format!("C{i}"), on, dpd as i64);
                 let fen = if next(2) == 0 { next(2) * 10_000 + 50 } else { next(30_000) };
-                f.case.total_overdue = arrears_core::Amount(fen as i64);
+                f.case.total_overdue = arrears_core::Amount::from_minor(fen as i64);
                 f.case.bucket = buckets[next(3) as usize].into();
                 f.bindings(on)
             })

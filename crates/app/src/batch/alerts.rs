@@ -404,14 +404,14 @@ mod tests {
     fn stmt(end: &str, ca: i64, cl: i64, rev: i64) -> Statement {
         Statement {
             period_end: d(end),
-            current_assets: Amount(ca),
-            current_liabilities: Amount(cl),
-            inventory: Amount(0),
-            total_assets: Amount(1000),
-            total_liabilities: Amount(500),
-            revenue: Amount(rev),
-            net_income: Amount(1),
-            operating_cash_flow: Amount(1),
+            current_assets: Amount::from_minor(ca),
+            current_liabilities: Amount::from_minor(cl),
+            inventory: Amount::from_minor(0),
+            total_assets: Amount::from_minor(1000),
+            total_liabilities: Amount::from_minor(500),
+            revenue: Amount::from_minor(rev),
+            net_income: Amount::from_minor(1),
+            operating_cash_flow: Amount::from_minor(1),
         }
     }
 

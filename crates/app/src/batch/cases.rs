@@ -1,7 +1,7 @@
 //! Step 3 of the daily cycle, cases: derived per borrower from the delinquency spells of all
 //! of its loans, opened for newly delinquent borrowers and closed for cured ones.
 
-use arrears_core::case::{self, CaseSpan};
+use arrears_core::case::{self, CaseSpan, CaseStatus};
 use arrears_store::Db;
 use arrears_store::cases::{self as store, CaseWrite, StoredCase};
 use chrono::NaiveDate;
@@ -49,13 +49,13 @@ fn reconcile(
     for c in derived {
         let id = case::case_id(borrower, c.opened_on);
         let old = stored.iter().find(|s| s.case_id == id);
-        let status = if c.closed_on.is_some() { "closed" } else { "open" };
+        let status = CaseStatus::of(c.closed_on);
         let unchanged =
             old.is_some_and(|s| s.closed_on == c.closed_on && s.status == status && s.loans == c.loans);
         if !unchanged {
             match old {
                 None => report.cases_opened += 1,
-                Some(s) if s.status == "open" && c.closed_on.is_some() => report.cases_closed += 1,
+                Some(s) if s.status == CaseStatus::Open && c.closed_on.is_some() => report.cases_closed += 1,
                 Some(_) => {}
             }
             if old.is_none() && c.closed_on.is_some() {
@@ -73,7 +73,7 @@ fn reconcile(
     }
     for s in stored.iter().filter(|s| !keep.contains(&s.case_id)) {
         if s.has_work {
-            if s.status != "void" {
+            if s.status != CaseStatus::Void {
                 writes.push(CaseWrite::Void(s.case_id.clone()));
             }
         } else {

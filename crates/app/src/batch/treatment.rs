@@ -6,6 +6,7 @@
 //! The work is for the next calendar day: the batch of date D runs after D's close, so
 //! messages and calls are scheduled from D+1 00:00 in the debtor's time zone onwards.
 
+use arrears_core::delinquency::FiveClass;
 use std::collections::HashMap;
 
 use arrears_core::contact_policy::{
@@ -528,8 +529,6 @@ pub fn local_midnight(zone: &str, day: NaiveDate) -> DateTime<Utc> {
         .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
 }
 
-const FIVE_CLASS: [&str; 5] = ["normal", "special_mention", "substandard", "doubtful", "loss"];
-
 /// The strategy's view of an open case on the date, from its stored rows; `None` when no
 /// loan of the case has a readable snapshot.
 pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
@@ -539,9 +538,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
     let currency = Currency::from_code(&worst.currency).ok()?;
     let same: Vec<&OpenCaseLoan> = loans.iter().filter(|l| l.currency == worst.currency).collect();
     let total = same.iter().map(|l| l.overdue).sum::<i64>();
-    let rank = |fc: &str| FIVE_CLASS.iter().position(|x| *x == fc).unwrap_or(0);
-    let five_class =
-        loans.iter().map(|l| l.five_class.as_str()).max_by_key(|fc| rank(fc)).unwrap_or("normal");
+    let five_class = loans.iter().map(|l| l.five_class).max().unwrap_or(FiveClass::Normal);
     let hold = match c.hold.as_deref() {
         Some("dispute") => Some(Hold::Dispute),
         Some("deceased") => Some(Hold::Deceased),
@@ -554,11 +551,11 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
             status: CaseStatus::Open,
             opened_on: c.opened_on,
             max_dpd: worst.dpd,
-            total_overdue: Amount(total),
+            total_overdue: Amount::from_minor(total),
             currency,
             loans: loans.iter().filter(|l| l.dpd > 0).count() as i64,
             bucket: worst.bucket.clone(),
-            five_class: five_class.to_string(),
+            five_class: five_class.as_str().to_string(),
             hold,
             dispute_raised_on: if hold == Some(Hold::Dispute) { c.dispute_on } else { None },
             broken_promises: c.broken,
@@ -572,8 +569,8 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
             product: worst.product.clone(),
             dpd: worst.dpd,
             bucket: worst.bucket.clone(),
-            outstanding_principal: Amount(worst.outstanding),
-            overdue_total: Amount(worst.overdue),
+            outstanding_principal: Amount::from_minor(worst.outstanding),
+            overdue_total: Amount::from_minor(worst.overdue),
             currency,
         },
         borrower: BorrowerInfo {

@@ -13,7 +13,7 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn cny(minor: i64) -> String {
-    Amount(minor).format(Currency::CNY)
+    Amount::from_minor(minor).format(Currency::CNY)
 }
 
 fn minor(s: &str) -> i64 {
@@ -214,7 +214,7 @@ async fn portfolio_matches_a_hand_count() {
         let overdue = async |id: &str| show_loan(&t.db, id, date).await.unwrap().unwrap().overdue.total;
         let (o1, o5) = (overdue("L1").await, overdue("L5").await);
         let l1_out = cny(1_200_000 - 94_619);
-        let (zero, usd) = (cny(0), |m: i64| Amount(m).format(Currency::USD));
+        let (zero, usd) = (cny(0), |m: i64| Amount::from_minor(m).format(Currency::USD));
         assert_eq!(
             lines(&p.by_product),
             want(&[

@@ -351,7 +351,7 @@ async fn judged_promises_and_raised_alerts_are_audited() {
         let day = |s: &str| -> chrono::NaiveDate { s.parse().unwrap() };
         for (i, (case, _, currency)) in cases.iter().take(4).enumerate() {
             // The last two ask for more than any payment of the book could bring.
-            let amount = Amount(if i < 2 { 100 } else { 1_000_000_000 });
+            let amount = Amount::from_minor(if i < 2 { 100 } else { 1_000_000_000 });
             let p = Promise { promised_on: day("2026-10-18"), due_on: day("2026-10-19"), amount };
             arrears_store::ptps::add_ptp(&mut tx, &format!("PTP{i}"), case, currency, &p).await.unwrap();
         }

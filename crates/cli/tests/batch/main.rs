@@ -466,7 +466,7 @@ async fn promises_to_pay_are_judged_kept_or_broken() {
             ("T2", "2026-10-20", "2026-10-21", 10_000),
             ("T3", "2026-10-20", "2026-10-30", 1_000_000_000),
         ] {
-            let p = Promise { promised_on: d(from), due_on: d(due), amount: Amount(amount) };
+            let p = Promise { promised_on: d(from), due_on: d(due), amount: Amount::from_minor(amount) };
             arrears_store::ptps::add_ptp(&mut tx, id, &case_id, &currency, &p).await.unwrap();
         }
         tx.commit().await.unwrap();

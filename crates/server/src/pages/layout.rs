@@ -102,7 +102,7 @@ pub fn svg(s: String) -> Markup {
 /// currency is unknown.
 pub fn money(currency: &str, minor: i64) -> String {
     arrears_core::Currency::from_code(currency)
-        .map_or_else(|_| minor.to_string(), |c| arrears_core::Amount(minor).format(c))
+        .map_or_else(|_| minor.to_string(), |c| arrears_core::Amount::from_minor(minor).format(c))
 }
 
 /// What a page handler answers.
