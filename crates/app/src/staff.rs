@@ -4,7 +4,7 @@
 use arrears_core::{Amount, Currency};
 
 use crate::audit::Event;
-use arrears_store::treatment::{self as store, AgencyRow, CollectorRow};
+use arrears_store::staff::{self as store, AgencyRow, CollectorRow};
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
 
@@ -101,7 +101,7 @@ pub async fn save_agency(
 pub struct AgencyReport {
     /// Stored figures.
     #[serde(flatten)]
-    pub figures: store::AgencyFigures,
+    pub figures: arrears_store::treatment::AgencyFigures,
     /// Recovered in major units.
     pub recovered: String,
     /// Commission on it, rounded half-up to the minor unit.
@@ -113,7 +113,7 @@ pub struct AgencyReport {
 pub async fn agency_report(db: &Db) -> Result<Vec<AgencyReport>, StaffError> {
     let currency = Currency::from_code("CNY").map_err(|e| StaffError::Invalid(e.to_string()))?;
     let mut out = Vec::new();
-    for f in store::agency_figures(db).await? {
+    for f in arrears_store::treatment::agency_figures(db).await? {
         let rate: arrears_core::Rate = f.commission_rate.parse().unwrap_or(arrears_core::Rate::ZERO);
         let (num, den) = rate.as_fraction();
         let commission =

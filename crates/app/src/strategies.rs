@@ -44,14 +44,14 @@ pub async fn install(
     actor: &str,
 ) -> Result<bool, crate::audit::AuditError> {
     let sha = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let stored = arrears_store::treatment::StoredStrategy {
+    let stored = arrears_store::strategies::StoredStrategy {
         name: s.name.clone(),
         version: s.version,
         effective_from: s.effective_from,
         source: text,
     };
     let mut tx = db.begin().await?;
-    if !arrears_store::treatment::install_strategy_tx(&mut tx, &stored, &sha, &at.to_rfc3339()).await? {
+    if !arrears_store::strategies::install_strategy_tx(&mut tx, &stored, &sha, &at.to_rfc3339()).await? {
         tx.rollback().await?;
         return Ok(false);
     }

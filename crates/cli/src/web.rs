@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use arrears_app::personal::NewUser;
 use arrears_server::{AppState, ServerConfig};
-use arrears_store::treatment::{AgencyRow, CollectorRow};
+use arrears_store::staff::{AgencyRow, CollectorRow};
 use arrears_store::{Db, DbUrl};
 use chrono::{Duration, NaiveDate};
 

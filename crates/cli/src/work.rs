@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use arrears_app::actions::{ActionError, ActionInput};
 use arrears_store::Db;
 use arrears_store::actions::TaskFilter;
-use arrears_store::treatment::CollectorRow;
+use arrears_store::staff::CollectorRow;
 use chrono::{DateTime, NaiveDate};
 use clap::Subcommand;
 
@@ -332,7 +332,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
             println!("collector {id} saved");
         }
         CollectorCommand::List { json } => {
-            let rows = arrears_store::treatment::collectors(db).await?;
+            let rows = arrears_store::staff::collectors(db).await?;
             if json {
                 return print_json(&rows);
             }

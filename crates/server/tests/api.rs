@@ -37,7 +37,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
         .unwrap();
     support::import(&t.db, book.path()).await.unwrap();
     for (id, team) in [("c01", "east"), ("c02", "east"), ("c03", "west"), ("c04", "west")] {
-        let c = arrears_store::treatment::CollectorRow {
+        let c = arrears_store::staff::CollectorRow {
             collector_id: id.into(),
             name: id.into(),
             team: team.into(),
@@ -47,15 +47,15 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
             buckets: String::new(),
             products: String::new(),
         };
-        arrears_store::treatment::put_collector(&t.db, &c, &[]).await.unwrap();
+        arrears_store::staff::put_collector(&t.db, &c, &[]).await.unwrap();
     }
     for a in ["ACME", "BETA"] {
-        let row = arrears_store::treatment::AgencyRow {
+        let row = arrears_store::staff::AgencyRow {
             agency_id: a.into(),
             name: a.into(),
             commission_rate: "0.1".into(),
         };
-        arrears_store::treatment::put_agency(&t.db, &row).await.unwrap();
+        arrears_store::staff::put_agency(&t.db, &row).await.unwrap();
     }
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-20T18:00:00+08:00").unwrap();
     let now = arrears_app::audit::fixed_clock(at);

@@ -2,6 +2,8 @@
 //! and what they change (promises, holds, the last right-party contact, finished tasks).
 //! Also the task and action listings.
 
+use arrears_core::Amount;
+use arrears_core::ptp::Promise;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 use sqlx::Row as _;
@@ -198,13 +200,6 @@ pub async fn record(
             sqlx::query("UPDATE tasks SET status = 'done', closed_on = $2 WHERE task_id = $1")
                 .bind(task).bind(on).execute(&mut *conn).await?;
         }
-        if let Some(p) = &effects.promise {
-            sqlx::query(
-                "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&p.ptp_id).bind(&a.case_id).bind(p.promised_on).bind(p.due_on).bind(p.amount).bind(&p.currency)
-            .execute(&mut *conn).await?;
-        }
         sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
             .bind(&a.case_id).execute(&mut *conn).await?;
         if let Some((hold, on)) = &effects.hold {
@@ -229,6 +224,12 @@ pub async fn record(
             .bind(&a.case_id).bind(on).execute(&mut *conn).await?;
         }
     });
+    // The promise taken is stored by the module that owns `ptps`, in the same transaction.
+    if let Some(p) = &effects.promise {
+        let promise =
+            Promise { promised_on: p.promised_on, due_on: p.due_on, amount: Amount::from_minor(p.amount) };
+        crate::ptps::add_ptp(tx, &p.ptp_id, &a.case_id, &p.currency, &promise).await?;
+    }
     Ok(a)
 }
 

@@ -35,6 +35,8 @@ pub mod ptps;
 pub mod restrictions;
 pub mod scores;
 pub mod sessions;
+pub mod staff;
+pub mod strategies;
 mod track;
 pub mod treatment;
 pub mod workbench;

@@ -1,4 +1,5 @@
-//! Promises to pay (table `ptps`): judged by the batch, taken by `action log`.
+//! Promises to pay (table `ptps`, written only here): taken by `action log` (through
+//! `actions::record`), judged by the batch.
 
 use arrears_core::Amount;
 use arrears_core::ptp::{Promise, PtpStatus};

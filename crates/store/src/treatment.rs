@@ -1,17 +1,19 @@
-//! Treatment storage: strategies in force, collectors, agencies, the batch's reads of open
-//! cases, and its writes of tasks, outbox messages, placements and allocations.
+//! Treatment storage: the batch's reads of open cases, and its writes of tasks, outbox
+//! messages, placements, case treatment and allocations (strategies are in `strategies`,
+//! collectors and agencies in `staff`). `actions` also writes `tasks` and `case_treatment`
+//! (a hold, an assignment): one writer per table is still to come.
 
 use arrears_core::delinquency::FiveClass;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
 use crate::rows::literal::{Values, text_list};
+use crate::staff::{COLLECTOR_COLS, CollectorRow, collector};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// Rows per multi-row statement.
 const ROWS: usize = 1000;
 
-type CollectorTuple = (String, String, String, i64, String, String, String, String);
 type DeskTuple = (String, String, String, i64, String, String, String, String, i64, i64);
 type CaseLoanTuple = (String, String, String, String, i64, String, String, i64, i64);
 type AttemptTuple = (String, String, String, String, Option<String>, String, String, String);
@@ -19,180 +21,6 @@ type WaitingTuple = (String, String, String, i64, String, String, String, Option
 
 /// Task kinds that a collector works from a queue.
 pub const QUEUE_KINDS: &str = "('call', 'visit', 'guarantor_contact')";
-
-/// An installed strategy version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredStrategy {
-    /// Its name.
-    pub name: String,
-    /// Its version.
-    pub version: i64,
-    /// First business date it applies to.
-    pub effective_from: NaiveDate,
-    /// The file's text.
-    pub source: String,
-}
-
-/// The latest installed strategy in force on `date`, if any.
-pub async fn strategy_in_force(db: &Db, date: NaiveDate) -> Result<Option<StoredStrategy>, StoreError> {
-    let row: Option<(String, i64, NaiveDate, String)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT name, version, effective_from, source FROM strategies WHERE effective_from <= $1 \
-         ORDER BY effective_from DESC, installed_at DESC LIMIT 1",
-    ).bind(date).fetch_optional(p).await?);
-    Ok(row.map(|(name, version, effective_from, source)| StoredStrategy {
-        name,
-        version,
-        effective_from,
-        source,
-    }))
-}
-
-/// Installs a checked strategy version; installing the same name and version again with other
-/// text is refused (a version is immutable once the batch may have used it).
-pub async fn install_strategy(
-    db: &Db,
-    s: &StoredStrategy,
-    sha256: &str,
-    now: &str,
-) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    let new = install_strategy_tx(&mut tx, s, sha256, now).await?;
-    tx.commit().await?;
-    Ok(new)
-}
-
-/// [`install_strategy`] in the caller's transaction, so that its audit entry commits with it.
-pub async fn install_strategy_tx(
-    tx: &mut Tx,
-    s: &StoredStrategy,
-    sha256: &str,
-    now: &str,
-) -> Result<bool, StoreError> {
-    let have: Option<(String,)> = on_tx!(tx, p => sqlx::query_as(
-        "SELECT sha256 FROM strategies WHERE name = $1 AND version = $2",
-    ).bind(&s.name).bind(s.version).fetch_optional(p).await?);
-    if let Some((sha,)) = have {
-        if sha == sha256 {
-            return Ok(false);
-        }
-        return Err(StoreError::Busy(format!(
-            "strategy {} version {} is already installed with other content: raise `version`",
-            s.name, s.version
-        )));
-    }
-    on_tx!(tx, p => sqlx::query(
-        "INSERT INTO strategies (name, version, effective_from, source, sha256, installed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    ).bind(&s.name).bind(s.version).bind(s.effective_from).bind(&s.source).bind(sha256).bind(now)
-        .execute(p).await?.rows_affected());
-    Ok(true)
-}
-
-/// A collector as stored; lists are comma-separated, empty meaning any.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CollectorRow {
-    /// The collector's id, also the user name the collector logs in with.
-    pub collector_id: String,
-    /// The collector's name as people see it.
-    pub name: String,
-    /// The collector's team; its collectors and supervisor see the cases allocated to the collector.
-    pub team: String,
-    /// Queue tasks a day.
-    pub capacity: i64,
-    /// Queues worked.
-    pub queues: String,
-    /// Languages spoken.
-    pub languages: String,
-    /// Buckets worked.
-    pub buckets: String,
-    /// Products worked.
-    pub products: String,
-}
-
-/// Adds or updates a collector and adds their days off.
-pub async fn put_collector(db: &Db, c: &CollectorRow, days_off: &[NaiveDate]) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    put_collector_tx(&mut tx, c, days_off).await?;
-    tx.commit().await
-}
-
-/// [`put_collector`] in the caller's transaction, so that its audit entry commits with it.
-pub async fn put_collector_tx(
-    tx: &mut Tx,
-    c: &CollectorRow,
-    days_off: &[NaiveDate],
-) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO collectors (collector_id, name, team, capacity, queues, languages, buckets, products) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (collector_id) DO UPDATE SET \
-             name = excluded.name, team = excluded.team, capacity = excluded.capacity, queues = excluded.queues, \
-             languages = excluded.languages, buckets = excluded.buckets, products = excluded.products",
-        )
-        .bind(&c.collector_id).bind(&c.name).bind(&c.team).bind(c.capacity).bind(&c.queues)
-        .bind(&c.languages).bind(&c.buckets).bind(&c.products)
-        .execute(&mut *conn).await?;
-        for d in days_off {
-            sqlx::query("INSERT INTO collector_days_off (collector_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&c.collector_id).bind(*d).execute(&mut *conn).await?;
-        }
-    });
-    Ok(())
-}
-
-/// Every active collector.
-pub async fn collectors(db: &Db) -> Result<Vec<CollectorRow>, StoreError> {
-    let sql = format!("SELECT {COLLECTOR_COLS} FROM collectors c WHERE c.active = 1 ORDER BY c.collector_id");
-    let rows: Vec<CollectorTuple> =
-        on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
-    Ok(rows.into_iter().map(collector).collect())
-}
-
-const COLLECTOR_COLS: &str =
-    "c.collector_id, c.name, c.team, c.capacity, c.queues, c.languages, c.buckets, c.products";
-
-fn collector(t: CollectorTuple) -> CollectorRow {
-    let (collector_id, name, team, capacity, queues, languages, buckets, products) = t;
-    CollectorRow { collector_id, name, team, capacity, queues, languages, buckets, products }
-}
-
-/// An agency as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AgencyRow {
-    /// The agency's id: what a strategy's placement step names and an agency user's `agency` holds.
-    pub agency_id: String,
-    /// The agency's name as people see it.
-    pub name: String,
-    /// Commission on recoveries, a decimal fraction as text.
-    pub commission_rate: String,
-}
-
-/// Adds or updates an agency.
-pub async fn put_agency(db: &Db, a: &AgencyRow) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    put_agency_tx(&mut tx, a).await?;
-    tx.commit().await
-}
-
-/// [`put_agency`] in the caller's transaction, so that its audit entry commits with it.
-pub async fn put_agency_tx(tx: &mut Tx, a: &AgencyRow) -> Result<(), StoreError> {
-    on_tx!(tx, p => sqlx::query(
-        "INSERT INTO agencies (agency_id, name, commission_rate) VALUES ($1, $2, $3) \
-         ON CONFLICT (agency_id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate",
-    ).bind(&a.agency_id).bind(&a.name).bind(&a.commission_rate).execute(p).await?.rows_affected());
-    Ok(())
-}
-
-/// Every active agency.
-pub async fn agencies(db: &Db) -> Result<Vec<AgencyRow>, StoreError> {
-    let rows: Vec<(String, String, String)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT agency_id, name, commission_rate FROM agencies WHERE active = 1 ORDER BY agency_id",
-    ).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|(agency_id, name, commission_rate)| AgencyRow { agency_id, name, commission_rate })
-        .collect())
-}
 
 /// An open case with what treatment needs of its borrower and its own state.
 #[derive(Debug, Clone, PartialEq, Eq)]

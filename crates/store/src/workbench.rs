@@ -6,9 +6,8 @@ pub use crate::actions::ActionRow;
 pub use crate::alerts::{AlertRow, list_alerts};
 pub use crate::arrangements::{ArrangementRequest, arrangement_requests};
 pub use crate::days::last_closed_day;
-pub use crate::treatment::{
-    AgencyFigures, AgencyRow, ArmFigures, CollectorRow, agencies, agency_figures, arm_figures, collectors,
-};
+pub use crate::staff::{AgencyRow, CollectorRow, agencies, collectors};
+pub use crate::treatment::{AgencyFigures, ArmFigures, agency_figures, arm_figures};
 
 use chrono::NaiveDate;
 

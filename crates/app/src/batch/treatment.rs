@@ -96,7 +96,7 @@ pub struct TreatmentReport {
 
 /// The strategy in force on `date`: the latest installed one, else the built-in default.
 pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, TreatmentError> {
-    let (name, text) = match store::strategy_in_force(db, date).await? {
+    let (name, text) = match arrears_store::strategies::strategy_in_force(db, date).await? {
         Some(s) => (format!("{} v{}", s.name, s.version), s.source),
         None => ("config/strategies/default.toml (built in)".to_string(), DEFAULT_STRATEGY.to_string()),
     };
@@ -111,7 +111,7 @@ fn shipped_scanner() -> &'static Scanner {
     SCANNER.get_or_init(Scanner::default)
 }
 
-/// Runs steps 5 and 6 for `date` on what [`prepare`] read.
+/// Runs step 5 for `date` on what [`prepare`] read (the run allocates afterwards, step 6).
 pub async fn run_prepared(
     db: &Db,
     date: NaiveDate,
@@ -159,7 +159,8 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
             attempts.entry(a.case_id.clone()).or_default().push(at);
         }
     }
-    let agencies: Vec<String> = store::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
+    let agencies: Vec<String> =
+        arrears_store::staff::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
     let restricted = crate::restrictions::for_batch(db, date).await?;
     let mut guarantors: HashMap<String, Vec<arrears_store::restrictions::OpenCaseGuarantor>> = HashMap::new();
     for g in arrears_store::restrictions::guarantors_of_open_cases(db).await? {
@@ -185,7 +186,7 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
     })
 }
 
-/// Runs steps 5 and 6 for `date` on what [`prepare`] read; each message is rendered from
+/// Runs step 5 for `date` on what [`prepare`] read; each message is rendered from
 /// `templates` and scanned by `scanner` before it is queued.
 pub async fn run_with(
     db: &Db,
