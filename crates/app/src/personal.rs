@@ -390,7 +390,7 @@ pub async fn rekey(db: &Db, keys: &Keyring, at: &At, actor: &str) -> Result<Reke
 }
 
 /// Purges the personal data of borrowers whose cases all closed more than `years` (default:
-/// the pack's period) years before `date`; see [`people::purge`].
+/// the pack's period) years before `date`; see [`people::purge_tx`].
 pub async fn purge(
     db: &Db,
     date: NaiveDate,

@@ -674,24 +674,9 @@ pub async fn get_alert(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError>
     })
 }
 
-/// Sets an alert's status and appends a note, if its status is still `from_status`;
-/// false when it was not (someone else changed it first, or there is no such alert).
-pub async fn update_alert(
-    db: &Db,
-    id: i64,
-    from_status: &[&str],
-    to_status: &str,
-    note_line: &str,
-    who: &str,
-    at: &str,
-) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    let done = update_alert_tx(&mut tx, id, from_status, to_status, note_line, who, at).await?;
-    tx.commit().await?;
-    Ok(done)
-}
-
-/// [`update_alert`] in the caller's transaction, so that its audit entry commits with it.
+/// Sets an alert's status and appends a note, if its status is still `from_status`; false when
+/// it was not (someone else changed it first, or there is no such alert). In the caller's
+/// transaction, so that its audit entry commits with it.
 pub async fn update_alert_tx(
     tx: &mut Tx,
     id: i64,

@@ -80,15 +80,8 @@ pub(crate) fn parse_role(user: &str, role: &str) -> Result<Role, StoreError> {
     role.parse().map_err(|e| StoreError::Corrupt { table: "users", detail: format!("user {user}: {e}") })
 }
 
-/// Stores a new user; returns its id.
-pub async fn add_user(db: &Db, u: &NewUser<'_>) -> Result<i64, PeopleError> {
-    let mut tx = db.begin().await?;
-    let id = add_user_tx(&mut tx, u).await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// [`add_user`] in the caller's transaction, so that its audit entry commits with it.
+/// Stores a new user and returns its id, in the caller's transaction so that its audit entry
+/// commits with it.
 pub async fn add_user_tx(tx: &mut Tx, u: &NewUser<'_>) -> Result<i64, PeopleError> {
     let exists: Option<i64> = on_tx!(tx, conn => {
         sqlx::query_scalar("SELECT user_id FROM users WHERE name = $1").bind(u.name).fetch_optional(conn).await?
@@ -507,19 +500,11 @@ pub struct PurgeReport {
 }
 
 /// Purges the personal data (name, ID number, phone, e-mail and their indexes, and the numbers
-/// of their contact restrictions) of every
-/// borrower, and its contacts, whose cases all closed before `cutoff`: at least one case
-/// closed, none open or closed on or after `cutoff`, and no loan that is not paid off (a
-/// loan the batch has not evaluated yet counts as active). Loans, amounts, cases and
-/// history stay. One transaction; a purged borrower is not purged again.
-pub async fn purge(db: &Db, cutoff: NaiveDate, today: NaiveDate) -> Result<PurgeReport, PeopleError> {
-    let mut tx = db.begin().await?;
-    let report = purge_tx(&mut tx, cutoff, today).await?;
-    tx.commit().await?;
-    Ok(report)
-}
-
-/// [`purge`] in the caller's transaction, so that its audit entry commits with it.
+/// of their contact restrictions) of every borrower, and its contacts, whose cases all closed
+/// before `cutoff`: at least one case closed, none open or closed on or after `cutoff`, and no
+/// loan that is not paid off (a loan the batch has not evaluated yet counts as active). Loans,
+/// amounts, cases and history stay; a purged borrower is not purged again. In the caller's
+/// transaction, so that its audit entry commits with it.
 pub async fn purge_tx(tx: &mut Tx, cutoff: NaiveDate, today: NaiveDate) -> Result<PurgeReport, PeopleError> {
     let ids: Vec<String> = on_tx!(tx, conn => {
         sqlx::query_scalar(

@@ -39,13 +39,6 @@ pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
         .collect())
 }
 
-/// Creates or replaces a product's rules (already validated by the caller).
-pub async fn put(db: &Db, p: &ProductRules) -> Result<(), StoreError> {
-    let mut tx = db.begin().await?;
-    put_tx(&mut tx, p).await?;
-    tx.commit().await
-}
-
 /// One product's rules, `None` if there is no such product.
 pub async fn get_tx(tx: &mut Tx, product: &str) -> Result<Option<ProductRules>, StoreError> {
     type Row = (String, i64, Option<String>, Option<String>, Option<String>);
@@ -66,7 +59,8 @@ pub async fn get_tx(tx: &mut Tx, product: &str) -> Result<Option<ProductRules>, 
     }))
 }
 
-/// [`put`] in the caller's transaction, so that its audit entry commits with it.
+/// Creates or replaces a product's rules (already validated by the caller), in the caller's
+/// transaction so that its audit entry commits with it.
 pub async fn put_tx(tx: &mut Tx, p: &ProductRules) -> Result<(), StoreError> {
     on_tx!(tx, pool => {
         sqlx::query(

@@ -33,20 +33,8 @@ pub async fn strategy_in_force(db: &Db, date: NaiveDate) -> Result<Option<Stored
 }
 
 /// Installs a checked strategy version; installing the same name and version again with other
-/// text is refused (a version is immutable once the batch may have used it).
-pub async fn install_strategy(
-    db: &Db,
-    s: &StoredStrategy,
-    sha256: &str,
-    now: &str,
-) -> Result<bool, StoreError> {
-    let mut tx = db.begin().await?;
-    let new = install_strategy_tx(&mut tx, s, sha256, now).await?;
-    tx.commit().await?;
-    Ok(new)
-}
-
-/// [`install_strategy`] in the caller's transaction, so that its audit entry commits with it.
+/// text is refused (a version is immutable once the batch may have used it). In the caller's
+/// transaction, so that its audit entry commits with it.
 pub async fn install_strategy_tx(
     tx: &mut Tx,
     s: &StoredStrategy,
