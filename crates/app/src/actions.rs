@@ -299,7 +299,7 @@ async fn save(
             .fact("party", a.party.as_str())
             .fact("source", a.source.as_str())
             .fact("outcome", a.outcome.as_deref().unwrap_or(""))
-            .fact("note_sha256", sha256_hex(&a.note))
+            .fact("note_sha256", crate::audit::sha256_hex(&a.note))
             .fact("policy", a.policy.as_str())
             .fact("content", a.content.as_str())
             .fact("purpose", a.purpose.as_str());
@@ -315,13 +315,6 @@ async fn save(
     crate::audit::record_all(&mut tx, recorded_at, vec![e]).await?;
     tx.commit().await?;
     Ok(a)
-}
-
-/// Hex SHA-256 of a text: the audit log keeps the note's fingerprint, not the note itself
-/// (notes may hold personal data that retention must be able to purge).
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
 /// `case assign`: a supervisor moves a case and its open queue tasks to a collector; false

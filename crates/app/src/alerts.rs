@@ -62,10 +62,7 @@ pub async fn set_status(
         };
     }
     // The note's fingerprint, not the note: notes may name people, and the log is kept for good.
-    let note_sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(note.as_bytes()))
-    };
+    let note_sha = crate::audit::sha256_hex(&note);
     let e = crate::audit::Event::new(&format!("user:{who}"), &format!("alert.{to}"))
         .entity(format!("alert:{id}"))
         .fact("note_sha256", note_sha);

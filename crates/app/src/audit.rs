@@ -140,6 +140,12 @@ pub type At = chrono::DateTime<chrono::FixedOffset>;
 /// batch stamps each phase's entries when that phase commits).
 pub type Clock = std::sync::Arc<dyn Fn() -> At + Send + Sync>;
 
+/// Hex SHA-256 of a text: what an entry keeps of a note, a strategy or a model file, so that
+/// the log proves which text it was without holding text that may name people.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A clock that always reads `at`: for tests, and for replaying work at a known time.
 pub fn fixed_clock(at: At) -> Clock {
     std::sync::Arc::new(move || at)

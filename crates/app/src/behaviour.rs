@@ -233,10 +233,7 @@ pub async fn install(
     at: &crate::audit::At,
 ) -> Result<Installed, BehaviourError> {
     BehaviourModel::from_json(text)?;
-    let sha256 = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(text.as_bytes()))
-    };
+    let sha256 = crate::audit::sha256_hex(text);
     let mut tx = db.begin().await?;
     let (version, new) = store::install_model(&mut tx, &sha256, text, &at.to_rfc3339()).await?;
     if new {

@@ -598,12 +598,6 @@ fn kind_arg(kind: Kind) -> &'static str {
     }
 }
 
-/// Hex SHA-256 of a text (the audit log keeps a note's fingerprint, not the note).
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
 /// Records a restriction on `today` (at `at`), with its `contact.restricted` audit
 /// entry, in one transaction; bad input changes nothing.
 pub async fn restrict(
@@ -670,7 +664,7 @@ pub async fn restrict(
         .entity(format!("restriction:{id}"))
         .fact("kind", new.kind)
         .fact("recorded_on", today.to_string().as_str())
-        .fact("note_sha256", sha256_hex(&new.note));
+        .fact("note_sha256", crate::audit::sha256_hex(&new.note));
     if let Some(ch) = &new.channel {
         e = e.fact("channel", ch.as_str());
     }
@@ -727,7 +721,7 @@ pub async fn lift(
         .entity(format!("restriction:{id}"))
         .fact("kind", before.kind.as_str())
         .fact("ended_on", on.to_string().as_str())
-        .fact("note_sha256", sha256_hex(note.trim()));
+        .fact("note_sha256", crate::audit::sha256_hex(note.trim()));
     crate::audit::record_all(&mut tx, at, vec![e]).await?;
     let row = store::get(&mut tx, id).await?.ok_or(RestrictionError::UnknownRestriction(id))?;
     tx.commit().await?;

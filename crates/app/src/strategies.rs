@@ -6,7 +6,6 @@ use std::path::Path;
 
 use arrears_store::Db;
 use arrears_strategy::{CheckErrors, Known, Strategy, check, queue_names, template_name};
-use sha2::Digest;
 
 /// Checks a strategy's text (`shown` names it in errors) against the configuration folder:
 /// names known, the templates it uses passing the content rules. Also returns notes about
@@ -43,7 +42,7 @@ pub async fn install(
     at: &crate::audit::At,
     actor: &str,
 ) -> Result<bool, crate::audit::AuditError> {
-    let sha = sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let sha = crate::audit::sha256_hex(&text);
     let stored = arrears_store::strategies::StoredStrategy {
         name: s.name.clone(),
         version: s.version,
