@@ -3,6 +3,7 @@
 
 use arrears_core::Currency;
 use arrears_core::ability::{self, Behaviour, Figure, InputValue, InstallmentRecord};
+use arrears_core::id::BorrowerId;
 use arrears_core::ledger::{Waterfall, replay};
 use arrears_store::alerts as store;
 use arrears_store::{Db, StoreError};
@@ -12,7 +13,7 @@ use chrono::NaiveDate;
 #[derive(Debug, Clone)]
 pub struct Ability {
     /// The borrower whose figures these are.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `individual` or `company`.
     pub kind: String,
     /// Currency of amounts in the inputs.
@@ -60,7 +61,8 @@ pub async fn ability(db: &Db, borrower: &str, date: NaiveDate) -> Result<Option<
         .map_or_else(|| Currency::from_code("CNY"), Ok)
         .map_err(|e| StoreError::Corrupt { table: "loans", detail: e.to_string() })?;
     Ok(Some(Ability {
-        borrower_id: borrower.to_string(),
+        borrower_id: BorrowerId::new(borrower)
+            .map_err(|e| StoreError::Corrupt { table: "borrowers", detail: e.to_string() })?,
         kind,
         currency,
         date,

@@ -4,6 +4,7 @@
 
 use arrears_content::{Scanner, Verdict};
 use arrears_core::contact_policy::{AgencyId, Channel, CollectorId, Party, Proposal, Purpose, Source, check};
+use arrears_core::id::PtpId;
 use arrears_core::{Amount, ContactId, Currency, Relation};
 use arrears_store::actions::{self as store, ActionEffects, ActionRow, NewPromise};
 use arrears_store::restrictions as restrictions_store;
@@ -32,7 +33,8 @@ pub const OUTCOMES: &[&str] = &[
 /// A contact to log.
 #[derive(Debug, Clone)]
 pub struct ActionInput {
-    /// The case the contact is logged on; it must be open, and while placed only its agency may log.
+    /// The case the contact is logged on, as typed; it must be open, and while placed only its
+    /// agency may log.
     pub case_id: String,
     /// When it happened, with the offset it was given in.
     pub at: DateTime<FixedOffset>,
@@ -80,6 +82,12 @@ pub enum ActionError {
     /// A promise without its amount or date, or with another outcome.
     #[error("{0}")]
     Promise(String),
+    /// The agency named is not a valid id.
+    #[error("agency {0:?} is not a valid id (no spaces, at most 64 characters)")]
+    Agency(String),
+    /// A collector named as the actor is not a valid id.
+    #[error("actor {0:?}: each collector named (a,b for a visit) must be an id without spaces")]
+    Actor(String),
     /// The case is placed with an agency and someone else tried to contact it.
     #[error("case {0} is placed with agency {1}: while placed, only that agency contacts it")]
     Placed(String, String),
@@ -119,7 +127,7 @@ pub async fn log(
         .await?
         .ok_or_else(|| ActionError::UnknownCase(input.case_id.clone()))?;
     if case.status != "open" {
-        return Err(ActionError::NotOpen(case.case_id, case.status));
+        return Err(ActionError::NotOpen(case.case_id.into(), case.status));
     }
     let channel: Channel = input.channel.parse().map_err(|_| ActionError::Channel(input.channel.clone()))?;
     let chosen: Option<Purpose> = match &input.purpose {
@@ -132,7 +140,7 @@ pub async fn log(
     if let Some(agency) = &case.placed_with
         && input.agency.as_deref() != Some(agency.as_str())
     {
-        return Err(ActionError::Placed(case.case_id, agency.clone()));
+        return Err(ActionError::Placed(case.case_id.into(), agency.clone()));
     }
     let (party, relation, contact_id) = match input.party.as_str() {
         "borrower" => (Party::Debtor, "borrower".to_string(), None),
@@ -140,11 +148,11 @@ pub async fn log(
         id => {
             let rel = store::contact_relation(db, &case.borrower_id, id)
                 .await?
-                .ok_or_else(|| ActionError::UnknownContact(case.borrower_id.clone(), id.to_string()))?;
+                .ok_or_else(|| ActionError::UnknownContact(case.borrower_id.to_string(), id.to_string()))?;
             let contact = ContactId::new(id)
-                .map_err(|_| ActionError::UnknownContact(case.borrower_id.clone(), id.to_string()))?;
+                .map_err(|_| ActionError::UnknownContact(case.borrower_id.to_string(), id.to_string()))?;
             let relation: Relation = rel.parse().unwrap_or(Relation::Other);
-            (Party::Contact { id: contact, relation }, rel, Some(id.to_string()))
+            (Party::Contact { id: contact.clone(), relation }, rel, Some(contact))
         }
     };
     let on = input.at.date_naive();
@@ -160,12 +168,10 @@ pub async fn log(
             if *due < on {
                 return Err(ActionError::Promise(format!("--ptp-date {due} is before the contact ({on})")));
             }
+            let ptp_id =
+                format!("PTP:{}:{}", case.case_id, input.at.with_timezone(&Utc).format("%Y%m%dT%H%M%S"));
             Some(NewPromise {
-                ptp_id: format!(
-                    "PTP:{}:{}",
-                    case.case_id,
-                    input.at.with_timezone(&Utc).format("%Y%m%dT%H%M%S")
-                ),
+                ptp_id: PtpId::new(ptp_id).map_err(|e| ActionError::Promise(e.to_string()))?,
                 promised_on: on,
                 due_on: *due,
                 amount: amount.minor(),
@@ -198,7 +204,7 @@ pub async fn log(
         .filter(|a| a.at <= at_utc)
         .collect();
     let source = match &input.agency {
-        Some(a) => Source::Agency(AgencyId(a.clone())),
+        Some(a) => Source::Agency(AgencyId::new(a.trim()).map_err(|_| ActionError::Agency(a.clone()))?),
         None => Source::Lender,
     };
     let purpose = chosen.unwrap_or(match party.relation() {
@@ -211,7 +217,11 @@ pub async fn log(
         address: format!("{}:{}", case.case_id, channel.as_str()),
         at: at_utc,
         // A visit names everyone who went: `--by a,b`.
-        by: input.actor.split(',').map(|c| CollectorId(c.trim().to_string())).collect(),
+        by: input
+            .actor
+            .split(',')
+            .map(|c| CollectorId::new(c.trim()).map_err(|_| ActionError::Actor(input.actor.clone())))
+            .collect::<Result<_, _>>()?,
         source,
         purpose,
         debt: None,
@@ -236,7 +246,7 @@ pub async fn log(
     let pack = packs.for_case(case.contact_pack.as_deref(), &case.timezone);
     let decision = check(pack, &proposal, &profile, &history, packs.holidays_for(pack));
     let row = ActionRow {
-        action_id: String::new(),
+        action_id: store::unnumbered(),
         case_id: case.case_id.clone(),
         at: input.at.to_rfc3339(),
         at_utc: at_utc.to_rfc3339(),
@@ -257,7 +267,7 @@ pub async fn log(
     if !decision.allowed {
         let stored = save(db, row, &ActionEffects::default(), on, recorded_at).await?;
         return Err(ActionError::Refused {
-            action_id: stored.action_id,
+            action_id: stored.action_id.into(),
             messages: decision.refusals.iter().map(|r| r.message_zh()).collect(),
         });
     }
@@ -328,7 +338,7 @@ pub async fn assign(
     actor: &str,
 ) -> Result<bool, ActionError> {
     let mut tx = db.begin().await?;
-    if !store::assign(&mut tx, case_id, collector_id, on).await? {
+    if !arrears_store::treatment::assign(&mut tx, case_id, collector_id, on).await? {
         return Ok(false);
     }
     let e = Event::new(actor, "case.assigned")
@@ -368,7 +378,9 @@ pub async fn release_hold(
     actor: &str,
 ) -> Result<Option<String>, ActionError> {
     let mut tx = db.begin().await?;
-    let Some(had) = store::release_hold(&mut tx, case_id).await? else { return Ok(None) };
+    let Some(had) = arrears_store::case_treatment::release_hold(&mut tx, case_id).await? else {
+        return Ok(None);
+    };
     let e =
         Event::new(actor, "case.hold_released").entity(format!("case:{case_id}")).fact("hold", had.as_str());
     crate::audit::record_all(&mut tx, at, vec![e]).await?;

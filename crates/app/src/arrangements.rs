@@ -1,6 +1,7 @@
 //! Arrangement requests (展期 / 分期 / 减免): a collector records what the borrower asks for;
 //! approving one and changing the schedule come with the arrangements issue.
 
+use arrears_core::id::RequestId;
 use arrears_core::{Amount, Currency};
 use arrears_store::actions as action_store;
 use arrears_store::arrangements::{self as store, ArrangementRequest};
@@ -14,7 +15,7 @@ pub const KINDS: [&str; 3] = ["extension", "instalment_plan", "settlement"];
 /// What was asked.
 #[derive(Debug, Clone)]
 pub struct RequestInput {
-    /// The case the borrower asks on; it must be open.
+    /// The case the borrower asks on, as typed; it must be open.
     pub case_id: String,
     /// One of [`KINDS`].
     pub kind: String,
@@ -59,7 +60,7 @@ pub async fn request(
         .await?
         .ok_or_else(|| ArrangementError::UnknownCase(input.case_id.clone()))?;
     if case.status != "open" {
-        return Err(ArrangementError::NotOpen(case.case_id, case.status));
+        return Err(ArrangementError::NotOpen(case.case_id.into(), case.status));
     }
     if !KINDS.contains(&input.kind.as_str()) {
         return Err(ArrangementError::Invalid(format!(
@@ -86,7 +87,8 @@ pub async fn request(
         }
     };
     let r = ArrangementRequest {
-        request_id: format!("AR:{}:{}", case.case_id, now),
+        request_id: RequestId::new(format!("AR:{}:{}", case.case_id, now))
+            .map_err(|e| ArrangementError::Invalid(e.to_string()))?,
         case_id: case.case_id.clone(),
         kind: input.kind,
         amount: amount.minor(),

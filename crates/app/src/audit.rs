@@ -5,6 +5,7 @@
 //! transaction, last, just before it commits: the entry and the change commit together or
 //! not at all. An entry's kinds and facts are listed in the README's audit section.
 
+use arrears_core::id::CaseId;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -300,7 +301,7 @@ fn chunk_event_untimed(date: NaiveDate, items: &[Evaluated]) -> Option<Event> {
 pub fn case_events(
     date: NaiveDate,
     writes: &[CaseWrite],
-    stored: &HashMap<String, Vec<StoredCase>>,
+    stored: &HashMap<arrears_core::BorrowerId, Vec<StoredCase>>,
 ) -> Vec<Event> {
     let before: HashMap<&str, &StoredCase> =
         stored.values().flatten().map(|c| (c.case_id.as_str(), c)).collect();
@@ -1433,7 +1434,7 @@ impl NodeFindings {
 #[derive(Debug, Clone)]
 pub struct CaseEvidence {
     /// The case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The case's facts as JSON (`case.json`).
     pub case_json: String,
     /// One package per entry that names the case, the export entry last.
@@ -1486,7 +1487,7 @@ pub async fn case_evidence(
         });
     }
     Ok(CaseEvidence {
-        case_id: case_id.into(),
+        case_id: case.case_id.clone(),
         case_json,
         packages,
         checkpoint: cp,
@@ -1498,7 +1499,7 @@ pub async fn case_evidence(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EvidenceCheck {
     /// The case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Entries proved (the export entry included).
     pub entries: usize,
     /// The checkpoint's size.
@@ -1562,7 +1563,9 @@ pub fn check_case_evidence(files: &BTreeMap<String, Vec<u8>>) -> Result<Evidence
             "case.json (SHA-256 {case_sha}) is not the file the log recorded as exported: it was changed"
         )));
     }
-    let case_id = export.facts.get("case_id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let case_id = export.facts.get("case_id").and_then(|v| v.as_str()).unwrap_or_default();
+    let case_id =
+        CaseId::new(case_id).map_err(|e| fmt(format!("the export entry's case_id {case_id:?}: {e}")))?;
     let listed: Vec<u64> = export
         .facts
         .get("entries")
@@ -1682,8 +1685,8 @@ mod tests {
 
     fn evaluated(loan: &str, on: &str, s: Snapshot, recompute: Option<&str>) -> Evaluated {
         Evaluated {
-            loan_id: loan.into(),
-            borrower_id: "B1".into(),
+            loan_id: loan.parse().unwrap(),
+            borrower_id: "B1".parse().unwrap(),
             product: "p".into(),
             currency: "CNY".into(),
             first_on: d("2026-11-01"),

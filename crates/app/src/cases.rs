@@ -2,6 +2,7 @@
 
 use arrears_core::Currency;
 use arrears_core::delinquency::{BucketScheme, ClassThresholds};
+use arrears_core::id::{LoanId, PtpId};
 use arrears_store::cases::{self as store, CaseRow};
 use arrears_store::products::{self, ProductRules};
 use arrears_store::{Db, StoreError};
@@ -17,7 +18,7 @@ pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseR
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaseLoanView {
     /// Loan id.
-    pub loan_id: String,
+    pub loan_id: LoanId,
     /// Date it joined the case.
     pub added_on: NaiveDate,
     /// Currency code.
@@ -40,7 +41,7 @@ pub struct CaseLoanView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PtpView {
     /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
-    pub ptp_id: String,
+    pub ptp_id: PtpId,
     /// Date promised.
     pub promised_on: NaiveDate,
     /// Date due.
@@ -66,7 +67,7 @@ pub struct CaseView {
     /// Its promises to pay.
     pub ptps: Vec<PtpView>,
     /// Its tasks, newest first.
-    pub tasks: Vec<arrears_store::actions::TaskRow>,
+    pub tasks: Vec<arrears_store::tasks::TaskRow>,
     /// Its recorded contacts and refusals, oldest first.
     pub actions: Vec<arrears_store::actions::ActionRow>,
 }
@@ -121,8 +122,8 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
         })
         .collect();
     let filter =
-        arrears_store::actions::TaskFilter { case_id: Some(case_id.to_string()), ..Default::default() };
-    let tasks = arrears_store::actions::tasks(db, &filter, 10_000).await?;
+        arrears_store::tasks::TaskFilter { case_id: Some(row.case_id.clone()), ..Default::default() };
+    let tasks = arrears_store::tasks::list(db, &filter, 10_000).await?;
     let actions = arrears_store::actions::list(db, Some(case_id), 10_000).await?;
     Ok(Some(CaseView { case: row, loans, ptps, tasks, actions }))
 }

@@ -133,19 +133,23 @@ pub fn attempt(a: &AttemptRow) -> Option<Attempt> {
         "borrower" => Party::Debtor,
         "attorney" => Party::Attorney,
         rel => Party::Contact {
-            id: ContactId::new(a.contact_id.clone().unwrap_or_else(|| rel.to_string())).ok()?,
+            id: a.contact_id.clone().or_else(|| ContactId::new(rel).ok())?,
             relation: rel.parse().unwrap_or(Relation::Other),
         },
     };
-    let source =
-        if a.source == "lender" { Source::Lender } else { Source::Agency(AgencyId(a.source.clone())) };
+    let source = if a.source == "lender" {
+        Source::Lender
+    } else {
+        Source::Agency(AgencyId::new(a.source.as_str()).ok()?)
+    };
     Some(Attempt {
         at,
         party,
         channel,
         address: format!("{}:{}", a.case_id, a.channel),
         outcome: policy_outcome(&a.outcome),
-        by: vec![CollectorId(a.actor.clone())],
+        // An actor that is not an id (a user name with a space) still counts as a contact.
+        by: CollectorId::new(a.actor.as_str()).into_iter().collect(),
         source,
         debt: None,
     })

@@ -385,7 +385,7 @@ async fn run(
     progress.phase("checking references");
     for d in sql::dangling_borrowers(tx, import_id, MAX_LISTED as i64).await? {
         let file = format!("{}.csv", d.table);
-        let reason = if problems.rejected_borrowers.contains(&d.borrower_id) {
+        let reason = if problems.rejected_borrowers.contains(d.borrower_id.as_str()) {
             format!("borrower {} was rejected (see borrowers.csv)", d.borrower_id)
         } else {
             format!("unknown borrower {} (not in borrowers.csv nor in the database)", d.borrower_id)
@@ -408,7 +408,7 @@ async fn run(
         return Ok(Err(ImportError::Rejected { errors: problems.errors, total: problems.total }));
     }
     summary.schedules_generated = sql::mark_imported_schedules(tx, import_id).await?;
-    sql::ensure_products(tx, import_id).await?;
+    arrears_store::products::ensure_for_import(tx, import_id).await?;
     let text = summary.rows_read.iter().map(|(f, n)| format!("{f}={n}")).collect::<Vec<_>>().join(" ");
     // Loans the batch already knows must see these payments: noted in this transaction.
     crate::payments::note_booked(tx, import_id).await?;

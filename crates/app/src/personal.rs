@@ -2,6 +2,7 @@
 //! a role that may) unmasked and recorded, re-keying and the retention purge.
 
 use arrears_core::access::{self, AccessError, Role};
+use arrears_core::id::{BorrowerId, ContactId};
 use arrears_core::personal::{mask_email, mask_national_id, mask_phone, retention_cutoff, retention_years};
 use arrears_store::people::{self, Access, PeopleError, PurgeReport, RekeyReport, SealedBorrower};
 use arrears_store::personal::{Field, Keyring, PersonalError};
@@ -216,7 +217,7 @@ const DUMMY_HASH: &str =
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BorrowerView {
     /// The borrower's id, as imported.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `individual` or `company`.
     pub kind: String,
     /// Name (empty once purged).
@@ -243,7 +244,7 @@ pub struct BorrowerView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContactView {
     /// The contact's id, as imported; an action on the contact names it as the party.
-    pub contact_id: String,
+    pub contact_id: ContactId,
     /// Relation to the borrower.
     pub relation: String,
     /// The contact's name, never masked; empty once purged.

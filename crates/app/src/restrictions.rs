@@ -10,10 +10,10 @@
 //! their blind index (a restricted number is recognised as the borrower's or a contact's
 //! number on record without opening either), and shown masked.
 
+use arrears_core::id::{BorrowerId, ContactId};
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use arrears_core::ContactId;
 use arrears_core::contact_policy::{
     Channel, DailyWindow, DebtorProfile, InconvenientTime, OptOut, RecordedRefusal,
 };
@@ -170,9 +170,9 @@ pub struct RestrictionView {
     /// Id (for `contact lift`).
     pub restriction_id: i64,
     /// Whose (the borrower, or the borrower of the contact).
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// The contact restricted; `None` for the borrower.
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     /// Kind code.
     pub kind: String,
     /// Medium of an opt-out.
@@ -245,10 +245,7 @@ pub fn in_force(row: &RestrictionRow) -> Result<InForce, RestrictionError> {
     let corrupt = |detail: String| RestrictionError::Corrupt { id: row.restriction_id, detail };
     let kind: Kind = row.kind.parse().map_err(|_| corrupt(format!("kind {:?}", row.kind)))?;
     let bidx = || Some(row.address_bidx.clone()).filter(|b| !b.is_empty());
-    let person = match &row.contact_id {
-        Some(c) => Some(ContactId::new(c).map_err(|e| corrupt(format!("contact id {c:?}: {e}")))?),
-        None => None,
-    };
+    let person = row.contact_id.clone();
     let rule = match kind {
         Kind::DoNotContact => Restriction::DoNotContact(row.address_bidx.clone()),
         Kind::OptOut => {
@@ -354,8 +351,8 @@ pub fn apply<'r>(
 pub async fn for_batch(
     db: &Db,
     date: NaiveDate,
-) -> Result<HashMap<String, BorrowerRestrictions>, RestrictionError> {
-    let mut out: HashMap<String, BorrowerRestrictions> = HashMap::new();
+) -> Result<HashMap<BorrowerId, BorrowerRestrictions>, RestrictionError> {
+    let mut out: HashMap<BorrowerId, BorrowerRestrictions> = HashMap::new();
     for r in store::for_open_cases(db, date).await? {
         let entry = out.entry(r.restriction.borrower_id.clone()).or_insert_with(|| BorrowerRestrictions {
             phone_bidx: r.phone_bidx.clone(),
@@ -609,8 +606,11 @@ pub async fn restrict(
 ) -> Result<RestrictionView, RestrictionError> {
     let now = at.to_rfc3339();
     let c = check(input, today)?;
-    let contact_id = input.contact_id.as_deref().map(str::trim);
-    let borrower_id = match contact_id {
+    let contact_id = match input.contact_id.as_deref().map(str::trim) {
+        Some(c) => Some(ContactId::new(c).map_err(|e| RestrictionError::Input(format!("--contact: {e}")))?),
+        None => None,
+    };
+    let borrower_id = match contact_id.as_deref() {
         Some(contact) => {
             let (owner, _relation) = store::contact_owner(db, contact)
                 .await?
@@ -621,13 +621,16 @@ pub async fn restrict(
                     "contact {contact} is borrower {owner}'s, not {given}'s (give --contact alone)"
                 )));
             }
-            owner
+            BorrowerId::new(owner)
+                .map_err(|e| RestrictionError::Input(format!("contact {contact}'s borrower: {e}")))?
         }
         None => {
-            if !store::borrower_exists(db, &input.borrower_id).await? {
+            let given = BorrowerId::new(input.borrower_id.trim())
+                .map_err(|e| RestrictionError::Input(format!("--borrower: {e}")))?;
+            if !store::borrower_exists(db, &given).await? {
                 return Err(RestrictionError::UnknownBorrower(input.borrower_id.clone()));
             }
-            input.borrower_id.clone()
+            given
         }
     };
     let by = Some(input.by.trim()).filter(|b| !b.is_empty()).unwrap_or("cli").to_string();
@@ -637,7 +640,7 @@ pub async fn restrict(
     };
     let new = NewRestriction {
         borrower_id,
-        contact_id: contact_id.map(str::to_string),
+        contact_id,
         kind: c.kind.as_str(),
         channel: c.channel.map(|ch| ch.as_str().to_string()),
         address,

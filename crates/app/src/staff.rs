@@ -1,6 +1,7 @@
 //! Collectors and agencies as a supervisor or admin sets them up: checked here once, for
 //! the command line and the workbench alike.
 
+use arrears_core::id::{AgencyId, CollectorId};
 use arrears_core::{Amount, Currency};
 
 use crate::audit::Event;
@@ -24,10 +25,13 @@ pub enum StaffError {
     Audit(#[from] crate::audit::AuditError),
 }
 
-fn check_id(what: &str, id: &str) -> Result<(), StaffError> {
-    arrears_core::BorrowerId::new(id.to_string())
-        .map(|_| ())
-        .map_err(|e| StaffError::Invalid(format!("{what} id: {e}")))
+/// A collector's id as typed, or what is wrong with it.
+pub fn collector_id(id: &str) -> Result<CollectorId, StaffError> {
+    CollectorId::new(id).map_err(|e| StaffError::Invalid(format!("collector id: {e}")))
+}
+
+fn agency_id(id: &str) -> Result<AgencyId, StaffError> {
+    AgencyId::new(id).map_err(|e| StaffError::Invalid(format!("agency id: {e}")))
 }
 
 /// Adds or updates a collector with its days off; `actor` is recorded as having done it.
@@ -41,7 +45,6 @@ pub async fn save_collector(
     if c.capacity < 0 {
         return Err(StaffError::Invalid("capacity must be zero or more".into()));
     }
-    check_id("collector", &c.collector_id)?;
     if c.name.trim().is_empty() {
         return Err(StaffError::Invalid(format!("collector {}: the name is empty", c.collector_id)));
     }
@@ -81,9 +84,8 @@ pub async fn save_agency(
             "commission {commission:?}: a commission is a fraction of at most 1 (0.15 is 15%)"
         )));
     }
-    check_id("agency", id)?;
     let a =
-        AgencyRow { agency_id: id.to_string(), name: name.to_string(), commission_rate: rate.to_string() };
+        AgencyRow { agency_id: agency_id(id)?, name: name.to_string(), commission_rate: rate.to_string() };
     let mut tx = db.begin().await?;
     store::put_agency_tx(&mut tx, &a).await?;
     // The rate as text: the log takes no fractions.
@@ -101,7 +103,7 @@ pub async fn save_agency(
 pub struct AgencyReport {
     /// Stored figures.
     #[serde(flatten)]
-    pub figures: arrears_store::treatment::AgencyFigures,
+    pub figures: arrears_store::placements::AgencyFigures,
     /// Recovered in major units.
     pub recovered: String,
     /// Commission on it, rounded half-up to the minor unit.
@@ -113,7 +115,7 @@ pub struct AgencyReport {
 pub async fn agency_report(db: &Db) -> Result<Vec<AgencyReport>, StaffError> {
     let currency = Currency::from_code("CNY").map_err(|e| StaffError::Invalid(e.to_string()))?;
     let mut out = Vec::new();
-    for f in arrears_store::treatment::agency_figures(db).await? {
+    for f in arrears_store::placements::agency_figures(db).await? {
         let rate: arrears_core::Rate = f.commission_rate.parse().unwrap_or(arrears_core::Rate::ZERO);
         let (num, den) = rate.as_fraction();
         let commission =

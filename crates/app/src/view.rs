@@ -1,6 +1,7 @@
 //! `arrears loan show`: one loan's schedule, payments, allocation and delinquency on a date.
 
 use arrears_core::delinquency::{DelinquencyRules, assess};
+use arrears_core::id::{BorrowerId, LoanId, PaymentId};
 use arrears_core::ledger::{Source, Waterfall, replay};
 use arrears_core::{Amount, Currency};
 use arrears_store::loans::{LoanBundle, load_loan};
@@ -65,7 +66,7 @@ pub struct AllocationView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentView {
     /// The payment's id; recording the same payment again changes nothing.
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     /// Value date.
     pub paid_on: NaiveDate,
     /// The amount received, in major units.
@@ -80,9 +81,9 @@ pub struct PaymentView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoanView {
     /// Loan id.
-    pub loan_id: String,
+    pub loan_id: LoanId,
     /// Borrower id.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// The loan's product code, whose rules give the tolerance, buckets and five-class thresholds.
     pub product: String,
     /// Currency code.
@@ -141,7 +142,7 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
         .iter()
         .enumerate()
         .map(|(i, p)| PaymentView {
-            payment_id: p.id.to_string(),
+            payment_id: p.id.clone(),
             paid_on: p.paid_on,
             amount: s(p.amount),
             channel: p.channel.clone(),
@@ -158,8 +159,8 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
         })
         .collect();
     LoanView {
-        loan_id: b.loan.id.to_string(),
-        borrower_id: b.loan.borrower_id.to_string(),
+        loan_id: b.loan.id.clone(),
+        borrower_id: b.loan.borrower_id.clone(),
         product: b.loan.product.clone(),
         currency: c.code().to_string(),
         method: b.loan.method.as_str(),

@@ -56,7 +56,7 @@ pub enum ComplianceCommand {
 
 /// `compliance review`: warned outbox messages and warned notes.
 pub async fn review(db: &arrears_store::Db, limit: i64, json: bool) -> Result<()> {
-    let messages = arrears_store::treatment::outbox_for_review(db, limit).await?;
+    let messages = arrears_store::outbox::for_review(db, limit).await?;
     let notes = arrears_store::actions::for_review(db, limit).await?;
     if json {
         return crate::print_json(&serde_json::json!({ "messages": messages, "notes": notes }));

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use arrears_app::personal::NewUser;
 use arrears_server::{AppState, ServerConfig};
-use arrears_store::staff::{AgencyRow, CollectorRow};
+use arrears_store::staff::CollectorRow;
 use arrears_store::{Db, DbUrl};
 use chrono::{Duration, NaiveDate};
 
@@ -178,7 +178,7 @@ async fn staff(db: &Db) -> Result<()> {
     for i in 1..=10 {
         let team = if i <= 5 { "east" } else { "west" };
         let c = CollectorRow {
-            collector_id: format!("c{i:02}"),
+            collector_id: arrears_app::staff::collector_id(&format!("c{i:02}"))?,
             name: format!("催收员{i:02}"),
             team: team.into(),
             capacity: 40,
@@ -189,12 +189,7 @@ async fn staff(db: &Db) -> Result<()> {
         };
         arrears_app::staff::save_collector(db, &c, &[], &crate::now(), DEMO_ACTOR).await?;
     }
-    let a =
-        AgencyRow {
-            agency_id: "ACME".into(), name: "ACME 资产管理".into(), commission_rate: "0.15".into()
-        };
-    arrears_app::staff::save_agency(db, &a.agency_id, &a.name, &a.commission_rate, &crate::now(), DEMO_ACTOR)
-        .await?;
+    arrears_app::staff::save_agency(db, "ACME", "ACME 资产管理", "0.15", &crate::now(), DEMO_ACTOR).await?;
     Ok(())
 }
 

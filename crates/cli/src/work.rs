@@ -3,11 +3,12 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use arrears_app::actions::{ActionError, ActionInput};
+use arrears_core::id::{CaseId, CollectorId};
 use arrears_store::Db;
-use arrears_store::actions::TaskFilter;
 use arrears_store::staff::CollectorRow;
+use arrears_store::tasks::TaskFilter;
 use chrono::{DateTime, NaiveDate};
 use clap::Subcommand;
 
@@ -173,8 +174,10 @@ pub async fn task(db: &Db, cmd: TaskCommand) -> Result<()> {
     {
         bail!("--status {s:?}: use pending, due, done, cancelled or blocked");
     }
-    let f = TaskFilter { queue, status, case_id: case, collector_id: collector };
-    let rows = arrears_store::actions::tasks(db, &f, limit).await?;
+    let case_id = case.map(|c| CaseId::new(c.trim())).transpose().context("--case")?;
+    let collector_id = collector.map(|c| CollectorId::new(c.trim())).transpose().context("--collector")?;
+    let f = TaskFilter { queue, status, case_id, collector_id };
+    let rows = arrears_store::tasks::list(db, &f, limit).await?;
     if json {
         return print_json(&rows);
     }
@@ -319,7 +322,7 @@ pub async fn collector(db: &Db, cmd: CollectorCommand) -> Result<()> {
             days_off,
         } => {
             let c = CollectorRow {
-                collector_id: id.clone(),
+                collector_id: arrears_app::staff::collector_id(&id)?,
                 name,
                 team,
                 capacity,

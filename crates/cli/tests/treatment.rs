@@ -400,7 +400,7 @@ async fn every_contact_passes_the_pack(t: &TestDb) {
             let by = if e[5] == "outbox" {
                 vec![]
             } else {
-                vec![arrears_core::contact_policy::CollectorId(e[5].clone())]
+                arrears_core::contact_policy::CollectorId::new(e[5].as_str()).into_iter().collect()
             };
             let proposal = Proposal {
                 party: Party::Debtor,

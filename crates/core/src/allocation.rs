@@ -7,11 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::id::{CaseId, CollectorId, TaskId};
+
 /// A collector as allocation sees them on one work day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desk {
     /// Collector id.
-    pub id: String,
+    pub id: CollectorId,
     /// Tasks a day.
     pub capacity: u32,
     /// Tasks already allocated for the day (a re-run counts what it gave before).
@@ -47,9 +49,9 @@ impl Desk {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Work {
     /// Task id.
-    pub task_id: String,
+    pub task_id: TaskId,
     /// Its case: one collector takes all of a case's tasks of the day.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Queue the strategy sent it to.
     pub queue: String,
     /// The higher, the sooner.
@@ -61,7 +63,7 @@ pub struct Work {
     /// The worst loan's product.
     pub product: String,
     /// The collector who works the case in its current stage, if any.
-    pub keeper: Option<String>,
+    pub keeper: Option<CollectorId>,
 }
 
 /// Which collector takes which task: `(task_id, collector_id)`, in allocation order. Tasks
@@ -70,10 +72,11 @@ pub struct Work {
 /// Order: priority descending, then task id, so that the answer does not depend on the order
 /// of `tasks`. A task goes to the case's keeper when the keeper can take it, else to the
 /// skilled collector with the most room left (ties by id), which spreads work evenly.
-pub fn allocate(desks: &mut [Desk], tasks: &[Work]) -> Vec<(String, String)> {
+pub fn allocate(desks: &mut [Desk], tasks: &[Work]) -> Vec<(TaskId, CollectorId)> {
     let mut order: Vec<&Work> = tasks.iter().collect();
     order.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.task_id.cmp(&b.task_id)));
-    let index: HashMap<String, usize> = desks.iter().enumerate().map(|(i, d)| (d.id.clone(), i)).collect();
+    let index: HashMap<CollectorId, usize> =
+        desks.iter().enumerate().map(|(i, d)| (d.id.clone(), i)).collect();
     // The collector each case went to during this allocation.
     let mut given: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = Vec::new();
@@ -103,9 +106,13 @@ pub fn allocate(desks: &mut [Desk], tasks: &[Work]) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
+    fn texts(given: &[(TaskId, CollectorId)]) -> Vec<(&str, &str)> {
+        given.iter().map(|(t, c)| (t.as_str(), c.as_str())).collect()
+    }
+
     fn desk(id: &str, capacity: u32) -> Desk {
         Desk {
-            id: id.into(),
+            id: CollectorId::new(id).unwrap(),
             capacity,
             used: 0,
             off: false,
@@ -118,8 +125,8 @@ mod tests {
 
     fn work(id: &str, case: &str, priority: i64) -> Work {
         Work {
-            task_id: id.into(),
-            case_id: case.into(),
+            task_id: TaskId::new(id).unwrap(),
+            case_id: CaseId::new(case).unwrap(),
             queue: "early_calls".into(),
             priority,
             language: "zh".into(),
@@ -134,7 +141,7 @@ mod tests {
         let mut desks = vec![desk("a", 2)];
         let tasks = vec![work("t1", "c1", 10), work("t2", "c2", 30), work("t3", "c3", 20)];
         let got = allocate(&mut desks, &tasks);
-        assert_eq!(got, vec![("t2".into(), "a".into()), ("t3".into(), "a".into())]);
+        assert_eq!(texts(&got), vec![("t2", "a"), ("t3", "a")]);
         assert_eq!(desks[0].used, 2);
     }
 
@@ -152,26 +159,26 @@ mod tests {
         let mut t = work("t1", "c1", 1);
         assert!(allocate(&mut desks, std::slice::from_ref(&t)).is_empty());
         t.queue = "mid_calls".into();
-        assert_eq!(allocate(&mut desks, &[t]), vec![("t1".into(), "mid".into())]);
+        assert_eq!(texts(&allocate(&mut desks, &[t])), vec![("t1", "mid")]);
     }
 
     #[test]
     fn keeper_keeps_the_case_while_it_has_room() {
         let mut desks = vec![desk("a", 5), desk("b", 1)];
         let mut t = work("t1", "c1", 1);
-        t.keeper = Some("b".into());
+        t.keeper = Some(CollectorId::new("b").unwrap());
         let mut u = work("t2", "c2", 2);
-        u.keeper = Some("b".into());
+        u.keeper = Some(CollectorId::new("b").unwrap());
         // t2 has the higher priority and takes b's only slot; t1 falls back to a.
         let got = allocate(&mut desks, &[t, u]);
-        assert_eq!(got, vec![("t2".into(), "b".into()), ("t1".into(), "a".into())]);
+        assert_eq!(texts(&got), vec![("t2", "b"), ("t1", "a")]);
     }
 
     #[test]
     fn a_case_s_tasks_of_the_day_go_to_one_collector_and_work_spreads() {
         let mut desks = vec![desk("a", 10), desk("b", 10)];
         let tasks = vec![work("t1", "c1", 5), work("t2", "c1", 4), work("t3", "c2", 3), work("t4", "c3", 2)];
-        let got: BTreeMap<String, String> = allocate(&mut desks, &tasks).into_iter().collect();
+        let got: BTreeMap<TaskId, CollectorId> = allocate(&mut desks, &tasks).into_iter().collect();
         assert_eq!(got["t1"], got["t2"]);
         assert_ne!(got["t3"], got["t1"], "the emptier desk takes the next case");
         assert_eq!(desks.iter().map(|d| d.used).sum::<u32>(), 4);

@@ -9,6 +9,7 @@
 use chrono::NaiveDate;
 
 use crate::book::text_enum;
+use crate::id::{BorrowerId, CaseId, LoanId};
 
 text_enum!(
     /// Where a collection case stands.
@@ -33,7 +34,7 @@ impl CaseStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spell {
     /// The loan.
-    pub loan_id: String,
+    pub loan_id: LoanId,
     /// First delinquent date.
     pub began_on: NaiveDate,
     /// First date cured again; `None` while still delinquent.
@@ -41,21 +42,21 @@ pub struct Spell {
 }
 
 /// Turns a loan's change-only history of delinquent flags (ascending dates) into spells.
-pub fn spells(loan_id: &str, changes: &[(NaiveDate, bool)]) -> Vec<Spell> {
+pub fn spells(loan_id: &LoanId, changes: &[(NaiveDate, bool)]) -> Vec<Spell> {
     let mut out: Vec<Spell> = Vec::new();
     let mut open: Option<NaiveDate> = None;
     for &(on, delinquent) in changes {
         match (open, delinquent) {
             (None, true) => open = Some(on),
             (Some(began_on), false) => {
-                out.push(Spell { loan_id: loan_id.to_string(), began_on, ended_on: Some(on) });
+                out.push(Spell { loan_id: loan_id.clone(), began_on, ended_on: Some(on) });
                 open = None;
             }
             _ => {}
         }
     }
     if let Some(began_on) = open {
-        out.push(Spell { loan_id: loan_id.to_string(), began_on, ended_on: None });
+        out.push(Spell { loan_id: loan_id.clone(), began_on, ended_on: None });
     }
     out
 }
@@ -68,7 +69,7 @@ pub struct CaseSpan {
     /// The first date none was; `None` while open.
     pub closed_on: Option<NaiveDate>,
     /// Each loan the case held, with the date it joined, in joining order.
-    pub loans: Vec<(String, NaiveDate)>,
+    pub loans: Vec<(LoanId, NaiveDate)>,
 }
 
 /// Derives a borrower's cases from the spells of all of their loans.
@@ -102,8 +103,8 @@ pub fn derive(spells: &[Spell]) -> Vec<CaseSpan> {
 
 /// The case's identifier: the borrower and the opening date, so that deriving
 /// the same history twice names the same case.
-pub fn case_id(borrower_id: &str, opened_on: NaiveDate) -> String {
-    format!("C-{borrower_id}-{}", opened_on.format("%Y%m%d"))
+pub fn case_id(borrower_id: &BorrowerId, opened_on: NaiveDate) -> CaseId {
+    CaseId::derived(format!("C-{borrower_id}-{}", opened_on.format("%Y%m%d")))
 }
 
 #[cfg(test)]
@@ -116,7 +117,7 @@ mod tests {
     }
 
     fn spell(loan: &str, from: &str, to: Option<&str>) -> Spell {
-        Spell { loan_id: loan.into(), began_on: d(from), ended_on: to.map(d) }
+        Spell { loan_id: LoanId::new(loan).unwrap(), began_on: d(from), ended_on: to.map(d) }
     }
 
     #[test]
@@ -129,10 +130,10 @@ mod tests {
             (d("2024-02-01"), true),
         ];
         assert_eq!(
-            spells("L1", &changes),
+            spells(&LoanId::new("L1").unwrap(), &changes),
             vec![spell("L1", "2024-01-05", Some("2024-01-09")), spell("L1", "2024-02-01", None)]
         );
-        assert!(spells("L1", &[(d("2024-01-01"), false)]).is_empty());
+        assert!(spells(&LoanId::new("L1").unwrap(), &[(d("2024-01-01"), false)]).is_empty());
     }
 
     #[test]
@@ -173,7 +174,7 @@ mod tests {
         for (what, spells, expected) in table {
             let got: Vec<(NaiveDate, Option<NaiveDate>, Vec<String>)> = derive(&spells)
                 .into_iter()
-                .map(|c| (c.opened_on, c.closed_on, c.loans.into_iter().map(|(l, _)| l).collect()))
+                .map(|c| (c.opened_on, c.closed_on, c.loans.into_iter().map(|(l, _)| l.into()).collect()))
                 .collect();
             let want: Vec<(NaiveDate, Option<NaiveDate>, Vec<String>)> = expected
                 .into_iter()
@@ -185,6 +186,6 @@ mod tests {
 
     #[test]
     fn case_ids_are_stable() {
-        assert_eq!(case_id("B0000001", d("2026-11-20")), "C-B0000001-20261120");
+        assert_eq!(case_id(&BorrowerId::new("B0000001").unwrap(), d("2026-11-20")), "C-B0000001-20261120");
     }
 }

@@ -11,6 +11,7 @@ use arrears_app::portfolio::{self, PortfolioView};
 use arrears_app::view::{self, LoanView};
 use arrears_core::access::{Capability, CaseScope, Role, may_see_case, may_work_case};
 use arrears_core::case::CaseStatus;
+use arrears_core::id::{BorrowerId, CaseId};
 use arrears_store::workbench::{
     self as store, ActionRow, AgencyFigures, AlertRow, ArmFigures, ArrangementRequest, CaseFilter, CaseLine,
     CollectorFigures, QueueHealth, QueueLine, QueueOf, ScopeRow,
@@ -123,9 +124,9 @@ pub async fn queue(state: &AppState, user: &User) -> Result<Vec<QueueLine>, Erro
 #[derive(Debug, Serialize)]
 pub struct CaseItem {
     /// The case's id, `C-{borrower}-{opening date}`.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The borrower the case collects from.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// The borrower's name ('' once purged).
     pub borrower_name: String,
     /// The business date the case opened: the first date one of its loans was delinquent.
@@ -627,7 +628,7 @@ pub async fn check_strategy(
 /// A collector as a form or JSON body gives it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CollectorForm {
-    /// Id (also the collector's user name).
+    /// Id (also the collector's user name), as typed.
     pub collector_id: String,
     /// The collector's name as people see it.
     pub name: String,
@@ -652,7 +653,7 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
         .parse()
         .map_err(|_| Error::BadRequest(format!("capacity {:?} is not a whole number", f.capacity)))?;
     let c = store::CollectorRow {
-        collector_id: f.collector_id.trim().to_string(),
+        collector_id: arrears_app::staff::collector_id(f.collector_id.trim()).map_err(staff_error)?,
         name: f.name.trim().to_string(),
         team: f.team.trim().to_string(),
         capacity,
@@ -669,7 +670,8 @@ pub async fn save_collector(state: &AppState, user: &User, f: &CollectorForm) ->
 /// An agency as a form or JSON body gives it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AgencyForm {
-    /// The agency's id: what a strategy's placement step names and an agency user's `agency` holds.
+    /// The agency's id as typed: what a strategy's placement step names and an agency user's
+    /// `agency` holds.
     pub agency_id: String,
     /// The agency's name as people see it.
     pub name: String,

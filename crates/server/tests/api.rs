@@ -38,7 +38,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     support::import(&t.db, book.path()).await.unwrap();
     for (id, team) in [("c01", "east"), ("c02", "east"), ("c03", "west"), ("c04", "west")] {
         let c = arrears_store::staff::CollectorRow {
-            collector_id: id.into(),
+            collector_id: id.parse().unwrap(),
             name: id.into(),
             team: team.into(),
             capacity: 50,
@@ -51,7 +51,7 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     }
     for a in ["ACME", "BETA"] {
         let row = arrears_store::staff::AgencyRow {
-            agency_id: a.into(),
+            agency_id: a.parse().unwrap(),
             name: a.into(),
             commission_rate: "0.1".into(),
         };

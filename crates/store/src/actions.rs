@@ -1,8 +1,9 @@
 //! Actions (催收记录): contacts logged against a case, the refusals of the contact policy,
-//! and what they change (promises, holds, the last right-party contact, finished tasks).
-//! Also the task and action listings.
+//! and what they change (promises, holds, the last right-party contact, finished tasks), each
+//! change made by the module of its table in the same transaction. Also the action listings.
 
 use arrears_core::Amount;
+use arrears_core::id::{ActionId, BorrowerId, CaseId, ContactId, PtpId, TaskId};
 use arrears_core::ptp::Promise;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
@@ -14,9 +15,9 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseForAction {
     /// The case the action is for.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The case's borrower; a contact named as the party must be one of theirs.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `open`, `closed` or `void`.
     pub status: String,
     /// Borrower's IANA zone.
@@ -45,16 +46,19 @@ pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAct
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
          LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id = $1",
     ).bind(case_id).fetch_optional(p).await?);
-    Ok(row.map(|r| CaseForAction {
-        case_id: r.0,
-        borrower_id: r.1,
-        status: r.2,
-        timezone: r.3,
-        hold: r.4,
-        placed_with: r.5,
-        currency: r.6,
-        contact_pack: r.7,
-    }))
+    row.map(|r| {
+        Ok(CaseForAction {
+            case_id: crate::stored_id("actions", r.0)?,
+            borrower_id: crate::stored_id("actions", r.1)?,
+            status: r.2,
+            timezone: r.3,
+            hold: r.4,
+            placed_with: r.5,
+            currency: r.6,
+            contact_pack: r.7,
+        })
+    })
+    .transpose()
 }
 
 /// The relation of one of the borrower's contacts, or `None` when the borrower has no such contact.
@@ -73,9 +77,9 @@ pub async fn contact_relation(
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ActionRow {
     /// The action's id: `A` and an eight-digit sequence number, in the order actions were recorded.
-    pub action_id: String,
+    pub action_id: ActionId,
     /// The case the contact was logged on.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// When, RFC 3339 with the offset it was given in.
     pub at: String,
     /// The same instant in UTC (orders and counts).
@@ -90,15 +94,15 @@ pub struct ActionRow {
     /// `borrower`, `attorney` or the contact's relation.
     pub party: String,
     /// The contact, when the party is one.
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
     /// Outcome code; none for a refused contact.
     pub outcome: Option<String>,
     /// The collector's note.
     pub note: String,
     /// The promise taken, if any.
-    pub ptp_id: Option<String>,
+    pub ptp_id: Option<PtpId>,
     /// The task it completed, if any.
-    pub task_id: Option<String>,
+    pub task_id: Option<TaskId>,
     /// Whether the contact policy allowed it.
     pub allowed: bool,
     /// Refusing rules and reasons, one a line; empty when allowed.
@@ -114,7 +118,7 @@ pub struct ActionRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPromise {
     /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
-    pub ptp_id: String,
+    pub ptp_id: PtpId,
     /// Business date promised.
     pub promised_on: NaiveDate,
     /// Due date.
@@ -136,8 +140,13 @@ pub struct ActionEffects {
     pub right_party_on: Option<NaiveDate>,
 }
 
+/// The id an action has until [`record`] numbers it (numbers start at `A00000001`).
+pub fn unnumbered() -> ActionId {
+    ActionId::new("A00000000").unwrap_or_else(|_| unreachable!("a valid literal id"))
+}
+
 /// The next action id: `A` and a sequence number.
-async fn next_action_id(tx: &mut Tx) -> Result<String, StoreError> {
+async fn next_action_id(tx: &mut Tx) -> Result<ActionId, StoreError> {
     // The largest id from the key's index, not a count of the table: ids are zero-padded, so
     // text order is number order.
     let last: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(
@@ -152,7 +161,7 @@ async fn next_action_id(tx: &mut Tx) -> Result<String, StoreError> {
             })?
         }
     };
-    Ok(format!("A{:08}", n + 1))
+    crate::stored_id("actions", format!("A{:08}", n + 1))
 }
 
 /// Records an action (allowed or refused) made on business date `on` and, when allowed, its
@@ -178,11 +187,7 @@ pub async fn record(
             "call" => "call",
             _ => "",
         };
-        let task: Option<(String,)> = on_tx!(tx, conn => sqlx::query_as(
-            "SELECT task_id FROM tasks WHERE case_id = $1 AND kind = $2 AND status = 'due' \
-             ORDER BY created_on, task_id LIMIT 1",
-        ).bind(&a.case_id).bind(kind).fetch_optional(&mut *conn).await?);
-        a.task_id = task.map(|t| t.0);
+        a.task_id = crate::tasks::due_of_kind(tx, &a.case_id, kind).await?;
     }
     a.ptp_id = effects.promise.as_ref().map(|p| p.ptp_id.clone());
     on_tx!(tx, conn => {
@@ -191,39 +196,25 @@ pub async fn record(
              note, ptp_id, task_id, allowed, policy, content, recorded_at, purpose) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
-        .bind(&a.action_id).bind(&a.case_id).bind(&a.at).bind(&a.at_utc).bind(&a.actor).bind(&a.source)
-        .bind(&a.channel).bind(&a.party).bind(&a.contact_id).bind(&a.outcome).bind(&a.note).bind(&a.ptp_id)
-        .bind(&a.task_id).bind(i64::from(a.allowed)).bind(&a.policy).bind(&a.content).bind(recorded_at)
+        .bind(a.action_id.as_str()).bind(a.case_id.as_str()).bind(&a.at).bind(&a.at_utc).bind(&a.actor)
+        .bind(&a.source).bind(&a.channel).bind(&a.party).bind(a.contact_id.as_deref()).bind(&a.outcome).bind(&a.note)
+        .bind(a.ptp_id.as_deref()).bind(a.task_id.as_deref()).bind(i64::from(a.allowed)).bind(&a.policy).bind(&a.content).bind(recorded_at)
         .bind(&a.purpose)
         .execute(&mut *conn).await?;
-        if let Some(task) = &a.task_id {
-            sqlx::query("UPDATE tasks SET status = 'done', closed_on = $2 WHERE task_id = $1")
-                .bind(task).bind(on).execute(&mut *conn).await?;
-        }
-        sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
-            .bind(&a.case_id).execute(&mut *conn).await?;
-        if let Some((hold, on)) = &effects.hold {
-            sqlx::query(
-                "UPDATE case_treatment SET hold = $2, hold_since = $3, \
-                 dispute_on = CASE WHEN $2 = 'dispute' THEN $3 ELSE dispute_on END WHERE case_id = $1",
-            )
-            .bind(&a.case_id).bind(hold).bind(*on).execute(&mut *conn).await?;
-            // Work already scheduled must not reach a debtor whose case is now on hold.
-            sqlx::query(
-                "UPDATE tasks SET status = 'cancelled', reason = 'hold: ' || $2, closed_on = $3 WHERE case_id = $1 \
-                 AND status IN ('pending', 'due', 'blocked') AND kind NOT IN ('hold', 'agency_recall', 'write_off_review')",
-            )
-            .bind(&a.case_id).bind(hold).bind(*on).execute(&mut *conn).await?;
-            sqlx::query("UPDATE outbox SET status = 'cancelled' WHERE case_id = $1 AND status = 'queued'")
-                .bind(&a.case_id).execute(&mut *conn).await?;
-        }
-        if let Some(on) = effects.right_party_on {
-            sqlx::query(
-                "UPDATE case_treatment SET last_rpc_on = $2 WHERE case_id = $1 AND (last_rpc_on IS NULL OR last_rpc_on < $2)",
-            )
-            .bind(&a.case_id).bind(on).execute(&mut *conn).await?;
-        }
     });
+    if let Some(task) = &a.task_id {
+        crate::tasks::complete(tx, task, on).await?;
+    }
+    crate::case_treatment::ensure(tx, &a.case_id).await?;
+    if let Some((hold, on)) = &effects.hold {
+        crate::case_treatment::set_hold(tx, &a.case_id, hold, *on).await?;
+        // Work already scheduled must not reach a debtor whose case is now on hold.
+        crate::tasks::cancel_for_hold(tx, &a.case_id, hold, *on).await?;
+        crate::outbox::cancel_queued(tx, &[a.case_id.as_str()]).await?;
+    }
+    if let Some(on) = effects.right_party_on {
+        crate::case_treatment::note_right_party(tx, &a.case_id, on).await?;
+    }
     // The promise taken is stored by the module that owns `ptps`, in the same transaction.
     if let Some(p) = &effects.promise {
         let promise =
@@ -231,20 +222,6 @@ pub async fn record(
         crate::ptps::add_ptp(tx, &p.ptp_id, &a.case_id, &p.currency, &promise).await?;
     }
     Ok(a)
-}
-
-/// Lifts a case's hold; the hold it had, or `None` when it had none.
-pub async fn release_hold(tx: &mut Tx, case_id: &str) -> Result<Option<String>, StoreError> {
-    let had: Option<(Option<String>,)> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT hold FROM case_treatment WHERE case_id = $1",
-    ).bind(case_id).fetch_optional(&mut *conn).await?);
-    let had = had.and_then(|h| h.0);
-    if had.is_some() {
-        on_tx!(tx, conn => sqlx::query(
-            "UPDATE case_treatment SET hold = NULL, hold_since = NULL, dispute_on = NULL WHERE case_id = $1",
-        ).bind(case_id).execute(&mut *conn).await?.rows_affected());
-    }
-    Ok(had)
 }
 
 const ACTION_COLS: &str = "action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, note, \
@@ -278,19 +255,19 @@ async fn list_where(
         rows.iter()
             .map(|r| {
                 Ok(ActionRow {
-                    action_id: r.try_get(0)?,
-                    case_id: r.try_get(1)?,
+                    action_id: crate::stored_id("actions", r.try_get::<String, _>(0)?)?,
+                    case_id: crate::stored_id("actions", r.try_get::<String, _>(1)?)?,
                     at: r.try_get(2)?,
                     at_utc: r.try_get(3)?,
                     actor: r.try_get(4)?,
                     source: r.try_get(5)?,
                     channel: r.try_get(6)?,
                     party: r.try_get(7)?,
-                    contact_id: r.try_get(8)?,
+                    contact_id: crate::stored_opt_id("actions", r.try_get::<Option<String>, _>(8)?)?,
                     outcome: r.try_get(9)?,
                     note: r.try_get(10)?,
-                    ptp_id: r.try_get(11)?,
-                    task_id: r.try_get(12)?,
+                    ptp_id: crate::stored_opt_id("actions", r.try_get::<Option<String>, _>(11)?)?,
+                    task_id: crate::stored_opt_id("actions", r.try_get::<Option<String>, _>(12)?)?,
                     allowed: r.try_get::<i64, _>(13)? != 0,
                     policy: r.try_get(14)?,
                     content: r.try_get(15)?,
@@ -299,146 +276,4 @@ async fn list_where(
             })
             .collect::<Result<Vec<_>, StoreError>>()
     })
-}
-
-/// A task as listed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TaskRow {
-    /// The task's id, `T:{case}:{step}:{business date}`: a date run twice makes no new task.
-    pub task_id: String,
-    /// The case the task works.
-    pub case_id: String,
-    /// Strategy step.
-    pub step: String,
-    /// Step kind.
-    pub kind: String,
-    /// Business date made.
-    pub created_on: NaiveDate,
-    /// When it may be done (UTC).
-    pub due_at: String,
-    /// The strategy's priority for the case when the task was made; the highest is worked first.
-    pub priority: i64,
-    /// `pending`, `due`, `done`, `cancelled` or `blocked`.
-    pub status: String,
-    /// The queue people work it from (calls, visits, guarantor contact, legal, write-off); none if automatic.
-    pub queue: Option<String>,
-    /// The template a message or letter step sends; none for other kinds.
-    pub template: Option<String>,
-    /// The strategy segment the case was in when the task was made.
-    pub segment: String,
-    /// Experiment arm.
-    pub arm: Option<String>,
-    /// Why the step fired.
-    pub because: String,
-    /// Why blocked or cancelled.
-    pub reason: Option<String>,
-    /// Collector holding it.
-    pub collector_id: Option<String>,
-    /// Business date it was allocated.
-    pub allocated_on: Option<NaiveDate>,
-}
-
-/// What to list.
-#[derive(Debug, Clone, Default)]
-pub struct TaskFilter {
-    /// One queue.
-    pub queue: Option<String>,
-    /// One status.
-    pub status: Option<String>,
-    /// One case.
-    pub case_id: Option<String>,
-    /// One collector.
-    pub collector_id: Option<String>,
-}
-
-type TaskTuple = (
-    String,
-    String,
-    String,
-    String,
-    NaiveDate,
-    String,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<NaiveDate>,
-);
-
-/// Tasks, highest priority first within each creation date (newest first); at most `limit`.
-pub async fn tasks(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, StoreError> {
-    // Only the filters given become conditions on their columns (the others compare the
-    // empty parameter with itself): `(p = '' OR col = p)` would keep SQLite off the indexes.
-    let cond = |given: &Option<String>, col: &str, n: u8| {
-        if given.is_some() { format!("{col} = ${n}") } else { format!("${n} = ''") }
-    };
-    let sql = format!(
-        "SELECT task_id, case_id, step, kind, created_on, due_at, priority, status, queue, template, segment, \
-         arm, because, reason, collector_id, allocated_on FROM tasks WHERE {} AND {} AND {} AND {} \
-         ORDER BY created_on DESC, priority DESC, task_id LIMIT $1",
-        cond(&f.queue, "queue", 2),
-        cond(&f.status, "status", 3),
-        cond(&f.case_id, "case_id", 4),
-        cond(&f.collector_id, "collector_id", 5)
-    );
-    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let rows: Vec<TaskTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(limit).bind(opt(&f.queue)).bind(opt(&f.status)).bind(opt(&f.case_id)).bind(opt(&f.collector_id))
-        .fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|r| TaskRow {
-            task_id: r.0,
-            case_id: r.1,
-            step: r.2,
-            kind: r.3,
-            created_on: r.4,
-            due_at: r.5,
-            priority: r.6,
-            status: r.7,
-            queue: r.8,
-            template: r.9,
-            segment: r.10,
-            arm: r.11,
-            because: r.12,
-            reason: r.13,
-            collector_id: r.14,
-            allocated_on: r.15,
-        })
-        .collect())
-}
-
-/// Moves a case, and its open queue tasks, to another collector (a supervisor's decision);
-/// false when the case has no treatment yet or the collector does not exist.
-pub async fn assign(
-    tx: &mut Tx,
-    case_id: &str,
-    collector_id: &str,
-    on: NaiveDate,
-) -> Result<bool, StoreError> {
-    let ok = on_tx!(tx, conn => {
-        let exists: Option<(String,)> = sqlx::query_as("SELECT collector_id FROM collectors WHERE collector_id = $1")
-            .bind(collector_id).fetch_optional(&mut *conn).await?;
-        if exists.is_none() {
-            false
-        } else {
-            sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
-                .bind(case_id).execute(&mut *conn).await?;
-            sqlx::query("UPDATE case_treatment SET collector_id = $2, assigned_on = $3 WHERE case_id = $1")
-                .bind(case_id).bind(collector_id).bind(on).execute(&mut *conn).await?;
-            let sql = format!(
-                "UPDATE tasks SET collector_id = $2, allocated_on = $3 WHERE case_id = $1 AND status = 'due' \
-                 AND kind IN {}",
-                crate::treatment::QUEUE_KINDS
-            );
-            sqlx::query(AssertSqlSafe(sql)).bind(case_id).bind(collector_id).bind(on).execute(&mut *conn).await?;
-            true
-        }
-    });
-    Ok(ok)
 }

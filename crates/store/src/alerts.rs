@@ -2,6 +2,7 @@
 //! that changed on a date, what it writes back, and the alerts people list, acknowledge
 //! and close.
 
+use arrears_core::id::{BorrowerId, CaseId, RuleId};
 use std::collections::HashMap;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -491,7 +492,8 @@ fn statement(r: &Fields<'_>) -> Result<Statement, StoreError> {
     })
 }
 
-/// A new alert.
+/// A new alert. Its ids stay text as the alerts phase pages them (read from the book, and
+/// from the rules file, which checks them); they are typed where alerts are read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlert {
     /// The borrower the rule fired for (alerts are per borrower, not per loan).
@@ -596,11 +598,11 @@ pub struct AlertRow {
     /// The alert's number, given by the database as alerts are raised; `alert ack` and `alert close` name it.
     pub alert_id: i64,
     /// The borrower the rule fired for.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Case open when it was raised.
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
     /// The id of the early-warning rule that raised it.
-    pub rule_id: String,
+    pub rule_id: RuleId,
     /// `info`, `warning` or `critical`, as the rule sets it.
     pub severity: String,
     /// The departments the rule sends it to (`collections`, `risk`, `legal`, `relationship_manager`).
@@ -622,7 +624,7 @@ pub struct AlertRow {
 const ALERT_COLUMNS: &str = "alert_id, borrower_id, case_id, rule_id, severity, departments, vals, raised_on, \
                              status, notes, updated_by, updated_at";
 
-fn alert_row<R: sqlx::Row>(r: &R) -> Result<AlertRow, sqlx::Error>
+fn alert_row<R: sqlx::Row>(r: &R) -> Result<AlertRow, StoreError>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -633,9 +635,9 @@ where
     let notes: String = r.try_get("notes")?;
     Ok(AlertRow {
         alert_id: r.try_get("alert_id")?,
-        borrower_id: r.try_get("borrower_id")?,
-        case_id: r.try_get("case_id")?,
-        rule_id: r.try_get("rule_id")?,
+        borrower_id: crate::stored_id("alerts", r.try_get::<String, _>("borrower_id")?)?,
+        case_id: crate::stored_opt_id("alerts", r.try_get::<Option<String>, _>("case_id")?)?,
+        rule_id: crate::stored_id("alerts", r.try_get::<String, _>("rule_id")?)?,
         severity: r.try_get("severity")?,
         departments: departments.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         values: r.try_get("vals")?,

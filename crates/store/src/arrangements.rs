@@ -2,14 +2,15 @@
 //! settlements asked for from the workbench, waiting for a decision.
 
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
+use arrears_core::id::{CaseId, RequestId};
 
 /// A request for an arrangement.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ArrangementRequest {
     /// `AR:{case}:{requested_at}`: the case and the moment it was asked.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// The case the borrower asked on; it was open then.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// extension, instalment_plan or settlement.
     pub kind: String,
     /// Minor units offered.
@@ -33,7 +34,7 @@ pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Res
     let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
                requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     let months = r.months.map(|m| m as i32);
-    on_tx!(tx, c => { sqlx::query(sql).bind(&r.request_id).bind(&r.case_id).bind(&r.kind).bind(r.amount)
+    on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_str()).bind(&r.kind).bind(r.amount)
         .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
         .bind(&r.status).execute(c).await?; });
     Ok(())
@@ -45,8 +46,7 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
     let sql = "SELECT request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status \
                FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id";
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(
                 request_id,
@@ -60,9 +60,9 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
                 requested_at,
                 status,
             )| {
-                ArrangementRequest {
-                    request_id,
-                    case_id,
+                Ok(ArrangementRequest {
+                    request_id: crate::stored_id("arrangement_requests", request_id)?,
+                    case_id: crate::stored_id("arrangement_requests", case_id)?,
                     kind,
                     amount,
                     currency,
@@ -71,8 +71,8 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
                     requested_by,
                     requested_at,
                     status,
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }

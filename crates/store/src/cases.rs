@@ -1,7 +1,8 @@
-//! Collection cases (tables `cases`, `case_loans`, and the `case_sync` work list the
-//! cases phase empties): derived per borrower by the batch, listed and shown to people.
+//! Collection cases (tables `cases` and `case_loans`): derived per borrower by the batch from
+//! the `case_sync` work list, listed and shown to people.
 
 use arrears_core::case::CaseStatus;
+use arrears_core::id::{BorrowerId, CaseId, LoanId};
 use std::collections::HashMap;
 
 use arrears_core::case::Spell;
@@ -14,18 +15,8 @@ use crate::ptps::{PtpRow, ptps_of};
 use crate::rows::literal::text_list;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
-/// Up to `limit` borrowers waiting for their cases to be derived again.
-pub async fn case_sync_page(db: &Db, limit: i64) -> Result<Vec<String>, StoreError> {
-    on_pool!(db, pool => {
-        Ok(sqlx::query_scalar("SELECT borrower_id FROM case_sync ORDER BY borrower_id LIMIT $1")
-            .bind(limit)
-            .fetch_all(pool)
-            .await?)
-    })
-}
-
 /// Runs `sql` with `{ids}` replaced by the list of ids.
-async fn select_in<T>(db: &Db, sql: &str, ids: &[String]) -> Result<Vec<T>, StoreError>
+async fn select_in<T>(db: &Db, sql: &str, ids: &[impl AsRef<str>]) -> Result<Vec<T>, StoreError>
 where
     T: Send + Unpin,
     T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
@@ -40,9 +31,9 @@ where
 /// The delinquency spells of every loan of each borrower, from the snapshots.
 pub async fn borrower_spells(
     db: &Db,
-    borrowers: &[String],
-) -> Result<HashMap<String, Vec<Spell>>, StoreError> {
-    let mut out: HashMap<String, Vec<Spell>> = HashMap::new();
+    borrowers: &[BorrowerId],
+) -> Result<HashMap<BorrowerId, Vec<Spell>>, StoreError> {
+    let mut out: HashMap<BorrowerId, Vec<Spell>> = HashMap::new();
     if borrowers.is_empty() {
         return Ok(out);
     }
@@ -59,6 +50,8 @@ pub async fn borrower_spells(
     }
     for ((borrower, loan), mut changes) in by_loan {
         changes.sort_unstable();
+        let loan: LoanId = crate::stored_id("snapshots", loan)?;
+        let borrower: BorrowerId = crate::stored_id("loans", borrower)?;
         out.entry(borrower).or_default().extend(arrears_core::case::spells(&loan, &changes));
     }
     Ok(out)
@@ -68,9 +61,9 @@ pub async fn borrower_spells(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCase {
     /// `C-{borrower}-{opening date}`, so deriving the same history twice names the same case.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The borrower; a case holds all of that borrower's delinquent loans.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Opening date.
     pub opened_on: NaiveDate,
     /// Closing date.
@@ -80,15 +73,15 @@ pub struct StoredCase {
     /// Whether work was recorded on it (promises to pay), so it must never vanish.
     pub has_work: bool,
     /// Its loans with the date each joined, in joining order.
-    pub loans: Vec<(String, NaiveDate)>,
+    pub loans: Vec<(LoanId, NaiveDate)>,
 }
 
 /// The stored cases of each borrower.
 pub async fn stored_cases(
     db: &Db,
-    borrowers: &[String],
-) -> Result<HashMap<String, Vec<StoredCase>>, StoreError> {
-    let mut out: HashMap<String, Vec<StoredCase>> = HashMap::new();
+    borrowers: &[BorrowerId],
+) -> Result<HashMap<BorrowerId, Vec<StoredCase>>, StoreError> {
+    let mut out: HashMap<BorrowerId, Vec<StoredCase>> = HashMap::new();
     if borrowers.is_empty() {
         return Ok(out);
     }
@@ -106,17 +99,18 @@ pub async fn stored_cases(
         borrowers,
     )
     .await?;
-    let mut loans: HashMap<String, Vec<(String, NaiveDate)>> = HashMap::new();
+    let mut loans: HashMap<String, Vec<(LoanId, NaiveDate)>> = HashMap::new();
     for (case_id, loan_id, on) in loan_rows {
-        loans.entry(case_id).or_default().push((loan_id, on));
+        loans.entry(case_id).or_default().push((crate::stored_id("case_loans", loan_id)?, on));
     }
     for (case_id, borrower_id, opened_on, closed_on, status, work) in rows {
         let mut case_loans = loans.remove(&case_id).unwrap_or_default();
         // The derivation lists loans by joining date, then id: compare in that order.
         case_loans.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         let status = case_status(&case_id, &status)?;
+        let borrower_id: BorrowerId = crate::stored_id("cases", borrower_id)?;
         out.entry(borrower_id.clone()).or_default().push(StoredCase {
-            case_id,
+            case_id: crate::stored_id("cases", case_id)?,
             borrower_id,
             opened_on,
             closed_on,
@@ -134,26 +128,26 @@ pub enum CaseWrite {
     /// Insert or update a case and set its loans.
     Put {
         /// `C-{borrower}-{opening date}`, so deriving the same history twice names the same case.
-        case_id: String,
+        case_id: CaseId,
         /// The borrower; a case holds all of that borrower's delinquent loans.
-        borrower_id: String,
+        borrower_id: BorrowerId,
         /// Opening date.
         opened_on: NaiveDate,
         /// Closing date (`None`: open).
         closed_on: Option<NaiveDate>,
         /// Loans with the date each joined.
-        loans: Vec<(String, NaiveDate)>,
+        loans: Vec<(LoanId, NaiveDate)>,
     },
     /// Remove a case that should never have opened.
-    Delete(String),
+    Delete(CaseId),
     /// Keep a case that should never have opened but has work recorded, marked void.
-    Void(String),
+    Void(CaseId),
 }
 
 /// Applies case changes and removes the borrowers from the work list, in one transaction.
 /// Removals and voids are one statement per thousand cases, and the cases written go
 /// through [`crate::rows::insert_all`]: a night can open tens of thousands of them.
-pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> Result<(), StoreError> {
+pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[BorrowerId]) -> Result<(), StoreError> {
     let mut relinked = Vec::new();
     let mut puts = Vec::new();
     let mut deleted = Vec::new();
@@ -180,10 +174,6 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
     }
     for part in voided.chunks(ROWS_PER_STATEMENT) {
         statements.push(format!("UPDATE cases SET status = 'void' WHERE case_id IN ({})", text_list(part)));
-    }
-    let mut finished = Vec::new();
-    for part in done.chunks(ROWS_PER_STATEMENT) {
-        finished.push(format!("DELETE FROM case_sync WHERE borrower_id IN ({})", text_list(part)));
     }
     on_tx!(tx, conn => {
         for sql in statements {
@@ -220,21 +210,16 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[String]) -> 
         },
     )
     .await?;
-    on_tx!(tx, conn => {
-        for sql in finished {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
-    });
-    Ok(())
+    crate::case_sync::finish(tx, done).await
 }
 
 /// A line of the case list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CaseRow {
     /// The case's id, `C-{borrower}-{opening date}`.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The borrower the case collects from.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Borrower's name.
     pub borrower_name: String,
     /// Opening date.
@@ -269,6 +254,8 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
     rows.into_iter()
         .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| {
             let status = case_status(&case_id, &status)?;
+            let case_id = crate::stored_id("cases", case_id)?;
+            let borrower_id = crate::stored_id("cases", borrower_id)?;
             Ok(CaseRow { case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd })
         })
         .collect()
@@ -278,7 +265,7 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLoan {
     /// A loan of the case: one of the borrower's that was delinquent while the case was open.
-    pub loan_id: String,
+    pub loan_id: LoanId,
     /// Date it joined the case.
     pub added_on: NaiveDate,
     /// Currency code.
@@ -318,7 +305,7 @@ pub async fn case_detail(
         for r in &rows {
             let evaluated_on: Option<NaiveDate> = r.try_get(3)?;
             out.push(CaseLoan {
-                loan_id: r.try_get(0)?,
+                loan_id: crate::stored_id("cases", r.try_get::<String, _>(0)?)?,
                 added_on: r.try_get(1)?,
                 currency: r.try_get(2)?,
                 evaluated_on,
@@ -332,8 +319,8 @@ pub async fn case_detail(
         loans.iter().filter_map(|l| l.snapshot.as_ref()).map(|s| i64::from(s.dpd)).max().unwrap_or(0);
     let status = case_status(&case_id, &status)?;
     let row = CaseRow {
-        case_id,
-        borrower_id,
+        case_id: crate::stored_id("cases", case_id)?,
+        borrower_id: crate::stored_id("cases", borrower_id)?,
         borrower_name,
         opened_on,
         closed_on,

@@ -1,6 +1,7 @@
 //! Storage side of the CSV import: table layouts, look-ups by chunk and the
 //! set-based checks that run inside the import's transaction before it commits.
 
+use arrears_core::id::BorrowerId;
 use std::collections::HashMap;
 
 use arrears_core::schedule::Installment;
@@ -188,7 +189,7 @@ pub struct Dangling {
     /// Its source line.
     pub line: u64,
     /// The borrower id it names.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
 }
 
 /// Rows of this import (contacts, loans, financials) whose borrower is unknown, by table and line.
@@ -207,28 +208,15 @@ pub async fn dangling_borrowers(
         let rows: Vec<(i64, String)> = on_tx!(tx, conn => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(import_id).bind(limit).fetch_all(conn).await?
         });
-        out.extend(rows.into_iter().map(|(line, borrower_id)| Dangling {
-            table,
-            line: line as u64,
-            borrower_id,
-        }));
+        for (line, borrower_id) in rows {
+            out.push(Dangling {
+                table,
+                line: line as u64,
+                borrower_id: crate::stored_id("loans", borrower_id)?,
+            });
+        }
     }
     Ok(out)
-}
-
-/// Makes sure every product named by this import's loans has a row (default tolerance 0).
-pub async fn ensure_products(tx: &mut Tx, import_id: i64) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO products (product) SELECT DISTINCT product FROM loans WHERE import_id = $1 \
-             ON CONFLICT (product) DO NOTHING",
-        )
-        .bind(import_id)
-        .execute(conn)
-        .await?
-        .rows_affected()
-    });
-    Ok(())
 }
 
 /// A loan whose schedule came (at least partly) from this import, with the source line of each row.

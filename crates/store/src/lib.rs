@@ -20,6 +20,8 @@ pub mod actions;
 pub mod alerts;
 pub mod arrangements;
 pub mod audit;
+pub mod case_sync;
+pub mod case_treatment;
 pub mod cases;
 pub mod days;
 pub mod figures;
@@ -27,9 +29,11 @@ pub mod import;
 pub mod loan_state;
 pub mod loans;
 pub mod lock;
+pub mod outbox;
 pub mod payments;
 pub mod people;
 pub mod personal;
+pub mod placements;
 pub mod products;
 pub mod ptps;
 pub mod restrictions;
@@ -37,6 +41,7 @@ pub mod scores;
 pub mod sessions;
 pub mod staff;
 pub mod strategies;
+pub mod tasks;
 mod track;
 pub mod treatment;
 pub mod workbench;
@@ -77,6 +82,27 @@ macro_rules! on_tx {
 /// Stored data that arrears itself could not have written, in `table`.
 pub(crate) fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { table, detail: detail.to_string() }
+}
+
+/// An id read back from `table`: arrears wrote it valid, so a bad one is corruption.
+pub(crate) fn stored_id<T>(table: &'static str, text: String) -> Result<T, StoreError>
+where
+    T: TryFrom<String, Error = arrears_core::id::IdError>,
+{
+    T::try_from(text).map_err(|e| corrupt(table, e))
+}
+
+/// Like [`stored_id`], for a column that may be empty (NULL).
+pub(crate) fn stored_opt_id<T>(table: &'static str, text: Option<String>) -> Result<Option<T>, StoreError>
+where
+    T: TryFrom<String, Error = arrears_core::id::IdError>,
+{
+    text.map(|t| stored_id(table, t)).transpose()
+}
+
+/// A date stored as text in `table`, or the corruption that names it.
+pub(crate) fn parse_date(table: &'static str, text: &str) -> Result<chrono::NaiveDate, StoreError> {
+    arrears_core::calendar::parse_iso_date(text).ok_or_else(|| corrupt(table, format!("date {text:?}")))
 }
 
 /// What went wrong talking to the database.

@@ -5,6 +5,7 @@ use arrears_core::Amount;
 use arrears_core::behaviour::LoanTrack;
 use arrears_core::close::{Advance, Carried, Snapshot};
 use arrears_core::delinquency::{FiveClass, LoanStatus, Overdue};
+use arrears_core::id::{BorrowerId, LoanId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
@@ -194,9 +195,9 @@ pub async fn track_rows(
 #[derive(Debug, Clone)]
 pub struct Evaluated {
     /// The loan.
-    pub loan_id: String,
+    pub loan_id: LoanId,
     /// Its borrower.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Its product.
     pub product: String,
     /// Its currency code.
@@ -307,16 +308,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
         },
     )
     .await?;
-    crate::rows::insert_all(
-        tx,
-        "INSERT INTO case_sync (borrower_id)",
-        " ON CONFLICT (borrower_id) DO NOTHING",
-        &resync,
-        |r, id| {
-            r.text(id);
-        },
-    )
-    .await?;
+    crate::case_sync::add(tx, &resync).await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! contacts: reading it sealed, re-sealing it under a new key, purging it after retention.
 
 use arrears_core::access::Role;
+use arrears_core::id::{BorrowerId, ContactId};
 use chrono::NaiveDate;
 
 use crate::personal::{Field, Keyring, PersonalError};
@@ -170,7 +171,7 @@ pub struct AccessRow {
     /// Their role.
     pub role: String,
     /// Whose data.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Which fields.
     pub fields: String,
     /// `granted` or `refused`.
@@ -188,25 +189,26 @@ pub async fn accesses(db: &Db, borrower_id: Option<&str>) -> Result<Vec<AccessRo
         .fetch_all(p)
         .await?
     });
-    Ok(rows
-        .into_iter()
-        .map(|(access_id, at, user_name, role, borrower_id, fields, outcome)| AccessRow {
-            access_id,
-            at,
-            user_name,
-            role,
-            borrower_id,
-            fields,
-            outcome,
+    rows.into_iter()
+        .map(|(access_id, at, user_name, role, borrower_id, fields, outcome)| {
+            Ok(AccessRow {
+                access_id,
+                at,
+                user_name,
+                role,
+                borrower_id: crate::stored_id("pii_access", borrower_id)?,
+                fields,
+                outcome,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A borrower as stored, identity data still sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedBorrower {
     /// The borrower's id, as imported.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `individual` or `company`.
     pub kind: String,
     /// The borrower's name, stored in clear (only ID number, phone and e-mail are sealed); '' once purged.
@@ -231,7 +233,7 @@ pub struct SealedBorrower {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedContact {
     /// The contact's id, as imported; an action on the contact names it as the party.
-    pub contact_id: String,
+    pub contact_id: ContactId,
     /// Relation to the borrower.
     pub relation: String,
     /// The contact's name, stored in clear; '' once purged.
@@ -271,17 +273,19 @@ pub async fn sealed_borrower(db: &Db, id: &str) -> Result<Option<SealedBorrower>
     });
     let contacts = contacts
         .into_iter()
-        .map(|(contact_id, relation, name, phone, email, consent)| SealedContact {
-            contact_id,
-            relation,
-            name,
-            phone,
-            email,
-            consent,
+        .map(|(contact_id, relation, name, phone, email, consent)| {
+            Ok(SealedContact {
+                contact_id: crate::stored_id("contacts", contact_id)?,
+                relation,
+                name,
+                phone,
+                email,
+                consent,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Some(SealedBorrower {
-        borrower_id,
+        borrower_id: crate::stored_id("borrowers", borrower_id)?,
         kind,
         name,
         national_id,
@@ -302,7 +306,7 @@ pub struct Holder {
     /// Borrower or contact id.
     pub id: String,
     /// The borrower (itself for a borrower).
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
 }
 
 /// Borrowers and contacts whose `field` equals `value` after normalising, found through the
@@ -314,18 +318,25 @@ pub async fn find_by(db: &Db, keys: &Keyring, field: Field, value: &str) -> Resu
     }
     let col = format!("{}_bidx", field.column());
     let sql_b = format!("SELECT borrower_id FROM borrowers WHERE {col} = $1 ORDER BY borrower_id");
-    let borrowers: Vec<String> = on_pool!(db, p => {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql_b.as_str())).bind(&bidx).fetch_all(p).await?
-    });
-    let mut out: Vec<Holder> =
-        borrowers.into_iter().map(|id| Holder { kind: "borrower", borrower_id: id.clone(), id }).collect();
+    let borrowers: Vec<BorrowerId> = on_pool!(db, p => {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql_b.as_str())).bind(&bidx).fetch_all(p).await?
+    })
+    .into_iter()
+    .map(|id| crate::stored_id("borrowers", id))
+    .collect::<Result<_, _>>()?;
+    let mut out: Vec<Holder> = borrowers
+        .into_iter()
+        .map(|id| Holder { kind: "borrower", borrower_id: id.clone(), id: id.into() })
+        .collect();
     if field != Field::NationalId {
         let sql_c =
             format!("SELECT contact_id, borrower_id FROM contacts WHERE {col} = $1 ORDER BY contact_id");
         let contacts: Vec<(String, String)> = on_pool!(db, p => {
             sqlx::query_as(sqlx::AssertSqlSafe(sql_c.as_str())).bind(&bidx).fetch_all(p).await?
         });
-        out.extend(contacts.into_iter().map(|(id, borrower_id)| Holder { kind: "contact", id, borrower_id }));
+        for (id, borrower_id) in contacts {
+            out.push(Holder { kind: "contact", id, borrower_id: crate::stored_id("contacts", borrower_id)? });
+        }
     }
     Ok(out)
 }
@@ -471,17 +482,13 @@ pub async fn rekey_tx(tx: &mut Tx, keys: &Keyring) -> Result<RekeyReport, People
             let field = if field == "email" { Field::Email } else { Field::Phone };
             let what = || format!("contact_restrictions.address of restriction {id}");
             let plain = keys.open(field, &address, &what)?;
-            on_tx!(tx, conn => {
-                sqlx::query(
-                    "UPDATE contact_restrictions SET address = $1, address_bidx = $2 WHERE restriction_id = $3",
-                )
-                .bind(keys.seal(field, &plain)?)
-                .bind(keys.blind(field, &plain))
-                .bind(id)
-                .execute(conn)
-                .await?
-                .rows_affected()
-            });
+            crate::restrictions::rekey_address(
+                tx,
+                id,
+                &keys.seal(field, &plain)?,
+                &keys.blind(field, &plain),
+            )
+            .await?;
             report.restrictions += 1;
         }
     }
@@ -522,7 +529,7 @@ pub async fn purge_tx(tx: &mut Tx, cutoff: NaiveDate, today: NaiveDate) -> Resul
     });
     let mut report = PurgeReport { cutoff: Some(cutoff), contacts: 0, borrowers: Vec::new() };
     for part in ids.chunks(500) {
-        let list = part.iter().map(|id| sql_text(id)).collect::<Vec<_>>().join(", ");
+        let list = crate::rows::literal::text_list(part);
         let b = format!(
             "UPDATE borrowers SET name = '', national_id = '', phone = '', email = '', national_id_bidx = '', \
              phone_bidx = '', email_bidx = '', purged_on = $1 WHERE borrower_id IN ({list})"
@@ -531,23 +538,13 @@ pub async fn purge_tx(tx: &mut Tx, cutoff: NaiveDate, today: NaiveDate) -> Resul
             "UPDATE contacts SET name = '', phone = '', email = '', phone_bidx = '', email_bidx = '', \
              purged_on = $1 WHERE borrower_id IN ({list}) AND purged_on IS NULL"
         );
-        // A restriction's number and attorney are personal data too; its kind and dates stay.
-        let r = format!(
-            "UPDATE contact_restrictions SET address = '', address_bidx = '', attorney_name = '' \
-             WHERE borrower_id IN ({list})"
-        );
         on_tx!(tx, conn => {
             sqlx::query(sqlx::AssertSqlSafe(b.as_str())).bind(today).execute(&mut *conn).await?;
             report.contacts +=
                 sqlx::query(sqlx::AssertSqlSafe(c.as_str())).bind(today).execute(&mut *conn).await?.rows_affected();
-            sqlx::query(sqlx::AssertSqlSafe(r.as_str())).execute(&mut *conn).await?;
         });
+        crate::restrictions::purge_of(tx, part).await?;
     }
     report.borrowers = ids;
     Ok(report)
-}
-
-/// A text literal by the SQL standard's quoting rule (ids come from the database itself).
-fn sql_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }

@@ -78,3 +78,18 @@ pub async fn put_tx(tx: &mut Tx, p: &ProductRules) -> Result<(), StoreError> {
     });
     Ok(())
 }
+
+/// Makes sure every product named by this import's loans has a row (default tolerance 0).
+pub async fn ensure_for_import(tx: &mut Tx, import_id: i64) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO products (product) SELECT DISTINCT product FROM loans WHERE import_id = $1 \
+             ON CONFLICT (product) DO NOTHING",
+        )
+        .bind(import_id)
+        .execute(conn)
+        .await?
+        .rows_affected()
+    });
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! `actions::record`), judged by the batch.
 
 use arrears_core::Amount;
+use arrears_core::id::{CaseId, PtpId};
 use arrears_core::ptp::{Promise, PtpStatus};
 use chrono::NaiveDate;
 
@@ -14,9 +15,9 @@ type PtpTuple = (String, String, String, NaiveDate, NaiveDate, i64, String, i64)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PtpRow {
     /// `PTP:{case}:{contact time in UTC}`: one promise per case and moment of contact.
-    pub ptp_id: String,
+    pub ptp_id: PtpId,
     /// The case the promise was taken on.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Currency code of the amount.
     pub currency: String,
     /// The promise.
@@ -40,8 +41,8 @@ pub(crate) async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpR
             Ok(PtpRow {
                 status: PtpStatus::parse(&status)
                     .ok_or_else(|| corrupt("ptps", format!("status {status:?}")))?,
-                ptp_id,
-                case_id,
+                ptp_id: crate::stored_id("ptps", ptp_id)?,
+                case_id: crate::stored_id("ptps", case_id)?,
                 currency,
                 promise: Promise { promised_on, due_on, amount: Amount::from_minor(amount) },
                 paid: Amount::from_minor(paid),

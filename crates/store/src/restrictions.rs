@@ -3,6 +3,7 @@
 //! representation and written cease requests. Numbers and addresses are stored sealed with
 //! their blind index (see [`crate::personal`]); lifting a restriction keeps its row.
 
+use arrears_core::id::{BorrowerId, ContactId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
@@ -14,7 +15,7 @@ pub struct RestrictionRow {
     /// The restriction's number, given by the database; lifting it names this number.
     pub restriction_id: i64,
     /// The borrower whose instruction it is, also when it restricts one of their contacts.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `do_not_contact`, `opt_out`, `inconvenient_time`, `attorney` or `cease`.
     pub kind: String,
     /// The medium of an opt-out.
@@ -50,14 +51,14 @@ pub struct RestrictionRow {
     /// Why it was lifted.
     pub end_note: Option<String>,
     /// The borrower's contact it restricts; `None` for the borrower themself.
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
 }
 
 /// A new restriction; the address is already sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRestriction {
     /// The borrower whose instruction it is, also when it restricts one of their contacts.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Kind code (see [`RestrictionRow::kind`]).
     pub kind: &'static str,
     /// The medium of an opt-out.
@@ -87,7 +88,7 @@ pub struct NewRestriction {
     /// Source note.
     pub note: String,
     /// The borrower's contact it restricts; `None` for the borrower themself.
-    pub contact_id: Option<String>,
+    pub contact_id: Option<ContactId>,
 }
 
 const COLUMNS: &str = "r.restriction_id, r.borrower_id, r.kind, r.channel, r.address, r.address_field, \
@@ -100,7 +101,7 @@ macro_rules! restriction_row {
         let r = $r;
         RestrictionRow {
             restriction_id: r.try_get(0)?,
-            borrower_id: r.try_get(1)?,
+            borrower_id: crate::stored_id("contact_restrictions", r.try_get::<String, _>(1)?)?,
             kind: r.try_get(2)?,
             channel: r.try_get(3)?,
             address: r.try_get(4)?,
@@ -118,7 +119,7 @@ macro_rules! restriction_row {
             ended_on: r.try_get(16)?,
             ended_by: r.try_get(17)?,
             end_note: r.try_get(18)?,
-            contact_id: r.try_get(19)?,
+            contact_id: crate::stored_opt_id("contact_restrictions", r.try_get::<Option<String>, _>(19)?)?,
         }
     }};
 }
@@ -132,7 +133,7 @@ pub async fn insert(tx: &mut Tx, r: &NewRestriction) -> Result<i64, StoreError> 
              contact_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING restriction_id",
         )
-        .bind(&r.borrower_id)
+        .bind(r.borrower_id.as_str())
         .bind(r.kind)
         .bind(r.channel.as_deref())
         .bind(&r.address)
@@ -241,9 +242,9 @@ pub async fn for_open_cases(db: &Db, on: NaiveDate) -> Result<Vec<OpenCaseRestri
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenCaseGuarantor {
     /// Whose guarantor.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// The contact.
-    pub contact_id: String,
+    pub contact_id: ContactId,
     /// Blind index of its phone ('' when none).
     pub phone_bidx: String,
     /// Blind index of its e-mail ('' when none).
@@ -261,15 +262,16 @@ pub async fn guarantors_of_open_cases(db: &Db) -> Result<Vec<OpenCaseGuarantor>,
          AND k.borrower_id IN (SELECT c.borrower_id FROM cases c WHERE c.status = 'open') \
          ORDER BY k.borrower_id, k.contact_id",
     ).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|(borrower_id, contact_id, phone_bidx, email_bidx)| OpenCaseGuarantor {
-            borrower_id,
-            contact_id,
-            phone_bidx,
-            email_bidx,
+    rows.into_iter()
+        .map(|(borrower_id, contact_id, phone_bidx, email_bidx)| {
+            Ok(OpenCaseGuarantor {
+                borrower_id: crate::stored_id("contacts", borrower_id)?,
+                contact_id: crate::stored_id("contacts", contact_id)?,
+                phone_bidx,
+                email_bidx,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The borrower and relation of a contact; `None` when there is no such contact.
@@ -303,4 +305,29 @@ pub async fn borrower_exists(db: &Db, borrower_id: &str) -> Result<bool, StoreEr
         "SELECT COUNT(*) FROM borrowers WHERE borrower_id = $1",
     ).bind(borrower_id).fetch_one(p).await?);
     Ok(n > 0)
+}
+
+/// Stores a restriction's address sealed and indexed under the current key (a key rotation).
+pub(crate) async fn rekey_address(
+    tx: &mut Tx,
+    restriction_id: i64,
+    sealed: &str,
+    bidx: &str,
+) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE contact_restrictions SET address = $1, address_bidx = $2 WHERE restriction_id = $3",
+    ).bind(sealed).bind(bidx).bind(restriction_id).execute(conn).await?.rows_affected());
+    Ok(())
+}
+
+/// Erases the personal data of these borrowers' restrictions: a restriction's number and
+/// attorney are personal data too; its kind and dates stay.
+pub(crate) async fn purge_of(tx: &mut Tx, borrowers: &[String]) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE contact_restrictions SET address = '', address_bidx = '', attorney_name = '' \
+         WHERE borrower_id IN ({})",
+        crate::rows::literal::text_list(borrowers)
+    );
+    on_tx!(tx, conn => sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(conn).await?.rows_affected());
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! snapshots, promises and cases of a page of borrowers, in a handful of bulk queries), the
 //! installed model files, and the scores stored per borrower and business date.
 
+use arrears_core::id::BorrowerId;
 use std::collections::HashMap;
 
 use arrears_core::Amount;
@@ -35,11 +36,12 @@ pub async fn candidates(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<S
 
 /// Borrowers the batch scores on a date: those with an open case or a loan in M1 (the
 /// first past-due bucket). In id order.
-pub async fn to_score(db: &Db) -> Result<Vec<String>, StoreError> {
-    on_pool!(db, p => Ok(sqlx::query_scalar(
+pub async fn to_score(db: &Db) -> Result<Vec<BorrowerId>, StoreError> {
+    let ids: Vec<String> = on_pool!(db, p => sqlx::query_scalar(
         "SELECT borrower_id FROM cases WHERE status = 'open' \
          UNION SELECT borrower_id FROM loan_state WHERE bucket_rank = 1 AND status = 'active' ORDER BY 1",
-    ).fetch_all(p).await?))
+    ).fetch_all(p).await?);
+    ids.into_iter().map(|id| crate::stored_id("cases", id)).collect()
 }
 
 /// What is stored of one borrower for the behaviour features.
@@ -312,7 +314,7 @@ pub async fn installed_model(db: &Db) -> Result<Option<InstalledModel>, StoreErr
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreRow {
     /// The borrower scored; scores are per borrower, not per loan or case.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// `roll` or `ptp`.
     pub kind: &'static str,
     /// Installed model version that scored it.

@@ -1,6 +1,7 @@
 //! Collectors and agencies (tables `collectors`, `collector_days_off`, `agencies`): who works
 //! the queues and with what capacity and skills, and the outside agencies cases are placed with.
 
+use arrears_core::id::{AgencyId, CollectorId};
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
@@ -12,7 +13,7 @@ type CollectorTuple = (String, String, String, i64, String, String, String, Stri
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CollectorRow {
     /// The collector's id, also the user name the collector logs in with.
-    pub collector_id: String,
+    pub collector_id: CollectorId,
     /// The collector's name as people see it.
     pub name: String,
     /// The collector's team; its collectors and supervisor see the cases allocated to the collector.
@@ -49,12 +50,12 @@ pub async fn put_collector_tx(
              name = excluded.name, team = excluded.team, capacity = excluded.capacity, queues = excluded.queues, \
              languages = excluded.languages, buckets = excluded.buckets, products = excluded.products",
         )
-        .bind(&c.collector_id).bind(&c.name).bind(&c.team).bind(c.capacity).bind(&c.queues)
+        .bind(c.collector_id.as_str()).bind(&c.name).bind(&c.team).bind(c.capacity).bind(&c.queues)
         .bind(&c.languages).bind(&c.buckets).bind(&c.products)
         .execute(&mut *conn).await?;
         for d in days_off {
             sqlx::query("INSERT INTO collector_days_off (collector_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&c.collector_id).bind(*d).execute(&mut *conn).await?;
+                .bind(c.collector_id.as_str()).bind(*d).execute(&mut *conn).await?;
         }
     });
     Ok(())
@@ -65,22 +66,23 @@ pub async fn collectors(db: &Db) -> Result<Vec<CollectorRow>, StoreError> {
     let sql = format!("SELECT {COLLECTOR_COLS} FROM collectors c WHERE c.active = 1 ORDER BY c.collector_id");
     let rows: Vec<CollectorTuple> =
         on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
-    Ok(rows.into_iter().map(collector).collect())
+    rows.into_iter().map(collector).collect()
 }
 
 pub(crate) const COLLECTOR_COLS: &str =
     "c.collector_id, c.name, c.team, c.capacity, c.queues, c.languages, c.buckets, c.products";
 
-pub(crate) fn collector(t: CollectorTuple) -> CollectorRow {
+pub(crate) fn collector(t: CollectorTuple) -> Result<CollectorRow, StoreError> {
     let (collector_id, name, team, capacity, queues, languages, buckets, products) = t;
-    CollectorRow { collector_id, name, team, capacity, queues, languages, buckets, products }
+    let collector_id = crate::stored_id("collectors", collector_id)?;
+    Ok(CollectorRow { collector_id, name, team, capacity, queues, languages, buckets, products })
 }
 
 /// An agency as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgencyRow {
     /// The agency's id: what a strategy's placement step names and an agency user's `agency` holds.
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     /// The agency's name as people see it.
     pub name: String,
     /// Commission on recoveries, a decimal fraction as text.
@@ -99,7 +101,7 @@ pub async fn put_agency_tx(tx: &mut Tx, a: &AgencyRow) -> Result<(), StoreError>
     on_tx!(tx, p => sqlx::query(
         "INSERT INTO agencies (agency_id, name, commission_rate) VALUES ($1, $2, $3) \
          ON CONFLICT (agency_id) DO UPDATE SET name = excluded.name, commission_rate = excluded.commission_rate",
-    ).bind(&a.agency_id).bind(&a.name).bind(&a.commission_rate).execute(p).await?.rows_affected());
+    ).bind(a.agency_id.as_str()).bind(&a.name).bind(&a.commission_rate).execute(p).await?.rows_affected());
     Ok(())
 }
 
@@ -108,8 +110,9 @@ pub async fn agencies(db: &Db) -> Result<Vec<AgencyRow>, StoreError> {
     let rows: Vec<(String, String, String)> = on_pool!(db, p => sqlx::query_as(
         "SELECT agency_id, name, commission_rate FROM agencies WHERE active = 1 ORDER BY agency_id",
     ).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
-        .map(|(agency_id, name, commission_rate)| AgencyRow { agency_id, name, commission_rate })
-        .collect())
+    rows.into_iter()
+        .map(|(agency_id, name, commission_rate)| {
+            Ok(AgencyRow { agency_id: crate::stored_id("agencies", agency_id)?, name, commission_rate })
+        })
+        .collect()
 }

@@ -6,8 +6,10 @@ pub use crate::actions::ActionRow;
 pub use crate::alerts::{AlertRow, list_alerts};
 pub use crate::arrangements::{ArrangementRequest, arrangement_requests};
 pub use crate::days::last_closed_day;
+pub use crate::placements::{AgencyFigures, agency_figures};
 pub use crate::staff::{AgencyRow, CollectorRow, agencies, collectors};
-pub use crate::treatment::{AgencyFigures, ArmFigures, agency_figures, arm_figures};
+pub use crate::treatment::{ArmFigures, arm_figures};
+use arrears_core::id::{BorrowerId, CaseId, CollectorId, TaskId};
 
 use chrono::NaiveDate;
 
@@ -73,9 +75,9 @@ pub struct CaseFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseLine {
     /// The case's id, `C-{borrower}-{opening date}`.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// The borrower the case collects from.
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Borrower's name.
     pub borrower_name: String,
     /// The business date the case opened: the first date one of its loans was delinquent.
@@ -126,13 +128,12 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
         .bind(limit).bind(opt(&f.status)).bind(opt(&f.collector)).bind(opt(&f.team))
         .bind(opt(&f.agency)).bind(i32::from(f.legal_only))
         .fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(case_id, borrower_id, borrower_name, opened_on, status, max_dpd, segment, hold, c, t, p, l)| {
-                CaseLine {
-                    case_id,
-                    borrower_id,
+                Ok(CaseLine {
+                    case_id: crate::stored_id("cases", case_id)?,
+                    borrower_id: crate::stored_id("cases", borrower_id)?,
                     borrower_name,
                     opened_on,
                     status,
@@ -140,19 +141,19 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
                     segment,
                     hold,
                     scope: scope_row((c, t, p, l)),
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// One task of a queue, with what a collector needs to pick it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueueLine {
     /// The task's id, `T:{case}:{step}:{business date}`.
-    pub task_id: String,
+    pub task_id: TaskId,
     /// The case the task works.
-    pub case_id: String,
+    pub case_id: CaseId,
     /// Borrower's name.
     pub borrower_name: String,
     /// Step kind (call, visit, …).
@@ -170,7 +171,7 @@ pub struct QueueLine {
     /// The worst DPD of the case's loans now.
     pub max_dpd: i64,
     /// Collector holding it.
-    pub collector_id: Option<String>,
+    pub collector_id: Option<CollectorId>,
 }
 
 /// Whose open tasks a queue shows.
@@ -213,8 +214,7 @@ pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine
     );
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(limit).bind(key).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(
                 task_id,
@@ -229,9 +229,9 @@ pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine
                 max_dpd,
                 collector_id,
             )| {
-                QueueLine {
-                    task_id,
-                    case_id,
+                Ok(QueueLine {
+                    task_id: crate::stored_id("cases", task_id)?,
+                    case_id: crate::stored_id("cases", case_id)?,
                     borrower_name,
                     kind,
                     step,
@@ -240,11 +240,11 @@ pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine
                     segment,
                     because,
                     max_dpd,
-                    collector_id,
-                }
+                    collector_id: crate::stored_opt_id("cases", collector_id)?,
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// The DPD of each loan of a case on every date its snapshot changed: (loan, date, DPD).
@@ -258,7 +258,7 @@ pub async fn dpd_history(db: &Db, case_id: &str) -> Result<Vec<(String, NaiveDat
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CollectorFigures {
     /// The collector's id (also its user name).
-    pub collector_id: String,
+    pub collector_id: CollectorId,
     /// The collector's name as people see it.
     pub name: String,
     /// The collector's team; the list is ordered by it.
@@ -297,8 +297,7 @@ pub async fn collector_figures(db: &Db) -> Result<Vec<CollectorFigures>, StoreEr
                WHERE ct.collector_id = col.collector_id AND c.status = 'open' AND pay.paid_on >= ct.assigned_on), 0) AS BIGINT) \
          FROM collectors col ORDER BY col.team, col.collector_id";
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).fetch_all(p).await?);
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(
             |(
                 collector_id,
@@ -312,8 +311,8 @@ pub async fn collector_figures(db: &Db) -> Result<Vec<CollectorFigures>, StoreEr
                 broken,
                 recovered_minor,
             )| {
-                CollectorFigures {
-                    collector_id,
+                Ok(CollectorFigures {
+                    collector_id: crate::stored_id("collectors", collector_id)?,
                     name,
                     team,
                     cases,
@@ -323,10 +322,10 @@ pub async fn collector_figures(db: &Db) -> Result<Vec<CollectorFigures>, StoreEr
                     kept,
                     broken,
                     recovered_minor,
-                }
+                })
             },
         )
-        .collect())
+        .collect()
 }
 
 /// How the queues stand at a moment.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use arrears_core::allocation::{self, Desk, Work};
+use arrears_core::id::{CaseId, CollectorId, TaskId};
 use arrears_store::Db;
 use arrears_store::treatment as store;
 use chrono::{Duration, NaiveDate};
@@ -43,7 +44,7 @@ async fn allocate(db: &Db, date: NaiveDate, clock: &Clock) -> Result<(u64, u64),
             products: list(&d.collector.products),
         })
         .collect();
-    let waiting = store::waiting_tasks(db).await?;
+    let waiting = arrears_store::tasks::waiting_tasks(db).await?;
     let work: Vec<Work> = waiting
         .iter()
         .map(|t| Work {
@@ -57,12 +58,11 @@ async fn allocate(db: &Db, date: NaiveDate, clock: &Clock) -> Result<(u64, u64),
             keeper: t.keeper.clone(),
         })
         .collect();
-    let case_of: HashMap<&str, &str> =
-        waiting.iter().map(|t| (t.task_id.as_str(), t.case_id.as_str())).collect();
-    let given: Vec<(String, String, String)> = allocation::allocate(&mut desks, &work)
+    let case_of: HashMap<&str, &CaseId> = waiting.iter().map(|t| (t.task_id.as_str(), &t.case_id)).collect();
+    let given: Vec<(TaskId, CollectorId, CaseId)> = allocation::allocate(&mut desks, &work)
         .into_iter()
         .map(|(task, collector)| {
-            let case = case_of[task.as_str()].to_string();
+            let case = case_of[task.as_str()].clone();
             (task, collector, case)
         })
         .collect();

@@ -2,6 +2,7 @@
 //! of its loans, opened for newly delinquent borrowers and closed for cured ones.
 
 use arrears_core::case::{self, CaseSpan, CaseStatus};
+use arrears_core::id::BorrowerId;
 use arrears_store::Db;
 use arrears_store::cases::{self as store, CaseWrite, StoredCase};
 use chrono::NaiveDate;
@@ -17,7 +18,7 @@ pub(super) async fn sync_cases(
     clock: &Clock,
 ) -> Result<(), BatchError> {
     loop {
-        let borrowers = store::case_sync_page(db, 5000).await?;
+        let borrowers = arrears_store::case_sync::page(db, 5000).await?;
         if borrowers.is_empty() {
             return Ok(());
         }
@@ -39,7 +40,7 @@ pub(super) async fn sync_cases(
 
 /// The writes that turn a borrower's stored cases into the derived ones.
 fn reconcile(
-    borrower: &str,
+    borrower: &BorrowerId,
     derived: &[CaseSpan],
     stored: &[StoredCase],
     writes: &mut Vec<CaseWrite>,
@@ -63,7 +64,7 @@ fn reconcile(
             }
             writes.push(CaseWrite::Put {
                 case_id: id.clone(),
-                borrower_id: borrower.to_string(),
+                borrower_id: borrower.clone(),
                 opened_on: c.opened_on,
                 closed_on: c.closed_on,
                 loans: c.loans.clone(),

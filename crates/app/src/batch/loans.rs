@@ -164,8 +164,8 @@ async fn evaluate(
         return Ok(None);
     };
     Ok(Some(Evaluated {
-        loan_id: b.loan.id.as_str().to_string(),
-        borrower_id: b.loan.borrower_id.as_str().to_string(),
+        loan_id: b.loan.id.clone(),
+        borrower_id: b.loan.borrower_id.clone(),
         product: b.loan.product.clone(),
         currency: b.loan.currency.code().to_string(),
         first_on,

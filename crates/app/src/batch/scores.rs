@@ -2,6 +2,7 @@
 //! open case or in M1 is scored and the date's scores replaced as a whole.
 
 use arrears_core::behaviour::FEATURE_NAMES;
+use arrears_core::id::BorrowerId;
 use arrears_score::{BehaviourModel, DatedRows, ScoreError, Scorecard};
 use arrears_store::Db;
 use arrears_store::scores::{self as store, ScoreRow};
@@ -28,7 +29,7 @@ fn score_rows(
     card: &Scorecard,
     kind: &'static str,
     version: i64,
-    borrowers: &[&String],
+    borrowers: &[&BorrowerId],
     rows: &DatedRows,
     invert: bool,
 ) -> Result<Vec<ScoreRow>, ScoreError> {
@@ -86,11 +87,12 @@ pub async fn run_phase(
     let mut rows = Vec::new();
     // Pages are read ahead on their own connections while this one is scored: reading is
     // most of the work, and the database works on its own threads.
-    let fetch = |page: Vec<String>| {
+    let fetch = |page: Vec<BorrowerId>| {
         let db = db.clone();
-        tokio::spawn(async move { borrowers_now(&db, &page, date).await.map(|h| (page, h)) })
+        let ids: Vec<String> = page.iter().map(BorrowerId::to_string).collect();
+        tokio::spawn(async move { borrowers_now(&db, &ids, date).await.map(|h| (page, h)) })
     };
-    let mut pages = borrowers.chunks(PAGE).map(<[String]>::to_vec);
+    let mut pages = borrowers.chunks(PAGE).map(<[BorrowerId]>::to_vec);
     let mut ahead: std::collections::VecDeque<_> = pages.by_ref().take(READ_AHEAD).map(fetch).collect();
     while let Some(next) = ahead.pop_front() {
         let (page, stored) =
@@ -102,7 +104,7 @@ pub async fn run_phase(
         let mut roll = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         let mut ptp = (Vec::new(), DatedRows::new(&FEATURE_NAMES));
         for b in page {
-            let Some(h) = stored.get(b) else { continue };
+            let Some(h) = stored.get(b.as_str()) else { continue };
             let row = values(&h.features);
             if model.roll.is_some() && h.in_m1 {
                 roll.0.push(b);

@@ -12,10 +12,13 @@ use std::collections::HashMap;
 use arrears_core::contact_policy::{
     Attempt, Channel, CollectorId, Outcome, Party, Proposal, Purpose, Source, check, first_allowed,
 };
-use arrears_core::{Amount, BorrowerKind, ContactId, Currency, Language, Relation};
-use arrears_store::treatment::{
-    self as store, NewMessage, NewPlacement, NewTask, OpenCase, OpenCaseLoan, TreatmentState, TreatmentWrites,
-};
+use arrears_core::id::{AgencyId, BorrowerId, CaseId, TaskId};
+use arrears_core::{Amount, BorrowerKind, Currency, Language, Relation};
+use arrears_store::case_treatment::TreatmentState;
+use arrears_store::outbox::NewMessage;
+use arrears_store::placements::NewPlacement;
+use arrears_store::tasks::NewTask;
+use arrears_store::treatment::{self as store, OpenCase, OpenCaseLoan, TreatmentWrites};
 use arrears_store::{Db, StoreError};
 use arrears_strategy::{
     BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, Done, Hold, Known, LoanInfo, ScoreInfo, StepKind,
@@ -53,6 +56,9 @@ pub enum TreatmentError {
     /// The contact restrictions could not be read.
     #[error(transparent)]
     Restrictions(#[from] crate::restrictions::RestrictionError),
+    /// A step's name makes a task id that is not valid (white space, or too long).
+    #[error("a strategy step makes an invalid task id: {0}")]
+    TaskId(#[from] arrears_core::id::IdError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -127,12 +133,12 @@ pub async fn run_prepared(
 pub struct Prepared {
     cancelled: u64,
     cases: Vec<OpenCase>,
-    loans: HashMap<String, Vec<OpenCaseLoan>>,
-    history: HashMap<String, Vec<Done>>,
-    attempts: HashMap<String, Vec<Attempt>>,
-    agencies: Vec<String>,
-    restricted: HashMap<String, crate::restrictions::BorrowerRestrictions>,
-    guarantors: HashMap<String, Vec<arrears_store::restrictions::OpenCaseGuarantor>>,
+    loans: HashMap<CaseId, Vec<OpenCaseLoan>>,
+    history: HashMap<CaseId, Vec<Done>>,
+    attempts: HashMap<CaseId, Vec<Attempt>>,
+    agencies: Vec<AgencyId>,
+    restricted: HashMap<BorrowerId, crate::restrictions::BorrowerRestrictions>,
+    guarantors: HashMap<BorrowerId, Vec<arrears_store::restrictions::OpenCaseGuarantor>>,
     product_packs: HashMap<String, String>,
     scores: HashMap<String, arrears_store::scores::ScoreFacts>,
 }
@@ -144,25 +150,26 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
     tx.commit().await?;
 
     let cases = store::open_cases(db).await?;
-    let mut loans: HashMap<String, Vec<OpenCaseLoan>> = HashMap::new();
+    let mut loans: HashMap<CaseId, Vec<OpenCaseLoan>> = HashMap::new();
     for l in store::open_case_loans(db).await? {
         loans.entry(l.case_id.clone()).or_default().push(l);
     }
-    let mut history: HashMap<String, Vec<Done>> = HashMap::new();
-    for (case_id, step, on) in store::step_history(db).await? {
+    let mut history: HashMap<CaseId, Vec<Done>> = HashMap::new();
+    for (case_id, step, on) in arrears_store::tasks::step_history(db).await? {
         history.entry(case_id).or_default().push(Done { step, on });
     }
     let since = Utc.from_utc_datetime(&(date - Duration::days(30)).and_time(NaiveTime::MIN)).to_rfc3339();
-    let mut attempts: HashMap<String, Vec<Attempt>> = HashMap::new();
+    let mut attempts: HashMap<CaseId, Vec<Attempt>> = HashMap::new();
     for a in store::recent_attempts(db, &since, None).await? {
         if let Some(at) = attempt(&a) {
             attempts.entry(a.case_id.clone()).or_default().push(at);
         }
     }
-    let agencies: Vec<String> =
+    let agencies: Vec<AgencyId> =
         arrears_store::staff::agencies(db).await?.into_iter().map(|a| a.agency_id).collect();
     let restricted = crate::restrictions::for_batch(db, date).await?;
-    let mut guarantors: HashMap<String, Vec<arrears_store::restrictions::OpenCaseGuarantor>> = HashMap::new();
+    let mut guarantors: HashMap<BorrowerId, Vec<arrears_store::restrictions::OpenCaseGuarantor>> =
+        HashMap::new();
     for g in arrears_store::restrictions::guarantors_of_open_cases(db).await? {
         guarantors.entry(g.borrower_id.clone()).or_default().push(g);
     }
@@ -221,7 +228,7 @@ pub async fn run_with(
     for c in &cases {
         let Some(case_loans) = loans.get(&c.case_id) else { continue };
         let Some(mut facts) = facts(c, case_loans) else { continue };
-        if let Some(s) = scores.get(&c.borrower_id) {
+        if let Some(s) = scores.get(c.borrower_id.as_str()) {
             facts.score = ScoreInfo::from_stored(s.roll_ppm, s.ptp_ppm, s.points);
         }
         report.cases += 1;
@@ -245,7 +252,7 @@ pub async fn run_with(
         let history = attempts.entry(c.case_id.clone()).or_default();
         for step in &d.due {
             let mut task = NewTask {
-                task_id: format!("T:{}:{}:{date}", c.case_id, step.step),
+                task_id: TaskId::new(format!("T:{}:{}:{date}", c.case_id, step.step))?,
                 case_id: c.case_id.clone(),
                 step: step.step.clone(),
                 kind: step.kind.as_str(),
@@ -264,11 +271,11 @@ pub async fn run_with(
             match step.kind {
                 StepKind::AgencyPlacement => {
                     let p = step.placement.as_ref().expect("checked strategies give placements an agency");
-                    if agencies.contains(&p.agency) {
+                    if let Some(agency) = agencies.iter().find(|a| a.as_str() == p.agency) {
                         task.status = "done";
                         w.placements.push(NewPlacement {
                             case_id: c.case_id.clone(),
-                            agency_id: p.agency.clone(),
+                            agency_id: agency.clone(),
                             until_on: date + Duration::days(i64::from(p.days.max(1)) - 1),
                         });
                         report.placed += 1;
@@ -302,13 +309,13 @@ pub async fn run_with(
                             .unwrap_or_default()
                             .iter()
                             .filter_map(|g| {
-                                let id = ContactId::new(&g.contact_id).ok()?;
+                                let id = g.contact_id.clone();
                                 let bidx = bidx_for(channel, &g.phone_bidx, &g.email_bidx);
                                 Some((Party::Contact { id, relation: Relation::Guarantor }, bidx))
                             })
                             .collect();
                         if on_record.is_empty()
-                            && let Ok(id) = ContactId::new("guarantor")
+                            && let Ok(id) = arrears_core::ContactId::new("guarantor")
                         {
                             // No guarantor on record: the step still goes to its queue, checked
                             // as a guarantor whose restrictions are unknown.
@@ -505,7 +512,7 @@ impl MessageValues<'_> {
 }
 
 fn visit_team() -> Vec<CollectorId> {
-    vec![CollectorId("visit-team-a".into()), CollectorId("visit-team-b".into())]
+    ["visit-team-a", "visit-team-b"].into_iter().filter_map(|id| CollectorId::new(id).ok()).collect()
 }
 
 /// The contact channel of an automatic or collector step.
@@ -548,7 +555,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
     };
     Some(CaseFacts {
         case: CaseInfo {
-            id: c.case_id.clone(),
+            id: c.case_id.to_string(),
             status: CaseStatus::Open,
             opened_on: c.opened_on,
             max_dpd: worst.dpd,
@@ -566,7 +573,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
             stage: c.segment.clone(),
         },
         loan: LoanInfo {
-            id: worst.loan_id.clone(),
+            id: worst.loan_id.to_string(),
             product: worst.product.clone(),
             dpd: worst.dpd,
             bucket: worst.bucket.clone(),
@@ -575,7 +582,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
             currency,
         },
         borrower: BorrowerInfo {
-            id: c.borrower_id.clone(),
+            id: c.borrower_id.to_string(),
             kind: c.kind.parse().unwrap_or(BorrowerKind::Individual),
             language: c.language.parse().unwrap_or(Language::Zh),
             province: None,

@@ -36,7 +36,7 @@
 //!     channel: Channel::Call,
 //!     address: "13800138000".into(),
 //!     at: at("2026-05-04T06:00:00Z"), // 14:00 in Shanghai
-//!     by: vec![CollectorId("c1".into())],
+//!     by: vec![CollectorId::new("c1").unwrap()],
 //!     source: Source::Lender,
 //!     purpose: Purpose::Collect,
 //!     debt: None,
@@ -50,7 +50,7 @@
 //!     channel: Channel::Call,
 //!     address: "13800138000".into(),
 //!     outcome: Outcome::Conversation,
-//!     by: vec![CollectorId("c2".into())],
+//!     by: vec![CollectorId::new("c2").unwrap()],
 //!     source: Source::Lender,
 //!     debt: None,
 //! };

@@ -82,13 +82,7 @@ text_enum!(
     }
 );
 
-/// Identifies a collector (a person who makes calls or visits).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CollectorId(pub String);
-
-/// Identifies an outside collection agency.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct AgencyId(pub String);
+pub use crate::id::{AgencyId, CollectorId};
 
 /// Who makes the contact: the lender itself or an agency it placed the case with.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -263,7 +263,7 @@ mod tests {
                     let mut a = attempt("2026-05-04T01:00:00Z", Outcome::NoAnswer);
                     a.at += Duration::minutes(10 * i as i64);
                     if i % 2 == 1 {
-                        a.source = Source::Agency(crate::contact_policy::model::AgencyId("A1".into()));
+                        a.source = Source::Agency(crate::contact_policy::model::AgencyId::new("A1").unwrap());
                     }
                     a
                 })

@@ -130,8 +130,7 @@ pub(super) fn min_collectors(p: &MinCollectors, ctx: &Context<'_>) -> Option<Vio
     if !p.channels.contains(&proposal.channel) {
         return None;
     }
-    let named =
-        proposal.by.iter().map(|c| c.0.trim()).filter(|c| !c.is_empty()).collect::<BTreeSet<_>>().len();
+    let named = proposal.by.iter().collect::<BTreeSet<_>>().len();
     if named >= p.min as usize {
         return None;
     }
@@ -257,7 +256,7 @@ mod tests {
         for (by, allowed) in cases {
             let mut p = proposal("2026-05-04T02:00:00Z");
             p.channel = Channel::Visit;
-            p.by = by.iter().map(|c| CollectorId(c.to_string())).collect();
+            p.by = by.iter().map(|c| CollectorId::new(*c).unwrap()).collect();
             let d = decide(&cn(), &p, &profile_cn(), &[], &Holidays::default());
             assert_eq!(!d.refused_by("CN-VISIT-01"), *allowed, "{by:?}: {:?}", d.refusals);
         }

@@ -35,7 +35,7 @@ pub fn guarantor() -> Party {
 }
 
 pub fn two_collectors() -> Vec<CollectorId> {
-    vec![CollectorId("c1".into()), CollectorId("c2".into())]
+    vec![CollectorId::new("c1").unwrap(), CollectorId::new("c2").unwrap()]
 }
 
 /// A collection call to the debtor's number by one of the lender's collectors.
@@ -45,7 +45,7 @@ pub fn proposal(when: &str) -> Proposal {
         channel: Channel::Call,
         address: "13800138000".into(),
         at: at(when),
-        by: vec![CollectorId("c1".into())],
+        by: vec![CollectorId::new("c1").unwrap()],
         source: Source::Lender,
         purpose: Purpose::Collect,
         debt: Some(loan("L1")),
@@ -66,7 +66,7 @@ pub fn attempt(when: &str, outcome: Outcome) -> Attempt {
         channel: Channel::Call,
         address: "13800138000".into(),
         outcome,
-        by: vec![CollectorId("c1".into())],
+        by: vec![CollectorId::new("c1").unwrap()],
         source: Source::Lender,
         debt: Some(loan("L1")),
     }
@@ -84,7 +84,7 @@ pub trait AttemptExt {
 
 impl AttemptExt for Attempt {
     fn by_agency(mut self, id: &str) -> Self {
-        self.source = Source::Agency(AgencyId(id.into()));
+        self.source = Source::Agency(AgencyId::new(id).unwrap());
         self
     }
     fn to_party(mut self, party: Party) -> Self {
