@@ -3,6 +3,7 @@
 //! a blocked note is not saved at all.
 
 use arrears_content::{Scanner, Verdict};
+use arrears_core::case::CaseStatus;
 use arrears_core::contact_policy::{AgencyId, Channel, CollectorId, Party, Proposal, Purpose, Source, check};
 use arrears_core::id::PtpId;
 use arrears_core::{Amount, ContactId, Currency, Relation};
@@ -126,8 +127,8 @@ pub async fn log(
     let case = store::case_for_action(db, &input.case_id)
         .await?
         .ok_or_else(|| ActionError::UnknownCase(input.case_id.clone()))?;
-    if case.status != "open" {
-        return Err(ActionError::NotOpen(case.case_id.into(), case.status));
+    if case.status != CaseStatus::Open {
+        return Err(ActionError::NotOpen(case.case_id.into(), case.status.to_string()));
     }
     let channel: Channel = input.channel.parse().map_err(|_| ActionError::Channel(input.channel.clone()))?;
     let chosen: Option<Purpose> = match &input.purpose {

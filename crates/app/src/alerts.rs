@@ -1,6 +1,7 @@
 //! Early-warning alerts (预警) after the batch raised them: acknowledging and closing them.
 //! The batch phase that raises them is `batch::alerts`.
 
+use arrears_core::work::AlertStatus;
 use arrears_store::alerts as store;
 use arrears_store::{Db, StoreError};
 
@@ -16,7 +17,7 @@ pub enum AlertError {
         /// Alert id.
         id: i64,
         /// Its status.
-        status: String,
+        status: AlertStatus,
         /// The change, in Chinese.
         action: &'static str,
         /// The change, in English.
@@ -33,12 +34,12 @@ pub enum AlertError {
     Audit(#[from] crate::audit::AuditError),
 }
 
-/// Acknowledges (`to = "acknowledged"`) or closes (`to = "closed"`) an alert with a note;
-/// `who` (a user name) is recorded as `user:<who>`.
+/// Acknowledges or closes an alert with a note (to open is refused: nothing reopens an
+/// alert); `who` (a user name) is recorded as `user:<who>`.
 pub async fn set_status(
     db: &Db,
     id: i64,
-    to: &str,
+    to: AlertStatus,
     note: &str,
     who: &str,
     at: &crate::audit::At,
@@ -48,9 +49,19 @@ pub async fn set_status(
     if note.is_empty() {
         return Err(AlertError::EmptyNote);
     }
-    let (from, action, action_en): (&[&str], _, _) = match to {
-        "acknowledged" => (&["open"], "确认", "acknowledged"),
-        _ => (&["open", "acknowledged"], "关闭", "closed"),
+    let (from, action, action_en): (&[AlertStatus], _, _) = match to {
+        AlertStatus::Acknowledged => (&[AlertStatus::Open], "确认", "acknowledged"),
+        AlertStatus::Closed => (&[AlertStatus::Open, AlertStatus::Acknowledged], "关闭", "closed"),
+        // Nothing reopens an alert: the next episode of its rule raises a new one.
+        AlertStatus::Open => {
+            let a = store::get_alert(db, id).await?.ok_or(AlertError::NotFound(id))?;
+            return Err(AlertError::WrongStatus {
+                id,
+                status: a.status,
+                action: "重新打开",
+                action_en: "reopened",
+            });
+        }
     };
     let line = format!("{at_text}|{who}|{to}|{}", note.replace('|', "/"));
     let mut tx = db.begin().await?;

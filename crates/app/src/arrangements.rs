@@ -1,7 +1,9 @@
 //! Arrangement requests (展期 / 分期 / 减免): a collector records what the borrower asks for;
 //! approving one and changing the schedule come with the arrangements issue.
 
+use arrears_core::case::CaseStatus;
 use arrears_core::id::RequestId;
+use arrears_core::work::ArrangementStatus;
 use arrears_core::{Amount, Currency};
 use arrears_store::actions as action_store;
 use arrears_store::arrangements::{self as store, ArrangementRequest};
@@ -59,8 +61,8 @@ pub async fn request(
     let case = action_store::case_for_action(db, &input.case_id)
         .await?
         .ok_or_else(|| ArrangementError::UnknownCase(input.case_id.clone()))?;
-    if case.status != "open" {
-        return Err(ArrangementError::NotOpen(case.case_id.into(), case.status));
+    if case.status != CaseStatus::Open {
+        return Err(ArrangementError::NotOpen(case.case_id.into(), case.status.to_string()));
     }
     if !KINDS.contains(&input.kind.as_str()) {
         return Err(ArrangementError::Invalid(format!(
@@ -97,7 +99,7 @@ pub async fn request(
         note: input.note,
         requested_by: input.actor.clone(),
         requested_at: now.to_string(),
-        status: "requested".into(),
+        status: ArrangementStatus::Requested,
     };
     let mut tx = db.begin().await?;
     store::add_arrangement_request(&mut tx, &r).await?;

@@ -10,7 +10,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 /// Cases, newest first.
-pub async fn list(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+pub async fn list(
+    db: &Db,
+    status: Option<arrears_core::case::CaseStatus>,
+    limit: i64,
+) -> Result<Vec<CaseRow>, StoreError> {
     store::list_cases(db, status, limit).await
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use arrears_app::ability::{Ability, input_text};
 use arrears_core::ability::Figure;
+use arrears_core::work::AlertStatus;
 use arrears_store::alerts::AlertRow;
 use arrears_strategy::alert::check_rules;
 use chrono::NaiveDate;
@@ -75,14 +76,14 @@ pub async fn run(db_url: &str, cmd: AlertCommand) -> Result<()> {
     match cmd {
         AlertCommand::Check { file, json } => check_file(&file, json),
         AlertCommand::List { status, borrower, json } => {
-            if let Some(s) = &status
-                && !["open", "acknowledged", "closed"].contains(&s.as_str())
-            {
-                bail!("--status {s:?} 无效 / is not a status: use open, acknowledged or closed");
-            }
+            let status: Option<AlertStatus> = match &status {
+                Some(s) => Some(s.parse().map_err(|_| {
+                    anyhow::anyhow!("--status {s:?} 无效 / is not a status: use open, acknowledged or closed")
+                })?),
+                None => None,
+            };
             let db = crate::open(db_url).await?;
-            let rows =
-                arrears_store::alerts::list_alerts(&db, status.as_deref(), borrower.as_deref()).await?;
+            let rows = arrears_store::alerts::list_alerts(&db, status, borrower.as_deref()).await?;
             db.close().await;
             if json {
                 crate::print_json(&rows.iter().map(row_json).collect::<Vec<_>>())
@@ -90,8 +91,8 @@ pub async fn run(db_url: &str, cmd: AlertCommand) -> Result<()> {
                 print_rows(&rows)
             }
         }
-        AlertCommand::Ack { id, note, by } => change(db_url, id, "acknowledged", &note, by).await,
-        AlertCommand::Close { id, note, by } => change(db_url, id, "closed", &note, by).await,
+        AlertCommand::Ack { id, note, by } => change(db_url, id, AlertStatus::Acknowledged, &note, by).await,
+        AlertCommand::Close { id, note, by } => change(db_url, id, AlertStatus::Closed, &note, by).await,
     }
 }
 
@@ -131,7 +132,7 @@ fn print_rows(rows: &[AlertRow]) -> Result<()> {
     Ok(())
 }
 
-async fn change(db_url: &str, id: i64, to: &str, note: &str, by: Option<String>) -> Result<()> {
+async fn change(db_url: &str, id: i64, to: AlertStatus, note: &str, by: Option<String>) -> Result<()> {
     let who = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".into());
     let db = crate::open(db_url).await?;
     let at = crate::now();
@@ -141,7 +142,7 @@ async fn change(db_url: &str, id: i64, to: &str, note: &str, by: Option<String>)
     println!(
         "预警 {} 已{} / alert {} {}",
         a.alert_id,
-        if to == "closed" { "关闭" } else { "确认" },
+        if to == AlertStatus::Closed { "关闭" } else { "确认" },
         a.alert_id,
         to
     );

@@ -686,13 +686,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Case { command: CaseCommand::List { status, limit, json } } => {
-            if let Some(s) = &status
-                && !["open", "closed", "void"].contains(&s.as_str())
-            {
-                bail!("--status {s:?}: use open, closed or void");
-            }
+            let status: Option<arrears_core::case::CaseStatus> = match &status {
+                Some(s) => {
+                    Some(s.parse().map_err(|_| anyhow::anyhow!("--status {s:?}: use open, closed or void"))?)
+                }
+                None => None,
+            };
             let db = open(&cli.db).await?;
-            let rows = arrears_app::cases::list(&db, status.as_deref(), limit).await?;
+            let rows = arrears_app::cases::list(&db, status, limit).await?;
             if json {
                 print_json(&rows)?;
             } else {

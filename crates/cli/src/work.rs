@@ -6,6 +6,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use arrears_app::actions::{ActionError, ActionInput};
 use arrears_core::id::{CaseId, CollectorId};
+use arrears_core::work::TaskStatus;
 use arrears_store::Db;
 use arrears_store::staff::CollectorRow;
 use arrears_store::tasks::TaskFilter;
@@ -169,11 +170,13 @@ pub enum AgencyCommand {
 /// Runs a `task` subcommand.
 pub async fn task(db: &Db, cmd: TaskCommand) -> Result<()> {
     let TaskCommand::List { queue, status, case, collector, limit, json } = cmd;
-    if let Some(s) = &status
-        && !["pending", "due", "done", "cancelled", "blocked"].contains(&s.as_str())
-    {
-        bail!("--status {s:?}: use pending, due, done, cancelled or blocked");
-    }
+    let status: Option<TaskStatus> =
+        match &status {
+            Some(s) => Some(s.parse().map_err(|_| {
+                anyhow::anyhow!("--status {s:?}: use pending, due, done, cancelled or blocked")
+            })?),
+            None => None,
+        };
     let case_id = case.map(|c| CaseId::new(c.trim())).transpose().context("--case")?;
     let collector_id = collector.map(|c| CollectorId::new(c.trim())).transpose().context("--collector")?;
     let f = TaskFilter { queue, status, case_id, collector_id };

@@ -22,6 +22,7 @@ pub mod personal;
 pub mod ptp;
 pub mod rate;
 pub mod schedule;
+pub mod work;
 
 pub use book::{
     Borrower, BorrowerId, BorrowerKind, Contact, ContactId, Language, Loan, LoanId, Payment, PaymentId,

@@ -280,12 +280,14 @@ async fn cases(
     ApiUser(u): ApiUser,
     Query(q): Query<StatusQuery>,
 ) -> ApiResult<Json<Vec<service::CaseItem>>> {
-    if let Some(s) = q.status.as_deref()
-        && !["open", "closed", "void"].contains(&s)
-    {
-        return Err(Error::BadRequest(format!("status {s:?}: use open, closed or void")).into());
-    }
-    Ok(Json(service::cases(&state, &u, q.status.as_deref()).await?))
+    let status = match q.status.as_deref() {
+        Some(s) => Some(
+            s.parse::<arrears_core::case::CaseStatus>()
+                .map_err(|_| Error::BadRequest(format!("status {s:?}: use open, closed or void")))?,
+        ),
+        None => None,
+    };
+    Ok(Json(service::cases(&state, &u, status).await?))
 }
 
 async fn case(

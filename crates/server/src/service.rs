@@ -131,8 +131,8 @@ pub struct CaseItem {
     pub borrower_name: String,
     /// The business date the case opened: the first date one of its loans was delinquent.
     pub opened_on: NaiveDate,
-    /// `open`, `closed` or `void`.
-    pub status: String,
+    /// Open, closed or void.
+    pub status: CaseStatus,
     /// Worst DPD.
     pub max_dpd: i64,
     /// The strategy segment the case was in on the last batch run.
@@ -146,9 +146,13 @@ pub struct CaseItem {
 }
 
 /// Cases the user may see, worst first (open ones unless `status` says otherwise).
-pub async fn cases(state: &AppState, user: &User, status: Option<&str>) -> Result<Vec<CaseItem>, Error> {
+pub async fn cases(
+    state: &AppState,
+    user: &User,
+    status: Option<CaseStatus>,
+) -> Result<Vec<CaseItem>, Error> {
     require(user, Capability::ViewCases)?;
-    let mut f = CaseFilter { status: Some(status.unwrap_or("open").to_string()), ..CaseFilter::default() };
+    let mut f = CaseFilter { status: Some(status.unwrap_or(CaseStatus::Open)), ..CaseFilter::default() };
     match user.role {
         Role::Collector => {
             f.collector = Some(user.name.clone());
@@ -448,7 +452,7 @@ pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
 /// Open early-warning alerts for the user's departments.
 pub async fn alert_list(state: &AppState, user: &User) -> Result<Vec<AlertRow>, Error> {
     require(user, Capability::ViewAlerts)?;
-    let mut rows = store::list_alerts(state.db(), Some("open"), None).await?;
+    let mut rows = store::list_alerts(state.db(), Some(arrears_core::work::AlertStatus::Open), None).await?;
     if user.role == Role::Legal {
         rows.retain(|a| a.departments.iter().any(|d| d == "legal"));
     }

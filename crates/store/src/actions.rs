@@ -3,6 +3,7 @@
 //! change made by the module of its table in the same transaction. Also the action listings.
 
 use arrears_core::Amount;
+use arrears_core::case::CaseStatus;
 use arrears_core::id::{ActionId, BorrowerId, CaseId, ContactId, PtpId, TaskId};
 use arrears_core::ptp::Promise;
 use chrono::NaiveDate;
@@ -18,8 +19,8 @@ pub struct CaseForAction {
     pub case_id: CaseId,
     /// The case's borrower; a contact named as the party must be one of theirs.
     pub borrower_id: BorrowerId,
-    /// `open`, `closed` or `void`.
-    pub status: String,
+    /// Open, closed or void: contacts are logged on open cases only.
+    pub status: CaseStatus,
     /// Borrower's IANA zone.
     pub timezone: String,
     /// Hold code.
@@ -50,7 +51,7 @@ pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAct
         Ok(CaseForAction {
             case_id: crate::stored_id("actions", r.0)?,
             borrower_id: crate::stored_id("actions", r.1)?,
-            status: r.2,
+            status: crate::stored_enum("cases", &r.2)?,
             timezone: r.3,
             hold: r.4,
             placed_with: r.5,

@@ -3,6 +3,7 @@
 //! and close.
 
 use arrears_core::id::{BorrowerId, CaseId, RuleId};
+use arrears_core::work::AlertStatus;
 use std::collections::HashMap;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -611,8 +612,8 @@ pub struct AlertRow {
     pub values: String,
     /// Business date raised.
     pub raised_on: NaiveDate,
-    /// `open`, `acknowledged` or `closed`.
-    pub status: String,
+    /// Open, acknowledged or closed.
+    pub status: AlertStatus,
     /// Notes, oldest first, each `when|who|status|text`.
     pub notes: Vec<String>,
     /// Who changed it last.
@@ -642,7 +643,7 @@ where
         departments: departments.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         values: r.try_get("vals")?,
         raised_on: r.try_get("raised_on")?,
-        status: r.try_get("status")?,
+        status: crate::stored_enum("alerts", &r.try_get::<String, _>("status")?)?,
         notes: notes.lines().map(str::to_string).collect(),
         updated_by: r.try_get("updated_by")?,
         updated_at: r.try_get("updated_at")?,
@@ -652,7 +653,7 @@ where
 /// Alerts by id, filtered by status and borrower when given.
 pub async fn list_alerts(
     db: &Db,
-    status: Option<&str>,
+    status: Option<AlertStatus>,
     borrower: Option<&str>,
 ) -> Result<Vec<AlertRow>, StoreError> {
     // Conditions only for the filters given, so that the status and borrower indexes are used.
@@ -662,7 +663,7 @@ pub async fn list_alerts(
         if borrower.is_some() { "borrower_id = CAST($2 AS TEXT)" } else { "CAST($2 AS TEXT) IS NULL" },
     );
     on_pool!(db, p => {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(status).bind(borrower).fetch_all(p).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(status.map(AlertStatus::as_str)).bind(borrower).fetch_all(p).await?;
         Ok(rows.iter().map(alert_row).collect::<Result<Vec<_>, _>>()?)
     })
 }
@@ -682,13 +683,13 @@ pub async fn get_alert(db: &Db, id: i64) -> Result<Option<AlertRow>, StoreError>
 pub async fn update_alert_tx(
     tx: &mut Tx,
     id: i64,
-    from_status: &[&str],
-    to_status: &str,
+    from_status: &[AlertStatus],
+    to_status: AlertStatus,
     note_line: &str,
     who: &str,
     at: &str,
 ) -> Result<bool, StoreError> {
-    let allowed = text_list(from_status);
+    let allowed = text_list(&from_status.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     // notes || line || newline: the note itself was made single-line by the caller.
     let sql = format!(
         "UPDATE alerts SET status = $1, notes = notes || $2, updated_by = $3, updated_at = $4 \
@@ -696,7 +697,7 @@ pub async fn update_alert_tx(
     );
     let line = format!("{note_line}\n");
     let done = on_tx!(tx, p => sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(to_status).bind(line).bind(who).bind(at).bind(id).execute(p).await?.rows_affected());
+        .bind(to_status.as_str()).bind(line).bind(who).bind(at).bind(id).execute(p).await?.rows_affected());
     Ok(done == 1)
 }
 

@@ -3,6 +3,7 @@
 
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 use arrears_core::id::{CaseId, RequestId};
+use arrears_core::work::ArrangementStatus;
 
 /// A request for an arrangement.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,8 +26,8 @@ pub struct ArrangementRequest {
     pub requested_by: String,
     /// RFC 3339.
     pub requested_at: String,
-    /// requested, approved or rejected.
-    pub status: String,
+    /// Requested, approved or rejected.
+    pub status: ArrangementStatus,
 }
 
 /// Stores an arrangement request.
@@ -36,7 +37,7 @@ pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Res
     let months = r.months.map(|m| m as i32);
     on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_str()).bind(&r.kind).bind(r.amount)
         .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
-        .bind(&r.status).execute(c).await?; });
+        .bind(r.status.as_str()).execute(c).await?; });
     Ok(())
 }
 
@@ -70,7 +71,7 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
                     note,
                     requested_by,
                     requested_at,
-                    status,
+                    status: crate::stored_enum("arrangement_requests", &status)?,
                 })
             },
         )

@@ -4,13 +4,9 @@
 
 use arrears_core::id::CaseId;
 use chrono::NaiveDate;
-use sqlx::AssertSqlSafe;
 
-use crate::rows::literal::Values;
+use crate::rows::literal::update_from_pairs;
 use crate::{StoreError, Tx, on_tx};
-
-/// Rows per multi-row statement.
-const ROWS: usize = 1000;
 
 /// A case's treatment state after a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,22 +137,12 @@ pub(crate) async fn set_keepers(
     date: NaiveDate,
     keepers: &[(&str, &str)],
 ) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        for part in keepers.chunks(ROWS) {
-            let mut v = Values::new("");
-            for (case, collector) in part {
-                v.row(|r| {
-                    r.text(case).text(collector);
-                });
-            }
-            let sql = format!(
-                "UPDATE case_treatment SET collector_id = v.column2, assigned_on = '{date}' FROM ({}) AS v \
-                 WHERE case_treatment.case_id = v.column1 \
-                 AND (case_treatment.collector_id IS NULL OR case_treatment.collector_id <> v.column2)",
-                v.finish("").trim_start()
-            );
-            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
-    });
-    Ok(())
+    update_from_pairs(tx, keepers, |values| {
+        format!(
+            "UPDATE case_treatment SET collector_id = v.column2, assigned_on = '{date}' FROM ({values}) AS v \
+             WHERE case_treatment.case_id = v.column1 \
+             AND (case_treatment.collector_id IS NULL OR case_treatment.collector_id <> v.column2)"
+        )
+    })
+    .await
 }

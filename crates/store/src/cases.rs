@@ -238,7 +238,7 @@ pub struct CaseRow {
 type CaseTuple = (String, String, String, NaiveDate, Option<NaiveDate>, String, i64, i64);
 
 /// Cases, newest first, optionally only those with `status`; at most `limit`.
-pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
+pub async fn list_cases(db: &Db, status: Option<CaseStatus>, limit: i64) -> Result<Vec<CaseRow>, StoreError> {
     let filter = if status.is_some() { "WHERE c.status = $2" } else { "WHERE $2 = $2" };
     let sql = format!(
         "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status, \
@@ -249,7 +249,7 @@ pub async fn list_cases(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec
          ORDER BY c.opened_on DESC, c.case_id LIMIT $1"
     );
     let rows: Vec<CaseTuple> = on_pool!(db, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.unwrap_or("")).fetch_all(pool).await?
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(limit).bind(status.map_or("", CaseStatus::as_str)).fetch_all(pool).await?
     });
     rows.into_iter()
         .map(|(case_id, borrower_id, borrower_name, opened_on, closed_on, status, loans, max_dpd)| {

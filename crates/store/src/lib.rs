@@ -92,6 +92,15 @@ where
     T::try_from(text).map_err(|e| corrupt(table, e))
 }
 
+/// A status (or other enumerated text) read back from `table`; one arrears never writes is
+/// corruption.
+pub(crate) fn stored_enum<T>(table: &'static str, text: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = arrears_core::book::EnumError>,
+{
+    text.parse().map_err(|e| corrupt(table, e))
+}
+
 /// Like [`stored_id`], for a column that may be empty (NULL).
 pub(crate) fn stored_opt_id<T>(table: &'static str, text: Option<String>) -> Result<Option<T>, StoreError>
 where

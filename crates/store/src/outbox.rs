@@ -3,6 +3,7 @@
 //! `outbox`.
 
 use arrears_core::id::{BorrowerId, CaseId, MessageId, TaskId};
+use arrears_core::work::MessageStatus;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
@@ -45,8 +46,8 @@ pub struct FlaggedMessage {
     pub template: String,
     /// When it is to be sent (UTC, RFC 3339).
     pub send_at: String,
-    /// `queued`, `sent`, `failed` or `cancelled`.
-    pub status: String,
+    /// Where it stands.
+    pub status: MessageStatus,
     /// The content rules that warned, comma-separated.
     pub content_rules: String,
 }
@@ -67,7 +68,7 @@ pub async fn for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, Stor
                 channel: r.2,
                 template: r.3,
                 send_at: r.4,
-                status: r.5,
+                status: crate::stored_enum("outbox", &r.5)?,
                 content_rules: r.6,
             })
         })
@@ -92,7 +93,7 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
                 .text(&m.template)
                 .text(&m.language)
                 .text(&m.send_at)
-                .text("queued")
+                .text(MessageStatus::Queued.as_str())
                 .date(date)
                 .text(m.content)
                 .text(&m.content_rules);

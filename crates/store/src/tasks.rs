@@ -3,10 +3,11 @@
 //! treatment and allocation and the action log call it inside their transactions.
 
 use arrears_core::id::{CaseId, CollectorId, TaskId};
+use arrears_core::work::TaskStatus;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
-use crate::rows::literal::{Values, text_list};
+use crate::rows::literal::{text_list, update_from_pairs};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// Rows per multi-row statement.
@@ -43,8 +44,8 @@ pub struct NewTask {
     pub due_at: String,
     /// Priority (rounded strategy value).
     pub priority: i64,
-    /// `pending`, `due`, `done` or `blocked`.
-    pub status: &'static str,
+    /// Due, done (a placement or hold step) or blocked.
+    pub status: TaskStatus,
     /// Queue, for collector work.
     pub queue: Option<String>,
     /// Template, for messages and letters.
@@ -125,8 +126,8 @@ pub struct TaskRow {
     pub due_at: String,
     /// The strategy's priority for the case when the task was made; the highest is worked first.
     pub priority: i64,
-    /// `pending`, `due`, `done`, `cancelled` or `blocked`.
-    pub status: String,
+    /// Where it stands.
+    pub status: TaskStatus,
     /// The queue people work it from (calls, visits, guarantor contact, legal, write-off); none if automatic.
     pub queue: Option<String>,
     /// The template a message or letter step sends; none for other kinds.
@@ -151,7 +152,7 @@ pub struct TaskFilter {
     /// One queue.
     pub queue: Option<String>,
     /// One status.
-    pub status: Option<String>,
+    pub status: Option<TaskStatus>,
     /// One case.
     pub case_id: Option<CaseId>,
     /// One collector.
@@ -195,7 +196,7 @@ pub async fn list(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, S
     );
     let opt = |o: Option<&str>| o.unwrap_or_default().to_string();
     let rows: Vec<TaskTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(limit).bind(opt(f.queue.as_deref())).bind(opt(f.status.as_deref())).bind(opt(f.case_id.as_deref()))
+        .bind(limit).bind(opt(f.queue.as_deref())).bind(opt(f.status.map(TaskStatus::as_str))).bind(opt(f.case_id.as_deref()))
         .bind(opt(f.collector_id.as_deref()))
         .fetch_all(p).await?);
     rows.into_iter()
@@ -208,7 +209,7 @@ pub async fn list(db: &Db, f: &TaskFilter, limit: i64) -> Result<Vec<TaskRow>, S
                 created_on: r.4,
                 due_at: r.5,
                 priority: r.6,
-                status: r.7,
+                status: crate::stored_enum("tasks", &r.7)?,
                 queue: r.8,
                 template: r.9,
                 segment: r.10,
@@ -239,14 +240,14 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, tasks: &[NewTask]) -> Resu
                 .date(date)
                 .text(&t.due_at)
                 .int(t.priority)
-                .text(t.status)
+                .text(t.status.as_str())
                 .opt_text(t.queue.as_deref())
                 .opt_text(t.template.as_deref())
                 .text(&t.segment)
                 .opt_text(t.arm.as_deref())
                 .text(&t.because)
                 .opt_text(t.reason.as_deref())
-                .opt_date((t.status == "done").then_some(date));
+                .opt_date((t.status == TaskStatus::Done).then_some(date));
         },
     )
     .await
@@ -335,23 +336,13 @@ pub(crate) async fn complete(tx: &mut Tx, task_id: &str, on: NaiveDate) -> Resul
 
 /// Gives tasks (`(task, collector)`) that no collector holds yet to collectors on `date`.
 pub(crate) async fn allocate(tx: &mut Tx, date: NaiveDate, given: &[(&str, &str)]) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        for part in given.chunks(ROWS) {
-            let mut v = Values::new("");
-            for (task, collector) in part {
-                v.row(|r| {
-                    r.text(task).text(collector);
-                });
-            }
-            let sql = format!(
-                "UPDATE tasks SET collector_id = v.column2, allocated_on = '{date}' FROM ({}) AS v \
-                 WHERE tasks.task_id = v.column1 AND tasks.collector_id IS NULL",
-                v.finish("").trim_start()
-            );
-            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
-        }
-    });
-    Ok(())
+    update_from_pairs(tx, given, |values| {
+        format!(
+            "UPDATE tasks SET collector_id = v.column2, allocated_on = '{date}' FROM ({values}) AS v \
+             WHERE tasks.task_id = v.column1 AND tasks.collector_id IS NULL"
+        )
+    })
+    .await
 }
 
 /// Moves a case's due queue tasks to `collector_id` on `on`.

@@ -9,6 +9,7 @@ pub use crate::days::last_closed_day;
 pub use crate::placements::{AgencyFigures, agency_figures};
 pub use crate::staff::{AgencyRow, CollectorRow, agencies, collectors};
 pub use crate::treatment::{ArmFigures, arm_figures};
+use arrears_core::case::CaseStatus;
 use arrears_core::id::{BorrowerId, CaseId, CollectorId, TaskId};
 
 use chrono::NaiveDate;
@@ -68,7 +69,7 @@ pub struct CaseFilter {
     /// Only cases referred to legal.
     pub legal_only: bool,
     /// Only cases with this status.
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
 }
 
 /// One line of a case list with what decides its visibility.
@@ -82,8 +83,8 @@ pub struct CaseLine {
     pub borrower_name: String,
     /// The business date the case opened: the first date one of its loans was delinquent.
     pub opened_on: NaiveDate,
-    /// open, closed or void.
-    pub status: String,
+    /// Open, closed or void.
+    pub status: CaseStatus,
     /// The worst DPD of its loans now.
     pub max_dpd: i64,
     /// Segment on the last run.
@@ -125,7 +126,7 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
     );
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let rows: Vec<LineRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(limit).bind(opt(&f.status)).bind(opt(&f.collector)).bind(opt(&f.team))
+        .bind(limit).bind(f.status.map_or("", CaseStatus::as_str)).bind(opt(&f.collector)).bind(opt(&f.team))
         .bind(opt(&f.agency)).bind(i32::from(f.legal_only))
         .fetch_all(p).await?);
     rows.into_iter()
@@ -136,7 +137,7 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
                     borrower_id: crate::stored_id("cases", borrower_id)?,
                     borrower_name,
                     opened_on,
-                    status,
+                    status: crate::stored_enum("cases", &status)?,
                     max_dpd,
                     segment,
                     hold,

@@ -13,6 +13,7 @@ use arrears_core::contact_policy::{
     Attempt, Channel, CollectorId, Outcome, Party, Proposal, Purpose, Source, check, first_allowed,
 };
 use arrears_core::id::{AgencyId, BorrowerId, CaseId, TaskId};
+use arrears_core::work::TaskStatus;
 use arrears_core::{Amount, BorrowerKind, Currency, Language, Relation};
 use arrears_store::case_treatment::TreatmentState;
 use arrears_store::outbox::NewMessage;
@@ -258,7 +259,7 @@ pub async fn run_with(
                 kind: step.kind.as_str(),
                 due_at: String::new(),
                 priority,
-                status: "due",
+                status: TaskStatus::Due,
                 queue: step.queue.clone(),
                 template: step.template.clone(),
                 segment: segment.clone(),
@@ -272,7 +273,7 @@ pub async fn run_with(
                 StepKind::AgencyPlacement => {
                     let p = step.placement.as_ref().expect("checked strategies give placements an agency");
                     if let Some(agency) = agencies.iter().find(|a| a.as_str() == p.agency) {
-                        task.status = "done";
+                        task.status = TaskStatus::Done;
                         w.placements.push(NewPlacement {
                             case_id: c.case_id.clone(),
                             agency_id: agency.clone(),
@@ -280,17 +281,17 @@ pub async fn run_with(
                         });
                         report.placed += 1;
                     } else {
-                        task.status = "blocked";
+                        task.status = TaskStatus::Blocked;
                         task.reason =
                             Some(format!("agency {} is not registered (arrears agency add)", p.agency));
                     }
                 }
                 StepKind::AgencyRecall => {
-                    task.status = "done";
+                    task.status = TaskStatus::Done;
                     w.recalls.push(c.case_id.clone());
                     report.recalled += 1;
                 }
-                StepKind::Hold => task.status = "done",
+                StepKind::Hold => task.status = TaskStatus::Done,
                 StepKind::LegalReferral | StepKind::WriteOffReview => {
                     task.queue = Some(step.kind.as_str().to_string());
                 }
@@ -308,10 +309,10 @@ pub async fn run_with(
                             .map(Vec::as_slice)
                             .unwrap_or_default()
                             .iter()
-                            .filter_map(|g| {
+                            .map(|g| {
                                 let id = g.contact_id.clone();
                                 let bidx = bidx_for(channel, &g.phone_bidx, &g.email_bidx);
-                                Some((Party::Contact { id, relation: Relation::Guarantor }, bidx))
+                                (Party::Contact { id, relation: Relation::Guarantor }, bidx)
                             })
                             .collect();
                         if on_record.is_empty()
@@ -381,7 +382,7 @@ pub async fn run_with(
                                 });
                                 match scanned {
                                     Some(m) if m.verdict == Verdict::Block => {
-                                        task.status = "blocked";
+                                        task.status = TaskStatus::Blocked;
                                         task.reason = Some(m.reason);
                                         report.content_blocked += 1;
                                     }
@@ -390,7 +391,7 @@ pub async fn run_with(
                                         if warned.is_some() {
                                             report.content_warned += 1;
                                         }
-                                        task.status = "pending";
+                                        task.status = TaskStatus::Pending;
                                         w.messages.push(NewMessage {
                                             task_id: task.task_id.clone(),
                                             case_id: c.case_id.clone(),
@@ -421,7 +422,7 @@ pub async fn run_with(
                             }
                         }
                         None => {
-                            task.status = "blocked";
+                            task.status = TaskStatus::Blocked;
                             task.reason = Some(if refusals.is_empty() {
                                 "拒绝：14 天内没有合规的联系时间".to_string()
                             } else {
@@ -431,7 +432,7 @@ pub async fn run_with(
                     }
                 }
             }
-            if task.status == "blocked" {
+            if task.status == TaskStatus::Blocked {
                 report.blocked += 1;
             }
             report.tasks += 1;

@@ -192,6 +192,28 @@ pub(crate) fn text_list<S: AsRef<str>>(items: &[S]) -> String {
     out
 }
 
+/// Runs `sql(values)` for each thousand `(key, value)` pairs, `values` being their `VALUES`
+/// list (`column1`, `column2`): one update joined to many rows, for both databases.
+pub(crate) async fn update_from_pairs(
+    tx: &mut crate::Tx,
+    pairs: &[(&str, &str)],
+    sql: impl Fn(&str) -> String,
+) -> Result<(), crate::StoreError> {
+    crate::on_tx!(tx, conn => {
+        for part in pairs.chunks(1000) {
+            let mut v = Values::new("");
+            for (key, value) in part {
+                v.row(|r| {
+                    r.text(key).text(value);
+                });
+            }
+            let statement = sql(v.finish("").trim_start());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut *conn).await?;
+        }
+    });
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
