@@ -221,7 +221,9 @@ pub async fn log(
         by: input
             .actor
             .split(',')
-            .map(|c| CollectorId::new(c.trim()).map_err(|_| ActionError::Actor(input.actor.clone())))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| CollectorId::new(c).map_err(|_| ActionError::Actor(input.actor.clone())))
             .collect::<Result<_, _>>()?,
         source,
         purpose,

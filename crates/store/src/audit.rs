@@ -12,11 +12,8 @@ use std::collections::HashMap;
 use arrears_audit::{Entry, Hash, MerkleLog, NodeId, NodeStore};
 use sqlx::Row as _;
 
+use crate::corrupt;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
-
-fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { table, detail: detail.to_string() }
-}
 
 fn hash_of(table: &'static str, bytes: &[u8]) -> Result<Hash, StoreError> {
     <Hash>::try_from(bytes).map_err(|_| corrupt(table, format!("a hash of {} bytes, not 32", bytes.len())))

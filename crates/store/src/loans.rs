@@ -8,6 +8,7 @@ use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
+use crate::corrupt;
 use crate::rows::literal::text_list;
 use crate::rows::packed::{FIELD, Fields, RECORD, Record, records};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
@@ -47,10 +48,6 @@ pub(crate) const LOAN_FIELDS: [&str; 15] = [
     "p.buckets",
     "p.five_class",
 ];
-
-fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { table, detail: detail.to_string() }
-}
 
 /// A loan's terms, its product's rules, and whether its schedule is stored (imported).
 pub(crate) struct LoanHead {

@@ -11,6 +11,7 @@ use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
 use chrono::NaiveDate;
 
+use crate::corrupt;
 use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
 use crate::rows::literal::text_list;
 use crate::rows::packed::{self, Fields, RECORD, Record};
@@ -18,10 +19,6 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A borrower, a text and an optional date as text, as two of the history's reads return them.
 type DatedText = (String, String, Option<String>);
-
-fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { table, detail: detail.to_string() }
-}
 
 /// Borrowers that were past due on some date of `from..=to` or had a case open then: the
 /// only ones a behaviour model is trained on. In id order.

@@ -144,7 +144,7 @@ pub async fn open_case_loans(db: &Db) -> Result<Vec<OpenCaseLoan>, StoreError> {
             })?;
             Ok(OpenCaseLoan {
                 case_id: crate::stored_id("cases", r.0)?,
-                loan_id: crate::stored_id("cases", r.1)?,
+                loan_id: crate::stored_id("case_loans", r.1)?,
                 product: r.2,
                 currency: r.3,
                 dpd: r.4,
