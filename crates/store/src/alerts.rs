@@ -194,7 +194,7 @@ pub struct AlertInput {
     /// The first business date it was past due, if ever.
     pub first_delinquent: Option<NaiveDate>,
     /// Its open case.
-    pub open_case: Option<String>,
+    pub open_case: Option<CaseId>,
     /// Promises judged broken on the date.
     pub ptp_broken_today: i64,
     /// Promises judged kept on the date.
@@ -395,7 +395,7 @@ pub async fn alert_inputs(
         if let Some(x) = out.get_mut(r.raw(0)?)
             && r.raw(2)? == "open"
         {
-            let id = r.text(1)?;
+            let id: CaseId = crate::stored_id("cases", r.text(1)?)?;
             if x.open_case.as_ref().is_none_or(|have| id < *have) {
                 x.open_case = Some(id);
             }
@@ -493,16 +493,15 @@ fn statement(r: &Fields<'_>) -> Result<Statement, StoreError> {
     })
 }
 
-/// A new alert. Its ids stay text as the alerts phase pages them (read from the book, and
-/// from the rules file, which checks them); they are typed where alerts are read back.
+/// A new alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAlert {
     /// The borrower the rule fired for (alerts are per borrower, not per loan).
-    pub borrower_id: String,
+    pub borrower_id: BorrowerId,
     /// Open case, if any.
-    pub case_id: Option<String>,
+    pub case_id: Option<CaseId>,
     /// Rule id.
-    pub rule_id: String,
+    pub rule_id: RuleId,
     /// `info`, `warning` or `critical`.
     pub severity: String,
     /// Department codes, comma-separated.

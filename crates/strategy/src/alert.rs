@@ -17,6 +17,7 @@
 //! evidence of anything. The batch raises an alert when a condition starts to hold
 //! (edge-triggered); this module only says whether it holds and on which values.
 
+use arrears_core::id::RuleId;
 use std::collections::BTreeMap;
 
 use arrears_core::config::line_col;
@@ -65,7 +66,7 @@ pub const DEPARTMENTS: [&str; 4] = ["collections", "risk", "legal", "relationshi
 #[derive(Debug)]
 pub struct AlertRule {
     /// Unique id, the key of its alerts.
-    pub id: String,
+    pub id: RuleId,
     /// What it means, for the people who receive it.
     pub description: String,
     /// How urgent.
@@ -587,7 +588,17 @@ pub fn check_rules(path: &str, text: &str) -> Result<AlertRules, CheckErrors> {
                 None
             }
         };
-        if let (Some(severity), Some(when)) = (severity, when) {
+        let rule_id = match RuleId::new(id.as_str()) {
+            Ok(rule_id) => Some(rule_id),
+            Err(e) => {
+                // An empty id or one with other characters is reported above.
+                if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    r.on(&raw_rule.id, format!("rule id {id:?}: {e}"));
+                }
+                None
+            }
+        };
+        if let (Some(severity), Some(when), Some(id)) = (severity, when, rule_id) {
             let mut read = Vec::new();
             reads(when.ast(), &mut read);
             rules.push(AlertRule {
@@ -772,6 +783,14 @@ mod tests {
                 "x.toml:9:6: rule \"r1\" is already defined on line 3",
             ),
             ("version = 1\n".to_string(), "x.toml:1:1: the file has no [[rule]]"),
+            (
+                format!(
+                    "version = 1\n[[rule]]\nid = \"{}\"\ndescription = \"d\"\nseverity = \"info\"\n\
+                     departments = [\"risk\"]\nwhen = 'true'\n",
+                    "r".repeat(65)
+                ),
+                "is longer than 64 characters",
+            ),
         ];
         for (text, want) in table {
             let e = check_rules("x.toml", text).expect_err(text);

@@ -11,8 +11,9 @@ use std::sync::OnceLock;
 
 use arrears_core::Currency;
 use arrears_core::ability::{self, Figure, InputValue};
-use arrears_store::Db;
+use arrears_core::id::BorrowerId;
 use arrears_store::alerts::{self as store, AlertInput, AlertWrites, NewAlert};
+use arrears_store::{Db, StoreError};
 use arrears_strategy::alert::{
     AlertFacts, AlertRecord, AlertRules, FinFacts, GuarantorFacts, Outcome, check_rules,
 };
@@ -91,7 +92,11 @@ pub async fn run_phase(
         let mut writes = AlertWrites::default();
         for b in *page {
             if let Some(input) = inputs.get(b) {
-                decide(b, input, date, rules, &mut memo, &mut writes);
+                let borrower: BorrowerId = b.parse().map_err(|e| StoreError::Corrupt {
+                    table: "loans",
+                    detail: format!("borrower id {b:?}: {e}"),
+                })?;
+                decide(&borrower, input, date, rules, &mut memo, &mut writes);
             }
         }
         report.alerts_raised += writes.raise.len() as u64;
@@ -218,7 +223,7 @@ impl OutcomeMemo {
 
 /// Evaluates every rule for one borrower and adds what changed to `w`.
 pub fn decide(
-    borrower: &str,
+    borrower: &BorrowerId,
     input: &AlertInput,
     date: NaiveDate,
     rules: &AlertRules,
@@ -227,20 +232,20 @@ pub fn decide(
 ) {
     let outcomes = memo.outcomes(&facts(input, date), rules);
     for (rule, outcome) in rules.rules.iter().zip(outcomes) {
-        let was = input.holding.contains(&rule.id);
+        let was = input.holding.iter().any(|h| h == rule.id.as_str());
         match outcome {
             Outcome::Holds(values) => {
                 if was {
                     continue;
                 }
-                w.now_holding.push((borrower.to_string(), rule.id.clone()));
-                if input.open_alerts.contains(&rule.id) {
+                w.now_holding.push((borrower.to_string(), rule.id.to_string()));
+                if input.open_alerts.iter().any(|h| h == rule.id.as_str()) {
                     continue;
                 }
                 let obj: serde_json::Map<String, serde_json::Value> =
                     values.iter().map(|(k, v)| (k.clone(), json_value(v))).collect();
                 w.raise.push(NewAlert {
-                    borrower_id: borrower.to_string(),
+                    borrower_id: borrower.clone(),
                     case_id: input.open_case.clone(),
                     rule_id: rule.id.clone(),
                     severity: rule.severity.as_str().to_string(),
@@ -250,7 +255,7 @@ pub fn decide(
             }
             Outcome::Clear | Outcome::Undecided | Outcome::Failed(_) => {
                 if was {
-                    w.stopped.push((borrower.to_string(), rule.id.clone()));
+                    w.stopped.push((borrower.to_string(), rule.id.to_string()));
                 }
             }
         }
@@ -287,7 +292,8 @@ mod tests {
 
     fn raised(input: &AlertInput, on: &str) -> AlertWrites {
         let mut w = AlertWrites::default();
-        decide("B1", input, d(on), &rules(), &mut OutcomeMemo::default(), &mut w);
+        let borrower: BorrowerId = "B1".parse().unwrap();
+        decide(&borrower, input, d(on), &rules(), &mut OutcomeMemo::default(), &mut w);
         w
     }
 
@@ -330,7 +336,8 @@ mod tests {
         let open = AlertInput { open_alerts: vec!["broken_promise".into()], ..fresh.clone() };
         let clean = individual(0, Some("2026-01-01"), None);
         for (b, input) in [("B1", &fresh), ("B2", &holding), ("B3", &open), ("B4", &clean)] {
-            decide(b, input, d("2026-01-05"), &rules, &mut memo, &mut w);
+            let borrower: BorrowerId = b.parse().unwrap();
+            decide(&borrower, input, d("2026-01-05"), &rules, &mut memo, &mut w);
         }
         assert_eq!(w.raise.iter().map(|a| a.borrower_id.as_str()).collect::<Vec<_>>(), ["B1"]);
         let held: Vec<&str> = w.now_holding.iter().map(|(b, _)| b.as_str()).collect();
