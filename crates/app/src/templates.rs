@@ -15,16 +15,24 @@ use arrears_content::{Scanner, Severity, Verdict};
 /// before, the shipped ones.
 pub const TEMPLATES_ENV: &str = "ARREARS_TEMPLATES";
 
-/// The shipped templates: (file name, text).
+/// The shipped templates, each in Chinese and English: (file name, text).
 const BUILTIN: &[(&str, &str)] = &[
     ("company_reminder.zh.txt", include_str!("../../../config/templates/company_reminder.zh.txt")),
+    ("company_reminder.en.txt", include_str!("../../../config/templates/company_reminder.en.txt")),
     ("demand_letter.zh.txt", include_str!("../../../config/templates/demand_letter.zh.txt")),
+    ("demand_letter.en.txt", include_str!("../../../config/templates/demand_letter.en.txt")),
     ("lawyer_letter.zh.txt", include_str!("../../../config/templates/lawyer_letter.zh.txt")),
+    ("lawyer_letter.en.txt", include_str!("../../../config/templates/lawyer_letter.en.txt")),
     ("overdue_notice.zh.txt", include_str!("../../../config/templates/overdue_notice.zh.txt")),
+    ("overdue_notice.en.txt", include_str!("../../../config/templates/overdue_notice.en.txt")),
     ("promise_broken.zh.txt", include_str!("../../../config/templates/promise_broken.zh.txt")),
+    ("promise_broken.en.txt", include_str!("../../../config/templates/promise_broken.en.txt")),
     ("reminder_firm.zh.txt", include_str!("../../../config/templates/reminder_firm.zh.txt")),
+    ("reminder_firm.en.txt", include_str!("../../../config/templates/reminder_firm.en.txt")),
     ("reminder_soft.zh.txt", include_str!("../../../config/templates/reminder_soft.zh.txt")),
+    ("reminder_soft.en.txt", include_str!("../../../config/templates/reminder_soft.en.txt")),
     ("voice_reminder.zh.txt", include_str!("../../../config/templates/voice_reminder.zh.txt")),
+    ("voice_reminder.en.txt", include_str!("../../../config/templates/voice_reminder.en.txt")),
 ];
 
 /// A template folder could not be read.
@@ -189,11 +197,32 @@ mod tests {
 
     #[test]
     fn shipped_templates_load_and_none_is_blocked() {
-        let t = Templates::builtin();
-        assert_eq!(t.by_name.len(), BUILTIN.len());
-        assert!(t.get("reminder_soft", "en").unwrap().contains("{name}"), "falls back to Chinese");
+        let mut t = Templates::builtin();
+        assert_eq!(t.by_name.len() * 2, BUILTIN.len());
+        assert!(t.get("reminder_soft", "en").unwrap().starts_with("[{lender}] Dear {name}"));
+        assert!(t.get("reminder_soft", "zh").unwrap().starts_with("【{lender}】{name}您好"));
+        t.insert_file("only_chinese.zh.txt", "{name}，请还款。");
+        assert_eq!(t.get("only_chinese", "en"), Some("{name}，请还款。"), "falls back to Chinese");
         assert!(t.get("no_such", "zh").is_none());
         assert!(t.blocked(&Scanner::default()).is_empty(), "{:?}", t.blocked(&Scanner::default()));
+    }
+
+    #[test]
+    fn every_shipped_template_speaks_both_languages_with_the_same_placeholders() {
+        fn placeholders(text: &str) -> std::collections::BTreeSet<&str> {
+            text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
+        }
+        let t = Templates::builtin();
+        for (name, texts) in &t.by_name {
+            let zh = texts.iter().find(|(l, _)| l == "zh").map(|(_, x)| x.as_str());
+            let en = texts.iter().find(|(l, _)| l == "en").map(|(_, x)| x.as_str());
+            let (Some(zh), Some(en)) = (zh, en) else { panic!("{name}: zh {zh:?}, en {en:?}") };
+            assert_eq!(placeholders(zh), placeholders(en), "{name}");
+            assert!(
+                !en.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{name}.en has Chinese: {en}"
+            );
+        }
     }
 
     #[test]
