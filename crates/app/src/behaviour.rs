@@ -265,7 +265,7 @@ pub struct BorrowerNow {
 /// not current, off its replayed history. The same as [`borrowers_replayed`], cheaper.
 pub async fn borrowers_now(
     db: &Db,
-    borrowers: &[String],
+    borrowers: &[impl AsRef<str>],
     date: NaiveDate,
 ) -> Result<HashMap<String, BorrowerNow>, StoreError> {
     let kept = store::kept(db, borrowers, date).await?;

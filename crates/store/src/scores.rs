@@ -175,7 +175,7 @@ async fn promises_and_cases(
 /// ([`histories`]).
 pub async fn kept(
     db: &Db,
-    borrowers: &[String],
+    borrowers: &[impl AsRef<str>],
     date: NaiveDate,
 ) -> Result<HashMap<String, Option<KeptBorrower>>, StoreError> {
     let mut out: HashMap<String, Option<KeptBorrower>> = HashMap::with_capacity(borrowers.len());

@@ -89,8 +89,7 @@ pub async fn run_phase(
     // most of the work, and the database works on its own threads.
     let fetch = |page: Vec<BorrowerId>| {
         let db = db.clone();
-        let ids: Vec<String> = page.iter().map(BorrowerId::to_string).collect();
-        tokio::spawn(async move { borrowers_now(&db, &ids, date).await.map(|h| (page, h)) })
+        tokio::spawn(async move { borrowers_now(&db, &page, date).await.map(|h| (page, h)) })
     };
     let mut pages = borrowers.chunks(PAGE).map(<[BorrowerId]>::to_vec);
     let mut ahead: std::collections::VecDeque<_> = pages.by_ref().take(READ_AHEAD).map(fetch).collect();
