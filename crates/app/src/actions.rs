@@ -198,7 +198,7 @@ pub async fn log(
 
     let at_utc = input.at.with_timezone(&Utc);
     let since = (at_utc - Duration::days(30)).to_rfc3339();
-    let history: Vec<_> = treatment_store::recent_attempts(db, &since, Some(&case.case_id))
+    let history: Vec<_> = treatment_store::recent_attempts(db, &since, Some(&case.case_id), None)
         .await?
         .iter()
         .filter_map(attempt)

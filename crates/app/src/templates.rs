@@ -105,14 +105,10 @@ impl Templates {
         entry.push((language.to_string(), text.trim_end().to_string()));
     }
 
-    /// The text of a template in the language, else in Chinese, else in any language it has.
+    /// The text of a template in the language. There is no fallback: a borrower is never
+    /// written to in a language they did not choose.
     pub fn get(&self, name: &str, language: &str) -> Option<&str> {
-        let all = self.by_name.get(name)?;
-        all.iter()
-            .find(|(l, _)| l == language)
-            .or_else(|| all.iter().find(|(l, _)| l == "zh"))
-            .or_else(|| all.first())
-            .map(|(_, t)| t.as_str())
+        self.by_name.get(name)?.iter().find(|(l, _)| l == language).map(|(_, t)| t.as_str())
     }
 
     /// Templates whose own text the content rules block, with the rules (a message made from
@@ -202,7 +198,7 @@ mod tests {
         assert!(t.get("reminder_soft", "en").unwrap().starts_with("[{lender}] Dear {name}"));
         assert!(t.get("reminder_soft", "zh").unwrap().starts_with("【{lender}】{name}您好"));
         t.insert_file("only_chinese.zh.txt", "{name}，请还款。");
-        assert_eq!(t.get("only_chinese", "en"), Some("{name}，请还款。"), "falls back to Chinese");
+        assert_eq!(t.get("only_chinese", "en"), None, "no fallback to Chinese");
         assert!(t.get("no_such", "zh").is_none());
         assert!(t.blocked(&Scanner::default()).is_empty(), "{:?}", t.blocked(&Scanner::default()));
     }

@@ -15,6 +15,7 @@ pub mod close;
 pub mod config;
 pub mod contact_policy;
 pub mod delinquency;
+pub mod delivery;
 pub mod id;
 pub mod ledger;
 pub mod money;

@@ -29,16 +29,38 @@ impl TaskStatus {
 text_enum!(
     /// Where an outbox message stands.
     MessageStatus {
-        /// Waiting for its send time.
+        /// Waiting for its send time (or for its next try after a transient failure).
         Queued = "queued",
-        /// Handed to the channel.
+        /// Claimed by a dispatcher, which holds a lease on it while it talks to the provider.
+        Sending = "sending",
+        /// Accepted by the provider.
         Sent = "sent",
-        /// The channel could not deliver it.
+        /// The provider reported it delivered.
+        Delivered = "delivered",
+        /// The channel could not deliver it (a permanent error, or a failed delivery receipt).
         Failed = "failed",
+        /// Accepted, then returned by the recipient's server.
+        Bounced = "bounced",
+        /// Still not sent when its time ran out (transient errors until the deadline).
+        Expired = "expired",
+        /// Not sent: the contact policy or the content rules refused it at send time.
+        Refused = "refused",
         /// Withdrawn before sending (the case closed, went on hold or to an agency).
         Cancelled = "cancelled",
     }
 );
+
+impl MessageStatus {
+    /// Whether the provider took the message (it reached the wire once and must not again).
+    pub fn accepted(self) -> bool {
+        matches!(self, MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Bounced)
+    }
+
+    /// Whether nothing more will happen to the message but a delivery receipt.
+    pub fn is_final(self) -> bool {
+        !matches!(self, MessageStatus::Queued | MessageStatus::Sending)
+    }
+}
 
 text_enum!(
     /// Where an early-warning alert stands.

@@ -25,6 +25,9 @@ pub struct NewMessage {
     pub template: String,
     /// `zh` or `en`, the borrower's language: the template is rendered in it.
     pub language: String,
+    /// The template rendered with the case's values ('' when it has no text in the language);
+    /// the sender's placeholders (`{lender}`) are filled when it is sent.
+    pub body: String,
     /// When to send (UTC, RFC 3339).
     pub send_at: String,
     /// The content check of the rendered message: `ok`, or `warn` (queued for compliance review).
@@ -81,7 +84,7 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
     crate::rows::insert_all(
         tx,
         "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
-         send_at, status, created_on, content, content_rules)",
+         send_at, status, created_on, content, content_rules, body)",
         " ON CONFLICT (message_id) DO NOTHING",
         messages,
         |r, m| {
@@ -96,7 +99,8 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
                 .text(MessageStatus::Queued.as_str())
                 .date(date)
                 .text(m.content)
-                .text(&m.content_rules);
+                .text(&m.content_rules)
+                .text(&m.body);
         },
     )
     .await
@@ -122,4 +126,325 @@ pub(crate) async fn cancel_queued(tx: &mut Tx, cases: &[&str]) -> Result<(), Sto
     );
     on_tx!(tx, conn => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?.rows_affected());
     Ok(())
+}
+
+/// A dispatcher's hold on the messages it claims.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    /// Who holds it (a dispatcher's id: host, process and start time).
+    pub owner: &'a str,
+    /// Now, in epoch milliseconds.
+    pub now_ms: i64,
+    /// Now, as RFC 3339 UTC (`+00:00`, whole seconds), to compare with `send_at`.
+    pub now: &'a str,
+    /// When the lease runs out, in epoch milliseconds: past it, another dispatcher may take
+    /// the message over.
+    pub until_ms: i64,
+}
+
+/// A message a dispatcher holds the lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    /// Message id.
+    pub message_id: MessageId,
+    /// The case it is about.
+    pub case_id: CaseId,
+    /// The borrower it goes to.
+    pub borrower_id: BorrowerId,
+    /// Channel code.
+    pub channel: String,
+    /// Template name.
+    pub template: String,
+    /// The borrower's language.
+    pub language: String,
+    /// When it was due (RFC 3339 UTC).
+    pub send_at: String,
+    /// The text rendered by the batch ('' when the template has no text in the language).
+    pub body: String,
+    /// This claim's attempt number: the fencing token its finish must name.
+    pub attempts: i32,
+    /// The provider of an earlier attempt ('' for none).
+    pub provider: String,
+    /// Whether an earlier attempt's lease ran out with its outcome unknown (the dispatcher
+    /// died or lost its answer): it must be settled before any resend.
+    pub reclaimed: bool,
+}
+
+type ClaimedTuple = (String, String, String, String, String, String, String, String, i32, String);
+
+const CLAIMED_COLS: &str = "message_id, case_id, borrower_id, channel, template, language, send_at, body, \
+     CAST(attempts AS INTEGER), provider";
+
+fn claimed(r: ClaimedTuple, reclaimed: bool) -> Result<Claimed, StoreError> {
+    Ok(Claimed {
+        message_id: crate::stored_id("outbox", r.0)?,
+        case_id: crate::stored_id("outbox", r.1)?,
+        borrower_id: crate::stored_id("outbox", r.2)?,
+        channel: r.3,
+        template: r.4,
+        language: r.5,
+        send_at: r.6,
+        body: r.7,
+        attempts: r.8,
+        provider: r.9,
+        reclaimed,
+    })
+}
+
+/// Claims up to `limit` messages of these channels for the lease: first those whose earlier
+/// lease ran out (`reclaimed`), then queued messages due by `lease.now`, oldest first. Each
+/// claim adds one to the message's attempts. Two dispatchers never hold one message: SQLite
+/// has one writer at a time, and on PostgreSQL a competing claim waits for the row lock, then
+/// sees the row no longer queued (and `SKIP LOCKED` spares it the wait).
+pub async fn claim(
+    db: &Db,
+    lease: &Lease<'_>,
+    channels: &[&str],
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    if channels.is_empty() || limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let lock = if db.backend() == "postgres" { "FOR UPDATE SKIP LOCKED" } else { "" };
+    let list = text_list(channels);
+    let reclaim = format!(
+        "UPDATE outbox SET attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
+         WHERE status = 'sending' AND lease_until < $3 AND message_id IN (SELECT message_id FROM outbox \
+         WHERE status = 'sending' AND lease_until < $3 AND channel IN ({list}) \
+         ORDER BY lease_until, message_id LIMIT $4 {lock}) RETURNING {CLAIMED_COLS}"
+    );
+    let rows: Vec<ClaimedTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(reclaim))
+        .bind(lease.owner).bind(lease.until_ms).bind(lease.now_ms).bind(limit).fetch_all(p).await?);
+    let mut out = rows.into_iter().map(|r| claimed(r, true)).collect::<Result<Vec<_>, _>>()?;
+    let left = limit - out.len() as i64;
+    if left > 0 {
+        let fresh = format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
+             WHERE status = 'queued' AND message_id IN (SELECT message_id FROM outbox \
+             WHERE status = 'queued' AND send_at <= $3 AND next_attempt_at <= $4 AND channel IN ({list}) \
+             ORDER BY send_at, message_id LIMIT $5 {lock}) RETURNING {CLAIMED_COLS}"
+        );
+        let rows: Vec<ClaimedTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(fresh))
+            .bind(lease.owner).bind(lease.until_ms).bind(lease.now).bind(lease.now_ms).bind(left)
+            .fetch_all(p).await?);
+        for r in rows {
+            out.push(claimed(r, false)?);
+        }
+    }
+    // RETURNING gives no order: send oldest first.
+    out.sort_by(|a, b| (&a.send_at, &a.message_id).cmp(&(&b.send_at, &b.message_id)));
+    Ok(out)
+}
+
+/// How one attempt ended, as the outbox records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// The provider took it.
+    Sent {
+        /// Provider code.
+        provider: String,
+        /// The provider's reference.
+        provider_id: String,
+        /// When (RFC 3339 UTC).
+        sent_at: String,
+    },
+    /// Back to the queue until `next_attempt_at` (epoch ms).
+    Retry {
+        /// When to try again.
+        next_attempt_at: i64,
+    },
+    /// Ends in this status (failed, expired or refused).
+    End(MessageStatus),
+}
+
+/// One claimed message's result, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Message id.
+    pub message_id: MessageId,
+    /// The attempt it ends (the claim's).
+    pub attempts: i32,
+    /// What happened.
+    pub finish: Finish,
+    /// Subject as sent or as it would have been ('' for none).
+    pub subject: String,
+    /// Text as sent or as it would have been.
+    pub body: String,
+    /// `phone` or `email` ('' when no contact point was chosen).
+    pub address_field: &'static str,
+    /// Blind index of the contact point.
+    pub address_bidx: String,
+    /// Why it failed or was refused ('' when sent).
+    pub error: String,
+}
+
+/// Records an attempt's result if the lease is still this dispatcher's (`owner`, and the
+/// attempt it claimed); `false` when another dispatcher has taken the message over, and
+/// nothing was written.
+pub async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<bool, StoreError> {
+    let (status, provider, provider_id, sent_at, next_at) = match &f.finish {
+        Finish::Sent { provider, provider_id, sent_at } => (
+            MessageStatus::Sent,
+            Some(provider.as_str()),
+            Some(provider_id.as_str()),
+            Some(sent_at.as_str()),
+            0,
+        ),
+        Finish::Retry { next_attempt_at } => (MessageStatus::Queued, None, None, None, *next_attempt_at),
+        Finish::End(s) => (*s, None, None, None, 0),
+    };
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE outbox SET status = $1, provider = COALESCE($2, provider), provider_id = COALESCE($3, provider_id), \
+         sent_at = COALESCE($4, sent_at), next_attempt_at = $5, subject = $6, body = $7, address_field = $8, \
+         address_bidx = $9, error = $10, lease_owner = NULL, lease_until = NULL \
+         WHERE message_id = $11 AND status = 'sending' AND attempts = $12 AND lease_owner = $13",
+    )
+    .bind(status.as_str()).bind(provider).bind(provider_id).bind(sent_at).bind(next_at)
+    .bind(&f.subject).bind(&f.body).bind(f.address_field).bind(&f.address_bidx).bind(&f.error)
+    .bind(f.message_id.as_str()).bind(f.attempts).bind(owner)
+    .execute(&mut *conn).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// Records what a delivery receipt says of a sent message: `delivered`, `failed` or
+/// `bounced`. Only a message recorded as sent moves (a receipt can outrun the dispatcher's
+/// own commit: the caller asks the provider to send it again later), and a later receipt
+/// does not undo a delivery. Returns whether the message changed.
+pub async fn delivery(
+    tx: &mut Tx,
+    message_id: &str,
+    status: MessageStatus,
+    at: &str,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, conn => sqlx::query(
+        "UPDATE outbox SET status = $1, delivered_at = CASE WHEN $1 = 'delivered' THEN $2 ELSE delivered_at END, \
+         error = $3 WHERE message_id = $4 AND status = 'sent'",
+    )
+    .bind(status.as_str()).bind(at).bind(error).bind(message_id)
+    .execute(&mut *conn).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// A message as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MessageRow {
+    /// Message id.
+    pub message_id: MessageId,
+    /// The case it is about.
+    pub case_id: CaseId,
+    /// The borrower it goes to.
+    pub borrower_id: BorrowerId,
+    /// Channel code.
+    pub channel: String,
+    /// Template name.
+    pub template: String,
+    /// The borrower's language.
+    pub language: String,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// Claims so far.
+    pub attempts: i32,
+    /// The provider that took it ('' before).
+    pub provider: String,
+    /// The provider's reference.
+    pub provider_id: Option<String>,
+    /// When it was due (RFC 3339 UTC).
+    pub send_at: String,
+    /// When the provider took it.
+    pub sent_at: Option<String>,
+    /// When the provider reported it delivered.
+    pub delivered_at: Option<String>,
+    /// Why it failed, was refused or expired, or the last transient error.
+    pub error: String,
+    /// `ok`, or `warn` when the content rules flagged it for review.
+    pub content: String,
+    /// The subject as sent.
+    pub subject: String,
+    /// The text as sent.
+    pub body: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageTuple {
+    message_id: String,
+    case_id: String,
+    borrower_id: String,
+    channel: String,
+    template: String,
+    language: String,
+    status: String,
+    attempts: i32,
+    provider: String,
+    provider_id: Option<String>,
+    send_at: String,
+    sent_at: Option<String>,
+    delivered_at: Option<String>,
+    error: String,
+    content: String,
+    subject: String,
+    body: String,
+}
+
+/// Messages, oldest first: of one case and/or in one status when asked.
+pub async fn list(
+    db: &Db,
+    case_id: Option<&str>,
+    status: Option<MessageStatus>,
+    limit: i64,
+) -> Result<Vec<MessageRow>, StoreError> {
+    let rows: Vec<MessageTuple> = on_pool!(db, p => sqlx::query_as(
+        "SELECT message_id, case_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
+         provider, provider_id, send_at, sent_at, delivered_at, error, content, subject, body FROM outbox \
+         WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR status = $2) ORDER BY send_at, message_id LIMIT $3",
+    ).bind(case_id.unwrap_or("")).bind(status.map_or("", MessageStatus::as_str)).bind(limit).fetch_all(p).await?);
+    rows.into_iter()
+        .map(|r| {
+            Ok(MessageRow {
+                message_id: crate::stored_id("outbox", r.message_id)?,
+                case_id: crate::stored_id("outbox", r.case_id)?,
+                borrower_id: crate::stored_id("outbox", r.borrower_id)?,
+                channel: r.channel,
+                template: r.template,
+                language: r.language,
+                status: crate::stored_enum("outbox", &r.status)?,
+                attempts: r.attempts,
+                provider: r.provider,
+                provider_id: r.provider_id,
+                send_at: r.send_at,
+                sent_at: r.sent_at,
+                delivered_at: r.delivered_at,
+                error: r.error,
+                content: r.content,
+                subject: r.subject,
+                body: r.body,
+            })
+        })
+        .collect()
+}
+
+/// How many messages stand in each status, for these channels (all when empty).
+pub async fn counts(db: &Db, channels: &[&str]) -> Result<Vec<(MessageStatus, i64)>, StoreError> {
+    let filter = if channels.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE channel IN ({})", text_list(channels))
+    };
+    let sql = format!(
+        "SELECT status, CAST(COUNT(*) AS BIGINT) FROM outbox {filter} GROUP BY status ORDER BY status"
+    );
+    let rows: Vec<(String, i64)> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await?);
+    rows.into_iter().map(|(s, n)| Ok((crate::stored_enum("outbox", &s)?, n))).collect()
+}
+
+/// The message a provider's reference names, if any.
+pub async fn by_provider_id(
+    db: &Db,
+    provider: &str,
+    provider_id: &str,
+) -> Result<Option<MessageId>, StoreError> {
+    let id: Option<String> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT message_id FROM outbox WHERE provider = $1 AND provider_id = $2",
+    ).bind(provider).bind(provider_id).fetch_optional(p).await?);
+    id.map(|i| crate::stored_id("outbox", i)).transpose()
 }

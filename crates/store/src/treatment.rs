@@ -178,12 +178,14 @@ pub struct AttemptRow {
     pub source: String,
 }
 
-/// Contacts made with open cases' people since `since_utc`, and messages queued or sent since.
-/// `only` restricts to one case.
+/// Contacts made with open cases' people since `since_utc`, and messages queued or sent since
+/// (a sent message counts when it was sent). `only` restricts to one case; `except` leaves
+/// out one message (the one whose sending is being checked).
 pub async fn recent_attempts(
     db: &Db,
     since_utc: &str,
     only: Option<&str>,
+    except: Option<&str>,
 ) -> Result<Vec<AttemptRow>, StoreError> {
     let filter = if only.is_some() { "AND c.case_id = $2" } else { "AND $2 = $2" };
     let sql = format!(
@@ -191,13 +193,14 @@ pub async fn recent_attempts(
          FROM actions a JOIN cases c ON c.case_id = a.case_id \
          WHERE c.status = 'open' AND a.allowed = 1 AND a.at_utc >= $1 {filter} \
          UNION ALL \
-         SELECT o.case_id, o.send_at, o.channel, 'borrower', NULL, 'delivered', 'outbox', 'lender' \
+         SELECT o.case_id, COALESCE(o.sent_at, o.send_at), o.channel, 'borrower', NULL, 'delivered', 'outbox', 'lender' \
          FROM outbox o JOIN cases c ON c.case_id = o.case_id \
-         WHERE c.status = 'open' AND o.status IN ('queued', 'sent') AND o.send_at >= $1 {filter} \
+         WHERE c.status = 'open' AND o.status IN ('queued', 'sending', 'sent', 'delivered', 'bounced') \
+         AND COALESCE(o.sent_at, o.send_at) >= $1 AND o.message_id <> $3 {filter} \
          ORDER BY 1, 2"
     );
     let rows: Vec<AttemptTuple> = on_pool!(db, p => {
-        sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(since_utc).bind(only.unwrap_or("")).fetch_all(p).await?
+        sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(since_utc).bind(only.unwrap_or("")).bind(except.unwrap_or("")).fetch_all(p).await?
     });
     rows.into_iter()
         .map(|r| {

@@ -161,7 +161,7 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
     }
     let since = Utc.from_utc_datetime(&(date - Duration::days(30)).and_time(NaiveTime::MIN)).to_rfc3339();
     let mut attempts: HashMap<CaseId, Vec<Attempt>> = HashMap::new();
-    for a in store::recent_attempts(db, &since, None).await? {
+    for a in store::recent_attempts(db, &since, None, None).await? {
         if let Some(at) = attempt(&a) {
             attempts.entry(a.case_id.clone()).or_default().push(at);
         }
@@ -376,10 +376,14 @@ pub async fn run_with(
                             if let Some(template) = &step.template {
                                 // The message as the debtor would read it, checked by the content
                                 // rules before it may reach the outbox.
-                                let scanned = templates.get(template, &c.language).map(|text| {
+                                // Placeholders of the sender ({lender}) stay for the dispatcher
+                                // to fill; a language without the template queues an empty body,
+                                // which the dispatcher refuses with that reason.
+                                let rendered = templates.get(template, &c.language).map(|text| {
                                     let values = MessageValues { case: c, facts: &facts, date };
-                                    messages.check(&arrears_content::render(text, |k| values.get(k)))
+                                    arrears_content::render(text, |k| values.get(k))
                                 });
+                                let scanned = rendered.as_deref().map(|text| messages.check(text));
                                 match scanned {
                                     Some(m) if m.verdict == Verdict::Block => {
                                         task.status = TaskStatus::Blocked;
@@ -399,6 +403,7 @@ pub async fn run_with(
                                             channel: channel.as_str(),
                                             template: template.clone(),
                                             language: c.language.clone(),
+                                            body: rendered.unwrap_or_default(),
                                             send_at: task.due_at.clone(),
                                             content: if warned.is_some() { "warn" } else { "ok" },
                                             content_rules: warned

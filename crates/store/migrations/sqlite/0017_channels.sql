@@ -1,0 +1,74 @@
+-- Channels (SQLite): the outbox becomes the dispatcher's work list. A message is claimed with
+-- a lease, sent once through its provider and followed to delivery; the text as sent is kept
+-- as evidence. SQLite cannot alter a CHECK constraint, so the table is rebuilt.
+--
+-- Times the dispatcher compares (lease, next attempt) are epoch milliseconds, so they compare
+-- alike on both backends; times people read (sent_at, delivered_at) are RFC 3339 UTC.
+
+CREATE TABLE outbox_new (
+    message_id    TEXT PRIMARY KEY,
+    task_id       TEXT NOT NULL,
+    case_id       TEXT NOT NULL,
+    borrower_id   TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    template      TEXT NOT NULL,
+    language      TEXT NOT NULL,
+    send_at       TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'delivered', 'failed',
+                                                  'bounced', 'expired', 'refused', 'cancelled')),
+    created_on    TEXT NOT NULL,
+    content       TEXT NOT NULL DEFAULT 'ok' CHECK (content IN ('ok', 'warn')),
+    content_rules TEXT NOT NULL DEFAULT '',
+    -- Claims so far; also the fencing token: every exit from 'sending' names the attempt it ends.
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    lease_owner     TEXT,
+    lease_until     INTEGER,
+    -- A transient failure puts the message back with the time of its next try.
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    -- The provider that took it ('smtp', 'aliyun', 'twilio', ...) and its reference.
+    provider        TEXT NOT NULL DEFAULT '',
+    provider_id     TEXT,
+    -- Which contact point it went to: 'phone' or 'email', and its blind index (never the value).
+    address_field   TEXT NOT NULL DEFAULT '',
+    address_bidx    TEXT NOT NULL DEFAULT '',
+    -- The text as rendered at send time, in the borrower's language.
+    subject         TEXT NOT NULL DEFAULT '',
+    body            TEXT NOT NULL DEFAULT '',
+    sent_at         TEXT,
+    delivered_at    TEXT,
+    error           TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+INSERT INTO outbox_new (message_id, task_id, case_id, borrower_id, channel, template, language, send_at,
+    status, created_on, content, content_rules)
+SELECT message_id, task_id, case_id, borrower_id, channel, template, language, send_at, status, created_on,
+    content, content_rules
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_status ON outbox (status, send_at);
+CREATE INDEX outbox_content ON outbox (content);
+CREATE INDEX outbox_case ON outbox (case_id);
+CREATE INDEX outbox_provider_id ON outbox (provider, provider_id);
+
+-- Delivery receipts as the providers sent them; a receipt seen twice changes nothing.
+CREATE TABLE provider_receipts (
+    provider     TEXT NOT NULL,
+    provider_id  TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    message_id   TEXT,
+    received_at  TEXT NOT NULL,
+    raw          TEXT NOT NULL,
+    PRIMARY KEY (provider, provider_id, event)
+);
+
+-- Contact points a provider refused for good (a number that does not exist, an address the
+-- mail server rejected): the strategy sees them as invalid until a new value is imported.
+CREATE TABLE invalid_contact_points (
+    borrower_id   TEXT NOT NULL,
+    field         TEXT NOT NULL CHECK (field IN ('phone', 'email')),
+    address_bidx  TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    message_id    TEXT NOT NULL,
+    since         TEXT NOT NULL,
+    PRIMARY KEY (borrower_id, field, address_bidx)
+);
