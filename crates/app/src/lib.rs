@@ -14,6 +14,7 @@ pub mod audit;
 pub mod batch;
 pub mod behaviour;
 pub mod cases;
+pub mod channels;
 pub mod contact_policy;
 pub mod import;
 pub mod payments;

@@ -130,6 +130,13 @@ impl Templates {
     }
 }
 
+/// The content scanner with the shipped lexicon, built once per process (segmentation
+/// dictionaries take a moment to load; the batch and the dispatcher scan many texts).
+pub fn shipped_scanner() -> &'static Scanner {
+    static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
+    SCANNER.get_or_init(Scanner::default)
+}
+
 /// The content check of one rendered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageCheck {

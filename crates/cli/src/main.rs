@@ -7,6 +7,7 @@
 mod alert;
 mod audit;
 mod behaviour;
+mod channel;
 mod compliance;
 #[allow(unsafe_code)] // the one place that calls the C allocator (glibc malloc tuning)
 mod memory;
@@ -212,6 +213,17 @@ enum Command {
     Pii {
         #[command(subcommand)]
         command: personal::PiiCommand,
+    },
+    /// Send the outbox's due messages through their channels' providers (one pass), checking
+    /// each against the contact policy and the content rules at send time.
+    Send {
+        #[command(flatten)]
+        args: channel::SendArgs,
+    },
+    /// Outbox messages: where each stands, with the text as sent.
+    Message {
+        #[command(subcommand)]
+        command: channel::MessageCommand,
     },
     /// The web API and the collector and manager workbench.
     Serve {
@@ -448,6 +460,8 @@ async fn run(cli: Cli) -> Result<()> {
             web::serve(&cli.db, cli.audit_key.as_deref(), cli.data_key.as_deref(), &args).await?
         }
         Command::Demo { args } => web::demo(args).await?,
+        Command::Send { args } => channel::send(&cli.db, cli.data_key.as_deref(), args).await?,
+        Command::Message { command } => channel::message(&cli.db, command).await?,
         Command::Init => {
             let db = open(&cli.db).await?;
             db.close().await;

@@ -25,6 +25,7 @@ pub mod case_treatment;
 pub mod cases;
 pub mod contact_points;
 pub mod days;
+pub mod delivery;
 pub mod figures;
 pub mod import;
 pub mod loan_state;

@@ -133,12 +133,15 @@ pub(crate) async fn cancel_queued(tx: &mut Tx, cases: &[&str]) -> Result<(), Sto
 pub struct Lease<'a> {
     /// Who holds it (a dispatcher's id: host, process and start time).
     pub owner: &'a str,
-    /// Now, in epoch milliseconds.
+    /// The dispatcher's clock (real time, or the time a catch-up pass stands for), in epoch
+    /// milliseconds: messages whose next attempt is due by it are claimed.
     pub now_ms: i64,
-    /// Now, as RFC 3339 UTC (`+00:00`, whole seconds), to compare with `send_at`.
+    /// The same, as RFC 3339 UTC (`+00:00`, whole seconds), to compare with `send_at`.
     pub now: &'a str,
-    /// When the lease runs out, in epoch milliseconds: past it, another dispatcher may take
-    /// the message over.
+    /// Real time in epoch milliseconds: leases that ran out by it are taken over.
+    pub real_ms: i64,
+    /// When this lease runs out (real time, epoch milliseconds): past it, another dispatcher
+    /// may take the message over.
     pub until_ms: i64,
 }
 
@@ -214,7 +217,7 @@ pub async fn claim(
          ORDER BY lease_until, message_id LIMIT $4 {lock}) RETURNING {CLAIMED_COLS}"
     );
     let rows: Vec<ClaimedTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(reclaim))
-        .bind(lease.owner).bind(lease.until_ms).bind(lease.now_ms).bind(limit).fetch_all(p).await?);
+        .bind(lease.owner).bind(lease.until_ms).bind(lease.real_ms).bind(limit).fetch_all(p).await?);
     let mut out = rows.into_iter().map(|r| claimed(r, true)).collect::<Result<Vec<_>, _>>()?;
     let left = limit - out.len() as i64;
     if left > 0 {
@@ -276,12 +279,15 @@ pub struct Finished {
     pub address_bidx: String,
     /// Why it failed or was refused ('' when sent).
     pub error: String,
+    /// Whether the provider refused the contact point itself (no such number, the address
+    /// rejected).
+    pub invalid_address: bool,
 }
 
 /// Records an attempt's result if the lease is still this dispatcher's (`owner`, and the
 /// attempt it claimed); `false` when another dispatcher has taken the message over, and
 /// nothing was written.
-pub async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<bool, StoreError> {
+pub(crate) async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<bool, StoreError> {
     let (status, provider, provider_id, sent_at, next_at) = match &f.finish {
         Finish::Sent { provider, provider_id, sent_at } => (
             MessageStatus::Sent,
@@ -447,4 +453,12 @@ pub async fn by_provider_id(
         "SELECT message_id FROM outbox WHERE provider = $1 AND provider_id = $2",
     ).bind(provider).bind(provider_id).fetch_optional(p).await?);
     id.map(|i| crate::stored_id("outbox", i)).transpose()
+}
+
+/// Messages queued or being sent, of one channel or all.
+pub async fn count_waiting(db: &Db, channel: Option<&str>) -> Result<u64, StoreError> {
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE status IN ('queued', 'sending') AND ($1 = '' OR channel = $1)",
+    ).bind(channel.unwrap_or("")).fetch_one(p).await?);
+    Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -334,6 +334,15 @@ pub(crate) async fn complete(tx: &mut Tx, task_id: &str, on: NaiveDate) -> Resul
     Ok(())
 }
 
+/// Ends the task of a message that was not sent (refused at send time, failed or expired):
+/// blocked, with the reason, so that it shows in the queue.
+pub(crate) async fn block(tx: &mut Tx, task_id: &str, reason: &str, on: NaiveDate) -> Result<(), StoreError> {
+    on_tx!(tx, conn => sqlx::query(
+        "UPDATE tasks SET status = 'blocked', reason = $2, closed_on = $3 WHERE task_id = $1 AND status IN ('pending', 'due')",
+    ).bind(task_id).bind(reason).bind(on).execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
 /// Gives tasks (`(task, collector)`) that no collector holds yet to collectors on `date`.
 pub(crate) async fn allocate(tx: &mut Tx, date: NaiveDate, given: &[(&str, &str)]) -> Result<(), StoreError> {
     update_from_pairs(tx, given, |values| {

@@ -30,7 +30,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use crate::audit::{Clock, Event};
 use crate::contact_policy::{Packs, attempt, profile};
 use crate::restrictions::{Target, bidx_for};
-use crate::templates::{MessageScanner, Templates};
+use crate::templates::{MessageScanner, Templates, shipped_scanner};
 use arrears_content::{Scanner, Verdict};
 use chrono_tz::Tz;
 
@@ -109,13 +109,6 @@ pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, Treatmen
     };
     arrears_strategy::check(&name, &text, &Known::default())
         .map_err(|e| TreatmentError::Strategy { name, errors: e.lines().join("\n") })
-}
-
-/// The content scanner with the shipped lexicon, built once per process (segmentation
-/// dictionaries take a moment to load, and the batch runs one date after another).
-fn shipped_scanner() -> &'static Scanner {
-    static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
-    SCANNER.get_or_init(Scanner::default)
 }
 
 /// Runs step 5 for `date` on what [`prepare`] read (the run allocates afterwards, step 6).

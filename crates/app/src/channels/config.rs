@@ -1,0 +1,241 @@
+//! `config/channels.toml`: which provider sends each channel, the providers' settings and
+//! the dispatcher's timing. Secrets are read from the environment variables the file names.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// Environment variable naming a channels file to use instead of the shipped one.
+pub const CHANNELS_ENV: &str = "ARREARS_CHANNELS";
+/// Environment variable whose SMTP URL replaces the configured relay's.
+pub const SMTP_URL_ENV: &str = "ARREARS_SMTP_URL";
+
+/// The channels file shipped with arrears.
+const SHIPPED: &str = include_str!("../../../../config/channels.toml");
+
+/// The channels file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("channels file {path} ({CHANNELS_ENV}): {detail}")]
+    Read {
+        /// Where.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The file is not valid.
+    #[error("channels file {path}: {detail}")]
+    Invalid {
+        /// Where.
+        path: String,
+        /// What is wrong, with line and column.
+        detail: String,
+    },
+    /// A secret's environment variable is not set.
+    #[error(
+        "provider {provider}: environment variable {var} is not set (named by {field} in {path}); its messages stay queued"
+    )]
+    MissingSecret {
+        /// The provider.
+        provider: String,
+        /// The variable.
+        var: String,
+        /// The setting that names it.
+        field: String,
+        /// The channels file.
+        path: String,
+    },
+}
+
+/// The dispatcher's timing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatcherConfig {
+    /// How long a claim holds a message.
+    pub lease_seconds: u64,
+    /// Messages claimed at a time.
+    pub batch: u32,
+    /// Messages in flight at once.
+    pub concurrency: u32,
+    /// A message not sent this long after it was due expires.
+    pub give_up_after_hours: u32,
+    /// First retry ceiling.
+    pub backoff_base_ms: u64,
+    /// Largest retry ceiling.
+    pub backoff_cap_ms: u64,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            lease_seconds: 60,
+            batch: 200,
+            concurrency: 8,
+            give_up_after_hours: 24,
+            backoff_base_ms: 1_000,
+            backoff_cap_ms: 600_000,
+        }
+    }
+}
+
+/// Who the messages come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SenderConfig {
+    /// The lender's name in Chinese (`{lender}`).
+    pub lender_zh: String,
+    /// The lender's name in English.
+    pub lender_en: String,
+}
+
+/// One provider's settings, by kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// E-mail through an SMTP relay.
+    Smtp(SmtpConfig),
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtp://host:port`, `smtps://host:port` or `smtp://host:port?tls=starttls`.
+    pub url: String,
+    /// The From mailbox.
+    pub from: String,
+    /// Variable holding the user name, when the relay asks for one.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Give up on a command after this long.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Connections kept open to the relay.
+    #[serde(default = "default_connections")]
+    pub connections: u32,
+    /// Whether the relay keeps one copy per `X-Arrears-Message-Id`.
+    #[serde(default)]
+    pub relay_deduplicates: bool,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_connections() -> u32 {
+    4
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// The dispatcher's timing.
+    #[serde(default)]
+    pub dispatcher: DispatcherConfig,
+    /// Who the messages come from.
+    #[serde(default)]
+    pub sender: SenderConfig,
+    /// Channel code → provider name.
+    #[serde(default)]
+    pub channels: BTreeMap<String, String>,
+    /// Provider name → settings.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub path: String,
+}
+
+impl ChannelsConfig {
+    /// The file named by `ARREARS_CHANNELS`, else the shipped one; `ARREARS_SMTP_URL`
+    /// replaces every SMTP relay's URL.
+    pub fn load() -> Result<ChannelsConfig, ConfigError> {
+        let mut c = match std::env::var_os(CHANNELS_ENV).filter(|p| !p.is_empty()) {
+            Some(path) => {
+                let shown = std::path::Path::new(&path).display().to_string();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError::Read { path: shown.clone(), detail: e.to_string() })?;
+                ChannelsConfig::parse(&text, &shown)?
+            }
+            None => ChannelsConfig::parse(SHIPPED, "config/channels.toml (built in)")?,
+        };
+        if let Some(url) = std::env::var(SMTP_URL_ENV).ok().filter(|u| !u.is_empty()) {
+            for p in c.providers.values_mut() {
+                let ProviderConfig::Smtp(s) = p;
+                s.url = url.clone();
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads a channels file; `path` names it in errors. Every channel must name a
+    /// configured provider of a kind that can send it.
+    pub fn parse(text: &str, path: &str) -> Result<ChannelsConfig, ConfigError> {
+        let invalid = |detail: String| ConfigError::Invalid { path: path.to_string(), detail };
+        let mut c: ChannelsConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        c.path = path.to_string();
+        for (channel, provider) in &c.channels {
+            let Some(p) = c.providers.get(provider) else {
+                return Err(invalid(format!(
+                    "[channels] {channel} = {provider:?}: no [providers.{provider}]"
+                )));
+            };
+            let fits = match p {
+                ProviderConfig::Smtp(_) => channel == "email",
+            };
+            if !fits {
+                return Err(invalid(format!(
+                    "[channels] {channel}: provider {provider} cannot send {channel}"
+                )));
+            }
+        }
+        if c.dispatcher.batch == 0 || c.dispatcher.concurrency == 0 || c.dispatcher.lease_seconds == 0 {
+            return Err(invalid(
+                "[dispatcher] batch, concurrency and lease_seconds must be at least 1".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The value of a secret's variable, or the startup error naming it.
+    pub fn secret(&self, provider: &str, field: &str, var: &str) -> Result<String, ConfigError> {
+        std::env::var(var).map_err(|_| ConfigError::MissingSecret {
+            provider: provider.to_string(),
+            var: var.to_string(),
+            field: field.to_string(),
+            path: self.path.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_reads_and_sends_email_over_smtp() {
+        let c = ChannelsConfig::parse(SHIPPED, "shipped").unwrap();
+        assert_eq!(c.channels.get("email").map(String::as_str), Some("smtp"));
+        assert!(matches!(c.providers.get("smtp"), Some(ProviderConfig::Smtp(_))));
+        assert_eq!(c.dispatcher.lease_seconds, 60);
+    }
+
+    #[test]
+    fn bad_files_say_what_and_where() {
+        let e = ChannelsConfig::parse("[channels]\nemail = \"nope\"\n", "x.toml").unwrap_err();
+        assert_eq!(e.to_string(), "channels file x.toml: [channels] email = \"nope\": no [providers.nope]");
+        let e = ChannelsConfig::parse(
+            "[channels]\nsms = \"m\"\n[providers.m]\nkind = \"smtp\"\nurl = \"smtp://h\"\nfrom = \"a@b\"\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("provider m cannot send sms"), "{e}");
+        let e = ChannelsConfig::parse("[dispatcher]\nlease = 3\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("unknown field `lease`") && e.to_string().contains("line 2"), "{e}");
+    }
+}

@@ -1,0 +1,622 @@
+//! Channels: the dispatcher that sends what the batch queued in the outbox, through each
+//! channel's provider, exactly once, and lawfully at the moment of sending.
+//!
+//! One pass claims due messages with a lease, checks each again (the case still open, the
+//! text in the borrower's language and clean, a valid contact point, the contact policy at
+//! the borrower's local time now, counting contacts made since the batch), sends the rest
+//! concurrently, and records every result with its audit entry in one transaction per batch.
+//! A message whose lease ran out (a dispatcher died mid-send) is settled before any resend:
+//! sent again only to a relay that drops repeats, else failed as "outcome unknown".
+
+pub mod config;
+pub mod smtp;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrears_content::Verdict;
+use arrears_core::case::CaseStatus;
+use arrears_core::contact_policy::{Channel, Party, Proposal, Purpose, Source, check, first_allowed};
+use arrears_core::delivery::{Attempted, Backoff, Next, after_attempt};
+use arrears_core::work::MessageStatus;
+use arrears_store::outbox::{self, Claimed, Finish, Finished, Lease};
+use arrears_store::personal::{Field, Keyring};
+use arrears_store::{Db, StoreError};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{At, Event};
+use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
+use crate::restrictions::{Target, bidx_for};
+use crate::templates::{MessageScanner, shipped_scanner};
+use config::{ChannelsConfig, ConfigError, ProviderConfig};
+use smtp::{Email, Smtp};
+
+/// Environment variable that makes the dispatcher abort at a named point, for the crash
+/// tests: `POINT:N` aborts the N-th time it reaches `after_claim`, `before_send`,
+/// `after_send` (the provider has the message, nothing recorded) or `after_record`.
+pub const CRASH_ENV: &str = "ARREARS_CHANNELS_CRASH";
+
+/// What stopped a dispatcher.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The channels file or a provider's secret.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The policy packs.
+    #[error(transparent)]
+    Policy(#[from] PolicySetupError),
+    /// The contact restrictions could not be read.
+    #[error(transparent)]
+    Restrictions(#[from] crate::restrictions::RestrictionError),
+    /// The personal-data keys.
+    #[error(transparent)]
+    Personal(#[from] arrears_store::personal::PersonalError),
+    /// The people tables.
+    #[error(transparent)]
+    People(#[from] arrears_store::people::PeopleError),
+    /// An unknown channel was asked for.
+    #[error("unknown channel {0:?}: use sms, email, voice_bot or letter")]
+    Channel(String),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit entries could not be recorded (nothing of that batch was saved).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+}
+
+/// What one pass did: messages sent, failed, refused and expired by it; receipts that said
+/// delivered during it; and messages still queued after it (not yet due, waiting for a retry
+/// or a lawful hour, or of a channel with no provider).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SendReport {
+    /// Taken by their provider.
+    pub sent: u64,
+    /// Reported delivered.
+    pub delivered: u64,
+    /// Failed for good.
+    pub failed: u64,
+    /// Refused at send time by the contact policy, the content rules or a missing template or
+    /// contact point.
+    pub refused: u64,
+    /// Not sent before their deadline.
+    pub expired: u64,
+    /// Still queued after the pass.
+    pub queued: u64,
+    /// Withdrawn at send time (the case closed or was placed since it was queued).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cancelled: u64,
+    /// Channels whose messages wait because no provider is configured for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unrouted: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A provider, ready to send.
+enum Route {
+    Email { provider: String, smtp: Arc<Smtp> },
+}
+
+impl Route {
+    fn provider(&self) -> &str {
+        match self {
+            Route::Email { provider, .. } => provider,
+        }
+    }
+
+    /// Whether a resend after an unknown outcome is harmless (the receiver drops repeats).
+    fn resend_is_safe(&self) -> bool {
+        match self {
+            Route::Email { smtp, .. } => smtp.deduplicates,
+        }
+    }
+}
+
+/// A dispatcher: the providers of the configured channels, the policy packs, the keys that
+/// open contact points, and its own name for the leases it takes.
+pub struct Dispatcher {
+    db: Db,
+    config: ChannelsConfig,
+    routes: HashMap<String, Route>,
+    keys: Keyring,
+    packs: Packs,
+    owner: String,
+    crash: Option<(String, u64)>,
+    reached: HashMap<&'static str, u64>,
+}
+
+/// One claimed message after its checks.
+enum Prepared {
+    /// To send to `to`.
+    Send { m: Claimed, to: String, subject: String, body: String, field: &'static str, bidx: String },
+    /// Decided without sending.
+    Decided { m: Claimed, finished: Finished },
+}
+
+impl Dispatcher {
+    /// A dispatcher for the channels of `config` (only `only` when given); `owner` names its
+    /// leases. A provider's missing secret is an error here, before anything is claimed.
+    pub fn new(
+        db: &Db,
+        config: ChannelsConfig,
+        keys: Keyring,
+        only: Option<&str>,
+        owner: String,
+    ) -> Result<Dispatcher, DispatchError> {
+        if let Some(c) = only
+            && c.parse::<Channel>().is_err()
+        {
+            return Err(DispatchError::Channel(c.to_string()));
+        }
+        let mut routes = HashMap::new();
+        for (channel, provider) in &config.channels {
+            if only.is_some_and(|c| c != channel) {
+                continue;
+            }
+            let route = match &config.providers[provider] {
+                ProviderConfig::Smtp(s) => Route::Email {
+                    provider: provider.clone(),
+                    smtp: Arc::new(Smtp::new(provider, s, &config)?),
+                },
+            };
+            routes.insert(channel.clone(), route);
+        }
+        let crash = std::env::var(CRASH_ENV).ok().and_then(|v| {
+            let (point, n) = v.split_once(':')?;
+            Some((point.to_string(), n.parse().ok()?))
+        });
+        Ok(Dispatcher {
+            db: db.clone(),
+            config,
+            routes,
+            keys,
+            packs: Packs::load()?,
+            owner,
+            crash,
+            reached: HashMap::new(),
+        })
+    }
+
+    /// Aborts the process at a crash point when `ARREARS_CHANNELS_CRASH` names it (no
+    /// destructors, no flush: as a kill would).
+    fn crash_point(&mut self, point: &'static str) {
+        let Some((name, n)) = &self.crash else { return };
+        if name != point {
+            return;
+        }
+        let seen = self.reached.entry(point).or_default();
+        *seen += 1;
+        if *seen == *n {
+            std::process::abort();
+        }
+    }
+
+    /// One pass over the messages due by `until` (now when `None`), until none is left to
+    /// claim. `until` also stands for the clock of the checks and records, moving on with
+    /// real time from the start of the pass; leases always run on real time.
+    pub async fn pass(
+        &mut self,
+        until: Option<DateTime<Utc>>,
+        only: Option<&str>,
+    ) -> Result<SendReport, DispatchError> {
+        let started = Instant::now();
+        let base = until.unwrap_or_else(Utc::now);
+        let clock = move || base + Duration::from_std(started.elapsed()).unwrap_or_default();
+        let mut report = SendReport::default();
+        for channel in ["sms", "email", "voice_bot", "letter"] {
+            if only.is_none_or(|c| c == channel) && !self.routes.contains_key(channel) {
+                report.unrouted.push(channel.to_string());
+            }
+        }
+        let channels: Vec<String> = self.routes.keys().cloned().collect();
+        let channel_refs: Vec<&str> = channels.iter().map(String::as_str).collect();
+        let mut retried: Vec<String> = Vec::new();
+        loop {
+            let now = clock();
+            let now_text = now.to_rfc3339_opts(SecondsFormat::Secs, false);
+            let real_ms = Utc::now().timestamp_millis();
+            let lease = Lease {
+                owner: &self.owner,
+                now_ms: now.timestamp_millis(),
+                now: &now_text,
+                real_ms,
+                until_ms: real_ms + (self.config.dispatcher.lease_seconds * 1000) as i64,
+            };
+            let claimed =
+                outbox::claim(&self.db, &lease, &channel_refs, i64::from(self.config.dispatcher.batch))
+                    .await?;
+            if claimed.is_empty() {
+                break;
+            }
+            self.crash_point("after_claim");
+            let mut prepared = Vec::with_capacity(claimed.len());
+            for m in claimed {
+                prepared.push(self.prepare(m, now).await?);
+            }
+            let results = self.send_all(prepared, now).await;
+            self.record(&results, &clock, &mut report, &mut retried).await?;
+        }
+        report.queued = outbox::count_waiting(&self.db, only).await?;
+        Ok(report)
+    }
+
+    /// The checks of one claimed message at `now`.
+    async fn prepare(&self, m: Claimed, now: DateTime<Utc>) -> Result<Prepared, DispatchError> {
+        let route = &self.routes[&m.channel];
+        let decided = |m: Claimed, finish: Finish, error: String| {
+            let finished = Finished {
+                message_id: m.message_id.clone(),
+                attempts: m.attempts,
+                finish,
+                subject: String::new(),
+                body: m.body.clone(),
+                address_field: "",
+                address_bidx: String::new(),
+                error,
+                invalid_address: false,
+            };
+            Ok(Prepared::Decided { m, finished })
+        };
+        if m.reclaimed && !route.resend_is_safe() {
+            // The earlier attempt may have reached the provider: never risk a second copy.
+            let error = format!(
+                "outcome unknown: a dispatcher's lease ran out mid-send and {} does not drop repeats; check with the provider before sending again",
+                route.provider()
+            );
+            return decided(m, Finish::End(MessageStatus::Failed), error);
+        }
+        let Some(case) = arrears_store::actions::case_for_action(&self.db, &m.case_id).await? else {
+            return decided(m, Finish::End(MessageStatus::Cancelled), "the case no longer exists".into());
+        };
+        if case.status != CaseStatus::Open {
+            let error = format!("case {} is {} since it was queued", case.case_id, case.status);
+            return decided(m, Finish::End(MessageStatus::Cancelled), error);
+        }
+        if let Some(agency) = &case.placed_with {
+            return decided(
+                m,
+                Finish::End(MessageStatus::Cancelled),
+                format!("case placed with agency {agency}"),
+            );
+        }
+        if m.body.is_empty() {
+            let error = format!(
+                "模板 {} 没有 {} 文本，不以借款人未选的语言发送 / template {} has no {} text: not sent in another language",
+                m.template, m.language, m.template, m.language
+            );
+            return decided(m, Finish::End(MessageStatus::Refused), error);
+        }
+        let lender =
+            if m.language == "zh" { &self.config.sender.lender_zh } else { &self.config.sender.lender_en };
+        let body = arrears_content::render(&m.body, |k| match k {
+            "lender" => Some(lender.as_str().into()),
+            _ => None,
+        });
+        let subject = subject_of(&m.template, &m.language, lender);
+        let scan = MessageScanner::new(shipped_scanner()).check(&body);
+        if scan.verdict == Verdict::Block {
+            return decided(m, Finish::End(MessageStatus::Refused), scan.reason);
+        }
+        let channel: Channel = m.channel.parse().map_err(|_| DispatchError::Channel(m.channel.clone()))?;
+        let Some(sealed) = arrears_store::people::sealed_borrower(&self.db, &m.borrower_id).await? else {
+            return decided(m, Finish::End(MessageStatus::Refused), "the borrower is not on record".into());
+        };
+        let (field, stored, label) = match channel {
+            Channel::Email => (Field::Email, &sealed.email, "email"),
+            _ => (Field::Phone, &sealed.phone, "phone"),
+        };
+        let to = self.keys.open(field, stored, &|| format!("borrowers {} {label}", m.borrower_id))?;
+        let bidx = self.keys.blind(field, &to);
+        let invalid = arrears_store::contact_points::invalid_of(&self.db, &[m.borrower_id.as_str()]).await?;
+        let known_bad =
+            invalid.get(&m.borrower_id).is_some_and(|v| v.iter().any(|(f, b)| f == label && *b == bidx));
+        if to.trim().is_empty() || known_bad {
+            let error = if known_bad {
+                format!(
+                    "没有有效的{label}：此前被服务商拒收 / no valid {label}: the provider refused it before"
+                )
+            } else {
+                format!("没有{label}记录 / no {label} on record")
+            };
+            return decided(m, Finish::End(MessageStatus::Refused), error);
+        }
+
+        // The contact policy at the borrower's local time now, with every contact since.
+        let since = (now - Duration::days(30)).to_rfc3339();
+        let history: Vec<_> = arrears_store::treatment::recent_attempts(
+            &self.db,
+            &since,
+            Some(&m.case_id),
+            Some(&m.message_id),
+        )
+        .await?
+        .iter()
+        .filter_map(attempt)
+        .filter(|a| a.at <= now)
+        .collect();
+        let proposal = Proposal {
+            party: Party::Debtor,
+            channel,
+            address: format!("{}:{}", m.case_id, channel.as_str()),
+            at: now,
+            by: Vec::new(),
+            source: Source::Lender,
+            purpose: Purpose::Collect,
+            debt: None,
+            carries_opt_out: true,
+        };
+        let mut profile = profile(&case.timezone, case.hold.as_deref());
+        let (phone_bidx, email_bidx) = match channel {
+            Channel::Email => (String::new(), bidx.clone()),
+            _ => (bidx.clone(), String::new()),
+        };
+        let target =
+            Target { channel, address: &proposal.address, bidx: bidx_for(channel, &phone_bidx, &email_bidx) };
+        let local_day = match case.timezone.parse::<chrono_tz::Tz>() {
+            Ok(tz) => now.with_timezone(&tz).date_naive(),
+            Err(_) => now.date_naive(),
+        };
+        let restrictions = crate::restrictions::of_borrower(&self.db, &m.borrower_id).await?;
+        crate::restrictions::apply(&mut profile, &restrictions, Some(local_day), target);
+        let pack = self.packs.for_case(case.contact_pack.as_deref(), &case.timezone);
+        let holidays = self.packs.holidays_for(pack);
+        let decision = check(pack, &proposal, &profile, &history, holidays);
+        if !decision.allowed {
+            let reasons: Vec<String> = decision.refusals.iter().map(|r| r.message_zh()).collect();
+            let deadline = self.deadline(&m);
+            // A lawful hour later the same message may go (quiet hours, a holiday, a daily
+            // limit): wait for it; otherwise it is refused now.
+            return match first_allowed(pack, &proposal, &profile, &history, holidays, deadline) {
+                Some(at) if at > now => decided(
+                    m,
+                    Finish::Retry { next_attempt_at: at.timestamp_millis() },
+                    format!("deferred to {}: {}", at.to_rfc3339(), reasons.join("; ")),
+                ),
+                _ => decided(m, Finish::End(MessageStatus::Refused), reasons.join("; ")),
+            };
+        }
+        Ok(Prepared::Send { m, to, subject, body, field: label_static(label), bidx })
+    }
+
+    /// When the message must have gone: its send time plus `give_up_after_hours`.
+    fn deadline(&self, m: &Claimed) -> DateTime<Utc> {
+        let due = DateTime::parse_from_rfc3339(&m.send_at)
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now());
+        due + Duration::hours(i64::from(self.config.dispatcher.give_up_after_hours))
+    }
+
+    /// Sends the prepared messages, `concurrency` at a time.
+    async fn send_all(&mut self, prepared: Vec<Prepared>, now: DateTime<Utc>) -> Vec<(Claimed, Finished)> {
+        let mut out = Vec::with_capacity(prepared.len());
+        let mut to_send = Vec::new();
+        for p in prepared {
+            match p {
+                Prepared::Decided { m, finished } => out.push((m, finished)),
+                Prepared::Send { .. } => to_send.push(p),
+            }
+        }
+        if !to_send.is_empty() {
+            self.crash_point("before_send");
+        }
+        let backoff = Backoff {
+            base_ms: self.config.dispatcher.backoff_base_ms,
+            cap_ms: self.config.dispatcher.backoff_cap_ms,
+        };
+        let routes = &self.routes;
+        let deadlines: Vec<i64> = to_send
+            .iter()
+            .map(|p| match p {
+                Prepared::Send { m, .. } => self.deadline(m).timestamp_millis(),
+                Prepared::Decided { .. } => 0,
+            })
+            .collect();
+        let sends =
+            futures_util::stream::iter(to_send.into_iter().zip(deadlines).map(|(p, deadline)| async move {
+                let Prepared::Send { m, to, subject, body, field, bidx } = p else {
+                    unreachable!("only sends")
+                };
+                let route = &routes[&m.channel];
+                let attempted = match route {
+                    Route::Email { smtp, .. } => {
+                        smtp.send(&Email {
+                            message_id: &m.message_id,
+                            to: &to,
+                            subject: &subject,
+                            text: &body,
+                        })
+                        .await
+                    }
+                };
+                let invalid = matches!(attempted, Attempted::Permanent { bad_address: true, .. });
+                let after = after_attempt(
+                    attempted,
+                    u32::try_from(m.attempts).unwrap_or(1),
+                    now.timestamp_millis(),
+                    deadline,
+                    &backoff,
+                    jitter(&m.message_id, m.attempts),
+                );
+                let (finish, error) = match after {
+                    Next::Sent { provider_id } => (
+                        Finish::Sent {
+                            provider: route.provider().to_string(),
+                            provider_id,
+                            sent_at: now.to_rfc3339_opts(SecondsFormat::Secs, false),
+                        },
+                        String::new(),
+                    ),
+                    Next::Retry { at_ms, error } => (Finish::Retry { next_attempt_at: at_ms }, error),
+                    Next::Expired { error } => (Finish::End(MessageStatus::Expired), error),
+                    Next::Failed { error, .. } => (Finish::End(MessageStatus::Failed), error),
+                    // This process knows its own attempt is over: settle it now as the lease's
+                    // expiry would (resend only where repeats are dropped).
+                    Next::Unsettled { error } if route.resend_is_safe() => {
+                        let at_ms = now.timestamp_millis()
+                            + backoff.delay_ms(1, jitter(&m.message_id, m.attempts)) as i64;
+                        (Finish::Retry { next_attempt_at: at_ms }, error)
+                    }
+                    Next::Unsettled { error } => (
+                        Finish::End(MessageStatus::Failed),
+                        format!("outcome unknown, not sent again: {error}"),
+                    ),
+                };
+                let finished = Finished {
+                    message_id: m.message_id.clone(),
+                    attempts: m.attempts,
+                    finish,
+                    subject,
+                    body,
+                    address_field: field,
+                    address_bidx: bidx,
+                    error,
+                    invalid_address: invalid,
+                };
+                (m, finished)
+            }))
+            .buffer_unordered(self.config.dispatcher.concurrency as usize)
+            .collect::<Vec<_>>()
+            .await;
+        if !sends.is_empty() {
+            self.crash_point("after_send");
+        }
+        out.extend(sends);
+        out
+    }
+
+    /// Records a batch's results and their audit entries in one transaction.
+    async fn record(
+        &mut self,
+        results: &[(Claimed, Finished)],
+        clock: &impl Fn() -> DateTime<Utc>,
+        report: &mut SendReport,
+        retried: &mut Vec<String>,
+    ) -> Result<(), DispatchError> {
+        let now = clock();
+        let at: At = now.fixed_offset();
+        let at_text = now.to_rfc3339_opts(SecondsFormat::Secs, false);
+        let on = now.date_naive();
+        let mut tx = self.db.begin().await?;
+        let mut events = Vec::new();
+        for (m, f) in results {
+            if !arrears_store::delivery::record(&mut tx, &self.owner, &m.borrower_id, f, on, &at_text).await?
+            {
+                continue;
+            }
+            let kind = match &f.finish {
+                Finish::Sent { .. } => {
+                    report.sent += 1;
+                    "message.sent"
+                }
+                Finish::Retry { .. } => {
+                    retried.push(m.message_id.to_string());
+                    continue;
+                }
+                Finish::End(MessageStatus::Refused) => {
+                    report.refused += 1;
+                    "message.refused"
+                }
+                Finish::End(MessageStatus::Expired) => {
+                    report.expired += 1;
+                    "message.expired"
+                }
+                Finish::End(MessageStatus::Cancelled) => {
+                    report.cancelled += 1;
+                    "message.cancelled"
+                }
+                Finish::End(_) => {
+                    report.failed += 1;
+                    "message.failed"
+                }
+            };
+            let mut e = Event::new("system:dispatcher", kind)
+                .entity(format!("case:{}", m.case_id))
+                .entity(format!("message:{}", m.message_id))
+                .fact("channel", m.channel.as_str())
+                .fact("template", m.template.as_str())
+                .fact("language", m.language.as_str())
+                .fact("attempt", i64::from(m.attempts))
+                .fact("body_sha256", crate::audit::sha256_hex(&f.body));
+            if let Finish::Sent { provider, provider_id, .. } = &f.finish {
+                e = e.fact("provider", provider.as_str()).fact("provider_id", provider_id.as_str());
+            }
+            if !f.address_field.is_empty() {
+                e = e.fact("address_field", f.address_field).fact("address_bidx", f.address_bidx.as_str());
+            }
+            if !f.error.is_empty() {
+                e = e.fact("reason", f.error.as_str());
+            }
+            events.push(e);
+        }
+        crate::audit::record_all(&mut tx, &at, events).await?;
+        tx.commit().await?;
+        self.crash_point("after_record");
+        Ok(())
+    }
+}
+
+/// The owner name of this process's leases: host, process id and start time.
+pub fn owner_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}:{}", std::process::id(), Utc::now().timestamp_millis())
+}
+
+/// The e-mail subject of a template.
+fn subject_of(template: &str, language: &str, lender: &str) -> String {
+    let zh = language == "zh";
+    let what = match (template, zh) {
+        ("overdue_notice", true) => "逾期还款通知",
+        ("overdue_notice", false) => "Overdue payment notice",
+        ("demand_letter", true) => "催收函",
+        ("demand_letter", false) => "Demand for payment",
+        ("lawyer_letter", true) => "律师函",
+        ("lawyer_letter", false) => "Letter from our lawyers",
+        ("promise_broken", true) => "还款承诺未履行",
+        ("promise_broken", false) => "Your promised payment",
+        (_, true) => "还款提醒",
+        (_, false) => "Payment reminder",
+    };
+    if lender.is_empty() {
+        what.to_string()
+    } else if zh {
+        format!("{lender}：{what}")
+    } else {
+        format!("{lender}: {what}")
+    }
+}
+
+fn label_static(label: &str) -> &'static str {
+    if label == "email" { "email" } else { "phone" }
+}
+
+/// A random-looking number for the retry jitter, the same for a message's attempt wherever
+/// it is computed (so that a test can repeat it) and different across messages.
+fn jitter(message_id: &str, attempt: i32) -> u64 {
+    let d = Sha256::new().chain_update(message_id.as_bytes()).chain_update(attempt.to_be_bytes()).finalize();
+    u64::from_be_bytes(d[..8].try_into().unwrap_or([0; 8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_in_the_borrowers_language() {
+        assert_eq!(subject_of("overdue_notice", "zh", "示例金融"), "示例金融：逾期还款通知");
+        assert_eq!(subject_of("reminder_soft", "en", "Example"), "Example: Payment reminder");
+        assert_eq!(subject_of("reminder_soft", "en", ""), "Payment reminder");
+    }
+
+    #[test]
+    fn jitter_differs_by_message_and_attempt() {
+        assert_eq!(jitter("T1", 1), jitter("T1", 1));
+        assert_ne!(jitter("T1", 1), jitter("T1", 2));
+        assert_ne!(jitter("T1", 1), jitter("T2", 1));
+    }
+}
