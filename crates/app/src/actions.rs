@@ -198,7 +198,7 @@ pub async fn log(
 
     let at_utc = input.at.with_timezone(&Utc);
     let since = (at_utc - Duration::days(30)).to_rfc3339();
-    let history: Vec<_> = treatment_store::recent_attempts(db, &since, Some(&case.case_id), None)
+    let history: Vec<_> = treatment_store::recent_attempts(db, &since, &[case.case_id.as_str()], &[])
         .await?
         .iter()
         .filter_map(attempt)

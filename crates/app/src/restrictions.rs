@@ -380,6 +380,18 @@ pub async fn of_borrower(db: &Db, borrower_id: &str) -> Result<Vec<InForce>, Res
     store::list(db, Some(borrower_id)).await?.iter().map(in_force).collect()
 }
 
+/// The restrictions of these borrowers, by borrower (none for a borrower without any).
+pub async fn of_borrowers(
+    db: &Db,
+    borrowers: &[&str],
+) -> Result<HashMap<BorrowerId, Vec<InForce>>, RestrictionError> {
+    let mut out: HashMap<BorrowerId, Vec<InForce>> = HashMap::new();
+    for row in store::list_of(db, borrowers).await? {
+        out.entry(row.borrower_id.clone()).or_default().push(in_force(&row)?);
+    }
+    Ok(out)
+}
+
 /// `HH:MM`, exactly (as the policy packs write times).
 fn clock(text: &str) -> Option<NaiveTime> {
     let t = text.trim();

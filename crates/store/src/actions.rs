@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 use sqlx::Row as _;
 
+use crate::rows::literal::text_list;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A case as an action needs it.
@@ -35,31 +36,42 @@ pub struct CaseForAction {
 
 /// The case, or `None` when there is no such case.
 pub async fn case_for_action(db: &Db, case_id: &str) -> Result<Option<CaseForAction>, StoreError> {
+    Ok(cases_for_action(db, &[case_id]).await?.pop())
+}
+
+/// These cases (those that exist), in no set order: the dispatcher reads a claimed batch's
+/// cases at once.
+pub async fn cases_for_action(db: &Db, case_ids: &[&str]) -> Result<Vec<CaseForAction>, StoreError> {
     type Row =
         (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
-    let row: Option<Row> = on_pool!(db, p => sqlx::query_as(
-        "SELECT c.case_id, c.borrower_id, c.status, COALESCE(b.timezone, 'Asia/Shanghai'), t.hold, t.placed_with, \
-         (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
-          WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1), \
-         (SELECT p.contact_pack FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
-          JOIN products p ON p.product = s.product \
-          WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1) \
-         FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-         LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id = $1",
-    ).bind(case_id).fetch_optional(p).await?);
-    row.map(|r| {
-        Ok(CaseForAction {
-            case_id: crate::stored_id("actions", r.0)?,
-            borrower_id: crate::stored_id("actions", r.1)?,
-            status: crate::stored_enum("cases", &r.2)?,
-            timezone: r.3,
-            hold: r.4,
-            placed_with: r.5,
-            currency: r.6,
-            contact_pack: r.7,
-        })
-    })
-    .transpose()
+    let mut out = Vec::with_capacity(case_ids.len());
+    for chunk in case_ids.chunks(500) {
+        let sql = format!(
+            "SELECT c.case_id, c.borrower_id, c.status, COALESCE(b.timezone, 'Asia/Shanghai'), t.hold, t.placed_with, \
+             (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+              WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1), \
+             (SELECT p.contact_pack FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+              JOIN products p ON p.product = s.product \
+              WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1) \
+             FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+             LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id IN ({})",
+            text_list(chunk)
+        );
+        let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await?);
+        for r in rows {
+            out.push(CaseForAction {
+                case_id: crate::stored_id("actions", r.0)?,
+                borrower_id: crate::stored_id("actions", r.1)?,
+                status: crate::stored_enum("cases", &r.2)?,
+                timezone: r.3,
+                hold: r.4,
+                placed_with: r.5,
+                currency: r.6,
+                contact_pack: r.7,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The relation of one of the borrower's contacts, or `None` when the borrower has no such contact.

@@ -1,6 +1,8 @@
 //! Users, the record of unmasked access, and the stored personal data of borrowers and
 //! contacts: reading it sealed, re-sealing it under a new key, purging it after retention.
 
+use std::collections::HashMap;
+
 use arrears_core::access::Role;
 use arrears_core::id::{BorrowerId, ContactId};
 use chrono::NaiveDate;
@@ -296,6 +298,35 @@ pub async fn sealed_borrower(db: &Db, id: &str) -> Result<Option<SealedBorrower>
         purged_on,
         contacts,
     }))
+}
+
+/// A borrower's phone and e-mail as stored (sealed), for the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedContactPoints {
+    /// Sealed phone ('' when none).
+    pub phone: String,
+    /// Sealed e-mail ('' when none).
+    pub email: String,
+}
+
+/// The sealed phone and e-mail of these borrowers (those on record).
+pub async fn contact_points(
+    db: &Db,
+    borrowers: &[&str],
+) -> Result<HashMap<BorrowerId, SealedContactPoints>, PeopleError> {
+    let mut out = HashMap::with_capacity(borrowers.len());
+    for chunk in borrowers.chunks(500) {
+        let sql = format!(
+            "SELECT borrower_id, phone, email FROM borrowers WHERE borrower_id IN ({})",
+            crate::rows::literal::text_list(chunk)
+        );
+        let rows: Vec<(String, String, String)> =
+            on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        for (id, phone, email) in rows {
+            out.insert(crate::stored_id("borrowers", id)?, SealedContactPoints { phone, email });
+        }
+    }
+    Ok(out)
 }
 
 /// Who holds a value: a borrower, or a contact (with the borrower it belongs to).

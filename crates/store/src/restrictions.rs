@@ -197,6 +197,25 @@ pub async fn list(db: &Db, borrower_id: Option<&str>) -> Result<Vec<RestrictionR
     })
 }
 
+/// Restrictions of these borrowers, lifted ones included, by borrower and id (the dispatcher
+/// reads those of a claimed batch at once).
+pub async fn list_of(db: &Db, borrowers: &[&str]) -> Result<Vec<RestrictionRow>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in borrowers.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM contact_restrictions r WHERE r.borrower_id IN ({}) \
+             ORDER BY r.borrower_id, r.restriction_id",
+            crate::rows::literal::text_list(chunk)
+        );
+        let rows: Vec<RestrictionRow> = on_pool!(db, p => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?;
+            rows.iter().map(|row| Ok(restriction_row!(row))).collect::<Result<Vec<_>, StoreError>>()?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// A restriction of a borrower with an open case, with the blind indexes of the borrower's own
 /// phone and e-mail (so that a restricted number can be recognised as the one on record), and
 /// the relation of the contact it restricts, when it restricts one.

@@ -10,6 +10,7 @@ use sqlx::AssertSqlSafe;
 use crate::case_treatment::TreatmentState;
 use crate::outbox::NewMessage;
 use crate::placements::NewPlacement;
+use crate::rows::literal::text_list;
 use crate::staff::{COLLECTOR_COLS, CollectorRow, collector};
 use crate::tasks::NewTask;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
@@ -179,15 +180,21 @@ pub struct AttemptRow {
 }
 
 /// Contacts made with open cases' people since `since_utc`, and messages queued or sent since
-/// (a sent message counts when it was sent). `only` restricts to one case; `except` leaves
-/// out one message (the one whose sending is being checked).
+/// (a sent message counts when it was sent). `only` restricts to these cases (all when
+/// empty); `except` leaves out these messages (those whose sending is being checked).
 pub async fn recent_attempts(
     db: &Db,
     since_utc: &str,
-    only: Option<&str>,
-    except: Option<&str>,
+    only: &[&str],
+    except: &[&str],
 ) -> Result<Vec<AttemptRow>, StoreError> {
-    let filter = if only.is_some() { "AND c.case_id = $2" } else { "AND $2 = $2" };
+    let filter =
+        if only.is_empty() { String::new() } else { format!("AND c.case_id IN ({})", text_list(only)) };
+    let leave_out = if except.is_empty() {
+        String::new()
+    } else {
+        format!("AND o.message_id NOT IN ({})", text_list(except))
+    };
     let sql = format!(
         "SELECT a.case_id, a.at_utc, a.channel, a.party, a.contact_id, COALESCE(a.outcome, 'no_answer'), a.actor, a.source \
          FROM actions a JOIN cases c ON c.case_id = a.case_id \
@@ -196,11 +203,11 @@ pub async fn recent_attempts(
          SELECT o.case_id, COALESCE(o.sent_at, o.send_at), o.channel, 'borrower', NULL, 'delivered', 'outbox', 'lender' \
          FROM outbox o JOIN cases c ON c.case_id = o.case_id \
          WHERE c.status = 'open' AND o.status IN ('queued', 'sending', 'sent', 'delivered', 'bounced') \
-         AND COALESCE(o.sent_at, o.send_at) >= $1 AND o.message_id <> $3 {filter} \
+         AND COALESCE(o.sent_at, o.send_at) >= $1 {leave_out} {filter} \
          ORDER BY 1, 2"
     );
     let rows: Vec<AttemptTuple> = on_pool!(db, p => {
-        sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(since_utc).bind(only.unwrap_or("")).bind(except.unwrap_or("")).fetch_all(p).await?
+        sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(since_utc).fetch_all(p).await?
     });
     rows.into_iter()
         .map(|r| {

@@ -323,3 +323,97 @@ async fn load_chunk_on_a_postgres_database_with_a_linguistic_collation() {
     }
     t.db.close().await;
 }
+
+/// Inserts `n` queued e-mails due at `send_at`, ids `M0000`….
+async fn queue_messages(db: &Db, n: usize, send_at: &str) {
+    for i in 0..n {
+        let sql = format!(
+            "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, send_at, \
+             status, created_on, body) VALUES ('M{i:04}', 'M{i:04}', 'C1', 'B1', 'email', 'reminder_soft', 'zh', \
+             '{send_at}', 'queued', '2026-11-19', '您好')"
+        );
+        arrears_store::on_pool!(db, p => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.expect("insert").rows_affected());
+    }
+}
+
+#[tokio::test]
+async fn dispatchers_claiming_at_once_never_share_a_message_and_a_stale_one_records_nothing() {
+    use arrears_store::outbox::{Finish, Finished, Lease, claim};
+    each_backend(async |t| {
+        queue_messages(&t.db, 120, "2026-11-20T00:00:00+00:00").await;
+        let now = "2026-11-20T01:00:00+00:00";
+        let lease = |owner: &'static str, real_ms: i64| Lease {
+            owner,
+            now_ms: 1,
+            now,
+            real_ms,
+            until_ms: real_ms + 1_000,
+        };
+        // Four dispatchers claim ten at a time, all at once, until nothing is left.
+        let mut handles = Vec::new();
+        for owner in ["d1", "d2", "d3", "d4"] {
+            let db = t.db.clone();
+            handles.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let got = claim(&db, &lease(owner, 10_000), &["email"], 10).await.expect("claim");
+                    if got.is_empty() {
+                        break mine;
+                    }
+                    mine.extend(got.into_iter().map(|c| c.message_id.to_string()));
+                }
+            }));
+        }
+        let mut all: Vec<String> = Vec::new();
+        for h in handles {
+            all.extend(h.await.expect("claimer"));
+        }
+        let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(all.len(), 120, "[{}] claimed {} times for 120 messages", t.backend, all.len());
+        assert_eq!(distinct.len(), 120, "[{}] a message was claimed twice", t.backend);
+        // Not due yet: nothing to claim; a lease not run out: nothing to take over.
+        assert!(claim(&t.db, &lease("d5", 10_500), &["email"], 10).await.expect("claim").is_empty());
+
+        // d1's leases ran out; d5 takes one over (attempt 2). d1's late result changes nothing.
+        let taken = claim(&t.db, &lease("d5", 20_000), &["email"], 1).await.expect("claim");
+        assert_eq!(taken.len(), 1);
+        assert!(taken[0].reclaimed && taken[0].attempts == 2, "{taken:?}");
+        let finished = |attempts, owner_finish| Finished {
+            message_id: taken[0].message_id.clone(),
+            attempts,
+            finish: owner_finish,
+            subject: String::new(),
+            body: "您好".into(),
+            address_field: "email",
+            address_bidx: String::new(),
+            error: String::new(),
+            invalid_address: false,
+        };
+        let sent = || Finish::Sent { provider: "smtp".into(), provider_id: "x".into(), sent_at: now.into() };
+        let mut tx = t.db.begin().await.expect("tx");
+        let day = d("2026-11-20");
+        for (owner, attempts) in [("d1", 1), ("d5", 1), ("d1", 2)] {
+            let stale =
+                arrears_store::delivery::record(&mut tx, owner, "B1", &finished(attempts, sent()), day, now)
+                    .await;
+            assert!(
+                !stale.expect("record"),
+                "[{}] {owner} attempt {attempts} recorded over d5's lease",
+                t.backend
+            );
+        }
+        assert!(
+            arrears_store::delivery::record(&mut tx, "d5", "B1", &finished(2, sent()), day, now)
+                .await
+                .expect("record")
+        );
+        tx.commit().await.expect("commit");
+        let rows =
+            arrears_store::outbox::list(&t.db, None, Some(arrears_core::work::MessageStatus::Sent), 10)
+                .await
+                .expect("list");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].attempts, rows[0].provider_id.as_deref()), (2, Some("x")));
+    })
+    .await;
+}

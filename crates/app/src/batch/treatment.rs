@@ -154,7 +154,7 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
     }
     let since = Utc.from_utc_datetime(&(date - Duration::days(30)).and_time(NaiveTime::MIN)).to_rfc3339();
     let mut attempts: HashMap<CaseId, Vec<Attempt>> = HashMap::new();
-    for a in store::recent_attempts(db, &since, None, None).await? {
+    for a in store::recent_attempts(db, &since, &[], &[]).await? {
         if let Some(at) = attempt(&a) {
             attempts.entry(a.case_id.clone()).or_default().push(at);
         }

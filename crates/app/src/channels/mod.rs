@@ -19,9 +19,13 @@ use arrears_content::Verdict;
 use arrears_core::case::CaseStatus;
 use arrears_core::contact_policy::{Channel, Party, Proposal, Purpose, Source, check, first_allowed};
 use arrears_core::delivery::{Attempted, Backoff, Next, after_attempt};
+use arrears_core::id::{BorrowerId, CaseId};
 use arrears_core::work::MessageStatus;
+use arrears_store::actions::CaseForAction;
 use arrears_store::outbox::{self, Claimed, Finish, Finished, Lease};
+use arrears_store::people::SealedContactPoints;
 use arrears_store::personal::{Field, Keyring};
+use arrears_store::treatment::AttemptRow;
 use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use futures_util::StreamExt;
@@ -29,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{At, Event};
 use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
-use crate::restrictions::{Target, bidx_for};
+use crate::restrictions::{InForce, Target, bidx_for};
 use crate::templates::{MessageScanner, shipped_scanner};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
 use smtp::{Email, Smtp};
@@ -131,6 +135,15 @@ pub struct Dispatcher {
     reached: HashMap<&'static str, u64>,
 }
 
+/// What the checks of a claimed batch need, read at once.
+struct BatchFacts {
+    cases: HashMap<CaseId, CaseForAction>,
+    points: HashMap<BorrowerId, SealedContactPoints>,
+    invalid: HashMap<BorrowerId, Vec<(String, String)>>,
+    restrictions: HashMap<BorrowerId, Vec<InForce>>,
+    history: HashMap<CaseId, Vec<AttemptRow>>,
+}
+
 /// One claimed message after its checks.
 enum Prepared {
     /// To send to `to`.
@@ -216,7 +229,6 @@ impl Dispatcher {
         }
         let channels: Vec<String> = self.routes.keys().cloned().collect();
         let channel_refs: Vec<&str> = channels.iter().map(String::as_str).collect();
-        let mut retried: Vec<String> = Vec::new();
         loop {
             let now = clock();
             let now_text = now.to_rfc3339_opts(SecondsFormat::Secs, false);
@@ -235,19 +247,46 @@ impl Dispatcher {
                 break;
             }
             self.crash_point("after_claim");
+            let facts = self.facts(&claimed, now).await?;
             let mut prepared = Vec::with_capacity(claimed.len());
             for m in claimed {
-                prepared.push(self.prepare(m, now).await?);
+                prepared.push(self.prepare(m, now, &facts)?);
             }
             let results = self.send_all(prepared, now).await;
-            self.record(&results, &clock, &mut report, &mut retried).await?;
+            self.record(&results, &clock, &mut report).await?;
         }
         report.queued = outbox::count_waiting(&self.db, only).await?;
         Ok(report)
     }
 
+    /// What the checks of a claimed batch read, in one query per table.
+    async fn facts(&self, claimed: &[Claimed], now: DateTime<Utc>) -> Result<BatchFacts, DispatchError> {
+        let mut cases: Vec<&str> = claimed.iter().map(|m| m.case_id.as_str()).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        let mut borrowers: Vec<&str> = claimed.iter().map(|m| m.borrower_id.as_str()).collect();
+        borrowers.sort_unstable();
+        borrowers.dedup();
+        let since = (now - Duration::days(30)).to_rfc3339();
+        let mut history: HashMap<CaseId, Vec<AttemptRow>> = HashMap::new();
+        for a in arrears_store::treatment::recent_attempts(&self.db, &since, &cases, &[]).await? {
+            history.entry(a.case_id.clone()).or_default().push(a);
+        }
+        Ok(BatchFacts {
+            cases: arrears_store::actions::cases_for_action(&self.db, &cases)
+                .await?
+                .into_iter()
+                .map(|c| (c.case_id.clone(), c))
+                .collect(),
+            points: arrears_store::people::contact_points(&self.db, &borrowers).await?,
+            invalid: arrears_store::contact_points::invalid_of(&self.db, &borrowers).await?,
+            restrictions: crate::restrictions::of_borrowers(&self.db, &borrowers).await?,
+            history,
+        })
+    }
+
     /// The checks of one claimed message at `now`.
-    async fn prepare(&self, m: Claimed, now: DateTime<Utc>) -> Result<Prepared, DispatchError> {
+    fn prepare(&self, m: Claimed, now: DateTime<Utc>, facts: &BatchFacts) -> Result<Prepared, DispatchError> {
         let route = &self.routes[&m.channel];
         let decided = |m: Claimed, finish: Finish, error: String| {
             let finished = Finished {
@@ -271,7 +310,7 @@ impl Dispatcher {
             );
             return decided(m, Finish::End(MessageStatus::Failed), error);
         }
-        let Some(case) = arrears_store::actions::case_for_action(&self.db, &m.case_id).await? else {
+        let Some(case) = facts.cases.get(&m.case_id) else {
             return decided(m, Finish::End(MessageStatus::Cancelled), "the case no longer exists".into());
         };
         if case.status != CaseStatus::Open {
@@ -304,7 +343,7 @@ impl Dispatcher {
             return decided(m, Finish::End(MessageStatus::Refused), scan.reason);
         }
         let channel: Channel = m.channel.parse().map_err(|_| DispatchError::Channel(m.channel.clone()))?;
-        let Some(sealed) = arrears_store::people::sealed_borrower(&self.db, &m.borrower_id).await? else {
+        let Some(sealed) = facts.points.get(&m.borrower_id) else {
             return decided(m, Finish::End(MessageStatus::Refused), "the borrower is not on record".into());
         };
         let (field, stored, label) = match channel {
@@ -313,9 +352,10 @@ impl Dispatcher {
         };
         let to = self.keys.open(field, stored, &|| format!("borrowers {} {label}", m.borrower_id))?;
         let bidx = self.keys.blind(field, &to);
-        let invalid = arrears_store::contact_points::invalid_of(&self.db, &[m.borrower_id.as_str()]).await?;
-        let known_bad =
-            invalid.get(&m.borrower_id).is_some_and(|v| v.iter().any(|(f, b)| f == label && *b == bidx));
+        let known_bad = facts
+            .invalid
+            .get(&m.borrower_id)
+            .is_some_and(|v| v.iter().any(|(f, b)| f == label && *b == bidx));
         if to.trim().is_empty() || known_bad {
             let error = if known_bad {
                 format!(
@@ -327,19 +367,16 @@ impl Dispatcher {
             return decided(m, Finish::End(MessageStatus::Refused), error);
         }
 
-        // The contact policy at the borrower's local time now, with every contact since.
-        let since = (now - Duration::days(30)).to_rfc3339();
-        let history: Vec<_> = arrears_store::treatment::recent_attempts(
-            &self.db,
-            &since,
-            Some(&m.case_id),
-            Some(&m.message_id),
-        )
-        .await?
-        .iter()
-        .filter_map(attempt)
-        .filter(|a| a.at <= now)
-        .collect();
+        // The contact policy at the borrower's local time now, with every contact since but
+        // this message itself (queued, it counts at its send time).
+        let mut rows: Vec<&AttemptRow> =
+            facts.history.get(&m.case_id).map(|h| h.iter().collect()).unwrap_or_default();
+        if let Some(own) =
+            rows.iter().position(|a| a.actor == "outbox" && a.channel == m.channel && a.at_utc == m.send_at)
+        {
+            rows.remove(own);
+        }
+        let history: Vec<_> = rows.into_iter().filter_map(attempt).filter(|a| a.at <= now).collect();
         let proposal = Proposal {
             party: Party::Debtor,
             channel,
@@ -362,8 +399,8 @@ impl Dispatcher {
             Ok(tz) => now.with_timezone(&tz).date_naive(),
             Err(_) => now.date_naive(),
         };
-        let restrictions = crate::restrictions::of_borrower(&self.db, &m.borrower_id).await?;
-        crate::restrictions::apply(&mut profile, &restrictions, Some(local_day), target);
+        let restrictions = facts.restrictions.get(&m.borrower_id).map(Vec::as_slice).unwrap_or_default();
+        crate::restrictions::apply(&mut profile, restrictions, Some(local_day), target);
         let pack = self.packs.for_case(case.contact_pack.as_deref(), &case.timezone);
         let holidays = self.packs.holidays_for(pack);
         let decision = check(pack, &proposal, &profile, &history, holidays);
@@ -496,7 +533,6 @@ impl Dispatcher {
         results: &[(Claimed, Finished)],
         clock: &impl Fn() -> DateTime<Utc>,
         report: &mut SendReport,
-        retried: &mut Vec<String>,
     ) -> Result<(), DispatchError> {
         let now = clock();
         let at: At = now.fixed_offset();
@@ -514,10 +550,8 @@ impl Dispatcher {
                     report.sent += 1;
                     "message.sent"
                 }
-                Finish::Retry { .. } => {
-                    retried.push(m.message_id.to_string());
-                    continue;
-                }
+                // Back in the queue: not an outcome yet.
+                Finish::Retry { .. } => continue,
                 Finish::End(MessageStatus::Refused) => {
                     report.refused += 1;
                     "message.refused"
