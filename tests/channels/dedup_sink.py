@@ -9,11 +9,18 @@ X-Arrears-Message-Id header. A message whose id is already stored is answered
 250 too but not stored; its id is appended as one line to DIR/duplicates.log.
 Ids already in DIR when the sink starts count as stored. Messages without the
 header are stored normally. SIGTERM stops the sink like Ctrl-C (exit status 0).
+
+Two settings from the environment, for the crash tests:
+  DEDUP_SINK_DELAY_MS   wait this long before storing each message (a slow relay,
+                        so that a dispatcher can be killed with work in flight);
+  DEDUP_SINK_PLAIN=1    store repeats too, as a relay without de-duplication does
+                        (they are still listed in duplicates.log).
 """
 
 import email.parser
 import os
 import signal
+import time
 
 from aiosmtpd.handlers import Mailbox
 
@@ -38,6 +45,8 @@ class DedupMailbox(Mailbox):
     def __init__(self, mail_dir, message_class=None):
         super().__init__(mail_dir, message_class)  # creates DIR/{tmp,new,cur}
         self.duplicates_path = os.path.join(mail_dir, "duplicates.log")
+        self.delay = int(os.environ.get("DEDUP_SINK_DELAY_MS", "0")) / 1000.0
+        self.plain = os.environ.get("DEDUP_SINK_PLAIN") == "1"
         self.seen: set[str] = set()
         for sub in ("new", "cur"):
             folder = os.path.join(mail_dir, sub)
@@ -50,12 +59,16 @@ class DedupMailbox(Mailbox):
         # Called from the inherited handle_DATA, which answers "250 OK" only
         # after this returns, i.e. after the message is safely in new/ (§1.4 t2).
         # aiosmtpd runs handlers on one event loop thread: no lock needed.
+        if self.delay:
+            # Blocks the event loop: every connection waits, as behind one slow disk.
+            time.sleep(self.delay)
         value = message.get(HEADER)
         message_id = str(value).strip() if value else None
         if message_id and message_id in self.seen:
             with open(self.duplicates_path, "a", encoding="utf-8") as log:
                 log.write(message_id + "\n")
-            return
+            if not self.plain:
+                return
         self.mailbox.add(message)
         if message_id:
             self.seen.add(message_id)

@@ -45,14 +45,29 @@ pub struct Sink {
 impl Sink {
     /// Starts a server: the de-duplicating relay when `dedup`, else aiosmtpd's plain Maildir.
     pub fn start(dedup: bool) -> Sink {
+        Sink::start_with(if dedup { "dedup_sink.DedupMailbox" } else { "aiosmtpd.handlers.Mailbox" }, &[])
+    }
+
+    /// Starts the relay of `dedup_sink.py` that takes `delay_ms` over each message, dropping
+    /// repeats when `dedup` (else storing them, and listing them in `duplicates.log`).
+    pub fn start_slow(dedup: bool, delay_ms: u64) -> Sink {
+        let delay = delay_ms.to_string();
+        let plain = if dedup { "0" } else { "1" };
+        Sink::start_with(
+            "dedup_sink.DedupMailbox",
+            &[("DEDUP_SINK_DELAY_MS", &delay), ("DEDUP_SINK_PLAIN", plain)],
+        )
+    }
+
+    fn start_with(handler: &str, env: &[(&str, &str)]) -> Sink {
         ensure_aiosmtpd();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let handler = if dedup { "dedup_sink.DedupMailbox" } else { "aiosmtpd.handlers.Mailbox" };
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", handler])
             .arg(dir.path().join("mail"))
             .env("PYTHONPATH", fakes_dir())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -90,7 +105,7 @@ impl Sink {
             .collect()
     }
 
-    /// Ids the de-duplicating relay received again and dropped.
+    /// Ids the relay of `dedup_sink.py` received again (and dropped, unless plain).
     pub fn repeats(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("mail/duplicates.log"))
             .unwrap_or_default()
