@@ -175,6 +175,15 @@ pub const ROUTES: &[RouteDoc] = &[
         200,
     ),
     RouteDoc {
+        method: "POST",
+        path: "/api/v1/channels/{provider}/receipts",
+        summary: "A provider's delivery receipts; authenticated by the provider's receipt token (?token=), not a session",
+        capability: None,
+        auth: false,
+        body: None,
+        ok: 200,
+    },
+    RouteDoc {
         method: "GET",
         path: "/api/openapi.json",
         summary: "This document",
@@ -195,6 +204,7 @@ pub fn router() -> Router<AppState> {
 fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
     match (method, path) {
         ("POST", "/api/v1/login") => post(login),
+        ("POST", "/api/v1/channels/{provider}/receipts") => post(receipts),
         ("POST", "/api/v1/logout") => post(logout),
         ("GET", "/api/v1/me") => get(me),
         ("GET", "/api/v1/queue") => get(queue),
@@ -246,6 +256,22 @@ async fn login(
         auth::set_cookie(&state, auth::SESSION_COOKIE, &s.token, state.0.config.session_hours * 3600);
     Ok(([(header::SET_COOKIE, cookie)], Json(json!({ "role": s.role.as_str(), "csrf_token": s.csrf })))
         .into_response())
+}
+
+#[derive(Deserialize)]
+struct ReceiptQuery {
+    token: Option<String>,
+}
+
+/// A provider's receipts, checked against the receipt token its configuration names.
+async fn receipts(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(q): Query<ReceiptQuery>,
+    body: String,
+) -> ApiResult<Json<arrears_app::channels::receipts::ReceiptReport>> {
+    let report = service::receipts(&state, &provider, q.token.as_deref().unwrap_or(""), &body).await?;
+    Ok(Json(report))
 }
 
 async fn logout(

@@ -37,6 +37,9 @@ pub enum Error {
         /// One line per rule.
         messages: Vec<String>,
     },
+    /// Not now: the caller should send the same request again later.
+    #[error("{0}")]
+    Later(String),
     /// Something broke on our side.
     #[error("内部错误 / internal error")]
     Internal(String),
@@ -52,6 +55,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Refused { .. } => StatusCode::CONFLICT,
+            Error::Later(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +69,7 @@ impl Error {
             Error::Csrf => "csrf",
             Error::TooManyAttempts(_) => "too_many_attempts",
             Error::Refused { .. } => "refused",
+            Error::Later(_) => "later",
             Error::Internal(_) => "internal",
         }
     }
@@ -119,6 +124,23 @@ impl From<arrears_app::actions::ActionError> for Error {
             // Reading the borrower's restrictions failed: the data, not the request, is wrong.
             A::Restrictions(e) => Error::internal(e),
             other => Error::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<arrears_app::channels::receipts::ReceiptError> for Error {
+    fn from(e: arrears_app::channels::receipts::ReceiptError) -> Error {
+        use arrears_app::channels::receipts::ReceiptError as R;
+        match e {
+            R::Invalid(_) => Error::BadRequest(e.to_string()),
+            R::Unknown(_) => {
+                // Logged: a provider reporting on messages we never sent is worth a look.
+                eprintln!("arrears-server: receipt refused: {e}");
+                Error::NotFound
+            }
+            R::NotYet(_) => Error::Later(e.to_string()),
+            R::Store(e) => Error::internal(e),
+            R::Audit(e) => Error::internal(e),
         }
     }
 }

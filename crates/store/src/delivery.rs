@@ -28,7 +28,7 @@ pub async fn record(
             let reason = format!("{status}: {}", f.error);
             crate::tasks::block(tx, &f.message_id, &reason, on).await?;
         }
-        Finish::Retry { .. } => {}
+        Finish::Retry { .. } | Finish::Unsettled => {}
     }
     if f.invalid_address
         && !f.address_bidx.is_empty()

@@ -28,6 +28,8 @@ pub struct NewMessage {
     /// The template rendered with the case's values ('' when it has no text in the language);
     /// the sender's placeholders (`{lender}`) are filled when it is sent.
     pub body: String,
+    /// The values the template was filled with, as a JSON object of strings.
+    pub params: String,
     /// When to send (UTC, RFC 3339).
     pub send_at: String,
     /// The content check of the rendered message: `ok`, or `warn` (queued for compliance review).
@@ -84,7 +86,7 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
     crate::rows::insert_all(
         tx,
         "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
-         send_at, status, created_on, content, content_rules, body)",
+         send_at, status, created_on, content, content_rules, body, params)",
         " ON CONFLICT (message_id) DO NOTHING",
         messages,
         |r, m| {
@@ -100,7 +102,8 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
                 .date(date)
                 .text(m.content)
                 .text(&m.content_rules)
-                .text(&m.body);
+                .text(&m.body)
+                .text(&m.params);
         },
     )
     .await
@@ -164,6 +167,8 @@ pub struct Claimed {
     pub send_at: String,
     /// The text rendered by the batch ('' when the template has no text in the language).
     pub body: String,
+    /// The values the template was filled with (JSON object of strings).
+    pub params: String,
     /// This claim's attempt number: the fencing token its finish must name.
     pub attempts: i32,
     /// The provider of an earlier attempt ('' for none).
@@ -173,9 +178,9 @@ pub struct Claimed {
     pub reclaimed: bool,
 }
 
-type ClaimedTuple = (String, String, String, String, String, String, String, String, i32, String);
+type ClaimedTuple = (String, String, String, String, String, String, String, String, String, i32, String);
 
-const CLAIMED_COLS: &str = "message_id, case_id, borrower_id, channel, template, language, send_at, body, \
+const CLAIMED_COLS: &str = "message_id, case_id, borrower_id, channel, template, language, send_at, body, params, \
      CAST(attempts AS INTEGER), provider";
 
 fn claimed(r: ClaimedTuple, reclaimed: bool) -> Result<Claimed, StoreError> {
@@ -188,8 +193,9 @@ fn claimed(r: ClaimedTuple, reclaimed: bool) -> Result<Claimed, StoreError> {
         language: r.5,
         send_at: r.6,
         body: r.7,
-        attempts: r.8,
-        provider: r.9,
+        params: r.8,
+        attempts: r.9,
+        provider: r.10,
         reclaimed,
     })
 }
@@ -258,6 +264,9 @@ pub enum Finish {
     },
     /// Ends in this status (failed, expired or refused).
     End(MessageStatus),
+    /// Left as it is (`sending`): the outcome is unknown and the provider must be asked once
+    /// the lease runs out. Nothing is written.
+    Unsettled,
 }
 
 /// One claimed message's result, to record.
@@ -298,6 +307,7 @@ pub(crate) async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<boo
         ),
         Finish::Retry { next_attempt_at } => (MessageStatus::Queued, None, None, None, *next_attempt_at),
         Finish::End(s) => (*s, None, None, None, 0),
+        Finish::Unsettled => return Ok(true),
     };
     let n = on_tx!(tx, conn => sqlx::query(
         "UPDATE outbox SET status = $1, provider = COALESCE($2, provider), provider_id = COALESCE($3, provider_id), \
@@ -330,6 +340,13 @@ pub async fn delivery(
     .bind(status.as_str()).bind(at).bind(error).bind(message_id)
     .execute(&mut *conn).await?.rows_affected());
     Ok(n == 1)
+}
+
+/// Where a message stands, read in the caller's transaction (`None`: no such message).
+pub async fn status_in(tx: &mut Tx, message_id: &str) -> Result<Option<MessageStatus>, StoreError> {
+    let s: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM outbox WHERE message_id = $1")
+        .bind(message_id).fetch_optional(&mut *conn).await?);
+    s.map(|s| crate::stored_enum("outbox", &s)).transpose()
 }
 
 /// A message as the outbox holds it.

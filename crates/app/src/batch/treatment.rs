@@ -372,10 +372,10 @@ pub async fn run_with(
                                 // Placeholders of the sender ({lender}) stay for the dispatcher
                                 // to fill; a language without the template queues an empty body,
                                 // which the dispatcher refuses with that reason.
-                                let rendered = templates.get(template, &c.language).map(|text| {
-                                    let values = MessageValues { case: c, facts: &facts, date };
-                                    arrears_content::render(text, |k| values.get(k))
-                                });
+                                let values = MessageValues { case: c, facts: &facts, date };
+                                let rendered = templates
+                                    .get(template, &c.language)
+                                    .map(|text| arrears_content::render(text, |k| values.get(k)));
                                 let scanned = rendered.as_deref().map(|text| messages.check(text));
                                 match scanned {
                                     Some(m) if m.verdict == Verdict::Block => {
@@ -397,6 +397,7 @@ pub async fn run_with(
                                             template: template.clone(),
                                             language: c.language.clone(),
                                             body: rendered.unwrap_or_default(),
+                                            params: values.json(),
                                             send_at: task.due_at.clone(),
                                             content: if warned.is_some() { "warn" } else { "ok" },
                                             content_rules: warned
@@ -490,6 +491,9 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
 /// The values of a message's placeholders that the batch knows; the others (`{lender}`,
 /// `{due_date}`, a promise's `{ptp_date}` and `{ptp_amount}`) are filled by the sender from its
 /// configuration and are scanned as written.
+/// The placeholders the batch fills (the dispatcher fills `{lender}`).
+const MESSAGE_KEYS: &[&str] = &["name", "dpd", "overdue", "loan_id", "date"];
+
 struct MessageValues<'a> {
     case: &'a OpenCase,
     facts: &'a CaseFacts,
@@ -497,6 +501,15 @@ struct MessageValues<'a> {
 }
 
 impl MessageValues<'_> {
+    /// The values as a JSON object of strings, for providers that fill a registered template.
+    fn json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = MESSAGE_KEYS
+            .iter()
+            .filter_map(|k| Some((k.to_string(), serde_json::Value::String(self.get(k)?.into_owned()))))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+
     fn get(&self, key: &str) -> Option<std::borrow::Cow<'static, str>> {
         let f = self.facts;
         Some(match key {

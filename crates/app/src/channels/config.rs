@@ -95,6 +95,36 @@ pub struct SenderConfig {
 pub enum ProviderConfig {
     /// E-mail through an SMTP relay.
     Smtp(SmtpConfig),
+    /// SMS through Alibaba Cloud (dysmsapi).
+    Aliyun(AliyunConfig),
+}
+
+/// An Alibaba Cloud SMS account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliyunConfig {
+    /// `http://host:port` of the API (`https://dysmsapi.aliyuncs.com` once TLS is built in).
+    pub endpoint: String,
+    /// Variable holding the AccessKey id.
+    pub access_key_id_env: String,
+    /// Variable holding the AccessKey secret.
+    pub access_key_secret_env: String,
+    /// The approved signature (签名) the texts go out under.
+    pub sign_name: String,
+    /// Our template name → the approved Alibaba template code (SMS_…).
+    #[serde(default)]
+    pub templates: BTreeMap<String, String>,
+    /// Variable holding the token that receipts must carry (`…/receipts?token=`): Alibaba
+    /// does not sign its SmsReport push, so the receipt URL configured in its console holds
+    /// a secret instead. Without one, receipts are refused.
+    #[serde(default)]
+    pub receipt_token_env: Option<String>,
+    /// Give up on a call after this long.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Connections kept open.
+    #[serde(default = "default_connections")]
+    pub connections: u32,
 }
 
 /// An SMTP relay.
@@ -166,8 +196,9 @@ impl ChannelsConfig {
         };
         if let Some(url) = std::env::var(SMTP_URL_ENV).ok().filter(|u| !u.is_empty()) {
             for p in c.providers.values_mut() {
-                let ProviderConfig::Smtp(s) = p;
-                s.url = url.clone();
+                if let ProviderConfig::Smtp(s) = p {
+                    s.url = url.clone();
+                }
             }
         }
         Ok(c)
@@ -187,6 +218,7 @@ impl ChannelsConfig {
             };
             let fits = match p {
                 ProviderConfig::Smtp(_) => channel == "email",
+                ProviderConfig::Aliyun(_) => channel == "sms",
             };
             if !fits {
                 return Err(invalid(format!(

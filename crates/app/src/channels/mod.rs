@@ -8,7 +8,9 @@
 //! A message whose lease ran out (a dispatcher died mid-send) is settled before any resend:
 //! sent again only to a relay that drops repeats, else failed as "outcome unknown".
 
+pub mod aliyun;
 pub mod config;
+pub mod receipts;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -36,6 +38,7 @@ use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
 use crate::restrictions::{InForce, Target, bidx_for};
 use crate::templates::{MessageScanner, shipped_scanner};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
+use aliyun::{Aliyun, Sms};
 use smtp::{Email, Smtp};
 
 /// Environment variable that makes the dispatcher abort at a named point, for the crash
@@ -90,6 +93,10 @@ pub struct SendReport {
     pub expired: u64,
     /// Still queued after the pass.
     pub queued: u64,
+    /// Left being sent: the provider must be asked whether it has them once their lease runs
+    /// out (a later pass does).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unsettled: u64,
     /// Withdrawn at send time (the case closed or was placed since it was queued).
     #[serde(skip_serializing_if = "is_zero")]
     pub cancelled: u64,
@@ -105,19 +112,32 @@ fn is_zero(n: &u64) -> bool {
 /// A provider, ready to send.
 enum Route {
     Email { provider: String, smtp: Arc<Smtp> },
+    Sms { provider: String, aliyun: Arc<Aliyun> },
+}
+
+/// How an attempt whose outcome is unknown is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// Send again: the receiver drops repeats of a message id.
+    Resend,
+    /// Ask the provider whether it has the message id; send only if it has not.
+    Lookup,
+    /// Neither: end it failed ("outcome unknown") rather than risk a second copy.
+    GiveUp,
 }
 
 impl Route {
     fn provider(&self) -> &str {
         match self {
-            Route::Email { provider, .. } => provider,
+            Route::Email { provider, .. } | Route::Sms { provider, .. } => provider,
         }
     }
 
-    /// Whether a resend after an unknown outcome is harmless (the receiver drops repeats).
-    fn resend_is_safe(&self) -> bool {
+    fn settle(&self) -> Settle {
         match self {
-            Route::Email { smtp, .. } => smtp.deduplicates,
+            Route::Email { smtp, .. } if smtp.deduplicates => Settle::Resend,
+            Route::Email { .. } => Settle::GiveUp,
+            Route::Sms { .. } => Settle::Lookup,
         }
     }
 }
@@ -176,6 +196,10 @@ impl Dispatcher {
                 ProviderConfig::Smtp(s) => Route::Email {
                     provider: provider.clone(),
                     smtp: Arc::new(Smtp::new(provider, s, &config)?),
+                },
+                ProviderConfig::Aliyun(a) => Route::Sms {
+                    provider: provider.clone(),
+                    aliyun: Arc::new(Aliyun::new(provider, a, &config)?),
                 },
             };
             routes.insert(channel.clone(), route);
@@ -302,7 +326,7 @@ impl Dispatcher {
             };
             Ok(Prepared::Decided { m, finished })
         };
-        if m.reclaimed && !route.resend_is_safe() {
+        if m.reclaimed && route.settle() == Settle::GiveUp {
             // The earlier attempt may have reached the provider: never risk a second copy.
             let error = format!(
                 "outcome unknown: a dispatcher's lease ran out mid-send and {} does not drop repeats; check with the provider before sending again",
@@ -331,10 +355,9 @@ impl Dispatcher {
             );
             return decided(m, Finish::End(MessageStatus::Refused), error);
         }
-        let lender =
-            if m.language == "zh" { &self.config.sender.lender_zh } else { &self.config.sender.lender_en };
+        let lender = self.lender(&m.language);
         let body = arrears_content::render(&m.body, |k| match k {
-            "lender" => Some(lender.as_str().into()),
+            "lender" => Some(lender.into()),
             _ => None,
         });
         let subject = subject_of(&m.template, &m.language, lender);
@@ -446,85 +469,94 @@ impl Dispatcher {
             base_ms: self.config.dispatcher.backoff_base_ms,
             cap_ms: self.config.dispatcher.backoff_cap_ms,
         };
-        let routes = &self.routes;
-        let deadlines: Vec<i64> = to_send
-            .iter()
-            .map(|p| match p {
-                Prepared::Send { m, .. } => self.deadline(m).timestamp_millis(),
-                Prepared::Decided { .. } => 0,
-            })
-            .collect();
-        let sends =
-            futures_util::stream::iter(to_send.into_iter().zip(deadlines).map(|(p, deadline)| async move {
-                let Prepared::Send { m, to, subject, body, field, bidx } = p else {
-                    unreachable!("only sends")
-                };
-                let route = &routes[&m.channel];
-                let attempted = match route {
-                    Route::Email { smtp, .. } => {
-                        smtp.send(&Email {
-                            message_id: &m.message_id,
-                            to: &to,
-                            subject: &subject,
-                            text: &body,
-                        })
-                        .await
+        let this = &*self;
+        let sends = futures_util::stream::iter(to_send.into_iter().map(|p| async move {
+            let Prepared::Send { m, to, subject, body, field, bidx } = p else { unreachable!("only sends") };
+            let route = &this.routes[&m.channel];
+            let attempted = this.attempt(route, &m, &to, &subject, &body).await;
+            let invalid = matches!(attempted, Attempted::Permanent { bad_address: true, .. });
+            let after = after_attempt(
+                attempted,
+                u32::try_from(m.attempts).unwrap_or(1),
+                now.timestamp_millis(),
+                this.deadline(&m).timestamp_millis(),
+                &backoff,
+                jitter(&m.message_id, m.attempts),
+            );
+            let (finish, error) = match after {
+                Next::Sent { provider_id } => (
+                    Finish::Sent {
+                        provider: route.provider().to_string(),
+                        provider_id,
+                        sent_at: now.to_rfc3339_opts(SecondsFormat::Secs, false),
+                    },
+                    String::new(),
+                ),
+                Next::Retry { at_ms, error } => (Finish::Retry { next_attempt_at: at_ms }, error),
+                Next::Expired { error } => (Finish::End(MessageStatus::Expired), error),
+                Next::Failed { error, .. } => (Finish::End(MessageStatus::Failed), error),
+                // This process knows its own attempt is over: settle it now as the lease's
+                // expiry would, or leave it to the lease where the provider must be asked
+                // (by then the lost request has landed or never will).
+                Next::Unsettled { error } => match route.settle() {
+                    Settle::Resend => {
+                        let wait = backoff.delay_ms(1, jitter(&m.message_id, m.attempts)) as i64;
+                        (Finish::Retry { next_attempt_at: now.timestamp_millis() + wait }, error)
                     }
-                };
-                let invalid = matches!(attempted, Attempted::Permanent { bad_address: true, .. });
-                let after = after_attempt(
-                    attempted,
-                    u32::try_from(m.attempts).unwrap_or(1),
-                    now.timestamp_millis(),
-                    deadline,
-                    &backoff,
-                    jitter(&m.message_id, m.attempts),
-                );
-                let (finish, error) = match after {
-                    Next::Sent { provider_id } => (
-                        Finish::Sent {
-                            provider: route.provider().to_string(),
-                            provider_id,
-                            sent_at: now.to_rfc3339_opts(SecondsFormat::Secs, false),
-                        },
-                        String::new(),
-                    ),
-                    Next::Retry { at_ms, error } => (Finish::Retry { next_attempt_at: at_ms }, error),
-                    Next::Expired { error } => (Finish::End(MessageStatus::Expired), error),
-                    Next::Failed { error, .. } => (Finish::End(MessageStatus::Failed), error),
-                    // This process knows its own attempt is over: settle it now as the lease's
-                    // expiry would (resend only where repeats are dropped).
-                    Next::Unsettled { error } if route.resend_is_safe() => {
-                        let at_ms = now.timestamp_millis()
-                            + backoff.delay_ms(1, jitter(&m.message_id, m.attempts)) as i64;
-                        (Finish::Retry { next_attempt_at: at_ms }, error)
+                    Settle::Lookup => (Finish::Unsettled, error),
+                    Settle::GiveUp => {
+                        (Finish::End(MessageStatus::Failed), format!("outcome unknown, not sent again: {error}"))
                     }
-                    Next::Unsettled { error } => (
-                        Finish::End(MessageStatus::Failed),
-                        format!("outcome unknown, not sent again: {error}"),
-                    ),
-                };
-                let finished = Finished {
-                    message_id: m.message_id.clone(),
-                    attempts: m.attempts,
-                    finish,
-                    subject,
-                    body,
-                    address_field: field,
-                    address_bidx: bidx,
-                    error,
-                    invalid_address: invalid,
-                };
-                (m, finished)
-            }))
-            .buffer_unordered(self.config.dispatcher.concurrency as usize)
-            .collect::<Vec<_>>()
-            .await;
+                },
+            };
+            let finished = Finished {
+                message_id: m.message_id.clone(),
+                attempts: m.attempts,
+                finish,
+                subject,
+                body,
+                address_field: field,
+                address_bidx: bidx,
+                error,
+                invalid_address: invalid,
+            };
+            (m, finished)
+        }))
+        .buffer_unordered(self.config.dispatcher.concurrency as usize)
+        .collect::<Vec<_>>()
+        .await;
         if !sends.is_empty() {
             self.crash_point("after_send");
         }
         out.extend(sends);
         out
+    }
+
+    /// One attempt through the message's provider.
+    async fn attempt(&self, route: &Route, m: &Claimed, to: &str, subject: &str, body: &str) -> Attempted {
+        match route {
+            Route::Email { smtp, .. } => {
+                smtp.send(&Email { message_id: &m.message_id, to, subject, text: body }).await
+            }
+            Route::Sms { aliyun, .. } => {
+                // A lease that ran out may have left the message at Alibaba: ask first.
+                let known = if m.reclaimed { aliyun.lookup(&m.message_id, to).await } else { Ok(None) };
+                match known {
+                    Ok(Some(provider_id)) => Attempted::Accepted { provider_id },
+                    Ok(None) => {
+                        let params = with_lender(&m.params, self.lender(&m.language));
+                        let sms = Sms { message_id: &m.message_id, phone: to, template: &m.template, params: &params };
+                        aliyun.send(&sms).await
+                    }
+                    Err(error) => Attempted::Unknown { error: format!("could not ask Alibaba: {error}") },
+                }
+            }
+        }
+    }
+
+    /// The lender's name in a language.
+    fn lender(&self, language: &str) -> &str {
+        if language == "zh" { &self.config.sender.lender_zh } else { &self.config.sender.lender_en }
     }
 
     /// Records a batch's results and their audit entries in one transaction.
@@ -541,6 +573,10 @@ impl Dispatcher {
         let mut tx = self.db.begin().await?;
         let mut events = Vec::new();
         for (m, f) in results {
+            if f.finish == Finish::Unsettled {
+                report.unsettled += 1;
+                continue;
+            }
             if !arrears_store::delivery::record(&mut tx, &self.owner, &m.borrower_id, f, on, &at_text).await?
             {
                 continue;
@@ -550,8 +586,8 @@ impl Dispatcher {
                     report.sent += 1;
                     "message.sent"
                 }
-                // Back in the queue: not an outcome yet.
-                Finish::Retry { .. } => continue,
+                // Back in the queue, or left to its lease: not an outcome yet.
+                Finish::Retry { .. } | Finish::Unsettled => continue,
                 Finish::End(MessageStatus::Refused) => {
                     report.refused += 1;
                     "message.refused"
@@ -599,6 +635,13 @@ impl Dispatcher {
 pub fn owner_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
     format!("{host}:{}:{}", std::process::id(), Utc::now().timestamp_millis())
+}
+
+/// A template's values with the lender's name added (`{lender}`), as a JSON object.
+fn with_lender(params: &str, lender: &str) -> String {
+    let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(params).unwrap_or_default();
+    map.insert("lender".into(), serde_json::Value::String(lender.to_string()));
+    serde_json::Value::Object(map).to_string()
 }
 
 /// The e-mail subject of a template.

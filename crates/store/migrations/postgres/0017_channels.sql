@@ -20,6 +20,9 @@ ALTER TABLE outbox ADD COLUMN provider_id TEXT;
 -- Which contact point it went to: 'phone' or 'email', and its blind index (never the value).
 ALTER TABLE outbox ADD COLUMN address_field TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbox ADD COLUMN address_bidx TEXT NOT NULL DEFAULT '';
+-- The template's values as the batch filled them (JSON object of strings): providers that
+-- send a registered template with parameters (SMS) send these.
+ALTER TABLE outbox ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
 -- The text as rendered at send time, in the borrower's language.
 ALTER TABLE outbox ADD COLUMN subject TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbox ADD COLUMN body TEXT NOT NULL DEFAULT '';

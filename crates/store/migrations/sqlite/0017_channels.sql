@@ -31,6 +31,9 @@ CREATE TABLE outbox_new (
     -- Which contact point it went to: 'phone' or 'email', and its blind index (never the value).
     address_field   TEXT NOT NULL DEFAULT '',
     address_bidx    TEXT NOT NULL DEFAULT '',
+    -- The template's values as the batch filled them (JSON object of strings): providers
+    -- that send a registered template with parameters (SMS) send these.
+    params          TEXT NOT NULL DEFAULT '{}',
     -- The text as rendered at send time, in the borrower's language.
     subject         TEXT NOT NULL DEFAULT '',
     body            TEXT NOT NULL DEFAULT '',
