@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Configuration folder (templates, queues.toml) uploaded strategies are checked against.
     #[arg(long, default_value = "config")]
     config: PathBuf,
+    /// Do not run the dispatcher (by default the server sends due outbox messages every
+    /// `[dispatcher] interval_seconds`, as `arrears send` does once).
+    #[arg(long)]
+    no_send: bool,
 }
 
 fn config(args: &ServeArgs, db_url: &str, audit_key: Option<&Path>, data_key: Option<&Path>) -> ServerConfig {
@@ -45,6 +49,33 @@ pub async fn serve(
     args: &ServeArgs,
 ) -> Result<()> {
     let db = crate::open(db_url).await?;
+    if !args.no_send {
+        // Built before serving, so that a provider's missing secret stops the start.
+        let config = arrears_app::channels::config::ChannelsConfig::load()?;
+        let interval = std::time::Duration::from_secs(config.dispatcher.interval_seconds.max(1));
+        let keys =
+            arrears_store::personal::Keyring::resolve(&db, data_key).context("loading the data keys")?;
+        let mut dispatcher = arrears_app::channels::Dispatcher::new(
+            &db,
+            config,
+            keys,
+            None,
+            arrears_app::channels::owner_name(),
+        )?;
+        tokio::spawn(async move {
+            loop {
+                match dispatcher.pass(None, None).await {
+                    Ok(r) if r.sent + r.failed + r.refused + r.expired > 0 => eprintln!(
+                        "dispatcher: sent {}, failed {}, refused {}, expired {}; {} queued",
+                        r.sent, r.failed, r.refused, r.expired, r.queued
+                    ),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("dispatcher: {e}"),
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+    }
     let state = AppState::new(db, config(args, db_url, audit_key, data_key));
     arrears_server::serve(state, args.addr).await.with_context(|| format!("serving on {}", args.addr))
 }

@@ -17,8 +17,8 @@ use arrears_store::workbench::{
     CollectorFigures, QueueHealth, QueueLine, QueueOf, ScopeRow,
 };
 use chrono::{Duration, NaiveDate, Utc};
-use sha2::Digest as _;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::auth::User;
 use crate::error::Error;

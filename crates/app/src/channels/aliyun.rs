@@ -71,10 +71,8 @@ pub fn signature(secret: &str, method: &str, query: &str, headers: &[(&str, &str
     let canonical_headers: String = sorted.iter().map(|(k, v)| format!("{k}:{}\n", v.trim())).collect();
     let signed: Vec<&str> = sorted.iter().map(|(k, _)| *k).collect();
     let signed = signed.join(";");
-    let canonical = format!(
-        "{method}\n/\n{query}\n{canonical_headers}\n{signed}\n{}",
-        hex::encode(Sha256::digest(b""))
-    );
+    let canonical =
+        format!("{method}\n/\n{query}\n{canonical_headers}\n{signed}\n{}", hex::encode(Sha256::digest(b"")));
     let to_sign = format!("{ALGORITHM}\n{}", hex::encode(Sha256::digest(canonical.as_bytes())));
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(to_sign.as_bytes());
@@ -102,7 +100,10 @@ impl Aliyun {
             .endpoint
             .strip_prefix("http://")
             .ok_or_else(|| {
-                invalid(format!("endpoint {:?}: only http:// is built in (TLS needs the `tls` build, not yet done)", a.endpoint))
+                invalid(format!(
+                    "endpoint {:?}: only http:// is built in (TLS needs the `tls` build, not yet done)",
+                    a.endpoint
+                ))
             })?
             .trim_end_matches('/')
             .to_string();
@@ -150,15 +151,19 @@ impl Aliyun {
         let resp = req.send().await.map_err(|e| (e.to_string(), !e.is_connect()))?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| (e.to_string(), true))?;
-        serde_json::from_slice(&body)
-            .map_err(|_| (format!("HTTP {status}: {}", String::from_utf8_lossy(&body)), status.is_server_error()))
+        serde_json::from_slice(&body).map_err(|_| {
+            (format!("HTTP {status}: {}", String::from_utf8_lossy(&body)), status.is_server_error())
+        })
     }
 
     /// Sends one SMS: what Alibaba said, as the dispatcher weighs it.
     pub async fn send(&self, sms: &Sms<'_>) -> Attempted {
         let Some(code) = self.templates.get(sms.template) else {
             return Attempted::Permanent {
-                error: format!("template {} has no Alibaba template code ([providers.*.templates])", sms.template),
+                error: format!(
+                    "template {} has no Alibaba template code ([providers.*.templates])",
+                    sms.template
+                ),
                 bad_address: false,
             };
         };
@@ -251,12 +256,19 @@ mod tests {
         ];
         let (sig, signed) = signature("YourAccessKeySecret", "POST", &query, &headers);
         assert_eq!(sig, "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0");
-        assert_eq!(signed, "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version");
+        assert_eq!(
+            signed,
+            "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
+        );
     }
 
     #[test]
     fn encoding_is_rfc_3986_over_utf8() {
-        let table = [("a b*c~", "a%20b%2Ac~"), ("阿里", "%E9%98%BF%E9%87%8C"), ("{\"a\":\"1\"}", "%7B%22a%22%3A%221%22%7D")];
+        let table = [
+            ("a b*c~", "a%20b%2Ac~"),
+            ("阿里", "%E9%98%BF%E9%87%8C"),
+            ("{\"a\":\"1\"}", "%7B%22a%22%3A%221%22%7D"),
+        ];
         for (plain, encoded) in table {
             assert_eq!(percent_encode(plain), encoded);
         }
@@ -266,8 +278,14 @@ mod tests {
     fn answers_are_weighed_by_code() {
         let v = |code: &str| serde_json::json!({"Code": code, "Message": "m", "BizId": "9"});
         assert_eq!(weigh(&v("OK")), Attempted::Accepted { provider_id: "9".into() });
-        assert!(matches!(weigh(&v("isv.MOBILE_NUMBER_ILLEGAL")), Attempted::Permanent { bad_address: true, .. }));
+        assert!(matches!(
+            weigh(&v("isv.MOBILE_NUMBER_ILLEGAL")),
+            Attempted::Permanent { bad_address: true, .. }
+        ));
         assert!(matches!(weigh(&v("isp.SYSTEM_ERROR")), Attempted::Transient { .. }));
-        assert!(matches!(weigh(&v("isv.SMS_TEMPLATE_ILLEGAL")), Attempted::Permanent { bad_address: false, .. }));
+        assert!(matches!(
+            weigh(&v("isv.SMS_TEMPLATE_ILLEGAL")),
+            Attempted::Permanent { bad_address: false, .. }
+        ));
     }
 }

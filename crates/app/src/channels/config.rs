@@ -64,6 +64,8 @@ pub struct DispatcherConfig {
     pub backoff_base_ms: u64,
     /// Largest retry ceiling.
     pub backoff_cap_ms: u64,
+    /// How often `arrears serve` runs a pass.
+    pub interval_seconds: u64,
 }
 
 impl Default for DispatcherConfig {
@@ -75,6 +77,7 @@ impl Default for DispatcherConfig {
             give_up_after_hours: 24,
             backoff_base_ms: 1_000,
             backoff_cap_ms: 600_000,
+            interval_seconds: 10,
         }
     }
 }

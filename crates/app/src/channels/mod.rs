@@ -37,8 +37,8 @@ use crate::audit::{At, Event};
 use crate::contact_policy::{Packs, PolicySetupError, attempt, profile};
 use crate::restrictions::{InForce, Target, bidx_for};
 use crate::templates::{MessageScanner, shipped_scanner};
-use config::{ChannelsConfig, ConfigError, ProviderConfig};
 use aliyun::{Aliyun, Sms};
+use config::{ChannelsConfig, ConfigError, ProviderConfig};
 use smtp::{Email, Smtp};
 
 /// Environment variable that makes the dispatcher abort at a named point, for the crash
@@ -504,9 +504,10 @@ impl Dispatcher {
                         (Finish::Retry { next_attempt_at: now.timestamp_millis() + wait }, error)
                     }
                     Settle::Lookup => (Finish::Unsettled, error),
-                    Settle::GiveUp => {
-                        (Finish::End(MessageStatus::Failed), format!("outcome unknown, not sent again: {error}"))
-                    }
+                    Settle::GiveUp => (
+                        Finish::End(MessageStatus::Failed),
+                        format!("outcome unknown, not sent again: {error}"),
+                    ),
                 },
             };
             let finished = Finished {
@@ -545,7 +546,12 @@ impl Dispatcher {
                     Ok(Some(provider_id)) => Attempted::Accepted { provider_id },
                     Ok(None) => {
                         let params = with_lender(&m.params, self.lender(&m.language));
-                        let sms = Sms { message_id: &m.message_id, phone: to, template: &m.template, params: &params };
+                        let sms = Sms {
+                            message_id: &m.message_id,
+                            phone: to,
+                            template: &m.template,
+                            params: &params,
+                        };
                         aliyun.send(&sms).await
                     }
                     Err(error) => Attempted::Unknown { error: format!("could not ask Alibaba: {error}") },
@@ -639,7 +645,8 @@ pub fn owner_name() -> String {
 
 /// A template's values with the lender's name added (`{lender}`), as a JSON object.
 fn with_lender(params: &str, lender: &str) -> String {
-    let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(params).unwrap_or_default();
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(params).unwrap_or_default();
     map.insert("lender".into(), serde_json::Value::String(lender.to_string()));
     serde_json::Value::Object(map).to_string()
 }

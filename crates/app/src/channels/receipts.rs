@@ -52,12 +52,15 @@ struct Read {
 
 /// Alibaba's `SmsReport` push: a JSON array of reports, each naming our message as `out_id`.
 pub async fn aliyun(db: &Db, body: &str, at: &At) -> Result<ReceiptReport, ReceiptError> {
-    let reports: Vec<serde_json::Value> =
-        serde_json::from_str(body).map_err(|e| ReceiptError::Invalid(format!("SmsReport is a JSON array: {e}")))?;
+    let reports: Vec<serde_json::Value> = serde_json::from_str(body)
+        .map_err(|e| ReceiptError::Invalid(format!("SmsReport is a JSON array: {e}")))?;
     let mut read = Vec::with_capacity(reports.len());
     for (i, r) in reports.iter().enumerate() {
         let field = |name: &str| {
-            r[name].as_str().map(str::to_string).ok_or_else(|| ReceiptError::Invalid(format!("report {i}: no {name}")))
+            r[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| ReceiptError::Invalid(format!("report {i}: no {name}")))
         };
         let delivered = r["success"]
             .as_bool()
@@ -68,7 +71,11 @@ pub async fn aliyun(db: &Db, body: &str, at: &At) -> Result<ReceiptReport, Recei
             provider_id: field("biz_id")?,
             event: if delivered { "DELIVERED".to_string() } else { format!("FAILED:{err_code}") },
             delivered,
-            error: if delivered { String::new() } else { format!("{err_code}: {}", r["err_msg"].as_str().unwrap_or("")) },
+            error: if delivered {
+                String::new()
+            } else {
+                format!("{err_code}: {}", r["err_msg"].as_str().unwrap_or(""))
+            },
             raw: r.to_string(),
         });
     }
@@ -95,7 +102,9 @@ async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<Receip
         let now = arrears_store::outbox::status_in(&mut tx, &r.message_id).await?;
         match now {
             None => return Err(ReceiptError::Unknown(r.message_id.clone())),
-            Some(MessageStatus::Queued | MessageStatus::Sending) => return Err(ReceiptError::NotYet(r.message_id.clone())),
+            Some(MessageStatus::Queued | MessageStatus::Sending) => {
+                return Err(ReceiptError::NotYet(r.message_id.clone()));
+            }
             Some(_) => {}
         }
         if !arrears_store::receipts::record(&mut tx, &receipt).await? {
@@ -108,10 +117,13 @@ async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<Receip
             } else {
                 report.failed += 1;
             }
-            let mut e = Event::new(&format!("provider:{provider}"), if r.delivered { "message.delivered" } else { "message.undelivered" })
-                .entity(format!("message:{}", r.message_id))
-                .fact("provider_id", r.provider_id.as_str())
-                .fact("event", r.event.as_str());
+            let mut e = Event::new(
+                &format!("provider:{provider}"),
+                if r.delivered { "message.delivered" } else { "message.undelivered" },
+            )
+            .entity(format!("message:{}", r.message_id))
+            .fact("provider_id", r.provider_id.as_str())
+            .fact("event", r.event.as_str());
             if !r.error.is_empty() {
                 e = e.fact("reason", r.error.as_str());
             }

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod sink;
+mod sms;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
 mod support;
