@@ -74,6 +74,9 @@ pub struct CaseView {
     pub tasks: Vec<arrears_store::tasks::TaskRow>,
     /// Its recorded contacts and refusals, oldest first.
     pub actions: Vec<arrears_store::actions::ActionRow>,
+    /// Its automatic messages with where each stands (sent, delivered, refused …), the text
+    /// as sent, oldest first.
+    pub messages: Vec<arrears_store::outbox::MessageRow>,
 }
 
 impl std::ops::Deref for CaseView {
@@ -129,7 +132,8 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
         arrears_store::tasks::TaskFilter { case_id: Some(row.case_id.clone()), ..Default::default() };
     let tasks = arrears_store::tasks::list(db, &filter, 10_000).await?;
     let actions = arrears_store::actions::list(db, Some(case_id), 10_000).await?;
-    Ok(Some(CaseView { case: row, loans, ptps, tasks, actions }))
+    let messages = arrears_store::outbox::list(db, Some(case_id), None, 10_000).await?;
+    Ok(Some(CaseView { case: row, loans, ptps, tasks, actions, messages }))
 }
 
 /// A product's rules as shown: defaults spelled out.

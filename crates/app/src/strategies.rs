@@ -30,6 +30,24 @@ pub fn check_strategy(shown: &str, text: &str, dir: &Path) -> Result<(Strategy, 
             }
         })
         .collect();
+    let mut errors = errors;
+    // A template the strategy uses with a placeholder nothing fills would go out with the
+    // braces in it: refused here, at the template's use, naming the template's own line.
+    let names: Vec<String> = used.iter().map(|n| n.to_string()).collect();
+    for problem in crate::templates::check_dir(&dir.join("templates"), Some(&names)).unwrap_or_default() {
+        let name = Path::new(&problem.path)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(arrears_strategy::template_name)
+            .unwrap_or_default()
+            .to_string();
+        let at = text.find(&format!("\"{name}\"")).unwrap_or(0);
+        errors.push(arrears_strategy::Diagnostic {
+            line: text[..at].matches('\n').count() + 1,
+            column: text[..at].rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+            message: format!("模板 {name} / template {name}: {problem}"),
+        });
+    }
     if errors.is_empty() { Ok((s, notes)) } else { Err(CheckErrors { path: shown.to_string(), errors }) }
 }
 

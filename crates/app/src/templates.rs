@@ -130,6 +130,87 @@ impl Templates {
     }
 }
 
+/// The placeholders a template may use: those the batch fills from the case, and those the
+/// dispatcher fills from the sender.
+pub const PLACEHOLDERS: &[&str] = &["name", "dpd", "overdue", "loan_id", "date", "lender"];
+
+/// A problem in a template file, at a 1-based line and column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TemplateProblem {
+    /// The file.
+    pub path: String,
+    /// Line.
+    pub line: usize,
+    /// Column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+    }
+}
+
+/// Unknown placeholders (`{word}` not in [`PLACEHOLDERS`]) in a template's text; `path`
+/// names the file in each problem.
+pub fn check_placeholders(path: &str, text: &str) -> Vec<TemplateProblem> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            let name = &after[..len];
+            if !name.is_empty() && after[len..].starts_with('}') && !PLACEHOLDERS.contains(&name) {
+                out.push(TemplateProblem {
+                    path: path.to_string(),
+                    line: i + 1,
+                    column: line[..offset + open].chars().count() + 1,
+                    message: format!(
+                        "未知占位符 {{{name}}} / unknown placeholder {{{name}}} (known: {})",
+                        PLACEHOLDERS.join(", ")
+                    ),
+                });
+            }
+            offset += open + 1;
+            rest = after;
+        }
+    }
+    out
+}
+
+/// The shipped templates checked for unknown placeholders (none, unless one was edited).
+pub fn check_builtin() -> Vec<TemplateProblem> {
+    BUILTIN
+        .iter()
+        .flat_map(|(file, text)| check_placeholders(&format!("config/templates/{file}"), text))
+        .collect()
+}
+
+/// Every `NAME.LANG.txt` of a folder checked for unknown placeholders; `only` limits the
+/// check to these template names.
+pub fn check_dir(dir: &Path, only: Option<&[String]>) -> Result<Vec<TemplateProblem>, TemplateError> {
+    let err =
+        |p: &Path, e: std::io::Error| TemplateError { path: p.display().to_string(), detail: e.to_string() };
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir).map_err(|e| err(dir, e))?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let Some(file) = path.file_name().and_then(|n| n.to_str()) else { continue };
+        let Some(name) = arrears_strategy::template_name(file) else { continue };
+        if only.is_some_and(|o| !o.iter().any(|n| n == name)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e))?;
+        out.extend(check_placeholders(&path.display().to_string(), &text));
+    }
+    Ok(out)
+}
+
 /// The content scanner with the shipped lexicon, built once per process (segmentation
 /// dictionaries take a moment to load; the batch and the dispatcher scan many texts).
 pub fn shipped_scanner() -> &'static Scanner {
@@ -208,6 +289,15 @@ mod tests {
         assert_eq!(t.get("only_chinese", "en"), None, "no fallback to Chinese");
         assert!(t.get("no_such", "zh").is_none());
         assert!(t.blocked(&Scanner::default()).is_empty(), "{:?}", t.blocked(&Scanner::default()));
+    }
+
+    #[test]
+    fn unknown_placeholders_are_named_with_file_line_and_column() {
+        let p = check_placeholders("t.zh.txt", "【{lender}】{name}您好\n应还{amount}元，{ dpd }天{dpd}");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].line, p[0].column), (2, 3));
+        assert!(p[0].to_string().starts_with("t.zh.txt:2:3: 未知占位符 {amount}"), "{}", p[0]);
+        assert!(check_builtin().is_empty(), "{:?}", check_builtin());
     }
 
     #[test]

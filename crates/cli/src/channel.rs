@@ -28,6 +28,58 @@ pub struct SendArgs {
     json: bool,
 }
 
+/// `arrears channel`.
+#[derive(Subcommand)]
+pub enum ChannelCommand {
+    /// Per channel and template: sent, delivered, failed, refused, expired, cost, and how
+    /// often a payment or a promise followed.
+    Report {
+        /// A response counts within this many days of sending.
+        #[arg(long, default_value_t = 3)]
+        days: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `arrears template`.
+#[derive(Subcommand)]
+pub enum TemplateCommand {
+    /// Check message templates for placeholders nothing fills: the shipped ones and those of
+    /// ARREARS_TEMPLATES, or the folder given. Each problem as FILE:LINE:COLUMN: message.
+    Check {
+        /// A folder of NAME.LANG.txt templates (default: the shipped templates and
+        /// ARREARS_TEMPLATES).
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `arrears template …`.
+pub fn template(command: TemplateCommand) -> Result<()> {
+    let TemplateCommand::Check { dir } = command;
+    let dir = dir.or_else(|| {
+        std::env::var_os(arrears_app::templates::TEMPLATES_ENV).filter(|d| !d.is_empty()).map(Into::into)
+    });
+    let mut problems = Vec::new();
+    if let Some(d) = &dir {
+        problems.extend(arrears_app::templates::check_dir(d, None)?);
+    }
+    if dir.is_none() {
+        problems.extend(arrears_app::templates::check_builtin());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("模板检查通过 / templates ok");
+        Ok(())
+    } else {
+        eprintln!("{} 个错误 / {} error(s)", problems.len(), problems.len());
+        bail!(Rejected)
+    }
+}
+
 /// `arrears message`.
 #[derive(Subcommand)]
 pub enum MessageCommand {
@@ -114,6 +166,56 @@ pub async fn message(url: &str, command: MessageCommand) -> Result<()> {
                         r.attempts,
                         r.sent_at.as_deref().unwrap_or("-"),
                         r.error
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `arrears channel …`.
+pub async fn channel(url: &str, command: ChannelCommand) -> Result<()> {
+    match command {
+        ChannelCommand::Report { days, json } => {
+            let db = open(url).await?;
+            let config = ChannelsConfig::load()?;
+            let lines = arrears_app::channels::report::report(&db, &config, days).await?;
+            if json {
+                print_json(&lines)?;
+            } else {
+                println!(
+                    "{:<10} {:<18} {:<8} {:>7} {:>9} {:>6} {:>7} {:>7} {:>7} {:>9} {:>8} {:>12}",
+                    "channel",
+                    "template",
+                    "provider",
+                    "sent",
+                    "delivered",
+                    "failed",
+                    "refused",
+                    "expired",
+                    "waiting",
+                    "responded",
+                    "resp %",
+                    "cost"
+                );
+                for l in &lines {
+                    let f = &l.figures;
+                    println!(
+                        "{:<10} {:<18} {:<8} {:>7} {:>9} {:>6} {:>7} {:>7} {:>7} {:>9} {:>7.1}% {:>8} {}",
+                        f.channel,
+                        f.template,
+                        f.provider,
+                        f.sent,
+                        f.delivered,
+                        f.failed,
+                        f.refused,
+                        f.expired,
+                        f.waiting,
+                        f.responded,
+                        l.response_rate_bp as f64 / 100.0,
+                        l.cost_minor,
+                        l.cost_currency
                     );
                 }
             }

@@ -220,6 +220,16 @@ enum Command {
         #[command(flatten)]
         args: channel::SendArgs,
     },
+    /// Message templates: check them.
+    Template {
+        #[command(subcommand)]
+        command: channel::TemplateCommand,
+    },
+    /// Channels: their figures (sent, delivered, responses, cost).
+    Channel {
+        #[command(subcommand)]
+        command: channel::ChannelCommand,
+    },
     /// Outbox messages: where each stands, with the text as sent.
     Message {
         #[command(subcommand)]
@@ -462,6 +472,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Demo { args } => web::demo(args).await?,
         Command::Send { args } => channel::send(&cli.db, cli.data_key.as_deref(), args).await?,
         Command::Message { command } => channel::message(&cli.db, command).await?,
+        Command::Channel { command } => channel::channel(&cli.db, command).await?,
+        Command::Template { command } => channel::template(command)?,
         Command::Init => {
             let db = open(&cli.db).await?;
             db.close().await;
@@ -930,6 +942,21 @@ fn print_case(c: &arrears_app::cases::CaseView) -> Result<()> {
                 o,
                 "  {} promised {} due {} {} {}  paid {}  {}",
                 t.ptp_id, t.promised_on, t.due_on, t.currency, t.amount, t.paid, t.status
+            )?;
+        }
+    }
+    if !c.messages.is_empty() {
+        writeln!(o, "\nmessages:")?;
+        for m in &c.messages {
+            writeln!(
+                o,
+                "  {} {:<6} {:<16} {:<9} {} {}",
+                m.sent_at.as_deref().unwrap_or(&m.send_at),
+                m.channel,
+                m.template,
+                m.status,
+                m.delivered_at.as_deref().map(|d| format!("delivered {d}")).unwrap_or_default(),
+                m.error
             )?;
         }
     }

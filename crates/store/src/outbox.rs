@@ -216,11 +216,16 @@ pub async fn claim(
     }
     let lock = if db.backend() == "postgres" { "FOR UPDATE SKIP LOCKED" } else { "" };
     let list = text_list(channels);
+    // The picked ids are MATERIALIZED: PostgreSQL may otherwise run a LIMIT … SKIP LOCKED
+    // sub-select once per outer row, each run skipping the rows the last one locked, and
+    // claim far more than the limit (a test caught 55 claimed for a limit of 1).
     let reclaim = format!(
-        "UPDATE outbox SET attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
-         WHERE status = 'sending' AND lease_until < $3 AND message_id IN (SELECT message_id FROM outbox \
+        "WITH picked AS MATERIALIZED (SELECT message_id FROM outbox \
          WHERE status = 'sending' AND lease_until < $3 AND channel IN ({list}) \
-         ORDER BY lease_until, message_id LIMIT $4 {lock}) RETURNING {CLAIMED_COLS}"
+         ORDER BY lease_until, message_id LIMIT $4 {lock}) \
+         UPDATE outbox SET attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
+         WHERE status = 'sending' AND lease_until < $3 AND message_id IN (SELECT message_id FROM picked) \
+         RETURNING {CLAIMED_COLS}"
     );
     let rows: Vec<ClaimedTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(reclaim))
         .bind(lease.owner).bind(lease.until_ms).bind(lease.real_ms).bind(limit).fetch_all(p).await?);
@@ -228,10 +233,11 @@ pub async fn claim(
     let left = limit - out.len() as i64;
     if left > 0 {
         let fresh = format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
-             WHERE status = 'queued' AND message_id IN (SELECT message_id FROM outbox \
+            "WITH picked AS MATERIALIZED (SELECT message_id FROM outbox \
              WHERE status = 'queued' AND send_at <= $3 AND next_attempt_at <= $4 AND channel IN ({list}) \
-             ORDER BY send_at, message_id LIMIT $5 {lock}) RETURNING {CLAIMED_COLS}"
+             ORDER BY send_at, message_id LIMIT $5 {lock}) \
+             UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
+             WHERE status = 'queued' AND message_id IN (SELECT message_id FROM picked) RETURNING {CLAIMED_COLS}"
         );
         let rows: Vec<ClaimedTuple> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(fresh))
             .bind(lease.owner).bind(lease.until_ms).bind(lease.now).bind(lease.now_ms).bind(left)
@@ -478,4 +484,79 @@ pub async fn count_waiting(db: &Db, channel: Option<&str>) -> Result<u64, StoreE
         "SELECT CAST(COUNT(*) AS BIGINT) FROM outbox WHERE status IN ('queued', 'sending') AND ($1 = '' OR channel = $1)",
     ).bind(channel.unwrap_or("")).fetch_one(p).await?);
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// One channel and template's figures.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelFigures {
+    /// Channel code.
+    pub channel: String,
+    /// Template name.
+    pub template: String,
+    /// The provider that took them ('' while none has).
+    pub provider: String,
+    /// Taken by the provider (sent, delivered, bounced, or failed after taking them).
+    pub sent: i64,
+    /// Reported delivered.
+    pub delivered: i64,
+    /// Failed or bounced.
+    pub failed: i64,
+    /// Refused at send time.
+    pub refused: i64,
+    /// Expired before going.
+    pub expired: i64,
+    /// Still queued or being sent.
+    pub waiting: i64,
+    /// Of those sent, how many were followed within the window by a payment on one of the
+    /// case's loans or a promise to pay.
+    pub responded: i64,
+}
+
+/// Figures per channel, template and provider; a response is a payment or a promise within
+/// `days` days of the send (the day of sending counts).
+pub async fn figures(db: &Db, days: u32) -> Result<Vec<ChannelFigures>, StoreError> {
+    // The window's end, per backend: dates are TEXT in SQLite and DATE in PostgreSQL.
+    let (day, until) = match db.backend() {
+        "postgres" => (
+            "CAST(SUBSTR(o.sent_at, 1, 10) AS DATE)".to_string(),
+            format!("CAST(SUBSTR(o.sent_at, 1, 10) AS DATE) + {days}"),
+        ),
+        _ => (
+            "SUBSTR(o.sent_at, 1, 10)".to_string(),
+            format!("DATE(SUBSTR(o.sent_at, 1, 10), '+{days} days')"),
+        ),
+    };
+    let sql = format!(
+        "SELECT o.channel, o.template, o.provider, \
+         CAST(SUM(CASE WHEN o.sent_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.status = 'delivered' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.status IN ('failed', 'bounced') THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.status = 'refused' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.status = 'expired' THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.status IN ('queued', 'sending') THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN o.sent_at IS NOT NULL AND (\
+            EXISTS (SELECT 1 FROM case_loans cl JOIN payments p ON p.loan_id = cl.loan_id \
+                    WHERE cl.case_id = o.case_id AND p.paid_on >= {day} AND p.paid_on < {until}) \
+         OR EXISTS (SELECT 1 FROM ptps t WHERE t.case_id = o.case_id AND t.promised_on >= {day} AND t.promised_on < {until})\
+         ) THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM outbox o WHERE o.status <> 'cancelled' GROUP BY o.channel, o.template, o.provider \
+         ORDER BY o.channel, o.template, o.provider"
+    );
+    type Row = (String, String, String, i64, i64, i64, i64, i64, i64, i64);
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| ChannelFigures {
+            channel: r.0,
+            template: r.1,
+            provider: r.2,
+            sent: r.3,
+            delivered: r.4,
+            failed: r.5,
+            refused: r.6,
+            expired: r.7,
+            waiting: r.8,
+            responded: r.9,
+        })
+        .collect())
 }

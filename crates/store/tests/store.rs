@@ -357,6 +357,7 @@ async fn dispatchers_claiming_at_once_never_share_a_message_and_a_stale_one_reco
                 let mut mine = Vec::new();
                 loop {
                     let got = claim(&db, &lease(owner, 10_000), &["email"], 10).await.expect("claim");
+                    assert!(got.len() <= 10, "{owner} claimed {} for a limit of 10", got.len());
                     if got.is_empty() {
                         break mine;
                     }

@@ -128,6 +128,12 @@ pub struct AliyunConfig {
     /// Connections kept open.
     #[serde(default = "default_connections")]
     pub connections: u32,
+    /// What one message costs, in minor units of `cost_currency` (for the channel report).
+    #[serde(default)]
+    pub cost_per_message_minor: i64,
+    /// The currency of the cost.
+    #[serde(default)]
+    pub cost_currency: String,
 }
 
 /// An SMTP relay.
@@ -153,6 +159,12 @@ pub struct SmtpConfig {
     /// Whether the relay keeps one copy per `X-Arrears-Message-Id`.
     #[serde(default)]
     pub relay_deduplicates: bool,
+    /// What one message costs, in minor units of `cost_currency` (for the channel report).
+    #[serde(default)]
+    pub cost_per_message_minor: i64,
+    /// The currency of the cost.
+    #[serde(default)]
+    pub cost_currency: String,
 }
 
 fn default_timeout_ms() -> u64 {

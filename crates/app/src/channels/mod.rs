@@ -11,6 +11,7 @@
 pub mod aliyun;
 pub mod config;
 pub mod receipts;
+pub mod report;
 pub mod smtp;
 
 use std::collections::HashMap;

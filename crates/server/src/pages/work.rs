@@ -267,6 +267,7 @@ fn case_page(u: &User, d: &CaseDetail, flash: Option<&Flash>, form: Option<&Acti
         (loans(l, d))
         @if d.may_work { (action_form(l, u, d, form)) }
         (history(l, d))
+        (messages(l, d))
         div.grid {
             (promises(l, d))
             (tasks(l, d))
@@ -494,6 +495,25 @@ fn history(l: Lang, d: &CaseDetail) -> Markup {
                         td { (a.at) } td { (a.channel) } td { (a.party) } td.outcome { (a.outcome.as_deref().unwrap_or("")) }
                         td { (a.actor) } td { (a.note) }
                         td { @if a.allowed { (t(l, "allowed")) } @else { span.refused { (a.policy) } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn messages(l: Lang, d: &CaseDetail) -> Markup {
+    html! {
+        section.card {
+            h2 { (t(l, "messages")) }
+            table #messages {
+                tr { th { (t(l, "at")) } th { (t(l, "channel")) } th { (t(l, "template")) } th { (t(l, "status")) }
+                     th { (t(l, "delivered_at")) } th { (t(l, "text")) } th { (t(l, "reason")) } }
+                @for m in d.case.messages.iter().rev() {
+                    tr.message {
+                        td { (m.sent_at.as_deref().unwrap_or(&m.send_at)) } td { (m.channel) } td { (m.template) }
+                        td.status { (m.status.as_str()) } td { (m.delivered_at.as_deref().unwrap_or("")) }
+                        td { (m.body) } td { (m.error) }
                     }
                 }
             }
