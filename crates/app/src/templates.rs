@@ -132,7 +132,8 @@ impl Templates {
 
 /// The placeholders a template may use: those the batch fills from the case, and those the
 /// dispatcher fills from the sender.
-pub const PLACEHOLDERS: &[&str] = &["name", "dpd", "overdue", "loan_id", "date", "lender"];
+pub const PLACEHOLDERS: &[&str] =
+    &["name", "dpd", "overdue", "loan_id", "date", "due_date", "ptp_date", "ptp_amount", "lender"];
 
 /// A problem in a template file, at a 1-based line and column (in characters).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

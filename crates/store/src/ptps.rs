@@ -130,3 +130,20 @@ pub async fn add_ptp(
     });
     Ok(())
 }
+
+/// The latest broken promise of each open case that has one: its due date, amount (minor
+/// units) and currency, for the messages that remind the borrower of it.
+pub async fn last_broken_of_open_cases(
+    db: &Db,
+) -> Result<std::collections::HashMap<CaseId, (NaiveDate, i64, String)>, StoreError> {
+    let rows: Vec<(String, NaiveDate, i64, String)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT t.case_id, t.due_on, t.amount, t.currency FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+         WHERE c.status = 'open' AND t.status = 'broken' ORDER BY t.case_id, t.evaluated_on, t.ptp_id",
+    ).fetch_all(p).await?);
+    let mut out = std::collections::HashMap::new();
+    for (case, due, amount, currency) in rows {
+        // Ordered by judgement: the last one per case stays.
+        out.insert(crate::stored_id("ptps", case)?, (due, amount, currency));
+    }
+    Ok(out)
+}

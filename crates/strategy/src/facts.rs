@@ -150,6 +150,22 @@ impl ScoreInfo {
     }
 }
 
+/// The borrower's contact points as the channels know them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactInfo {
+    /// A phone on record that no provider has refused.
+    pub phone_valid: bool,
+    /// An e-mail on record that no provider has refused.
+    pub email_valid: bool,
+}
+
+impl Default for ContactInfo {
+    /// Both valid: what is assumed of a borrower the channels know nothing bad of.
+    fn default() -> Self {
+        ContactInfo { phone_valid: true, email_valid: true }
+    }
+}
+
 /// Everything a strategy may look at for one case.
 #[derive(Debug, Clone)]
 pub struct CaseFacts {
@@ -161,6 +177,8 @@ pub struct CaseFacts {
     pub borrower: BorrowerInfo,
     /// Its scores.
     pub score: ScoreInfo,
+    /// Its borrower's contact points.
+    pub contact: ContactInfo,
 }
 
 const FIVE_CLASS: &[&str] = &["normal", "special_mention", "substandard", "doubtful", "loss"];
@@ -234,6 +252,17 @@ pub fn catalogue() -> Catalogue {
                 one_of("language", false, LANGUAGES, "zh or en"),
                 nullable("province", String, "province or state, or null"),
                 field("timezone", String, "IANA time zone"),
+            ],
+        )
+        .with_root(
+            "contact",
+            vec![
+                field(
+                    "phone_valid",
+                    Type::Bool,
+                    "a phone on record that no SMS or call provider has refused",
+                ),
+                field("email_valid", Type::Bool, "an e-mail on record that no mail server has refused"),
             ],
         )
         .with_root(
@@ -321,6 +350,13 @@ impl CaseFacts {
             ],
         );
         out.set_root(
+            "contact",
+            vec![
+                ("phone_valid", Val::Bool(self.contact.phone_valid)),
+                ("email_valid", Val::Bool(self.contact.email_valid)),
+            ],
+        );
+        out.set_root(
             "score",
             vec![
                 ("pd", s.pd.map(Val::Double).into()),
@@ -375,6 +411,7 @@ pub fn sample(id: &str, opened_on: NaiveDate, max_dpd: i64) -> CaseFacts {
             timezone: "Asia/Shanghai".into(),
         },
         score: ScoreInfo::default(),
+        contact: ContactInfo::default(),
     }
 }
 

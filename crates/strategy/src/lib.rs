@@ -29,7 +29,7 @@ pub mod file;
 mod region;
 
 pub use due::{ArmChoice, Decision, Done, DueStep, HeldBack, due_steps};
-pub use facts::{BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, Hold, LoanInfo, ScoreInfo};
+pub use facts::{BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, ContactInfo, Hold, LoanInfo, ScoreInfo};
 pub use file::{
     Arm, CheckErrors, DEFAULT_PRIORITY, Diagnostic, Experiment, Known, Placement, Segment, Step, StepKind,
     Strategy, Trigger, check, queue_names, template_name,

@@ -22,8 +22,8 @@ use arrears_store::tasks::NewTask;
 use arrears_store::treatment::{self as store, OpenCase, OpenCaseLoan, TreatmentWrites};
 use arrears_store::{Db, StoreError};
 use arrears_strategy::{
-    BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, Done, Hold, Known, LoanInfo, ScoreInfo, StepKind,
-    Strategy, due_steps,
+    BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, ContactInfo, Done, Hold, Known, LoanInfo, ScoreInfo,
+    StepKind, Strategy, due_steps,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 
@@ -135,6 +135,10 @@ pub struct Prepared {
     guarantors: HashMap<BorrowerId, Vec<arrears_store::restrictions::OpenCaseGuarantor>>,
     product_packs: HashMap<String, String>,
     scores: HashMap<String, arrears_store::scores::ScoreFacts>,
+    /// Phone and e-mail validity by borrower.
+    contact: HashMap<BorrowerId, (bool, bool)>,
+    /// The latest broken promise by case: due date, amount (minor units), currency.
+    broken: HashMap<CaseId, (NaiveDate, i64, String)>,
 }
 
 /// Closes the work of cases no longer open and reads what deciding `date`'s treatment needs.
@@ -173,6 +177,8 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
         .filter_map(|p| Some((p.product, p.contact_pack?)))
         .collect();
     let scores = arrears_store::scores::scores_on(db, date, None).await?;
+    let contact = arrears_store::contact_points::validity_of_open_cases(db).await?;
+    let broken = arrears_store::ptps::last_broken_of_open_cases(db).await?;
     Ok(Prepared {
         cancelled,
         cases,
@@ -184,6 +190,8 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
         guarantors,
         product_packs,
         scores,
+        contact,
+        broken,
     })
 }
 
@@ -215,6 +223,8 @@ pub async fn run_with(
         guarantors,
         product_packs,
         scores,
+        contact,
+        broken,
         ..
     } = read;
 
@@ -224,6 +234,9 @@ pub async fn run_with(
         let Some(mut facts) = facts(c, case_loans) else { continue };
         if let Some(s) = scores.get(c.borrower_id.as_str()) {
             facts.score = ScoreInfo::from_stored(s.roll_ppm, s.ptp_ppm, s.points);
+        }
+        if let Some(&(phone_valid, email_valid)) = contact.get(&c.borrower_id) {
+            facts.contact = ContactInfo { phone_valid, email_valid };
         }
         report.cases += 1;
         let done = history.get(&c.case_id).map(Vec::as_slice).unwrap_or_default();
@@ -287,6 +300,14 @@ pub async fn run_with(
                 StepKind::Hold => task.status = TaskStatus::Done,
                 StepKind::LegalReferral | StepKind::WriteOffReview => {
                     task.queue = Some(step.kind.as_str().to_string());
+                }
+                kind if !reachable(kind, facts.contact) => {
+                    task.status = TaskStatus::Blocked;
+                    task.reason = Some(if channel_of(kind) == Channel::Email {
+                        "跳过：没有有效的电子邮箱 / skipped: no valid e-mail on record".to_string()
+                    } else {
+                        "跳过：没有有效的手机号码 / skipped: no valid phone on record".to_string()
+                    });
                 }
                 kind => {
                     let channel = channel_of(kind);
@@ -372,7 +393,12 @@ pub async fn run_with(
                                 // Placeholders of the sender ({lender}) stay for the dispatcher
                                 // to fill; a language without the template queues an empty body,
                                 // which the dispatcher refuses with that reason.
-                                let values = MessageValues { case: c, facts: &facts, date };
+                                let values = MessageValues {
+                                    case: c,
+                                    facts: &facts,
+                                    date,
+                                    broken: broken.get(&c.case_id),
+                                };
                                 let rendered = templates
                                     .get(template, &c.language)
                                     .map(|text| arrears_content::render(text, |k| values.get(k)));
@@ -492,12 +518,18 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
 /// `{due_date}`, a promise's `{ptp_date}` and `{ptp_amount}`) are filled by the sender from its
 /// configuration and are scanned as written.
 /// The placeholders the batch fills (the dispatcher fills `{lender}`).
-const MESSAGE_KEYS: &[&str] = &["name", "dpd", "overdue", "loan_id", "date"];
+const MESSAGE_KEYS: &[&str] =
+    &["name", "dpd", "overdue", "loan_id", "date", "due_date", "ptp_date", "ptp_amount"];
+
+/// Days from the batch date to the `{due_date}` a firm reminder names.
+const DUE_DATE_DAYS: i64 = 7;
 
 struct MessageValues<'a> {
     case: &'a OpenCase,
     facts: &'a CaseFacts,
     date: NaiveDate,
+    /// The case's latest broken promise: due date, amount (minor units), currency.
+    broken: Option<&'a (NaiveDate, i64, String)>,
 }
 
 impl MessageValues<'_> {
@@ -518,6 +550,14 @@ impl MessageValues<'_> {
             "overdue" => f.case.total_overdue.format(f.case.currency).into(),
             "loan_id" => f.loan.id.clone().into(),
             "date" => self.date.to_string().into(),
+            // A firm reminder gives a week to pay.
+            "due_date" => (self.date + Duration::days(DUE_DATE_DAYS)).to_string().into(),
+            "ptp_date" => self.broken?.0.to_string().into(),
+            "ptp_amount" => {
+                let (_, minor, code) = self.broken?;
+                let currency = Currency::from_code(code).ok()?;
+                Amount::from_minor(*minor).format(currency).into()
+            }
             _ => return None,
         })
     }
@@ -525,6 +565,16 @@ impl MessageValues<'_> {
 
 fn visit_team() -> Vec<CollectorId> {
     ["visit-team-a", "visit-team-b"].into_iter().filter_map(|id| CollectorId::new(id).ok()).collect()
+}
+
+/// Whether the debtor has a contact point the step's channel needs (a letter or a visit
+/// needs none of these, a guarantor's step the guarantor's).
+fn reachable(kind: StepKind, contact: ContactInfo) -> bool {
+    match kind {
+        StepKind::Sms | StepKind::VoiceBot => contact.phone_valid,
+        StepKind::Email => contact.email_valid,
+        _ => true,
+    }
 }
 
 /// The contact channel of an automatic or collector step.
@@ -601,6 +651,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
             timezone: c.timezone.clone(),
         },
         score: ScoreInfo::default(),
+        contact: ContactInfo::default(),
     })
 }
 

@@ -361,6 +361,13 @@ impl Dispatcher {
             "lender" => Some(lender.into()),
             _ => None,
         });
+        // A placeholder left unfilled (a broken-promise message for a case without one)
+        // would reach the borrower as braces.
+        if let Some(p) = crate::templates::PLACEHOLDERS.iter().find(|p| body.contains(&format!("{{{p}}}"))) {
+            let error =
+                format!("占位符 {{{p}}} 在此案件中没有值 / placeholder {{{p}}} has no value for this case");
+            return decided(m, Finish::End(MessageStatus::Refused), error);
+        }
         let subject = subject_of(&m.template, &m.language, lender);
         let scan = MessageScanner::new(shipped_scanner()).check(&body);
         if scan.verdict == Verdict::Block {

@@ -205,6 +205,40 @@ async fn sms_reach_alibaba_once_signed_and_their_receipts_come_back() {
         let delivered: BTreeSet<&String> = status.iter().filter(|(_, (s, _))| s == "delivered").map(|(id, _)| id).collect();
         assert!(!delivered.is_empty());
 
+        // The next batch sees those phones invalid: the strategy reads contact.phone_valid, and
+        // an SMS step for them is skipped with the reason, in the queue.
+        let strategy = dir.path().join("daily.toml");
+        std::fs::write(
+            &strategy,
+            "name = \"daily\"\nversion = 2\neffective_from = \"2026-11-20\"\n\
+             [[segment]]\nname = \"no_phone\"\nwhen = '!contact.phone_valid'\n\
+             [[segment.step]]\nname = \"sms_anyway\"\nkind = \"sms\"\ndpd = 1\ntemplate = \"reminder_soft\"\nrepeat_every_days = 1\n\
+             [[segment]]\nname = \"rest\"\nwhen = 'true'\n\
+             [[segment.step]]\nname = \"sms_daily\"\nkind = \"sms\"\ndpd = 1\ntemplate = \"reminder_soft\"\nrepeat_every_days = 1\n",
+        )
+        .expect("write strategy");
+        ok(t, &["strategy", "install", strategy.to_str().expect("utf-8"), "--config", "../../config"]);
+        ok(t, &["batch", "--date", "2026-11-20"]);
+        let segments = rows(
+            &t.db,
+            "SELECT DISTINCT s.segment FROM case_treatment s JOIN cases c ON c.case_id = s.case_id \
+             JOIN invalid_contact_points i ON i.borrower_id = c.borrower_id WHERE c.status = 'open'",
+        )
+        .await;
+        assert_eq!(segments, vec![vec!["no_phone".to_string()]]);
+        let skipped = rows(
+            &t.db,
+            "SELECT t.status, COALESCE(t.reason, '') FROM tasks t JOIN cases c ON c.case_id = t.case_id \
+             JOIN invalid_contact_points i ON i.borrower_id = c.borrower_id \
+             WHERE t.created_on = '2026-11-20' AND t.kind IN ('sms', 'voice_bot')",
+        )
+        .await;
+        assert!(!skipped.is_empty(), "no SMS step for a borrower with an invalid phone on the 20th");
+        for r in &skipped {
+            assert_eq!(r[0], "blocked", "{r:?}");
+            assert!(r[1].contains("no valid phone"), "{r:?}");
+        }
+
         // A receipt without the token changes nothing; one for an unknown message is a 404.
         let some = delivered.iter().next().expect("one");
         let forged = format!(r#"[{{"out_id":"{some}","biz_id":"1","success":false,"err_code":"X","err_msg":"x"}}]"#);
