@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 // One module per table or group of tables it writes; readers of other tables say so.
 pub mod actions;
+pub mod alert_pushes;
 pub mod alerts;
 pub mod arrangements;
 pub mod audit;

@@ -100,6 +100,79 @@ pub enum ProviderConfig {
     Smtp(SmtpConfig),
     /// SMS through Alibaba Cloud (dysmsapi).
     Aliyun(AliyunConfig),
+    /// A WeCom group robot (for departments).
+    Wecom {
+        /// The webhook URL without its key (`http://host/cgi-bin/webhook/send`).
+        url: String,
+        /// Variable holding the robot's key.
+        key_env: String,
+    },
+    /// A DingTalk custom robot in signed mode (for departments).
+    Dingtalk {
+        /// The webhook URL without its token (`http://host/robot/send`).
+        url: String,
+        /// Variable holding the access token.
+        token_env: String,
+        /// Variable holding the signing secret (`SEC…`).
+        secret_env: String,
+    },
+}
+
+/// A group robot's settings, borrowed from its provider entry.
+pub enum RobotConfig<'a> {
+    /// WeCom.
+    Wecom {
+        /// Webhook URL.
+        url: &'a str,
+        /// Variable holding the key.
+        key_env: &'a str,
+    },
+    /// DingTalk.
+    Dingtalk {
+        /// Webhook URL.
+        url: &'a str,
+        /// Variable holding the token.
+        token_env: &'a str,
+        /// Variable holding the secret.
+        secret_env: &'a str,
+    },
+}
+
+impl RobotConfig<'_> {
+    /// The webhook URL.
+    pub fn url(&self) -> &str {
+        match self {
+            RobotConfig::Wecom { url, .. } | RobotConfig::Dingtalk { url, .. } => url,
+        }
+    }
+}
+
+impl ProviderConfig {
+    /// The robot settings of a robot provider.
+    pub fn robot(&self) -> Option<RobotConfig<'_>> {
+        match self {
+            ProviderConfig::Wecom { url, key_env } => Some(RobotConfig::Wecom { url, key_env }),
+            ProviderConfig::Dingtalk { url, token_env, secret_env } => {
+                Some(RobotConfig::Dingtalk { url, token_env, secret_env })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a department hears of the early-warning alerts its rules name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentConfig {
+    /// Robot providers to post to.
+    #[serde(default)]
+    pub robots: Vec<String>,
+    /// Addresses to e-mail.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// The SMTP provider the e-mails go through.
+    #[serde(default)]
+    pub email_provider: Option<String>,
 }
 
 /// An Alibaba Cloud SMS account.
@@ -191,6 +264,9 @@ pub struct ChannelsConfig {
     /// Provider name → settings.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Department code (as alert rules name them) → where its alerts go.
+    #[serde(default)]
+    pub departments: BTreeMap<String, DepartmentConfig>,
     /// Where it was read from.
     #[serde(skip)]
     pub path: String,
@@ -234,11 +310,32 @@ impl ChannelsConfig {
             let fits = match p {
                 ProviderConfig::Smtp(_) => channel == "email",
                 ProviderConfig::Aliyun(_) => channel == "sms",
+                ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => false,
             };
             if !fits {
                 return Err(invalid(format!(
                     "[channels] {channel}: provider {provider} cannot send {channel}"
                 )));
+            }
+        }
+        for (name, d) in &c.departments {
+            for r in &d.robots {
+                if c.providers.get(r).and_then(ProviderConfig::robot).is_none() {
+                    return Err(invalid(format!(
+                        "[departments.{name}] robots: {r:?} is not a wecom or dingtalk provider"
+                    )));
+                }
+            }
+            match (&d.email_provider, d.emails.is_empty()) {
+                (Some(p), _) if !matches!(c.providers.get(p), Some(ProviderConfig::Smtp(_))) => {
+                    return Err(invalid(format!(
+                        "[departments.{name}] email_provider: {p:?} is not an smtp provider"
+                    )));
+                }
+                (None, false) => {
+                    return Err(invalid(format!("[departments.{name}] emails need an email_provider")));
+                }
+                _ => {}
             }
         }
         if c.dispatcher.batch == 0 || c.dispatcher.concurrency == 0 || c.dispatcher.lease_seconds == 0 {

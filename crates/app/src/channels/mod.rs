@@ -10,8 +10,10 @@
 
 pub mod aliyun;
 pub mod config;
+mod departments;
 pub mod receipts;
 pub mod report;
+pub mod robots;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -40,6 +42,7 @@ use crate::restrictions::{InForce, Target, bidx_for};
 use crate::templates::{MessageScanner, shipped_scanner};
 use aliyun::{Aliyun, Sms};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
+use robots::Robot;
 use smtp::{Email, Smtp};
 
 /// Environment variable that makes the dispatcher abort at a named point, for the crash
@@ -98,6 +101,12 @@ pub struct SendReport {
     /// out (a later pass does).
     #[serde(skip_serializing_if = "is_zero")]
     pub unsettled: u64,
+    /// Early-warning alerts delivered to a department's robot or address (one per target).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_pushed: u64,
+    /// Alert deliveries that failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alert_push_failures: u64,
     /// Withdrawn at send time (the case closed or was placed since it was queued).
     #[serde(skip_serializing_if = "is_zero")]
     pub cancelled: u64,
@@ -149,6 +158,9 @@ pub struct Dispatcher {
     db: Db,
     config: ChannelsConfig,
     routes: HashMap<String, Route>,
+    /// Department robots and relays, by provider name (none when only one channel is sent).
+    robots: HashMap<String, Robot>,
+    relays: HashMap<String, Smtp>,
     keys: Keyring,
     packs: Packs,
     owner: String,
@@ -202,8 +214,29 @@ impl Dispatcher {
                     provider: provider.clone(),
                     aliyun: Arc::new(Aliyun::new(provider, a, &config)?),
                 },
+                // The file's check keeps robots out of [channels].
+                ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => continue,
             };
             routes.insert(channel.clone(), route);
+        }
+        let mut robots = HashMap::new();
+        let mut relays = HashMap::new();
+        if only.is_none() {
+            for d in config.departments.values() {
+                for r in &d.robots {
+                    if let Some(rc) = config.providers.get(r).and_then(ProviderConfig::robot)
+                        && !robots.contains_key(r)
+                    {
+                        robots.insert(r.clone(), Robot::new(r, &rc, &config)?);
+                    }
+                }
+                if let Some(p) = &d.email_provider
+                    && let Some(ProviderConfig::Smtp(s)) = config.providers.get(p)
+                    && !relays.contains_key(p)
+                {
+                    relays.insert(p.clone(), Smtp::new(p, s, &config)?);
+                }
+            }
         }
         let crash = std::env::var(CRASH_ENV).ok().and_then(|v| {
             let (point, n) = v.split_once(':')?;
@@ -213,6 +246,8 @@ impl Dispatcher {
             db: db.clone(),
             config,
             routes,
+            robots,
+            relays,
             keys,
             packs: Packs::load()?,
             owner,
@@ -281,7 +316,32 @@ impl Dispatcher {
             self.record(&results, &clock, &mut report).await?;
         }
         report.queued = outbox::count_waiting(&self.db, only).await?;
+        self.push_alerts(clock(), &mut report).await?;
         Ok(report)
+    }
+
+    /// Every department's waiting alerts to its robots and addresses.
+    async fn push_alerts(&self, now: DateTime<Utc>, report: &mut SendReport) -> Result<(), DispatchError> {
+        let lease = Duration::seconds(self.config.dispatcher.lease_seconds as i64);
+        for (department, d) in &self.config.departments {
+            let mut targets = Vec::new();
+            for r in &d.robots {
+                if let Some(robot) = self.robots.get(r) {
+                    targets.push(departments::Target::Robot(r, robot));
+                }
+            }
+            if let Some(relay) = d.email_provider.as_ref().and_then(|p| self.relays.get(p)) {
+                for to in &d.emails {
+                    targets.push(departments::Target::Email(to, relay));
+                }
+            }
+            for target in &targets {
+                let c = departments::push(&self.db, department, target, now, lease).await?;
+                report.alerts_pushed += c.pushed;
+                report.alert_push_failures += c.failed;
+            }
+        }
+        Ok(())
     }
 
     /// What the checks of a claimed batch read, in one query per table.

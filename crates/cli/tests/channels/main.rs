@@ -5,6 +5,7 @@
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
+mod departments;
 mod sink;
 mod sms;
 #[allow(dead_code)]

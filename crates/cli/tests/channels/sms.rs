@@ -14,7 +14,7 @@ use crate::sink::{fakes_dir, free_port};
 use crate::support::{TestDb, each_backend};
 
 /// A child process killed when dropped.
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ impl Drop for Running {
 }
 
 /// Starts a fake and returns it with the port it printed.
-fn start_fake(script: &str, args: &[&str]) -> (Running, u16) {
+pub(crate) fn start_fake(script: &str, args: &[&str]) -> (Running, u16) {
     let mut child = Command::new("python3")
         .arg(fakes_dir().join(script))
         .args(args)

@@ -54,3 +54,17 @@ CREATE TABLE invalid_contact_points (
     since         TEXT NOT NULL,
     PRIMARY KEY (borrower_id, field, address_bidx)
 );
+
+-- Early-warning alerts pushed to the departments their rule names: one row per alert and
+-- target (a group robot, or an e-mail address). A row is written before the push, so that
+-- an alert is pushed to a target at most once; one left 'sending' by a crash is settled as
+-- failed ("outcome unknown") once it is older than a lease.
+CREATE TABLE alert_pushes (
+    alert_id    BIGINT NOT NULL,
+    department  TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed')),
+    at          TEXT NOT NULL,
+    error       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (alert_id, department, target)
+);
