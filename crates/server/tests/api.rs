@@ -223,6 +223,9 @@ fn expected(method: &str, path: &str) -> [u16; 8] {
         ("POST", "/api/v1/agencies") => [401, 403, 403, 403, 403, 404, 403, 200],
         ("POST", "/api/v1/strategies/check") => [401, 403, 200, 403, 403, 404, 403, 200],
         ("GET", "/api/openapi.json") => [200; 8],
+        // No session is asked; the shipped channels file configures no provider that sends
+        // receipts, so every caller gets 404.
+        ("POST", "/api/v1/channels/{provider}/receipts") => [404; 8],
         _ => panic!("route {method} {path} has no row in the expected table: add one"),
     }
 }
@@ -335,6 +338,9 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
 fn audit_kind(method: &str, path: &str) -> Option<&'static str> {
     match (method, path) {
         ("POST", "/api/v1/login") | ("POST", "/api/v1/logout") => None,
+        // Needs a configured provider and its token, which this book does not have: its
+        // entries (message.delivered) are checked in arrears-cli's tests/channels/sms.rs.
+        ("POST", "/api/v1/channels/{provider}/receipts") => None,
         ("POST", "/api/v1/cases/{case_id}/actions") => Some("action."),
         ("POST", "/api/v1/cases/{case_id}/arrangements") => Some("arrangement.requested"),
         ("POST", "/api/v1/cases/{case_id}/assign") => Some("case.assigned"),
