@@ -442,7 +442,10 @@ mod tests {
                 let v = e.eval(&b).unwrap_or_else(|err| panic!("{src}: {err}"));
                 let ok = matches!(
                     (&fd.ty, &v),
-                    (Type::Int, Val::Int(_)) | (Type::Double, Val::Double(_)) | (Type::String, Val::Str(_))
+                    (Type::Int, Val::Int(_))
+                        | (Type::Double, Val::Double(_))
+                        | (Type::String, Val::Str(_))
+                        | (Type::Bool, Val::Bool(_))
                 );
                 assert!(ok, "{src} is {v:?}, declared {:?}", fd.ty);
                 if let Val::Str(s) = &v
