@@ -41,6 +41,16 @@ pub enum ChannelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Read a voice robot's or dialer's results (CSV: message_id,called_at,outcome[,note])
+    /// and log each as an action through the checks of `action log`: a call the contact
+    /// policy would not have allowed is recorded as a refused action (a violation).
+    ImportCalls {
+        /// The results file.
+        file: std::path::PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `arrears template`.
@@ -177,6 +187,27 @@ pub async fn message(url: &str, command: MessageCommand) -> Result<()> {
 /// `arrears channel …`.
 pub async fn channel(url: &str, command: ChannelCommand) -> Result<()> {
     match command {
+        ChannelCommand::ImportCalls { file, json } => {
+            let db = open(url).await?;
+            let scanner = arrears_content::Scanner::default();
+            let r =
+                match arrears_app::channels::voice::import_calls(&db, &scanner, &file, &crate::now()).await {
+                    Ok(r) => r,
+                    Err(e @ arrears_app::channels::voice::CallImportError::Row { .. }) => {
+                        eprintln!("error: {e}; nothing was imported");
+                        bail!(Rejected);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "logged {}, violations recorded {}, already imported {}",
+                    r.logged, r.violations, r.repeated
+                );
+            }
+        }
         ChannelCommand::Report { days, json } => {
             let db = open(url).await?;
             let config = ChannelsConfig::load()?;

@@ -427,29 +427,38 @@ pub async fn list(
          provider, provider_id, send_at, sent_at, delivered_at, error, content, subject, body FROM outbox \
          WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR status = $2) ORDER BY send_at, message_id LIMIT $3",
     ).bind(case_id.unwrap_or("")).bind(status.map_or("", MessageStatus::as_str)).bind(limit).fetch_all(p).await?);
-    rows.into_iter()
-        .map(|r| {
-            Ok(MessageRow {
-                message_id: crate::stored_id("outbox", r.message_id)?,
-                case_id: crate::stored_id("outbox", r.case_id)?,
-                borrower_id: crate::stored_id("outbox", r.borrower_id)?,
-                channel: r.channel,
-                template: r.template,
-                language: r.language,
-                status: crate::stored_enum("outbox", &r.status)?,
-                attempts: r.attempts,
-                provider: r.provider,
-                provider_id: r.provider_id,
-                send_at: r.send_at,
-                sent_at: r.sent_at,
-                delivered_at: r.delivered_at,
-                error: r.error,
-                content: r.content,
-                subject: r.subject,
-                body: r.body,
-            })
-        })
-        .collect()
+    rows.into_iter().map(message_row).collect()
+}
+
+fn message_row(r: MessageTuple) -> Result<MessageRow, StoreError> {
+    Ok(MessageRow {
+        message_id: crate::stored_id("outbox", r.message_id)?,
+        case_id: crate::stored_id("outbox", r.case_id)?,
+        borrower_id: crate::stored_id("outbox", r.borrower_id)?,
+        channel: r.channel,
+        template: r.template,
+        language: r.language,
+        status: crate::stored_enum("outbox", &r.status)?,
+        attempts: r.attempts,
+        provider: r.provider,
+        provider_id: r.provider_id,
+        send_at: r.send_at,
+        sent_at: r.sent_at,
+        delivered_at: r.delivered_at,
+        error: r.error,
+        content: r.content,
+        subject: r.subject,
+        body: r.body,
+    })
+}
+
+/// One message, if there is one with that id.
+pub async fn list_one(db: &Db, message_id: &str) -> Result<Option<MessageRow>, StoreError> {
+    let rows: Vec<MessageTuple> = on_pool!(db, p => sqlx::query_as(
+        "SELECT message_id, case_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
+         provider, provider_id, send_at, sent_at, delivered_at, error, content, subject, body FROM outbox WHERE message_id = $1",
+    ).bind(message_id).fetch_all(p).await?);
+    Ok(rows.into_iter().map(message_row).collect::<Result<Vec<_>, _>>()?.pop())
 }
 
 /// How many messages stand in each status, for these channels (all when empty).

@@ -100,6 +100,12 @@ pub enum ProviderConfig {
     Smtp(SmtpConfig),
     /// SMS through Alibaba Cloud (dysmsapi).
     Aliyun(AliyunConfig),
+    /// The voice robot or an outside dialer: the day's call lists written as files.
+    #[serde(rename = "voice_files")]
+    VoiceFiles {
+        /// The folder the lists go in (`DIR/YYYY-MM-DD/QUEUE/…{csv,json}`).
+        dir: String,
+    },
     /// A WeCom group robot (for departments).
     Wecom {
         /// The webhook URL without its key (`http://host/cgi-bin/webhook/send`).
@@ -310,6 +316,7 @@ impl ChannelsConfig {
             let fits = match p {
                 ProviderConfig::Smtp(_) => channel == "email",
                 ProviderConfig::Aliyun(_) => channel == "sms",
+                ProviderConfig::VoiceFiles { .. } => channel == "voice_bot",
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => false,
             };
             if !fits {

@@ -15,6 +15,7 @@ pub mod receipts;
 pub mod report;
 pub mod robots;
 pub mod smtp;
+pub mod voice;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,9 @@ use std::time::Instant;
 
 use arrears_content::Verdict;
 use arrears_core::case::CaseStatus;
-use arrears_core::contact_policy::{Channel, Party, Proposal, Purpose, Source, check, first_allowed};
+use arrears_core::contact_policy::{
+    Channel, Party, Proposal, Purpose, Source, allowed_until, check, first_allowed,
+};
 use arrears_core::delivery::{Attempted, Backoff, Next, after_attempt};
 use arrears_core::id::{BorrowerId, CaseId};
 use arrears_core::work::MessageStatus;
@@ -44,6 +47,7 @@ use aliyun::{Aliyun, Sms};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
 use robots::Robot;
 use smtp::{Email, Smtp};
+use voice::{CallLine, VoiceExport};
 
 /// Environment variable that makes the dispatcher abort at a named point, for the crash
 /// tests: `POINT:N` aborts the N-th time it reaches `after_claim`, `before_send`,
@@ -123,6 +127,7 @@ fn is_zero(n: &u64) -> bool {
 enum Route {
     Email { provider: String, smtp: Arc<Smtp> },
     Sms { provider: String, aliyun: Arc<Aliyun> },
+    Voice { provider: String, export: VoiceExport },
 }
 
 /// How an attempt whose outcome is unknown is settled.
@@ -139,7 +144,9 @@ enum Settle {
 impl Route {
     fn provider(&self) -> &str {
         match self {
-            Route::Email { provider, .. } | Route::Sms { provider, .. } => provider,
+            Route::Email { provider, .. } | Route::Sms { provider, .. } | Route::Voice { provider, .. } => {
+                provider
+            }
         }
     }
 
@@ -147,7 +154,7 @@ impl Route {
         match self {
             Route::Email { smtp, .. } if smtp.deduplicates => Settle::Resend,
             Route::Email { .. } => Settle::GiveUp,
-            Route::Sms { .. } => Settle::Lookup,
+            Route::Sms { .. } | Route::Voice { .. } => Settle::Lookup,
         }
     }
 }
@@ -177,10 +184,24 @@ struct BatchFacts {
     history: HashMap<CaseId, Vec<AttemptRow>>,
 }
 
+/// A call on its way into a list: the message, its line, and its result so far.
+type Listed = (Claimed, CallLine, Finished);
+
 /// One claimed message after its checks.
 enum Prepared {
     /// To send to `to`.
-    Send { m: Claimed, to: String, subject: String, body: String, field: &'static str, bidx: String },
+    Send {
+        m: Claimed,
+        to: String,
+        subject: String,
+        body: String,
+        field: &'static str,
+        bidx: String,
+        /// For a call: the stretch the contact policy allows from now.
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        /// The borrower's zone.
+        timezone: String,
+    },
     /// Decided without sending.
     Decided { m: Claimed, finished: Finished },
 }
@@ -213,6 +234,10 @@ impl Dispatcher {
                 ProviderConfig::Aliyun(a) => Route::Sms {
                     provider: provider.clone(),
                     aliyun: Arc::new(Aliyun::new(provider, a, &config)?),
+                },
+                ProviderConfig::VoiceFiles { dir } => Route::Voice {
+                    provider: provider.clone(),
+                    export: VoiceExport::new(std::path::Path::new(dir)),
                 },
                 // The file's check keeps robots out of [channels].
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => continue,
@@ -509,7 +534,12 @@ impl Dispatcher {
                 _ => decided(m, Finish::End(MessageStatus::Refused), reasons.join("; ")),
             };
         }
-        Ok(Prepared::Send { m, to, subject, body, field: label_static(label), bidx })
+        let window = (channel == Channel::VoiceBot).then(|| {
+            let end = (now + Duration::hours(24)).min(self.deadline(&m).max(now));
+            (now, allowed_until(pack, &proposal, &profile, &history, holidays, Duration::minutes(15), end))
+        });
+        let timezone = case.timezone.clone();
+        Ok(Prepared::Send { m, to, subject, body, field: label_static(label), bidx, window, timezone })
     }
 
     /// When the message must have gone: its send time plus `give_up_after_hours`.
@@ -524,11 +554,19 @@ impl Dispatcher {
     async fn send_all(&mut self, prepared: Vec<Prepared>, now: DateTime<Utc>) -> Vec<(Claimed, Finished)> {
         let mut out = Vec::with_capacity(prepared.len());
         let mut to_send = Vec::new();
+        let mut calls = Vec::new();
         for p in prepared {
             match p {
                 Prepared::Decided { m, finished } => out.push((m, finished)),
+                Prepared::Send { ref m, .. } if matches!(self.routes[&m.channel], Route::Voice { .. }) => {
+                    calls.push(p)
+                }
                 Prepared::Send { .. } => to_send.push(p),
             }
+        }
+        if !calls.is_empty() {
+            self.crash_point("before_send");
+            out.extend(self.export_calls(calls, now));
         }
         if !to_send.is_empty() {
             self.crash_point("before_send");
@@ -539,7 +577,9 @@ impl Dispatcher {
         };
         let this = &*self;
         let sends = futures_util::stream::iter(to_send.into_iter().map(|p| async move {
-            let Prepared::Send { m, to, subject, body, field, bidx } = p else { unreachable!("only sends") };
+            let Prepared::Send { m, to, subject, body, field, bidx, .. } = p else {
+                unreachable!("only sends")
+            };
             let route = &this.routes[&m.channel];
             let attempted = this.attempt(route, &m, &to, &subject, &body).await;
             let invalid = matches!(attempted, Attempted::Permanent { bad_address: true, .. });
@@ -625,7 +665,88 @@ impl Dispatcher {
                     Err(error) => Attempted::Unknown { error: format!("could not ask Alibaba: {error}") },
                 }
             }
+            Route::Voice { .. } => {
+                Attempted::Permanent { error: "calls go out as lists".into(), bad_address: false }
+            }
         }
+    }
+
+    /// Writes the claimed calls as lists, one per day and queue (the script's template); a
+    /// call a dead dispatcher already listed is recorded from its list, not listed again.
+    fn export_calls(&self, calls: Vec<Prepared>, now: DateTime<Utc>) -> Vec<(Claimed, Finished)> {
+        // By (day, queue): one list each.
+        let mut groups: std::collections::BTreeMap<(String, String), Vec<Listed>> =
+            std::collections::BTreeMap::new();
+        let mut out = Vec::new();
+        for p in calls {
+            let Prepared::Send { m, to, subject, body, field, bidx, window, timezone } = p else { continue };
+            let Route::Voice { .. } = &self.routes[&m.channel] else { continue };
+            let (from, until) = window.unwrap_or((now, now));
+            let day = m.send_at.get(..10).unwrap_or_default().to_string();
+            let line = CallLine {
+                message_id: m.message_id.to_string(),
+                case_id: m.case_id.to_string(),
+                queue: m.template.clone(),
+                number_ref: format!("bidx:{bidx}"),
+                number_masked: arrears_core::personal::mask_phone(&to),
+                script: body.clone(),
+                language: m.language.clone(),
+                timezone: timezone.clone(),
+                window_from: voice::local_hm(from, &timezone),
+                window_until: voice::local_hm(until, &timezone),
+                window_from_utc: from.to_rfc3339_opts(SecondsFormat::Secs, false),
+                window_until_utc: until.to_rfc3339_opts(SecondsFormat::Secs, false),
+            };
+            let finished = Finished {
+                message_id: m.message_id.clone(),
+                attempts: m.attempts,
+                finish: Finish::Retry { next_attempt_at: 0 },
+                subject,
+                body,
+                address_field: field,
+                address_bidx: bidx,
+                error: String::new(),
+                invalid_address: false,
+            };
+            groups.entry((day, m.template.clone())).or_default().push((m, line, finished));
+        }
+        for ((day, queue), members) in groups {
+            let Some((first, _, _)) = members.first() else { continue };
+            let Route::Voice { export, provider } = &self.routes[&first.channel] else { continue };
+            let provider = provider.clone();
+            // Those a dead dispatcher listed already.
+            let mut fresh = Vec::new();
+            for (m, line, mut f) in members {
+                match m.reclaimed.then(|| export.find(&day, &queue, &m.message_id)).flatten() {
+                    Some(list) => {
+                        f.finish = Finish::Sent {
+                            provider: provider.clone(),
+                            provider_id: list,
+                            sent_at: now.to_rfc3339_opts(SecondsFormat::Secs, false),
+                        };
+                        out.push((m, f));
+                    }
+                    None => fresh.push((m, line, f)),
+                }
+            }
+            let lines: Vec<CallLine> = fresh.iter().map(|(_, l, _)| l.clone()).collect();
+            let attempted = export.write(&day, &queue, &lines);
+            for (m, _, mut f) in fresh {
+                f.finish = match &attempted {
+                    Attempted::Accepted { provider_id } => Finish::Sent {
+                        provider: provider.clone(),
+                        provider_id: provider_id.clone(),
+                        sent_at: now.to_rfc3339_opts(SecondsFormat::Secs, false),
+                    },
+                    _ => {
+                        f.error = format!("{attempted:?}");
+                        Finish::Retry { next_attempt_at: now.timestamp_millis() + 60_000 }
+                    }
+                };
+                out.push((m, f));
+            }
+        }
+        out
     }
 
     /// The lender's name in a language.

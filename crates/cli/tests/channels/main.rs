@@ -11,6 +11,7 @@ mod sms;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
 mod support;
+mod voice;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Output};

@@ -29,6 +29,29 @@ pub fn first_allowed(
     search(pack, proposal, profile, history, holidays, not_after).0
 }
 
+/// The end of the allowed stretch that starts at `proposal.at`: the first instant, in steps of
+/// `step`, at which the same contact would be refused, or `not_after` if none comes first. A
+/// dialer is given this as the end of the window a call may be made in.
+pub fn allowed_until(
+    pack: &PolicyPack,
+    proposal: &Proposal,
+    profile: &DebtorProfile,
+    history: &[Attempt],
+    holidays: &Holidays,
+    step: Duration,
+    not_after: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let mut candidate = proposal.clone();
+    let step = step.max(Duration::minutes(1));
+    while candidate.at < not_after {
+        candidate.at += step;
+        if !violations(pack, &candidate, profile, history, holidays).is_empty() {
+            return candidate.at.min(not_after);
+        }
+    }
+    not_after
+}
+
 /// [`first_allowed`] and the number of jumps it made (tests hold it to a handful).
 fn search(
     pack: &PolicyPack,
@@ -66,7 +89,7 @@ mod tests {
     use chrono::{DateTime, Duration, NaiveDate, Utc};
     use chrono_tz::America::{Los_Angeles, New_York};
 
-    use super::{first_allowed, search};
+    use super::{allowed_until, first_allowed, search};
     use crate::contact_policy::check;
     use crate::contact_policy::model::{Attempt, DebtorProfile, Hold, Holidays, Outcome, Proposal};
     use crate::contact_policy::pack::PolicyPack;
@@ -268,5 +291,38 @@ mod tests {
             first_allowed(&cn(), &p, &profile, &[], &h, at("2026-05-05T00:00:00Z")),
             Some(at("2026-05-05T00:00:00Z"))
         );
+    }
+
+    #[test]
+    fn a_window_ends_where_the_policy_starts_refusing() {
+        // (pack, start, want): the cn pack's quiet hours begin at 22:00 Beijing (14:00 UTC),
+        // the us pack's at 21:00 in New York (02:00 UTC in winter).
+        let table = [
+            (cn(), proposal("2026-05-04T01:00:00Z"), profile_cn(), "2026-05-04T14:00:00+00:00"),
+            (us(), us_proposal("2026-01-12T15:00:00Z"), profile_us(), "2026-01-13T02:00:00+00:00"),
+        ];
+        for (pack, p, profile, want) in table {
+            let end = allowed_until(
+                &pack,
+                &p,
+                &profile,
+                &[],
+                &Holidays::default(),
+                Duration::minutes(15),
+                p.at + Duration::days(1),
+            );
+            assert_eq!(end.to_rfc3339(), want, "{}", p.at);
+        }
+        let p = proposal("2026-05-04T01:00:00Z");
+        let capped = allowed_until(
+            &cn(),
+            &p,
+            &profile_cn(),
+            &[],
+            &Holidays::default(),
+            Duration::minutes(15),
+            p.at + Duration::hours(2),
+        );
+        assert_eq!(capped, p.at + Duration::hours(2));
     }
 }

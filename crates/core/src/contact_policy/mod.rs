@@ -77,7 +77,7 @@ mod rules;
 mod time;
 
 pub use check::{TIME_RANGE_RULE, check};
-pub use first_allowed::first_allowed;
+pub use first_allowed::{allowed_until, first_allowed};
 pub use model::{
     AgencyId, Attempt, Channel, CollectorId, DailyWindow, DebtorProfile, Decision, Hold, Holidays,
     InconvenientTime, OptOut, Outcome, Party, Proposal, Purpose, RecordedRefusal, Refusal, Source,
