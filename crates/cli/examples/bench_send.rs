@@ -1,10 +1,12 @@
-//! Dispatcher throughput: N queued e-mails sent by one pass to a local SMTP server, with every
-//! send-time check and record of the real dispatcher. Prints messages/s and peak memory.
+//! Dispatcher throughput: N queued e-mails (or SMS) sent by one pass to a local server, with
+//! every send-time check and record of the real dispatcher. Prints messages/s and peak memory.
 //!
-//! `cargo run --release -p arrears-cli --example bench_send -- [MESSAGES] [DB_URL]`
-//! (default 100000 on a fresh SQLite file). The SMTP server is a minimal one in this process
-//! on its own thread (it speaks EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT and counts the
-//! messages it accepts), so that the figure is the dispatcher's, not a Python sink's.
+//! `cargo run --release -p arrears-cli --example bench_send -- [MESSAGES] [DB_URL] [email|sms]`
+//! (default 100000 e-mails on a fresh SQLite file). The servers are minimal ones in this
+//! process on their own thread, so that the figure is the dispatcher's, not a Python fake's:
+//! SMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), and an HTTP/1.1 keep-alive endpoint that
+//! answers every request as Alibaba answers an accepted SendSms (the signature is checked by
+//! the Python fake in the tests, not here).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,37 +23,55 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let url = args.next().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
+    let url = args.next().filter(|u| u != "-").unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
+    let channel = args.next().unwrap_or_else(|| "email".into());
+    anyhow::ensure!(channel == "email" || channel == "sms", "channel {channel:?}: email or sms");
     let db = Db::open(&DbUrl::new(url.clone())).await?;
     let keys = Keyring::ephemeral();
 
     let started = Instant::now();
-    fill(&db, &keys, n).await?;
+    fill(&db, &keys, n, &channel).await?;
     if db.backend() == "postgres" {
         // As autovacuum would soon after the batch: without statistics the planner reads
         // the whole outbox for each claimed batch's contact history.
         arrears_store::on_pool!(&db, p => sqlx::raw_sql("ANALYZE").execute(p).await?.rows_affected());
     }
-    eprintln!("queued {n} e-mails in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!("queued {n} {channel} messages in {:.1}s", started.elapsed().as_secs_f64());
 
     let received = Arc::new(AtomicU64::new(0));
-    let port = sink(received.clone())?;
+    let provider = if channel == "email" {
+        let port = sink(received.clone())?;
+        format!(
+            "[channels]\nemail = \"smtp\"\n[providers.smtp]\nkind = \"smtp\"\nurl = \"smtp://127.0.0.1:{port}\"\n\
+             from = \"催收中心 <collections@bank.example>\"\nconnections = 16\n"
+        )
+    } else {
+        // SAFETY of the environment: set before any other thread reads it.
+        unsafe {
+            std::env::set_var("BENCH_AK", "ak");
+            std::env::set_var("BENCH_SK", "sk");
+        }
+        let port = sms_endpoint(received.clone())?;
+        format!(
+            "[channels]\nsms = \"aliyun\"\n[providers.aliyun]\nkind = \"aliyun\"\nendpoint = \"http://127.0.0.1:{port}\"\n\
+             access_key_id_env = \"BENCH_AK\"\naccess_key_secret_env = \"BENCH_SK\"\nsign_name = \"测试银行\"\n\
+             connections = 16\ntemplates = {{ reminder_soft = \"SMS_1\" }}\n"
+        )
+    };
     let config = ChannelsConfig::parse(
         &format!(
-            "[dispatcher]\nbatch = 500\nconcurrency = 16\n[sender]\nlender_zh = \"测试银行\"\nlender_en = \"Test Bank\"\n\
-             [channels]\nemail = \"smtp\"\n[providers.smtp]\nkind = \"smtp\"\nurl = \"smtp://127.0.0.1:{port}\"\n\
-             from = \"催收中心 <collections@bank.example>\"\nconnections = 16\n"
+            "[dispatcher]\nbatch = 500\nconcurrency = 16\n[sender]\nlender_zh = \"测试银行\"\nlender_en = \"Test Bank\"\n{provider}"
         ),
         "bench",
     )?;
-    let mut d = Dispatcher::new(&db, config, keys, Some("email"), owner_name())?;
+    let mut d = Dispatcher::new(&db, config, keys, Some(&channel), owner_name())?;
     let until = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00")?.to_utc();
     let started = Instant::now();
-    let report = d.pass(Some(until), Some("email")).await?;
+    let report = d.pass(Some(until), Some(&channel)).await?;
     let secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
     println!(
-        "{{\"messages\": {n}, \"sent\": {}, \"received\": {got}, \"seconds\": {secs:.2}, \"messages_per_second\": {:.0}, \"peak_rss_mib\": {:.0}, \"db\": \"{}\"}}",
+        "{{\"channel\": \"{channel}\", \"messages\": {n}, \"sent\": {}, \"received\": {got}, \"seconds\": {secs:.2}, \"messages_per_second\": {:.0}, \"peak_rss_mib\": {:.0}, \"db\": \"{}\"}}",
         report.sent,
         report.sent as f64 / secs,
         peak_rss_mib(),
@@ -64,9 +84,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// N borrowers (sealed e-mail, Beijing time), each with an open case and a queued e-mail due
-/// at 08:00 on 20 Nov.
-async fn fill(db: &Db, keys: &Keyring, n: usize) -> anyhow::Result<()> {
+/// N borrowers (sealed phone and e-mail, Beijing time), each with an open case and a queued
+/// message of `channel` due at 08:00 on 20 Nov.
+async fn fill(db: &Db, keys: &Keyring, n: usize, channel: &str) -> anyhow::Result<()> {
+    let template = if channel == "sms" { "reminder_soft" } else { "overdue_notice" };
     for start in (0..n).step_by(500) {
         let end = (start + 500).min(n);
         let mut b = Vec::new();
@@ -75,20 +96,24 @@ async fn fill(db: &Db, keys: &Keyring, n: usize) -> anyhow::Result<()> {
         for i in start..end {
             let email = keys.seal(Field::Email, &format!("b{i}@example.cn"))?;
             let bidx = keys.blind(Field::Email, &format!("b{i}@example.cn"));
+            let phone_plain = format!("138{i:08}");
+            let phone = keys.seal(Field::Phone, &phone_plain)?;
+            let pidx = keys.blind(Field::Phone, &phone_plain);
             b.push(format!(
-                "('B{i:07}', 'person', '张三{i}', '', '', '{email}', 'Asia/Shanghai', 'zh', 1, {i}, '{bidx}')"
+                "('B{i:07}', 'person', '张三{i}', '', '{phone}', '{email}', 'Asia/Shanghai', 'zh', 1, {i}, '{bidx}', '{pidx}')"
             ));
             c.push(format!("('C{i:07}', 'B{i:07}', '2026-11-19', 'open')"));
             o.push(format!(
-                "('T{i:07}', 'T{i:07}', 'C{i:07}', 'B{i:07}', 'email', 'overdue_notice', 'zh', \
+                "('T{i:07}', 'T{i:07}', 'C{i:07}', 'B{i:07}', '{channel}', '{template}', 'zh', \
                  '2026-11-20T00:00:00+00:00', 'queued', '2026-11-19', \
-                 '张三{i}您好：\n\n您在我行的借款已逾期26天，逾期金额5473.67元。请及时还款。【{{lender}}】')"
+                 '张三{i}您好：\n\n您在我行的借款已逾期26天，逾期金额5473.67元。请及时还款。【{{lender}}】', \
+                 '{{\"name\":\"张三{i}\",\"dpd\":\"26\",\"overdue\":\"5473.67\"}}')"
             ));
         }
         let sql = format!(
-            "INSERT INTO borrowers (borrower_id, kind, name, national_id, phone, email, timezone, language, import_id, src_line, email_bidx) VALUES {};\
+            "INSERT INTO borrowers (borrower_id, kind, name, national_id, phone, email, timezone, language, import_id, src_line, email_bidx, phone_bidx) VALUES {};\
              INSERT INTO cases (case_id, borrower_id, opened_on, status) VALUES {};\
-             INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, send_at, status, created_on, body) VALUES {};",
+             INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, send_at, status, created_on, body, params) VALUES {};",
             b.join(","),
             c.join(","),
             o.join(",")
@@ -139,6 +164,51 @@ fn sink(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
                         };
                         if w.write_all(reply).await.is_err() {
                             break;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    Ok(port)
+}
+
+/// A minimal HTTP/1.1 keep-alive server on its own thread answering every request as
+/// Alibaba answers an accepted SendSms; returns its port.
+fn sms_endpoint(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
+    use tokio::io::AsyncReadExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    listener.set_nonblocking(true)?;
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { continue };
+                let _ = sock.set_nodelay(true);
+                let received = received.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::with_capacity(4096);
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // One request: the head up to the blank line (SendSms has no body).
+                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match sock.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                            }
+                        }
+                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+                        buf.drain(..end);
+                        let n = received.fetch_add(1, Ordering::Relaxed);
+                        let body = format!("{{\"Code\":\"OK\",\"Message\":\"OK\",\"BizId\":\"{n}\",\"RequestId\":\"r{n}\"}}");
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(reply.as_bytes()).await.is_err() {
+                            return;
                         }
                     }
                 });
