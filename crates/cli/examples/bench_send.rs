@@ -23,7 +23,10 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(100_000);
     let dir = tempfile::tempdir()?;
-    let url = args.next().filter(|u| u != "-").unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
+    let url = args
+        .next()
+        .filter(|u| u != "-")
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
     let channel = args.next().unwrap_or_else(|| "email".into());
     anyhow::ensure!(channel == "email" || channel == "sms", "channel {channel:?}: email or sms");
     let db = Db::open(&DbUrl::new(url.clone())).await?;
@@ -123,8 +126,13 @@ async fn fill(db: &Db, keys: &Keyring, n: usize, channel: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// A minimal SMTP server on its own thread; returns its port.
-fn sink(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
+/// Serves each connection of a new local port with `handle` on a thread of its own (so that
+/// the server does not share the dispatcher's runtime); returns the port.
+fn serve<F, Fut>(received: Arc<AtomicU64>, handle: F) -> anyhow::Result<u16>
+where
+    F: Fn(tokio::net::TcpStream, Arc<AtomicU64>) -> Fut + Send + Copy + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     listener.set_nonblocking(true)?;
@@ -134,88 +142,79 @@ fn sink(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             loop {
                 let Ok((sock, _)) = listener.accept().await else { continue };
-                let received = received.clone();
-                tokio::spawn(async move {
-                    let (r, mut w) = sock.into_split();
-                    let mut lines = BufReader::new(r).lines();
-                    let _ = w.write_all(b"220 sink ESMTP\r\n").await;
-                    let mut in_data = false;
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if in_data {
-                            if line == "." {
-                                in_data = false;
-                                received.fetch_add(1, Ordering::Relaxed);
-                                let _ = w.write_all(b"250 OK\r\n").await;
-                            }
-                            continue;
-                        }
-                        let verb = line.get(..4).unwrap_or(&line).to_ascii_uppercase();
-                        let reply: &[u8] = match verb.as_str() {
-                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                            "DATA" => {
-                                in_data = true;
-                                b"354 go on\r\n"
-                            }
-                            "QUIT" => {
-                                let _ = w.write_all(b"221 bye\r\n").await;
-                                break;
-                            }
-                            _ => b"250 OK\r\n",
-                        };
-                        if w.write_all(reply).await.is_err() {
-                            break;
-                        }
-                    }
-                });
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(handle(sock, received.clone()));
             }
         });
     });
     Ok(port)
 }
 
-/// A minimal HTTP/1.1 keep-alive server on its own thread answering every request as
-/// Alibaba answers an accepted SendSms; returns its port.
+/// A minimal SMTP server: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; counts messages.
+fn sink(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
+    serve(received, |sock, received| async move {
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let _ = w.write_all(b"220 sink ESMTP\r\n").await;
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    received.fetch_add(1, Ordering::Relaxed);
+                    let _ = w.write_all(b"250 OK\r\n").await;
+                }
+                continue;
+            }
+            let verb = line.get(..4).unwrap_or(&line).to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go on\r\n"
+                }
+                "QUIT" => {
+                    let _ = w.write_all(b"221 bye\r\n").await;
+                    break;
+                }
+                _ => b"250 OK\r\n",
+            };
+            if w.write_all(reply).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// A minimal HTTP/1.1 keep-alive server answering every request as Alibaba answers an
+/// accepted SendSms.
 fn sms_endpoint(received: Arc<AtomicU64>) -> anyhow::Result<u16> {
     use tokio::io::AsyncReadExt;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    listener.set_nonblocking(true)?;
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else { continue };
-                let _ = sock.set_nodelay(true);
-                let received = received.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::with_capacity(4096);
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        // One request: the head up to the blank line (SendSms has no body).
-                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                            match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(k) => buf.extend_from_slice(&chunk[..k]),
-                            }
-                        }
-                        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
-                        buf.drain(..end);
-                        let n = received.fetch_add(1, Ordering::Relaxed);
-                        let body = format!("{{\"Code\":\"OK\",\"Message\":\"OK\",\"BizId\":\"{n}\",\"RequestId\":\"r{n}\"}}");
-                        let reply = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        );
-                        if sock.write_all(reply.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+    serve(received, |mut sock, received| async move {
+        let mut buf = Vec::with_capacity(4096);
+        let mut chunk = [0u8; 4096];
+        loop {
+            // One request: the head up to the blank line (SendSms has no body).
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
             }
-        });
-    });
-    Ok(port)
+            let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+            buf.drain(..end);
+            let n = received.fetch_add(1, Ordering::Relaxed);
+            let body =
+                format!("{{\"Code\":\"OK\",\"Message\":\"OK\",\"BizId\":\"{n}\",\"RequestId\":\"r{n}\"}}");
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if sock.write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
