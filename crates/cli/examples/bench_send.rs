@@ -67,10 +67,11 @@ async fn main() -> anyhow::Result<()> {
         ),
         "bench",
     )?;
-    let mut d = Dispatcher::new(&db, config, keys, Some(&channel), owner_name())?;
+    let clock: arrears_app::audit::Clock = Arc::new(|| chrono::Local::now().fixed_offset());
+    let mut d = Dispatcher::new(&db, config, keys, Some(&channel), owner_name(&clock()))?;
     let until = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00")?.to_utc();
     let started = Instant::now();
-    let report = d.pass(Some(until), Some(&channel)).await?;
+    let report = d.pass(Some(until), Some(&channel), &clock).await?;
     let secs = started.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
     println!(

@@ -122,8 +122,9 @@ pub async fn send(url: &str, data_key: Option<&Path>, args: SendArgs) -> Result<
     let db = open(url).await?;
     let config = ChannelsConfig::load()?;
     let keys = Keyring::resolve(&db, data_key).context("loading the data keys")?;
-    let mut dispatcher = Dispatcher::new(&db, config, keys, args.channel.as_deref(), owner_name())?;
-    let report = dispatcher.pass(args.until, args.channel.as_deref()).await?;
+    let mut dispatcher =
+        Dispatcher::new(&db, config, keys, args.channel.as_deref(), owner_name(&crate::now()))?;
+    let report = dispatcher.pass(args.until, args.channel.as_deref(), &crate::clock()).await?;
     for c in &report.unrouted {
         eprintln!(
             "note: no provider is configured for {c} (config/channels.toml [channels]); its messages stay queued"

@@ -60,11 +60,12 @@ pub async fn serve(
             config,
             keys,
             None,
-            arrears_app::channels::owner_name(),
+            arrears_app::channels::owner_name(&crate::now()),
         )?;
+        let clock = crate::clock();
         tokio::spawn(async move {
             loop {
-                match dispatcher.pass(None, None).await {
+                match dispatcher.pass(None, None, &clock).await {
                     Ok(r) if r.sent + r.failed + r.refused + r.expired > 0 => eprintln!(
                         "dispatcher: sent {}, failed {}, refused {}, expired {}; {} queued",
                         r.sent, r.failed, r.refused, r.expired, r.queued

@@ -128,6 +128,8 @@ impl Aliyun {
     /// have reached Alibaba.
     async fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<serde_json::Value, (String, bool)> {
         let query = canonical_query(params);
+        // Alibaba holds the request's time to its own clock (15 minutes either way): the wall
+        // clock of this call, whatever time a catch-up pass stands for.
         let date = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let nonce = nonce();
         let empty = hex::encode(Sha256::digest(b""));
@@ -185,6 +187,7 @@ impl Aliyun {
     /// last two days: its BizId, `None` when it did not; an error when it cannot tell.
     pub async fn lookup(&self, message_id: &str, phone: &str) -> Result<Option<String>, String> {
         let beijing = FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+        // Alibaba files sends by the Beijing date they reached it: the wall clock's.
         let today = Utc::now().with_timezone(&beijing).date_naive();
         for day in [today, today.pred_opt().unwrap_or(today)] {
             let date = day.format("%Y%m%d").to_string();

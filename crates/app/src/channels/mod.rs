@@ -19,7 +19,6 @@ pub mod voice;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrears_content::Verdict;
 use arrears_core::case::CaseStatus;
@@ -296,16 +295,18 @@ impl Dispatcher {
     }
 
     /// One pass over the messages due by `until` (now when `None`), until none is left to
-    /// claim. `until` also stands for the clock of the checks and records, moving on with
-    /// real time from the start of the pass; leases always run on real time.
+    /// claim. `clock` is the edge's wall clock: leases run on it; `until` also stands for the
+    /// time of the checks and records, moving on with the clock from the start of the pass.
     pub async fn pass(
         &mut self,
         until: Option<DateTime<Utc>>,
         only: Option<&str>,
+        clock: &crate::audit::Clock,
     ) -> Result<SendReport, DispatchError> {
-        let started = Instant::now();
-        let base = until.unwrap_or_else(Utc::now);
-        let clock = move || base + Duration::from_std(started.elapsed()).unwrap_or_default();
+        let real = || clock().with_timezone(&Utc);
+        let started = real();
+        let base = until.unwrap_or(started);
+        let clock = move || base + (real() - started);
         let mut report = SendReport::default();
         for channel in ["sms", "email", "voice_bot", "letter"] {
             if only.is_none_or(|c| c == channel) && !self.routes.contains_key(channel) {
@@ -317,7 +318,7 @@ impl Dispatcher {
         loop {
             let now = clock();
             let now_text = now.to_rfc3339_opts(SecondsFormat::Secs, false);
-            let real_ms = Utc::now().timestamp_millis();
+            let real_ms = real().timestamp_millis();
             let lease = Lease {
                 owner: &self.owner,
                 now_ms: now.timestamp_millis(),
@@ -546,7 +547,8 @@ impl Dispatcher {
     fn deadline(&self, m: &Claimed) -> DateTime<Utc> {
         let due = DateTime::parse_from_rfc3339(&m.send_at)
             .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now());
+            // A send time that does not read (never written so) gives no time at all.
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         due + Duration::hours(i64::from(self.config.dispatcher.give_up_after_hours))
     }
 
@@ -827,9 +829,9 @@ impl Dispatcher {
 }
 
 /// The owner name of this process's leases: host, process id and start time.
-pub fn owner_name() -> String {
+pub fn owner_name(started: &At) -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-    format!("{host}:{}:{}", std::process::id(), Utc::now().timestamp_millis())
+    format!("{host}:{}:{}", std::process::id(), started.timestamp_millis())
 }
 
 /// A template's values with the lender's name added (`{lender}`), as a JSON object.

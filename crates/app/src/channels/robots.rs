@@ -62,6 +62,7 @@ impl Robot {
                 serde_json::json!({ "msgtype": "markdown", "markdown": { "content": markdown } }),
             ),
             RobotKind::Dingtalk { token, secret } => {
+                // DingTalk refuses a timestamp an hour away from its clock: the wall clock's.
                 let ts = Utc::now().timestamp_millis();
                 (
                     format!(
