@@ -426,6 +426,8 @@ pub struct Figures {
     pub arms: Vec<ArmFigures>,
     /// Queue health and promises.
     pub health: QueueHealth,
+    /// Per channel and template: sent, delivered, responses within three days, cost.
+    pub channels: Vec<arrears_app::channels::report::ChannelLine>,
 }
 
 /// The numbers a supervisor or manager steers by.
@@ -447,6 +449,14 @@ pub async fn figures(state: &AppState, user: &User) -> Result<Figures, Error> {
         agencies: store::agency_figures(db).await?,
         arms: store::arm_figures(db).await?,
         health: store::queue_health(db, &overdue_before).await?,
+        channels: {
+            // Costs come from the channels file; without one readable, the counts still show.
+            let config = arrears_app::channels::config::ChannelsConfig::load().ok();
+            match &config {
+                Some(c) => arrears_app::channels::report::report(db, c, 3).await?,
+                None => Vec::new(),
+            }
+        },
     })
 }
 

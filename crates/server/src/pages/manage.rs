@@ -122,6 +122,20 @@ fn dashboard_page(l: Lang, u: &User, f: &Figures, flash: Option<&Flash>) -> Mark
             }
         }
         section.card {
+            h2 { (t(l, "channel_figures")) }
+            table #channels {
+                tr { th { (t(l, "channel")) } th { (t(l, "template")) } th.num { (t(l, "sent")) } th.num { (t(l, "delivered")) }
+                     th.num { (t(l, "failed")) } th.num { (t(l, "refused_messages")) } th.num { (t(l, "waiting")) }
+                     th.num { (t(l, "response_rate")) } th.num { (t(l, "cost")) } }
+                @for c in &f.channels {
+                    tr { td { (c.figures.channel) } td { (c.figures.template) } td.num { (c.figures.sent) }
+                         td.num { (c.figures.delivered) } td.num { (c.figures.failed) } td.num { (c.figures.refused) }
+                         td.num { (c.figures.waiting) } td.num { (pct(c.figures.responded, c.figures.sent)) }
+                         td.num { @if c.cost_currency.is_empty() { "-" } @else { (money(&c.cost_currency, c.cost_minor)) } } }
+                }
+            }
+        }
+        section.card {
             h2 { (t(l, "agencies")) }
             table #agencies {
                 tr { th { (t(l, "agency")) } th.num { (t(l, "commission")) } th.num { (t(l, "placements")) } th.num { (t(l, "open")) } th.num { (t(l, "recovered")) } }
