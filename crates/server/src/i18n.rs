@@ -126,7 +126,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("from_to", "从 \\ 到", "from \\ to"),
     ("collectors", "催收员业绩", "Collectors"),
     ("agencies", "委外机构", "Agencies"),
-    ("channel_figures", "渠道效果（发送后三日内回款或承诺）", "Channels (payment or promise within three days of sending)"),
+    (
+        "channel_figures",
+        "渠道效果（发送后三日内回款或承诺）",
+        "Channels (payment or promise within three days of sending)",
+    ),
     ("sent", "已发送", "Sent"),
     ("delivered", "已送达", "Delivered"),
     ("failed", "失败", "Failed"),

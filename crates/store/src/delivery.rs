@@ -8,41 +8,48 @@ use chrono::NaiveDate;
 use crate::outbox::{Finish, Finished};
 use crate::{StoreError, Tx};
 
-/// Records an attempt's result in the caller's transaction, if this dispatcher (`owner`)
-/// still holds the message; `false` when another has taken it over, and nothing was written.
-/// `on` is the business date the task closes on, `at` the time (RFC 3339 UTC).
-pub async fn record(
+/// Records a dispatcher's batch of results, `(borrower, result)`, in the caller's
+/// transaction, where this dispatcher (`owner`) still holds the message; returns the ids
+/// written (another dispatcher's take-over leaves its message out, and nothing is written
+/// for it). `on` is the business date tasks close on, `at` the time (RFC 3339 UTC).
+pub async fn record_all(
     tx: &mut Tx,
     owner: &str,
-    borrower_id: &str,
-    f: &Finished,
+    results: &[(&str, &Finished)],
     on: NaiveDate,
     at: &str,
-) -> Result<bool, StoreError> {
-    if !crate::outbox::finish(tx, owner, f).await? {
-        return Ok(false);
-    }
-    match &f.finish {
-        Finish::Sent { .. } => crate::tasks::complete(tx, &f.message_id, on).await?,
-        Finish::End(status) => {
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let finished: Vec<&Finished> = results.iter().map(|(_, f)| *f).collect();
+    let written: std::collections::HashSet<String> =
+        crate::outbox::finish_all(tx, owner, &finished).await?.into_iter().collect();
+    let sent: Vec<&str> = results
+        .iter()
+        .filter(|(_, f)| matches!(f.finish, Finish::Sent { .. }) && written.contains(f.message_id.as_str()))
+        .map(|(_, f)| f.message_id.as_str())
+        .collect();
+    crate::tasks::complete_all(tx, &sent, on).await?;
+    for (borrower_id, f) in results {
+        if !written.contains(f.message_id.as_str()) {
+            continue;
+        }
+        if let Finish::End(status) = &f.finish {
             let reason = format!("{status}: {}", f.error);
             crate::tasks::block(tx, &f.message_id, &reason, on).await?;
         }
-        Finish::Retry { .. } | Finish::Unsettled => {}
+        if f.invalid_address
+            && !f.address_bidx.is_empty()
+            && matches!(f.finish, Finish::End(MessageStatus::Failed))
+        {
+            let invalid = crate::contact_points::Invalid {
+                borrower_id,
+                field: f.address_field,
+                address_bidx: &f.address_bidx,
+                reason: &f.error,
+                message_id: &f.message_id,
+                since: at,
+            };
+            crate::contact_points::mark(tx, &invalid).await?;
+        }
     }
-    if f.invalid_address
-        && !f.address_bidx.is_empty()
-        && matches!(f.finish, Finish::End(MessageStatus::Failed))
-    {
-        let invalid = crate::contact_points::Invalid {
-            borrower_id,
-            field: f.address_field,
-            address_bidx: &f.address_bidx,
-            reason: &f.error,
-            message_id: &f.message_id,
-            since: at,
-        };
-        crate::contact_points::mark(tx, &invalid).await?;
-    }
-    Ok(true)
+    Ok(written)
 }

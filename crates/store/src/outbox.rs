@@ -303,18 +303,10 @@ pub struct Finished {
 /// attempt it claimed); `false` when another dispatcher has taken the message over, and
 /// nothing was written.
 pub(crate) async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<bool, StoreError> {
-    let (status, provider, provider_id, sent_at, next_at) = match &f.finish {
-        Finish::Sent { provider, provider_id, sent_at } => (
-            MessageStatus::Sent,
-            Some(provider.as_str()),
-            Some(provider_id.as_str()),
-            Some(sent_at.as_str()),
-            0,
-        ),
-        Finish::Retry { next_attempt_at } => (MessageStatus::Queued, None, None, None, *next_attempt_at),
-        Finish::End(s) => (*s, None, None, None, 0),
-        Finish::Unsettled => return Ok(true),
-    };
+    if f.finish == Finish::Unsettled {
+        return Ok(true);
+    }
+    let (status, provider, provider_id, sent_at, next_at) = columns(&f.finish);
     let n = on_tx!(tx, conn => sqlx::query(
         "UPDATE outbox SET status = $1, provider = COALESCE($2, provider), provider_id = COALESCE($3, provider_id), \
          sent_at = COALESCE($4, sent_at), next_attempt_at = $5, subject = $6, body = $7, address_field = $8, \
@@ -326,6 +318,42 @@ pub(crate) async fn finish(tx: &mut Tx, owner: &str, f: &Finished) -> Result<boo
     .bind(f.message_id.as_str()).bind(f.attempts).bind(owner)
     .execute(&mut *conn).await?.rows_affected());
     Ok(n == 1)
+}
+
+/// The columns a result writes: status, provider, provider id, sent at, next attempt.
+pub(crate) fn columns(finish: &Finish) -> (MessageStatus, Option<&str>, Option<&str>, Option<&str>, i64) {
+    match finish {
+        Finish::Sent { provider, provider_id, sent_at } => (
+            MessageStatus::Sent,
+            Some(provider.as_str()),
+            Some(provider_id.as_str()),
+            Some(sent_at.as_str()),
+            0,
+        ),
+        Finish::Retry { next_attempt_at } => (MessageStatus::Queued, None, None, None, *next_attempt_at),
+        Finish::End(s) => (*s, None, None, None, 0),
+        // Not written (finish returns before): the row stays `sending`.
+        Finish::Unsettled => (MessageStatus::Sending, None, None, None, 0),
+    }
+}
+
+/// Records many results at once (see [`finish`]); returns the ids written. PostgreSQL takes
+/// them in one statement, SQLite one by one (local, and as fast).
+pub(crate) async fn finish_all(
+    tx: &mut Tx,
+    owner: &str,
+    results: &[&Finished],
+) -> Result<Vec<String>, StoreError> {
+    if let Tx::Postgres(t) = tx {
+        return crate::postgres::outbox::finish_all(t, owner, results).await;
+    }
+    let mut out = Vec::with_capacity(results.len());
+    for f in results {
+        if f.finish != Finish::Unsettled && finish(tx, owner, f).await? {
+            out.push(f.message_id.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Records what a delivery receipt says of a sent message: `delivered`, `failed` or

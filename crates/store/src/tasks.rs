@@ -334,6 +334,18 @@ pub(crate) async fn complete(tx: &mut Tx, task_id: &str, on: NaiveDate) -> Resul
     Ok(())
 }
 
+/// Marks these tasks done on business date `on` (the messages of a dispatcher's batch).
+pub(crate) async fn complete_all(tx: &mut Tx, task_ids: &[&str], on: NaiveDate) -> Result<(), StoreError> {
+    for chunk in task_ids.chunks(500) {
+        let sql = format!(
+            "UPDATE tasks SET status = 'done', closed_on = $1 WHERE task_id IN ({})",
+            crate::rows::literal::text_list(chunk)
+        );
+        on_tx!(tx, conn => sqlx::query(AssertSqlSafe(sql)).bind(on).execute(&mut *conn).await?.rows_affected());
+    }
+    Ok(())
+}
+
 /// Ends the task of a message that was not sent (refused at send time, failed or expired):
 /// blocked, with the reason, so that it shows in the queue.
 pub(crate) async fn block(tx: &mut Tx, task_id: &str, reason: &str, on: NaiveDate) -> Result<(), StoreError> {

@@ -394,20 +394,19 @@ async fn dispatchers_claiming_at_once_never_share_a_message_and_a_stale_one_reco
         let mut tx = t.db.begin().await.expect("tx");
         let day = d("2026-11-20");
         for (owner, attempts) in [("d1", 1), ("d5", 1), ("d1", 2)] {
-            let stale =
-                arrears_store::delivery::record(&mut tx, owner, "B1", &finished(attempts, sent()), day, now)
-                    .await;
+            let f = finished(attempts, sent());
+            let stale = arrears_store::delivery::record_all(&mut tx, owner, &[("B1", &f)], day, now).await;
             assert!(
-                !stale.expect("record"),
+                stale.expect("record").is_empty(),
                 "[{}] {owner} attempt {attempts} recorded over d5's lease",
                 t.backend
             );
         }
-        assert!(
-            arrears_store::delivery::record(&mut tx, "d5", "B1", &finished(2, sent()), day, now)
-                .await
-                .expect("record")
-        );
+        let f = finished(2, sent());
+        let written = arrears_store::delivery::record_all(&mut tx, "d5", &[("B1", &f)], day, now)
+            .await
+            .expect("record");
+        assert_eq!(written.len(), 1, "[{}] d5's own result not recorded", t.backend);
         tx.commit().await.expect("commit");
         let rows =
             arrears_store::outbox::list(&t.db, None, Some(arrears_core::work::MessageStatus::Sent), 10)

@@ -769,13 +769,15 @@ impl Dispatcher {
         let on = now.date_naive();
         let mut tx = self.db.begin().await?;
         let mut events = Vec::new();
+        let all: Vec<(&str, &Finished)> = results.iter().map(|(m, f)| (m.borrower_id.as_str(), f)).collect();
+        let written = arrears_store::delivery::record_all(&mut tx, &self.owner, &all, on, &at_text).await?;
         for (m, f) in results {
             if f.finish == Finish::Unsettled {
                 report.unsettled += 1;
                 continue;
             }
-            if !arrears_store::delivery::record(&mut tx, &self.owner, &m.borrower_id, f, on, &at_text).await?
-            {
+            // Another dispatcher took it over: its result is that one's to record.
+            if !written.contains(m.message_id.as_str()) {
                 continue;
             }
             let kind = match &f.finish {

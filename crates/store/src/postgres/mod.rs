@@ -2,3 +2,4 @@
 //! literal rows as SQL was the loan phase's bottleneck there.
 
 pub(crate) mod arrays;
+pub(crate) mod outbox;
