@@ -258,19 +258,18 @@ async fn login(
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct ReceiptQuery {
-    token: Option<String>,
-}
-
-/// A provider's receipts, checked against the receipt token its configuration names.
+/// A provider's receipts, checked as the provider signs them (a receipt token in the URL,
+/// or a signature header over the URL and the form).
 async fn receipts(
     State(state): State<AppState>,
     Path(provider): Path<String>,
-    Query(q): Query<ReceiptQuery>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
     body: String,
 ) -> ApiResult<Json<arrears_app::channels::receipts::ReceiptReport>> {
-    let report = service::receipts(&state, &provider, q.token.as_deref().unwrap_or(""), &body).await?;
+    let signature = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let report =
+        service::receipts(&state, &provider, query.as_deref().unwrap_or(""), signature, &body).await?;
     Ok(Json(report))
 }
 

@@ -139,6 +139,10 @@ impl From<arrears_app::channels::receipts::ReceiptError> for Error {
                 Error::NotFound
             }
             R::NotYet(_) => Error::Later(e.to_string()),
+            R::BadSignature => {
+                eprintln!("arrears-server: receipt refused: {e}");
+                Error::Unauthenticated
+            }
             R::Store(e) => Error::internal(e),
             R::Audit(e) => Error::internal(e),
         }

@@ -721,27 +721,43 @@ pub async fn collectors(state: &AppState) -> Result<Vec<store::CollectorRow>, Er
     Ok(store::collectors(state.db()).await?)
 }
 
-/// A provider's delivery receipts: the provider must be configured and the request must
-/// carry its receipt token; then the receipts are applied all or nothing.
+/// A provider's delivery receipts: the provider must be configured, and the request must
+/// carry its receipt token (Alibaba, `?token=`) or its signature (Twilio,
+/// `X-Twilio-Signature` over the configured callback URL and the form); then the receipts
+/// are applied all or nothing.
 pub async fn receipts(
     state: &AppState,
     provider: &str,
-    token: &str,
+    query: &str,
+    signature: &str,
     body: &str,
 ) -> Result<arrears_app::channels::receipts::ReceiptReport, Error> {
     use arrears_app::channels::config::{ChannelsConfig, ProviderConfig};
+    use arrears_app::channels::receipts;
     let config = ChannelsConfig::load().map_err(Error::internal)?;
-    let Some(ProviderConfig::Aliyun(a)) = config.providers.get(provider) else {
-        return Err(Error::NotFound);
-    };
-    let Some(var) = &a.receipt_token_env else { return Err(Error::Unauthenticated) };
-    let expected = config.secret(provider, "receipt_token_env", var).map_err(Error::internal)?;
-    // Compared as digests, so that the time taken says nothing of how much of it matched.
-    let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
-    if expected.is_empty() || digest(&expected) != digest(token) {
-        eprintln!("arrears-server: receipts for {provider} refused: wrong or missing token");
-        return Err(Error::Unauthenticated);
-    }
     let now = Utc::now().fixed_offset();
-    Ok(arrears_app::channels::receipts::aliyun(&state.0.db, body, &now).await?)
+    match config.providers.get(provider) {
+        Some(ProviderConfig::Aliyun(a)) => {
+            let Some(var) = &a.receipt_token_env else { return Err(Error::Unauthenticated) };
+            let expected = config.secret(provider, "receipt_token_env", var).map_err(Error::internal)?;
+            let token = query.split('&').find_map(|kv| kv.strip_prefix("token=")).unwrap_or("");
+            // Compared as digests, so that the time taken says nothing of how much of it matched.
+            let digest = |t: &str| sha2::Sha256::digest(t.as_bytes());
+            if expected.is_empty() || digest(&expected) != digest(token) {
+                eprintln!("arrears-server: receipts for {provider} refused: wrong or missing token");
+                return Err(Error::Unauthenticated);
+            }
+            Ok(receipts::aliyun(&state.0.db, body, &now).await?)
+        }
+        Some(ProviderConfig::Twilio(t)) => {
+            let Some(callback) = &t.status_callback else { return Err(Error::NotFound) };
+            let token =
+                config.secret(provider, "auth_token_env", &t.auth_token_env).map_err(Error::internal)?;
+            let url = if query.is_empty() { callback.clone() } else { format!("{callback}?{query}") };
+            let params: Vec<(String, String)> = serde_urlencoded::from_str(body)
+                .map_err(|e| Error::BadRequest(format!("callback form: {e}")))?;
+            Ok(receipts::twilio(&state.0.db, provider, &url, &params, signature, &token, &now).await?)
+        }
+        _ => Err(Error::NotFound),
+    }
 }

@@ -100,6 +100,8 @@ pub enum ProviderConfig {
     Smtp(SmtpConfig),
     /// SMS through Alibaba Cloud (dysmsapi).
     Aliyun(AliyunConfig),
+    /// SMS through Twilio.
+    Twilio(TwilioConfig),
     /// The voice robot or an outside dialer: the day's call lists written as files.
     #[serde(rename = "voice_files")]
     VoiceFiles {
@@ -122,6 +124,36 @@ pub enum ProviderConfig {
         /// Variable holding the signing secret (`SEC…`).
         secret_env: String,
     },
+}
+
+/// A Twilio account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioConfig {
+    /// `http://host:port` of the API (`https://api.twilio.com` once TLS is built in).
+    pub endpoint: String,
+    /// Variable holding the Account SID.
+    pub account_sid_env: String,
+    /// Variable holding the auth token (it also signs the status callbacks).
+    pub auth_token_env: String,
+    /// The number or sender the texts come from (E.164).
+    pub from: String,
+    /// This server's public receipts URL (`https://…/api/v1/channels/NAME/receipts`), given
+    /// to Twilio as each message's StatusCallback; callbacks are verified against it.
+    #[serde(default)]
+    pub status_callback: Option<String>,
+    /// Give up on a call after this long.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Connections kept open.
+    #[serde(default = "default_connections")]
+    pub connections: u32,
+    /// What one message costs, in minor units of `cost_currency` (for the channel report).
+    #[serde(default)]
+    pub cost_per_message_minor: i64,
+    /// The currency of the cost.
+    #[serde(default)]
+    pub cost_currency: String,
 }
 
 /// A group robot's settings, borrowed from its provider entry.
@@ -315,7 +347,7 @@ impl ChannelsConfig {
             };
             let fits = match p {
                 ProviderConfig::Smtp(_) => channel == "email",
-                ProviderConfig::Aliyun(_) => channel == "sms",
+                ProviderConfig::Aliyun(_) | ProviderConfig::Twilio(_) => channel == "sms",
                 ProviderConfig::VoiceFiles { .. } => channel == "voice_bot",
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => false,
             };

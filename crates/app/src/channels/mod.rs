@@ -15,6 +15,7 @@ pub mod receipts;
 pub mod report;
 pub mod robots;
 pub mod smtp;
+pub mod twilio;
 pub mod voice;
 
 use std::collections::HashMap;
@@ -46,6 +47,7 @@ use aliyun::{Aliyun, Sms};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
 use robots::Robot;
 use smtp::{Email, Smtp};
+use twilio::Twilio;
 use voice::{CallLine, VoiceExport};
 
 /// Environment variable that makes the dispatcher abort at a named point, for the crash
@@ -126,6 +128,7 @@ fn is_zero(n: &u64) -> bool {
 enum Route {
     Email { provider: String, smtp: Arc<Smtp> },
     Sms { provider: String, aliyun: Arc<Aliyun> },
+    Twilio { provider: String, twilio: Arc<Twilio> },
     Voice { provider: String, export: VoiceExport },
 }
 
@@ -143,9 +146,10 @@ enum Settle {
 impl Route {
     fn provider(&self) -> &str {
         match self {
-            Route::Email { provider, .. } | Route::Sms { provider, .. } | Route::Voice { provider, .. } => {
-                provider
-            }
+            Route::Email { provider, .. }
+            | Route::Sms { provider, .. }
+            | Route::Twilio { provider, .. }
+            | Route::Voice { provider, .. } => provider,
         }
     }
 
@@ -153,7 +157,7 @@ impl Route {
         match self {
             Route::Email { smtp, .. } if smtp.deduplicates => Settle::Resend,
             Route::Email { .. } => Settle::GiveUp,
-            Route::Sms { .. } | Route::Voice { .. } => Settle::Lookup,
+            Route::Sms { .. } | Route::Twilio { .. } | Route::Voice { .. } => Settle::Lookup,
         }
     }
 }
@@ -233,6 +237,10 @@ impl Dispatcher {
                 ProviderConfig::Aliyun(a) => Route::Sms {
                     provider: provider.clone(),
                     aliyun: Arc::new(Aliyun::new(provider, a, &config)?),
+                },
+                ProviderConfig::Twilio(t) => Route::Twilio {
+                    provider: provider.clone(),
+                    twilio: Arc::new(Twilio::new(provider, t, &config)?),
                 },
                 ProviderConfig::VoiceFiles { dir } => Route::Voice {
                     provider: provider.clone(),
@@ -455,6 +463,9 @@ impl Dispatcher {
             return decided(m, Finish::End(MessageStatus::Refused), error);
         }
         let subject = subject_of(&m.template, &m.language, lender);
+        // Twilio's texts carry their reference, so that a lost answer can be looked up.
+        let body =
+            if matches!(route, Route::Twilio { .. }) { Twilio::text(&body, &m.message_id) } else { body };
         let scan = MessageScanner::new(shipped_scanner()).check(&body);
         if scan.verdict == Verdict::Block {
             return decided(m, Finish::End(MessageStatus::Refused), scan.reason);
@@ -667,6 +678,19 @@ impl Dispatcher {
                     Err(error) => Attempted::Unknown { error: format!("could not ask Alibaba: {error}") },
                 }
             }
+            Route::Twilio { twilio, .. } => {
+                // A lease that ran out may have left the message at Twilio: look first, among
+                // the number's messages since the day before it was due.
+                let since = self.deadline(m)
+                    - Duration::hours(i64::from(self.config.dispatcher.give_up_after_hours) + 24);
+                let known =
+                    if m.reclaimed { twilio.lookup(&m.message_id, to, since).await } else { Ok(None) };
+                match known {
+                    Ok(Some(provider_id)) => Attempted::Accepted { provider_id },
+                    Ok(None) => twilio.send(&m.message_id, to, body).await,
+                    Err(error) => Attempted::Unknown { error: format!("could not ask Twilio: {error}") },
+                }
+            }
             Route::Voice { .. } => {
                 Attempted::Permanent { error: "calls go out as lists".into(), bad_address: false }
             }
@@ -822,6 +846,32 @@ impl Dispatcher {
                 e = e.fact("reason", f.error.as_str());
             }
             events.push(e);
+        }
+        // Receipts that outran this record: applied now that the sends are on record.
+        let sent: Vec<&str> = results
+            .iter()
+            .filter(|(m, f)| {
+                matches!(f.finish, Finish::Sent { .. }) && written.contains(m.message_id.as_str())
+            })
+            .map(|(m, _)| m.message_id.as_str())
+            .collect();
+        for (id, outcome, error) in arrears_store::receipts::release_held(&mut tx, &sent).await? {
+            let status: MessageStatus =
+                if outcome == "delivered" { MessageStatus::Delivered } else { MessageStatus::Failed };
+            if arrears_store::outbox::delivery(&mut tx, &id, status, &at_text, &error).await? {
+                report.delivered += u64::from(status == MessageStatus::Delivered);
+                let kind = if status == MessageStatus::Delivered {
+                    "message.delivered"
+                } else {
+                    "message.undelivered"
+                };
+                let mut e =
+                    Event::new("system:dispatcher", kind).entity(format!("message:{id}")).fact("held", 1i64);
+                if !error.is_empty() {
+                    e = e.fact("reason", error.as_str());
+                }
+                events.push(e);
+            }
         }
         crate::audit::record_all(&mut tx, &at, events).await?;
         tx.commit().await?;

@@ -17,10 +17,12 @@ pub enum ReceiptError {
     /// A receipt names a message that is not in the outbox (nothing was changed).
     #[error("no message {0} in the outbox")]
     Unknown(String),
-    /// A receipt arrived before the dispatcher recorded the send (nothing was changed; the
-    /// provider sends it again).
-    #[error("message {0} is not recorded as sent yet; send the receipt again later")]
+    /// A receipt for a message not sent at all (still queued): nothing was changed.
+    #[error("message {0} has not been sent")]
     NotYet(String),
+    /// The request is not signed by the provider (nothing was changed).
+    #[error("signature does not match")]
+    BadSignature,
     /// The database.
     #[error(transparent)]
     Store(#[from] arrears_store::StoreError),
@@ -38,6 +40,8 @@ pub struct ReceiptReport {
     pub failed: u64,
     /// Receipts seen before (nothing changed).
     pub repeated: u64,
+    /// Receipts kept until the dispatcher records the send they outran.
+    pub held: u64,
 }
 
 /// One receipt, as any provider's is read.
@@ -82,14 +86,99 @@ pub async fn aliyun(db: &Db, body: &str, at: &At) -> Result<ReceiptReport, Recei
     apply(db, "aliyun", &read, at).await
 }
 
-/// Applies receipts all or nothing: an unknown message or one not yet recorded as sent
-/// leaves everything as it was.
+/// A Twilio status callback: form `params` posted to `url` (the full URL Twilio called, as
+/// configured, with its query `mid=<message id>`), signed with `X-Twilio-Signature` by the
+/// auth token. Statuses that are not final (queued, sending, sent …) change nothing.
+pub async fn twilio(
+    db: &Db,
+    provider: &str,
+    url: &str,
+    params: &[(String, String)],
+    signature: &str,
+    auth_token: &str,
+    at: &At,
+) -> Result<ReceiptReport, ReceiptError> {
+    use sha2::Digest as _;
+    let expected = super::twilio::signature(auth_token, url, params);
+    // Compared as digests, so that the time taken says nothing of how much of it matched.
+    if sha2::Sha256::digest(expected.as_bytes()) != sha2::Sha256::digest(signature.as_bytes()) {
+        return Err(ReceiptError::BadSignature);
+    }
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let message_id = url
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("mid=")))
+        .map(percent_decode)
+        .ok_or_else(|| ReceiptError::Invalid("no mid= in the callback URL".into()))?;
+    let sid = get("MessageSid").ok_or_else(|| ReceiptError::Invalid("no MessageSid".into()))?;
+    let status = get("MessageStatus").ok_or_else(|| ReceiptError::Invalid("no MessageStatus".into()))?;
+    let delivered = match status {
+        "delivered" | "read" => true,
+        "undelivered" | "failed" => false,
+        _ => return Ok(ReceiptReport::default()),
+    };
+    let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let read = Read {
+        message_id,
+        provider_id: sid.to_string(),
+        event: status.to_string(),
+        delivered,
+        error: if delivered {
+            String::new()
+        } else {
+            format!("{status}: error {}", get("ErrorCode").unwrap_or(""))
+        },
+        raw: raw.join("&"),
+    };
+    apply(db, provider, &[read], at).await
+}
+
+/// `%XX` and `+` decoded (a query value as Twilio wrote it).
+fn percent_decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Applies receipts all or nothing: an unknown message or one never sent leaves everything
+/// as it was; a receipt for a message the dispatcher has not yet recorded as sent is kept,
+/// and the dispatcher applies it when it does.
 async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<ReceiptReport, ReceiptError> {
     let mut report = ReceiptReport::default();
     let stamp = at.with_timezone(&chrono::Utc).to_rfc3339_opts(SecondsFormat::Secs, false);
     let mut tx = db.begin().await?;
     let mut events = Vec::new();
     for r in read {
+        let status = if r.delivered { MessageStatus::Delivered } else { MessageStatus::Failed };
+        let now = arrears_store::outbox::status_in(&mut tx, &r.message_id).await?;
+        let held = match now {
+            None => return Err(ReceiptError::Unknown(r.message_id.clone())),
+            Some(MessageStatus::Queued) => return Err(ReceiptError::NotYet(r.message_id.clone())),
+            // The provider has it, the dispatcher has not recorded it yet: kept for then.
+            Some(MessageStatus::Sending) => true,
+            Some(_) => false,
+        };
         let receipt = Receipt {
             provider,
             provider_id: &r.provider_id,
@@ -97,18 +186,16 @@ async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<Receip
             message_id: Some(&r.message_id),
             received_at: &stamp,
             raw: &r.raw,
+            outcome: status.as_str(),
+            error: &r.error,
+            held,
         };
-        let status = if r.delivered { MessageStatus::Delivered } else { MessageStatus::Failed };
-        let now = arrears_store::outbox::status_in(&mut tx, &r.message_id).await?;
-        match now {
-            None => return Err(ReceiptError::Unknown(r.message_id.clone())),
-            Some(MessageStatus::Queued | MessageStatus::Sending) => {
-                return Err(ReceiptError::NotYet(r.message_id.clone()));
-            }
-            Some(_) => {}
-        }
         if !arrears_store::receipts::record(&mut tx, &receipt).await? {
             report.repeated += 1;
+            continue;
+        }
+        if held {
+            report.held += 1;
             continue;
         }
         if arrears_store::outbox::delivery(&mut tx, &r.message_id, status, &stamp, &r.error).await? {
@@ -133,4 +220,17 @@ async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<Receip
     crate::audit::record_all(&mut tx, at, events).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_decode_as_they_were_encoded() {
+        for text in ["T:C-B0000225-20261119:early_sms_1:2026-11-19", "a b+c%", "阿里", "%zz"] {
+            assert_eq!(percent_decode(&super::super::aliyun::percent_encode(text)), text);
+        }
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+    }
 }

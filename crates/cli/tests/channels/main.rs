@@ -11,6 +11,7 @@ mod sms;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
 mod support;
+mod twilio;
 mod voice;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -42,9 +42,9 @@ pub(crate) fn start_fake(script: &str, args: &[&str]) -> (Running, u16) {
     (Running(child), port)
 }
 
-/// `arrears serve --no-send` on a free port, with the environment given.
-fn start_server(t: &TestDb, env: &[(&str, String)]) -> (Running, u16) {
-    let port = free_port();
+/// `arrears serve --no-send` on `port` (a free one when `None`), with the environment given.
+pub(crate) fn start_server(t: &TestDb, env: &[(&str, String)], port: Option<u16>) -> (Running, u16) {
+    let port = port.unwrap_or_else(free_port);
     let child = Command::new(env!("CARGO_BIN_EXE_arrears"))
         .args(["--db", t.url.expose(), "serve", "--no-send", "--addr", &format!("127.0.0.1:{port}")])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -60,8 +60,8 @@ fn start_server(t: &TestDb, env: &[(&str, String)]) -> (Running, u16) {
     (Running(child), port)
 }
 
-/// POSTs a JSON body and returns the status code.
-fn post(port: u16, path: &str, body: &str) -> u16 {
+/// POSTs a body and returns the status code.
+pub(crate) fn post(port: u16, path: &str, body: &str) -> u16 {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(
         s,
@@ -128,7 +128,7 @@ async fn sms_reach_alibaba_once_signed_and_their_receipts_come_back() {
         let log = dir.path().join("aliyun.jsonl");
         // A placeholder port for the server comes first: the fake needs the receipt URL.
         let channels_probe = channels_file(dir.path(), 1);
-        let (_server, server_port) = start_server(t, &env(&channels_probe));
+        let (_server, server_port) = start_server(t, &env(&channels_probe), None);
         let receipts = format!("http://127.0.0.1:{server_port}/api/v1/channels/aliyun/receipts?token=receipt-token");
         let (_fake, fake_port) = start_fake(
             "fake_aliyun.py",

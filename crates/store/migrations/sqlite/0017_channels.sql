@@ -53,7 +53,9 @@ CREATE INDEX outbox_content ON outbox (content);
 CREATE INDEX outbox_case ON outbox (case_id);
 CREATE INDEX outbox_provider_id ON outbox (provider, provider_id);
 
--- Delivery receipts as the providers sent them; a receipt seen twice changes nothing.
+-- Delivery receipts as the providers sent them; a receipt seen twice changes nothing. A
+-- receipt can outrun the dispatcher's own record of the send: it is kept, and applied when
+-- the send is recorded ('held' until then).
 CREATE TABLE provider_receipts (
     provider     TEXT NOT NULL,
     provider_id  TEXT NOT NULL,
@@ -61,6 +63,10 @@ CREATE TABLE provider_receipts (
     message_id   TEXT,
     received_at  TEXT NOT NULL,
     raw          TEXT NOT NULL,
+    -- What it says: 'delivered' or 'failed', and the provider's error.
+    outcome      TEXT NOT NULL DEFAULT '',
+    error        TEXT NOT NULL DEFAULT '',
+    held         INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (provider, provider_id, event)
 );
 
