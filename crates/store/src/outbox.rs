@@ -376,9 +376,13 @@ pub async fn delivery(
     Ok(n == 1)
 }
 
-/// Where a message stands, read in the caller's transaction (`None`: no such message).
+/// Where a message stands, read in the caller's transaction (`None`: no such message), with
+/// the row locked until it ends: a receipt read this way and the dispatcher's record of the
+/// send follow one another (SQLite's transactions already do: they take the write lock).
 pub async fn status_in(tx: &mut Tx, message_id: &str) -> Result<Option<MessageStatus>, StoreError> {
-    let s: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM outbox WHERE message_id = $1")
+    let lock = if matches!(tx, Tx::Postgres(_)) { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT status FROM outbox WHERE message_id = $1{lock}");
+    let s: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(AssertSqlSafe(sql))
         .bind(message_id).fetch_optional(&mut *conn).await?);
     s.map(|s| crate::stored_enum("outbox", &s)).transpose()
 }
