@@ -6,7 +6,6 @@
 //! the message id travels as `OutId`, and QuerySendDetails tells whether Alibaba has it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use arrears_core::delivery::Attempted;
 use chrono::{FixedOffset, Utc};
@@ -92,30 +91,11 @@ impl Aliyun {
     pub fn new(name: &str, a: &AliyunConfig, config: &ChannelsConfig) -> Result<Aliyun, ConfigError> {
         let key_id = config.secret(name, "access_key_id_env", &a.access_key_id_env)?;
         let secret = config.secret(name, "access_key_secret_env", &a.access_key_secret_env)?;
-        let invalid = |detail: String| ConfigError::Invalid {
-            path: config.path.clone(),
-            detail: format!("[providers.{name}] {detail}"),
-        };
-        let host = a
-            .endpoint
-            .strip_prefix("http://")
-            .ok_or_else(|| {
-                invalid(format!(
-                    "endpoint {:?}: only http:// is built in (TLS needs the `tls` build, not yet done)",
-                    a.endpoint
-                ))
-            })?
-            .trim_end_matches('/')
-            .to_string();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(a.timeout_ms))
-            .pool_max_idle_per_host(a.connections as usize)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| invalid(format!("HTTP client: {e}")))?;
+        let (client, endpoint) = config.http_client(name, &a.endpoint, a.timeout_ms, a.connections)?;
+        let host = endpoint.trim_start_matches("http://").to_string();
         Ok(Aliyun {
             client,
-            endpoint: a.endpoint.trim_end_matches('/').to_string(),
+            endpoint,
             host,
             key_id,
             secret,

@@ -385,6 +385,34 @@ impl ChannelsConfig {
         Ok(c)
     }
 
+    /// The HTTP client of a provider and its endpoint (without a trailing slash): plain
+    /// `http://` only until TLS is built in, connections kept open and written at once (no
+    /// Nagle delay: each request is a few small writes).
+    pub(crate) fn http_client(
+        &self,
+        provider: &str,
+        endpoint: &str,
+        timeout_ms: u64,
+        connections: u32,
+    ) -> Result<(reqwest::Client, String), ConfigError> {
+        let invalid = |detail: String| ConfigError::Invalid {
+            path: self.path.clone(),
+            detail: format!("[providers.{provider}] {detail}"),
+        };
+        if !endpoint.starts_with("http://") {
+            return Err(invalid(format!(
+                "{endpoint:?}: only http:// is built in (TLS needs the `tls` build, not yet done)"
+            )));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(timeout_ms))
+            .pool_max_idle_per_host(connections as usize)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| invalid(format!("HTTP client: {e}")))?;
+        Ok((client, endpoint.trim_end_matches('/').to_string()))
+    }
+
     /// The value of a secret's variable, or the startup error naming it.
     pub fn secret(&self, provider: &str, field: &str, var: &str) -> Result<String, ConfigError> {
         std::env::var(var).map_err(|_| ConfigError::MissingSecret {

@@ -3,8 +3,6 @@
 //! (docs/channels-design.md §5). Neither has an idempotency key or a lookup, so a push is
 //! made at most once.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
@@ -45,13 +43,8 @@ impl Robot {
                 secret: config.secret(name, "secret_env", secret_env)?,
             },
         };
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(|e| {
-            ConfigError::Invalid {
-                path: config.path.clone(),
-                detail: format!("[providers.{name}] HTTP client: {e}"),
-            }
-        })?;
-        Ok(Robot { client, url: r.url().trim_end_matches('/').to_string(), kind })
+        let (client, url) = config.http_client(name, r.url(), 10_000, 2)?;
+        Ok(Robot { client, url, kind })
     }
 
     /// Posts one markdown message; `Err` with what the robot or the network said.

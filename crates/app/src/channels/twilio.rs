@@ -6,8 +6,6 @@
 //! ours; so the text ends with a short reference of the message id, and a send whose answer
 //! was lost is settled by listing the number's messages of the day and matching it.
 
-use std::time::Duration;
-
 use arrears_core::delivery::Attempted;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -72,25 +70,10 @@ impl Twilio {
     pub fn new(name: &str, t: &TwilioConfig, config: &ChannelsConfig) -> Result<Twilio, ConfigError> {
         let account_sid = config.secret(name, "account_sid_env", &t.account_sid_env)?;
         let auth_token = config.secret(name, "auth_token_env", &t.auth_token_env)?;
-        let invalid = |detail: String| ConfigError::Invalid {
-            path: config.path.clone(),
-            detail: format!("[providers.{name}] {detail}"),
-        };
-        if !t.endpoint.starts_with("http://") {
-            return Err(invalid(format!(
-                "endpoint {:?}: only http:// is built in (TLS needs the `tls` build, not yet done)",
-                t.endpoint
-            )));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(t.timeout_ms))
-            .pool_max_idle_per_host(t.connections as usize)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| invalid(format!("HTTP client: {e}")))?;
+        let (client, endpoint) = config.http_client(name, &t.endpoint, t.timeout_ms, t.connections)?;
         Ok(Twilio {
             client,
-            endpoint: t.endpoint.trim_end_matches('/').to_string(),
+            endpoint,
             account_sid,
             auth_token,
             from: t.from.clone(),
