@@ -2,7 +2,7 @@
 //! task (`tasks`: done when sent, blocked with the reason when not) and a contact point the
 //! provider refused (`invalid_contact_points`), each through the table's own module.
 
-use arrears_core::work::MessageStatus;
+use arrears_core::work::{MessageStatus, TaskStatus};
 use chrono::NaiveDate;
 
 use crate::outbox::{Finish, Finished};
@@ -34,7 +34,9 @@ pub async fn record_all(
         }
         if let Finish::End(status) = &f.finish {
             let reason = format!("{status}: {}", f.error);
-            crate::tasks::block(tx, &f.message_id, &reason, on).await?;
+            let task =
+                if *status == MessageStatus::Cancelled { TaskStatus::Cancelled } else { TaskStatus::Blocked };
+            crate::tasks::end_unsent(tx, &f.message_id, task, &reason, on).await?;
         }
         if f.invalid_address
             && !f.address_bidx.is_empty()

@@ -346,12 +346,19 @@ pub(crate) async fn complete_all(tx: &mut Tx, task_ids: &[&str], on: NaiveDate) 
     Ok(())
 }
 
-/// Ends the task of a message that was not sent (refused at send time, failed or expired):
-/// blocked, with the reason, so that it shows in the queue.
-pub(crate) async fn block(tx: &mut Tx, task_id: &str, reason: &str, on: NaiveDate) -> Result<(), StoreError> {
+/// Ends the task of a message that was not sent: `blocked` with the reason when it was
+/// refused, failed or expired (so that it shows in the queue), `cancelled` when the case
+/// closed or was placed since it was queued.
+pub(crate) async fn end_unsent(
+    tx: &mut Tx,
+    task_id: &str,
+    status: TaskStatus,
+    reason: &str,
+    on: NaiveDate,
+) -> Result<(), StoreError> {
     on_tx!(tx, conn => sqlx::query(
-        "UPDATE tasks SET status = 'blocked', reason = $2, closed_on = $3 WHERE task_id = $1 AND status IN ('pending', 'due')",
-    ).bind(task_id).bind(reason).bind(on).execute(&mut *conn).await?.rows_affected());
+        "UPDATE tasks SET status = $4, reason = $2, closed_on = $3 WHERE task_id = $1 AND status IN ('pending', 'due')",
+    ).bind(task_id).bind(reason).bind(on).bind(status.as_str()).execute(&mut *conn).await?.rows_affected());
     Ok(())
 }
 

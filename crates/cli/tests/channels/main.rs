@@ -135,7 +135,7 @@ async fn quiet_hours_restrictions_and_languages_hold_at_send_time() {
         let channels = channels_file(dir.path(), 60, 50, false);
         let queued = rows(&t.db, "SELECT o.message_id, o.borrower_id FROM outbox o JOIN borrowers b ON b.borrower_id = o.borrower_id \
              WHERE o.channel = 'email' AND o.status = 'queued' AND b.timezone = 'Asia/Shanghai' ORDER BY o.message_id").await;
-        assert!(queued.len() >= 3, "need three e-mails: {queued:?}");
+        assert!(queued.len() >= 4, "need four e-mails: {queued:?}");
         let exec = async |sql: String| {
             arrears_store::on_pool!(&t.db, p => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.expect("update").rows_affected());
         };
@@ -145,6 +145,13 @@ async fn quiet_hours_restrictions_and_languages_hold_at_send_time() {
         ok(t, &["contact", "restrict", &queued[1][1], "--kind", "opt-out", "--channel", "email", "--note", "after queueing"]);
         // Recorded today; the pass below stands for the 20th, so date it then (after the batch).
         exec(format!("UPDATE contact_restrictions SET recorded_on = '2026-11-20' WHERE borrower_id = '{}'", queued[1][1])).await;
+        // One whose case closed since (the borrower paid).
+        exec(format!(
+            "UPDATE cases SET status = 'closed', closed_on = '2026-11-20' WHERE case_id = \
+             (SELECT case_id FROM outbox WHERE message_id = '{}')",
+            queued[3][0]
+        ))
+        .await;
         // One in a language with no template.
         exec(format!("UPDATE outbox SET language = 'fr', body = '' WHERE message_id = '{}'", queued[2][0])).await;
 
@@ -164,8 +171,19 @@ async fn quiet_hours_restrictions_and_languages_hold_at_send_time() {
         let french = status(&queued[2][0]).await;
         assert_eq!(french[0], "refused");
         assert!(french[1].contains("fr"), "{french:?}");
+        let closed = rows(
+            &t.db,
+            &format!(
+                "SELECT o.status, t.status, COALESCE(t.reason, '') FROM outbox o JOIN tasks t ON t.task_id = o.task_id \
+                 WHERE o.message_id = '{}'",
+                queued[3][0]
+            ),
+        )
+        .await;
+        assert_eq!((closed[0][0].as_str(), closed[0][1].as_str()), ("cancelled", "cancelled"), "{closed:?}");
+        assert!(closed[0][2].contains("closed"), "{closed:?}");
         let ids: BTreeSet<String> = sink.messages().into_iter().map(|(id, _)| id).collect();
-        for q in &queued[..3] {
+        for q in &queued[..4] {
             assert!(!ids.contains(&q[0]), "{} reached the server", q[0]);
         }
         // At 08:01 it goes.
