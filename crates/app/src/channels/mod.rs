@@ -551,7 +551,7 @@ impl Dispatcher {
             (now, allowed_until(pack, &proposal, &profile, &history, holidays, Duration::minutes(15), end))
         });
         let timezone = case.timezone.clone();
-        Ok(Prepared::Send { m, to, subject, body, field: label_static(label), bidx, window, timezone })
+        Ok(Prepared::Send { m, to, subject, body, field: label, bidx, window, timezone })
     }
 
     /// When the message must have gone: its send time plus `give_up_after_hours`.
@@ -916,10 +916,6 @@ fn subject_of(template: &str, language: &str, lender: &str) -> String {
     } else {
         format!("{lender}: {what}")
     }
-}
-
-fn label_static(label: &str) -> &'static str {
-    if label == "email" { "email" } else { "phone" }
 }
 
 /// A random-looking number for the retry jitter, the same for a message's attempt wherever
