@@ -1697,6 +1697,7 @@ mod tests {
                 before_last: None,
                 delinquency_changed: false,
                 track: Default::default(),
+                next_due: None,
             },
         }
     }

@@ -132,7 +132,12 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
         arrears_store::tasks::TaskFilter { case_id: Some(row.case_id.clone()), ..Default::default() };
     let tasks = arrears_store::tasks::list(db, &filter, 10_000).await?;
     let actions = arrears_store::actions::list(db, Some(case_id), 10_000).await?;
-    let messages = arrears_store::outbox::list(db, Some(case_id), None, 10_000).await?;
+    let messages = arrears_store::outbox::list(
+        db,
+        arrears_store::outbox::MessageFilter { case_id: Some(case_id), ..Default::default() },
+        10_000,
+    )
+    .await?;
     Ok(Some(CaseView { case: row, loans, ptps, tasks, actions, messages }))
 }
 

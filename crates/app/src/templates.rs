@@ -19,6 +19,10 @@ pub const TEMPLATES_ENV: &str = "ARREARS_TEMPLATES";
 const BUILTIN: &[(&str, &str)] = &[
     ("company_reminder.zh.txt", include_str!("../../../config/templates/company_reminder.zh.txt")),
     ("company_reminder.en.txt", include_str!("../../../config/templates/company_reminder.en.txt")),
+    ("due_reminder.zh.txt", include_str!("../../../config/templates/due_reminder.zh.txt")),
+    ("due_reminder.en.txt", include_str!("../../../config/templates/due_reminder.en.txt")),
+    ("penalty_notice.zh.txt", include_str!("../../../config/templates/penalty_notice.zh.txt")),
+    ("penalty_notice.en.txt", include_str!("../../../config/templates/penalty_notice.en.txt")),
     ("demand_letter.zh.txt", include_str!("../../../config/templates/demand_letter.zh.txt")),
     ("demand_letter.en.txt", include_str!("../../../config/templates/demand_letter.en.txt")),
     ("lawyer_letter.zh.txt", include_str!("../../../config/templates/lawyer_letter.zh.txt")),
@@ -132,8 +136,18 @@ impl Templates {
 
 /// The placeholders a template may use: those the batch fills from the case, and those the
 /// dispatcher fills from the sender.
-pub const PLACEHOLDERS: &[&str] =
-    &["name", "dpd", "overdue", "loan_id", "date", "due_date", "ptp_date", "ptp_amount", "lender"];
+pub const PLACEHOLDERS: &[&str] = &[
+    "name",
+    "dpd",
+    "overdue",
+    "loan_id",
+    "date",
+    "due_date",
+    "amount_due",
+    "ptp_date",
+    "ptp_amount",
+    "lender",
+];
 
 /// A problem in a template file, at a 1-based line and column (in characters).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -429,7 +429,7 @@ async fn rendered_messages_are_scanned_before_the_outbox() {
         let flagged = arrears_store::outbox::for_review(db, 100).await.unwrap();
         let k5 = case_of(db, "B5").await;
         assert_eq!(
-            flagged.iter().map(|m| (m.case_id.as_str(), m.content_rules.as_str())).collect::<Vec<_>>(),
+            flagged.iter().map(|m| (m.case_id.as_ref().map_or("", |c| c.as_str()), m.content_rules.as_str())).collect::<Vec<_>>(),
             [(k5.as_str(), "violence.menace")],
             "[{}]",
             t.backend

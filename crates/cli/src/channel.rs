@@ -98,6 +98,9 @@ pub enum MessageCommand {
         /// Only this case's.
         #[arg(long)]
         case: Option<String>,
+        /// Only this loan's reminders (before and on the due date, and penalty notices).
+        #[arg(long)]
+        loan: Option<String>,
         /// Only in this status (queued, sending, sent, delivered, failed, bounced, expired,
         /// refused, cancelled).
         #[arg(long)]
@@ -150,7 +153,7 @@ pub async fn send(url: &str, data_key: Option<&Path>, args: SendArgs) -> Result<
 /// `arrears message …`.
 pub async fn message(url: &str, command: MessageCommand) -> Result<()> {
     match command {
-        MessageCommand::List { case, status, limit, json } => {
+        MessageCommand::List { case, loan, status, limit, json } => {
             let status = match status.as_deref() {
                 Some(s) => match s.parse::<MessageStatus>() {
                     Ok(s) => Some(s),
@@ -162,7 +165,12 @@ pub async fn message(url: &str, command: MessageCommand) -> Result<()> {
                 None => None,
             };
             let db = open(url).await?;
-            let rows = arrears_store::outbox::list(&db, case.as_deref(), status, limit).await?;
+            let filter = arrears_store::outbox::MessageFilter {
+                case_id: case.as_deref(),
+                loan_id: loan.as_deref(),
+                status,
+            };
+            let rows = arrears_store::outbox::list(&db, filter, limit).await?;
             if json {
                 print_json(&rows)?;
             } else {
@@ -170,7 +178,10 @@ pub async fn message(url: &str, command: MessageCommand) -> Result<()> {
                     println!(
                         "{}\t{}\t{}\t{}\t{}\tattempts {}\t{}\t{}",
                         r.message_id,
-                        r.case_id,
+                        r.case_id.as_ref().map_or_else(
+                            || format!("loan {}", r.loan_id.as_ref().map_or("-", |l| l.as_str())),
+                            ToString::to_string
+                        ),
                         r.channel,
                         r.template,
                         r.status,

@@ -67,7 +67,12 @@ pub async fn review(db: &arrears_store::Db, limit: i64, json: bool) -> Result<()
         writeln!(
             o,
             "  {} {} {} {} {} [{}]",
-            m.message_id, m.case_id, m.channel, m.template, m.send_at, m.content_rules
+            m.message_id,
+            m.case_id.as_ref().map_or("-", |c| c.as_str()),
+            m.channel,
+            m.template,
+            m.send_at,
+            m.content_rules
         )?;
     }
     writeln!(o, "待复核备注 / notes to review: {}", notes.len())?;

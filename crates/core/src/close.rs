@@ -123,6 +123,27 @@ impl LoanInput<'_> {
     }
 }
 
+/// The next instalment the borrower has to pay that is not yet overdue on the position's date
+/// (due on it or later), and what is left to pay of it once waiting credit is counted; `None`
+/// when nothing more falls due. Reminders before the due date (还款提醒) read it.
+pub fn next_due(position: &LoanPosition) -> Option<(NaiveDate, Amount)> {
+    let mut credit = position.credit;
+    for ip in &position.installments {
+        let unpaid = ip.unpaid_contractual();
+        if ip.installment.due_on < position.as_of || unpaid.is_zero() {
+            continue;
+        }
+        // Waiting credit meets instalments in due order on their due dates.
+        let covered = if credit > unpaid { unpaid } else { credit };
+        credit -= covered;
+        let left = unpaid - covered;
+        if !left.is_zero() {
+            return Some((ip.installment.due_on, left));
+        }
+    }
+    None
+}
+
 /// A loan's state as the batch carries it from one business date to the next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Carried {
@@ -147,6 +168,8 @@ pub struct Advance {
     pub delinquency_changed: bool,
     /// What the behaviour features keep of the loan after the last evaluation.
     pub track: LoanTrack,
+    /// The next instalment not yet overdue at the last evaluation, and what is left of it.
+    pub next_due: Option<(NaiveDate, Amount)>,
 }
 
 /// Evaluates the loan on each of `dates` (ascending) where it can have changed.
@@ -195,7 +218,8 @@ pub fn advance(
     let (last, position) = (state?, position?);
     track.set_ledger(&position, input.payments, last.review_on);
     track.prune(last.on);
-    Some(Advance { changed, last, before_last, delinquency_changed, track })
+    let next_due = next_due(&position);
+    Some(Advance { changed, last, before_last, delinquency_changed, track, next_due })
 }
 
 #[cfg(test)]
@@ -209,6 +233,38 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         parse_iso_date(s).unwrap()
+    }
+
+    #[test]
+    fn next_due_is_the_first_instalment_not_yet_overdue_less_waiting_credit() {
+        // Equal principal 3 × 1000.00 at 0%: instalments of 1000.00 due 02-15, 03-15, 04-15.
+        let l = loan(RepaymentMethod::EqualPrincipal, 300_000, "0", 3, "2026-01-15");
+        let s = generate(&l).unwrap();
+        let w = Waterfall::default();
+        // (as of, payments, expected next due)
+        type Row<'a> = (&'a str, &'a [(&'a str, i64)], Option<(&'a str, i64)>);
+        let table: &[Row] = &[
+            ("2026-02-01", &[], Some(("2026-02-15", 100_000))),
+            // Due today is not yet overdue.
+            ("2026-02-15", &[], Some(("2026-02-15", 100_000))),
+            // The day after, it is overdue: the next one is March's.
+            ("2026-02-16", &[], Some(("2026-03-15", 100_000))),
+            // 300.00 paid early waits as credit and meets February's on its due date.
+            ("2026-02-01", &[("2026-01-20", 30_000)], Some(("2026-02-15", 70_000))),
+            // 1500.00 early covers February and half of March.
+            ("2026-02-01", &[("2026-01-20", 150_000)], Some(("2026-03-15", 50_000))),
+            ("2026-05-01", &[], None),
+        ];
+        for (as_of, payments, want) in table {
+            let ps: Vec<Payment> = payments
+                .iter()
+                .enumerate()
+                .map(|(i, (on, minor))| pay(&format!("P{i}"), on, *minor))
+                .collect();
+            let position = replay(&l, &s, &ps, d(as_of), &w);
+            let got = next_due(&position).map(|(on, left)| (on.to_string(), left.minor()));
+            assert_eq!(got, want.map(|(on, left)| (on.to_string(), left)), "as of {as_of} with {payments:?}");
+        }
     }
 
     fn walk(

@@ -40,6 +40,7 @@ pub mod placements;
 pub mod products;
 pub mod ptps;
 pub mod receipts;
+pub mod reminders;
 pub mod restrictions;
 pub mod scores;
 pub mod sessions;

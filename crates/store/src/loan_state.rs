@@ -275,7 +275,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
         tx,
         &format!(
             "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
-             dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track)"
+             dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track, next_due_on, next_due_amount)"
         ),
         " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
          evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
@@ -286,7 +286,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
          outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
          prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
          prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
-         track = excluded.track",
+         track = excluded.track, next_due_on = excluded.next_due_on, next_due_amount = excluded.next_due_amount",
         items,
         |r, e| {
             let last = &e.advance.last;
@@ -304,7 +304,9 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
                 .opt_text(prev.map(|p| p.bucket.as_str()))
                 .opt_int(prev.map(|p| i64::from(p.bucket_rank)))
                 .opt_int(prev.map(|p| p.outstanding_principal.minor()))
-                .text(&crate::track::to_text(&e.advance.track));
+                .text(&crate::track::to_text(&e.advance.track))
+                .opt_date(e.advance.next_due.map(|(on, _)| on))
+                .int(e.advance.next_due.map_or(0, |(_, left)| left.minor()));
         },
     )
     .await?;
@@ -343,4 +345,58 @@ pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, Store
         touched
     });
     Ok(touched)
+}
+
+/// What a case owes at the latest close, per currency: what a letter itemises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseOwed {
+    /// Currency code.
+    pub currency: String,
+    /// Overdue principal, interest, fee and penalty (minor units).
+    pub overdue: Overdue,
+    /// Principal not yet due.
+    pub outstanding_principal: Amount,
+    /// The latest business date its loans were evaluated on.
+    pub as_of: NaiveDate,
+}
+
+/// What each of these cases owes, by currency, largest overdue first.
+pub async fn owed_by_cases(
+    db: &Db,
+    case_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<CaseOwed>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<CaseOwed>> = std::collections::HashMap::new();
+    type Row = (String, String, i64, i64, i64, i64, i64, NaiveDate);
+    for chunk in case_ids.chunks(500) {
+        let sql = format!(
+            "SELECT cl.case_id, s.currency, CAST(SUM(s.overdue_principal) AS BIGINT), \
+             CAST(SUM(s.overdue_interest) AS BIGINT), CAST(SUM(s.overdue_fee) AS BIGINT), \
+             CAST(SUM(s.overdue_penalty) AS BIGINT), CAST(SUM(s.outstanding_principal) AS BIGINT), \
+             MAX(s.evaluated_on) \
+             FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+             WHERE cl.case_id IN ({}) GROUP BY cl.case_id, s.currency",
+            text_list(chunk)
+        );
+        let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        for r in rows {
+            let overdue = Overdue {
+                principal: Amount::from_minor(r.2),
+                interest: Amount::from_minor(r.3),
+                fee: Amount::from_minor(r.4),
+                penalty: Amount::from_minor(r.5),
+            };
+            out.entry(r.0).or_default().push(CaseOwed {
+                currency: r.1,
+                overdue,
+                outstanding_principal: Amount::from_minor(r.6),
+                as_of: r.7,
+            });
+        }
+    }
+    for owed in out.values_mut() {
+        owed.sort_by(|a, b| {
+            b.overdue.total().cmp(&a.overdue.total()).then_with(|| a.currency.cmp(&b.currency))
+        });
+    }
+    Ok(out)
 }

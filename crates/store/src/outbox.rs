@@ -2,7 +2,7 @@
 //! send, and the compliance review of their rendered text. The only module that writes
 //! `outbox`.
 
-use arrears_core::id::{BorrowerId, CaseId, MessageId, TaskId};
+use arrears_core::id::{BorrowerId, CaseId, LoanId, MessageId, TaskId};
 use arrears_core::work::MessageStatus;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
@@ -13,10 +13,12 @@ use crate::{Db, StoreError, Tx, on_pool, on_tx};
 /// An automatic message for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
-    /// Task it came from (also the message id).
+    /// Task it came from (also the message id); a reminder's key when no task made it.
     pub task_id: TaskId,
-    /// The case the message is about.
-    pub case_id: CaseId,
+    /// The case the message is about; `None` for a reminder to a borrower without a case.
+    pub case_id: Option<CaseId>,
+    /// The loan a reminder is about; `None` for a case's message.
+    pub loan_id: Option<LoanId>,
     /// The borrower it is sent to (messages go to the debtor only).
     pub borrower_id: BorrowerId,
     /// Channel code.
@@ -43,8 +45,8 @@ pub struct NewMessage {
 pub struct FlaggedMessage {
     /// Message id (its task's id).
     pub message_id: MessageId,
-    /// The case the message is about.
-    pub case_id: CaseId,
+    /// The case the message is about (`None`: a reminder before the due date).
+    pub case_id: Option<CaseId>,
     /// Channel code.
     pub channel: String,
     /// Template name.
@@ -60,7 +62,7 @@ pub struct FlaggedMessage {
 /// Outbox messages whose rendered text the content rules warned about, by send time: the
 /// compliance review queue of automatic messages (notes have theirs in `actions`).
 pub async fn for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, StoreError> {
-    type Row = (String, String, String, String, String, String, String);
+    type Row = (String, Option<String>, String, String, String, String, String);
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(
         "SELECT message_id, case_id, channel, template, send_at, status, content_rules FROM outbox \
          WHERE content = 'warn' ORDER BY send_at, message_id LIMIT $1",
@@ -69,7 +71,7 @@ pub async fn for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, Stor
         .map(|r| {
             Ok(FlaggedMessage {
                 message_id: crate::stored_id("outbox", r.0)?,
-                case_id: crate::stored_id("outbox", r.1)?,
+                case_id: crate::stored_opt_id("outbox", r.1)?,
                 channel: r.2,
                 template: r.3,
                 send_at: r.4,
@@ -85,14 +87,15 @@ pub async fn for_review(db: &Db, limit: i64) -> Result<Vec<FlaggedMessage>, Stor
 pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -> Result<(), StoreError> {
     crate::rows::insert_all(
         tx,
-        "INSERT INTO outbox (message_id, task_id, case_id, borrower_id, channel, template, language, \
+        "INSERT INTO outbox (message_id, task_id, case_id, loan_id, borrower_id, channel, template, language, \
          send_at, status, created_on, content, content_rules, body, params)",
         " ON CONFLICT (message_id) DO NOTHING",
         messages,
         |r, m| {
             r.text(&m.task_id)
                 .text(&m.task_id)
-                .text(&m.case_id)
+                .opt_text(m.case_id.as_ref().map(|c| c.as_str()))
+                .opt_text(m.loan_id.as_ref().map(|l| l.as_str()))
                 .text(&m.borrower_id)
                 .text(m.channel)
                 .text(&m.template)
@@ -153,8 +156,10 @@ pub struct Lease<'a> {
 pub struct Claimed {
     /// Message id.
     pub message_id: MessageId,
-    /// The case it is about.
-    pub case_id: CaseId,
+    /// The case it is about (`None`: a reminder to a borrower without a case).
+    pub case_id: Option<CaseId>,
+    /// The loan a reminder is about.
+    pub loan_id: Option<LoanId>,
     /// The borrower it goes to.
     pub borrower_id: BorrowerId,
     /// Channel code.
@@ -178,24 +183,38 @@ pub struct Claimed {
     pub reclaimed: bool,
 }
 
-type ClaimedTuple = (String, String, String, String, String, String, String, String, String, i32, String);
+type ClaimedTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    String,
+);
 
-const CLAIMED_COLS: &str = "message_id, case_id, borrower_id, channel, template, language, send_at, body, params, \
+const CLAIMED_COLS: &str = "message_id, case_id, loan_id, borrower_id, channel, template, language, send_at, body, params, \
      CAST(attempts AS INTEGER), provider";
 
 fn claimed(r: ClaimedTuple, reclaimed: bool) -> Result<Claimed, StoreError> {
     Ok(Claimed {
         message_id: crate::stored_id("outbox", r.0)?,
-        case_id: crate::stored_id("outbox", r.1)?,
-        borrower_id: crate::stored_id("outbox", r.2)?,
-        channel: r.3,
-        template: r.4,
-        language: r.5,
-        send_at: r.6,
-        body: r.7,
-        params: r.8,
-        attempts: r.9,
-        provider: r.10,
+        case_id: crate::stored_opt_id("outbox", r.1)?,
+        loan_id: crate::stored_opt_id("outbox", r.2)?,
+        borrower_id: crate::stored_id("outbox", r.3)?,
+        channel: r.4,
+        template: r.5,
+        language: r.6,
+        send_at: r.7,
+        body: r.8,
+        params: r.9,
+        attempts: r.10,
+        provider: r.11,
         reclaimed,
     })
 }
@@ -392,8 +411,10 @@ pub async fn status_in(tx: &mut Tx, message_id: &str) -> Result<Option<MessageSt
 pub struct MessageRow {
     /// Message id.
     pub message_id: MessageId,
-    /// The case it is about.
-    pub case_id: CaseId,
+    /// The case it is about (`None`: a reminder to a borrower without a case).
+    pub case_id: Option<CaseId>,
+    /// The loan a reminder is about.
+    pub loan_id: Option<LoanId>,
     /// The borrower it goes to.
     pub borrower_id: BorrowerId,
     /// Channel code.
@@ -429,7 +450,8 @@ pub struct MessageRow {
 #[derive(sqlx::FromRow)]
 struct MessageTuple {
     message_id: String,
-    case_id: String,
+    case_id: Option<String>,
+    loan_id: Option<String>,
     borrower_id: String,
     channel: String,
     template: String,
@@ -447,25 +469,35 @@ struct MessageTuple {
     body: String,
 }
 
-/// Messages, oldest first: of one case and/or in one status when asked.
-pub async fn list(
-    db: &Db,
-    case_id: Option<&str>,
-    status: Option<MessageStatus>,
-    limit: i64,
-) -> Result<Vec<MessageRow>, StoreError> {
+/// Which messages [`list`] gives: of one case, of one loan (its reminders), in one status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MessageFilter<'a> {
+    /// The case's messages.
+    pub case_id: Option<&'a str>,
+    /// The loan's reminders.
+    pub loan_id: Option<&'a str>,
+    /// In this status.
+    pub status: Option<MessageStatus>,
+}
+
+/// Messages, oldest first, as the filter asks.
+pub async fn list(db: &Db, filter: MessageFilter<'_>, limit: i64) -> Result<Vec<MessageRow>, StoreError> {
+    let MessageFilter { case_id, loan_id, status } = filter;
     let rows: Vec<MessageTuple> = on_pool!(db, p => sqlx::query_as(
-        "SELECT message_id, case_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
+        "SELECT message_id, case_id, loan_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
          provider, provider_id, send_at, sent_at, delivered_at, error, content, subject, body FROM outbox \
-         WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR status = $2) ORDER BY send_at, message_id LIMIT $3",
-    ).bind(case_id.unwrap_or("")).bind(status.map_or("", MessageStatus::as_str)).bind(limit).fetch_all(p).await?);
+         WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR status = $2) AND ($4 = '' OR loan_id = $4) \
+         ORDER BY send_at, message_id LIMIT $3",
+    ).bind(case_id.unwrap_or("")).bind(status.map_or("", MessageStatus::as_str)).bind(limit)
+        .bind(loan_id.unwrap_or("")).fetch_all(p).await?);
     rows.into_iter().map(message_row).collect()
 }
 
 fn message_row(r: MessageTuple) -> Result<MessageRow, StoreError> {
     Ok(MessageRow {
         message_id: crate::stored_id("outbox", r.message_id)?,
-        case_id: crate::stored_id("outbox", r.case_id)?,
+        case_id: crate::stored_opt_id("outbox", r.case_id)?,
+        loan_id: crate::stored_opt_id("outbox", r.loan_id)?,
         borrower_id: crate::stored_id("outbox", r.borrower_id)?,
         channel: r.channel,
         template: r.template,
@@ -487,7 +519,7 @@ fn message_row(r: MessageTuple) -> Result<MessageRow, StoreError> {
 /// One message, if there is one with that id.
 pub async fn list_one(db: &Db, message_id: &str) -> Result<Option<MessageRow>, StoreError> {
     let rows: Vec<MessageTuple> = on_pool!(db, p => sqlx::query_as(
-        "SELECT message_id, case_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
+        "SELECT message_id, case_id, loan_id, borrower_id, channel, template, language, status, CAST(attempts AS INTEGER) AS attempts, \
          provider, provider_id, send_at, sent_at, delivered_at, error, content, subject, body FROM outbox WHERE message_id = $1",
     ).bind(message_id).fetch_all(p).await?);
     Ok(rows.into_iter().map(message_row).collect::<Result<Vec<_>, _>>()?.pop())
@@ -578,7 +610,8 @@ pub async fn figures(db: &Db, days: u32) -> Result<Vec<ChannelFigures>, StoreErr
          CAST(SUM(CASE WHEN o.sent_at IS NOT NULL AND (\
             EXISTS (SELECT 1 FROM case_loans cl JOIN payments p ON p.loan_id = cl.loan_id \
                     WHERE cl.case_id = o.case_id AND p.paid_on >= {day} AND p.paid_on < {until}) \
-         OR EXISTS (SELECT 1 FROM ptps t WHERE t.case_id = o.case_id AND t.promised_on >= {day} AND t.promised_on < {until})\
+         OR EXISTS (SELECT 1 FROM ptps t WHERE t.case_id = o.case_id AND t.promised_on >= {day} AND t.promised_on < {until}) \
+         OR EXISTS (SELECT 1 FROM payments p WHERE p.loan_id = o.loan_id AND p.paid_on >= {day} AND p.paid_on < {until})\
          ) THEN 1 ELSE 0 END) AS BIGINT) \
          FROM outbox o WHERE o.status <> 'cancelled' GROUP BY o.channel, o.template, o.provider \
          ORDER BY o.channel, o.template, o.provider"

@@ -408,10 +408,16 @@ async fn dispatchers_claiming_at_once_never_share_a_message_and_a_stale_one_reco
             .expect("record");
         assert_eq!(written.len(), 1, "[{}] d5's own result not recorded", t.backend);
         tx.commit().await.expect("commit");
-        let rows =
-            arrears_store::outbox::list(&t.db, None, Some(arrears_core::work::MessageStatus::Sent), 10)
-                .await
-                .expect("list");
+        let rows = arrears_store::outbox::list(
+            &t.db,
+            arrears_store::outbox::MessageFilter {
+                status: Some(arrears_core::work::MessageStatus::Sent),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .expect("list");
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].attempts, rows[0].provider_id.as_deref()), (2, Some("x")));
     })

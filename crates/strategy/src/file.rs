@@ -267,6 +267,28 @@ impl Experiment {
     }
 }
 
+/// When a reminder fires (see [`crate::reminder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderTrigger {
+    /// This many days before the instalment's due date (0: on the day).
+    BeforeDue(i64),
+    /// The day after the grace days of an unpaid instalment run out.
+    PenaltyStarts,
+}
+
+/// A reminder before or on the due date, or the notice that penalty has started (还款提醒).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    /// Unique name among steps and reminders; part of the message's key.
+    pub name: String,
+    /// Sms or email.
+    pub kind: StepKind,
+    /// When it fires.
+    pub trigger: ReminderTrigger,
+    /// Message template.
+    pub template: String,
+}
+
 /// A checked strategy.
 #[derive(Debug)]
 pub struct Strategy {
@@ -284,6 +306,8 @@ pub struct Strategy {
     pub segments: Vec<Segment>,
     /// Champion/challenger experiments, each on one segment's ladder.
     pub experiments: Vec<Experiment>,
+    /// Reminders before and on the due date, in file order.
+    pub reminders: Vec<Reminder>,
 }
 
 impl Strategy {
@@ -359,6 +383,18 @@ struct RawFile {
     segments: Vec<RawSegment>,
     #[serde(default, rename = "experiment")]
     experiments: Vec<RawExperiment>,
+    #[serde(default, rename = "reminder")]
+    reminders: Vec<RawReminder>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReminder {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    dpd: Option<Spanned<i64>>,
+    penalty_starts: Option<Spanned<bool>>,
+    template: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -578,6 +614,13 @@ impl Cx<'_> {
                 None => complete = false,
             }
         }
+        let mut reminders = Vec::new();
+        for r in &raw.reminders {
+            match self.reminder(r) {
+                Some(r) => reminders.push(r),
+                None => complete = false,
+            }
+        }
         if !complete {
             return None;
         }
@@ -589,7 +632,71 @@ impl Cx<'_> {
             priority: priority?,
             segments,
             experiments,
+            reminders,
         })
+    }
+
+    /// A `[[reminder]]`: a message kind, a known template, and exactly one of a day at or
+    /// before the due date and `penalty_starts`.
+    fn reminder(&mut self, r: &RawReminder) -> Option<Reminder> {
+        let errors_before = self.r.found.len();
+        let name = r.name.get_ref().clone();
+        if name.trim().is_empty() {
+            self.r.on(&r.name, "the reminder needs a name");
+        }
+        if let Some(prev) = self.step_names.insert(name.clone(), r.name.span().start) {
+            let (line, _) = line_col(self.r.text, prev);
+            self.r.on(
+                &r.name,
+                format!("{name:?} is already defined on line {line}; step and reminder names are unique"),
+            );
+        }
+        let kind = StepKind::parse(r.kind.get_ref());
+        // A call's result is logged as an action on a case, which a reminder may not have.
+        if !matches!(kind, Some(StepKind::Sms | StepKind::Email)) {
+            self.r.on(&r.kind, format!("a reminder is sent by sms or email, not {:?}", r.kind.get_ref()));
+        }
+        if let Some(list) = self.known.templates.as_ref()
+            && !list.contains(r.template.get_ref())
+        {
+            let all: Vec<&str> = list.iter().map(String::as_str).collect();
+            self.r.on(
+                &r.template,
+                format!("unknown template {:?}; known: {}", r.template.get_ref(), all.join(", ")),
+            );
+        }
+        let trigger = match (&r.dpd, &r.penalty_starts) {
+            (Some(n), None) => {
+                let v = *n.get_ref();
+                if !(-60..=0).contains(&v) {
+                    self.r.on(n, "a reminder's dpd is the day relative to the due date, from -60 to 0 (later days belong to a segment's steps)");
+                }
+                Some(ReminderTrigger::BeforeDue(-v))
+            }
+            (None, Some(b)) if *b.get_ref() => Some(ReminderTrigger::PenaltyStarts),
+            (None, Some(b)) => {
+                self.r.on(b, "penalty_starts = false never fires; leave it out");
+                None
+            }
+            (Some(_), Some(b)) => {
+                self.r.on(
+                    b,
+                    format!("reminder {name:?} has more than one trigger; give dpd or penalty_starts"),
+                );
+                None
+            }
+            (None, None) => {
+                self.r.on(
+                    &r.name,
+                    format!("reminder {name:?} has no trigger: give dpd (-60 to 0) or penalty_starts = true"),
+                );
+                None
+            }
+        };
+        if self.r.found.len() > errors_before {
+            return None;
+        }
+        Some(Reminder { name, kind: kind?, trigger: trigger?, template: r.template.get_ref().clone() })
     }
 
     fn reachability(&mut self, readings: &[(usize, String, Option<Reading>)], exclusive: bool) {
@@ -981,6 +1088,8 @@ mod tests {
                 "demand_letter",
                 "lawyer_letter",
                 "company_reminder",
+                "due_reminder",
+                "penalty_notice",
             ]),
             queues: set(&["early_calls", "mid_calls", "late_calls", "field_visits", "corporate"]),
             agencies: None,
@@ -1025,6 +1134,44 @@ mod tests {
     /// (what, file body after the header, expected `LINE:COL: message` fragment)
     #[test]
     fn bad_files_give_the_promised_errors() {
+        let seg = "[[segment]]\nname = \"a\"\nwhen = 'true'\n";
+        let reminders: &[(&str, String, &str)] = &[
+            (
+                "reminder after the due date",
+                format!(
+                    "{seg}[[reminder]]\nname = \"r\"\nkind = \"sms\"\ndpd = 3\ntemplate = \"reminder_soft\"\n"
+                ),
+                "10:7: a reminder's dpd is the day relative to the due date, from -60 to 0",
+            ),
+            (
+                "reminder by call",
+                format!(
+                    "{seg}[[reminder]]\nname = \"r\"\nkind = \"call\"\ndpd = -1\ntemplate = \"reminder_soft\"\n"
+                ),
+                "9:8: a reminder is sent by sms or email, not \"call\"",
+            ),
+            (
+                "reminder with two triggers",
+                format!(
+                    "{seg}[[reminder]]\nname = \"r\"\nkind = \"sms\"\ndpd = -1\npenalty_starts = true\ntemplate = \"reminder_soft\"\n"
+                ),
+                "11:18: reminder \"r\" has more than one trigger",
+            ),
+            (
+                "reminder without a trigger",
+                format!("{seg}[[reminder]]\nname = \"r\"\nkind = \"sms\"\ntemplate = \"reminder_soft\"\n"),
+                "8:8: reminder \"r\" has no trigger",
+            ),
+            (
+                "reminder with an unknown template",
+                format!("{seg}[[reminder]]\nname = \"r\"\nkind = \"sms\"\ndpd = 0\ntemplate = \"nope\"\n"),
+                "11:12: unknown template \"nope\"",
+            ),
+        ];
+        for (what, body, want) in reminders {
+            let errs = errors(body);
+            assert!(has(&errs, want), "{what}: want {want:?} in {errs:?}");
+        }
         let table: &[(&str, &str, &str)] = &[
             (
                 "unknown field in a condition",

@@ -27,10 +27,12 @@ pub mod expr;
 pub mod facts;
 pub mod file;
 mod region;
+pub mod reminder;
 
 pub use due::{ArmChoice, Decision, Done, DueStep, HeldBack, due_steps};
 pub use facts::{BorrowerInfo, CaseFacts, CaseInfo, CaseStatus, ContactInfo, Hold, LoanInfo, ScoreInfo};
 pub use file::{
-    Arm, CheckErrors, DEFAULT_PRIORITY, Diagnostic, Experiment, Known, Placement, Segment, Step, StepKind,
-    Strategy, Trigger, check, queue_names, template_name,
+    Arm, CheckErrors, DEFAULT_PRIORITY, Diagnostic, Experiment, Known, Placement, Reminder, ReminderTrigger,
+    Segment, Step, StepKind, Strategy, Trigger, check, queue_names, template_name,
 };
+pub use reminder::{DueReminder, LoanDue, due_reminders};

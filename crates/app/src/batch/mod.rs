@@ -25,6 +25,7 @@ pub mod scores;
 /// Step 4: early-warning alerts.
 pub mod alerts;
 
+mod reminders;
 /// Step 5: strategies decide, tasks and messages are made.
 pub mod treatment;
 

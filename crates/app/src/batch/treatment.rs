@@ -97,6 +97,12 @@ pub struct TreatmentReport {
     pub allocated: u64,
     /// Queue tasks no collector could take.
     pub unallocated: u64,
+    /// Reminders before or on the due date, and penalty notices, queued.
+    pub reminders: u64,
+    /// Reminders the contact policy or the content rules kept from their day.
+    pub reminders_blocked: u64,
+    /// Reminders not made: no valid phone or e-mail on record for their channel.
+    pub reminders_unreachable: u64,
     /// Conditions that could not be evaluated (first few), e.g. a null score compared.
     pub errors: Vec<String>,
 }
@@ -417,7 +423,8 @@ pub async fn run_with(
                                         task.status = TaskStatus::Pending;
                                         w.messages.push(NewMessage {
                                             task_id: task.task_id.clone(),
-                                            case_id: c.case_id.clone(),
+                                            case_id: Some(c.case_id.clone()),
+                                            loan_id: None,
                                             borrower_id: c.borrower_id.clone(),
                                             channel: channel.as_str(),
                                             template: template.clone(),
@@ -464,6 +471,9 @@ pub async fn run_with(
             w.tasks.push(task);
         }
     }
+    let reminders =
+        super::reminders::decide(db, date, &strategy, templates, &mut messages, &packs, &mut report).await?;
+    w.messages.extend(reminders);
     report.content_scanned = messages.scanned;
     let mut tx = db.begin().await?;
     store::write_treatment(&mut tx, date, &w).await?;
@@ -491,6 +501,7 @@ fn treatment_events(date: NaiveDate, r: &TreatmentReport, w: &TreatmentWrites) -
             .fact("cases", r.cases as i64)
             .fact("tasks", w.tasks.len() as i64)
             .fact("messages", w.messages.len() as i64)
+            .fact("reminders", r.reminders as i64)
             .fact("content_blocked", r.content_blocked as i64)
             .fact("content_warned", r.content_warned as i64)
             .fact("sha256", super::lines_digest(&lines).as_str()),
@@ -578,7 +589,7 @@ fn reachable(kind: StepKind, contact: ContactInfo) -> bool {
 }
 
 /// The contact channel of an automatic or collector step.
-fn channel_of(kind: StepKind) -> Channel {
+pub(super) fn channel_of(kind: StepKind) -> Channel {
     match kind {
         StepKind::Sms => Channel::Sms,
         StepKind::Email => Channel::Email,

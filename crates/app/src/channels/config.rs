@@ -108,6 +108,8 @@ pub enum ProviderConfig {
         /// The folder the lists go in (`DIR/YYYY-MM-DD/QUEUE/…{csv,json}`).
         dir: String,
     },
+    /// Letters printed as PDF into a folder (`DIR/YYYY-MM-DD/MESSAGE_ID.pdf`).
+    Letters(LettersConfig),
     /// A WeCom group robot (for departments).
     Wecom {
         /// The webhook URL without its key (`http://host/cgi-bin/webhook/send`).
@@ -124,6 +126,30 @@ pub enum ProviderConfig {
         /// Variable holding the signing secret (`SEC…`).
         secret_env: String,
     },
+}
+
+/// Where letters are printed, and what heads them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LettersConfig {
+    /// The folder the print room or mail house collects from.
+    pub dir: String,
+    /// Lines under the lender's name (address, telephone), in Chinese.
+    #[serde(default)]
+    pub letterhead_zh: Vec<String>,
+    /// The same in English.
+    #[serde(default)]
+    pub letterhead_en: Vec<String>,
+    /// Font files in fallback order (`path` or `path.ttc#index`); empty: the Debian fonts
+    /// that scripts/install-fonts.sh installs (`ARREARS_LETTER_FONTS` also overrides them).
+    #[serde(default)]
+    pub fonts: Vec<String>,
+    /// What printing and posting one letter costs, in minor units (for the channel report).
+    #[serde(default)]
+    pub cost_per_message_minor: i64,
+    /// The currency of the cost.
+    #[serde(default)]
+    pub cost_currency: String,
 }
 
 /// A Twilio account.
@@ -349,6 +375,7 @@ impl ChannelsConfig {
                 ProviderConfig::Smtp(_) => channel == "email",
                 ProviderConfig::Aliyun(_) | ProviderConfig::Twilio(_) => channel == "sms",
                 ProviderConfig::VoiceFiles { .. } => channel == "voice_bot",
+                ProviderConfig::Letters(_) => channel == "letter",
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => false,
             };
             if !fits {

@@ -11,6 +11,7 @@
 pub mod aliyun;
 pub mod config;
 mod departments;
+mod letters;
 pub mod receipts;
 pub mod report;
 pub mod robots;
@@ -27,12 +28,13 @@ use arrears_core::contact_policy::{
     Channel, Party, Proposal, Purpose, Source, allowed_until, check, first_allowed,
 };
 use arrears_core::delivery::{Attempted, Backoff, Next, after_attempt};
-use arrears_core::id::{BorrowerId, CaseId};
+use arrears_core::id::{BorrowerId, CaseId, LoanId};
 use arrears_core::work::MessageStatus;
 use arrears_store::actions::CaseForAction;
 use arrears_store::outbox::{self, Claimed, Finish, Finished, Lease};
 use arrears_store::people::SealedContactPoints;
 use arrears_store::personal::{Field, Keyring};
+use arrears_store::reminders::LoanContext;
 use arrears_store::treatment::AttemptRow;
 use arrears_store::{Db, StoreError};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -45,6 +47,7 @@ use crate::restrictions::{InForce, Target, bidx_for};
 use crate::templates::{MessageScanner, shipped_scanner};
 use aliyun::{Aliyun, Sms};
 use config::{ChannelsConfig, ConfigError, ProviderConfig};
+use letters::LetterSpool;
 use robots::Robot;
 use smtp::{Email, Smtp};
 use twilio::Twilio;
@@ -130,6 +133,7 @@ enum Route {
     Sms { provider: String, aliyun: Arc<Aliyun> },
     Twilio { provider: String, twilio: Arc<Twilio> },
     Voice { provider: String, export: VoiceExport },
+    Letter { provider: String, spool: Arc<LetterSpool> },
 }
 
 /// How an attempt whose outcome is unknown is settled.
@@ -149,7 +153,8 @@ impl Route {
             Route::Email { provider, .. }
             | Route::Sms { provider, .. }
             | Route::Twilio { provider, .. }
-            | Route::Voice { provider, .. } => provider,
+            | Route::Voice { provider, .. }
+            | Route::Letter { provider, .. } => provider,
         }
     }
 
@@ -157,6 +162,8 @@ impl Route {
         match self {
             Route::Email { smtp, .. } if smtp.deduplicates => Settle::Resend,
             Route::Email { .. } => Settle::GiveUp,
+            // The folder keeps one file per message id: printing again keeps the first.
+            Route::Letter { .. } => Settle::Resend,
             Route::Sms { .. } | Route::Twilio { .. } | Route::Voice { .. } => Settle::Lookup,
         }
     }
@@ -185,6 +192,12 @@ struct BatchFacts {
     invalid: HashMap<BorrowerId, Vec<(String, String)>>,
     restrictions: HashMap<BorrowerId, Vec<InForce>>,
     history: HashMap<CaseId, Vec<AttemptRow>>,
+    /// Loans of reminders to borrowers without a case.
+    loans: HashMap<LoanId, LoanContext>,
+    /// Earlier reminders to borrowers without a case: when, and by which channel.
+    reminded: HashMap<BorrowerId, Vec<(String, String)>>,
+    /// What the cases of letters owe at the latest close, by currency.
+    owed: HashMap<String, Vec<arrears_store::loan_state::CaseOwed>>,
 }
 
 /// A call on its way into a list: the message, its line, and its result so far.
@@ -204,6 +217,8 @@ enum Prepared {
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
         /// The borrower's zone.
         timezone: String,
+        /// For a letter: the letter as it is printed.
+        letter: Option<Box<arrears_letters::Letter>>,
     },
     /// Decided without sending.
     Decided { m: Claimed, finished: Finished },
@@ -245,6 +260,10 @@ impl Dispatcher {
                 ProviderConfig::VoiceFiles { dir } => Route::Voice {
                     provider: provider.clone(),
                     export: VoiceExport::new(std::path::Path::new(dir)),
+                },
+                ProviderConfig::Letters(l) => Route::Letter {
+                    provider: provider.clone(),
+                    spool: Arc::new(LetterSpool::new(provider, l, &config.path)?),
                 },
                 // The file's check keeps robots out of [channels].
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => continue,
@@ -380,9 +399,21 @@ impl Dispatcher {
 
     /// What the checks of a claimed batch read, in one query per table.
     async fn facts(&self, claimed: &[Claimed], now: DateTime<Utc>) -> Result<BatchFacts, DispatchError> {
-        let mut cases: Vec<&str> = claimed.iter().map(|m| m.case_id.as_str()).collect();
+        let mut cases: Vec<&str> =
+            claimed.iter().filter_map(|m| Some(m.case_id.as_ref()?.as_str())).collect();
         cases.sort_unstable();
         cases.dedup();
+        let mut loans: Vec<&str> = claimed
+            .iter()
+            .filter(|m| m.case_id.is_none())
+            .filter_map(|m| Some(m.loan_id.as_ref()?.as_str()))
+            .collect();
+        loans.sort_unstable();
+        loans.dedup();
+        let mut uncased: Vec<&str> =
+            claimed.iter().filter(|m| m.case_id.is_none()).map(|m| m.borrower_id.as_str()).collect();
+        uncased.sort_unstable();
+        uncased.dedup();
         let mut borrowers: Vec<&str> = claimed.iter().map(|m| m.borrower_id.as_str()).collect();
         borrowers.sort_unstable();
         borrowers.dedup();
@@ -401,6 +432,30 @@ impl Dispatcher {
             invalid: arrears_store::contact_points::invalid_of(&self.db, &borrowers).await?,
             restrictions: crate::restrictions::of_borrowers(&self.db, &borrowers).await?,
             history,
+            loans: arrears_store::reminders::contexts(&self.db, &loans)
+                .await?
+                .into_iter()
+                .map(|l| (l.loan_id.clone(), l))
+                .collect(),
+            owed: {
+                let mut letters: Vec<&str> = claimed
+                    .iter()
+                    .filter(|m| m.channel == "letter")
+                    .filter_map(|m| Some(m.case_id.as_ref()?.as_str()))
+                    .collect();
+                letters.sort_unstable();
+                letters.dedup();
+                arrears_store::loan_state::owed_by_cases(&self.db, &letters).await?
+            },
+            reminded: {
+                let mut by: HashMap<BorrowerId, Vec<(String, String)>> = HashMap::new();
+                for (b, at, channel) in
+                    arrears_store::reminders::recent_of_borrowers(&self.db, &since, &uncased).await?
+                {
+                    by.entry(b).or_default().push((at, channel));
+                }
+                by
+            },
         })
     }
 
@@ -429,20 +484,52 @@ impl Dispatcher {
             );
             return decided(m, Finish::End(MessageStatus::Failed), error);
         }
-        let Some(case) = facts.cases.get(&m.case_id) else {
-            return decided(m, Finish::End(MessageStatus::Cancelled), "the case no longer exists".into());
+        // Whom the message is about: its case, or for a reminder without one, its loan.
+        let (timezone, hold, contact_pack) = match (&m.case_id, &m.loan_id) {
+            (Some(case_id), _) => {
+                let Some(case) = facts.cases.get(case_id) else {
+                    return decided(
+                        m,
+                        Finish::End(MessageStatus::Cancelled),
+                        "the case no longer exists".into(),
+                    );
+                };
+                if case.status != CaseStatus::Open {
+                    let error = format!("case {} is {} since it was queued", case.case_id, case.status);
+                    return decided(m, Finish::End(MessageStatus::Cancelled), error);
+                }
+                if let Some(agency) = &case.placed_with {
+                    return decided(
+                        m,
+                        Finish::End(MessageStatus::Cancelled),
+                        format!("case placed with agency {agency}"),
+                    );
+                }
+                (case.timezone.clone(), case.hold.clone(), case.contact_pack.clone())
+            }
+            (None, Some(loan_id)) => {
+                let Some(loan) = facts.loans.get(loan_id) else {
+                    return decided(
+                        m,
+                        Finish::End(MessageStatus::Cancelled),
+                        "the loan no longer exists".into(),
+                    );
+                };
+                if loan.status != "active" {
+                    let error =
+                        format!("loan {} is {} since the reminder was queued", loan.loan_id, loan.status);
+                    return decided(m, Finish::End(MessageStatus::Cancelled), error);
+                }
+                (loan.timezone.clone(), None, loan.contact_pack.clone())
+            }
+            (None, None) => {
+                return decided(
+                    m,
+                    Finish::End(MessageStatus::Cancelled),
+                    "the message names no case or loan".into(),
+                );
+            }
         };
-        if case.status != CaseStatus::Open {
-            let error = format!("case {} is {} since it was queued", case.case_id, case.status);
-            return decided(m, Finish::End(MessageStatus::Cancelled), error);
-        }
-        if let Some(agency) = &case.placed_with {
-            return decided(
-                m,
-                Finish::End(MessageStatus::Cancelled),
-                format!("case placed with agency {agency}"),
-            );
-        }
         if m.body.is_empty() {
             let error = format!(
                 "模板 {} 没有 {} 文本，不以借款人未选的语言发送 / template {} has no {} text: not sent in another language",
@@ -471,44 +558,99 @@ impl Dispatcher {
             return decided(m, Finish::End(MessageStatus::Refused), scan.reason);
         }
         let channel: Channel = m.channel.parse().map_err(|_| DispatchError::Channel(m.channel.clone()))?;
-        let Some(sealed) = facts.points.get(&m.borrower_id) else {
-            return decided(m, Finish::End(MessageStatus::Refused), "the borrower is not on record".into());
-        };
-        let (field, stored, label) = match channel {
-            Channel::Email => (Field::Email, &sealed.email, "email"),
-            _ => (Field::Phone, &sealed.phone, "phone"),
-        };
-        let to = self.keys.open(field, stored, &|| format!("borrowers {} {label}", m.borrower_id))?;
-        let bidx = self.keys.blind(field, &to);
-        let known_bad = facts
-            .invalid
-            .get(&m.borrower_id)
-            .is_some_and(|v| v.iter().any(|(f, b)| f == label && *b == bidx));
-        if to.trim().is_empty() || known_bad {
-            let error = if known_bad {
-                format!(
-                    "没有有效的{label}：此前被服务商拒收 / no valid {label}: the provider refused it before"
-                )
-            } else {
-                format!("没有{label}记录 / no {label} on record")
+        let (to, bidx, label, letter, body) = if let Route::Letter { spool, .. } = route {
+            // A letter goes by post: it needs no phone or e-mail, and carries what the case owes now.
+            let day = match timezone.parse::<chrono_tz::Tz>() {
+                Ok(tz) => now.with_timezone(&tz).date_naive(),
+                Err(_) => now.date_naive(),
             };
-            return decided(m, Finish::End(MessageStatus::Refused), error);
-        }
+            let name = serde_json::from_str::<HashMap<String, String>>(&m.params)
+                .ok()
+                .and_then(|p| p.get("name").cloned())
+                .unwrap_or_default();
+            let zh = m.language != "en";
+            let borrower = if zh {
+                format!("借款人编号：{}", m.borrower_id)
+            } else {
+                format!("Borrower: {}", m.borrower_id)
+            };
+            let owed = m.case_id.as_ref().and_then(|c| facts.owed.get(c.as_str())).and_then(|o| o.first());
+            let letter = spool.compose(
+                &m.message_id,
+                day,
+                zh,
+                lender,
+                vec![name, borrower],
+                subject.clone(),
+                &body,
+                owed,
+            );
+            let text = LetterSpool::text_of(&letter);
+            (String::new(), String::new(), "", Some(Box::new(letter)), text)
+        } else {
+            let Some(sealed) = facts.points.get(&m.borrower_id) else {
+                return decided(
+                    m,
+                    Finish::End(MessageStatus::Refused),
+                    "the borrower is not on record".into(),
+                );
+            };
+            let (field, stored, label) = match channel {
+                Channel::Email => (Field::Email, &sealed.email, "email"),
+                _ => (Field::Phone, &sealed.phone, "phone"),
+            };
+            let to = self.keys.open(field, stored, &|| format!("borrowers {} {label}", m.borrower_id))?;
+            let bidx = self.keys.blind(field, &to);
+            let known_bad = facts
+                .invalid
+                .get(&m.borrower_id)
+                .is_some_and(|v| v.iter().any(|(f, b)| f == label && *b == bidx));
+            if to.trim().is_empty() || known_bad {
+                let error = if known_bad {
+                    format!(
+                        "没有有效的{label}：此前被服务商拒收 / no valid {label}: the provider refused it before"
+                    )
+                } else {
+                    format!("没有{label}记录 / no {label} on record")
+                };
+                return decided(m, Finish::End(MessageStatus::Refused), error);
+            }
+            (to, bidx, label, None, body)
+        };
 
         // The contact policy at the borrower's local time now, with every contact since but
         // this message itself (queued, it counts at its send time).
-        let mut rows: Vec<&AttemptRow> =
-            facts.history.get(&m.case_id).map(|h| h.iter().collect()).unwrap_or_default();
-        if let Some(own) =
-            rows.iter().position(|a| a.actor == "outbox" && a.channel == m.channel && a.at_utc == m.send_at)
-        {
-            rows.remove(own);
-        }
-        let history: Vec<_> = rows.into_iter().filter_map(attempt).filter(|a| a.at <= now).collect();
+        let about = m.case_id.as_ref().map_or_else(|| m.borrower_id.to_string(), ToString::to_string);
+        let history: Vec<_> = match &m.case_id {
+            Some(case_id) => {
+                let mut rows: Vec<&AttemptRow> =
+                    facts.history.get(case_id).map(|h| h.iter().collect()).unwrap_or_default();
+                if let Some(own) = rows
+                    .iter()
+                    .position(|a| a.actor == "outbox" && a.channel == m.channel && a.at_utc == m.send_at)
+                {
+                    rows.remove(own);
+                }
+                rows.into_iter().filter_map(attempt).filter(|a| a.at <= now).collect()
+            }
+            None => {
+                let mut rows: Vec<&(String, String)> =
+                    facts.reminded.get(&m.borrower_id).map(|h| h.iter().collect()).unwrap_or_default();
+                if let Some(own) =
+                    rows.iter().position(|(at, channel)| *channel == m.channel && *at == m.send_at)
+                {
+                    rows.remove(own);
+                }
+                rows.into_iter()
+                    .filter_map(|(at, channel)| reminded(&about, at, channel))
+                    .filter(|a| a.at <= now)
+                    .collect()
+            }
+        };
         let proposal = Proposal {
             party: Party::Debtor,
             channel,
-            address: format!("{}:{}", m.case_id, channel.as_str()),
+            address: format!("{about}:{}", channel.as_str()),
             at: now,
             by: Vec::new(),
             source: Source::Lender,
@@ -516,20 +658,20 @@ impl Dispatcher {
             debt: None,
             carries_opt_out: true,
         };
-        let mut profile = profile(&case.timezone, case.hold.as_deref());
+        let mut profile = profile(&timezone, hold.as_deref());
         let (phone_bidx, email_bidx) = match channel {
             Channel::Email => (String::new(), bidx.clone()),
             _ => (bidx.clone(), String::new()),
         };
         let target =
             Target { channel, address: &proposal.address, bidx: bidx_for(channel, &phone_bidx, &email_bidx) };
-        let local_day = match case.timezone.parse::<chrono_tz::Tz>() {
+        let local_day = match timezone.parse::<chrono_tz::Tz>() {
             Ok(tz) => now.with_timezone(&tz).date_naive(),
             Err(_) => now.date_naive(),
         };
         let restrictions = facts.restrictions.get(&m.borrower_id).map(Vec::as_slice).unwrap_or_default();
         crate::restrictions::apply(&mut profile, restrictions, Some(local_day), target);
-        let pack = self.packs.for_case(case.contact_pack.as_deref(), &case.timezone);
+        let pack = self.packs.for_case(contact_pack.as_deref(), &timezone);
         let holidays = self.packs.holidays_for(pack);
         let decision = check(pack, &proposal, &profile, &history, holidays);
         if !decision.allowed {
@@ -550,8 +692,7 @@ impl Dispatcher {
             let end = (now + Duration::hours(24)).min(self.deadline(&m).max(now));
             (now, allowed_until(pack, &proposal, &profile, &history, holidays, Duration::minutes(15), end))
         });
-        let timezone = case.timezone.clone();
-        Ok(Prepared::Send { m, to, subject, body, field: label, bidx, window, timezone })
+        Ok(Prepared::Send { m, to, subject, body, field: label, bidx, window, timezone, letter })
     }
 
     /// When the message must have gone: its send time plus `give_up_after_hours`.
@@ -590,11 +731,17 @@ impl Dispatcher {
         };
         let this = &*self;
         let sends = futures_util::stream::iter(to_send.into_iter().map(|p| async move {
-            let Prepared::Send { m, to, subject, body, field, bidx, .. } = p else {
+            let Prepared::Send { m, to, subject, body, field, bidx, letter, .. } = p else {
                 unreachable!("only sends")
             };
             let route = &this.routes[&m.channel];
-            let attempted = this.attempt(route, &m, &to, &subject, &body).await;
+            let attempted = match (route, letter) {
+                (Route::Letter { spool, .. }, Some(letter)) => {
+                    let day = letter.date.clone();
+                    spool.print(&m.message_id, &day, *letter).await
+                }
+                _ => this.attempt(route, &m, &to, &subject, &body).await,
+            };
             let invalid = matches!(attempted, Attempted::Permanent { bad_address: true, .. });
             let after = after_attempt(
                 attempted,
@@ -694,6 +841,10 @@ impl Dispatcher {
             Route::Voice { .. } => {
                 Attempted::Permanent { error: "calls go out as lists".into(), bad_address: false }
             }
+            Route::Letter { .. } => Attempted::Permanent {
+                error: "a letter is printed from its composed text".into(),
+                bad_address: false,
+            },
         }
     }
 
@@ -705,13 +856,15 @@ impl Dispatcher {
             std::collections::BTreeMap::new();
         let mut out = Vec::new();
         for p in calls {
-            let Prepared::Send { m, to, subject, body, field, bidx, window, timezone } = p else { continue };
+            let Prepared::Send { m, to, subject, body, field, bidx, window, timezone, .. } = p else {
+                continue;
+            };
             let Route::Voice { .. } = &self.routes[&m.channel] else { continue };
             let (from, until) = window.unwrap_or((now, now));
             let day = m.send_at.get(..10).unwrap_or_default().to_string();
             let line = CallLine {
                 message_id: m.message_id.to_string(),
-                case_id: m.case_id.to_string(),
+                case_id: m.case_id.as_ref().map(ToString::to_string).unwrap_or_default(),
                 queue: m.template.clone(),
                 number_ref: format!("bidx:{bidx}"),
                 number_masked: arrears_core::personal::mask_phone(&to),
@@ -828,8 +981,13 @@ impl Dispatcher {
                     "message.failed"
                 }
             };
+            let subject = match (&m.case_id, &m.loan_id) {
+                (Some(c), _) => format!("case:{c}"),
+                (None, Some(l)) => format!("loan:{l}"),
+                (None, None) => format!("borrower:{}", m.borrower_id),
+            };
             let mut e = Event::new("system:dispatcher", kind)
-                .entity(format!("case:{}", m.case_id))
+                .entity(subject)
                 .entity(format!("message:{}", m.message_id))
                 .fact("channel", m.channel.as_str())
                 .fact("template", m.template.as_str())
@@ -892,6 +1050,20 @@ fn with_lender(params: &str, lender: &str) -> String {
         serde_json::from_str(params).unwrap_or_default();
     map.insert("lender".into(), serde_json::Value::String(lender.to_string()));
     serde_json::Value::Object(map).to_string()
+}
+
+/// An earlier reminder as the contact policy counts it (delivered to the debtor at `at`).
+fn reminded(about: &str, at: &str, channel: &str) -> Option<arrears_core::contact_policy::Attempt> {
+    Some(arrears_core::contact_policy::Attempt {
+        at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        party: Party::Debtor,
+        channel: channel.parse().ok()?,
+        address: format!("{about}:{channel}"),
+        outcome: arrears_core::contact_policy::Outcome::Delivered,
+        by: Vec::new(),
+        source: Source::Lender,
+        debt: None,
+    })
 }
 
 /// The e-mail subject of a template.

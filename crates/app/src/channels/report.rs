@@ -37,6 +37,7 @@ pub async fn report(
                 Some(ProviderConfig::Smtp(s)) => (s.cost_per_message_minor, s.cost_currency.clone()),
                 Some(ProviderConfig::Aliyun(a)) => (a.cost_per_message_minor, a.cost_currency.clone()),
                 Some(ProviderConfig::Twilio(t)) => (t.cost_per_message_minor, t.cost_currency.clone()),
+                Some(ProviderConfig::Letters(l)) => (l.cost_per_message_minor, l.cost_currency.clone()),
                 _ => (0, String::new()),
             };
             let rate = |n: i64| if f.sent == 0 { 0 } else { n * 10_000 / f.sent };

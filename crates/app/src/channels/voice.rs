@@ -227,7 +227,7 @@ pub async fn import_calls(
             continue;
         }
         let input = crate::actions::ActionInput {
-            case_id: m.case_id.to_string(),
+            case_id: m.case_id.as_ref().map(ToString::to_string).unwrap_or_default(),
             at,
             actor: "voice-bot".into(),
             agency: None,
