@@ -303,24 +303,21 @@ pub(crate) fn lay_out(
     let continued = shaper.wrap(&reference, SMALL, CONTENT_W, 0.0, "reference")?.into_iter().next();
     let mut p = Pager { shaper, pages: vec![Vec::new()], y: TOP, bottom, continued };
 
-    // Letterhead on the left, reference and date on the right.
-    let left_w = CONTENT_W * 0.6;
-    let right_w = CONTENT_W * 0.4;
+    // Letterhead on the left; under it, reference and date on the right over the full width
+    // (a reference such as a message id is too long for a column beside the letterhead).
     for (i, line) in letter.letterhead.iter().enumerate() {
         let field = format!("letterhead line {}", i + 1);
         if i == 0 {
-            p.text(line, &field, style(15.0, 1.4, true, 0.0), MARGIN, left_w, Align::Left)?;
+            p.text(line, &field, style(15.0, 1.4, true, 0.0), MARGIN, CONTENT_W, Align::Left)?;
         } else {
-            p.text(line, &field, SMALL_STYLE, MARGIN, left_w, Align::Left)?;
+            p.text(line, &field, SMALL_STYLE, MARGIN, CONTENT_W, Align::Left)?;
         }
     }
-    let left_bottom = p.y;
-    p.y = TOP;
+    p.y -= 4.0;
     let date = format!("日期 / Date: {}", letter.date);
-    let right_x = MARGIN + left_w;
-    p.text(&reference, "reference", SMALL_STYLE, right_x, right_w, Align::Right)?;
-    p.text(&date, "date", SMALL_STYLE, right_x, right_w, Align::Right)?;
-    p.y = p.y.min(left_bottom) - 4.0;
+    p.text(&reference, "reference", SMALL_STYLE, MARGIN, CONTENT_W, Align::Right)?;
+    p.text(&date, "date", SMALL_STYLE, MARGIN, CONTENT_W, Align::Right)?;
+    p.y -= 4.0;
     p.rule(0.8, 0.0);
     p.y -= 18.0;
 

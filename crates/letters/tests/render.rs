@@ -7,17 +7,34 @@ use std::sync::OnceLock;
 
 use arrears_letters::{Fonts, Letter, LetterError, content_digest, render};
 
+/// Runs scripts/install-fonts.sh once (it does nothing when the fonts and poppler's tools are
+/// there), as the channels' tests install their SMTP server: a fresh machine runs these too.
+fn ensure_installed() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-fonts.sh");
+        match Command::new("bash").arg(&script).status() {
+            Ok(s) if s.success() => {}
+            other => eprintln!("{} did not finish: {other:?}", script.display()),
+        }
+    });
+}
+
 /// The default fonts, loaded once for all tests (about 70 MB of font files).
 fn fonts() -> &'static Fonts {
     static FONTS: OnceLock<Fonts> = OnceLock::new();
-    FONTS.get_or_init(|| match Fonts::system() {
-        Ok(f) => f,
-        Err(e) => panic!("{e}"),
+    FONTS.get_or_init(|| {
+        ensure_installed();
+        match Fonts::system() {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
     })
 }
 
 /// Whether a poppler tool is installed; if not, says so (the test then skips its check).
 fn have(tool: &str) -> bool {
+    ensure_installed();
     let ok = Command::new(tool).arg("-v").output().is_ok();
     if !ok {
         eprintln!("SKIPPED: {tool} is not installed (Debian poppler-utils; run scripts/install-fonts.sh)");

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod departments;
+mod letters;
 mod reminders;
 mod sink;
 mod sms;
