@@ -6,9 +6,11 @@ ready line and stops cleanly on SIGTERM/SIGINT. Standard library only."""
 import datetime as dt
 import http.server
 import json
+import os
 import queue
 import signal
 import socket
+import ssl
 import sys
 import threading
 import urllib.error
@@ -194,6 +196,13 @@ def serve(server: FakeServer, on_exit=None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # HTTPS when the test hands a certificate and key (FAKE_TLS_CERT, FAKE_TLS_KEY): the
+    # provider's real endpoints speak only TLS.
+    cert = os.environ.get("FAKE_TLS_CERT")
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, os.environ["FAKE_TLS_KEY"])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(f"listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -128,6 +128,15 @@ pub enum ProviderConfig {
     },
 }
 
+/// What TLS trusts besides the web's public roots.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM files of certificate authorities (a bank's own relay or gateway).
+    #[serde(default)]
+    pub ca_files: Vec<String>,
+}
+
 /// Where letters are printed, and what heads them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,7 +165,7 @@ pub struct LettersConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioConfig {
-    /// `http://host:port` of the API (`https://api.twilio.com` once TLS is built in).
+    /// The API: `https://api.twilio.com` (or `http://host:port` of a local stand-in).
     pub endpoint: String,
     /// Variable holding the Account SID.
     pub account_sid_env: String,
@@ -243,7 +252,7 @@ pub struct DepartmentConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AliyunConfig {
-    /// `http://host:port` of the API (`https://dysmsapi.aliyuncs.com` once TLS is built in).
+    /// The API: `https://dysmsapi.aliyuncs.com` (or `http://host:port` of a local stand-in).
     pub endpoint: String,
     /// Variable holding the AccessKey id.
     pub access_key_id_env: String,
@@ -331,6 +340,9 @@ pub struct ChannelsConfig {
     /// Department code (as alert rules name them) → where its alerts go.
     #[serde(default)]
     pub departments: BTreeMap<String, DepartmentConfig>,
+    /// Certificate authorities trusted beside the web's public roots.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Where it was read from.
     #[serde(skip)]
     pub path: String,
@@ -412,9 +424,9 @@ impl ChannelsConfig {
         Ok(c)
     }
 
-    /// The HTTP client of a provider and its endpoint (without a trailing slash): plain
-    /// `http://` only until TLS is built in, connections kept open and written at once (no
-    /// Nagle delay: each request is a few small writes).
+    /// The HTTP client of a provider and its endpoint (without a trailing slash): `http://`,
+    /// or `https://` through rustls with the web's roots and `[tls] ca_files`; connections
+    /// kept open and written at once (no Nagle delay: each request is a few small writes).
     pub(crate) fn http_client(
         &self,
         provider: &str,
@@ -426,15 +438,15 @@ impl ChannelsConfig {
             path: self.path.clone(),
             detail: format!("[providers.{provider}] {detail}"),
         };
-        if !endpoint.starts_with("http://") {
-            return Err(invalid(format!(
-                "{endpoint:?}: only http:// is built in (TLS needs the `tls` build, not yet done)"
-            )));
+        if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+            return Err(invalid(format!("{endpoint:?}: the endpoint is an http:// or https:// URL")));
         }
+        let tls = super::tls::Tls::load(self)?;
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_millis(timeout_ms))
             .pool_max_idle_per_host(connections as usize)
             .tcp_nodelay(true)
+            .tls_backend_preconfigured((*tls.client).clone())
             .build()
             .map_err(|e| invalid(format!("HTTP client: {e}")))?;
         Ok((client, endpoint.trim_end_matches('/').to_string()))

@@ -16,6 +16,7 @@ pub mod receipts;
 pub mod report;
 pub mod robots;
 pub mod smtp;
+pub mod tls;
 pub mod twilio;
 pub mod voice;
 

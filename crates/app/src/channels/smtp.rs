@@ -24,10 +24,23 @@ use super::config::{ChannelsConfig, ConfigError, SmtpConfig};
 /// The header that names the message.
 pub const MESSAGE_ID_HEADER: &str = "X-Arrears-Message-Id";
 
+/// How the session with the relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Security {
+    /// Plain SMTP (a relay on the same host or network).
+    Plain,
+    /// Plain first, then STARTTLS, which the relay must offer.
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+}
+
 /// A relay, ready to send.
 pub struct Smtp {
     host: String,
     port: u16,
+    security: Security,
+    tls: super::tls::Tls,
     timeout: Duration,
     credentials: Option<Credentials>,
     /// Open connections not in use.
@@ -57,16 +70,25 @@ impl Smtp {
             path: config.path.clone(),
             detail: format!("[providers.{name}] {detail}"),
         };
-        let rest = s.url.strip_prefix("smtp://").ok_or_else(|| {
-            invalid(format!(
-                "url {:?}: only plain smtp://host:port is built in (TLS relays need the `tls` build, not yet done)",
-                s.url
-            ))
-        })?;
+        let (scheme, rest) =
+            s.url.split_once("://").ok_or_else(|| invalid(format!("url {:?}: not a URL", s.url)))?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let security = match (scheme, query) {
+            ("smtp", "") => Security::Plain,
+            ("smtp", "tls=starttls") => Security::StartTls,
+            ("smtps", "") => Security::Implicit,
+            _ => {
+                return Err(invalid(format!(
+                    "url {:?}: use smtp://host:port (plain), smtp://host:port?tls=starttls or smtps://host:port",
+                    s.url
+                )));
+            }
+        };
         let rest = rest.trim_end_matches('/');
+        let default_port = if security == Security::Implicit { 465 } else { 25 };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| invalid(format!("url {:?}: bad port", s.url)))?),
-            None => (rest, 25),
+            None => (rest, default_port),
         };
         if host.is_empty() {
             return Err(invalid(format!("url {:?}: no host", s.url)));
@@ -85,6 +107,8 @@ impl Smtp {
         Ok(Smtp {
             host: host.to_string(),
             port,
+            security,
+            tls: super::tls::Tls::load(config)?,
             timeout: Duration::from_millis(s.timeout_ms),
             credentials,
             idle: Mutex::new(Vec::new()),
@@ -178,7 +202,8 @@ impl Smtp {
         }
     }
 
-    /// A new session with the relay: TCP with no Nagle delay, EHLO, and AUTH when configured.
+    /// A new session with the relay: TCP with no Nagle delay, TLS as the URL asks (from the
+    /// first byte, or by STARTTLS), EHLO, and AUTH when configured.
     async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
         let relay = format!("{}:{}", self.host, self.port);
         let opened = async {
@@ -186,9 +211,22 @@ impl Smtp {
                 .await
                 .map_err(|e| format!("connecting to {relay}: {e}"))?;
             tcp.set_nodelay(true).map_err(|e| format!("{relay}: {e}"))?;
-            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &ClientId::default())
+            let hello = ClientId::default();
+            let stream: Box<dyn lettre::transport::smtp::client::AsyncTokioStream> = match self.security {
+                Security::Implicit => Box::new(self.tls.wrap(&self.host, tcp).await?),
+                Security::Plain | Security::StartTls => Box::new(tcp),
+            };
+            let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
                 .await
                 .map_err(|e| format!("SMTP greeting from {relay}: {e}"))?;
+            if self.security == Security::StartTls {
+                // Never fall back to plain text: a relay that does not offer STARTTLS is refused.
+                if !conn.can_starttls() {
+                    return Err(format!("{relay} does not offer STARTTLS"));
+                }
+                let params = self.tls.starttls(&self.host)?;
+                conn.starttls(params, &hello).await.map_err(|e| format!("STARTTLS with {relay}: {e}"))?;
+            }
             if let Some(c) = &self.credentials {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
                     .await

@@ -13,6 +13,7 @@ mod sms;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
 mod support;
+mod tls;
 mod twilio;
 mod voice;
 

@@ -59,12 +59,26 @@ impl Sink {
         )
     }
 
+    /// A plain Maildir server that speaks TLS with `ca`'s server certificate: from the first
+    /// byte (`implicit`, SMTPS) or after STARTTLS, which it then requires before any mail.
+    pub fn start_tls(ca: &TestCa, implicit: bool) -> Sink {
+        let (cert, key) = (ca.path("server.pem"), ca.path("server.key"));
+        let flags = if implicit { ["--smtpscert", "--smtpskey"] } else { ["--tlscert", "--tlskey"] };
+        Sink::start_args("aiosmtpd.handlers.Mailbox", &[], &[flags[0], &cert, flags[1], &key])
+    }
+
     fn start_with(handler: &str, env: &[(&str, &str)]) -> Sink {
+        Sink::start_args(handler, env, &[])
+    }
+
+    fn start_args(handler: &str, env: &[(&str, &str)], extra: &[&str]) -> Sink {
         ensure_aiosmtpd();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", handler])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .args(["-c", handler])
             .arg(dir.path().join("mail"))
             .env("PYTHONPATH", fakes_dir())
             .envs(env.iter().copied())
@@ -119,5 +133,82 @@ impl Drop for Sink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A certificate authority of the test's own and a server certificate it signed for
+/// `localhost` and 127.0.0.1 (openssl), in a temporary folder.
+pub struct TestCa {
+    dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    /// Makes the authority and the server's certificate and key.
+    pub fn new() -> TestCa {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = |args: &[&str]| {
+            let out =
+                Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl runs");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=arrears test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            dir.path().join("ext.cnf"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        TestCa { dir }
+    }
+
+    /// A file of it (`ca.pem`, `server.pem`, `server.key`).
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
     }
 }

@@ -25,9 +25,15 @@ impl Drop for Running {
 
 /// Starts a fake and returns it with the port it printed.
 pub(crate) fn start_fake(script: &str, args: &[&str]) -> (Running, u16) {
+    start_fake_with(script, args, &[])
+}
+
+/// [`start_fake`] with environment variables (FAKE_TLS_CERT and FAKE_TLS_KEY: HTTPS).
+pub(crate) fn start_fake_with(script: &str, args: &[&str], env: &[(&str, &str)]) -> (Running, u16) {
     let mut child = Command::new("python3")
         .arg(fakes_dir().join(script))
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
