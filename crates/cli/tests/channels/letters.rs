@@ -7,7 +7,7 @@ use super::*;
 use sha2::{Digest, Sha256};
 
 /// Runs scripts/install-fonts.sh (a no-op once the fonts and poppler are there).
-fn ensure_fonts() {
+pub(crate) fn ensure_fonts() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-fonts.sh");
     let status = Command::new("bash").arg(&script).status().expect("bash runs");
     assert!(status.success(), "{} failed", script.display());

@@ -7,6 +7,7 @@
 mod common;
 mod departments;
 mod letters;
+mod month;
 mod reminders;
 mod sink;
 mod sms;
