@@ -343,6 +343,10 @@ pub struct ChannelsConfig {
     /// Certificate authorities trusted beside the web's public roots.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// Contact-policy pack (the borrower's jurisdiction, `cn`, `us`) → channel → provider: the
+    /// pack's messages of that channel go through that provider instead of `[channels]`'s.
+    #[serde(default)]
+    pub routes: BTreeMap<String, BTreeMap<String, String>>,
     /// Where it was read from.
     #[serde(skip)]
     pub path: String,
@@ -377,11 +381,9 @@ impl ChannelsConfig {
         let invalid = |detail: String| ConfigError::Invalid { path: path.to_string(), detail };
         let mut c: ChannelsConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         c.path = path.to_string();
-        for (channel, provider) in &c.channels {
+        let fits = |channel: &str, provider: &str, at: &str| -> Result<(), ConfigError> {
             let Some(p) = c.providers.get(provider) else {
-                return Err(invalid(format!(
-                    "[channels] {channel} = {provider:?}: no [providers.{provider}]"
-                )));
+                return Err(invalid(format!("{at} {channel} = {provider:?}: no [providers.{provider}]")));
             };
             let fits = match p {
                 ProviderConfig::Smtp(_) => channel == "email",
@@ -391,9 +393,29 @@ impl ChannelsConfig {
                 ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => false,
             };
             if !fits {
-                return Err(invalid(format!(
-                    "[channels] {channel}: provider {provider} cannot send {channel}"
-                )));
+                return Err(invalid(format!("{at} {channel}: provider {provider} cannot send {channel}")));
+            }
+            Ok(())
+        };
+        for (channel, provider) in &c.channels {
+            fits(channel, provider, "[channels]")?;
+        }
+        for (pack, routes) in &c.routes {
+            for (channel, provider) in routes {
+                let at = format!("[routes.{pack}]");
+                // A pack's route replaces the channel's own: there must be one to replace, and
+                // the call lists (voice_bot) go to one folder for every pack.
+                if !matches!(channel.as_str(), "sms" | "email" | "letter") {
+                    return Err(invalid(format!(
+                        "{at} {channel}: only sms, email and letter can be routed by pack"
+                    )));
+                }
+                if !c.channels.contains_key(channel) {
+                    return Err(invalid(format!(
+                        "{at} {channel}: [channels] has no {channel} provider for the other packs"
+                    )));
+                }
+                fits(channel, provider, &at)?;
             }
         }
         for (name, d) in &c.departments {
@@ -485,6 +507,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("provider m cannot send sms"), "{e}");
+        // Pack routes replace a channel's provider: the channel needs one, and the provider must fit.
+        let smtp = "[providers.m]\nkind = \"smtp\"\nurl = \"smtp://h\"\nfrom = \"a@b\"\n";
+        let table = [
+            (
+                "[routes.us]\nemail = \"m\"\n",
+                "[routes.us] email: [channels] has no email provider for the other packs",
+            ),
+            (
+                "[channels]\nemail = \"m\"\n[routes.us]\nsms = \"m\"\n",
+                "[routes.us] sms: [channels] has no sms provider",
+            ),
+            (
+                "[channels]\nemail = \"m\"\n[routes.us]\nemail = \"z\"\n",
+                "[routes.us] email = \"z\": no [providers.z]",
+            ),
+            (
+                "[channels]\nemail = \"m\"\n[routes.us]\nvoice_bot = \"m\"\n",
+                "only sms, email and letter can be routed by pack",
+            ),
+        ];
+        for (body, want) in table {
+            let e = ChannelsConfig::parse(&format!("{body}{smtp}"), "x.toml").unwrap_err();
+            assert!(e.to_string().contains(want), "{body}: {e}");
+        }
+        let ok = ChannelsConfig::parse(
+            &format!("[channels]\nemail = \"m\"\n[routes.us]\nemail = \"m\"\n{smtp}"),
+            "x.toml",
+        );
+        assert!(ok.is_ok(), "{ok:?}");
         let e = ChannelsConfig::parse("[dispatcher]\nlease = 3\n", "x.toml").unwrap_err();
         assert!(e.to_string().contains("unknown field `lease`") && e.to_string().contains("line 2"), "{e}");
     }

@@ -176,6 +176,8 @@ pub struct Dispatcher {
     db: Db,
     config: ChannelsConfig,
     routes: HashMap<String, Route>,
+    /// (pack, channel) → the route that replaces the channel's for that pack's borrowers.
+    by_pack: HashMap<(String, String), Route>,
     /// Department robots and relays, by provider name (none when only one channel is sent).
     robots: HashMap<String, Robot>,
     relays: HashMap<String, Smtp>,
@@ -220,6 +222,8 @@ enum Prepared {
         timezone: String,
         /// For a letter: the letter as it is printed.
         letter: Option<Box<arrears_letters::Letter>>,
+        /// The pack whose route sends it (`None`: the channel's own).
+        pack: Option<String>,
     },
     /// Decided without sending.
     Decided { m: Claimed, finished: Finished },
@@ -245,31 +249,20 @@ impl Dispatcher {
             if only.is_some_and(|c| c != channel) {
                 continue;
             }
-            let route = match &config.providers[provider] {
-                ProviderConfig::Smtp(s) => Route::Email {
-                    provider: provider.clone(),
-                    smtp: Arc::new(Smtp::new(provider, s, &config)?),
-                },
-                ProviderConfig::Aliyun(a) => Route::Sms {
-                    provider: provider.clone(),
-                    aliyun: Arc::new(Aliyun::new(provider, a, &config)?),
-                },
-                ProviderConfig::Twilio(t) => Route::Twilio {
-                    provider: provider.clone(),
-                    twilio: Arc::new(Twilio::new(provider, t, &config)?),
-                },
-                ProviderConfig::VoiceFiles { dir } => Route::Voice {
-                    provider: provider.clone(),
-                    export: VoiceExport::new(std::path::Path::new(dir)),
-                },
-                ProviderConfig::Letters(l) => Route::Letter {
-                    provider: provider.clone(),
-                    spool: Arc::new(LetterSpool::new(provider, l, &config.path)?),
-                },
-                // The file's check keeps robots out of [channels].
-                ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => continue,
-            };
-            routes.insert(channel.clone(), route);
+            if let Some(route) = route_to(provider, &config)? {
+                routes.insert(channel.clone(), route);
+            }
+        }
+        let mut by_pack = HashMap::new();
+        for (pack, channels) in &config.routes {
+            for (channel, provider) in channels {
+                if only.is_some_and(|c| c != channel) {
+                    continue;
+                }
+                if let Some(route) = route_to(provider, &config)? {
+                    by_pack.insert((pack.clone(), channel.clone()), route);
+                }
+            }
         }
         let mut robots = HashMap::new();
         let mut relays = HashMap::new();
@@ -298,6 +291,7 @@ impl Dispatcher {
             db: db.clone(),
             config,
             routes,
+            by_pack,
             robots,
             relays,
             keys,
@@ -462,7 +456,8 @@ impl Dispatcher {
 
     /// The checks of one claimed message at `now`.
     fn prepare(&self, m: Claimed, now: DateTime<Utc>, facts: &BatchFacts) -> Result<Prepared, DispatchError> {
-        let route = &self.routes[&m.channel];
+        let routed = self.pack_route(&m, facts);
+        let route = self.route(&m.channel, routed.as_deref());
         let decided = |m: Claimed, finish: Finish, error: String| {
             let finished = Finished {
                 message_id: m.message_id.clone(),
@@ -693,7 +688,18 @@ impl Dispatcher {
             let end = (now + Duration::hours(24)).min(self.deadline(&m).max(now));
             (now, allowed_until(pack, &proposal, &profile, &history, holidays, Duration::minutes(15), end))
         });
-        Ok(Prepared::Send { m, to, subject, body, field: label, bidx, window, timezone, letter })
+        Ok(Prepared::Send {
+            m,
+            to,
+            subject,
+            body,
+            field: label,
+            bidx,
+            window,
+            timezone,
+            letter,
+            pack: routed,
+        })
     }
 
     /// When the message must have gone: its send time plus `give_up_after_hours`.
@@ -703,6 +709,36 @@ impl Dispatcher {
             // A send time that does not read (never written so) gives no time at all.
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
         due + Duration::hours(i64::from(self.config.dispatcher.give_up_after_hours))
+    }
+
+    /// The route of a channel, or the one a pack has instead.
+    fn route(&self, channel: &str, pack: Option<&str>) -> &Route {
+        pack.and_then(|p| self.by_pack.get(&(p.to_string(), channel.to_string())))
+            .unwrap_or_else(|| &self.routes[channel])
+    }
+
+    /// The pack whose own route takes the message, if any: the route that took an earlier
+    /// attempt keeps it (its outcome is settled there), else the borrower's pack's.
+    fn pack_route(&self, m: &Claimed, facts: &BatchFacts) -> Option<String> {
+        if self.by_pack.is_empty() {
+            return None;
+        }
+        if !m.provider.is_empty() {
+            return self
+                .by_pack
+                .iter()
+                .find(|((_, channel), r)| *channel == m.channel && r.provider() == m.provider)
+                .map(|((pack, _), _)| pack.clone());
+        }
+        let (contact_pack, timezone) = match (&m.case_id, &m.loan_id) {
+            (Some(c), _) => facts.cases.get(c).map(|c| (c.contact_pack.as_deref(), c.timezone.as_str()))?,
+            (None, Some(l)) => {
+                facts.loans.get(l).map(|l| (l.contact_pack.as_deref(), l.timezone.as_str()))?
+            }
+            (None, None) => return None,
+        };
+        let pack = &self.packs.for_case(contact_pack, timezone).id;
+        self.by_pack.contains_key(&(pack.clone(), m.channel.clone())).then(|| pack.clone())
     }
 
     /// Sends the prepared messages, `concurrency` at a time.
@@ -732,10 +768,10 @@ impl Dispatcher {
         };
         let this = &*self;
         let sends = futures_util::stream::iter(to_send.into_iter().map(|p| async move {
-            let Prepared::Send { m, to, subject, body, field, bidx, letter, .. } = p else {
+            let Prepared::Send { m, to, subject, body, field, bidx, letter, pack, .. } = p else {
                 unreachable!("only sends")
             };
-            let route = &this.routes[&m.channel];
+            let route = this.route(&m.channel, pack.as_deref());
             let attempted = match (route, letter) {
                 (Route::Letter { spool, .. }, Some(letter)) => {
                     let day = letter.date.clone();
@@ -1051,6 +1087,30 @@ fn with_lender(params: &str, lender: &str) -> String {
         serde_json::from_str(params).unwrap_or_default();
     map.insert("lender".into(), serde_json::Value::String(lender.to_string()));
     serde_json::Value::Object(map).to_string()
+}
+
+/// The route through one configured provider (`None` for the robots, which send no channel).
+fn route_to(provider: &str, config: &ChannelsConfig) -> Result<Option<Route>, DispatchError> {
+    let name = provider.to_string();
+    Ok(Some(match &config.providers[provider] {
+        ProviderConfig::Smtp(s) => {
+            Route::Email { provider: name, smtp: Arc::new(Smtp::new(provider, s, config)?) }
+        }
+        ProviderConfig::Aliyun(a) => {
+            Route::Sms { provider: name, aliyun: Arc::new(Aliyun::new(provider, a, config)?) }
+        }
+        ProviderConfig::Twilio(t) => {
+            Route::Twilio { provider: name, twilio: Arc::new(Twilio::new(provider, t, config)?) }
+        }
+        ProviderConfig::VoiceFiles { dir } => {
+            Route::Voice { provider: name, export: VoiceExport::new(std::path::Path::new(dir)) }
+        }
+        ProviderConfig::Letters(l) => {
+            Route::Letter { provider: name, spool: Arc::new(LetterSpool::new(provider, l, &config.path)?) }
+        }
+        // The file's check keeps robots out of [channels] and [routes].
+        ProviderConfig::Wecom { .. } | ProviderConfig::Dingtalk { .. } => return Ok(None),
+    }))
 }
 
 /// An earlier reminder as the contact policy counts it (delivered to the debtor at `at`).

@@ -9,6 +9,7 @@ mod departments;
 mod letters;
 mod month;
 mod reminders;
+mod routing;
 mod sink;
 mod sms;
 #[allow(dead_code)]
