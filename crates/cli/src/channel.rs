@@ -51,6 +51,17 @@ pub enum ChannelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Read the bounces (delivery status notifications, RFC 3464) the mail server delivered
+    /// into a Maildir: a permanent failure marks the e-mail bounced, and a mailbox or domain
+    /// that does not exist marks the address invalid for strategies. Each file read moves
+    /// from new/ to cur/.
+    ImportBounces {
+        /// The Maildir (holding new/ and cur/).
+        dir: std::path::PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `arrears template`.
@@ -218,6 +229,21 @@ pub async fn channel(url: &str, command: ChannelCommand) -> Result<()> {
                     "logged {}, violations recorded {}, already imported {}",
                     r.logged, r.violations, r.repeated
                 );
+            }
+        }
+        ChannelCommand::ImportBounces { dir, json } => {
+            let db = open(url).await?;
+            let r = arrears_app::channels::bounces::import_maildir(&db, &dir, &crate::now()).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "files {}, bounced {} (addresses invalid {}), not failures {}, seen before {}",
+                    r.files, r.bounced, r.invalid_addresses, r.not_failures, r.repeated
+                );
+                for u in &r.unreadable {
+                    println!("  not applied: {u}");
+                }
             }
         }
         ChannelCommand::Report { days, json } => {

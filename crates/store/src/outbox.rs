@@ -634,3 +634,15 @@ pub async fn figures(db: &Db, days: u32) -> Result<Vec<ChannelFigures>, StoreErr
         })
         .collect())
 }
+
+/// The contact point a sent message went to: `(borrower, field, blind index)`, read in the
+/// caller's transaction (`None`: no such message, or it recorded none).
+pub async fn address_of(
+    tx: &mut Tx,
+    message_id: &str,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    let row: Option<(String, String, String)> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT borrower_id, address_field, address_bidx FROM outbox WHERE message_id = $1",
+    ).bind(message_id).fetch_optional(&mut *conn).await?);
+    Ok(row.filter(|(_, field, bidx)| !field.is_empty() && !bidx.is_empty()))
+}

@@ -305,6 +305,10 @@ pub struct SmtpConfig {
     /// Whether the relay keeps one copy per `X-Arrears-Message-Id`.
     #[serde(default)]
     pub relay_deduplicates: bool,
+    /// The Maildir the mail server delivers the bounce addresses (`bounce+…@domain`) into:
+    /// each pass of the dispatcher reads the delivery status notifications there first.
+    #[serde(default)]
+    pub bounce_maildir: Option<String>,
     /// What one message costs, in minor units of `cost_currency` (for the channel report).
     #[serde(default)]
     pub cost_per_message_minor: i64,

@@ -9,6 +9,7 @@
 //! sent again only to a relay that drops repeats, else failed as "outcome unknown".
 
 pub mod aliyun;
+pub mod bounces;
 pub mod config;
 mod departments;
 mod letters;
@@ -77,6 +78,9 @@ pub enum DispatchError {
     /// The people tables.
     #[error(transparent)]
     People(#[from] arrears_store::people::PeopleError),
+    /// The bounce Maildir could not be read.
+    #[error("bounces: {0}")]
+    Bounces(String),
     /// An unknown channel was asked for.
     #[error("unknown channel {0:?}: use sms, email, voice_bot or letter")]
     Channel(String),
@@ -119,6 +123,9 @@ pub struct SendReport {
     /// Withdrawn at send time (the case closed or was placed since it was queued).
     #[serde(skip_serializing_if = "is_zero")]
     pub cancelled: u64,
+    /// E-mails a bounce (delivery status notification) came back for in this pass.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bounced: u64,
     /// Channels whose messages wait because no provider is configured for them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unrouted: Vec<String>,
@@ -333,6 +340,26 @@ impl Dispatcher {
         for channel in ["sms", "email", "voice_bot", "letter"] {
             if only.is_none_or(|c| c == channel) && !self.routes.contains_key(channel) {
                 report.unrouted.push(channel.to_string());
+            }
+        }
+        // Bounces first: an address that bounced is not written to again in this pass.
+        let maildirs: std::collections::BTreeSet<&std::path::PathBuf> = self
+            .routes
+            .values()
+            .chain(self.by_pack.values())
+            .filter_map(|r| match r {
+                Route::Email { smtp, .. } => smtp.bounce_maildir.as_ref(),
+                _ => None,
+            })
+            .collect();
+        for dir in maildirs {
+            let at = clock().fixed_offset();
+            match bounces::import_maildir(&self.db, dir, &at).await {
+                Ok(b) => report.bounced += b.bounced,
+                Err(receipts::ReceiptError::Invalid(e)) => return Err(DispatchError::Bounces(e)),
+                Err(receipts::ReceiptError::Store(e)) => return Err(e.into()),
+                Err(receipts::ReceiptError::Audit(e)) => return Err(e.into()),
+                Err(e) => return Err(DispatchError::Bounces(e.to_string())),
             }
         }
         let channels: Vec<String> = self.routes.keys().cloned().collect();

@@ -38,6 +38,8 @@ pub struct ReceiptReport {
     pub delivered: u64,
     /// Messages now failed.
     pub failed: u64,
+    /// Messages now bounced (a delivery status notification came back).
+    pub bounced: u64,
     /// Receipts seen before (nothing changed).
     pub repeated: u64,
     /// Receipts kept until the dispatcher records the send they outran.
@@ -45,13 +47,16 @@ pub struct ReceiptReport {
 }
 
 /// One receipt, as any provider's is read.
-struct Read {
-    message_id: String,
-    provider_id: String,
-    event: String,
-    delivered: bool,
-    error: String,
-    raw: String,
+pub(super) struct Read {
+    pub(super) message_id: String,
+    pub(super) provider_id: String,
+    pub(super) event: String,
+    /// Delivered, failed or bounced.
+    pub(super) status: MessageStatus,
+    /// The contact point does not exist: strategies see it invalid from now.
+    pub(super) bad_address: bool,
+    pub(super) error: String,
+    pub(super) raw: String,
 }
 
 /// Alibaba's `SmsReport` push: a JSON array of reports, each naming our message as `out_id`.
@@ -74,7 +79,8 @@ pub async fn aliyun(db: &Db, body: &str, at: &At) -> Result<ReceiptReport, Recei
             message_id: field("out_id")?,
             provider_id: field("biz_id")?,
             event: if delivered { "DELIVERED".to_string() } else { format!("FAILED:{err_code}") },
-            delivered,
+            status: if delivered { MessageStatus::Delivered } else { MessageStatus::Failed },
+            bad_address: false,
             error: if delivered {
                 String::new()
             } else {
@@ -124,7 +130,8 @@ pub async fn twilio(
         message_id,
         provider_id: sid.to_string(),
         event: status.to_string(),
-        delivered,
+        status: if delivered { MessageStatus::Delivered } else { MessageStatus::Failed },
+        bad_address: false,
         error: if delivered {
             String::new()
         } else {
@@ -138,13 +145,18 @@ pub async fn twilio(
 /// Applies receipts all or nothing: an unknown message or one never sent leaves everything
 /// as it was; a receipt for a message the dispatcher has not yet recorded as sent is kept,
 /// and the dispatcher applies it when it does.
-async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<ReceiptReport, ReceiptError> {
+pub(super) async fn apply(
+    db: &Db,
+    provider: &str,
+    read: &[Read],
+    at: &At,
+) -> Result<ReceiptReport, ReceiptError> {
     let mut report = ReceiptReport::default();
     let stamp = at.with_timezone(&chrono::Utc).to_rfc3339_opts(SecondsFormat::Secs, false);
     let mut tx = db.begin().await?;
     let mut events = Vec::new();
     for r in read {
-        let status = if r.delivered { MessageStatus::Delivered } else { MessageStatus::Failed };
+        let status = r.status;
         let now = arrears_store::outbox::status_in(&mut tx, &r.message_id).await?;
         let held = match now {
             None => return Err(ReceiptError::Unknown(r.message_id.clone())),
@@ -173,18 +185,38 @@ async fn apply(db: &Db, provider: &str, read: &[Read], at: &At) -> Result<Receip
             continue;
         }
         if arrears_store::outbox::delivery(&mut tx, &r.message_id, status, &stamp, &r.error).await? {
-            if r.delivered {
-                report.delivered += 1;
-            } else {
-                report.failed += 1;
+            let kind = match status {
+                MessageStatus::Delivered => {
+                    report.delivered += 1;
+                    "message.delivered"
+                }
+                MessageStatus::Bounced => {
+                    report.bounced += 1;
+                    "message.bounced"
+                }
+                _ => {
+                    report.failed += 1;
+                    "message.undelivered"
+                }
+            };
+            if r.bad_address
+                && let Some((borrower_id, field, bidx)) =
+                    arrears_store::outbox::address_of(&mut tx, &r.message_id).await?
+            {
+                let invalid = arrears_store::contact_points::Invalid {
+                    borrower_id: &borrower_id,
+                    field: &field,
+                    address_bidx: &bidx,
+                    reason: &r.error,
+                    message_id: &r.message_id,
+                    since: &stamp,
+                };
+                arrears_store::contact_points::mark(&mut tx, &invalid).await?;
             }
-            let mut e = Event::new(
-                &format!("provider:{provider}"),
-                if r.delivered { "message.delivered" } else { "message.undelivered" },
-            )
-            .entity(format!("message:{}", r.message_id))
-            .fact("provider_id", r.provider_id.as_str())
-            .fact("event", r.event.as_str());
+            let mut e = Event::new(&format!("provider:{provider}"), kind)
+                .entity(format!("message:{}", r.message_id))
+                .fact("provider_id", r.provider_id.as_str())
+                .fact("event", r.event.as_str());
             if !r.error.is_empty() {
                 e = e.fact("reason", r.error.as_str());
             }

@@ -49,6 +49,8 @@ pub struct Smtp {
     domain: String,
     /// Whether the relay drops a repeat of a message id (so a resend is harmless).
     pub deduplicates: bool,
+    /// Where the bounces come back (a Maildir).
+    pub bounce_maildir: Option<std::path::PathBuf>,
 }
 
 /// An e-mail to send.
@@ -115,6 +117,7 @@ impl Smtp {
             from,
             domain,
             deduplicates: s.relay_deduplicates,
+            bounce_maildir: s.bounce_maildir.as_ref().map(std::path::PathBuf::from),
         })
     }
 

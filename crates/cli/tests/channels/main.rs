@@ -2,6 +2,7 @@
 //! generated book, the batch, then `arrears send`; what the server received is compared with
 //! what the outbox says was sent. SQLite always, PostgreSQL when `ARREARS_TEST_PG` is set.
 
+mod bounces;
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
