@@ -197,7 +197,9 @@ mod tests {
 
     #[test]
     fn reports_read_as_their_action_and_status_say() {
-        let table: &[(&str, &str, Result<(&str, bool), &str>)] = &[
+        // (action, status, Ok((status read, bad address)) or Err(part of the error))
+        type Row<'a> = (&'a str, &'a str, Result<(&'a str, bool), &'a str>);
+        let table: &[Row] = &[
             ("failed", "5.1.1", Ok(("5.1.1", true))),
             ("failed", "5.2.2", Ok(("5.2.2", false))),
             ("failed", "4.4.1", Err("not permanent")),
