@@ -132,12 +132,21 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
         arrears_store::tasks::TaskFilter { case_id: Some(row.case_id.clone()), ..Default::default() };
     let tasks = arrears_store::tasks::list(db, &filter, 10_000).await?;
     let actions = arrears_store::actions::list(db, Some(case_id), 10_000).await?;
-    let messages = arrears_store::outbox::list(
+    let mut messages = arrears_store::outbox::list(
         db,
         arrears_store::outbox::MessageFilter { case_id: Some(case_id), ..Default::default() },
         10_000,
     )
     .await?;
+    // The reminders before the case opened, on its loans: the history starts there.
+    for l in &loans {
+        let l: &CaseLoanView = l;
+        let filter =
+            arrears_store::outbox::MessageFilter { loan_id: Some(l.loan_id.as_str()), ..Default::default() };
+        let before = arrears_store::outbox::list(db, filter, 1_000).await?;
+        messages.extend(before.into_iter().filter(|m| m.case_id.is_none()));
+    }
+    messages.sort_by(|a, b| a.send_at.cmp(&b.send_at).then_with(|| a.message_id.cmp(&b.message_id)));
     Ok(Some(CaseView { case: row, loans, ptps, tasks, actions, messages }))
 }
 

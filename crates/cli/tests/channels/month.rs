@@ -158,6 +158,13 @@ async fn thirty_business_dates_every_message_goes_once_or_ends_with_its_reason()
                     m
                 });
         eprintln!("[{}] thirty dates: {ends:?}", t.backend);
+        // A case's history starts with the reminders its loans had before it opened.
+        let reminded = rows(&t.db, "SELECT c.case_id, o.message_id FROM outbox o JOIN case_loans cl ON cl.loan_id = o.loan_id \
+             JOIN cases c ON c.case_id = cl.case_id WHERE o.case_id IS NULL AND o.message_id LIKE 'R:%' ORDER BY c.case_id LIMIT 1").await;
+        assert!(!reminded.is_empty(), "[{}] no borrower in collection was reminded before", t.backend);
+        let shown = common::json(t, &["case", "show", &reminded[0][0], "--json"]);
+        let ids: Vec<&str> = shown["messages"].as_array().expect("messages").iter().filter_map(|m| m["message_id"].as_str()).collect();
+        assert!(ids.contains(&reminded[0][1].as_str()), "[{}] {} not in the history of {}: {ids:?}", t.backend, reminded[0][1], reminded[0][0]);
         // The refused numbers failed at Alibaba and were not tried again.
         assert!(
             ends.get("failed").copied().unwrap_or(0) > 0,
