@@ -67,6 +67,30 @@ impl Sink {
         Sink::start_args("aiosmtpd.handlers.Mailbox", &[], &[flags[0], &cert, flags[1], &key])
     }
 
+    /// A relay as a bank sets one up (tests/channels/auth_sink.py): STARTTLS with `ca`'s
+    /// server certificate required, then AUTH as `user` with `password`.
+    pub fn start_auth(ca: &TestCa, user: &str, password: &str) -> Sink {
+        ensure_aiosmtpd();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let child = Command::new("python3")
+            .arg(fakes_dir().join("auth_sink.py"))
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(dir.path().join("mail"))
+            .args(["--cert", &ca.path("server.pem"), "--key", &ca.path("server.key")])
+            .args(["--user", user, "--password", password])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 auth_sink.py starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "auth_sink did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sink { child, port, dir }
+    }
+
     fn start_with(handler: &str, env: &[(&str, &str)]) -> Sink {
         Sink::start_args(handler, env, &[])
     }

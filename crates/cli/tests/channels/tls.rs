@@ -150,3 +150,47 @@ async fn texts_reach_twilio_over_https_only_with_a_trusted_certificate() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn e_mail_authenticates_to_a_relay_after_starttls() {
+    let ca = TestCa::new();
+    each_backend(async |t: &TestDb| {
+        let dir = book_with_batch(t, 1500, &["2026-11-19"]);
+        let relay = Sink::start_auth(&ca, "collections", "s3cret-Pa55");
+        let url = format!("smtp://localhost:{}?tls=starttls", relay.port);
+        let channels = tls_channels(dir.path(), Some(&ca));
+        let text = std::fs::read_to_string(&channels).expect("channels");
+        std::fs::write(
+            &channels,
+            format!("{text}username_env = \"T_SMTP_USER\"\npassword_env = \"T_SMTP_PASSWORD\"\n"),
+        )
+        .expect("write");
+        let pass = |password: &str, until: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_arrears"))
+                .args(["--db", t.url.expose(), "send", "--channel", "email", "--until", until, "--json"])
+                .env("ARREARS_SMTP_URL", &url)
+                .env("ARREARS_CHANNELS", &channels)
+                .env("T_SMTP_USER", "collections")
+                .env("T_SMTP_PASSWORD", password)
+                .output()
+                .expect("runs");
+            assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+        };
+        // A wrong password: the relay refuses the session, nothing is sent, the error says so.
+        let refused = pass("wrong", "2026-11-20T20:00:00+08:00");
+        assert_eq!(refused["sent"], 0, "{refused}");
+        assert!(relay.messages().is_empty());
+        let why = errors(t).await;
+        assert!(why.iter().any(|e| e.contains("AUTH") && e.contains("535")), "[{}] {why:?}", t.backend);
+        // The right one: every message due goes, once.
+        pass("s3cret-Pa55", "2026-11-20T21:00:00+08:00");
+        let received: Vec<String> = relay.messages().into_iter().map(|(id, _)| id).collect();
+        let distinct: BTreeSet<String> = received.iter().cloned().collect();
+        assert_eq!(received.len(), distinct.len(), "[{}] a message arrived twice", t.backend);
+        let sent = by_status(t).await.get("sent").cloned().unwrap_or_default();
+        assert!(!sent.is_empty(), "[{}] nothing sent", t.backend);
+        assert_eq!(distinct, sent, "[{}] received and sent differ", t.backend);
+    })
+    .await;
+}
