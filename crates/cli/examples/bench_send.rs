@@ -1,7 +1,8 @@
-//! Dispatcher throughput: N queued e-mails (or SMS) sent by one pass to a local server, with
-//! every send-time check and record of the real dispatcher. Prints messages/s and peak memory.
+//! Dispatcher throughput: N queued e-mails, SMS or letters sent by one pass (to a local server,
+//! or printed as PDF into a folder), with every send-time check and record of the real
+//! dispatcher. Prints messages/s and peak memory.
 //!
-//! `cargo run --release -p arrears-cli --example bench_send -- [MESSAGES] [DB_URL] [email|sms]`
+//! `cargo run --release -p arrears-cli --example bench_send -- [MESSAGES] [DB_URL] [email|sms|letter]`
 //! (default 100000 e-mails on a fresh SQLite file). The servers are minimal ones in this
 //! process on their own thread, so that the figure is the dispatcher's, not a Python fake's:
 //! SMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), and an HTTP/1.1 keep-alive endpoint that
@@ -28,7 +29,10 @@ async fn main() -> anyhow::Result<()> {
         .filter(|u| u != "-")
         .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
     let channel = args.next().unwrap_or_else(|| "email".into());
-    anyhow::ensure!(channel == "email" || channel == "sms", "channel {channel:?}: email or sms");
+    anyhow::ensure!(
+        ["email", "sms", "letter"].contains(&channel.as_str()),
+        "channel {channel:?}: email, sms or letter"
+    );
     let db = Db::open(&DbUrl::new(url.clone())).await?;
     let keys = Keyring::ephemeral();
 
@@ -42,7 +46,14 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("queued {n} {channel} messages in {:.1}s", started.elapsed().as_secs_f64());
 
     let received = Arc::new(AtomicU64::new(0));
-    let provider = if channel == "email" {
+    let spool = dir.path().join("letters");
+    let provider = if channel == "letter" {
+        // PDF letters into a folder, with the fonts scripts/install-fonts.sh installs.
+        format!(
+            "[channels]\nletter = \"print\"\n[providers.print]\nkind = \"letters\"\ndir = \"{}\"\n",
+            spool.display()
+        )
+    } else if channel == "email" {
         let port = sink(received.clone())?;
         format!(
             "[channels]\nemail = \"smtp\"\n[providers.smtp]\nkind = \"smtp\"\nurl = \"smtp://127.0.0.1:{port}\"\n\
@@ -73,7 +84,13 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let report = d.pass(Some(until), Some(&channel), &clock).await?;
     let secs = started.elapsed().as_secs_f64();
-    let got = received.load(Ordering::Relaxed);
+    let got = if channel == "letter" {
+        std::fs::read_dir(&spool)?
+            .map(|d| Ok(std::fs::read_dir(d?.path())?.count()))
+            .sum::<std::io::Result<usize>>()? as u64
+    } else {
+        received.load(Ordering::Relaxed)
+    };
     println!(
         "{{\"channel\": \"{channel}\", \"messages\": {n}, \"sent\": {}, \"received\": {got}, \"seconds\": {secs:.2}, \"messages_per_second\": {:.0}, \"peak_rss_mib\": {:.0}, \"db\": \"{}\"}}",
         report.sent,
@@ -91,7 +108,11 @@ async fn main() -> anyhow::Result<()> {
 /// N borrowers (sealed phone and e-mail, Beijing time), each with an open case and a queued
 /// message of `channel` due at 08:00 on 20 Nov.
 async fn fill(db: &Db, keys: &Keyring, n: usize, channel: &str) -> anyhow::Result<()> {
-    let template = if channel == "sms" { "reminder_soft" } else { "overdue_notice" };
+    let template = match channel {
+        "sms" => "reminder_soft",
+        "letter" => "demand_letter",
+        _ => "overdue_notice",
+    };
     for start in (0..n).step_by(500) {
         let end = (start + 500).min(n);
         let mut b = Vec::new();
