@@ -86,7 +86,12 @@ async fn main() -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let got = if channel == "letter" {
         std::fs::read_dir(&spool)?
-            .map(|d| Ok(std::fs::read_dir(d?.path())?.count()))
+            .map(|d| {
+                let entries = std::fs::read_dir(d?.path())?;
+                Ok(entries
+                    .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pdf")))
+                    .count())
+            })
             .sum::<std::io::Result<usize>>()? as u64
     } else {
         received.load(Ordering::Relaxed)

@@ -176,6 +176,51 @@ pub fn canonical_text(letter: &Letter) -> String {
     out
 }
 
+/// The letter a [`canonical_text`] describes (its footer empty: the footer is not part of the
+/// content); `None` when the text is not one.
+pub fn from_canonical(text: &str) -> Option<Letter> {
+    let mut l = Letter::default();
+    for line in text.lines() {
+        let mut values = line.split('\t').map(unescape);
+        let name = values.next()?;
+        let mut value = || values.next();
+        match name.as_str() {
+            "letterhead" => l.letterhead.push(value()?),
+            "reference" => l.reference = value()?,
+            "date" => l.date = value()?,
+            "recipient" => l.recipient.push(value()?),
+            "title" => l.title = value()?,
+            "paragraph" => l.paragraphs.push(value()?),
+            "amount" => {
+                let label = value()?;
+                l.amounts.push((label, value()?));
+            }
+            "closing" => l.closing.push(value()?),
+            _ => return None,
+        }
+    }
+    Some(l)
+}
+
+fn unescape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
@@ -194,6 +239,18 @@ mod tests {
             closing: vec!["某某律师事务所".into()],
             footer: "digest".into(),
         }
+    }
+
+    #[test]
+    fn canonical_text_reads_back_as_the_same_letter() {
+        let mut a = letter();
+        a.paragraphs.push("tab\there, back\\slash,\nnew line\r".into());
+        a.amounts.push(("合计".into(), "1,234.56\tCNY".into()));
+        let mut back = from_canonical(&canonical_text(&a)).expect("reads back");
+        assert_eq!(back.footer, "");
+        back.footer = a.footer.clone();
+        assert_eq!(back, a);
+        assert_eq!(from_canonical("nonsense\tx\n"), None);
     }
 
     #[test]

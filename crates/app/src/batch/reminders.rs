@@ -6,9 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use arrears_content::Verdict;
-use arrears_core::contact_policy::{
-    Attempt, Channel, Outcome, Party, Proposal, Purpose, Source, first_allowed,
-};
+use arrears_core::contact_policy::{Attempt, Channel, Party, Proposal, Purpose, Source, first_allowed};
 use arrears_core::id::{BorrowerId, TaskId};
 use arrears_core::{Amount, Currency};
 use arrears_store::Db;
@@ -120,16 +118,7 @@ pub(super) async fn decide(
             if warned.is_some() {
                 report.content_warned += 1;
             }
-            history.push(Attempt {
-                at,
-                party: Party::Debtor,
-                channel,
-                address: proposal.address.clone(),
-                outcome: Outcome::Delivered,
-                by: Vec::new(),
-                source: Source::Lender,
-                debt: None,
-            });
+            history.push(Attempt::scheduled(&proposal, at));
             out.push(message(key, loan, r, channel.as_str(), body, &values, at, warned));
             report.reminders += 1;
         }

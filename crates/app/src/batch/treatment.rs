@@ -10,7 +10,7 @@ use arrears_core::delinquency::FiveClass;
 use std::collections::HashMap;
 
 use arrears_core::contact_policy::{
-    Attempt, Channel, CollectorId, Outcome, Party, Proposal, Purpose, Source, check, first_allowed,
+    Attempt, Channel, CollectorId, Party, Proposal, Purpose, Source, check, first_allowed,
 };
 use arrears_core::id::{AgencyId, BorrowerId, CaseId, TaskId};
 use arrears_core::work::TaskStatus;
@@ -438,16 +438,7 @@ pub async fn run_with(
                                                 .unwrap_or_default(),
                                         });
                                         // A scheduled message counts against the frequency limits of the next.
-                                        history.push(Attempt {
-                                            at,
-                                            party: proposal.party.clone(),
-                                            channel,
-                                            address: proposal.address.clone(),
-                                            outcome: Outcome::Delivered,
-                                            by: Vec::new(),
-                                            source: Source::Lender,
-                                            debt: None,
-                                        });
+                                        history.push(Attempt::scheduled(&proposal, at));
                                         report.messages += 1;
                                     }
                                 }

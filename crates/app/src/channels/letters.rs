@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrears_core::delivery::Attempted;
 use arrears_core::{Amount, Currency};
-use arrears_letters::{Fonts, Letter, canonical_text, content_digest, render};
+use arrears_letters::{Fonts, Letter, canonical_text, content_digest, from_canonical, render};
 use arrears_store::loan_state::CaseOwed;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
@@ -114,13 +114,29 @@ impl LetterSpool {
         canonical_text(letter)
     }
 
+    /// The letter a dispatcher already began printing for this message (it died before the
+    /// send was recorded): that letter, not a new one of another date, is the one to record.
+    pub(super) fn printed(&self, message_id: &str) -> Option<Letter> {
+        let text = std::fs::read_to_string(self.dir.join(PRINTED).join(format!("{message_id}.txt"))).ok()?;
+        let (footer, content) = text.split_once('\n')?;
+        let mut letter = from_canonical(content)?;
+        letter.footer = footer.to_string();
+        Some(letter)
+    }
+
     /// Prints the letter to `DIR/DAY/MESSAGE_ID.pdf`. A file already there (a dispatcher that
     /// died after printing) is the letter: it is kept, not printed twice.
     pub(super) async fn print(&self, message_id: &str, day: &str, letter: Letter) -> Attempted {
         let dir = self.dir.join(day);
         let file = dir.join(format!("{message_id}.pdf"));
+        let note = self.dir.join(PRINTED).join(format!("{message_id}.txt"));
         let fonts = Arc::clone(&self.fonts);
-        let done = tokio::task::spawn_blocking(move || print_file(&dir, &file, &letter, &fonts)).await;
+        let done = tokio::task::spawn_blocking(move || {
+            // The letter is noted before it is printed, so that a retry finds this one.
+            note_letter(&note, &letter)?;
+            print_file(&dir, &file, &letter, &fonts)
+        })
+        .await;
         match done {
             Ok(Ok(sha)) => Attempted::Accepted { provider_id: format!("sha256:{sha}") },
             Ok(Err(PrintError::Render(e))) => Attempted::Permanent { error: e, bad_address: false },
@@ -130,6 +146,22 @@ impl LetterSpool {
             }
         }
     }
+}
+
+/// Where the letters begun are noted (`MESSAGE_ID.txt`: the footer, then the content).
+const PRINTED: &str = ".printed";
+
+fn note_letter(note: &Path, letter: &Letter) -> Result<(), PrintError> {
+    if note.exists() {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| PrintError::Io(format!("cannot note the letter in {}: {e}", note.display()));
+    if let Some(parent) = note.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let part = note.with_extension("txt.part");
+    std::fs::write(&part, format!("{}\n{}", letter.footer, canonical_text(letter))).map_err(io)?;
+    std::fs::rename(&part, note).map_err(io)
 }
 
 enum PrintError {

@@ -598,16 +598,20 @@ impl Dispatcher {
                 format!("Borrower: {}", m.borrower_id)
             };
             let owed = m.case_id.as_ref().and_then(|c| facts.owed.get(c.as_str())).and_then(|o| o.first());
-            let letter = spool.compose(
-                &m.message_id,
-                day,
-                zh,
-                lender,
-                vec![name, borrower],
-                subject.clone(),
-                &body,
-                owed,
-            );
+            // A letter begun by a dispatcher that died is recorded as it was, not composed anew.
+            let begun = if m.attempts > 1 { spool.printed(&m.message_id) } else { None };
+            let letter = begun.unwrap_or_else(|| {
+                spool.compose(
+                    &m.message_id,
+                    day,
+                    zh,
+                    lender,
+                    vec![name, borrower],
+                    subject.clone(),
+                    &body,
+                    owed,
+                )
+            });
             let text = LetterSpool::text_of(&letter);
             (String::new(), String::new(), "", Some(Box::new(letter)), text)
         } else {

@@ -16,7 +16,7 @@ pub(crate) fn ensure_fonts() {
 fn letters_file(dir: &std::path::Path, spool: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("letters.toml");
     let text = format!(
-        "[dispatcher]\nbatch = 20\n[sender]\nlender_zh = \"测试银行\"\nlender_en = \"Test Bank\"\n\
+        "[dispatcher]\nbatch = 20\nlease_seconds = 1\ngive_up_after_hours = 72\n[sender]\nlender_zh = \"测试银行\"\nlender_en = \"Test Bank\"\n\
          [channels]\nletter = \"print\"\n\
          [providers.print]\nkind = \"letters\"\ndir = \"{}\"\n\
          letterhead_zh = [\"北京市朝阳区建国路 1 号\", \"电话 010-1234 5678\"]\n\
@@ -25,6 +25,17 @@ fn letters_file(dir: &std::path::Path, spool: &std::path::Path) -> std::path::Pa
     );
     std::fs::write(&path, text).expect("write letters.toml");
     path
+}
+
+/// The PDF files in a folder (a day's letters; the notes of letters begun are not letters).
+pub(crate) fn pdfs_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pdf")))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 fn pdftotext(file: &std::path::Path) -> String {
@@ -52,7 +63,21 @@ async fn letters_print_once_with_their_amounts_and_a_digest_the_audit_log_proves
         let spool = dir.path().join("letters");
         let config = letters_file(dir.path(), &spool);
         let sink = Sink::start(false);
-        let counts = send(t, &sink, &config, &["--until", "2026-11-20T15:00:00+08:00", "--channel", "letter"]);
+        // A dispatcher killed right after printing its first batch on the 20th: those letters are
+        // on paper, not yet recorded as sent.
+        let killed = send_cmd(t, &sink, &config, &["--until", "2026-11-20T10:00:00+08:00", "--channel", "letter"])
+            .env("ARREARS_CHANNELS_CRASH", "after_send:1")
+            .output()
+            .expect("runs");
+        assert!(!killed.status.success(), "the crash point did not stop the dispatcher");
+        let begun: Vec<String> = std::fs::read_dir(spool.join(".printed"))
+            .expect("letters noted before printing")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().trim_end_matches(".txt").to_string())
+            .collect();
+        assert!(!begun.is_empty());
+        std::thread::sleep(Duration::from_millis(1200));
+        // The next day the rest go out, and the begun ones are recorded as printed on the 20th.
+        let counts = send(t, &sink, &config, &["--until", "2026-11-21T10:00:00+08:00", "--channel", "letter"]);
         let printed = rows(&t.db, "SELECT message_id, provider_id, body, case_id, sent_at FROM outbox \
              WHERE channel = 'letter' AND status = 'sent' ORDER BY message_id").await;
         assert_eq!(counts["sent"].as_u64(), Some(printed.len() as u64), "{counts}");
@@ -97,13 +122,17 @@ async fn letters_print_once_with_their_amounts_and_a_digest_the_audit_log_proves
             assert!(entry.contains(provider_id.trim_start_matches("sha256:")), "{entry}");
             assert!(entry.contains(&digest), "the entry carries the printed digest: {entry}");
         }
+        for id in &begun {
+            let p = printed.iter().find(|p| &p[0] == id).unwrap_or_else(|| panic!("[{}] begun {id} not recorded", t.backend));
+            assert!(p[2].contains("date\t2026-11-20"), "[{}] {id} recorded as another letter: {}", t.backend, p[2]);
+        }
         // A second pass prints only what the first deferred (a zone still in its quiet hours):
         // one file per printed letter, and one print entry each in the audit log.
-        send(t, &sink, &config, &["--until", "2026-11-21T03:00:00+08:00", "--channel", "letter"]);
+        send(t, &sink, &config, &["--until", "2026-11-21T23:00:00+08:00", "--channel", "letter"]);
         let sent = rows(&t.db, "SELECT message_id FROM outbox WHERE channel = 'letter' AND status = 'sent'").await;
         let files: usize = std::fs::read_dir(&spool)
             .expect("spool")
-            .map(|d| std::fs::read_dir(d.expect("day").path()).expect("day dir").count())
+            .map(|d| pdfs_in(&d.expect("day").path()))
             .sum();
         assert_eq!(files, sent.len(), "[{}] files and letters marked sent differ", t.backend);
         let prints = rows(&t.db, "SELECT CAST(COUNT(*) AS TEXT) FROM audit_entries a JOIN audit_entities e ON e.seq = a.seq \

@@ -5,6 +5,7 @@
 //! or ended refused, failed, expired or cancelled with its reason.
 
 use super::*;
+use crate::letters::pdfs_in;
 use crate::sms::start_fake;
 
 fn month_channels(dir: &std::path::Path, fake_port: u16, spool: &std::path::Path) -> std::path::PathBuf {
@@ -124,7 +125,7 @@ async fn thirty_business_dates_every_message_goes_once_or_ends_with_its_reason()
                 .await;
         let files: usize = std::fs::read_dir(&spool)
             .map(|days| {
-                days.map(|d| std::fs::read_dir(d.expect("day").path()).expect("day dir").count()).sum()
+                days.map(|d| pdfs_in(&d.expect("day").path())).sum()
             })
             .unwrap_or(0);
         assert_eq!(files, letters_sent.len(), "[{}] letter files and letters printed differ", t.backend);

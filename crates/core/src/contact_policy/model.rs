@@ -173,6 +173,23 @@ pub struct Attempt {
     pub debt: Option<LoanId>,
 }
 
+impl Attempt {
+    /// An automatic message scheduled for `at` as `proposal` proposed it: it counts against the
+    /// frequency limits of the next as if delivered then.
+    pub fn scheduled(proposal: &Proposal, at: DateTime<Utc>) -> Attempt {
+        Attempt {
+            at,
+            party: proposal.party.clone(),
+            channel: proposal.channel,
+            address: proposal.address.clone(),
+            outcome: Outcome::Delivered,
+            by: Vec::new(),
+            source: proposal.source.clone(),
+            debt: proposal.debt.clone(),
+        }
+    }
+}
+
 /// A daily stretch of local time, e.g. 12:00–14:00 or 22:00–08:00 (wrapping past midnight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DailyWindow {
