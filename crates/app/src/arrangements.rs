@@ -115,3 +115,122 @@ pub async fn request(
     tx.commit().await?;
     Ok(r)
 }
+
+/// The longest extension or instalment plan, in months, until products set their own.
+pub const MAX_MONTHS: u32 = 60;
+
+/// A quote as shown: amounts as decimal strings in the loan's currency.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuoteView {
+    /// The loan.
+    pub loan_id: String,
+    /// The quote date.
+    pub date: chrono::NaiveDate,
+    /// The kind.
+    pub kind: &'static str,
+    /// Currency code.
+    pub currency: String,
+    /// The new schedule.
+    pub schedule: Vec<QuoteRow>,
+    /// What the borrower pays in all under it, beyond credit already held.
+    pub total_to_pay: String,
+    /// What is waived (a settlement's only once its last payment arrives).
+    pub waived: String,
+    /// The five-class category once approved.
+    pub five_class_after: &'static str,
+    /// The five-class category now.
+    pub five_class_before: &'static str,
+    /// Days past due now.
+    pub dpd: u32,
+    /// What is owed on the date: principal, interest, fee, penalty, credit, total.
+    pub owed: std::collections::BTreeMap<&'static str, String>,
+}
+
+/// One instalment of a quoted schedule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QuoteRow {
+    /// Position, from 1.
+    pub seq: u32,
+    /// Due date.
+    pub due_on: chrono::NaiveDate,
+    /// Principal.
+    pub principal: String,
+    /// Interest.
+    pub interest: String,
+    /// Fees (and penalty carried into the arrangement).
+    pub fee: String,
+}
+
+/// Quotes an arrangement for a loan on `date` (`amount` in major units, as typed); nothing is
+/// stored.
+pub async fn quote(
+    db: &Db,
+    loan_id: &str,
+    date: chrono::NaiveDate,
+    kind: &str,
+    months: Option<u32>,
+    amount: Option<&str>,
+) -> Result<QuoteView, ArrangementError> {
+    use arrears_core::arrangement::{ArrangementKind, Terms};
+    let kind = ArrangementKind::parse(kind).ok_or_else(|| {
+        let all: Vec<&str> = ArrangementKind::ALL.iter().map(|k| k.as_str()).collect();
+        ArrangementError::Invalid(format!("kind {kind:?}: use one of {}", all.join(", ")))
+    })?;
+    let b = arrears_store::loans::load_loan(db, loan_id)
+        .await?
+        .ok_or_else(|| ArrangementError::Invalid(format!("no loan {loan_id}")))?;
+    let rules =
+        crate::batch::loans::product_rules(&b).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    let c = b.loan.currency;
+    let amount = amount
+        .map(|a| {
+            Amount::parse(a.trim(), c).map_err(|e| ArrangementError::Invalid(format!("amount {a:?}: {e}")))
+        })
+        .transpose()?;
+    let position = arrears_core::ledger::replay(
+        &b.loan,
+        &b.schedule,
+        &b.payments,
+        date,
+        &arrears_core::ledger::Waterfall::default(),
+    );
+    let assessed = arrears_core::delinquency::assess(&position, b.loan.disbursed_on, &rules, None);
+    let terms = Terms { kind, months, amount, max_months: MAX_MONTHS };
+    let q = arrears_core::arrangement::quote(&b.loan, &position, assessed.dpd, &rules.classes, &terms)
+        .map_err(|e| ArrangementError::Invalid(format!("loan {loan_id} on {date}: {e}")))?;
+    let s = |a: Amount| a.format(c);
+    let o = q.owed;
+    Ok(QuoteView {
+        loan_id: loan_id.to_string(),
+        date,
+        kind: kind.as_str(),
+        currency: c.code().to_string(),
+        schedule: q
+            .schedule
+            .iter()
+            .map(|r| QuoteRow {
+                seq: r.seq,
+                due_on: r.due_on,
+                principal: s(r.principal),
+                interest: s(r.interest),
+                fee: s(r.fee),
+            })
+            .collect(),
+        total_to_pay: s(q.total_to_pay),
+        waived: s(q.waived),
+        five_class_after: q.five_class_after.as_str(),
+        five_class_before: assessed.five_class.as_str(),
+        dpd: assessed.dpd,
+        owed: [
+            ("principal", o.principal),
+            ("interest", o.interest),
+            ("fee", o.fee),
+            ("penalty", o.penalty),
+            ("credit", o.credit),
+            ("total", o.total()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, s(v)))
+        .collect(),
+    })
+}

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 mod alert;
+mod arrangement;
 mod audit;
 mod behaviour;
 mod channel;
@@ -229,6 +230,11 @@ enum Command {
     Channel {
         #[command(subcommand)]
         command: channel::ChannelCommand,
+    },
+    /// Arrangements: quotes for extensions, instalment plans, settlements and waivers.
+    Arrangement {
+        #[command(subcommand)]
+        command: arrangement::ArrangementCommand,
     },
     /// Outbox messages: where each stands, with the text as sent.
     Message {
@@ -473,6 +479,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Send { args } => channel::send(&cli.db, cli.data_key.as_deref(), args).await?,
         Command::Message { command } => channel::message(&cli.db, command).await?,
         Command::Channel { command } => channel::channel(&cli.db, command).await?,
+        Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Template { command } => channel::template(command)?,
         Command::Init => {
             let db = open(&cli.db).await?;

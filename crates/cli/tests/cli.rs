@@ -166,3 +166,91 @@ fn bad_input_gets_a_clear_error_and_a_meaningful_exit_code() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unsupported database URL"));
 }
+
+/// `arrears arrangement quote` on a generated book: each kind's schedule keeps the principal
+/// owed (a settlement's payments and waiver make up what is owed), the JSON has the contract's
+/// fields, and bad terms exit 2 naming the loan and the problem, storing nothing.
+#[test]
+fn arrangement_quotes_keep_the_money_and_refuse_bad_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    let book = dir.path().join("book");
+    let run = |args: &[&str]| {
+        let out = arrears(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    run(&[
+        "generate",
+        "--loans",
+        "300",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        book.to_str().unwrap(),
+    ]);
+    run(&["import", book.to_str().unwrap()]);
+    run(&["batch", "--date", "2026-11-20"]);
+    let cases: serde_json::Value = serde_json::from_str(&run(&["case", "list", "--json"])).unwrap();
+    let case = cases.as_array().unwrap().iter().find(|c| c["status"] == "open").expect("an open case");
+    let shown: serde_json::Value =
+        serde_json::from_str(&run(&["case", "show", case["case_id"].as_str().unwrap(), "--json"])).unwrap();
+    let loan = shown["loans"][0]["loan_id"].as_str().expect("a loan").to_string();
+    let cents = |v: &serde_json::Value| -> i64 {
+        let s = v.as_str().unwrap_or_else(|| panic!("{v}"));
+        let (int, frac) = s.split_once('.').unwrap_or((s, "0"));
+        int.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+    };
+    let quote = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["arrangement", "quote", "--loan", &loan, "--date", "2026-11-20", "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&run(&args)).unwrap()
+    };
+    let owed = quote(&["--kind", "waiver"])["owed"].clone();
+    for extra in [
+        &["--kind", "extension", "--months", "6"][..],
+        &["--kind", "instalment_plan", "--months", "12"][..],
+        &["--kind", "instalment_plan", "--months", "12", "--amount", "10.00"][..],
+        &["--kind", "settlement", "--amount", "100.00", "--months", "2"][..],
+    ] {
+        let q = quote(extra);
+        for field in ["kind", "schedule", "total_to_pay", "waived", "five_class_after"] {
+            assert!(q.get(field).is_some(), "{extra:?}: no {field} in {q}");
+        }
+        let rows = q["schedule"].as_array().unwrap();
+        let principal: i64 = rows.iter().map(|r| cents(&r["principal"])).sum();
+        let charged: i64 =
+            rows.iter().map(|r| cents(&r["principal"]) + cents(&r["interest"]) + cents(&r["fee"])).sum();
+        if extra[1] == "settlement" {
+            assert_eq!(cents(&q["total_to_pay"]), 10_000, "{q}");
+            assert_eq!(cents(&q["total_to_pay"]) + cents(&q["waived"]), cents(&owed["total"]), "{q}");
+        } else {
+            assert_eq!(principal, cents(&owed["principal"]), "{extra:?}: {q}");
+            assert_eq!(cents(&q["total_to_pay"]), charged - cents(&owed["credit"]), "{extra:?}");
+            assert_eq!(
+                q["five_class_after"],
+                if shown["loans"][0]["dpd"].as_u64().unwrap() > 90 {
+                    "substandard"
+                } else {
+                    "special_mention"
+                }
+            );
+        }
+    }
+    let total = owed["total"].as_str().unwrap().to_string();
+    for (extra, want) in [
+        (vec!["--kind", "extension", "--months", "0"], "months 0 is out of range"),
+        (vec!["--kind", "extension", "--months", "61"], "months 61 is out of range: 1 to 60"),
+        (vec!["--kind", "settlement", "--amount", total.as_str()], "is not less than"),
+        (vec!["--kind", "refinance", "--months", "3"], "kind \"refinance\""),
+        (vec!["--kind", "settlement", "--amount", "1.2.3"], "amount \"1.2.3\""),
+    ] {
+        let mut args = vec!["arrangement", "quote", "--loan", loan.as_str(), "--date", "2026-11-20"];
+        args.extend(extra.iter().copied());
+        let out = arrears(&db, &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(want), "{extra:?}: {}", text(&out.stderr));
+    }
+}

@@ -7,6 +7,7 @@
 pub mod ability;
 pub mod access;
 pub mod allocation;
+pub mod arrangement;
 pub mod behaviour;
 pub mod book;
 pub mod calendar;
