@@ -12,7 +12,7 @@ use arrears_store::{Db, StoreError};
 use crate::audit::Event;
 
 /// The kinds of arrangement a borrower may ask for.
-pub const KINDS: [&str; 3] = ["extension", "instalment_plan", "settlement"];
+pub const KINDS: [&str; 4] = ["extension", "instalment_plan", "settlement", "waiver"];
 
 /// What was asked.
 #[derive(Debug, Clone)]
@@ -79,7 +79,7 @@ pub async fn request(
         return Err(ArrangementError::Invalid("amount must not be negative".into()));
     }
     let months = match (input.kind.as_str(), input.months) {
-        ("settlement", _) => None,
+        ("settlement" | "waiver", m) => m.filter(|m| (1..=60).contains(m)),
         (_, Some(m)) if (1..=60).contains(&m) => Some(m),
         (kind, m) => {
             return Err(ArrangementError::Invalid(format!(
@@ -100,6 +100,9 @@ pub async fn request(
         requested_by: input.actor.clone(),
         requested_at: now.to_string(),
         status: ArrangementStatus::Requested,
+        loan_id: store::worst_loan_of_case(db, case.case_id.as_str()).await?,
+        decided_by: None,
+        decided_at: None,
     };
     let mut tx = db.begin().await?;
     store::add_arrangement_request(&mut tx, &r).await?;
@@ -110,6 +113,7 @@ pub async fn request(
         .fact("amount", r.amount)
         .fact("currency", r.currency.as_str())
         .fact("months", r.months.unwrap_or(0))
+        .fact("loan_id", r.loan_id.as_ref().map_or("", |l| l.as_str()))
         .fact("note", r.note.as_str());
     crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
@@ -232,5 +236,139 @@ pub async fn quote(
         .into_iter()
         .map(|(k, v)| (k, s(v)))
         .collect(),
+    })
+}
+
+/// Where the approval rules come from: `ARREARS_AUTHORITY`, else the shipped file.
+pub const AUTHORITY_ENV: &str = "ARREARS_AUTHORITY";
+
+/// The shipped approval rules.
+pub const DEFAULT_AUTHORITY: &str = include_str!("../../../config/authority.toml");
+
+/// The approval rules in force.
+pub fn authority() -> Result<arrears_core::authority::Authority, ArrangementError> {
+    match std::env::var_os(AUTHORITY_ENV).filter(|p| !p.is_empty()) {
+        Some(path) => {
+            let shown = std::path::Path::new(&path).display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ArrangementError::Invalid(format!("{shown} ({AUTHORITY_ENV}): {e}")))?;
+            arrears_core::authority::parse(&shown, &text).map_err(ArrangementError::Invalid)
+        }
+        None => arrears_core::authority::parse("config/authority.toml (built in)", DEFAULT_AUTHORITY)
+            .map_err(ArrangementError::Invalid),
+    }
+}
+
+/// The decision on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Approved: the quote stands.
+    Approve,
+    /// Declined.
+    Decline,
+}
+
+/// What was decided, with the quote it was decided on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DecisionView {
+    /// The request.
+    pub request_id: String,
+    /// approved or rejected.
+    pub status: &'static str,
+    /// Who decided.
+    pub decided_by: String,
+    /// The quote on the decision's date.
+    pub quote: QuoteView,
+}
+
+/// Approves or declines a request as `approver` with their role on `date`: never the maker's own,
+/// an approval only within the approver's authority (`config/authority.toml`) for the quote as
+/// of `date`; of two decisions racing exactly one is stored. Audited in the same transaction.
+pub async fn decide(
+    db: &Db,
+    request_id: &str,
+    (approver, role): (&str, arrears_core::access::Role),
+    verdict: Verdict,
+    note: &str,
+    date: chrono::NaiveDate,
+    at: &crate::audit::At,
+) -> Result<DecisionView, ArrangementError> {
+    let r = store::request_by_id(db, request_id)
+        .await?
+        .ok_or_else(|| ArrangementError::Invalid(format!("no arrangement request {request_id}")))?;
+    if r.status != ArrangementStatus::Requested {
+        return Err(ArrangementError::Invalid(format!(
+            "request {request_id} is already {} by {}",
+            r.status,
+            r.decided_by.as_deref().unwrap_or("someone")
+        )));
+    }
+    if r.requested_by == approver {
+        return Err(ArrangementError::Invalid(format!(
+            "{approver} requested {request_id} and may not also decide it (maker-checker)"
+        )));
+    }
+    let loan = match &r.loan_id {
+        Some(l) => l.clone(),
+        None => store::worst_loan_of_case(db, r.case_id.as_str())
+            .await?
+            .ok_or_else(|| ArrangementError::Invalid(format!("case {} has no loan to arrange", r.case_id)))?,
+    };
+    let currency = Currency::from_code(&r.currency).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    let amount = (r.amount > 0).then(|| Amount::from_minor(r.amount).format(currency));
+    let months = r.months.and_then(|m| u32::try_from(m).ok());
+    let quote = quote(db, loan.as_str(), date, &r.kind, months, amount.as_deref()).await?;
+    if verdict == Verdict::Approve {
+        let product = arrears_store::loans::load_loan(db, loan.as_str())
+            .await?
+            .map(|b| b.loan.product)
+            .unwrap_or_default();
+        let parse = |s: &str| Amount::parse(s, currency).unwrap_or(Amount::ZERO);
+        let decision = arrears_core::authority::Decision {
+            maker: &r.requested_by,
+            approver,
+            role,
+            kind: &r.kind,
+            product: &product,
+            currency,
+            balance: parse(&quote.owed["total"]),
+            waived: parse(&quote.waived),
+        };
+        arrears_core::authority::check(&authority()?, &decision)
+            .map_err(|e| ArrangementError::Invalid(format!("{request_id}: {e}")))?;
+    }
+    let status = match verdict {
+        Verdict::Approve => ArrangementStatus::Approved,
+        Verdict::Decline => ArrangementStatus::Rejected,
+    };
+    let quote_json = serde_json::to_string(&quote).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    let now = at.to_rfc3339();
+    let mut tx = db.begin().await?;
+    let write = store::DecisionWrite { request_id, status, by: approver, at: &now, note, quote: &quote_json };
+    if !store::decide(&mut tx, &write).await? {
+        return Err(ArrangementError::Invalid(format!(
+            "request {request_id} was decided by someone else first"
+        )));
+    }
+    let kind = if verdict == Verdict::Approve { "arrangement.approved" } else { "arrangement.declined" };
+    let e = Event::new(&format!("user:{approver}"), kind)
+        .entity(format!("case:{}", r.case_id))
+        .entity(format!("loan:{loan}"))
+        .fact("request_id", request_id)
+        .fact("kind", r.kind.as_str())
+        .fact("requested_by", r.requested_by.as_str())
+        .fact("role", role.as_str())
+        .fact("total_to_pay", quote.total_to_pay.as_str())
+        .fact("waived", quote.waived.as_str())
+        .fact("five_class_after", quote.five_class_after)
+        .fact("quote_sha256", crate::audit::sha256_hex(&quote_json).as_str())
+        .fact("note", note);
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
+    tx.commit().await?;
+    Ok(DecisionView {
+        request_id: request_id.to_string(),
+        status: status.as_str(),
+        decided_by: approver.to_string(),
+        quote,
     })
 }

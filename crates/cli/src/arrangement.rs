@@ -33,13 +33,139 @@ pub enum ArrangementCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record what a borrower asks for on an open case, as USER (password on standard input):
+    /// the maker of the request, who may not also approve it.
+    Request {
+        /// The case.
+        #[arg(long)]
+        case: String,
+        /// extension, instalment_plan, settlement or waiver.
+        #[arg(long)]
+        kind: String,
+        /// Months of an extension or plan; payments of a settlement.
+        #[arg(long)]
+        months: Option<i64>,
+        /// What the borrower offers (a settlement), the down payment of a plan, or the penalty and
+        /// fees to waive (major units; 0 or none: all of them for a waiver).
+        #[arg(long, default_value = "0")]
+        amount: String,
+        /// Why, in the collector's words.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// The user asking.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request as USER (password on standard input): another user than its maker,
+    /// within the authority of their role (config/authority.toml) for the quote as of --date.
+    Approve {
+        /// The request id.
+        id: String,
+        /// The user deciding.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// The date the quote is made for (default today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decline a request as USER (password on standard input).
+    Decline {
+        /// The request id.
+        id: String,
+        /// The user deciding.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// The date the quote is made for (default today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs `arrears arrangement …`.
 pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
-    let ArrangementCommand::Quote { loan, kind, date, months, amount, json } = command;
+    use arrears_app::arrangements::{RequestInput, Verdict, decide, request};
+    let (id, user, date, note, json, verdict) = match command {
+        ArrangementCommand::Quote { loan, kind, date, months, amount, json } => {
+            return quote(url, &loan, &kind, date, months, amount.as_deref(), json).await;
+        }
+        ArrangementCommand::Request { case, kind, months, amount, note, user, json } => {
+            let db = open(url).await?;
+            let who = authenticate(&db, &user).await?;
+            anyhow::ensure!(
+                who.role.can(arrears_core::access::Capability::WorkCases),
+                "{user} (role {}) does not work cases and may not request arrangements",
+                who.role
+            );
+            let input = RequestInput { case_id: case, kind, amount, months, note, actor: user };
+            let r = request(&db, input, &crate::now()).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("requested {} ({} on case {})", r.request_id, r.kind, r.case_id);
+            }
+            return Ok(());
+        }
+        ArrangementCommand::Approve { id, user, date, note, json } => {
+            (id, user, date, note, json, Verdict::Approve)
+        }
+        ArrangementCommand::Decline { id, user, date, note, json } => {
+            (id, user, date, note, json, Verdict::Decline)
+        }
+    };
     let db = open(url).await?;
-    let q = arrears_app::arrangements::quote(&db, &loan, date, &kind, months, amount.as_deref()).await?;
+    let who = authenticate(&db, &user).await?;
+    let at = crate::now();
+    let date = date.unwrap_or_else(|| at.date_naive());
+    let d = decide(&db, &id, (&who.name, who.role), verdict, &note, date, &at).await?;
+    if json {
+        print_json(&d)?;
+    } else {
+        println!(
+            "{} {} by {}: to pay {} {}, waived {}, {} after",
+            d.request_id,
+            d.status,
+            d.decided_by,
+            d.quote.total_to_pay,
+            d.quote.currency,
+            d.quote.waived,
+            d.quote.five_class_after
+        );
+    }
+    Ok(())
+}
+
+/// The user named, with the password on standard input.
+async fn authenticate(db: &arrears_store::Db, user: &str) -> Result<arrears_store::people::UserRow> {
+    let password = crate::personal::read_password()?;
+    Ok(arrears_app::personal::authenticate_user(db, user, &password).await?)
+}
+
+async fn quote(
+    url: &str,
+    loan: &str,
+    kind: &str,
+    date: NaiveDate,
+    months: Option<u32>,
+    amount: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let db = open(url).await?;
+    let q = arrears_app::arrangements::quote(&db, loan, date, kind, months, amount).await?;
     if json {
         print_json(&q)?;
         return Ok(());

@@ -124,7 +124,7 @@ const ACTOR: &str = "user:cli";
 use crate::now;
 
 /// The first line of standard input, without its line ending.
-fn read_password() -> Result<String> {
+pub(crate) fn read_password() -> Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
     let pw = line.trim_end_matches(['\n', '\r']).to_string();

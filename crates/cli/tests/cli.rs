@@ -254,3 +254,159 @@ fn arrangement_quotes_keep_the_money_and_refuse_bad_terms() {
         assert!(text(&out.stderr).contains(want), "{extra:?}: {}", text(&out.stderr));
     }
 }
+
+/// Runs the binary with `stdin` on standard input.
+fn arrears_in(db: &Path, stdin: &str, args: &[&str]) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arrears"))
+        .arg("--db")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the arrears binary runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child.wait_with_output().expect("it ends")
+}
+
+/// Maker-checker: a collector requests, never approves their own; a supervisor approves within
+/// the authority of config/authority.toml and no further; a request is decided once, even when
+/// two approvals race.
+#[test]
+fn arrangements_are_approved_by_another_user_within_their_authority_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    let book = dir.path().join("book");
+    let ok = |stdin: &str, args: &[&str]| {
+        let out = arrears_in(&db, stdin, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let refused = |stdin: &str, args: &[&str], want: &str| {
+        let out = arrears_in(&db, stdin, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should fail: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+    };
+    ok(
+        "",
+        &[
+            "generate",
+            "--loans",
+            "300",
+            "--seed",
+            "3",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    ok("", &["import", book.to_str().unwrap()]);
+    ok("", &["batch", "--date", "2026-11-20"]);
+    for (name, role) in
+        [("col1", "collector"), ("sup1", "supervisor"), ("sup2", "supervisor"), ("aud1", "auditor")]
+    {
+        ok(&format!("pw-{name}-123\n"), &["user", "add", name, "--role", role, "--password-stdin"]);
+    }
+    let cases: serde_json::Value = serde_json::from_str(&ok("", &["case", "list", "--json"])).unwrap();
+    let case = cases.as_array().unwrap().iter().find(|c| c["status"] == "open").expect("an open case");
+    let case = case["case_id"].as_str().unwrap().to_string();
+    let request = |kind: &str, extra: &[&str]| -> String {
+        let mut args =
+            vec!["arrangement", "request", "--case", case.as_str(), "--kind", kind, "--as", "col1", "--json"];
+        args.extend_from_slice(extra);
+        let r: serde_json::Value = serde_json::from_str(&ok("pw-col1-123\n", &args)).unwrap();
+        r["request_id"].as_str().unwrap().to_string()
+    };
+    let decide = |verb: &str, id: &str, who: &str| {
+        vec![
+            "arrangement".to_string(),
+            verb.into(),
+            id.into(),
+            "--as".into(),
+            who.into(),
+            "--date".into(),
+            "2026-11-20".into(),
+        ]
+    };
+    let run_refused = |v: Vec<String>, pw: &str, want: &str| {
+        refused(pw, &v.iter().map(String::as_str).collect::<Vec<_>>(), want);
+    };
+    let run_ok = |v: Vec<String>, pw: &str| ok(pw, &v.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // An auditor reads and never asks; a wrong password is refused.
+    refused(
+        "pw-aud1-123\n",
+        &["arrangement", "request", "--case", &case, "--kind", "extension", "--months", "3", "--as", "aud1"],
+        "does not work cases",
+    );
+    refused(
+        "wrong-password\n",
+        &["arrangement", "request", "--case", &case, "--kind", "extension", "--months", "3", "--as", "col1"],
+        "col1",
+    );
+
+    // A settlement of 100.00 waives nearly everything: beyond a supervisor's 30%.
+    let settle = request("settlement", &["--amount", "100.00"]);
+    run_refused(
+        decide("approve", &settle, "col1"),
+        "pw-col1-123\n",
+        "may not also decide it (maker-checker)",
+    );
+    run_refused(decide("approve", &settle, "sup1"), "pw-sup1-123\n", "over 300‰");
+    run_ok(decide("decline", &settle, "sup1"), "pw-sup1-123\n");
+    run_refused(decide("approve", &settle, "sup2"), "pw-sup2-123\n", "already rejected by sup1");
+
+    // An extension waives nothing: within a supervisor's authority, approved once.
+    let extend = request("extension", &["--months", "6"]);
+    let approved: serde_json::Value = serde_json::from_str(&run_ok(
+        {
+            let mut v = decide("approve", &extend, "sup1");
+            v.push("--json".into());
+            v
+        },
+        "pw-sup1-123\n",
+    ))
+    .unwrap();
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["quote"]["kind"], "extension");
+    assert!(approved["quote"]["schedule"].as_array().is_some_and(|s| !s.is_empty()));
+    run_refused(decide("approve", &extend, "sup2"), "pw-sup2-123\n", "already approved by sup1");
+
+    // Two approvals at once: exactly one wins.
+    let raced = request("extension", &["--months", "3"]);
+    let spawn = |who: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_arrears"))
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display()))
+            .args(["arrangement", "approve", raced.as_str(), "--as", who, "--date", "2026-11-20"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child.stdin.take().unwrap().write_all(format!("pw-{who}-123\n").as_bytes()).unwrap();
+        child
+    };
+    let (a, b) = (spawn("sup1"), spawn("sup2"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        [a.status.success(), b.status.success()].iter().filter(|s| **s).count(),
+        1,
+        "sup1: {} / sup2: {}",
+        text(&a.stderr),
+        text(&b.stderr)
+    );
+    let loser = if a.status.success() { &b } else { &a };
+    assert!(
+        text(&loser.stderr).contains("already approved")
+            || text(&loser.stderr).contains("decided by someone else first"),
+        "{}",
+        text(&loser.stderr)
+    );
+    // Every decision is in the audit log, and the log is intact.
+    ok("", &["audit", "verify"]);
+}

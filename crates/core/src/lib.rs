@@ -8,6 +8,7 @@ pub mod ability;
 pub mod access;
 pub mod allocation;
 pub mod arrangement;
+pub mod authority;
 pub mod behaviour;
 pub mod book;
 pub mod calendar;

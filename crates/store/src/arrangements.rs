@@ -2,7 +2,7 @@
 //! settlements asked for from the workbench, waiting for a decision.
 
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
-use arrears_core::id::{CaseId, RequestId};
+use arrears_core::id::{CaseId, LoanId, RequestId};
 use arrears_core::work::ArrangementStatus;
 
 /// A request for an arrangement.
@@ -28,52 +28,116 @@ pub struct ArrangementRequest {
     pub requested_at: String,
     /// Requested, approved or rejected.
     pub status: ArrangementStatus,
+    /// The loan it is for (the case's worst loan when requested); `None` for older requests.
+    pub loan_id: Option<LoanId>,
+    /// Who approved or declined it.
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    pub decided_at: Option<String>,
 }
 
 /// Stores an arrangement request.
 pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Result<(), StoreError> {
     let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
-               requested_by, requested_at, status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+               requested_by, requested_at, status, loan_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
     let months = r.months.map(|m| m as i32);
     on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_str()).bind(&r.kind).bind(r.amount)
         .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
-        .bind(r.status.as_str()).execute(c).await?; });
+        .bind(r.status.as_str()).bind(r.loan_id.as_ref().map(|l| l.as_str())).execute(c).await?; });
     Ok(())
 }
 
 /// A case's arrangement requests, newest first.
 pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<ArrangementRequest>, StoreError> {
-    type Row = (String, String, String, i64, String, Option<i32>, String, String, String, String);
-    let sql = "SELECT request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status \
-               FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id";
-    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?);
-    rows.into_iter()
-        .map(
-            |(
-                request_id,
-                case_id,
-                kind,
-                amount,
-                currency,
-                months,
-                note,
-                requested_by,
-                requested_at,
-                status,
-            )| {
-                Ok(ArrangementRequest {
-                    request_id: crate::stored_id("arrangement_requests", request_id)?,
-                    case_id: crate::stored_id("arrangement_requests", case_id)?,
-                    kind,
-                    amount,
-                    currency,
-                    months: months.map(i64::from),
-                    note,
-                    requested_by,
-                    requested_at,
-                    status: crate::stored_enum("arrangement_requests", &status)?,
-                })
-            },
-        )
-        .collect()
+    let sql = format!(
+        "SELECT {COLS} FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id"
+    );
+    let rows: Vec<RequestRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_all(p).await?);
+    rows.into_iter().map(request_row).collect()
+}
+
+/// One request, if there is one with that id.
+pub async fn request_by_id(db: &Db, request_id: &str) -> Result<Option<ArrangementRequest>, StoreError> {
+    let sql = format!("SELECT {COLS} FROM arrangement_requests WHERE request_id = $1");
+    let rows: Vec<RequestRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(request_id).fetch_all(p).await?);
+    rows.into_iter().map(request_row).next().transpose()
+}
+
+/// A decision on a request still `requested`: `false` (nothing written) when someone decided
+/// it first, so that of two approvals racing exactly one wins.
+pub async fn decide(tx: &mut Tx, d: &DecisionWrite<'_>) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, c => sqlx::query(
+        "UPDATE arrangement_requests SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4, quote = $5 \
+         WHERE request_id = $6 AND status = 'requested'",
+    )
+    .bind(d.status.as_str()).bind(d.by).bind(d.at).bind(d.note).bind(d.quote).bind(d.request_id)
+    .execute(c).await?.rows_affected());
+    Ok(n == 1)
+}
+
+/// A decision to write.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionWrite<'a> {
+    /// The request.
+    pub request_id: &'a str,
+    /// Approved or rejected.
+    pub status: ArrangementStatus,
+    /// Who decided.
+    pub by: &'a str,
+    /// When (RFC 3339).
+    pub at: &'a str,
+    /// Why, in their words.
+    pub note: &'a str,
+    /// The quote decided on, as JSON.
+    pub quote: &'a str,
+}
+
+const COLS: &str = "request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status, \
+     loan_id, decided_by, decided_at";
+
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    request_id: String,
+    case_id: String,
+    kind: String,
+    amount: i64,
+    currency: String,
+    months: Option<i32>,
+    note: String,
+    requested_by: String,
+    requested_at: String,
+    status: String,
+    loan_id: Option<String>,
+    decided_by: Option<String>,
+    decided_at: Option<String>,
+}
+
+fn request_row(r: RequestRow) -> Result<ArrangementRequest, StoreError> {
+    Ok(ArrangementRequest {
+        request_id: crate::stored_id("arrangement_requests", r.request_id)?,
+        case_id: crate::stored_id("arrangement_requests", r.case_id)?,
+        kind: r.kind,
+        amount: r.amount,
+        currency: r.currency,
+        months: r.months.map(i64::from),
+        note: r.note,
+        requested_by: r.requested_by,
+        requested_at: r.requested_at,
+        status: crate::stored_enum("arrangement_requests", &r.status)?,
+        loan_id: crate::stored_opt_id("arrangement_requests", r.loan_id)?,
+        decided_by: r.decided_by,
+        decided_at: r.decided_at,
+    })
+}
+
+/// The case's worst loan (highest DPD, then largest overdue), which an arrangement asked on
+/// the case is for.
+pub async fn worst_loan_of_case(db: &Db, case_id: &str) -> Result<Option<LoanId>, StoreError> {
+    let id: Option<String> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT s.loan_id FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id WHERE cl.case_id = $1 \
+         ORDER BY s.dpd DESC, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty DESC, s.loan_id LIMIT 1",
+    ).bind(case_id).fetch_optional(p).await?);
+    id.map(|i| crate::stored_id("loan_state", i)).transpose()
 }
