@@ -336,7 +336,7 @@ pub async fn log_action(
 /// An arrangement request as a form or JSON body gives it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ArrangementForm {
-    /// extension, instalment_plan or settlement.
+    /// extension, instalment_plan, settlement or waiver.
     pub kind: String,
     /// Amount offered (major units).
     pub amount: String,
