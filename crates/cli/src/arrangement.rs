@@ -61,45 +61,34 @@ pub enum ArrangementCommand {
     },
     /// Approve a request as USER (password on standard input): another user than its maker,
     /// within the authority of their role (config/authority.toml) for the quote as of --date.
-    Approve {
-        /// The request id.
-        id: String,
-        /// The user deciding.
-        #[arg(long = "as", value_name = "USER")]
-        user: String,
-        /// The date the quote is made for (default today).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        /// Why.
-        #[arg(long, default_value = "")]
-        note: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Approve(DecisionArgs),
     /// Decline a request as USER (password on standard input).
-    Decline {
-        /// The request id.
-        id: String,
-        /// The user deciding.
-        #[arg(long = "as", value_name = "USER")]
-        user: String,
-        /// The date the quote is made for (default today).
-        #[arg(long)]
-        date: Option<NaiveDate>,
-        /// Why.
-        #[arg(long, default_value = "")]
-        note: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Decline(DecisionArgs),
+}
+
+/// Who decides which request, and how it is shown.
+#[derive(clap::Args)]
+pub struct DecisionArgs {
+    /// The request id.
+    id: String,
+    /// The user deciding.
+    #[arg(long = "as", value_name = "USER")]
+    user: String,
+    /// The date the quote is made for (default today).
+    #[arg(long)]
+    date: Option<NaiveDate>,
+    /// Why.
+    #[arg(long, default_value = "")]
+    note: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `arrears arrangement …`.
 pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
     use arrears_app::arrangements::{RequestInput, Verdict, decide, request};
-    let (id, user, date, note, json, verdict) = match command {
+    let (DecisionArgs { id, user, date, note, json }, verdict) = match command {
         ArrangementCommand::Quote { loan, kind, date, months, amount, json } => {
             return quote(url, &loan, &kind, date, months, amount.as_deref(), json).await;
         }
@@ -120,12 +109,8 @@ pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
             }
             return Ok(());
         }
-        ArrangementCommand::Approve { id, user, date, note, json } => {
-            (id, user, date, note, json, Verdict::Approve)
-        }
-        ArrangementCommand::Decline { id, user, date, note, json } => {
-            (id, user, date, note, json, Verdict::Decline)
-        }
+        ArrangementCommand::Approve(args) => (args, Verdict::Approve),
+        ArrangementCommand::Decline(args) => (args, Verdict::Decline),
     };
     let db = open(url).await?;
     let who = authenticate(&db, &user).await?;
