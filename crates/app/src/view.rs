@@ -112,6 +112,9 @@ pub struct LoanView {
     pub installments: Vec<InstallmentView>,
     /// Payments with their allocation.
     pub payments: Vec<PaymentView>,
+    /// Charged to date and where it stands: principal + interest + fee + penalty =
+    /// paid − credit + waived + written_off + sold + outstanding.
+    pub totals: std::collections::BTreeMap<&'static str, String>,
 }
 
 /// Builds the view of a loan bundle on `date`.
@@ -181,6 +184,24 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
         status: q.status.as_str(),
         installments,
         payments,
+        totals: {
+            let t = pos.totals(b.loan.principal, &b.payments);
+            [
+                ("principal", t.principal),
+                ("interest", t.interest),
+                ("fee", t.fee),
+                ("penalty", t.penalty),
+                ("paid", t.paid),
+                ("credit", t.credit),
+                ("waived", t.waived),
+                ("written_off", t.written_off),
+                ("sold", t.sold),
+                ("outstanding", t.outstanding),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k, s(v)))
+            .collect()
+        },
     }
 }
 

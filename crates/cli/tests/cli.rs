@@ -208,6 +208,28 @@ fn arrangement_quotes_keep_the_money_and_refuse_bad_terms() {
         args.extend_from_slice(extra);
         serde_json::from_str(&run(&args)).unwrap()
     };
+    // `loan show` gives the totals, and they balance: charged = paid − credit + … + outstanding.
+    for id in cases.as_array().unwrap().iter().take(20).filter_map(|c| c["case_id"].as_str()) {
+        let shown: serde_json::Value = serde_json::from_str(&run(&["case", "show", id, "--json"])).unwrap();
+        for l in shown["loans"].as_array().unwrap() {
+            let v: serde_json::Value = serde_json::from_str(&run(&[
+                "loan",
+                "show",
+                l["loan_id"].as_str().unwrap(),
+                "--date",
+                "2026-11-20",
+                "--json",
+            ]))
+            .unwrap();
+            let t = &v["totals"];
+            let charged: i64 =
+                ["principal", "interest", "fee", "penalty"].iter().map(|k| cents(&t[*k])).sum();
+            let went: i64 = cents(&t["paid"]) - cents(&t["credit"])
+                + ["waived", "written_off", "sold", "outstanding"].iter().map(|k| cents(&t[*k])).sum::<i64>();
+            assert_eq!(charged, went, "{}: {t}", l["loan_id"]);
+            assert_eq!(cents(&t["principal"]), cents(&v["principal"]));
+        }
+    }
     let owed = quote(&["--kind", "waiver"])["owed"].clone();
     for extra in [
         &["--kind", "extension", "--months", "6"][..],

@@ -170,6 +170,61 @@ impl LoanPosition {
     }
 }
 
+/// What a loan was charged up to the position's date and where every unit of it stands: the
+/// terms of the conservation identity `principal + interest + fee + penalty = paid − credit +
+/// waived + written_off + sold + outstanding` (see [`Totals::conserved`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Principal disbursed.
+    pub principal: Amount,
+    /// Interest of the instalments due by the date.
+    pub interest: Amount,
+    /// Fees of the instalments due by the date.
+    pub fee: Amount,
+    /// Penalty charged.
+    pub penalty: Amount,
+    /// Payments received with a value date by the date.
+    pub paid: Amount,
+    /// Of those, held as credit.
+    pub credit: Amount,
+    /// Waived by arrangements (none until arrangements change a loan's ledger).
+    pub waived: Amount,
+    /// Written off (none until write-off is built).
+    pub written_off: Amount,
+    /// Sold in an NPL transfer (none until transfers are built).
+    pub sold: Amount,
+    /// Still owed: unpaid principal, due or not, and unpaid charges.
+    pub outstanding: Amount,
+}
+
+impl Totals {
+    /// Whether what was charged equals where it went.
+    pub fn conserved(&self) -> bool {
+        self.principal + self.interest + self.fee + self.penalty
+            == self.paid - self.credit + self.waived + self.written_off + self.sold + self.outstanding
+    }
+}
+
+impl LoanPosition {
+    /// The position's totals, for `disbursed` principal and the loan's `payments` (those with
+    /// a value date after the position's date are not counted).
+    pub fn totals(&self, disbursed: Amount, payments: &[Payment]) -> Totals {
+        let mut t = Totals { principal: disbursed, credit: self.credit, ..Totals::default() };
+        t.paid = payments.iter().filter(|p| p.paid_on <= self.as_of).map(|p| p.amount).sum();
+        for ip in &self.installments {
+            let due = ip.installment.due_on <= self.as_of;
+            if due {
+                t.interest += ip.installment.interest;
+                t.fee += ip.installment.fee;
+                t.outstanding += ip.unpaid_interest() + ip.unpaid_fee();
+            }
+            t.penalty += ip.penalty_charged;
+            t.outstanding += ip.unpaid_principal() + ip.unpaid_penalty();
+        }
+        t
+    }
+}
+
 /// Replays `payments` (value date ≤ `as_of`) against `schedule` and returns the position at the end of `as_of`.
 ///
 /// Order of a day: penalty accrues on principal unpaid at the end of each day;
@@ -463,6 +518,10 @@ pub(crate) mod tests {
             let paid: Amount = pos.installments.iter()
                 .map(|i| i.paid_principal + i.paid_interest + i.paid_fee + i.paid_penalty).sum();
             prop_assert_eq!(paid + pos.credit, received);
+            // And every unit charged is paid or still owed (the totals' identity).
+            let t = pos.totals(l.principal, &payments);
+            prop_assert!(t.conserved(), "{:?}", t);
+            prop_assert_eq!(t.paid, received);
             for ip in &pos.installments {
                 prop_assert!(!ip.unpaid_principal().is_negative());
                 prop_assert!(!ip.unpaid_interest().is_negative());
