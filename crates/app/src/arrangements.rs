@@ -103,6 +103,7 @@ pub async fn request(
         loan_id: store::worst_loan_of_case(db, case.case_id.as_str()).await?,
         decided_by: None,
         decided_at: None,
+        ledger_status: String::new(),
     };
     let mut tx = db.begin().await?;
     store::add_arrangement_request(&mut tx, &r).await?;
@@ -175,31 +176,54 @@ pub async fn quote(
     months: Option<u32>,
     amount: Option<&str>,
 ) -> Result<QuoteView, ArrangementError> {
+    let b = arrears_store::loans::load_loan(db, loan_id)
+        .await?
+        .ok_or_else(|| ArrangementError::Invalid(format!("no loan {loan_id}")))?;
+    quote_bundle(&b, date, kind, months, amount)
+}
+
+/// [`quote`] of a loaded loan.
+fn quote_bundle(
+    b: &arrears_store::loans::LoanBundle,
+    date: chrono::NaiveDate,
+    kind: &str,
+    months: Option<u32>,
+    amount: Option<&str>,
+) -> Result<QuoteView, ArrangementError> {
     use arrears_core::arrangement::{ArrangementKind, Terms};
+    let loan_id = b.loan.id.as_str();
     let kind = ArrangementKind::parse(kind).ok_or_else(|| {
         let all: Vec<&str> = ArrangementKind::ALL.iter().map(|k| k.as_str()).collect();
         ArrangementError::Invalid(format!("kind {kind:?}: use one of {}", all.join(", ")))
     })?;
-    let b = arrears_store::loans::load_loan(db, loan_id)
-        .await?
-        .ok_or_else(|| ArrangementError::Invalid(format!("no loan {loan_id}")))?;
     let rules =
-        crate::batch::loans::product_rules(&b).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+        crate::batch::loans::product_rules(b).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
     let c = b.loan.currency;
     let amount = amount
         .map(|a| {
             Amount::parse(a.trim(), c).map_err(|e| ArrangementError::Invalid(format!("amount {a:?}: {e}")))
         })
         .transpose()?;
-    let position = arrears_core::ledger::replay(
+    let position = arrears_core::ledger::replay_with(
         &b.loan,
         &b.schedule,
         &b.payments,
+        &b.events,
         date,
         &arrears_core::ledger::Waterfall::default(),
     );
-    let assessed = arrears_core::delinquency::assess(&position, b.loan.disbursed_on, &rules, None);
-    let terms = Terms { kind, months, amount, max_months: MAX_MONTHS };
+    match position.book {
+        arrears_core::ledger::BookStatus::OnBook => {}
+        book => {
+            return Err(ArrangementError::Invalid(format!(
+                "loan {loan_id} is {} on {date}: no arrangement can be made on it",
+                book.as_str().replace('_', " ")
+            )));
+        }
+    }
+    let assessed = arrears_core::delinquency::assess(&position, b.loan.disbursed_on, &rules);
+    let max_months = b.resolution.max_arrangement_months.unwrap_or(MAX_MONTHS);
+    let terms = Terms { kind, months, amount, max_months };
     let q = arrears_core::arrangement::quote(&b.loan, &position, assessed.dpd, &rules.classes, &terms)
         .map_err(|e| ArrangementError::Invalid(format!("loan {loan_id} on {date}: {e}")))?;
     let s = |a: Amount| a.format(c);
@@ -317,12 +341,17 @@ pub async fn decide(
     let currency = Currency::from_code(&r.currency).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
     let amount = (r.amount > 0).then(|| Amount::from_minor(r.amount).format(currency));
     let months = r.months.and_then(|m| u32::try_from(m).ok());
-    let quote = quote(db, loan.as_str(), date, &r.kind, months, amount.as_deref()).await?;
+    let bundle = arrears_store::loans::load_loan(db, loan.as_str())
+        .await?
+        .ok_or_else(|| ArrangementError::Invalid(format!("no loan {loan}")))?;
+    if let Some(later) = bundle.events.iter().map(|e| e.on).filter(|on| *on > date).max() {
+        return Err(ArrangementError::Invalid(format!(
+            "loan {loan} has a change to its ledger on {later}, after {date}: decide as of {later} or later"
+        )));
+    }
+    let quote = quote_bundle(&bundle, date, &r.kind, months, amount.as_deref())?;
     if verdict == Verdict::Approve {
-        let product = arrears_store::loans::load_loan(db, loan.as_str())
-            .await?
-            .map(|b| b.loan.product)
-            .unwrap_or_default();
+        let product = bundle.loan.product.clone();
         let parse = |s: &str| Amount::parse(s, currency).unwrap_or(Amount::ZERO);
         let decision = arrears_core::authority::Decision {
             maker: &r.requested_by,
@@ -363,6 +392,9 @@ pub async fn decide(
         .fact("five_class_after", quote.five_class_after)
         .fact("quote_sha256", crate::audit::sha256_hex(&quote_json).as_str())
         .fact("note", note);
+    if verdict == Verdict::Approve {
+        put_in_force(&mut tx, &bundle, &r, &quote, date).await?;
+    }
     crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(DecisionView {
@@ -371,4 +403,83 @@ pub async fn decide(
         decided_by: approver.to_string(),
         quote,
     })
+}
+
+/// Records where the approved arrangements of the evaluated loans stand in the ledger, in the
+/// batch chunk's transaction; returns an audit entry for each that changed (kept, broken,
+/// superseded, void), shown on its case.
+pub(crate) async fn track(
+    tx: &mut arrears_store::Tx,
+    evaluated: &[arrears_store::loan_state::Evaluated],
+) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<(&str, &str, Option<chrono::NaiveDate>)> = evaluated
+        .iter()
+        .flat_map(|e| e.advance.arrangements.iter())
+        .map(|a| (a.id.as_str(), a.status.as_str(), a.ended_on.or(Some(a.on))))
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let changed = store::set_ledger_status(tx, &rows).await?;
+    Ok(changed
+        .into_iter()
+        .map(|(c, i)| {
+            let (_, status, on) = rows[i];
+            Event::new("system:batch", &format!("arrangement.{status}"))
+                .entity(format!("case:{}", c.case_id))
+                .entity(format!("loan:{}", c.loan_id))
+                .fact("request_id", c.request_id.as_str())
+                .fact("was", c.was.as_str())
+                .fact("on", on.map(|d| d.to_string()).unwrap_or_default().as_str())
+        })
+        .collect())
+}
+
+/// Days an arrangement instalment may be late before the arrangement breaks, when the product
+/// sets none.
+pub const DEFAULT_GRACE_DAYS: u32 = 15;
+
+/// Puts an approved arrangement in force on `date`, in the decision's transaction: the ledger
+/// event that replaces the schedule, the schedule as approved (a new version; earlier ones and
+/// earlier snapshots stay as they were), its standing, and the loan marked for evaluation.
+async fn put_in_force(
+    tx: &mut arrears_store::Tx,
+    b: &arrears_store::loans::LoanBundle,
+    r: &ArrangementRequest,
+    quote: &QuoteView,
+    date: chrono::NaiveDate,
+) -> Result<(), ArrangementError> {
+    use arrears_core::arrangement::{ArrangementKind, Terms};
+    use arrears_core::delinquency::FiveClass;
+    use arrears_core::ledger::{LedgerAction, LedgerEvent};
+    let kind = ArrangementKind::parse(&r.kind)
+        .ok_or_else(|| ArrangementError::Invalid(format!("kind {:?}", r.kind)))?;
+    let loan = b.loan.id.as_str();
+    let event = LedgerEvent {
+        on: date,
+        id: r.request_id.as_str().to_string(),
+        action: LedgerAction::Arrange {
+            terms: Terms {
+                kind,
+                months: r.months.and_then(|m| u32::try_from(m).ok()),
+                amount: (r.amount > 0).then(|| Amount::from_minor(r.amount)),
+                max_months: u32::MAX,
+            },
+            tolerance_days: b.resolution.arrangement_grace_days.unwrap_or(DEFAULT_GRACE_DAYS),
+            tolerance: b.tolerance,
+            was_non_performing: FiveClass::parse(quote.five_class_before)
+                .is_some_and(|c| c >= FiveClass::Substandard),
+        },
+    };
+    arrears_store::ledger_events::add(tx, loan, &event).await?;
+    let rows =
+        serde_json::to_string(&quote.schedule).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    arrears_store::ledger_events::add_version(tx, loan, date, r.request_id.as_str(), &r.kind, &rows).await?;
+    let standing = if kind == ArrangementKind::Waiver { "kept" } else { "active" };
+    store::set_ledger_status(tx, &[(r.request_id.as_str(), standing, Some(date))]).await?;
+    if kind != ArrangementKind::Waiver {
+        store::pause_case_work(tx, r.case_id.as_str(), date).await?;
+    }
+    arrears_store::loan_state::note_event(tx, loan, date).await?;
+    Ok(())
 }

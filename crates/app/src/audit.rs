@@ -217,7 +217,8 @@ async fn append_events(tx: &mut Tx, at: String, events: Vec<Event>) -> Result<Op
 /// The digested text, which anyone holding the stored snapshots can write again: the
 /// chunk's loans in ascending id order; per loan one line per snapshot written,
 /// `S <loan> <date> <status> <dpd> <bucket> <five_class> <overdue principal> <interest> <fee>
-/// <penalty> <outstanding principal> <credit>` (amounts in minor units), then one line
+/// <penalty> <outstanding principal> <credit>` (amounts in minor units) and, for a loan in an
+/// arrangement in force, a last field `arranged`, then one line
 /// `E <loan> <evaluated on> <next review or -> <recomputed from or ->`; fields separated
 /// by one tab, each line ending in `\n`.
 pub fn chunk_digest(items: &[Evaluated]) -> String {
@@ -268,6 +269,10 @@ fn snapshot_line(out: &mut String, loan: &str, on: NaiveDate, s: &Snapshot) {
         s.outstanding_principal.minor(),
         s.credit.minor()
     );
+    if s.arranged {
+        // Appended only when set, so that digests of snapshots without it keep their text.
+        out.insert_str(out.len() - 1, "\tarranged");
+    }
 }
 
 /// The entry for one committed chunk of the loan phase (`batch.chunk`).
@@ -1680,6 +1685,7 @@ mod tests {
             },
             outstanding_principal: Amount::from_minor(100_000),
             credit: Amount::from_minor(0),
+            arranged: false,
         }
     }
 
@@ -1698,6 +1704,8 @@ mod tests {
                 delinquency_changed: false,
                 track: Default::default(),
                 next_due: None,
+                unconserved: None,
+                arrangements: Vec::new(),
             },
         }
     }

@@ -77,6 +77,9 @@ pub struct CaseView {
     /// Its automatic messages with where each stands (sent, delivered, refused …), the text
     /// as sent, oldest first.
     pub messages: Vec<arrears_store::outbox::MessageRow>,
+    /// Arrangements asked for on the case, with their decision and, once approved, where they
+    /// stand in the ledger; newest first.
+    pub arrangements: Vec<arrears_store::arrangements::ArrangementRequest>,
 }
 
 impl std::ops::Deref for CaseView {
@@ -147,7 +150,8 @@ pub async fn show(db: &Db, case_id: &str) -> Result<Option<CaseView>, StoreError
         messages.extend(before.into_iter().filter(|m| m.case_id.is_none()));
     }
     messages.sort_by(|a, b| a.send_at.cmp(&b.send_at).then_with(|| a.message_id.cmp(&b.message_id)));
-    Ok(Some(CaseView { case: row, loans, ptps, tasks, actions, messages }))
+    let arrangements = arrears_store::arrangements::arrangement_requests(db, case_id).await?;
+    Ok(Some(CaseView { case: row, loans, ptps, tasks, actions, messages, arrangements }))
 }
 
 /// A product's rules as shown: defaults spelled out.

@@ -2,7 +2,7 @@
 
 use arrears_core::delinquency::{DelinquencyRules, assess};
 use arrears_core::id::{BorrowerId, LoanId, PaymentId};
-use arrears_core::ledger::{Source, Waterfall, replay};
+use arrears_core::ledger::{Source, Target, Waterfall, replay_with};
 use arrears_core::{Amount, Currency};
 use arrears_store::loans::{LoanBundle, load_loan};
 use arrears_store::{Db, StoreError};
@@ -115,14 +115,36 @@ pub struct LoanView {
     /// Charged to date and where it stands: principal + interest + fee + penalty =
     /// paid − credit + waived + written_off + sold + outstanding.
     pub totals: std::collections::BTreeMap<&'static str, String>,
+    /// `on_book`, `written_off` (in full) or `sold`.
+    pub book: &'static str,
+    /// Approved arrangements as the ledger applied them, oldest first; the schedule above is
+    /// the one the last of them put in force.
+    pub arrangements: Vec<ArrangementView>,
+}
+
+/// An approved arrangement on the date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArrangementView {
+    /// The request that was approved.
+    pub request_id: String,
+    /// extension, instalment_plan, settlement or waiver.
+    pub kind: &'static str,
+    /// The date it took effect.
+    pub on: NaiveDate,
+    /// active, kept, broken, superseded or void.
+    pub status: &'static str,
+    /// When it was kept, broke or was replaced.
+    pub ended_on: Option<NaiveDate>,
+    /// Waived by it so far (a settlement's only once kept).
+    pub waived: String,
 }
 
 /// Builds the view of a loan bundle on `date`.
 pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> LoanView {
     let c: Currency = b.loan.currency;
     let s = |a: Amount| a.format(c);
-    let pos = replay(&b.loan, &b.schedule, &b.payments, date, &Waterfall::default());
-    let q = assess(&pos, b.loan.disbursed_on, rules, None);
+    let pos = replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default());
+    let q = assess(&pos, b.loan.disbursed_on, rules);
     let installments = pos
         .installments
         .iter()
@@ -154,8 +176,15 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
                 .iter()
                 .filter(|x| x.source == Source::Payment(i))
                 .map(|x| AllocationView {
-                    seq: x.seq,
-                    component: x.component.map_or("credit", |c| c.as_str()),
+                    seq: match x.target {
+                        Target::Installment(seq, _) => Some(seq),
+                        _ => None,
+                    },
+                    component: match x.target {
+                        Target::Installment(_, c) => c.as_str(),
+                        Target::Credit => "credit",
+                        Target::Recovery => "recovery",
+                    },
                     amount: s(x.amount),
                 })
                 .collect(),
@@ -197,11 +226,25 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
                 ("written_off", t.written_off),
                 ("sold", t.sold),
                 ("outstanding", t.outstanding),
+                ("recovered", t.recovered),
             ]
             .into_iter()
             .map(|(k, v)| (k, s(v)))
             .collect()
         },
+        book: pos.book.as_str(),
+        arrangements: pos
+            .arrangements
+            .iter()
+            .map(|a| ArrangementView {
+                request_id: a.id.clone(),
+                kind: a.kind.as_str(),
+                on: a.on,
+                status: a.status.as_str(),
+                ended_on: a.ended_on,
+                waived: s(a.waived),
+            })
+            .collect(),
     }
 }
 

@@ -117,6 +117,10 @@ pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
     let at = crate::now();
     let date = date.unwrap_or_else(|| at.date_naive());
     let d = decide(&db, &id, (&who.name, who.role), verdict, &note, date, &at).await?;
+    if verdict == Verdict::Approve {
+        // The loan's state, case and tasks follow the new schedule at once, not at tonight's close.
+        arrears_app::payments::reevaluate(&db, &arrears_store::DbUrl::new(url), &crate::clock()).await?;
+    }
     if json {
         print_json(&d)?;
     } else {

@@ -34,7 +34,8 @@ use crate::money::Amount;
 use crate::schedule::{Installment, ScheduleError, generate};
 
 /// The kinds of arrangement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ArrangementKind {
     /// 展期: maturity moved by N months.
     Extension,
@@ -94,9 +95,10 @@ pub struct Terms {
 pub struct Owed {
     /// Unpaid principal, due or not.
     pub principal: Amount,
-    /// Unpaid interest of instalments due before the date.
+    /// Unpaid interest of instalments due before the date (and arrears carried into one not
+    /// yet due by an earlier arrangement).
     pub interest: Amount,
-    /// Unpaid fees of instalments due before the date.
+    /// Unpaid fees of instalments due before the date (and carried ones).
     pub fee: Amount,
     /// Charged, unpaid penalty.
     pub penalty: Amount,
@@ -107,14 +109,19 @@ pub struct Owed {
 impl Owed {
     /// What is owed on the position's date.
     pub fn of(position: &LoanPosition) -> Owed {
+        Owed::on(position, position.as_of)
+    }
+
+    /// What the schedule in force owes on `date` (the position being of the end of that
+    /// date): what [`crate::ledger::InstallmentPosition::owed_on`] says of each instalment.
+    pub fn on(position: &LoanPosition, date: NaiveDate) -> Owed {
         let mut o = Owed { credit: position.credit, ..Owed::default() };
         for ip in &position.installments {
-            o.principal += ip.unpaid_principal();
-            o.penalty += ip.unpaid_penalty();
-            if ip.installment.due_on < position.as_of {
-                o.interest += ip.unpaid_interest();
-                o.fee += ip.unpaid_fee();
-            }
+            let p = ip.owed_on(date);
+            o.principal += p.principal;
+            o.interest += p.interest;
+            o.fee += p.fee;
+            o.penalty += p.penalty;
         }
         o
     }
@@ -199,17 +206,40 @@ pub enum QuoteError {
     Schedule(#[from] ScheduleError),
 }
 
-/// Quotes `terms` for `loan` at `position` (its date the quote date), whose DPD is `dpd` under
-/// the product's `classes`.
-pub fn quote(
+/// One instalment of an arrangement's schedule, with what of it was already charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedRow {
+    /// The instalment.
+    pub installment: Installment,
+    /// Of its interest, arrears carried from the schedule it replaces.
+    pub carried_interest: Amount,
+    /// Of its fee, fees and penalty carried from the schedule it replaces.
+    pub carried_fee: Amount,
+}
+
+/// What an arrangement does to the ledger on its date: the schedule that replaces the one in
+/// force, what is waived, and a settlement's remainder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The new schedule, seq from 1.
+    pub rows: Vec<PlannedRow>,
+    /// Waived: at once for a waiver, once kept for a settlement.
+    pub waived: Amount,
+    /// A settlement's remainder before credit (principal, interest, fee and penalty as fee):
+    /// owed until the settlement is kept, then waived.
+    pub contingent: Option<crate::ledger::Parts>,
+    /// What was owed on the date.
+    pub owed: Owed,
+}
+
+/// Plans `terms` for `loan` on `date`, `position` being the end of that date.
+pub fn plan(
     loan: &Loan,
     position: &LoanPosition,
-    dpd: u32,
-    classes: &ClassThresholds,
+    date: NaiveDate,
     terms: &Terms,
-) -> Result<Quote, QuoteError> {
-    let date = position.as_of;
-    let owed = Owed::of(position);
+) -> Result<Plan, QuoteError> {
+    let owed = Owed::on(position, date);
     let money = |a: Amount| a.format(loan.currency);
     if owed.total().is_zero() {
         return Err(QuoteError::NothingOwed(date));
@@ -227,17 +257,33 @@ pub fn quote(
         }
         Ok(m)
     };
-    let (schedule, waived) = match kind {
+    let fresh = |installment: Installment| PlannedRow {
+        installment,
+        carried_interest: Amount::ZERO,
+        carried_fee: Amount::ZERO,
+    };
+    let all_carried = |installment: Installment| PlannedRow {
+        installment,
+        carried_interest: installment.interest,
+        carried_fee: installment.fee,
+    };
+    let mut contingent = None;
+    let (mut rows, waived): (Vec<PlannedRow>, Amount) = match kind {
         ArrangementKind::Extension => {
             let not_yet_due = position
                 .installments
                 .iter()
                 .filter(|ip| ip.installment.due_on >= date && !ip.unpaid_contractual().is_zero())
                 .count() as u32;
-            let mut s = amortise(loan, owed.principal, not_yet_due + months(None)?, date)?;
+            let mut s: Vec<PlannedRow> = amortise(loan, owed.principal, not_yet_due + months(None)?, date)?
+                .into_iter()
+                .map(fresh)
+                .collect();
             if let Some(first) = s.first_mut() {
-                first.interest += owed.interest;
-                first.fee += owed.fee + owed.penalty;
+                first.installment.interest += owed.interest;
+                first.installment.fee += owed.fee + owed.penalty;
+                first.carried_interest = owed.interest;
+                first.carried_fee = owed.fee + owed.penalty;
             }
             (s, Amount::ZERO)
         }
@@ -260,17 +306,18 @@ pub fn quote(
                     left -= take;
                     paid[i] = take;
                 }
-                out.push(Installment {
+                out.push(all_carried(Installment {
                     seq: 0,
                     due_on: date,
                     principal: paid[2],
                     interest: paid[1],
                     fee: paid[0],
-                });
+                }));
             }
-            let mut plan = amortise(loan, principal, n, date)?;
-            spread(&mut plan, charges[1], |i| &mut i.interest);
-            spread(&mut plan, charges[0], |i| &mut i.fee);
+            let mut plan: Vec<PlannedRow> =
+                amortise(loan, principal, n, date)?.into_iter().map(fresh).collect();
+            spread(&mut plan, charges[1], |r| [&mut r.installment.interest, &mut r.carried_interest]);
+            spread(&mut plan, charges[0], |r| [&mut r.installment.fee, &mut r.carried_fee]);
             out.extend(plan);
             (out, Amount::ZERO)
         }
@@ -298,49 +345,83 @@ pub fn quote(
                     row[i] = take;
                 }
                 let due_on = add_months_clamped(date, seq).ok_or(ScheduleError::DateOutOfRange)?;
-                out.push(Installment { seq, due_on, principal: row[0], interest: row[1], fee: row[2] });
+                out.push(all_carried(Installment {
+                    seq,
+                    due_on,
+                    principal: row[0],
+                    interest: row[1],
+                    fee: row[2],
+                }));
             }
+            contingent = Some(crate::ledger::Parts {
+                principal: parts[0],
+                interest: parts[1],
+                fee: parts[2],
+                penalty: Amount::ZERO,
+            });
             (out, total - amount)
         }
         ArrangementKind::Waiver => {
-            let waivable = owed.penalty + owed.fee;
+            // What fell due before the date, and the penalty: the arrears, waived from.
+            let mut arrears = crate::ledger::Parts::default();
+            for ip in position.installments.iter().filter(|ip| ip.installment.due_on < date) {
+                arrears += ip.owed_on(date);
+            }
+            let waivable = arrears.penalty + arrears.fee;
             let amount = terms.amount.unwrap_or(waivable);
             if waivable.is_zero() || amount > waivable {
                 return Err(QuoteError::WaiverTooLarge { amount: money(amount), waivable: money(waivable) });
             }
             // The arrears as one instalment due now, less the waiver; the rest as scheduled.
-            let mut out = vec![Installment {
+            let mut out = vec![all_carried(Installment {
                 seq: 0,
                 due_on: date,
-                principal: position
-                    .installments
-                    .iter()
-                    .filter(|ip| ip.installment.due_on < date)
-                    .map(|ip| ip.unpaid_principal())
-                    .sum(),
-                interest: owed.interest,
-                fee: owed.fee + owed.penalty - amount,
-            }];
+                principal: arrears.principal,
+                interest: arrears.interest,
+                fee: arrears.fee + arrears.penalty - amount,
+            })];
             out.extend(
                 position
                     .installments
                     .iter()
                     .filter(|ip| ip.installment.due_on >= date && !ip.unpaid_contractual().is_zero())
-                    .map(|ip| Installment {
-                        seq: 0,
-                        due_on: ip.installment.due_on,
-                        principal: ip.unpaid_principal(),
-                        interest: ip.unpaid_interest(),
-                        fee: ip.unpaid_fee(),
+                    .map(|ip| {
+                        let (carried_interest, carried_fee) = ip.unpaid_carried();
+                        PlannedRow {
+                            installment: Installment {
+                                seq: 0,
+                                due_on: ip.installment.due_on,
+                                principal: ip.unpaid_principal(),
+                                interest: ip.unpaid_interest(),
+                                fee: ip.unpaid_fee(),
+                            },
+                            carried_interest,
+                            carried_fee,
+                        }
                     }),
             );
             (out, amount)
         }
     };
-    let mut schedule = schedule;
-    for (i, row) in schedule.iter_mut().enumerate() {
-        row.seq = i as u32 + 1;
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.installment.seq = i as u32 + 1;
     }
+    Ok(Plan { rows, waived, contingent, owed })
+}
+
+/// Quotes `terms` for `loan` at `position` (its date the quote date), whose DPD is `dpd` under
+/// the product's `classes`.
+pub fn quote(
+    loan: &Loan,
+    position: &LoanPosition,
+    dpd: u32,
+    classes: &ClassThresholds,
+    terms: &Terms,
+) -> Result<Quote, QuoteError> {
+    let kind = terms.kind;
+    let p = plan(loan, position, position.as_of, terms)?;
+    let owed = p.owed;
+    let schedule: Vec<Installment> = p.rows.iter().map(|r| r.installment).collect();
     let charged = schedule.iter().map(Installment::total).sum::<Amount>();
     // A settlement's amount is new money on top of the credit it already counted; the other
     // schedules are met by the credit first.
@@ -352,7 +433,7 @@ pub fn quote(
     } else {
         before
     };
-    Ok(Quote { kind, schedule, total_to_pay, waived, five_class_after, owed })
+    Ok(Quote { kind, schedule, total_to_pay, waived: p.waived, five_class_after, owed })
 }
 
 /// `principal` amortised by the loan's method over `months` monthly instalments from `from`.
@@ -387,8 +468,9 @@ fn amortise(
     Ok(s)
 }
 
-/// Adds `amount` over the instalments evenly, the last taking what rounding leaves.
-fn spread(rows: &mut [Installment], amount: Amount, field: impl Fn(&mut Installment) -> &mut Amount) {
+/// Adds `amount` over the rows evenly, the last taking what rounding leaves, to each of the
+/// fields `fields` names (the instalment's and what of it is carried).
+fn spread(rows: &mut [PlannedRow], amount: Amount, fields: impl Fn(&mut PlannedRow) -> [&mut Amount; 2]) {
     let n = rows.len() as i64;
     if n == 0 {
         return;
@@ -398,7 +480,9 @@ fn spread(rows: &mut [Installment], amount: Amount, field: impl Fn(&mut Installm
     let last = rows.len() - 1;
     for (i, row) in rows.iter_mut().enumerate() {
         let add = if i == last { left } else { per };
-        *field(row) += add;
+        for f in fields(row) {
+            *f += add;
+        }
         left -= add;
     }
 }

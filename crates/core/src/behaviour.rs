@@ -720,6 +720,7 @@ mod tests {
                     loan: l,
                     schedule: &schedules[i],
                     payments: ps,
+                    events: &[],
                     rules: &rules,
                     waterfall: &w,
                 };

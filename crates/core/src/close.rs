@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::behaviour::LoanTrack;
 use crate::book::{Loan, Payment};
 use crate::delinquency::{DelinquencyRules, FiveClass, LoanStatus, Overdue, assess};
-use crate::ledger::{LoanPosition, Waterfall, replay};
+use crate::ledger::{ArrangementState, LedgerEvent, LoanPosition, Totals, Waterfall, replay_with};
 use crate::money::Amount;
 use crate::schedule::Installment;
 
@@ -30,12 +30,15 @@ pub struct Snapshot {
     pub outstanding_principal: Amount,
     /// Unapplied overpayment.
     pub credit: Amount,
+    /// An arrangement is in force: its case stays open, collection paused, until it is kept
+    /// or breaks.
+    pub arranged: bool,
 }
 
 impl Snapshot {
     /// Builds the snapshot of an assessed position.
     pub fn of(position: &LoanPosition, loan: &Loan, rules: &DelinquencyRules) -> Snapshot {
-        let q = assess(position, loan.disbursed_on, rules, None);
+        let q = assess(position, loan.disbursed_on, rules);
         Snapshot {
             status: q.status,
             dpd: q.dpd,
@@ -45,12 +48,13 @@ impl Snapshot {
             overdue: q.overdue,
             outstanding_principal: q.outstanding_principal,
             credit: q.credit,
+            arranged: position.active_arrangement().is_some(),
         }
     }
 
-    /// Whether the loan counts as delinquent (a collection case holds it).
+    /// Whether a collection case holds the loan: delinquent, or in an arrangement.
     pub fn is_delinquent(&self) -> bool {
-        self.dpd > 0
+        self.dpd > 0 || self.arranged
     }
 }
 
@@ -97,6 +101,8 @@ pub struct LoanInput<'a> {
     pub schedule: &'a [Installment],
     /// Every payment known, any order.
     pub payments: &'a [Payment],
+    /// Approved arrangements, write-offs, reversals and sales, any order.
+    pub events: &'a [LedgerEvent],
     /// Tolerance, buckets and classes of the loan's product.
     pub rules: &'a DelinquencyRules,
     /// Allocation order.
@@ -113,12 +119,18 @@ impl LoanInput<'_> {
 
     /// [`LoanInput::evaluate`] with the replayed position it was read from.
     pub fn evaluate_position(&self, date: NaiveDate) -> (Snapshot, Option<NaiveDate>, LoanPosition) {
-        let position = replay(self.loan, self.schedule, self.payments, date, self.waterfall);
+        let position =
+            replay_with(self.loan, self.schedule, self.payments, self.events, date, self.waterfall);
         let next_payment = self.payments.iter().map(|p| p.paid_on).filter(|&on| on > date).min();
-        let review = match (next_review(&position, self.loan.disbursed_on), next_payment) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next_event = self.events.iter().map(|e| e.on).filter(|&on| on > date).min();
+        // The class may rise when a restructuring's observation period ends.
+        let floor_ends = position.restructured().and_then(|(on, _)| {
+            crate::calendar::add_months_clamped(on, self.rules.observation_months).filter(|&e| e > date)
+        });
+        let review = [next_review(&position, self.loan.disbursed_on), next_payment, next_event, floor_ends]
+            .into_iter()
+            .flatten()
+            .min();
         (Snapshot::of(&position, self.loan, self.rules), review, position)
     }
 }
@@ -170,6 +182,11 @@ pub struct Advance {
     pub track: LoanTrack,
     /// The next instalment not yet overdue at the last evaluation, and what is left of it.
     pub next_due: Option<(NaiveDate, Amount)>,
+    /// The first date evaluated on which what was charged did not equal where it went, with
+    /// the totals: a fault the batch refuses to close the date on.
+    pub unconserved: Option<(NaiveDate, Totals)>,
+    /// The loan's arrangements as the last evaluation saw them.
+    pub arrangements: Vec<ArrangementState>,
 }
 
 /// Evaluates the loan on each of `dates` (ascending) where it can have changed.
@@ -194,6 +211,7 @@ pub fn advance(
     let mut changed = Vec::new();
     let mut delinquency_changed = false;
     let mut position = None;
+    let mut unconserved = None;
     for (i, &date) in dates.iter().enumerate() {
         let due = match &state {
             None => true,
@@ -204,6 +222,12 @@ pub fn advance(
             continue;
         }
         let (snapshot, review_on, at) = input.evaluate_position(date);
+        if unconserved.is_none() {
+            let totals = at.totals(input.loan.principal, input.payments);
+            if !totals.conserved() {
+                unconserved = Some((date, totals));
+            }
+        }
         let previous = state.take().map(|s| s.snapshot);
         if previous.as_ref() != Some(&snapshot) {
             let was = previous.as_ref().is_some_and(Snapshot::is_delinquent);
@@ -219,7 +243,17 @@ pub fn advance(
     track.set_ledger(&position, input.payments, last.review_on);
     track.prune(last.on);
     let next_due = next_due(&position);
-    Some(Advance { changed, last, before_last, delinquency_changed, track, next_due })
+    let arrangements = position.arrangements;
+    Some(Advance {
+        changed,
+        last,
+        before_last,
+        delinquency_changed,
+        track,
+        next_due,
+        unconserved,
+        arrangements,
+    })
 }
 
 #[cfg(test)]
@@ -227,6 +261,7 @@ mod tests {
     use super::*;
     use crate::book::RepaymentMethod;
     use crate::calendar::parse_iso_date;
+    use crate::ledger::replay;
     use crate::ledger::tests::pay;
     use crate::schedule::{generate, tests::loan};
     use proptest::prelude::*;
@@ -278,7 +313,8 @@ mod tests {
         let s = generate(l).unwrap();
         let rules = DelinquencyRules { tolerance: Amount::from_minor(tolerance), ..Default::default() };
         let w = Waterfall::default();
-        let input = LoanInput { loan: l, schedule: &s, payments: ps, rules: &rules, waterfall: &w };
+        let input =
+            LoanInput { loan: l, schedule: &s, payments: ps, events: &[], rules: &rules, waterfall: &w };
         let dates: Vec<NaiveDate> = (0..days).map(|k| from + chrono::Days::new(k as u64)).collect();
         if daily {
             // Evaluate every single day, keeping only changes.
@@ -310,20 +346,21 @@ mod tests {
         let w = Waterfall::default();
         let ps = vec![pay("P1", "2024-02-29", 1_000_000)];
         let rules = DelinquencyRules::default();
-        let input = LoanInput { loan: &l, schedule: &s, payments: &ps, rules: &rules, waterfall: &w };
+        let input =
+            LoanInput { loan: &l, schedule: &s, payments: &ps, events: &[], rules: &rules, waterfall: &w };
         // Credit waits for the installment due on 31 March: reviewed on that date.
         assert_eq!(input.evaluate(d("2024-03-05")).1, Some(d("2024-03-31")));
         // Before disbursement: on the disbursement date.
         assert_eq!(input.evaluate(d("2024-01-01")).1, Some(d("2024-01-31")));
         // Due today and unpaid, no credit: tomorrow.
         let none: Vec<Payment> = Vec::new();
-        let bare = LoanInput { payments: &none, ..input };
+        let bare = LoanInput { payments: &none, events: &[], ..input };
         assert_eq!(bare.evaluate(d("2024-02-29")).1, Some(d("2024-03-01")));
         // Overdue: every day.
         assert_eq!(bare.evaluate(d("2024-03-10")).1, Some(d("2024-03-11")));
         // Between due dates with nothing overdue: the day after the next due date.
         let one = vec![pay("P1", "2024-02-29", s[0].principal.minor() + s[0].interest.minor())];
-        let paid = LoanInput { payments: &one, ..input };
+        let paid = LoanInput { payments: &one, events: &[], ..input };
         assert_eq!(paid.evaluate(d("2024-03-05")).1, Some(d("2024-04-01")));
     }
 
@@ -334,7 +371,8 @@ mod tests {
         let w = Waterfall::default();
         let ps = vec![pay("P1", "2024-02-10", 100_000)];
         let rules = DelinquencyRules::default();
-        let input = LoanInput { loan: &l, schedule: &s, payments: &ps, rules: &rules, waterfall: &w };
+        let input =
+            LoanInput { loan: &l, schedule: &s, payments: &ps, events: &[], rules: &rules, waterfall: &w };
         let (snap, review) = input.evaluate(d("2024-03-01"));
         assert_eq!(snap.status, LoanStatus::PaidOff);
         assert_eq!(review, None);
@@ -347,7 +385,8 @@ mod tests {
         let w = Waterfall::default();
         let none: Vec<Payment> = Vec::new();
         let rules = DelinquencyRules::default();
-        let input = LoanInput { loan: &l, schedule: &s, payments: &none, rules: &rules, waterfall: &w };
+        let input =
+            LoanInput { loan: &l, schedule: &s, payments: &none, events: &[], rules: &rules, waterfall: &w };
         let dates = [d("2024-02-15"), d("2024-02-16"), d("2024-02-17")];
         let a = advance(&input, None, LoanTrack::default(), &dates, false).unwrap();
         assert_eq!(a.changed.len(), 3, "new, then DPD 1, then DPD 2");

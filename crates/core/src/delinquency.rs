@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::days_between;
-use crate::ledger::LoanPosition;
+use crate::ledger::{BookStatus, LoanPosition};
 use crate::money::Amount;
 
 /// One delinquency bucket: a label and the DPD range it covers (inclusive).
@@ -335,6 +335,10 @@ pub enum LoanStatus {
     Active,
     /// Everything repaid.
     PaidOff,
+    /// Written off in full (核销): off the book, payments are recoveries.
+    WrittenOff,
+    /// Sold in an NPL transfer.
+    Sold,
 }
 
 impl LoanStatus {
@@ -344,14 +348,22 @@ impl LoanStatus {
             LoanStatus::Pending => "pending",
             LoanStatus::Active => "active",
             LoanStatus::PaidOff => "paid_off",
+            LoanStatus::WrittenOff => "written_off",
+            LoanStatus::Sold => "sold",
         }
     }
 
     /// Parses the name used in the database.
     pub fn parse(text: &str) -> Option<LoanStatus> {
-        [LoanStatus::Pending, LoanStatus::Active, LoanStatus::PaidOff]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            LoanStatus::Pending,
+            LoanStatus::Active,
+            LoanStatus::PaidOff,
+            LoanStatus::WrittenOff,
+            LoanStatus::Sold,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -380,6 +392,9 @@ pub struct Delinquency {
     pub installments: Vec<InstallmentArrears>,
 }
 
+/// The observation period after a restructuring when a product sets none: one year.
+pub const DEFAULT_OBSERVATION_MONTHS: u32 = 12;
+
 /// Product-level rules for judging delinquency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelinquencyRules {
@@ -389,6 +404,9 @@ pub struct DelinquencyRules {
     pub buckets: BucketScheme,
     /// Where the five-class categories start.
     pub classes: ClassThresholds,
+    /// Months after a restructuring during which its five-class floor holds (2023 rules'
+    /// observation period; one year by default).
+    pub observation_months: u32,
 }
 
 impl Default for DelinquencyRules {
@@ -397,20 +415,27 @@ impl Default for DelinquencyRules {
             tolerance: Amount::ZERO,
             buckets: BucketScheme::default(),
             classes: ClassThresholds::default(),
+            observation_months: DEFAULT_OBSERVATION_MONTHS,
         }
     }
 }
 
+/// Whether a restructuring's five-class floor holds on the position's date: from the date it
+/// took effect until `observation_months` later, with whether the loan was non-performing
+/// before it (see [`FiveClass::classify`]).
+pub fn restructuring_floor(position: &LoanPosition, observation_months: u32) -> Option<bool> {
+    let (on, was_non_performing) = position.restructured()?;
+    let ends = crate::calendar::add_months_clamped(on, observation_months).unwrap_or(NaiveDate::MAX);
+    (position.as_of >= on && position.as_of < ends).then_some(was_non_performing)
+}
+
 /// Assesses a loan's position on its `as_of` date.
 ///
-/// `disbursed_on` tells a loan not yet disbursed; `restructured` as in [`FiveClass::classify`].
-pub fn assess(
-    position: &LoanPosition,
-    disbursed_on: NaiveDate,
-    rules: &DelinquencyRules,
-    restructured: Option<bool>,
-) -> Delinquency {
+/// `disbursed_on` tells a loan not yet disbursed; a restructuring in the position raises the
+/// class to its floor during the observation period ([`restructuring_floor`]).
+pub fn assess(position: &LoanPosition, disbursed_on: NaiveDate, rules: &DelinquencyRules) -> Delinquency {
     let as_of = position.as_of;
+    let restructured = restructuring_floor(position, rules.observation_months);
     let mut overdue = Overdue::default();
     let mut arrears = Vec::new();
     let mut dpd = 0u32;
@@ -446,6 +471,10 @@ pub fn assess(
     let outstanding_principal = position.outstanding_principal();
     let status = if as_of < disbursed_on {
         LoanStatus::Pending
+    } else if position.book == BookStatus::WrittenOff {
+        LoanStatus::WrittenOff
+    } else if position.book == BookStatus::Sold {
+        LoanStatus::Sold
     } else if position.is_settled() {
         LoanStatus::PaidOff
     } else {
@@ -484,7 +513,7 @@ mod tests {
             payments.iter().enumerate().map(|(i, (day, amt))| pay(&format!("P{i}"), day, *amt)).collect();
         let pos = replay(&l, &s, &ps, d(date), &Waterfall::default());
         let rules = DelinquencyRules { tolerance: Amount::from_minor(tolerance), ..Default::default() };
-        assess(&pos, l.disbursed_on, &rules, None).dpd
+        assess(&pos, l.disbursed_on, &rules).dpd
     }
 
     #[test]
@@ -606,7 +635,7 @@ mod tests {
         let l = loan(RepaymentMethod::EqualPrincipal, 300_000, "0.12", 3, "2024-01-15");
         let s = generate(&l).unwrap();
         let pos = replay(&l, &s, &[], d("2024-03-20"), &Waterfall::default());
-        let q = assess(&pos, l.disbursed_on, &DelinquencyRules::default(), None);
+        let q = assess(&pos, l.disbursed_on, &DelinquencyRules::default());
         assert_eq!(q.overdue.principal, Amount::from_minor(200_000));
         assert_eq!(q.overdue.interest, Amount::from_minor(3_000 + 2_000));
         // Penalty at 18%/360: 100000·0.0005·34 days + 100000·0.0005·5 days = 1700 + 250.
@@ -615,10 +644,7 @@ mod tests {
         assert_eq!(q.status, LoanStatus::Active);
         assert_eq!(q.outstanding_principal, Amount::from_minor(300_000));
         let before = replay(&l, &s, &[], d("2024-01-01"), &Waterfall::default());
-        assert_eq!(
-            assess(&before, l.disbursed_on, &DelinquencyRules::default(), None).status,
-            LoanStatus::Pending
-        );
+        assert_eq!(assess(&before, l.disbursed_on, &DelinquencyRules::default()).status, LoanStatus::Pending);
     }
 }
 

@@ -720,7 +720,7 @@ fn assess_loan(ctx: &Ctx, s: &Scratch, sched: &[Installment], counts: &mut Count
         })
         .collect();
     let pos = replay(&s.loan, sched, &payments, ctx.as_of, &Waterfall::default());
-    let d = assess(&pos, s.loan.disbursed_on, &s.rules, None);
+    let d = assess(&pos, s.loan.disbursed_on, &s.rules);
     counts.assessed += 1;
     if d.status == LoanStatus::Active {
         counts.active += 1;

@@ -281,7 +281,7 @@ fn overdue_share_and_bucket_decay_on_a_20k_book() {
         let sched = schedule::generate(&loan).unwrap();
         let pays = payments.remove(&r[0]).unwrap_or_default();
         let pos = replay(&loan, &sched, &pays, as_of(), &Waterfall::default());
-        let d = assess(&pos, loan.disbursed_on, &rules, None);
+        let d = assess(&pos, loan.disbursed_on, &rules);
         if d.status == LoanStatus::Active {
             active += 1;
             by_bucket[d.bucket_index] += 1;

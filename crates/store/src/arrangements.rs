@@ -34,6 +34,9 @@ pub struct ArrangementRequest {
     pub decided_by: Option<String>,
     /// When (RFC 3339).
     pub decided_at: Option<String>,
+    /// Once approved, where it stands in the ledger: active, kept, broken, superseded or void
+    /// (as of the last evaluation of its loan); empty before.
+    pub ledger_status: String,
 }
 
 /// Stores an arrangement request.
@@ -95,7 +98,7 @@ pub struct DecisionWrite<'a> {
 }
 
 const COLS: &str = "request_id, case_id, kind, amount, currency, months, note, requested_by, requested_at, status, \
-     loan_id, decided_by, decided_at";
+     loan_id, decided_by, decided_at, ledger_status";
 
 #[derive(sqlx::FromRow)]
 struct RequestRow {
@@ -112,6 +115,7 @@ struct RequestRow {
     loan_id: Option<String>,
     decided_by: Option<String>,
     decided_at: Option<String>,
+    ledger_status: String,
 }
 
 fn request_row(r: RequestRow) -> Result<ArrangementRequest, StoreError> {
@@ -129,6 +133,7 @@ fn request_row(r: RequestRow) -> Result<ArrangementRequest, StoreError> {
         loan_id: crate::stored_opt_id("arrangement_requests", r.loan_id)?,
         decided_by: r.decided_by,
         decided_at: r.decided_at,
+        ledger_status: r.ledger_status,
     })
 }
 
@@ -140,4 +145,57 @@ pub async fn worst_loan_of_case(db: &Db, case_id: &str) -> Result<Option<LoanId>
          ORDER BY s.dpd DESC, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty DESC, s.loan_id LIMIT 1",
     ).bind(case_id).fetch_optional(p).await?);
     id.map(|i| crate::stored_id("loan_state", i)).transpose()
+}
+
+/// An approved arrangement whose standing in the ledger changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerStatusChange {
+    /// The request.
+    pub request_id: String,
+    /// Its case.
+    pub case_id: String,
+    /// Its loan.
+    pub loan_id: String,
+    /// What it was before (empty: never tracked).
+    pub was: String,
+}
+
+/// Records where approved arrangements stand in the ledger (active, kept, broken, superseded,
+/// void) as the batch found them, `(request, status, since)`; returns those that changed.
+pub async fn set_ledger_status(
+    tx: &mut Tx,
+    rows: &[(&str, &str, Option<chrono::NaiveDate>)],
+) -> Result<Vec<(LedgerStatusChange, usize)>, StoreError> {
+    let mut out = Vec::new();
+    for (i, (request_id, status, on)) in rows.iter().enumerate() {
+        let found: Option<(String, String, String)> = on_tx!(tx, c => {
+            sqlx::query_as(
+                "SELECT case_id, COALESCE(loan_id, ''), ledger_status FROM arrangement_requests \
+                 WHERE request_id = $1 AND status = 'approved' AND ledger_status <> $2",
+            )
+            .bind(request_id)
+            .bind(status)
+            .fetch_optional(c)
+            .await?
+        });
+        let Some((case_id, loan_id, was)) = found else { continue };
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE arrangement_requests SET ledger_status = $2, ledger_status_on = $3 WHERE request_id = $1")
+                .bind(request_id)
+                .bind(status)
+                .bind(on)
+                .execute(c)
+                .await?;
+        });
+        out.push((LedgerStatusChange { request_id: request_id.to_string(), case_id, loan_id, was }, i));
+    }
+    Ok(out)
+}
+
+/// Stops a case's scheduled work when an arrangement on it is approved (in the decision's
+/// transaction): open tasks are cancelled with the reason `hold: arrangement`, queued messages
+/// withdrawn. The batch holds new work back while the arrangement stands.
+pub async fn pause_case_work(tx: &mut Tx, case_id: &str, on: chrono::NaiveDate) -> Result<(), StoreError> {
+    crate::tasks::cancel_for_hold(tx, case_id, "arrangement", on).await?;
+    crate::outbox::cancel_queued(tx, &[case_id]).await
 }

@@ -39,14 +39,16 @@ pub async fn borrower_spells(
     }
     let rows: Vec<(String, String, NaiveDate, i64)> = select_in(
         db,
-        "SELECT l.borrower_id, s.loan_id, s.as_of, s.dpd FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+        "SELECT l.borrower_id, s.loan_id, s.as_of, CAST(CASE WHEN s.dpd > 0 OR s.arranged <> 0 THEN 1 ELSE 0 END AS BIGINT) \
+         FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
          WHERE l.borrower_id IN ({ids})",
         borrowers,
     )
     .await?;
     let mut by_loan: HashMap<(String, String), Vec<(NaiveDate, bool)>> = HashMap::new();
-    for (borrower, loan, on, dpd) in rows {
-        by_loan.entry((borrower, loan)).or_default().push((on, dpd > 0));
+    // Held by a case: delinquent, or in an arrangement (Snapshot::is_delinquent).
+    for (borrower, loan, on, held) in rows {
+        by_loan.entry((borrower, loan)).or_default().push((on, held > 0));
     }
     for ((borrower, loan), mut changes) in by_loan {
         changes.sort_unstable();

@@ -29,6 +29,7 @@ pub mod days;
 pub mod delivery;
 pub mod figures;
 pub mod import;
+pub mod ledger_events;
 pub mod loan_state;
 pub mod loans;
 pub mod lock;

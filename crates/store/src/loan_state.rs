@@ -37,7 +37,7 @@ pub struct DueLoan {
 }
 
 pub(crate) const SNAPSHOT_COLS: &str = "status, dpd, bucket, bucket_rank, five_class, overdue_principal, overdue_interest, \
-     overdue_fee, overdue_penalty, outstanding_principal, credit";
+     overdue_fee, overdue_penalty, outstanding_principal, credit, arranged";
 
 pub(crate) fn snapshot_from_row(r: &impl Record, at: usize) -> Result<Snapshot, StoreError> {
     let status = r.text(at)?;
@@ -58,6 +58,7 @@ pub(crate) fn snapshot_from_row(r: &impl Record, at: usize) -> Result<Snapshot, 
         },
         outstanding_principal: Amount::from_minor(r.int(at + 9)?),
         credit: Amount::from_minor(r.int(at + 10)?),
+        arranged: r.int(at + 11)? != 0,
     })
 }
 
@@ -78,7 +79,7 @@ pub async fn due_loans(
     };
     let state_cols = "s.first_on, s.evaluated_on, s.review_on, s.dirty_from, s.status, s.dpd, s.bucket, \
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
-         s.outstanding_principal, s.credit, s.track";
+         s.outstanding_principal, s.credit, s.arranged, s.track";
     let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
     let from = "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id";
     let (heads, states) = match db {
@@ -139,12 +140,17 @@ pub async fn due_loans(
 
 /// The loan state after the [`LOAN_FIELDS`] of a [`due_loans`] row (`None`: never evaluated).
 fn stored_state(r: &impl Record) -> Result<Option<StoredState>, StoreError> {
-    let Some(first_on) = r.opt_date(15)? else { return Ok(None) };
+    let at = LOAN_FIELDS.len();
+    let Some(first_on) = r.opt_date(at)? else { return Ok(None) };
     Ok(Some(StoredState {
         first_on,
-        carried: Carried { on: r.date(16)?, review_on: r.opt_date(17)?, snapshot: snapshot_from_row(r, 19)? },
-        dirty_from: r.opt_date(18)?,
-        track: r.opt_text(30)?.as_deref().map(crate::track::from_text).transpose()?,
+        carried: Carried {
+            on: r.date(at + 1)?,
+            review_on: r.opt_date(at + 2)?,
+            snapshot: snapshot_from_row(r, at + 4)?,
+        },
+        dirty_from: r.opt_date(at + 3)?,
+        track: r.opt_text(at + 16)?.as_deref().map(crate::track::from_text).transpose()?,
     }))
 }
 
@@ -222,7 +228,8 @@ fn snapshot_values(r: &mut ValueRow<'_>, s: &Snapshot) {
         .int(s.overdue.fee.minor())
         .int(s.overdue.penalty.minor())
         .int(s.outstanding_principal.minor())
-        .int(s.credit.minor());
+        .int(s.credit.minor())
+        .int(i64::from(s.arranged));
 }
 
 /// Rows per multi-row statement: a few hundred KiB of SQL, parsed once per thousand rows.
@@ -283,7 +290,7 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
          bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
          overdue_principal = excluded.overdue_principal, overdue_interest = excluded.overdue_interest, \
          overdue_fee = excluded.overdue_fee, overdue_penalty = excluded.overdue_penalty, \
-         outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, \
+         outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, arranged = excluded.arranged, \
          prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
          prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
          track = excluded.track, next_due_on = excluded.next_due_on, next_due_amount = excluded.next_due_amount",
@@ -345,6 +352,22 @@ pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, Store
         touched
     });
     Ok(touched)
+}
+
+/// Marks a loan whose ledger changed on `on` by other than a payment (an arrangement, a
+/// write-off, a sale), in that change's transaction: evaluated again from `on` if the batch
+/// has closed that date, else at the close of `on`.
+pub async fn note_event(tx: &mut Tx, loan_id: &str, on: NaiveDate) -> Result<(), StoreError> {
+    on_tx!(tx, conn => {
+        let last: Option<NaiveDate> =
+            sqlx::query_scalar("SELECT MAX(business_date) FROM business_days").fetch_one(&mut *conn).await?;
+        let column = if last.is_some_and(|l| on <= l) { "dirty_from" } else { "review_on" };
+        let sql = format!(
+            "UPDATE loan_state SET {column} = $2 WHERE loan_id = $1 AND ({column} IS NULL OR {column} > $2)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).bind(on).execute(&mut *conn).await?;
+    });
+    Ok(())
 }
 
 /// What a case owes at the latest close, per currency: what a letter itemises.

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use arrears_core::ledger::LedgerEvent;
 use arrears_core::schedule::{self, Installment};
 use arrears_core::{Amount, Currency, Loan, LoanId, Payment, PaymentId};
 use chrono::NaiveDate;
@@ -28,10 +29,25 @@ pub struct LoanBundle {
     pub buckets: Option<String>,
     /// The product's five-class thresholds as written; `None` for the default.
     pub classes: Option<String>,
+    /// The product's arrangement rules.
+    pub resolution: Resolution,
+    /// Approved arrangements, write-offs, reversals and sales, in date order.
+    pub events: Vec<LedgerEvent>,
+}
+
+/// A product's rules for arrangements; `None` where it sets none (the defaults apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resolution {
+    /// Months a restructuring's five-class floor holds.
+    pub observation_months: Option<u32>,
+    /// Days an arrangement instalment may be late before the arrangement breaks.
+    pub arrangement_grace_days: Option<u32>,
+    /// The longest extension or instalment plan, in months.
+    pub max_arrangement_months: Option<u32>,
 }
 
 /// The loan columns [`loan_from_row`] decodes, in order.
-pub(crate) const LOAN_FIELDS: [&str; 15] = [
+pub(crate) const LOAN_FIELDS: [&str; 18] = [
     "l.loan_id",
     "l.borrower_id",
     "l.product",
@@ -47,6 +63,10 @@ pub(crate) const LOAN_FIELDS: [&str; 15] = [
     "l.schedule",
     "p.buckets",
     "p.five_class",
+    // -1: the product sets none (the default applies).
+    "COALESCE(p.observation_months, -1)",
+    "COALESCE(p.arrangement_grace_days, -1)",
+    "COALESCE(p.max_arrangement_months, -1)",
 ];
 
 /// A loan's terms, its product's rules, and whether its schedule is stored (imported).
@@ -56,6 +76,7 @@ pub(crate) struct LoanHead {
     stored: bool,
     buckets: Option<String>,
     classes: Option<String>,
+    resolution: Resolution,
 }
 
 /// Decodes the [`LOAN_FIELDS`] columns of a row or packed record.
@@ -87,6 +108,11 @@ pub(crate) fn loan_from_row(r: &impl Record) -> Result<LoanHead, StoreError> {
         stored,
         buckets: r.opt_text(13)?,
         classes: r.opt_text(14)?,
+        resolution: Resolution {
+            observation_months: u32::try_from(r.int(15)?).ok(),
+            arrangement_grace_days: u32::try_from(r.int(16)?).ok(),
+            max_arrangement_months: u32::try_from(r.int(17)?).ok(),
+        },
     })
 }
 
@@ -195,7 +221,8 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
         schedules.entry(id).or_default().push(i);
     }
     let mut out = Vec::with_capacity(heads.len());
-    for LoanHead { loan, tolerance, stored, buckets, classes } in heads {
+    let mut events = crate::ledger_events::for_loans(db, &ids).await?;
+    for LoanHead { loan, tolerance, stored, buckets, classes, resolution } in heads {
         let id = loan.id.as_str();
         let schedule = if stored {
             schedules.remove(id).unwrap_or_default()
@@ -203,7 +230,8 @@ pub(crate) async fn attach(db: &Db, heads: Vec<LoanHead>) -> Result<Vec<LoanBund
             schedule::generate(&loan).map_err(|e| corrupt("loans", format!("loan {id}: {e}")))?
         };
         let payments = by_loan.remove(id).unwrap_or_default();
-        out.push(LoanBundle { loan, schedule, payments, tolerance, buckets, classes });
+        let events = events.remove(id).unwrap_or_default();
+        out.push(LoanBundle { loan, schedule, payments, tolerance, buckets, classes, resolution, events });
     }
     Ok(out)
 }

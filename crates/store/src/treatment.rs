@@ -16,7 +16,7 @@ use crate::tasks::NewTask;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 type DeskTuple = (String, String, String, i64, String, String, String, String, i64, i64);
-type CaseLoanTuple = (String, String, String, String, i64, String, String, i64, i64);
+type CaseLoanTuple = (String, String, String, String, i64, String, String, i64, i64, i64);
 type AttemptTuple = (String, String, String, String, Option<String>, String, String, String);
 /// An open case with what treatment needs of its borrower and its own state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,14 +127,16 @@ pub struct OpenCaseLoan {
     pub outstanding: i64,
     /// Everything overdue, minor units.
     pub overdue: i64,
+    /// An arrangement is in force on it.
+    pub arranged: bool,
 }
 
 /// The loans of every open case, by case.
 pub async fn open_case_loans(db: &Db) -> Result<Vec<OpenCaseLoan>, StoreError> {
     let rows: Vec<CaseLoanTuple> = on_pool!(db, p => sqlx::query_as(
         "SELECT cl.case_id, s.loan_id, s.product, s.currency, s.dpd, s.bucket, s.five_class, \
-         s.outstanding_principal, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty \
-         FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
+         s.outstanding_principal, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty, \
+         s.arranged FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
          WHERE c.status = 'open' ORDER BY cl.case_id, s.loan_id",
     ).fetch_all(p).await?);
     rows.into_iter()
@@ -153,6 +155,7 @@ pub async fn open_case_loans(db: &Db) -> Result<Vec<OpenCaseLoan>, StoreError> {
                 five_class,
                 outstanding: r.7,
                 overdue: r.8,
+                arranged: r.9 != 0,
             })
         })
         .collect()

@@ -24,6 +24,8 @@ pub enum Hold {
     Deceased,
     /// The borrower is bankrupt.
     Bankrupt,
+    /// Every loan of the case is in an approved arrangement: collection waits while it is kept.
+    Arrangement,
 }
 
 impl Hold {
@@ -33,6 +35,7 @@ impl Hold {
             Hold::Dispute => "dispute",
             Hold::Deceased => "deceased",
             Hold::Bankrupt => "bankrupt",
+            Hold::Arrangement => "arrangement",
         }
     }
 }
@@ -216,7 +219,7 @@ pub fn catalogue() -> Catalogue {
                 one_of(
                     "hold",
                     true,
-                    &["dispute", "deceased", "bankrupt"],
+                    &["dispute", "deceased", "bankrupt", "arrangement"],
                     "why the case is on hold, or null",
                 ),
                 field("broken_promises", Int, "promises to pay broken during the case"),

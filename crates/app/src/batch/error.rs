@@ -69,6 +69,23 @@ pub enum BatchError {
         reason: String,
     },
     /// The early-warning rule file is unreadable or has errors.
+    /// A loan's ledger does not balance on a date: the batch stops before closing it.
+    #[error(
+        "loan {loan} does not balance on {date}: charged {charged} but paid − credit + waived + written off + sold + \
+         outstanding is {accounted} ({detail}); nothing of the chunk holding it was written — report this as a bug"
+    )]
+    NotConserved {
+        /// The loan.
+        loan: String,
+        /// The date.
+        date: NaiveDate,
+        /// Principal, interest, fees and penalty charged (minor units).
+        charged: i64,
+        /// Where they went (minor units).
+        accounted: i64,
+        /// The totals.
+        detail: String,
+    },
     #[error("alert rules: {0}")]
     AlertRules(String),
     /// The database failed, or another batch holds the lock.

@@ -30,16 +30,21 @@ pub fn product_rules(b: &LoanBundle) -> Result<DelinquencyRules, BatchError> {
         Some(spec) => ClassThresholds::parse(spec).map_err(|e| bad(e.to_string()))?,
         None => ClassThresholds::default(),
     };
-    Ok(DelinquencyRules { tolerance: b.tolerance, buckets, classes })
+    let observation_months =
+        b.resolution.observation_months.unwrap_or(arrears_core::delinquency::DEFAULT_OBSERVATION_MONTHS);
+    Ok(DelinquencyRules { tolerance: b.tolerance, buckets, classes, observation_months })
 }
+
+/// What a product's rules are parsed from: tolerance, buckets, classes, observation months.
+type RulesKey = (Amount, Option<String>, Option<String>, Option<u32>);
 
 /// [`product_rules`], parsed once per distinct configuration.
 fn rules_of(
-    cache: &mut HashMap<(Amount, Option<String>, Option<String>), DelinquencyRules>,
+    cache: &mut HashMap<RulesKey, DelinquencyRules>,
     due: &DueLoan,
 ) -> Result<DelinquencyRules, BatchError> {
     let b = &due.bundle;
-    let key = (b.tolerance, b.buckets.clone(), b.classes.clone());
+    let key = (b.tolerance, b.buckets.clone(), b.classes.clone(), b.resolution.observation_months);
     if let Some(r) = cache.get(&key) {
         return Ok(r.clone());
     }
@@ -90,6 +95,16 @@ pub(super) async fn loan_phase(
         for d in &due {
             let rules = rules_of(&mut rules_cache, d)?;
             if let Some(e) = evaluate(db, d, date, &rules, &waterfall).await? {
+                if let Some((on, t)) = e.advance.unconserved {
+                    return Err(BatchError::NotConserved {
+                        loan: e.loan_id.as_str().to_string(),
+                        date: on,
+                        charged: (t.principal + t.interest + t.fee + t.penalty).minor(),
+                        accounted: (t.paid - t.credit + t.waived + t.written_off + t.sold + t.outstanding)
+                            .minor(),
+                        detail: format!("{t:?}"),
+                    });
+                }
                 evaluated.push(e);
             }
         }
@@ -107,8 +122,9 @@ pub(super) async fn loan_phase(
         writing = Some(tokio::spawn(async move {
             let mut tx = db.begin().await?;
             store::write_chunk(&mut tx, &evaluated).await?;
-            let entry = crate::audit::chunk_event(date, &evaluated);
-            crate::audit::record_all(&mut tx, &clock(), entry.into_iter().collect()).await?;
+            let mut entries: Vec<_> = crate::audit::chunk_event(date, &evaluated).into_iter().collect();
+            entries.extend(crate::arrangements::track(&mut tx, &evaluated).await?);
+            crate::audit::record_all(&mut tx, &clock(), entries).await?;
             tx.commit().await?;
             Ok(n)
         }));
@@ -130,7 +146,14 @@ async fn evaluate(
     waterfall: &Waterfall,
 ) -> Result<Option<Evaluated>, BatchError> {
     let b = &due.bundle;
-    let input = LoanInput { loan: &b.loan, schedule: &b.schedule, payments: &b.payments, rules, waterfall };
+    let input = LoanInput {
+        loan: &b.loan,
+        schedule: &b.schedule,
+        payments: &b.payments,
+        events: &b.events,
+        rules,
+        waterfall,
+    };
     let (first_on, prior, dates, recompute_from) = match &due.state {
         None => (date, None, vec![date], None),
         Some(st) => match st.dirty_from {

@@ -615,6 +615,8 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
         Some("dispute") => Some(Hold::Dispute),
         Some("deceased") => Some(Hold::Deceased),
         Some("bankrupt" | "bankruptcy") => Some(Hold::Bankrupt),
+        // Collection waits while every loan of the case is in an arrangement in force.
+        _ if loans.iter().all(|l| l.arranged) => Some(Hold::Arrangement),
         _ => None,
     };
     Some(CaseFacts {

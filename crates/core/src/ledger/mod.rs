@@ -1,9 +1,13 @@
 //! The loan ledger: replays payments against the schedule in date order, accruing
-//! penalty interest (罚息) and allocating each payment by the waterfall (冲账顺序).
+//! penalty interest (罚息) and allocating each payment by the waterfall (冲账顺序), and
+//! applies what else changes what a loan owes: approved arrangements, write-offs and their
+//! reversal, and the sale of the debt ([`events`]).
 //!
-//! Everything owed on a date is derived from (terms, schedule, payments, date), so
+//! Everything owed on a date is derived from (terms, schedule, payments, events, date), so
 //! a payment that arrives late with a past value date gives exactly the position
 //! it would have given on time.
+
+pub mod events;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -12,6 +16,8 @@ use crate::book::{Loan, Payment};
 use crate::calendar::days_between;
 use crate::money::{Amount, div_round_half_up};
 use crate::schedule::Installment;
+
+pub use events::{ArrangementState, ArrangementStatus, BookStatus, LedgerAction, LedgerEvent};
 
 /// A part of an installment that money can be allocated to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -52,6 +58,40 @@ impl Default for Waterfall {
     }
 }
 
+/// Amounts by component, taken off an installment other than by payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Parts {
+    /// Principal.
+    pub principal: Amount,
+    /// Interest.
+    pub interest: Amount,
+    /// Fee.
+    pub fee: Amount,
+    /// Penalty.
+    pub penalty: Amount,
+}
+
+impl Parts {
+    /// All four.
+    pub fn total(&self) -> Amount {
+        self.principal + self.interest + self.fee + self.penalty
+    }
+
+    /// Interest, fee and penalty.
+    pub fn charges(&self) -> Amount {
+        self.interest + self.fee + self.penalty
+    }
+}
+
+impl std::ops::AddAssign for Parts {
+    fn add_assign(&mut self, o: Parts) {
+        self.principal += o.principal;
+        self.interest += o.interest;
+        self.fee += o.fee;
+        self.penalty += o.penalty;
+    }
+}
+
 /// One installment's state on the position date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallmentPosition {
@@ -69,36 +109,102 @@ pub struct InstallmentPosition {
     pub penalty_charged: Amount,
     /// Date on which principal, interest and fee were all paid, if they were.
     pub settled_on: Option<NaiveDate>,
+    /// Of the interest, what an earlier schedule version had already charged and carried here
+    /// (arrears moved into an arrangement): owed from the start, not charged again when due.
+    pub carried_interest: Amount,
+    /// Of the fee, what was carried from an earlier version (its fees and penalty).
+    pub carried_fee: Amount,
+    /// Taken off the instalment other than by payment: moved to a later schedule version,
+    /// waived, written off or sold.
+    pub relieved: Parts,
     /// Exact accrued penalty as `rate numerator × principal × days`; divide by the loan's denominator.
     penalty_num: i128,
-    /// Paid in full within the grace days: no penalty ever.
-    penalty_waived: bool,
+    /// No more penalty: paid in full within the grace days, or the instalment was ended.
+    penalty_frozen: bool,
 }
 
 impl InstallmentPosition {
+    /// A fresh instalment, nothing paid; `carried` is (interest, fee) brought from an earlier version.
+    pub fn new(installment: Installment, carried: (Amount, Amount)) -> InstallmentPosition {
+        InstallmentPosition {
+            installment,
+            paid_principal: Amount::ZERO,
+            paid_interest: Amount::ZERO,
+            paid_fee: Amount::ZERO,
+            paid_penalty: Amount::ZERO,
+            penalty_charged: Amount::ZERO,
+            settled_on: None,
+            carried_interest: carried.0,
+            carried_fee: carried.1,
+            relieved: Parts::default(),
+            penalty_num: 0,
+            penalty_frozen: false,
+        }
+    }
+
     /// Unpaid principal.
     pub fn unpaid_principal(&self) -> Amount {
-        self.installment.principal - self.paid_principal
+        self.installment.principal - self.paid_principal - self.relieved.principal
     }
 
     /// Unpaid interest.
     pub fn unpaid_interest(&self) -> Amount {
-        self.installment.interest - self.paid_interest
+        self.installment.interest - self.paid_interest - self.relieved.interest
     }
 
     /// Unpaid fee.
     pub fn unpaid_fee(&self) -> Amount {
-        self.installment.fee - self.paid_fee
+        self.installment.fee - self.paid_fee - self.relieved.fee
     }
 
     /// Charged and unpaid penalty.
     pub fn unpaid_penalty(&self) -> Amount {
-        self.penalty_charged - self.paid_penalty
+        self.penalty_charged - self.paid_penalty - self.relieved.penalty
     }
 
     /// Unpaid principal + interest + fee: what decides DPD.
     pub fn unpaid_contractual(&self) -> Amount {
         self.unpaid_principal() + self.unpaid_interest() + self.unpaid_fee()
+    }
+
+    /// Of the unpaid interest and fee, what was already charged (carried from an earlier
+    /// version); paid before the rest of the component.
+    pub fn unpaid_carried(&self) -> (Amount, Amount) {
+        let left = |carried: Amount, unpaid: Amount, whole: Amount| {
+            let paid_or_relieved = whole - unpaid;
+            (carried - paid_or_relieved).clamp_zero().min(unpaid)
+        };
+        (
+            left(self.carried_interest, self.unpaid_interest(), self.installment.interest),
+            left(self.carried_fee, self.unpaid_fee(), self.installment.fee),
+        )
+    }
+
+    /// What is owed on the instalment on `date` and would move if its schedule ended then:
+    /// the unpaid principal and penalty, the unpaid interest and fee if it fell due before
+    /// `date`, else only the part of them carried from an earlier version (the rest is not yet
+    /// charged).
+    pub fn owed_on(&self, date: NaiveDate) -> Parts {
+        let (interest, fee) = if self.installment.due_on < date {
+            (self.unpaid_interest(), self.unpaid_fee())
+        } else {
+            self.unpaid_carried()
+        };
+        Parts { principal: self.unpaid_principal(), interest, fee, penalty: self.unpaid_penalty() }
+    }
+
+    /// Ends the instalment on `date`: what [`InstallmentPosition::owed_on`] says is owed is
+    /// taken off it (and returned), interest and fee not yet charged are no longer due.
+    fn close(&mut self, date: NaiveDate) -> Parts {
+        let owed = self.owed_on(date);
+        self.relieved += owed;
+        // Penalty accrued within the grace days and not yet charged never will be.
+        self.penalty_frozen = true;
+        self.penalty_charged = self.paid_penalty + self.relieved.penalty;
+        // What is left unpaid was never charged: the instalment no longer asks for it.
+        self.installment.interest -= self.unpaid_interest();
+        self.installment.fee -= self.unpaid_fee();
+        owed
     }
 
     fn owed(&self, c: Component) -> Amount {
@@ -130,6 +236,18 @@ pub enum Source {
     Credit,
 }
 
+/// Where an allocated amount went besides an instalment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A component of the instalment `seq` of the schedule in force.
+    Installment(u32, Component),
+    /// The loan's credit balance (for a sold loan: held for the buyer).
+    Credit,
+    /// A recovery on written-off debt (核销后收回).
+    Recovery,
+}
+
 /// One allocated amount: from a source to one component of one installment (or to credit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posting {
@@ -137,10 +255,8 @@ pub struct Posting {
     pub on: NaiveDate,
     /// Where the money came from.
     pub source: Source,
-    /// The installment paid, or `None` when the money went to the credit balance.
-    pub seq: Option<u32>,
-    /// The component paid; `None` together with `seq == None`.
-    pub component: Option<Component>,
+    /// Where it went.
+    pub target: Target,
     /// Amount allocated; always positive.
     pub amount: Amount,
 }
@@ -150,23 +266,80 @@ pub struct Posting {
 pub struct LoanPosition {
     /// The date the position is for (end of day).
     pub as_of: NaiveDate,
-    /// One entry per installment, in schedule order.
+    /// The schedule in force, one entry per installment in due order.
     pub installments: Vec<InstallmentPosition>,
+    /// Instalments of earlier schedule versions, ended by an arrangement.
+    pub closed: Vec<InstallmentPosition>,
+    /// A settlement's remainder: waived when its last payment arrives, due when it breaks.
+    pub contingent: Option<InstallmentPosition>,
     /// Overpaid money waiting for the next installment.
     pub credit: Amount,
     /// Every allocation, in the order it was made.
     pub postings: Vec<Posting>,
+    /// Every arrangement applied, oldest first.
+    pub arrangements: Vec<ArrangementState>,
+    /// Waived by waivers and kept settlements.
+    pub waived: Amount,
+    /// Written off, before recoveries and reversals.
+    pub written_off: Parts,
+    /// Recovered on written-off debt.
+    pub recovered: Amount,
+    /// Put back on the book by write-off reversals.
+    pub reinstated: Amount,
+    /// Sold in an NPL transfer.
+    pub sold: Amount,
+    /// On the book, written off or sold.
+    pub book: BookStatus,
 }
 
 impl LoanPosition {
+    fn new(as_of: NaiveDate, schedule: &[Installment]) -> LoanPosition {
+        LoanPosition {
+            as_of,
+            installments: schedule
+                .iter()
+                .map(|i| InstallmentPosition::new(*i, (Amount::ZERO, Amount::ZERO)))
+                .collect(),
+            closed: Vec::new(),
+            contingent: None,
+            credit: Amount::ZERO,
+            postings: Vec::new(),
+            arrangements: Vec::new(),
+            waived: Amount::ZERO,
+            written_off: Parts::default(),
+            recovered: Amount::ZERO,
+            reinstated: Amount::ZERO,
+            sold: Amount::ZERO,
+            book: BookStatus::OnBook,
+        }
+    }
+
     /// Principal not yet repaid.
     pub fn outstanding_principal(&self) -> Amount {
-        self.installments.iter().map(|i| i.unpaid_principal()).sum()
+        self.installments.iter().chain(&self.contingent).map(|i| i.unpaid_principal()).sum()
     }
 
     /// True when nothing is owed any more, charged penalty included.
     pub fn is_settled(&self) -> bool {
-        self.installments.iter().all(|i| i.unpaid_contractual().is_zero() && i.unpaid_penalty().is_zero())
+        self.installments
+            .iter()
+            .chain(&self.contingent)
+            .all(|i| i.unpaid_contractual().is_zero() && i.unpaid_penalty().is_zero())
+    }
+
+    /// The arrangement in force (applied and neither kept, broken nor superseded), if any.
+    pub fn active_arrangement(&self) -> Option<&ArrangementState> {
+        self.arrangements.last().filter(|a| a.status == ArrangementStatus::Active)
+    }
+
+    /// The latest restructuring (an extension or instalment plan that took effect), with
+    /// whether the loan was non-performing before it: what the five-class floor reads.
+    pub fn restructured(&self) -> Option<(NaiveDate, bool)> {
+        self.arrangements
+            .iter()
+            .rev()
+            .find(|a| a.kind.restructures() && a.status != ArrangementStatus::Void)
+            .map(|a| (a.on, a.was_non_performing))
     }
 }
 
@@ -177,7 +350,7 @@ impl LoanPosition {
 pub struct Totals {
     /// Principal disbursed.
     pub principal: Amount,
-    /// Interest of the instalments due by the date.
+    /// Interest of the instalments due by the date (arrears carried into an arrangement once).
     pub interest: Amount,
     /// Fees of the instalments due by the date.
     pub fee: Amount,
@@ -187,14 +360,16 @@ pub struct Totals {
     pub paid: Amount,
     /// Of those, held as credit.
     pub credit: Amount,
-    /// Waived by arrangements (none until arrangements change a loan's ledger).
+    /// Waived by waivers and kept settlements.
     pub waived: Amount,
-    /// Written off (none until write-off is built).
+    /// Written off and neither recovered nor put back on the book since.
     pub written_off: Amount,
-    /// Sold in an NPL transfer (none until transfers are built).
+    /// Sold in an NPL transfer.
     pub sold: Amount,
     /// Still owed: unpaid principal, due or not, and unpaid charges.
     pub outstanding: Amount,
+    /// Of what was paid, recovered on written-off debt (reported apart).
+    pub recovered: Amount,
 }
 
 impl Totals {
@@ -209,14 +384,25 @@ impl LoanPosition {
     /// The position's totals, for `disbursed` principal and the loan's `payments` (those with
     /// a value date after the position's date are not counted).
     pub fn totals(&self, disbursed: Amount, payments: &[Payment]) -> Totals {
-        let mut t = Totals { principal: disbursed, credit: self.credit, ..Totals::default() };
+        let mut t = Totals {
+            principal: disbursed,
+            credit: self.credit,
+            waived: self.waived,
+            written_off: self.written_off.total() - self.recovered - self.reinstated,
+            sold: self.sold,
+            recovered: self.recovered,
+            ..Totals::default()
+        };
         t.paid = payments.iter().filter(|p| p.paid_on <= self.as_of).map(|p| p.amount).sum();
-        for ip in &self.installments {
-            let due = ip.installment.due_on <= self.as_of;
-            if due {
-                t.interest += ip.installment.interest;
-                t.fee += ip.installment.fee;
+        for ip in self.installments.iter().chain(&self.closed).chain(&self.contingent) {
+            if ip.installment.due_on <= self.as_of {
+                t.interest += ip.installment.interest - ip.carried_interest;
+                t.fee += ip.installment.fee - ip.carried_fee;
                 t.outstanding += ip.unpaid_interest() + ip.unpaid_fee();
+            } else {
+                // Carried arrears were charged before they came here: owed already.
+                let (i, f) = ip.unpaid_carried();
+                t.outstanding += i + f;
             }
             t.penalty += ip.penalty_charged;
             t.outstanding += ip.unpaid_principal() + ip.unpaid_penalty();
@@ -238,75 +424,86 @@ pub fn replay(
     as_of: NaiveDate,
     waterfall: &Waterfall,
 ) -> LoanPosition {
+    replay_with(loan, schedule, payments, &[], as_of, waterfall)
+}
+
+/// [`replay`] with the loan's other ledger `events` (any order; those after `as_of` are not
+/// applied). On a date: an arrangement instalment unpaid past its tolerance breaks the
+/// arrangement first, then credit and payments are allocated, then that date's events apply
+/// (an event takes effect at the end of its date).
+pub fn replay_with(
+    loan: &Loan,
+    schedule: &[Installment],
+    payments: &[Payment],
+    events: &[LedgerEvent],
+    as_of: NaiveDate,
+    waterfall: &Waterfall,
+) -> LoanPosition {
     let (rate_num, rate_den) = loan.penalty_rate.as_fraction();
     let penalty_den = rate_den * 360;
     let mut order: Vec<usize> = (0..payments.len()).filter(|&i| payments[i].paid_on <= as_of).collect();
     order.sort_by(|&a, &b| {
         (payments[a].paid_on, payments[a].id.as_str()).cmp(&(payments[b].paid_on, payments[b].id.as_str()))
     });
+    let mut happen: Vec<&LedgerEvent> = events.iter().filter(|e| e.on <= as_of).collect();
+    happen.sort_by(|a, b| (a.on, a.id.as_str()).cmp(&(b.on, b.id.as_str())));
 
     let mut ledger = Ledger {
+        loan,
         grace_days: i64::from(loan.grace_days),
         rate_num,
         penalty_den,
         accrued_through: loan.disbursed_on,
         waterfall: *waterfall,
-        pos: LoanPosition {
-            as_of,
-            installments: schedule
-                .iter()
-                .map(|inst| InstallmentPosition {
-                    installment: *inst,
-                    paid_principal: Amount::ZERO,
-                    paid_interest: Amount::ZERO,
-                    paid_fee: Amount::ZERO,
-                    paid_penalty: Amount::ZERO,
-                    penalty_charged: Amount::ZERO,
-                    settled_on: None,
-                    penalty_num: 0,
-                    penalty_waived: false,
-                })
-                .collect(),
-            credit: Amount::ZERO,
-            postings: Vec::new(),
-        },
+        pos: LoanPosition::new(as_of, schedule),
     };
 
     let mut next_payment = 0;
-    let mut next_due = 0;
+    let mut next_event = 0;
+    let mut last: Option<NaiveDate> = None;
     loop {
+        let after = |d: NaiveDate| last.is_none_or(|l| d > l) && d <= as_of;
         let pay_date = order.get(next_payment).map(|&i| payments[i].paid_on);
-        let due_date = schedule.get(next_due).map(|i| i.due_on).filter(|d| *d <= as_of);
-        let date = match (pay_date, due_date) {
-            (None, None) => break,
-            (Some(p), None) => p,
-            (None, Some(d)) => d,
-            (Some(p), Some(d)) => p.min(d),
+        let event_date = happen.get(next_event).map(|e| e.on);
+        let due_date = ledger.pos.installments.iter().map(|i| i.installment.due_on).find(|d| after(*d));
+        let check_date = ledger.next_break_check().filter(|d| after(*d));
+        let Some(date) = [pay_date, event_date, due_date, check_date].into_iter().flatten().min() else {
+            break;
         };
         ledger.accrue_through(date.pred_opt().unwrap_or(date));
         ledger.charge_penalties(date);
-        while schedule.get(next_due).is_some_and(|i| i.due_on <= date) {
-            next_due += 1;
-        }
-        if ledger.pos.credit.minor() > 0 {
+        ledger.check_break(date);
+        let due_count = ledger.due_count(date);
+        if ledger.pos.credit.minor() > 0 && ledger.pos.book == BookStatus::OnBook {
             let credit = ledger.pos.credit;
             ledger.pos.credit = Amount::ZERO;
-            ledger.allocate(date, Source::Credit, credit, next_due);
+            ledger.allocate(date, Source::Credit, credit, due_count);
         }
         while let Some(&i) = order.get(next_payment) {
             if payments[i].paid_on != date {
                 break;
             }
-            ledger.allocate(date, Source::Payment(i), payments[i].amount, next_due);
+            ledger.allocate(date, Source::Payment(i), payments[i].amount, due_count);
             next_payment += 1;
         }
+        if happen.get(next_event).is_some_and(|e| e.on == date) {
+            // An event sees the end of its day: that day's penalty accrued, as a quote does.
+            ledger.accrue_through(date);
+            ledger.charge_penalties(date);
+        }
+        while let Some(e) = happen.get(next_event).filter(|e| e.on == date) {
+            ledger.apply(e);
+            next_event += 1;
+        }
+        last = Some(date);
     }
     ledger.accrue_through(as_of);
     ledger.charge_penalties(as_of);
     ledger.pos
 }
 
-struct Ledger {
+struct Ledger<'a> {
+    loan: &'a Loan,
     grace_days: i64,
     rate_num: i128,
     penalty_den: i128,
@@ -316,12 +513,13 @@ struct Ledger {
     pos: LoanPosition,
 }
 
-impl Ledger {
+impl Ledger<'_> {
     /// Accrues penalty for the days after `accrued_through` up to and including `end`.
     fn accrue_through(&mut self, end: NaiveDate) {
         if end <= self.accrued_through {
             return;
         }
+        // A settlement's remainder is never overdue while the settlement stands.
         for ip in &mut self.pos.installments {
             let due = ip.installment.due_on;
             if due >= end {
@@ -329,7 +527,7 @@ impl Ledger {
                 break;
             }
             let unpaid = ip.unpaid_principal().minor();
-            if unpaid <= 0 || ip.penalty_waived {
+            if unpaid <= 0 || ip.penalty_frozen {
                 continue;
             }
             let start = self.accrued_through.max(due);
@@ -345,7 +543,7 @@ impl Ledger {
             if ip.installment.due_on >= date {
                 break;
             }
-            if ip.penalty_waived || days_between(ip.installment.due_on, date) <= self.grace_days {
+            if ip.penalty_frozen || days_between(ip.installment.due_on, date) <= self.grace_days {
                 continue;
             }
             ip.penalty_charged =
@@ -353,10 +551,18 @@ impl Ledger {
         }
     }
 
-    /// Allocates `amount` to the first `due_count` installments, oldest first; the rest becomes credit.
+    /// How many instalments of the schedule in force are due on `date` (they are in due order).
+    fn due_count(&self, date: NaiveDate) -> usize {
+        self.pos.installments.partition_point(|i| i.installment.due_on <= date)
+    }
+
+    /// Allocates `amount` to the first `due_count` installments, oldest first; the rest is a
+    /// recovery on written-off debt while any is left unrecovered and nothing on the book is
+    /// owed, else credit.
     fn allocate(&mut self, on: NaiveDate, source: Source, amount: Amount, due_count: usize) {
         let mut left = amount;
-        for ip in self.pos.installments.iter_mut().take(due_count) {
+        let on_book = self.pos.book == BookStatus::OnBook;
+        for ip in self.pos.installments.iter_mut().take(if on_book { due_count } else { 0 }) {
             if left.is_zero() {
                 break;
             }
@@ -368,8 +574,7 @@ impl Ledger {
                     self.pos.postings.push(Posting {
                         on,
                         source,
-                        seq: Some(ip.installment.seq),
-                        component: Some(c),
+                        target: Target::Installment(ip.installment.seq, c),
                         amount: take,
                     });
                 }
@@ -378,19 +583,29 @@ impl Ledger {
                 ip.settled_on = Some(on);
                 if days_between(ip.installment.due_on, on) <= self.grace_days {
                     // Paid in full within the grace days: the penalty is forgiven.
-                    ip.penalty_waived = true;
+                    ip.penalty_frozen = true;
                     ip.penalty_num = 0;
-                    ip.penalty_charged = ip.paid_penalty;
+                    ip.penalty_charged = ip.paid_penalty + ip.relieved.penalty;
                 }
+            }
+        }
+        self.settle_arrangement(on);
+        if left.minor() > 0 && self.pos.book != BookStatus::Sold {
+            let nothing_owed = self.pos.installments.iter().all(|i| i.unpaid_contractual().is_zero());
+            let unrecovered = self.pos.written_off.total() - self.pos.recovered - self.pos.reinstated;
+            if nothing_owed && unrecovered.minor() > 0 {
+                let take = left.min(unrecovered);
+                self.pos.recovered += take;
+                left -= take;
+                self.pos.postings.push(Posting { on, source, target: Target::Recovery, amount: take });
             }
         }
         if left.minor() > 0 {
             self.pos.credit += left;
-            self.pos.postings.push(Posting { on, source, seq: None, component: None, amount: left });
+            self.pos.postings.push(Posting { on, source, target: Target::Credit, amount: left });
         }
     }
 }
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -422,7 +637,14 @@ pub(crate) mod tests {
         assert_eq!(i1.paid_interest, Amount::from_minor(30_000));
         assert_eq!(i1.paid_principal, Amount::from_minor(11_000));
         assert_eq!(pos.credit, Amount::ZERO);
-        let kinds: Vec<_> = pos.postings.iter().map(|p| p.component.unwrap()).collect();
+        let kinds: Vec<_> = pos
+            .postings
+            .iter()
+            .map(|p| match p.target {
+                Target::Installment(_, c) => c,
+                other => panic!("{other:?}"),
+            })
+            .collect();
         assert_eq!(kinds, vec![Component::Penalty, Component::Interest, Component::Principal]);
         // End of 2024-02-20: penalty accrues on the 989000 still unpaid for one more day.
         assert_eq!(pos.installments[0].unpaid_penalty(), Amount::from_minor(989));
@@ -461,7 +683,12 @@ pub(crate) mod tests {
             replay(&l, &s, &[pay("P1", "2024-02-29", 150_000)], d("2024-03-31"), &Waterfall::default());
         assert_eq!(later.installments[1].paid_principal, Amount::from_minor(50_000));
         assert_eq!(later.credit, Amount::ZERO);
-        assert!(later.postings.iter().any(|p| p.source == Source::Credit && p.seq == Some(2)));
+        assert!(
+            later
+                .postings
+                .iter()
+                .any(|p| p.source == Source::Credit && matches!(p.target, Target::Installment(2, _)))
+        );
         // A payment before the first due date is held as credit until then.
         let early =
             replay(&l, &s, &[pay("P0", "2024-02-10", 100_000)], d("2024-02-29"), &Waterfall::default());
