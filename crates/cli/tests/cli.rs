@@ -432,3 +432,201 @@ fn arrangements_are_approved_by_another_user_within_their_authority_once() {
     // Every decision is in the audit log, and the log is intact.
     ok("", &["audit", "verify"]);
 }
+
+/// Minor units of a decimal string ("-12.34" → -1234).
+fn minor(s: &serde_json::Value) -> i64 {
+    let s = s.as_str().expect("an amount");
+    let (neg, s) = s.strip_prefix('-').map_or((false, s), |r| (true, r));
+    let (units, cents) = s.split_once('.').unwrap_or((s, "00"));
+    let v = units.parse::<i64>().unwrap() * 100 + cents.parse::<i64>().unwrap();
+    if neg { -v } else { v }
+}
+
+/// Whether a `loan show --json` balances: principal + interest + fee + penalty = paid − credit
+/// + waived + written_off + sold + outstanding.
+fn balances(v: &serde_json::Value) -> bool {
+    let t = &v["totals"];
+    let m = |k: &str| minor(&t[k]);
+    m("principal") + m("interest") + m("fee") + m("penalty")
+        == m("paid") - m("credit") + m("waived") + m("written_off") + m("sold") + m("outstanding")
+}
+
+/// Approved arrangements change the ledger (issue 24) on a generated book: while a settlement
+/// stands its case is held (its work cancelled, none added); kept, the rest is waived and the
+/// case closes; unpaid past the product's grace days (15 by default) it breaks, the rest is
+/// owed again and collection resumes; every date balances and every step is audited.
+#[test]
+fn approved_settlements_are_kept_or_broken_by_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db");
+    let book = dir.path().join("book");
+    let ok = |stdin: &str, args: &[&str]| {
+        let out = arrears_in(&db, stdin, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok("", args)).unwrap() };
+    ok(
+        "",
+        &[
+            "generate",
+            "--loans",
+            "300",
+            "--seed",
+            "3",
+            "--as-of",
+            "2026-06-19",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    ok("", &["import", book.to_str().unwrap()]);
+    ok("", &["batch", "--date", "2026-06-19"]);
+    for (name, role) in [("col1", "collector"), ("sup1", "supervisor")] {
+        ok(&format!("pw-{name}-123\n"), &["user", "add", name, "--role", role, "--password-stdin"]);
+    }
+    let cases = json(&["case", "list", "--json"]);
+    let open: Vec<String> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "open" && c["loans"] == 1)
+        .map(|c| c["case_id"].as_str().unwrap().to_string())
+        .take(2)
+        .collect();
+    assert_eq!(open.len(), 2, "two open cases of one loan each");
+    let mut loans = Vec::new();
+    for case in &open {
+        let shown = json(&["case", "show", case, "--json"]);
+        let loan = shown["loans"][0]["loan_id"].as_str().unwrap().to_string();
+        // A settlement of 90% of what is owed, in one payment a month later.
+        let q = json(&[
+            "arrangement",
+            "quote",
+            "--loan",
+            &loan,
+            "--kind",
+            "settlement",
+            "--date",
+            "2026-06-19",
+            "--amount",
+            "1",
+            "--json",
+        ]);
+        let owed = minor(&q["owed"]["total"]);
+        let offer = format!("{}.{:02}", owed * 9 / 10 / 100, owed * 9 / 10 % 100);
+        let r: serde_json::Value = serde_json::from_str(&ok(
+            "pw-col1-123\n",
+            &[
+                "arrangement",
+                "request",
+                "--case",
+                case,
+                "--kind",
+                "settlement",
+                "--amount",
+                &offer,
+                "--as",
+                "col1",
+                "--json",
+            ],
+        ))
+        .unwrap();
+        let id = r["request_id"].as_str().unwrap().to_string();
+        let d: serde_json::Value = serde_json::from_str(&ok(
+            "pw-sup1-123\n",
+            &["arrangement", "approve", &id, "--as", "sup1", "--date", "2026-06-19", "--json"],
+        ))
+        .unwrap();
+        let waived = minor(&d["quote"]["waived"]);
+        assert_eq!(waived, owed - minor(&serde_json::json!(offer)));
+        // In force at once: the new schedule, the case held with its work cancelled.
+        let v = json(&["loan", "show", &loan, "--date", "2026-06-19", "--json"]);
+        assert!(balances(&v), "{}", v["totals"]);
+        assert_eq!(v["installments"].as_array().unwrap().len(), 1, "{}", v["installments"]);
+        assert_eq!(v["installments"][0]["due_on"], "2026-07-19");
+        assert_eq!(v["arrangements"][0]["status"], "active");
+        assert_eq!(v["dpd"], 0);
+        let c = json(&["case", "show", case, "--json"]);
+        assert_eq!(c["status"], "open", "an arrangement keeps the case");
+        assert!(
+            c["tasks"].as_array().unwrap().iter().all(|t| t["status"] != "due" && t["status"] != "pending"),
+            "{}",
+            c["tasks"]
+        );
+        assert!(c["tasks"].as_array().unwrap().iter().any(|t| t["reason"] == "hold: arrangement"));
+        loans.push((case.clone(), loan, id, offer, waived));
+    }
+    // The first borrower pays on the due date; the second never does.
+    let (kept_case, kept_loan, _, offer, waived) = &loans[0];
+    ok(
+        "",
+        &[
+            "payment",
+            "add",
+            "--id",
+            "SETTLE-1",
+            "--loan",
+            kept_loan,
+            "--date",
+            "2026-07-19",
+            "--amount",
+            offer,
+        ],
+    );
+    ok("", &["batch", "--from", "2026-06-22", "--to", "2026-08-10"]);
+
+    let kept = json(&["loan", "show", kept_loan, "--date", "2026-08-10", "--json"]);
+    assert!(balances(&kept), "{}", kept["totals"]);
+    assert_eq!(kept["arrangements"][0]["status"], "kept");
+    assert_eq!(minor(&kept["totals"]["waived"]), *waived);
+    assert_eq!(minor(&kept["totals"]["outstanding"]), 0);
+    assert_eq!(kept["status"], "paid_off");
+    let c = json(&["case", "show", kept_case, "--json"]);
+    assert_eq!(c["status"], "closed");
+    assert_eq!(c["arrangements"][0]["ledger_status"], "kept");
+
+    let (broken_case, broken_loan, ..) = &loans[1];
+    let broken = json(&["loan", "show", broken_loan, "--date", "2026-08-10", "--json"]);
+    assert!(balances(&broken), "{}", broken["totals"]);
+    assert_eq!(broken["arrangements"][0]["status"], "broken");
+    assert_eq!(broken["arrangements"][0]["ended_on"], "2026-08-04", "15 days after 19 July");
+    assert_eq!(minor(&broken["totals"]["waived"]), 0);
+    assert_eq!(broken["dpd"], 22);
+    let c = json(&["case", "show", broken_case, "--json"]);
+    assert_eq!(c["status"], "open");
+    assert_eq!(c["arrangements"][0]["ledger_status"], "broken");
+    let tasks = c["tasks"].as_array().unwrap();
+    assert!(
+        tasks.iter().all(|t| t["created_on"].as_str().unwrap() <= "2026-06-19"
+            || t["created_on"].as_str().unwrap() >= "2026-08-04"),
+        "no work while the settlement stood: {tasks:?}"
+    );
+    assert!(tasks.iter().any(|t| t["created_on"].as_str().unwrap() >= "2026-08-04"), "collection resumed");
+    // Each loan balances on every date before, during and after its arrangement.
+    for (_, loan, ..) in &loans {
+        for date in ["2026-06-18", "2026-06-19", "2026-07-19", "2026-07-20", "2026-08-03", "2026-08-04"] {
+            let v = json(&["loan", "show", loan, "--date", date, "--json"]);
+            assert!(balances(&v), "{loan} {date}: {}", v["totals"]);
+        }
+    }
+    // Kept and broken are in the log, on the case, and the log is intact.
+    let zip = dir.path().join("ev.zip");
+    ok("", &["audit", "evidence", broken_case, "--out", zip.to_str().unwrap()]);
+    let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut kinds = Vec::new();
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut f, &mut body).unwrap();
+        if f.name().unwrap().starts_with("entries/") {
+            let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let entry: serde_json::Value = serde_json::from_str(e["entry"].as_str().unwrap()).unwrap();
+            kinds.push(entry["kind"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    for want in ["arrangement.requested", "arrangement.approved", "arrangement.broken"] {
+        assert!(kinds.iter().any(|k| k == want), "{want} in {kinds:?}");
+    }
+    ok("", &["audit", "verify"]);
+}
