@@ -26,3 +26,4 @@ pub mod staff;
 pub mod strategies;
 pub mod templates;
 pub mod view;
+pub mod write_offs;

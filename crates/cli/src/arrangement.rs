@@ -70,19 +70,19 @@ pub enum ArrangementCommand {
 #[derive(clap::Args)]
 pub struct DecisionArgs {
     /// The request id.
-    id: String,
+    pub(crate) id: String,
     /// The user deciding.
     #[arg(long = "as", value_name = "USER")]
-    user: String,
+    pub(crate) user: String,
     /// The date the quote is made for (default today).
     #[arg(long)]
-    date: Option<NaiveDate>,
+    pub(crate) date: Option<NaiveDate>,
     /// Why.
     #[arg(long, default_value = "")]
-    note: String,
+    pub(crate) note: String,
     /// Print JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// Runs `arrears arrangement …`.
@@ -139,7 +139,10 @@ pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
 }
 
 /// The user named, with the password on standard input.
-async fn authenticate(db: &arrears_store::Db, user: &str) -> Result<arrears_store::people::UserRow> {
+pub(crate) async fn authenticate(
+    db: &arrears_store::Db,
+    user: &str,
+) -> Result<arrears_store::people::UserRow> {
     let password = crate::personal::read_password()?;
     Ok(arrears_app::personal::authenticate_user(db, user, &password).await?)
 }

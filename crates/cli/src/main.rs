@@ -18,6 +18,7 @@ mod score;
 mod strategy;
 mod web;
 mod work;
+mod writeoff;
 
 /// Rust's own allocations go to mimalloc (per-thread heaps): with glibc's malloc capped at
 /// two arenas (see `memory`), the batch's threads spent a fifth of their time in malloc and
@@ -235,6 +236,11 @@ enum Command {
     Arrangement {
         #[command(subcommand)]
         command: arrangement::ArrangementCommand,
+    },
+    /// Write-offs (核销) and their reversals, requested by one user and approved by another.
+    Writeoff {
+        #[command(subcommand)]
+        command: writeoff::WriteOffCommand,
     },
     /// Outbox messages: where each stands, with the text as sent.
     Message {
@@ -480,6 +486,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Message { command } => channel::message(&cli.db, command).await?,
         Command::Channel { command } => channel::channel(&cli.db, command).await?,
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
+        Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
         Command::Template { command } => channel::template(command)?,
         Command::Init => {
             let db = open(&cli.db).await?;

@@ -630,3 +630,193 @@ fn approved_settlements_are_kept_or_broken_by_the_batch() {
     }
     ok("", &["audit", "verify"]);
 }
+
+/// Write-offs (核销, issue 24): requested by one user, approved by another; the balance leaves
+/// the book and a later payment is a recovery that never reopens the loan; a reversal needs its
+/// own approval and puts back what was not recovered; a loan in an arrangement in force, or
+/// written off already, is refused with the reason and nothing changes.
+#[test]
+fn write_offs_leave_the_book_recover_and_reverse() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    let book = dir.path().join("book");
+    let ok = |stdin: &str, args: &[&str]| {
+        let out = arrears_in(&db, stdin, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let refused = |stdin: &str, args: &[&str], want: &str| {
+        let out = arrears_in(&db, stdin, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should fail: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok("", args)).unwrap() };
+    ok(
+        "",
+        &[
+            "generate",
+            "--loans",
+            "300",
+            "--seed",
+            "5",
+            "--as-of",
+            "2026-06-19",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    ok("", &["import", book.to_str().unwrap()]);
+    ok("", &["batch", "--date", "2026-06-19"]);
+    for (name, role) in [("col1", "collector"), ("sup1", "supervisor"), ("sup2", "supervisor")] {
+        ok(&format!("pw-{name}-123\n"), &["user", "add", name, "--role", role, "--password-stdin"]);
+    }
+    let cases = json(&["case", "list", "--json"]);
+    let open: Vec<String> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "open" && c["loans"] == 1)
+        .map(|c| c["case_id"].as_str().unwrap().to_string())
+        .take(2)
+        .collect();
+    let loan_of = |case: &str| {
+        json(&["case", "show", case, "--json"])["loans"][0]["loan_id"].as_str().unwrap().to_string()
+    };
+    let (loan, other_case) = (loan_of(&open[0]), open[1].clone());
+    let other = loan_of(&other_case);
+    // A day later: the cases were open on a closed business date before anything changed.
+    ok("", &["batch", "--date", "2026-06-22"]);
+    let request = |args: &[&str]| -> String {
+        let mut all = vec!["writeoff", "request", "--as", "col1", "--date", "2026-06-22", "--json"];
+        all.extend_from_slice(args);
+        let r: serde_json::Value = serde_json::from_str(&ok("pw-col1-123\n", &all)).unwrap();
+        r["request_id"].as_str().unwrap().to_string()
+    };
+    let before = json(&["loan", "show", &loan, "--date", "2026-06-22", "--json"]);
+    let owed = minor(&before["totals"]["outstanding"]) - minor(&before["totals"]["credit"]);
+
+    let id = request(&["--loan", &loan]);
+    refused(
+        "pw-col1-123\n",
+        &["writeoff", "approve", &id, "--as", "col1", "--date", "2026-06-22"],
+        "maker-checker",
+    );
+    ok("pw-sup1-123\n", &["writeoff", "approve", &id, "--as", "sup1", "--date", "2026-06-22"]);
+    let off = json(&["loan", "show", &loan, "--date", "2026-06-22", "--json"]);
+    assert!(balances(&off), "{}", off["totals"]);
+    assert_eq!(off["book"], "written_off");
+    assert_eq!(off["status"], "written_off");
+    assert_eq!(minor(&off["totals"]["outstanding"]), 0);
+    assert_eq!(minor(&off["totals"]["written_off"]), owed);
+    // Nothing overdue is left on the book: the case closes.
+    assert_eq!(json(&["case", "show", &open[0], "--json"])["status"], "closed");
+    refused(
+        "pw-col1-123\n",
+        &["writeoff", "request", "--loan", &loan, "--as", "col1", "--date", "2026-06-23"],
+        "written off already",
+    );
+    refused(
+        "",
+        &[
+            "arrangement",
+            "quote",
+            "--loan",
+            &loan,
+            "--kind",
+            "extension",
+            "--months",
+            "3",
+            "--date",
+            "2026-06-23",
+        ],
+        "written off",
+    );
+
+    // A payment after it is a recovery: the loan stays off the book.
+    ok(
+        "",
+        &["payment", "add", "--id", "REC-1", "--loan", &loan, "--date", "2026-07-01", "--amount", "100.00"],
+    );
+    let rec = json(&["loan", "show", &loan, "--date", "2026-07-01", "--json"]);
+    assert!(balances(&rec), "{}", rec["totals"]);
+    assert_eq!(rec["book"], "written_off");
+    assert_eq!(minor(&rec["totals"]["recovered"]), 10_000);
+    assert_eq!(minor(&rec["totals"]["written_off"]), owed - 10_000);
+    assert_eq!(
+        rec["payments"][rec["payments"].as_array().unwrap().len() - 1]["allocation"][0]["component"],
+        "recovery"
+    );
+
+    // The reversal has its own approval and puts back what was not recovered.
+    let back = request(&["--loan", &loan, "--reverse"]);
+    ok("pw-sup2-123\n", &["writeoff", "approve", &back, "--as", "sup2", "--date", "2026-07-10"]);
+    let v = json(&["loan", "show", &loan, "--date", "2026-07-10", "--json"]);
+    assert!(balances(&v), "{}", v["totals"]);
+    assert_eq!(v["book"], "on_book");
+    assert_eq!(minor(&v["totals"]["written_off"]), 0);
+    assert_eq!(minor(&v["totals"]["outstanding"]) - minor(&v["totals"]["credit"]), owed - 10_000);
+
+    // A partial write-off of a loan in an arrangement in force is refused, nothing changed.
+    let q = json(&[
+        "arrangement",
+        "quote",
+        "--loan",
+        &other,
+        "--kind",
+        "extension",
+        "--months",
+        "6",
+        "--date",
+        "2026-06-22",
+        "--json",
+    ]);
+    assert!(q["schedule"].as_array().is_some_and(|s| !s.is_empty()));
+    let r: serde_json::Value = serde_json::from_str(&ok(
+        "pw-col1-123\n",
+        &[
+            "arrangement",
+            "request",
+            "--case",
+            &other_case,
+            "--kind",
+            "extension",
+            "--months",
+            "6",
+            "--as",
+            "col1",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    ok(
+        "pw-sup1-123\n",
+        &[
+            "arrangement",
+            "approve",
+            r["request_id"].as_str().unwrap(),
+            "--as",
+            "sup1",
+            "--date",
+            "2026-06-22",
+        ],
+    );
+    let arranged = json(&["loan", "show", &other, "--date", "2026-06-22", "--json"]);
+    refused(
+        "pw-col1-123\n",
+        &[
+            "writeoff",
+            "request",
+            "--loan",
+            &other,
+            "--amount",
+            "10.00",
+            "--as",
+            "col1",
+            "--date",
+            "2026-06-22",
+        ],
+        "is in force since 2026-06-22",
+    );
+    assert_eq!(json(&["loan", "show", &other, "--date", "2026-06-22", "--json"]), arranged);
+    ok("", &["audit", "verify"]);
+}

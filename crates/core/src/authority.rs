@@ -150,7 +150,8 @@ struct RawRule {
 }
 
 /// The kinds a rule may name.
-pub const KINDS: [&str; 4] = ["extension", "instalment_plan", "settlement", "waiver"];
+pub const KINDS: [&str; 7] =
+    ["extension", "instalment_plan", "settlement", "waiver", "write_off", "write_off_reversal", "transfer"];
 
 /// Reads an authority file; an error names `path`, the line and what is wrong.
 pub fn parse(path: &str, text: &str) -> Result<Authority, String> {

@@ -51,6 +51,7 @@ pub mod tasks;
 mod track;
 pub mod treatment;
 pub mod workbench;
+pub mod write_offs;
 
 // How many rows move at once, and the backend-only fast paths.
 mod postgres;
