@@ -478,7 +478,7 @@ async fn put_in_force(
     let standing = if kind == ArrangementKind::Waiver { "kept" } else { "active" };
     store::set_ledger_status(tx, &[(r.request_id.as_str(), standing, Some(date))]).await?;
     if kind != ArrangementKind::Waiver {
-        store::pause_case_work(tx, r.case_id.as_str(), date).await?;
+        arrears_store::treatment::hold_case_work(tx, r.case_id.as_str(), "arrangement", date).await?;
     }
     arrears_store::loan_state::note_event(tx, loan, date).await?;
     Ok(())

@@ -25,5 +25,6 @@ pub mod sessions;
 pub mod staff;
 pub mod strategies;
 pub mod templates;
+pub mod transfers;
 pub mod view;
 pub mod write_offs;

@@ -35,6 +35,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("reminder_firm.en.txt", include_str!("../../../config/templates/reminder_firm.en.txt")),
     ("reminder_soft.zh.txt", include_str!("../../../config/templates/reminder_soft.zh.txt")),
     ("reminder_soft.en.txt", include_str!("../../../config/templates/reminder_soft.en.txt")),
+    ("transfer_notice.zh.txt", include_str!("../../../config/templates/transfer_notice.zh.txt")),
+    ("transfer_notice.en.txt", include_str!("../../../config/templates/transfer_notice.en.txt")),
     ("voice_reminder.zh.txt", include_str!("../../../config/templates/voice_reminder.zh.txt")),
     ("voice_reminder.en.txt", include_str!("../../../config/templates/voice_reminder.en.txt")),
 ];
@@ -147,6 +149,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "ptp_date",
     "ptp_amount",
     "lender",
+    "buyer",
 ];
 
 /// A problem in a template file, at a 1-based line and column (in characters).

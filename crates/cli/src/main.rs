@@ -16,6 +16,7 @@ mod personal;
 mod restrict;
 mod score;
 mod strategy;
+mod transfer;
 mod web;
 mod work;
 mod writeoff;
@@ -241,6 +242,11 @@ enum Command {
     Writeoff {
         #[command(subcommand)]
         command: writeoff::WriteOffCommand,
+    },
+    /// NPL transfers (不良资产批量转让): packages of loans sold to a buyer, with maker-checker.
+    Transfer {
+        #[command(subcommand)]
+        command: transfer::TransferCommand,
     },
     /// Outbox messages: where each stands, with the text as sent.
     Message {
@@ -487,6 +493,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Channel { command } => channel::channel(&cli.db, command).await?,
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
+        Command::Transfer { command } => transfer::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Template { command } => channel::template(command)?,
         Command::Init => {
             let db = open(&cli.db).await?;

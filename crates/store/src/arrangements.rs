@@ -191,11 +191,3 @@ pub async fn set_ledger_status(
     }
     Ok(out)
 }
-
-/// Stops a case's scheduled work when an arrangement on it is approved (in the decision's
-/// transaction): open tasks are cancelled with the reason `hold: arrangement`, queued messages
-/// withdrawn. The batch holds new work back while the arrangement stands.
-pub async fn pause_case_work(tx: &mut Tx, case_id: &str, on: chrono::NaiveDate) -> Result<(), StoreError> {
-    crate::tasks::cancel_for_hold(tx, case_id, "arrangement", on).await?;
-    crate::outbox::cancel_queued(tx, &[case_id]).await
-}

@@ -49,6 +49,7 @@ pub mod staff;
 pub mod strategies;
 pub mod tasks;
 mod track;
+pub mod transfers;
 pub mod treatment;
 pub mod workbench;
 pub mod write_offs;

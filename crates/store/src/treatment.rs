@@ -254,6 +254,14 @@ pub async fn close_finished_work(tx: &mut Tx, date: NaiveDate) -> Result<u64, St
     Ok(cancelled)
 }
 
+/// Stops a case's scheduled work when it goes on hold for `hold` (an arrangement approved, its
+/// loan sold), in that change's transaction: open tasks are cancelled with the reason
+/// `hold: {hold}`, queued messages withdrawn. The batch holds new work back as long as it lasts.
+pub async fn hold_case_work(tx: &mut Tx, case_id: &str, hold: &str, on: NaiveDate) -> Result<(), StoreError> {
+    crate::tasks::cancel_for_hold(tx, case_id, hold, on).await?;
+    crate::outbox::cancel_queued(tx, &[case_id]).await
+}
+
 /// Stores a run's decisions. Tasks are keyed by case, step and date, so a second run of the
 /// date adds nothing; a new queue task supersedes the case's older open ones.
 pub async fn write_treatment(tx: &mut Tx, date: NaiveDate, w: &TreatmentWrites) -> Result<(), StoreError> {

@@ -26,6 +26,8 @@ pub enum Hold {
     Bankrupt,
     /// Every loan of the case is in an approved arrangement: collection waits while it is kept.
     Arrangement,
+    /// The case's loans are being sold in an approved NPL transfer: no more contact.
+    Sold,
 }
 
 impl Hold {
@@ -36,6 +38,7 @@ impl Hold {
             Hold::Deceased => "deceased",
             Hold::Bankrupt => "bankrupt",
             Hold::Arrangement => "arrangement",
+            Hold::Sold => "sold",
         }
     }
 }
@@ -219,7 +222,7 @@ pub fn catalogue() -> Catalogue {
                 one_of(
                     "hold",
                     true,
-                    &["dispute", "deceased", "bankrupt", "arrangement"],
+                    &["dispute", "deceased", "bankrupt", "arrangement", "sold"],
                     "why the case is on hold, or null",
                 ),
                 field("broken_promises", Int, "promises to pay broken during the case"),

@@ -145,7 +145,7 @@ impl StepKind {
         matches!(self, StepKind::LegalReferral | StepKind::WriteOffReview)
     }
 
-    /// Still due while the case is on hold (dispute, deceased, bankrupt, arrangement).
+    /// Still due while the case is on hold (dispute, deceased, bankrupt, arrangement, sold).
     pub fn during_hold(self) -> bool {
         matches!(self, StepKind::Hold | StepKind::AgencyRecall | StepKind::WriteOffReview)
     }

@@ -615,6 +615,7 @@ pub fn facts(c: &OpenCase, loans: &[OpenCaseLoan]) -> Option<CaseFacts> {
         Some("dispute") => Some(Hold::Dispute),
         Some("deceased") => Some(Hold::Deceased),
         Some("bankrupt" | "bankruptcy") => Some(Hold::Bankrupt),
+        Some("sold") => Some(Hold::Sold),
         // Collection waits while every loan of the case is in an arrangement in force.
         _ if loans.iter().all(|l| l.arranged) => Some(Hold::Arrangement),
         _ => None,

@@ -538,7 +538,9 @@ impl Dispatcher {
                         "the loan no longer exists".into(),
                     );
                 };
-                if loan.status != "active" {
+                // The notice of a sale is owed to the borrower of a sold loan (民法典 §546).
+                let notice = m.template == crate::transfers::NOTICE_TEMPLATE && loan.status == "sold";
+                if loan.status != "active" && !notice {
                     let error =
                         format!("loan {} is {} since the reminder was queued", loan.loan_id, loan.status);
                     return decided(m, Finish::End(MessageStatus::Cancelled), error);
