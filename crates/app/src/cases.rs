@@ -167,6 +167,12 @@ pub struct ProductView {
     pub five_class: String,
     /// Contact-policy pack: `cn`, `us`, or `by time zone`.
     pub contact_pack: String,
+    /// Months a restructuring's five-class floor holds.
+    pub observation_months: i64,
+    /// Days an arrangement instalment may be late before the arrangement breaks.
+    pub arrangement_grace_days: i64,
+    /// The longest extension or instalment plan, in months.
+    pub max_arrangement_months: i64,
 }
 
 fn product_view(p: ProductRules) -> ProductView {
@@ -176,7 +182,35 @@ fn product_view(p: ProductRules) -> ProductView {
         buckets: p.buckets.unwrap_or_else(|| BucketScheme::default().spec()),
         five_class: p.five_class.unwrap_or_else(|| ClassThresholds::default().spec()),
         contact_pack: p.contact_pack.unwrap_or_else(|| "by time zone".to_string()),
+        observation_months: p
+            .observation_months
+            .unwrap_or(i64::from(arrears_core::delinquency::DEFAULT_OBSERVATION_MONTHS)),
+        arrangement_grace_days: p
+            .arrangement_grace_days
+            .unwrap_or(i64::from(crate::arrangements::DEFAULT_GRACE_DAYS)),
+        max_arrangement_months: p
+            .max_arrangement_months
+            .unwrap_or(i64::from(crate::arrangements::MAX_MONTHS)),
     }
+}
+
+/// A product's settings as given to `product set`; `None` for the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ProductSettings<'a> {
+    /// Arrears tolerance in minor units.
+    pub tolerance_minor: i64,
+    /// Bucket scheme.
+    pub buckets: Option<&'a str>,
+    /// Five-class thresholds.
+    pub five_class: Option<&'a str>,
+    /// Contact-policy pack.
+    pub contact_pack: Option<&'a str>,
+    /// Months a restructuring's five-class floor holds (0 to 120).
+    pub observation_months: Option<u32>,
+    /// Days an arrangement instalment may be late before it breaks (0 to 365).
+    pub arrangement_grace_days: Option<u32>,
+    /// The longest extension or instalment plan, in months (1 to 360).
+    pub max_arrangement_months: Option<u32>,
 }
 
 /// Every product's rules.
@@ -210,18 +244,29 @@ pub enum ProductError {
 
 /// Validates and stores a product's rules, normalised to their canonical spelling, and
 /// records `actor` as having set them (nothing when they are the rules stored already).
-// A product's four settings, each optional on the command line, plus who and when.
-#[allow(clippy::too_many_arguments)]
 pub async fn set_product(
     db: &Db,
     code: &str,
-    tolerance_minor: i64,
-    buckets: Option<&str>,
-    five_class: Option<&str>,
-    contact_pack: Option<&str>,
+    settings: &ProductSettings<'_>,
     at: &crate::audit::At,
     actor: &str,
 ) -> Result<ProductView, ProductError> {
+    let ProductSettings { tolerance_minor, buckets, five_class, contact_pack, .. } = *settings;
+    for (option, value, range) in [
+        ("observation-months", settings.observation_months, 0..=120),
+        ("arrangement-grace-days", settings.arrangement_grace_days, 0..=365),
+        ("max-arrangement-months", settings.max_arrangement_months, 1..=360),
+    ] {
+        if let Some(v) = value
+            && !range.contains(&v)
+        {
+            return Err(ProductError::Spec {
+                option,
+                spec: v.to_string(),
+                reason: format!("use {} to {}", range.start(), range.end()),
+            });
+        }
+    }
     if tolerance_minor < 0 {
         return Err(ProductError::Tolerance);
     }
@@ -258,6 +303,9 @@ pub async fn set_product(
         buckets,
         five_class,
         contact_pack: contact_pack.map(str::to_string),
+        observation_months: settings.observation_months.map(i64::from),
+        arrangement_grace_days: settings.arrangement_grace_days.map(i64::from),
+        max_arrangement_months: settings.max_arrangement_months.map(i64::from),
     };
     let mut tx = db.begin().await?;
     if products::get_tx(&mut tx, code).await?.as_ref() == Some(&p) {
@@ -270,7 +318,10 @@ pub async fn set_product(
         .fact("tolerance_minor", tolerance_minor)
         .fact("buckets", p.buckets.as_deref())
         .fact("five_class", p.five_class.as_deref())
-        .fact("contact_pack", p.contact_pack.as_deref());
+        .fact("contact_pack", p.contact_pack.as_deref())
+        .fact("observation_months", p.observation_months)
+        .fact("arrangement_grace_days", p.arrangement_grace_days)
+        .fact("max_arrangement_months", p.max_arrangement_months);
     crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     Ok(product_view(p))

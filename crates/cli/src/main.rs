@@ -372,6 +372,15 @@ enum ProductCommand {
         /// America/* time zones, cn otherwise).
         #[arg(long)]
         contact_pack: Option<String>,
+        /// Months a restructured loan keeps its five-class floor (default 12).
+        #[arg(long)]
+        observation_months: Option<u32>,
+        /// Days an arrangement instalment may be late before the arrangement breaks (default 15).
+        #[arg(long)]
+        arrangement_grace_days: Option<u32>,
+        /// The longest extension or instalment plan, in months (default 60).
+        #[arg(long)]
+        max_arrangement_months: Option<u32>,
     },
 }
 
@@ -792,23 +801,40 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Product {
-            command: ProductCommand::Set { code, tolerance_minor, buckets, five_class, contact_pack },
+            command:
+                ProductCommand::Set {
+                    code,
+                    tolerance_minor,
+                    buckets,
+                    five_class,
+                    contact_pack,
+                    observation_months,
+                    arrangement_grace_days,
+                    max_arrangement_months,
+                },
         } => {
             let db = open(&cli.db).await?;
-            let p = arrears_app::cases::set_product(
-                &db,
-                &code,
+            let settings = arrears_app::cases::ProductSettings {
                 tolerance_minor,
-                buckets.as_deref(),
-                five_class.as_deref(),
-                contact_pack.as_deref(),
-                &now(),
-                "user:cli",
-            )
-            .await?;
+                buckets: buckets.as_deref(),
+                five_class: five_class.as_deref(),
+                contact_pack: contact_pack.as_deref(),
+                observation_months,
+                arrangement_grace_days,
+                max_arrangement_months,
+            };
+            let p = arrears_app::cases::set_product(&db, &code, &settings, &now(), "user:cli").await?;
             println!(
-                "product {}: tolerance {}, buckets {}, five-class {}, contact pack {}",
-                p.product, p.tolerance_minor, p.buckets, p.five_class, p.contact_pack
+                "product {}: tolerance {}, buckets {}, five-class {}, contact pack {}, restructuring observed {} months, \
+                 arrangements up to {} months broken {} days late",
+                p.product,
+                p.tolerance_minor,
+                p.buckets,
+                p.five_class,
+                p.contact_pack,
+                p.observation_months,
+                p.max_arrangement_months,
+                p.arrangement_grace_days
             );
         }
     }

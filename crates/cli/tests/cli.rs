@@ -495,6 +495,24 @@ fn approved_settlements_are_kept_or_broken_by_the_batch() {
         .take(2)
         .collect();
     assert_eq!(open.len(), 2, "two open cases of one loan each");
+    // Each product may set its own limits: out of range is refused, nothing stored.
+    let products = json(&["product", "list", "--json"]);
+    let product = products[0]["product"].as_str().unwrap().to_string();
+    for (flag, bad) in [
+        ("--max-arrangement-months", "0"),
+        ("--arrangement-grace-days", "400"),
+        ("--observation-months", "121"),
+    ] {
+        let out = arrears_in(&db, "", &["product", "set", &product, flag, bad]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        assert!(text(&out.stderr).contains(&flag[2..]), "{}", text(&out.stderr));
+    }
+    assert_eq!(json(&["product", "list", "--json"]), products);
+    for p in products.as_array().unwrap() {
+        let code = p["product"].as_str().unwrap();
+        ok("", &["product", "set", code, "--max-arrangement-months", "24", "--arrangement-grace-days", "15"]);
+    }
+    assert_eq!(json(&["product", "list", "--json"])[0]["max_arrangement_months"], 24);
     let mut loans = Vec::new();
     for case in &open {
         let shown = json(&["case", "show", case, "--json"]);
@@ -514,6 +532,24 @@ fn approved_settlements_are_kept_or_broken_by_the_batch() {
             "--json",
         ]);
         let owed = minor(&q["owed"]["total"]);
+        let long = arrears_in(
+            &db,
+            "",
+            &[
+                "arrangement",
+                "quote",
+                "--loan",
+                &loan,
+                "--kind",
+                "extension",
+                "--months",
+                "36",
+                "--date",
+                "2026-06-19",
+            ],
+        );
+        assert_eq!(long.status.code(), Some(2));
+        assert!(text(&long.stderr).contains("out of range: 1 to 24"), "{}", text(&long.stderr));
         let offer = format!("{}.{:02}", owed * 9 / 10 / 100, owed * 9 / 10 % 100);
         let r: serde_json::Value = serde_json::from_str(&ok(
             "pw-col1-123\n",
