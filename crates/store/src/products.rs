@@ -50,7 +50,7 @@ pub async fn list(db: &Db) -> Result<Vec<ProductRules>, StoreError> {
             .fetch_all(pool)
             .await?
     });
-    Ok(rows.into_iter().map(|r| product_row(r)).collect())
+    Ok(rows.into_iter().map(product_row).collect())
 }
 
 /// One product's rules, `None` if there is no such product.
