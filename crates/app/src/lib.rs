@@ -17,6 +17,7 @@ pub mod cases;
 pub mod channels;
 pub mod contact_policy;
 pub mod import;
+pub mod legal;
 pub mod payments;
 pub mod personal;
 pub mod portfolio;

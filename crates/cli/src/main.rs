@@ -10,6 +10,7 @@ mod audit;
 mod behaviour;
 mod channel;
 mod compliance;
+mod legal;
 #[allow(unsafe_code)] // the one place that calls the C allocator (glibc malloc tuning)
 mod memory;
 mod personal;
@@ -242,6 +243,11 @@ enum Command {
     Writeoff {
         #[command(subcommand)]
         command: writeoff::WriteOffCommand,
+    },
+    /// The legal track (法律诉讼): legal cases, their stages, costs, judgment and enforcement.
+    Legal {
+        #[command(subcommand)]
+        command: legal::LegalCommand,
     },
     /// NPL transfers (不良资产批量转让): packages of loans sold to a buyer, with maker-checker.
     Transfer {
@@ -502,6 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Channel { command } => channel::channel(&cli.db, command).await?,
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
+        Command::Legal { command } => legal::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Transfer { command } => transfer::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Template { command } => channel::template(command)?,
         Command::Init => {

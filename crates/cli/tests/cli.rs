@@ -1011,3 +1011,161 @@ fn npl_transfers_sell_loans_with_their_package_and_notices() {
     );
     ok("", &["audit", "verify"]);
 }
+
+/// The legal track (issue 24): a legal case on a collection case moves forward through its
+/// stages with a deadline each, never back; costs, the judgment, the 失信被执行人 listing and
+/// recoveries by enforcement (booked as payments) are recorded and audited on the case; the
+/// board lists it with its deadline; the filing bundle holds the claim and the evidence.
+#[test]
+fn legal_cases_move_forward_and_bundle_their_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let book = dir.path().join("book");
+    let ok = |stdin: &str, args: &[&str]| {
+        let out = arrears_in(&db, stdin, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let refused = |stdin: &str, args: &[&str], want: &str| {
+        let out = arrears_in(&db, stdin, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?} should fail: {}", text(&out.stdout));
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+    };
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok("", args)).unwrap() };
+    ok(
+        "",
+        &[
+            "generate",
+            "--loans",
+            "300",
+            "--seed",
+            "3",
+            "--as-of",
+            "2026-06-19",
+            "--out",
+            book.to_str().unwrap(),
+        ],
+    );
+    ok("", &["import", book.to_str().unwrap()]);
+    ok("", &["batch", "--date", "2026-06-19"]);
+    for (name, role) in [("col1", "collector"), ("law1", "legal")] {
+        ok(&format!("pw-{name}-123\n"), &["user", "add", name, "--role", role, "--password-stdin"]);
+    }
+    let cases = json(&["case", "list", "--json"]);
+    let case = cases.as_array().unwrap().iter().find(|c| c["status"] == "open" && c["loans"] == 1).unwrap();
+    let case = case["case_id"].as_str().unwrap().to_string();
+    let law = "pw-law1-123\n";
+    let step = |args: &[&str]| -> serde_json::Value {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--as", "law1", "--json"]);
+        serde_json::from_str(&ok(law, &all)).unwrap()
+    };
+    refused(
+        "pw-col1-123\n",
+        &["legal", "open", "--case", &case, "--firm", "金杜", "--lawyer", "王律师", "--as", "col1"],
+        "legal or supervisor only",
+    );
+    let v = step(&[
+        "legal",
+        "open",
+        "--case",
+        &case,
+        "--firm",
+        "金杜律师事务所",
+        "--lawyer",
+        "王明",
+        "--date",
+        "2026-06-19",
+    ]);
+    let id = v["legal_id"].as_str().unwrap().to_string();
+    assert_eq!(v["stage"], "lawyer_letter");
+    assert_eq!(v["deadline"], "2026-07-04", "15 days for the letter");
+    let loan = v["loan_id"].as_str().unwrap().to_string();
+    let claim = v["claim_amount"].as_i64().unwrap();
+    assert!(claim > 0);
+
+    // Forward, skipping mediation; never back; nothing changes on a refusal.
+    let v = step(&["legal", "stage", &id, "--to", "filing", "--date", "2026-06-25"]);
+    assert_eq!((v["stage"].as_str(), v["deadline"].as_str()), (Some("filing"), Some("2026-07-25")));
+    let before = json(&["legal", "show", &id, "--date", "2026-06-25", "--json"]);
+    refused(
+        law,
+        &["legal", "stage", &id, "--to", "mediation", "--as", "law1", "--date", "2026-06-26"],
+        "cannot go to mediation",
+    );
+    refused(law, &["legal", "stage", &id, "--to", "sideways", "--as", "law1"], "sideways");
+    refused(
+        law,
+        &["legal", "recover", &id, "--amount", "10.00", "--as", "law1", "--date", "2026-06-26"],
+        "after a judgment",
+    );
+    refused(law, &["legal", "dishonest", &id, "--as", "law1", "--date", "2026-06-26"], "during enforcement");
+    refused(
+        law,
+        &["legal", "cost", &id, "--kind", "bribe", "--amount", "1.00", "--as", "law1"],
+        "court_fee, lawyer_fee, other",
+    );
+    assert_eq!(json(&["legal", "show", &id, "--date", "2026-06-25", "--json"]), before);
+
+    step(&[
+        "legal",
+        "cost",
+        &id,
+        "--kind",
+        "court_fee",
+        "--amount",
+        "500.00",
+        "--recoverable",
+        "--date",
+        "2026-06-25",
+    ]);
+    step(&["legal", "cost", &id, "--kind", "lawyer_fee", "--amount", "3000.00", "--date", "2026-06-25"]);
+    // The board on a day past the filing deadline shows it overdue.
+    let board = json(&["legal", "list", "--date", "2026-07-26", "--json"]);
+    let row = board.as_array().unwrap().iter().find(|r| r["legal_id"] == id.as_str()).unwrap();
+    assert_eq!(row["overdue"], true);
+    let v = step(&["legal", "judgment", &id, "--amount", "20000.00", "--date", "2026-08-01"]);
+    assert_eq!(v["stage"], "judgment");
+    assert_eq!(v["judgment_amount"], 2_000_000);
+    step(&["legal", "stage", &id, "--to", "enforcement", "--date", "2026-08-20"]);
+    let v = step(&["legal", "dishonest", &id, "--date", "2026-08-21"]);
+    assert_eq!(v["dishonest_on"], "2026-08-21");
+    let v = step(&["legal", "recover", &id, "--amount", "1000.00", "--date", "2026-09-01"]);
+    assert_eq!(v["recovered"], "1000.00");
+    assert_eq!(v["costs_recoverable"], "500.00");
+    assert_eq!(v["costs_borne"], "3000.00");
+    let kinds: Vec<&str> =
+        v["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["opened", "stage", "cost", "cost", "judgment", "stage", "dishonest", "recovery"]);
+    // The recovery is the loan's payment.
+    let l = json(&["loan", "show", &loan, "--date", "2026-09-01", "--json"]);
+    let paid =
+        l["payments"].as_array().unwrap().iter().find(|p| p["channel"] == "enforcement").expect("booked");
+    assert_eq!(paid["amount"], "1000.00");
+    assert!(balances(&l));
+
+    // The filing bundle: the claim is what is owed plus the recoverable costs.
+    let out = dir.path().join("bundle");
+    ok("", &["legal", "bundle", &id, "--out", out.to_str().unwrap(), "--date", "2026-09-01"]);
+    let claim: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("claim.json")).unwrap()).unwrap();
+    let owed = &claim["owed"];
+    let sum =
+        minor(&owed["principal"]) + minor(&owed["interest"]) + minor(&owed["fee"]) + minor(&owed["penalty"])
+            - minor(&owed["credit_held"]);
+    assert_eq!(minor(&claim["claim_total"]), sum + 50_000);
+    assert_eq!(claim["contract"]["loan_id"], loan.as_str());
+    assert!(out.join("summary.json").exists() && out.join("evidence.zip").exists());
+    let mut z = zip::ZipArchive::new(std::fs::File::open(out.join("evidence.zip")).unwrap()).unwrap();
+    let mut legal_entries = 0;
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut f, &mut body).unwrap();
+        if body.contains("legal.") {
+            legal_entries += 1;
+        }
+    }
+    assert!(legal_entries >= 8, "every legal step is on the case: {legal_entries}");
+    ok("", &["audit", "verify"]);
+}

@@ -20,6 +20,7 @@ pub mod delinquency;
 pub mod delivery;
 pub mod id;
 pub mod ledger;
+pub mod legal;
 pub mod money;
 pub mod personal;
 pub mod ptp;

@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod figures;
 pub mod import;
 pub mod ledger_events;
+pub mod legal;
 pub mod loan_state;
 pub mod loans;
 pub mod lock;
