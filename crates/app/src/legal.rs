@@ -168,13 +168,13 @@ pub async fn open(
 }
 
 /// Takes a step on a legal case on `date` as `actor`; a recovery is also booked as a payment
-/// of the loan (`url` and `clock` re-evaluate it at once).
+/// of the loan (refused after `today`; `url` and `clock` re-evaluate it at once).
 pub async fn step(
     db: &Db,
     legal_id: &str,
     step: Step,
     note: &str,
-    (actor, date): (&str, NaiveDate),
+    (actor, date, today): (&str, NaiveDate, NaiveDate),
     (url, clock): (&arrears_store::DbUrl, &crate::audit::Clock),
 ) -> Result<LegalView, Error> {
     let c = store::by_id(db, legal_id)
@@ -259,7 +259,7 @@ pub async fn step(
             amount: a,
             channel: "enforcement",
         };
-        crate::payments::add_payment(db, url, &p, date.max(chrono::Utc::now().date_naive()), clock)
+        crate::payments::add_payment(db, url, &p, today, clock)
             .await
             .map_err(|e| Error::Invalid(format!("{legal_id}: the recovery could not be booked: {e}")))?;
     }

@@ -210,7 +210,7 @@ pub async fn run(url: &str, audit_key: Option<&std::path::Path>, command: LegalC
     legal_role(&db, &common.user).await?;
     let date = common.date.unwrap_or(today);
     let url = arrears_store::DbUrl::new(url);
-    let v = step(&db, &id, st, &common.note, (&common.user, date), (&url, &crate::clock())).await?;
+    let v = step(&db, &id, st, &common.note, (&common.user, date, today), (&url, &crate::clock())).await?;
     print(&v, common.json)
 }
 
