@@ -194,6 +194,42 @@ await scenario('admin-strategy-upload-shows-checker-errors-inline', async (page)
   await page.screenshot({ path: `${artifacts}/admin-strategy-errors.png`, fullPage: true });
 });
 
+await scenario('supervisor-decides-beside-the-quote-and-moves-the-legal-board', async (page) => {
+  assert.ok(workedCase, 'needs the case of an earlier scenario');
+  // The collector asks for a six-month extension on the case.
+  await login(page, 'c01');
+  await page.goto(`${base}/cases/${workedCase}`);
+  await page.selectOption('#arrangement-form select[name=kind]', 'extension');
+  await page.fill('#arrangement-form input[name=amount]', '0');
+  await page.fill('#arrangement-form input[name=months]', '6');
+  await page.click('#arrangement-form button[type=submit]');
+  await page.waitForSelector('#flash-ok');
+  await page.click('#logout');
+  // The supervisor sees it with its quote and new schedule, and approves it.
+  await login(page, 'supervisor');
+  await page.click('#nav-approvals');
+  await page.waitForURL(/\/approvals$/);
+  const card = page.locator('section.pending', { hasText: workedCase }).first();
+  assert.ok(await card.locator('table.schedule tr').count() >= 2, 'the new schedule beside the request');
+  assert.equal(await card.locator('table.quote tr.total_to_pay').count(), 1, 'the total to pay beside it');
+  await page.screenshot({ path: `${artifacts}/approvals.png`, fullPage: true });
+  await card.locator('button.approve').click();
+  await page.waitForSelector('#flash-ok');
+  // Then refers the case to legal and moves it on the legal board.
+  await page.goto(`${base}/cases/${workedCase}`);
+  await page.fill('#firm', '金杜律师事务所');
+  await page.fill('#lawyer', '王明');
+  await page.click('#open-legal');
+  await page.waitForURL(/\/legal\?done=/);
+  const row = () => page.locator('#legal-board tr.legal-case', { hasText: workedCase }).first();
+  assert.equal(await row().locator('td.stage').getAttribute('data-stage'), 'lawyer_letter');
+  await row().locator('select[name=to]').selectOption('filing');
+  await row().locator('button[type=submit]').click();
+  await page.waitForSelector('#flash-ok');
+  assert.equal(await row().locator('td.stage').getAttribute('data-stage'), 'filing');
+  await page.screenshot({ path: `${artifacts}/legal-board.png`, fullPage: true });
+});
+
 await browser.close();
 const failed = results.filter((r) => !r.ok);
 console.log(`${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${artifacts}`);

@@ -47,7 +47,8 @@ pub enum Step {
     },
     /// The amount the court awarded (major units); moves the case to judgment if before it.
     Judgment(String),
-    /// Money recovered by enforcement (major units), booked as a payment of the loan.
+    /// Money recovered by enforcement (major units), booked as a payment of the loan first
+    /// ([`recover`]).
     Recovery(String),
     /// Listed as 失信被执行人 (`true`) or removed from the list.
     Dishonest(bool),
@@ -167,15 +168,72 @@ pub async fn open(
     show(db, &c.legal_id, date).await
 }
 
-/// Takes a step on a legal case on `date` as `actor`; a recovery is also booked as a payment
-/// of the loan (refused after `today`; `url` and `clock` re-evaluate it at once).
+/// Records money recovered by enforcement on `date` as `actor` at `at`: booked first as a
+/// payment of the loan (refused after `today`; `url` and `clock` re-evaluate the loan at once),
+/// then in the case's history. Only after a judgment.
+pub async fn recover(
+    db: &Db,
+    legal_id: &str,
+    amount: &str,
+    note: &str,
+    (actor, date, today): (&str, NaiveDate, NaiveDate),
+    at: &crate::audit::At,
+    (url, clock): (&arrears_store::DbUrl, &crate::audit::Clock),
+) -> Result<LegalView, Error> {
+    let c = store::by_id(db, legal_id)
+        .await?
+        .ok_or_else(|| Error::Invalid(format!("no legal case {legal_id}")))?;
+    let stage: Stage = c.stage.parse().map_err(|_| Error::Invalid(format!("stage {:?}", c.stage)))?;
+    if stage.rank() < Stage::Judgment.rank() || stage == Stage::Closed {
+        return Err(Error::Invalid(format!(
+            "{legal_id} is at {stage}: recoveries by enforcement come after a judgment, before the case is closed"
+        )));
+    }
+    // Checked before the money is booked, so that a bad amount books nothing.
+    let currency = Currency::from_code(&c.currency).map_err(|e| Error::Invalid(e.to_string()))?;
+    let value = Amount::parse(amount.trim(), currency)
+        .map_err(|e| Error::Invalid(format!("amount {amount:?}: {e}")))?;
+    if value.minor() <= 0 {
+        return Err(Error::Invalid(format!("amount {amount:?} must be positive")));
+    }
+    // The money is the loan's: booked as a payment first, so that the ledger has it.
+    let seq = store::events(db, legal_id).await?.len() + 1;
+    let p = crate::payments::NewPayment {
+        id: &format!("{legal_id}:R{seq}"),
+        loan_id: &c.loan_id,
+        paid_on: date,
+        amount,
+        channel: "enforcement",
+    };
+    crate::payments::add_payment(db, url, &p, today, clock)
+        .await
+        .map_err(|e| Error::Invalid(format!("{legal_id}: the recovery could not be booked: {e}")))?;
+    record(db, legal_id, Step::Recovery(amount.to_string()), note, (actor, date), at).await
+}
+
+/// Takes a step on a legal case on `date` as `actor` at `at`; a recovery is refused here
+/// ([`recover`] books its payment first).
 pub async fn step(
     db: &Db,
     legal_id: &str,
     step: Step,
     note: &str,
-    (actor, date, today): (&str, NaiveDate, NaiveDate),
-    (url, clock): (&arrears_store::DbUrl, &crate::audit::Clock),
+    (actor, date): (&str, NaiveDate),
+    at: &crate::audit::At,
+) -> Result<LegalView, Error> {
+    if matches!(step, Step::Recovery(_)) {
+        return Err(Error::Invalid(format!("{legal_id}: a recovery is booked as a payment first (recover)")));
+    }
+    record(db, legal_id, step, note, (actor, date), at).await
+}
+
+async fn record(
+    db: &Db,
+    legal_id: &str,
+    step: Step,
+    note: &str,
+    (actor, date): (&str, NaiveDate),
+    at: &crate::audit::At,
 ) -> Result<LegalView, Error> {
     let c = store::by_id(db, legal_id)
         .await?
@@ -249,20 +307,6 @@ pub async fn step(
             event.kind = if *listed { "dishonest".into() } else { "dishonest_removed".into() };
         }
     }
-    if let Step::Recovery(a) = &step {
-        // The money is the loan's: booked as a payment first, so that the ledger has it.
-        let seq = store::events(db, legal_id).await?.len() + 1;
-        let p = crate::payments::NewPayment {
-            id: &format!("{legal_id}:R{seq}"),
-            loan_id: &c.loan_id,
-            paid_on: date,
-            amount: a,
-            channel: "enforcement",
-        };
-        crate::payments::add_payment(db, url, &p, today, clock)
-            .await
-            .map_err(|e| Error::Invalid(format!("{legal_id}: the recovery could not be booked: {e}")))?;
-    }
     let mut tx = db.begin().await?;
     if let Some((to, deadline)) = move_to
         && !store::set_stage(&mut tx, legal_id, stage.as_str(), to.as_str(), date, deadline).await?
@@ -293,7 +337,7 @@ pub async fn step(
     if let Some(k) = &event.cost_kind {
         e = e.fact("cost_kind", k.as_str()).fact("recoverable", event.recoverable);
     }
-    crate::audit::record_all(&mut tx, &clock(), vec![e]).await?;
+    crate::audit::record_all(&mut tx, at, vec![e]).await?;
     tx.commit().await?;
     show(db, legal_id, date).await
 }

@@ -188,6 +188,15 @@ pub async fn create(db: &Db, input: TransferInput, at: &crate::audit::At) -> Res
     Ok(v)
 }
 
+/// A transfer as shown, by id.
+pub async fn show(db: &Db, transfer_id: &str) -> Result<TransferView, Error> {
+    let t = store::by_id(db, transfer_id)
+        .await?
+        .ok_or_else(|| Error::Invalid(format!("no transfer {transfer_id}")))?;
+    let loans = store::loans(db, transfer_id).await?;
+    view(t, &loans)
+}
+
 /// Approves or declines a transfer as `approver` with their role on `date`: never the maker's
 /// own, within the approver's authority (kind `transfer`: the package's total, its discount as
 /// the share waived); decided once. An approval sells each loan at the end of the transfer

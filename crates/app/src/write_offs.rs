@@ -170,6 +170,16 @@ pub async fn request(
     Ok(r)
 }
 
+/// What a waiting request would do to its loan on `date` (for the approver, beside it).
+pub async fn quote_request(
+    db: &Db,
+    r: &WriteOffRequest,
+    date: chrono::NaiveDate,
+) -> Result<WriteOffQuote, Error> {
+    let b = bundle(db, &r.loan_id).await?;
+    judge(&b, date, r.kind == "write_off_reversal", r.amount.map(Amount::from_minor))
+}
+
 /// A decision, with what the loan stood at.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WriteOffDecision {

@@ -150,7 +150,7 @@ pub struct Common {
 
 /// Runs `arrears legal …`.
 pub async fn run(url: &str, audit_key: Option<&std::path::Path>, command: LegalCommand) -> Result<()> {
-    use arrears_app::legal::{OpenInput, Step, board, bundle, open as open_case, show, step};
+    use arrears_app::legal::{OpenInput, Step, board, bundle, open as open_case, recover, show, step};
     let db = open(url).await?;
     let today = crate::now().date_naive();
     let (id, st, common) = match command {
@@ -204,13 +204,28 @@ pub async fn run(url: &str, audit_key: Option<&std::path::Path>, command: LegalC
             (id, Step::Cost { kind, amount, recoverable }, common)
         }
         LegalCommand::Judgment { id, amount, common } => (id, Step::Judgment(amount), common),
-        LegalCommand::Recover { id, amount, common } => (id, Step::Recovery(amount), common),
+        LegalCommand::Recover { id, amount, common } => {
+            legal_role(&db, &common.user).await?;
+            let date = common.date.unwrap_or(today);
+            let url = arrears_store::DbUrl::new(url);
+            let clock = crate::clock();
+            let v = recover(
+                &db,
+                &id,
+                &amount,
+                &common.note,
+                (&common.user, date, today),
+                &crate::now(),
+                (&url, &clock),
+            )
+            .await?;
+            return print(&v, common.json);
+        }
         LegalCommand::Dishonest { id, removed, common } => (id, Step::Dishonest(!removed), common),
     };
     legal_role(&db, &common.user).await?;
     let date = common.date.unwrap_or(today);
-    let url = arrears_store::DbUrl::new(url);
-    let v = step(&db, &id, st, &common.note, (&common.user, date, today), (&url, &crate::clock())).await?;
+    let v = step(&db, &id, st, &common.note, (&common.user, date), &crate::now()).await?;
     print(&v, common.json)
 }
 

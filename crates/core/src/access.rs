@@ -86,11 +86,15 @@ pub enum Capability {
     ManageUsers,
     /// Check and install collection strategies.
     ManageStrategies,
+    /// Approve or decline arrangements, write-offs and transfers (within config/authority.toml).
+    Approve,
+    /// The legal board: refer cases to legal and move legal cases through their stages.
+    LegalTrack,
 }
 
 impl Capability {
     /// Every capability, for tables and tests.
-    pub const ALL: [Capability; 10] = [
+    pub const ALL: [Capability; 12] = [
         Capability::WorkQueue,
         Capability::ViewCases,
         Capability::WorkCases,
@@ -101,6 +105,8 @@ impl Capability {
         Capability::Evidence,
         Capability::ManageUsers,
         Capability::ManageStrategies,
+        Capability::Approve,
+        Capability::LegalTrack,
     ];
 }
 
@@ -121,6 +127,7 @@ impl Role {
             C::Evidence => matches!(self, R::Auditor | R::Legal),
             C::ManageUsers => self == R::Admin,
             C::ManageStrategies => matches!(self, R::Supervisor | R::Admin),
+            C::Approve | C::LegalTrack => matches!(self, R::Supervisor | R::Legal),
         }
     }
 }
@@ -292,6 +299,8 @@ mod tests {
                     Capability::AssignCases,
                     Capability::ManageUsers,
                     Capability::ManageStrategies,
+                    Capability::Approve,
+                    Capability::LegalTrack,
                 ] {
                     assert!(!role.can(cap), "{role} {cap:?}");
                 }

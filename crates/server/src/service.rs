@@ -761,3 +761,203 @@ pub async fn receipts(
         _ => Err(Error::NotFound),
     }
 }
+
+/// A request waiting for a decision, with what it would do beside it.
+#[derive(Debug, Serialize)]
+pub struct Pending {
+    /// arrangement, write_off or transfer.
+    pub what: &'static str,
+    /// Its id.
+    pub id: String,
+    /// The case, loan or package it is about.
+    pub about: String,
+    /// extension, instalment_plan, settlement, waiver, write_off, write_off_reversal or transfer.
+    pub kind: String,
+    /// Who asked, and when.
+    pub requested_by: String,
+    /// RFC 3339.
+    pub requested_at: String,
+    /// What it does, in lines (the quote): or why it can no longer be quoted.
+    pub quote: Vec<(String, String)>,
+    /// The new schedule of an arrangement.
+    pub schedule: Vec<arrangements::QuoteRow>,
+}
+
+/// Everything waiting for a decision, each quoted as of today (supervisors and legal).
+pub async fn approvals(state: &AppState, user: &User) -> Result<Vec<Pending>, Error> {
+    require(user, Capability::Approve)?;
+    let db = state.db();
+    let today = now().date_naive();
+    let mut out = Vec::new();
+    for r in arrears_store::arrangements::pending(db).await? {
+        let loan = match &r.loan_id {
+            Some(l) => l.as_str().to_string(),
+            None => String::new(),
+        };
+        let currency = arrears_core::Currency::from_code(&r.currency).map_err(Error::internal)?;
+        let amount = (r.amount > 0).then(|| arrears_core::Amount::from_minor(r.amount).format(currency));
+        let months = r.months.and_then(|m| u32::try_from(m).ok());
+        let (quote, schedule) =
+            match arrangements::quote(db, &loan, today, &r.kind, months, amount.as_deref()).await {
+                Ok(q) => (
+                    vec![
+                        ("owed".into(), format!("{} {}", q.owed["total"], q.currency)),
+                        ("total_to_pay".into(), format!("{} {}", q.total_to_pay, q.currency)),
+                        ("waived".into(), format!("{} {}", q.waived, q.currency)),
+                        ("five_class".into(), format!("{} → {}", q.five_class_before, q.five_class_after)),
+                        ("dpd".into(), q.dpd.to_string()),
+                    ],
+                    q.schedule,
+                ),
+                Err(e) => (vec![("error".into(), e.to_string())], Vec::new()),
+            };
+        out.push(Pending {
+            what: "arrangement",
+            id: r.request_id.to_string(),
+            about: format!("{} · {loan}", r.case_id),
+            kind: r.kind,
+            requested_by: r.requested_by,
+            requested_at: r.requested_at,
+            quote,
+            schedule,
+        });
+    }
+    for r in arrears_store::write_offs::pending(db).await? {
+        let quote = match arrears_app::write_offs::quote_request(db, &r, today).await {
+            Ok(q) => vec![
+                ("owed".into(), format!("{} {}", q.balance, q.currency)),
+                ("amount".into(), format!("{} {}", q.amount, q.currency)),
+                ("written_off".into(), format!("{} {}", q.written_off, q.currency)),
+                ("recovered".into(), format!("{} {}", q.recovered, q.currency)),
+            ],
+            Err(e) => vec![("error".into(), e.to_string())],
+        };
+        out.push(Pending {
+            what: "write_off",
+            id: r.request_id,
+            about: r.loan_id,
+            kind: r.kind,
+            requested_by: r.requested_by,
+            requested_at: r.requested_at,
+            quote,
+            schedule: Vec::new(),
+        });
+    }
+    for id in arrears_store::transfers::pending(db).await? {
+        let v = arrears_app::transfers::show(db, &id).await.map_err(Error::internal)?;
+        out.push(Pending {
+            what: "transfer",
+            id,
+            about: format!("{} · {} → {}", v.transfer.buyer, v.transfer.cut_off, v.transfer.transfer_on),
+            kind: "transfer".into(),
+            requested_by: v.transfer.requested_by.clone(),
+            requested_at: v.transfer.requested_at.clone(),
+            quote: vec![
+                ("loans".into(), v.loans.to_string()),
+                ("owed".into(), format!("{} {}", v.total, v.transfer.currency)),
+                ("price".into(), format!("{} {}", v.price_amount, v.transfer.currency)),
+                ("discount".into(), format!("{}‰", v.discount_permille)),
+            ],
+            schedule: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// Approves or declines what is waiting, as the user within their authority, as of today: an
+/// arrangement, a write-off or a transfer (whose package is written with `arrears transfer
+/// package`). Refusals (maker-checker, authority, decided already) are 400 with the reason.
+pub async fn decide(
+    state: &AppState,
+    user: &User,
+    what: &str,
+    id: &str,
+    approve: bool,
+    note: &str,
+) -> Result<String, Error> {
+    require(user, Capability::Approve)?;
+    let db = state.db();
+    let at = now();
+    let today = at.date_naive();
+    let verdict = if approve { arrangements::Verdict::Approve } else { arrangements::Verdict::Decline };
+    let who = (user.name.as_str(), user.role);
+    let bad = |e: ArrangementError| match e {
+        ArrangementError::UnknownCase(_) => Error::NotFound,
+        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+        other => Error::internal(other),
+    };
+    let status = match what {
+        "arrangement" => {
+            arrangements::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?.status
+        }
+        "write_off" => {
+            arrears_app::write_offs::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?.status
+        }
+        "transfer" => {
+            let letters = arrears_app::channels::config::ChannelsConfig::load()
+                .map(|c| c.channels.contains_key("letter"))
+                .unwrap_or(false);
+            let v = arrears_app::transfers::decide(db, id, who, verdict, note, today, letters, &at)
+                .await
+                .map_err(bad)?;
+            if v.transfer.status == "approved" { "approved" } else { "rejected" }
+        }
+        other => return Err(Error::BadRequest(format!("nothing to decide of kind {other:?}"))),
+    };
+    Ok(status.to_string())
+}
+
+/// The legal board as of today (legal and supervisors).
+pub async fn legal_board(state: &AppState, user: &User) -> Result<Vec<arrears_app::legal::LegalView>, Error> {
+    require(user, Capability::LegalTrack)?;
+    arrears_app::legal::board(state.db(), None, now().date_naive()).await.map_err(Error::internal)
+}
+
+/// Refers a case the user may work to legal: a legal case at the lawyer-letter stage.
+pub async fn open_legal(
+    state: &AppState,
+    user: &User,
+    case_id: &str,
+    firm: &str,
+    lawyer: &str,
+) -> Result<String, Error> {
+    require(user, Capability::LegalTrack)?;
+    workable_case(state, user, case_id).await?;
+    let input = arrears_app::legal::OpenInput {
+        case_id: case_id.to_string(),
+        loan_id: None,
+        firm: firm.to_string(),
+        lawyer: lawyer.to_string(),
+        deadline: None,
+        actor: user.name.clone(),
+    };
+    let at = now();
+    let v = arrears_app::legal::open(state.db(), input, at.date_naive(), &at).await.map_err(|e| match e {
+        ArrangementError::UnknownCase(_) => Error::NotFound,
+        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+        other => Error::internal(other),
+    })?;
+    Ok(v.case.legal_id)
+}
+
+/// Moves a legal case to a later stage as of today; backwards is 400 with the reason.
+pub async fn legal_stage(state: &AppState, user: &User, legal_id: &str, to: &str) -> Result<(), Error> {
+    require(user, Capability::LegalTrack)?;
+    let c = arrears_store::legal::by_id(state.db(), legal_id).await?.ok_or(Error::NotFound)?;
+    visible_case(state, user, &c.case_id).await?;
+    let stage: arrears_core::legal::Stage =
+        to.parse().map_err(|_| Error::BadRequest(format!("stage {to:?} is not a stage")))?;
+    let at = now();
+    let today = at.date_naive();
+    arrears_app::legal::step(
+        state.db(),
+        legal_id,
+        arrears_app::legal::Step::Stage(stage, None),
+        "",
+        (&user.name, today),
+        &at,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| Error::BadRequest(e.to_string()))
+}

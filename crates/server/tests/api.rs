@@ -259,6 +259,7 @@ async fn the_api_on_a_closed_book() {
         sessions_expire(t, &app).await;
         // Last but one: its calls add to the case's history that the checks above count.
         every_changing_route_is_recorded(t, &app, &case_id).await;
+        approvals_and_the_legal_board(t, &app, &case_id).await;
         login_is_rate_limited(t, &cfg).await;
     })
     .await;
@@ -654,4 +655,104 @@ fn the_openapi_document_lists_every_route_with_its_security() {
 /// The instant the tests hand in where they call a use case directly.
 fn test_now() -> arrears_app::audit::At {
     chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:00+08:00").unwrap()
+}
+
+/// A page's form, posted with the session's cookie and CSRF token.
+async fn form(app: &Router, path: &str, s: &Session, fields: &[(&str, &str)]) -> Answer {
+    let enc = |v: &str| {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    let mut body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
+    body.push(format!("csrf={}", enc(s.csrf.as_deref().unwrap_or(""))));
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::HOST, "arrears.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = &s.cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let res = app.clone().oneshot(req.body(Body::from(body.join("&"))).unwrap()).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, headers, body }
+}
+
+/// Supervisors and legal decide what is waiting beside its quote; others may not; the maker
+/// never decides their own. Legal cases are opened from the case page and moved forward on the
+/// board, never back.
+async fn approvals_and_the_legal_board(t: &TestDb, app: &Router, case_id: &str) {
+    let c01 = login(app, "c01").await;
+    let sup = login(app, "supervisor").await;
+    for path in ["/approvals", "/legal"] {
+        assert_eq!(call(app, "GET", path, &c01, None).await.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // c01 asks; the page shows the request with its quote and new schedule.
+    let r = call(
+        app,
+        "POST",
+        &format!("/api/v1/cases/{case_id}/arrangements"),
+        &c01,
+        Some(json!({"kind": "extension", "amount": "0", "months": "6", "note": "asks for six months"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["request_id"].as_str().unwrap().to_string();
+    let page = call(app, "GET", "/approvals", &sup, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains(&id), "the request is listed");
+    assert!(
+        html.contains("total_to_pay") && html.contains("class=\"schedule\""),
+        "with its quote and schedule"
+    );
+    // The maker may not decide; a collector may not either; the supervisor approves.
+    let refused =
+        form(app, "/approvals", &c01, &[("what", "arrangement"), ("id", &id), ("decision", "approve")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let ok =
+        form(app, "/approvals", &sup, &[("what", "arrangement"), ("id", &id), ("decision", "approve")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    assert_eq!(ok.headers.get(header::LOCATION).unwrap(), "/approvals?done=approved");
+    let q = format!("SELECT COUNT(*) FROM ledger_events WHERE event_id = '{id}'");
+    assert_eq!(scalar(t, &q).await, 1, "the approval put the arrangement in force");
+    let again =
+        form(app, "/approvals", &sup, &[("what", "arrangement"), ("id", &id), ("decision", "decline")]).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.text().contains("already approved"), "{}", again.text());
+
+    // Legal: not the legal user's case until referred; the supervisor refers it.
+    let legal = login(app, "legal").await;
+    let hidden =
+        form(app, &format!("/cases/{case_id}/legal"), &legal, &[("firm", "金杜"), ("lawyer", "王明")]).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let opened = form(
+        app,
+        &format!("/cases/{case_id}/legal"),
+        &sup,
+        &[("firm", "金杜律师事务所"), ("lawyer", "王明")],
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text());
+    let legal_id = format!("LG:{case_id}:1");
+    let board = call(app, "GET", "/legal", &sup, None).await.text();
+    assert!(board.contains(&legal_id) && board.contains("data-stage=\"lawyer_letter\""), "{board}");
+    let moved = form(app, "/legal/stage", &sup, &[("legal_id", &legal_id), ("to", "filing")]).await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{}", moved.text());
+    let back = form(app, "/legal/stage", &sup, &[("legal_id", &legal_id), ("to", "mediation")]).await;
+    assert_eq!(back.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(back.text().contains("cannot go to mediation"), "{}", back.text());
+    let stage = text_scalar(t, &format!("SELECT stage FROM legal_cases WHERE legal_id = '{legal_id}'")).await;
+    assert_eq!(stage, "filing");
+    let q = "SELECT COUNT(*) FROM audit_entries WHERE kind LIKE 'legal.%'";
+    assert!(scalar(t, q).await >= 2, "opened and moved are audited");
 }

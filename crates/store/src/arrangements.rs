@@ -60,6 +60,16 @@ pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<Arrangem
     rows.into_iter().map(request_row).collect()
 }
 
+/// Every request waiting for a decision, oldest first.
+pub async fn pending(db: &Db) -> Result<Vec<ArrangementRequest>, StoreError> {
+    let sql = format!(
+        "SELECT {COLS} FROM arrangement_requests WHERE status = 'requested' ORDER BY requested_at, request_id"
+    );
+    let rows: Vec<RequestRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+    rows.into_iter().map(request_row).collect()
+}
+
 /// One request, if there is one with that id.
 pub async fn request_by_id(db: &Db, request_id: &str) -> Result<Option<ArrangementRequest>, StoreError> {
     let sql = format!("SELECT {COLS} FROM arrangement_requests WHERE request_id = $1");

@@ -127,6 +127,13 @@ pub async fn add(tx: &mut Tx, t: &Transfer, loans: &[TransferLoan]) -> Result<()
     Ok(())
 }
 
+/// The ids of transfers waiting for a decision, oldest first.
+pub async fn pending(db: &Db) -> Result<Vec<String>, StoreError> {
+    Ok(on_pool!(db, p => sqlx::query_scalar(
+        "SELECT transfer_id FROM transfers WHERE status = 'requested' ORDER BY requested_at, transfer_id",
+    ).fetch_all(p).await?))
+}
+
 type TransferRow = (
     String,
     String,

@@ -98,6 +98,14 @@ pub async fn by_id(db: &Db, request_id: &str) -> Result<Option<WriteOffRequest>,
     Ok(row.map(from_row))
 }
 
+/// Every request waiting for a decision, oldest first.
+pub async fn pending(db: &Db) -> Result<Vec<WriteOffRequest>, StoreError> {
+    let sql =
+        format!("SELECT {COLS} FROM write_offs WHERE status = 'requested' ORDER BY requested_at, request_id");
+    let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
 /// A loan's requests, oldest first.
 pub async fn of_loan(db: &Db, loan_id: &str) -> Result<Vec<WriteOffRequest>, StoreError> {
     let sql = format!("SELECT {COLS} FROM write_offs WHERE loan_id = $1 ORDER BY requested_at, request_id");

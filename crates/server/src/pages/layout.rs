@@ -44,6 +44,8 @@ pub fn page(l: Lang, user: Option<&User>, title: &str, flash: Option<&Flash>, bo
                             @if u.role.can(Capability::WorkQueue) { a #nav-queue href="/queue" { (t(l, "queue")) } " " }
                             @if u.role.can(Capability::ViewCases) { a #nav-cases href="/cases" { (t(l, "cases")) } " " }
                             @if u.role.can(Capability::ViewFigures) { a #nav-dashboard href="/dashboard" { (t(l, "dashboard")) } " " }
+                            @if u.role.can(Capability::Approve) { a #nav-approvals href="/approvals" { (t(l, "approvals")) } " " }
+                            @if u.role.can(Capability::LegalTrack) { a #nav-legal href="/legal" { (t(l, "legal_board")) } " " }
                             @if u.role.can(Capability::Audit) { a #nav-audit href="/audit" { (t(l, "audit")) } " " }
                             @if u.role.can(Capability::ManageUsers) || u.role.can(Capability::ManageStrategies) {
                                 a #nav-admin href="/admin" { (t(l, "admin")) }

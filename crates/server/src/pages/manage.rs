@@ -477,3 +477,191 @@ async fn strategy(
     let r = service::check_strategy(&state, &u, &p.text, install).await?;
     Ok(admin_page(&state, &u, None, Some((&p.text, &r))).await?.into_response())
 }
+
+// ------------------------------------------------------------------ approvals and legal board
+
+/// The approvals routes and the legal board.
+pub fn resolutions() -> Router<AppState> {
+    Router::new()
+        .route("/approvals", get(approvals).post(decide))
+        .route("/legal", get(legal_board))
+        .route("/legal/stage", post(legal_stage))
+}
+
+async fn approvals(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let rows = service::approvals(&state, &u).await?;
+    let l = l_of(&u);
+    let flash = q.done.map(|d| Flash::Ok(format!("{} · {d}", t(l, "decided"))));
+    Ok(approvals_page(l, &u, &rows, flash.as_ref()).into_response())
+}
+
+fn approvals_page(l: Lang, u: &User, rows: &[service::Pending], flash: Option<&Flash>) -> Markup {
+    let body = html! {
+        h1 { (t(l, "approvals")) }
+        @if rows.is_empty() { p.muted #nothing-waiting { (t(l, "nothing_waiting")) } }
+        @for (i, r) in rows.iter().enumerate() {
+            section.card.pending id={ "pending-" (i) } data-id=(r.id) data-what=(r.what) {
+                h2 { (r.kind) " · " (r.about) }
+                p.muted { (t(l, "requested_by")) " " span.maker { (r.requested_by) } " · " (r.requested_at) " · " code { (r.id) } }
+                div.grid {
+                    table.quote {
+                        tr { th colspan="2" { (t(l, "quote")) } }
+                        @for (k, v) in &r.quote {
+                            tr class=(k) { th { (quote_label(l, k)) } td.num { (v) } }
+                        }
+                    }
+                    @if !r.schedule.is_empty() {
+                        table.schedule {
+                            tr { th { "#" } th { (t(l, "due_on")) } th.num { (t(l, "principal")) } th.num { (t(l, "interest")) } th.num { (t(l, "fee")) } }
+                            @for s in &r.schedule {
+                                tr { td { (s.seq) } td { (s.due_on) } td.num { (s.principal) } td.num { (s.interest) } td.num { (s.fee) } }
+                            }
+                        }
+                    }
+                }
+                form.inline method="post" action="/approvals" {
+                    (csrf_field(u))
+                    input type="hidden" name="what" value=(r.what);
+                    input type="hidden" name="id" value=(r.id);
+                    input name="note" placeholder=(t(l, "note"));
+                    button.primary.approve type="submit" name="decision" value="approve" { (t(l, "approve")) }
+                    button.decline type="submit" name="decision" value="decline" { (t(l, "decline")) }
+                }
+            }
+        }
+    };
+    page(l, Some(u), t(l, "approvals"), flash, body)
+}
+
+/// The words for a quote's line (its key stays the row's class).
+fn quote_label(l: Lang, key: &str) -> &'static str {
+    let key = match key {
+        "owed" => "q_owed",
+        "total_to_pay" => "q_total_to_pay",
+        "waived" => "q_waived",
+        "five_class" => "q_five_class",
+        "dpd" => "dpd",
+        "amount" => "amount",
+        "written_off" => "q_written_off",
+        "recovered" => "recovered",
+        "loans" => "loans_count",
+        "price" => "q_price",
+        "discount" => "q_discount",
+        _ => "q_error",
+    };
+    t(l, key)
+}
+
+#[derive(Deserialize)]
+struct DecideForm {
+    csrf: String,
+    what: String,
+    id: String,
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Form(f): Form<DecideForm>,
+) -> PageResult {
+    u.check_csrf(&f.csrf)?;
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "decline" => false,
+        other => return Err(Error::BadRequest(format!("decision {other:?}: approve or decline")).into()),
+    };
+    match service::decide(&state, &u, &f.what, &f.id, approve, f.note.trim()).await {
+        Ok(status) => Ok(Redirect::to(&format!("/approvals?done={status}")).into_response()),
+        Err(e @ Error::BadRequest(_)) => {
+            let rows = service::approvals(&state, &u).await?;
+            let l = l_of(&u);
+            Ok((e.status(), approvals_page(l, &u, &rows, Some(&Flash::Error(e.to_string())))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn legal_board(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let rows = service::legal_board(&state, &u).await?;
+    let l = l_of(&u);
+    let flash = q.done.map(|d| Flash::Ok(format!("{} · {d}", t(l, "decided"))));
+    Ok(legal_page(l, &u, &rows, flash.as_ref()).into_response())
+}
+
+fn legal_page(l: Lang, u: &User, rows: &[arrears_app::legal::LegalView], flash: Option<&Flash>) -> Markup {
+    use arrears_core::legal::Stage;
+    let body = html! {
+        h1 { (t(l, "legal_board")) }
+        @if rows.is_empty() { p.muted #no-legal-cases { (t(l, "no_legal_cases")) } }
+        @else {
+            table #legal-board {
+                tr { th { "ID" } th { (t(l, "stage")) } th { (t(l, "deadline")) } th { (t(l, "firm")) " / " (t(l, "lawyer")) }
+                     th.num { (t(l, "claim")) } th.num { (t(l, "costs")) } th.num { (t(l, "recovered")) } th { (t(l, "dishonest")) } th { (t(l, "move_to")) } }
+                @for v in rows {
+                    @let stage: Stage = v.case.stage.parse().unwrap_or(Stage::LawyerLetter);
+                    tr.legal-case data-id=(v.case.legal_id) class=[v.overdue.then_some("overdue")] {
+                        td { a href={ "/cases/" (v.case.case_id) } { (v.case.legal_id) } }
+                        td.stage data-stage=(v.case.stage) { (if l == Lang::En { v.case.stage.as_str() } else { v.stage_zh }) }
+                        td.deadline { (v.case.deadline.map(|d| d.to_string()).unwrap_or_else(|| "-".into()))
+                            @if v.overdue { " " span.warn { (t(l, "deadline_passed")) } } }
+                        td { (v.case.firm) " / " (v.case.lawyer) }
+                        td.num { (money(&v.case.currency, v.case.claim_amount)) }
+                        td.num { (v.costs_recoverable) " / " (v.costs_borne) }
+                        td.num { (v.recovered) }
+                        td { (v.case.dishonest_on.map(|d| d.to_string()).unwrap_or_default()) }
+                        td {
+                            @if stage != Stage::Closed {
+                                form.inline method="post" action="/legal/stage" {
+                                    (csrf_field(u))
+                                    input type="hidden" name="legal_id" value=(v.case.legal_id);
+                                    select name="to" {
+                                        @for s in Stage::ALL.iter().filter(|s| s.rank() > stage.rank()) {
+                                            option value=(s.as_str()) { (if l == Lang::En { s.as_str() } else { s.zh() }) }
+                                        }
+                                    }
+                                    button type="submit" { (t(l, "move")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(l, Some(u), t(l, "legal_board"), flash, body)
+}
+
+#[derive(Deserialize)]
+struct StageForm {
+    csrf: String,
+    legal_id: String,
+    to: String,
+}
+
+async fn legal_stage(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Form(f): Form<StageForm>,
+) -> PageResult {
+    u.check_csrf(&f.csrf)?;
+    match service::legal_stage(&state, &u, &f.legal_id, &f.to).await {
+        Ok(()) => Ok(Redirect::to(&format!("/legal?done={}", f.to)).into_response()),
+        Err(e @ Error::BadRequest(_)) => {
+            let rows = service::legal_board(&state, &u).await?;
+            let l = l_of(&u);
+            Ok((e.status(), legal_page(l, &u, &rows, Some(&Flash::Error(e.to_string())))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -11,5 +11,5 @@ use crate::state::AppState;
 
 /// Every page route.
 pub fn router() -> Router<AppState> {
-    work::router().merge(manage::router())
+    work::router().merge(manage::router()).merge(manage::resolutions())
 }

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{case_id}", get(case))
         .route("/cases/{case_id}/actions", post(log_action))
         .route("/cases/{case_id}/arrangements", post(arrangement))
+        .route("/cases/{case_id}/legal", post(open_legal))
         .route("/cases/{case_id}/evidence.zip", get(evidence))
 }
 
@@ -38,7 +39,8 @@ fn start_page(role: Role) -> &'static str {
         Role::Supervisor | Role::RiskAnalyst => "/dashboard",
         Role::Auditor => "/audit",
         Role::Admin => "/admin",
-        Role::Agency | Role::Legal => "/cases",
+        Role::Legal => "/legal",
+        Role::Agency => "/cases",
     }
 }
 
@@ -273,6 +275,7 @@ fn case_page(u: &User, d: &CaseDetail, flash: Option<&Flash>, form: Option<&Acti
             (tasks(l, d))
         }
         @if d.may_work { (arrangement_form(l, u, d)) }
+        @if d.may_work && u.role.can(Capability::LegalTrack) { (legal_form(l, u, d)) }
         @if u.role.can(Capability::Evidence) {
             p { a #evidence href={ "/cases/" (c.case_id) "/evidence.zip" } { (t(l, "evidence")) } }
         }
@@ -572,6 +575,44 @@ fn arrangement_form(l: Lang, u: &User, d: &CaseDetail) -> Markup {
                 button.primary type="submit" { (t(l, "request")) }
             }
         }
+    }
+}
+
+fn legal_form(l: Lang, u: &User, d: &CaseDetail) -> Markup {
+    html! {
+        section.card {
+            h2 { (t(l, "refer_to_legal")) }
+            form.inline #legal-form method="post" action={ "/cases/" (d.case.case_id) "/legal" } {
+                (csrf_field(u))
+                label { (t(l, "firm")) input #firm name="firm" required; }
+                label { (t(l, "lawyer")) input #lawyer name="lawyer" required; }
+                button.primary #open-legal type="submit" { (t(l, "refer_to_legal")) }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LegalPost {
+    csrf: String,
+    firm: String,
+    lawyer: String,
+}
+
+async fn open_legal(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Path(case_id): Path<String>,
+    Form(p): Form<LegalPost>,
+) -> PageResult {
+    u.check_csrf(&p.csrf)?;
+    match service::open_legal(&state, &u, &case_id, p.firm.trim(), p.lawyer.trim()).await {
+        Ok(id) => Ok(Redirect::to(&format!("/legal?done={id}")).into_response()),
+        Err(e @ Error::BadRequest(_)) => {
+            let d = service::case_detail(&state, &u, &case_id).await?;
+            Ok((e.status(), case_page(&u, &d, Some(&Flash::Error(e.to_string())), None)).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
