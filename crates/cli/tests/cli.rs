@@ -1169,3 +1169,72 @@ fn legal_cases_move_forward_and_bundle_their_claim() {
     assert!(legal_entries >= 8, "every legal step is on the case: {legal_entries}");
     ok("", &["audit", "verify"]);
 }
+
+/// Money is conserved in the batch too: a loan whose stored schedule no longer adds up to
+/// what was lent (edited behind the system's back) stops the date, naming the loan, and
+/// nothing of its chunk is written.
+#[test]
+fn the_batch_refuses_a_date_a_loan_does_not_balance_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let book = dir.path().join("book");
+    let ok = |args: &[&str]| {
+        let out = arrears(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    ok(&[
+        "generate",
+        "--loans",
+        "200",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-06-19",
+        "--out",
+        book.to_str().unwrap(),
+    ]);
+    ok(&["import", book.to_str().unwrap()]);
+    ok(&["batch", "--date", "2026-06-19"]);
+    let cases: serde_json::Value = serde_json::from_str(&ok(&["case", "list", "--json"])).unwrap();
+    let case = cases.as_array().unwrap().iter().find(|c| c["status"] == "open").unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["case", "show", case["case_id"].as_str().unwrap(), "--json"])).unwrap();
+    let loan = shown["loans"][0]["loan_id"].as_str().unwrap().to_string();
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let sql = |q: String| {
+        rt.block_on(async {
+            let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(q.clone()))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+            pool.close().await;
+        })
+    };
+    let evaluated = || -> String {
+        rt.block_on(async {
+            let pool = sqlx::sqlite::SqlitePool::connect(&url).await.unwrap();
+            let on: String = sqlx::query_scalar("SELECT evaluated_on FROM loan_state WHERE loan_id = $1")
+                .bind(&loan)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            on
+        })
+    };
+    // One instalment of 100.00 more principal than was lent, put in behind the system's back.
+    sql(format!("UPDATE loans SET schedule = 'imported' WHERE loan_id = '{loan}'"));
+    sql(format!(
+        "INSERT INTO installments (loan_id, seq, due_on, principal, interest, fee, import_id, src_line) \
+         SELECT loan_id, 1, '2026-07-19', principal + 10000, 0, 0, import_id, 0 FROM loans WHERE loan_id = '{loan}'"
+    ));
+    sql(format!("UPDATE loan_state SET dirty_from = '2026-06-19' WHERE loan_id = '{loan}'"));
+    let out = arrears(&db, &["batch", "--date", "2026-06-22"]);
+    assert!(!out.status.success(), "the batch must stop: {}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("loan {loan} does not balance on 2026-06-19")), "{err}");
+    assert_eq!(evaluated(), "2026-06-19", "nothing of its chunk was written");
+}
