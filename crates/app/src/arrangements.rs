@@ -283,6 +283,29 @@ pub fn authority() -> Result<arrears_core::authority::Authority, ArrangementErro
     }
 }
 
+/// Refuses a decision on a request (`what` named `id`) that is decided already, or by the
+/// user who made it (maker-checker): shared by arrangements, write-offs and transfers.
+pub(crate) fn may_decide(
+    what: &str,
+    id: &str,
+    (status, decided_by): (&str, Option<&str>),
+    maker: &str,
+    approver: &str,
+) -> Result<(), ArrangementError> {
+    if status != "requested" {
+        return Err(ArrangementError::Invalid(format!(
+            "{what} {id} is already {status} by {}",
+            decided_by.unwrap_or("someone")
+        )));
+    }
+    if maker == approver {
+        return Err(ArrangementError::Invalid(format!(
+            "{approver} requested {id} and may not also decide it (maker-checker)"
+        )));
+    }
+    Ok(())
+}
+
 /// The decision on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -320,18 +343,13 @@ pub async fn decide(
     let r = store::request_by_id(db, request_id)
         .await?
         .ok_or_else(|| ArrangementError::Invalid(format!("no arrangement request {request_id}")))?;
-    if r.status != ArrangementStatus::Requested {
-        return Err(ArrangementError::Invalid(format!(
-            "request {request_id} is already {} by {}",
-            r.status,
-            r.decided_by.as_deref().unwrap_or("someone")
-        )));
-    }
-    if r.requested_by == approver {
-        return Err(ArrangementError::Invalid(format!(
-            "{approver} requested {request_id} and may not also decide it (maker-checker)"
-        )));
-    }
+    may_decide(
+        "request",
+        request_id,
+        (r.status.as_str(), r.decided_by.as_deref()),
+        &r.requested_by,
+        approver,
+    )?;
     let loan = match &r.loan_id {
         Some(l) => l.clone(),
         None => store::worst_loan_of_case(db, r.case_id.as_str())

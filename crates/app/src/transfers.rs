@@ -217,18 +217,13 @@ pub async fn decide(
     let t = store::by_id(db, transfer_id)
         .await?
         .ok_or_else(|| Error::Invalid(format!("no transfer {transfer_id}")))?;
-    if t.status != "requested" {
-        return Err(Error::Invalid(format!(
-            "transfer {transfer_id} is already {} by {}",
-            t.status,
-            t.decided_by.as_deref().unwrap_or("someone")
-        )));
-    }
-    if t.requested_by == approver {
-        return Err(Error::Invalid(format!(
-            "{approver} requested {transfer_id} and may not also decide it (maker-checker)"
-        )));
-    }
+    crate::arrangements::may_decide(
+        "transfer",
+        transfer_id,
+        (&t.status, t.decided_by.as_deref()),
+        &t.requested_by,
+        approver,
+    )?;
     let loans = store::loans(db, transfer_id).await?;
     let c = Currency::from_code(&t.currency).map_err(|e| Error::Invalid(e.to_string()))?;
     let total: i64 = loans.iter().map(owed).sum();

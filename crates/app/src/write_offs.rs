@@ -210,18 +210,13 @@ pub async fn decide(
     let r = store::by_id(db, request_id)
         .await?
         .ok_or_else(|| Error::Invalid(format!("no write-off request {request_id}")))?;
-    if r.status != "requested" {
-        return Err(Error::Invalid(format!(
-            "request {request_id} is already {} by {}",
-            r.status,
-            r.decided_by.as_deref().unwrap_or("someone")
-        )));
-    }
-    if r.requested_by == approver {
-        return Err(Error::Invalid(format!(
-            "{approver} requested {request_id} and may not also decide it (maker-checker)"
-        )));
-    }
+    crate::arrangements::may_decide(
+        "request",
+        request_id,
+        (&r.status, r.decided_by.as_deref()),
+        &r.requested_by,
+        approver,
+    )?;
     let b = bundle(db, &r.loan_id).await?;
     if let Some(later) = b.events.iter().map(|e| e.on).filter(|on| *on > date).max() {
         return Err(Error::Invalid(format!(
