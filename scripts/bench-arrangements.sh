@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Benchmark of arrangements in the close of business (issue 24's target: a business date with
 # 50,000 active arrangements costs at most 10% more than without them, on 1M loans). Builds a
-# book with the generator and imports it; a probe copy runs the first date to find delinquent
-# loans; then two copies of the imported book run the same dates, one with K of those loans in
-# an approved extension or instalment plan from the day before (crates/cli/examples/
-# arrange_loans.rs), in the order A B A B, printing each run's wall time and peak memory.
-# Usage: scripts/bench-arrangements.sh [LOANS] [K] [WORKDIR]   (default 1000000 50000, a temp dir)
+# book with the generator and imports it; a probe copy runs the first date to find active loans
+# (the delinquent first); then two copies of the imported book run the same dates, one with K
+# of those loans in an approved extension or instalment plan from the day before (crates/cli/
+# examples/arrange_loans.rs), in the order A B A B, printing each run's wall time and peak memory.
+# Usage: scripts/bench-arrangements.sh [LOANS] [K] [WORKDIR] [delinquent|any]
+#   (default 1000000 50000, a temp dir, delinquent: at most the loans delinquent on the first date)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loans="${1:-1000000}"
 k="${2:-50000}"
 work="${3:-$(mktemp -d)}"
+which="${4:-delinquent}"
 mkdir -p "$work"
 cargo build --release -q -p arrears-cli --example arrange_loans
 cargo build --release -q -p arrears-cli
@@ -30,7 +32,7 @@ for round in 1 2; do
   for v in without with; do
     rm -f "$work/$v.db"*
     cp "$work/base.db" "$work/$v.db"
-    if [ "$v" = with ]; then "$arrange" "sqlite://$work/probe.db" "sqlite://$work/$v.db" "$k" 2026-10-19; fi
+    if [ "$v" = with ]; then "$arrange" "sqlite://$work/probe.db" "sqlite://$work/$v.db" "$k" 2026-10-19 "$which"; fi
     echo "== round $round, $v arrangements: first date 2026-10-20"
     mem "$bin" --db "sqlite://$work/$v.db" --audit-key "$work/key" batch --date 2026-10-20
     echo "== round $round, $v arrangements: 10 dates 2026-10-21..2026-10-30"

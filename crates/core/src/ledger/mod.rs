@@ -465,7 +465,9 @@ pub fn replay_with(
         let after = |d: NaiveDate| last.is_none_or(|l| d > l) && d <= as_of;
         let pay_date = order.get(next_payment).map(|&i| payments[i].paid_on);
         let event_date = happen.get(next_event).map(|e| e.on);
-        let due_date = ledger.pos.installments.iter().map(|i| i.installment.due_on).find(|d| after(*d));
+        // The schedule in force is in due order: the next due date is a binary search away.
+        let next = last.map_or(0, |l| ledger.pos.installments.partition_point(|i| i.installment.due_on <= l));
+        let due_date = ledger.pos.installments.get(next).map(|i| i.installment.due_on).filter(|d| after(*d));
         let check_date = ledger.next_break_check().filter(|d| after(*d));
         let Some(date) = [pay_date, event_date, due_date, check_date].into_iter().flatten().min() else {
             break;
