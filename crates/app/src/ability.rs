@@ -4,7 +4,6 @@
 use arrears_core::Currency;
 use arrears_core::ability::{self, Behaviour, Figure, InputValue, InstallmentRecord};
 use arrears_core::id::BorrowerId;
-use arrears_core::ledger::{Waterfall, replay_with};
 use arrears_store::alerts as store;
 use arrears_store::{Db, StoreError};
 use chrono::NaiveDate;
@@ -34,14 +33,7 @@ pub async fn ability(db: &Db, borrower: &str, date: NaiveDate) -> Result<Option<
     for id in store::loans_of(db, borrower).await? {
         let Some(bundle) = arrears_store::loans::load_loan(db, &id).await? else { continue };
         currency.get_or_insert(bundle.loan.currency);
-        let pos = replay_with(
-            &bundle.loan,
-            &bundle.schedule,
-            &bundle.payments,
-            &bundle.events,
-            date,
-            &Waterfall::default(),
-        );
+        let pos = crate::view::position(&bundle, date);
         for ip in &pos.installments {
             let i = &ip.installment;
             b.installments.push(InstallmentRecord {

@@ -204,14 +204,7 @@ fn quote_bundle(
             Amount::parse(a.trim(), c).map_err(|e| ArrangementError::Invalid(format!("amount {a:?}: {e}")))
         })
         .transpose()?;
-    let position = arrears_core::ledger::replay_with(
-        &b.loan,
-        &b.schedule,
-        &b.payments,
-        &b.events,
-        date,
-        &arrears_core::ledger::Waterfall::default(),
-    );
+    let position = crate::view::position(b, date);
     match position.book {
         arrears_core::ledger::BookStatus::OnBook => {}
         book => {

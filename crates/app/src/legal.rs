@@ -4,7 +4,6 @@
 //! (booked as payments of the loan), the borrower's listing as 失信被执行人, and a filing
 //! bundle. Every step is in the case's history and the audit log, in one transaction.
 
-use arrears_core::ledger::{Waterfall, replay_with};
 use arrears_core::legal::{self as core, Stage};
 use arrears_core::{Amount, Currency};
 use arrears_store::Db;
@@ -114,7 +113,7 @@ pub async fn open(
             case.case_id
         )));
     }
-    let pos = replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default());
+    let pos = crate::view::position(&b, date);
     let t = pos.totals(b.loan.principal, &b.payments);
     let claim = (t.outstanding - t.credit).clamp_zero();
     if claim.is_zero() {
@@ -407,11 +406,8 @@ pub async fn bundle(
         .await?
         .ok_or_else(|| Error::Invalid(format!("no loan {}", v.case.loan_id)))?;
     let c = b.loan.currency;
-    let pos = replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default());
-    let mut owed = arrears_core::ledger::Parts::default();
-    for ip in &pos.installments {
-        owed += ip.owed_on(date.succ_opt().unwrap_or(date));
-    }
+    let pos = crate::view::position(&b, date);
+    let owed = pos.owed_through(date);
     let recoverable = Amount::parse(&v.costs_recoverable, c).unwrap_or(Amount::ZERO);
     let total = (owed.total() - pos.credit).clamp_zero() + recoverable;
     let borrower = arrears_store::people::sealed_borrower(db, b.loan.borrower_id.as_str())

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use arrears_core::ledger::{BookStatus, LedgerAction, LedgerEvent, Parts, Waterfall, replay_with};
+use arrears_core::ledger::{BookStatus, LedgerAction, LedgerEvent};
 use arrears_core::{Amount, Currency};
 use arrears_store::Db;
 use arrears_store::outbox::NewMessage;
@@ -107,28 +107,18 @@ pub async fn create(db: &Db, input: TransferInput, at: &crate::audit::At) -> Res
     let mut loans = Vec::with_capacity(chosen.len());
     for cand in chosen {
         let Some(b) = arrears_store::loans::load_loan(db, &cand.loan_id).await? else { continue };
-        let pos =
-            replay_with(&b.loan, &b.schedule, &b.payments, &b.events, input.cut_off, &Waterfall::default());
+        let pos = crate::view::position(&b, input.cut_off);
         if pos.book != BookStatus::OnBook || pos.active_arrangement().is_some() {
             continue;
         }
         let rules = crate::batch::loans::product_rules(&b).map_err(|e| Error::Invalid(e.to_string()))?;
         let q = arrears_core::delinquency::assess(&pos, b.loan.disbursed_on, &rules);
-        // Everything owed at the end of the cut-off: what fell due by it in full.
-        let mut p = Parts::default();
-        for ip in &pos.installments {
-            p += ip.owed_on(input.cut_off.succ_opt().unwrap_or(input.cut_off));
-        }
-        if p.total() <= pos.credit {
+        // Everything owed at the end of the cut-off, the credit held meeting it as a sale takes it.
+        let owed = pos.owed_through(input.cut_off);
+        if owed.total() <= pos.credit {
             continue;
         }
-        // Credit held meets the charges first, then principal, as a sale takes it.
-        let mut credit = pos.credit;
-        for part in [&mut p.penalty, &mut p.fee, &mut p.interest, &mut p.principal] {
-            let take = credit.min(*part);
-            *part -= take;
-            credit -= take;
-        }
+        let (p, _) = owed.less_credit(pos.credit);
         loans.push(TransferLoan {
             loan_id: cand.loan_id,
             borrower_id: cand.borrower_id,
@@ -249,7 +239,7 @@ pub async fn decide(
         // A loan that has since changed hands or entered an arrangement cannot be sold.
         for l in &loans {
             let Some(b) = arrears_store::loans::load_loan(db, &l.loan_id).await? else { continue };
-            let pos = replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default());
+            let pos = crate::view::position(&b, date);
             if pos.book != BookStatus::OnBook {
                 return Err(Error::Invalid(format!("loan {} is {} on {date}", l.loan_id, pos.book.as_str())));
             }

@@ -2,7 +2,7 @@
 
 use arrears_core::delinquency::{DelinquencyRules, assess};
 use arrears_core::id::{BorrowerId, LoanId, PaymentId};
-use arrears_core::ledger::{Source, Target, Waterfall, replay_with};
+use arrears_core::ledger::{LoanPosition, Source, Target, Waterfall, replay_with};
 use arrears_core::{Amount, Currency};
 use arrears_store::loans::{LoanBundle, load_loan};
 use arrears_store::{Db, StoreError};
@@ -139,11 +139,17 @@ pub struct ArrangementView {
     pub waived: String,
 }
 
+/// A loaded loan's ledger at the end of `date`: its payments and events replayed by the
+/// default waterfall. Every use case that reads a loan's position goes through it.
+pub fn position(b: &LoanBundle, date: NaiveDate) -> LoanPosition {
+    replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default())
+}
+
 /// Builds the view of a loan bundle on `date`.
 pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> LoanView {
     let c: Currency = b.loan.currency;
     let s = |a: Amount| a.format(c);
-    let pos = replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default());
+    let pos = position(b, date);
     let q = assess(&pos, b.loan.disbursed_on, rules);
     let installments = pos
         .installments

@@ -3,7 +3,7 @@
 //! apart and never reopening the loan; a reversal (冲回) puts back what was not recovered and
 //! needs its own approval. An approved one is a ledger event of the loan on the decision's date.
 
-use arrears_core::ledger::{BookStatus, LedgerAction, LedgerEvent, Totals, Waterfall, replay_with};
+use arrears_core::ledger::{BookStatus, LedgerAction, LedgerEvent, Totals};
 use arrears_core::{Amount, Currency};
 use arrears_store::Db;
 use arrears_store::loans::LoanBundle;
@@ -46,10 +46,6 @@ pub struct WriteOffQuote {
     pub recovered: String,
 }
 
-fn position(b: &LoanBundle, date: chrono::NaiveDate) -> arrears_core::ledger::LoanPosition {
-    replay_with(&b.loan, &b.schedule, &b.payments, &b.events, date, &Waterfall::default())
-}
-
 /// Checks what is asked against the loan on `date`: a write-off of a loan on the book, not in
 /// an arrangement in force, of no more than it owes; a reversal of a loan with something
 /// written off and not recovered, not sold.
@@ -61,7 +57,7 @@ fn judge(
 ) -> Result<WriteOffQuote, Error> {
     let loan = b.loan.id.as_str();
     let c: Currency = b.loan.currency;
-    let pos = position(b, date);
+    let pos = crate::view::position(b, date);
     let t: Totals = pos.totals(b.loan.principal, &b.payments);
     let balance = (t.outstanding - t.credit).clamp_zero();
     let bad = |why: String| Err(Error::Invalid(format!("loan {loan} on {date}: {why}")));

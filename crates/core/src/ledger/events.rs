@@ -309,15 +309,9 @@ impl Ledger<'_> {
             // The day after: what falls due on the date is owed, interest and fee included.
             taken += ip.close(date.succ_opt().unwrap_or(date));
         }
-        let mut credit = self.pos.credit;
-        self.pos.credit = Amount::ZERO;
-        for part in [&mut taken.penalty, &mut taken.fee, &mut taken.interest, &mut taken.principal] {
-            let take = credit.min(*part);
-            *part -= take;
-            credit -= take;
-        }
+        let (taken, left) = taken.less_credit(self.pos.credit);
         // Credit beyond the debt stays credit.
-        self.pos.credit = credit;
+        self.pos.credit = left;
         taken
     }
 
@@ -364,7 +358,7 @@ impl Ledger<'_> {
 
     /// Puts what is written off and not recovered back on the book, due on `date`.
     fn reinstate(&mut self, date: NaiveDate) {
-        let net = self.pos.written_off.total() - self.pos.recovered - self.pos.reinstated;
+        let net = self.pos.unrecovered_written_off();
         if net.minor() <= 0 || self.pos.book == BookStatus::Sold {
             return;
         }

@@ -81,6 +81,17 @@ impl Parts {
     pub fn charges(&self) -> Amount {
         self.interest + self.fee + self.penalty
     }
+
+    /// What is left once `credit` has met the charges (penalty, fee, interest) and then the
+    /// principal, with what is left of the credit.
+    pub fn less_credit(mut self, mut credit: Amount) -> (Parts, Amount) {
+        for part in [&mut self.penalty, &mut self.fee, &mut self.interest, &mut self.principal] {
+            let take = credit.min(*part);
+            *part -= take;
+            credit -= take;
+        }
+        (self, credit)
+    }
 }
 
 impl std::ops::AddAssign for Parts {
@@ -327,6 +338,21 @@ impl LoanPosition {
             .all(|i| i.unpaid_contractual().is_zero() && i.unpaid_penalty().is_zero())
     }
 
+    /// What the schedule in force owes at the end of `date`: what fell due by it in full, and
+    /// the principal not yet due (a settlement's remainder not counted).
+    pub fn owed_through(&self, date: NaiveDate) -> Parts {
+        let mut p = Parts::default();
+        for ip in &self.installments {
+            p += ip.owed_on(date.succ_opt().unwrap_or(date));
+        }
+        p
+    }
+
+    /// Written off and neither recovered nor put back on the book since.
+    pub fn unrecovered_written_off(&self) -> Amount {
+        self.written_off.total() - self.recovered - self.reinstated
+    }
+
     /// The arrangement in force (applied and neither kept, broken nor superseded), if any.
     pub fn active_arrangement(&self) -> Option<&ArrangementState> {
         self.arrangements.last().filter(|a| a.status == ArrangementStatus::Active)
@@ -388,7 +414,7 @@ impl LoanPosition {
             principal: disbursed,
             credit: self.credit,
             waived: self.waived,
-            written_off: self.written_off.total() - self.recovered - self.reinstated,
+            written_off: self.unrecovered_written_off(),
             sold: self.sold,
             recovered: self.recovered,
             ..Totals::default()
@@ -594,7 +620,7 @@ impl Ledger<'_> {
         self.settle_arrangement(on);
         if left.minor() > 0 && self.pos.book != BookStatus::Sold {
             let nothing_owed = self.pos.installments.iter().all(|i| i.unpaid_contractual().is_zero());
-            let unrecovered = self.pos.written_off.total() - self.pos.recovered - self.pos.reinstated;
+            let unrecovered = self.pos.unrecovered_written_off();
             if nothing_owed && unrecovered.minor() > 0 {
                 let take = left.min(unrecovered);
                 self.pos.recovered += take;
