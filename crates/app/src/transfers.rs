@@ -190,10 +190,9 @@ pub async fn show(db: &Db, transfer_id: &str) -> Result<TransferView, Error> {
 /// Approves or declines a transfer as `approver` with their role on `date`: never the maker's
 /// own, within the approver's authority (kind `transfer`: the package's total, its discount as
 /// the share waived); decided once. An approval sells each loan at the end of the transfer
-/// date, stops its case's work and queues its borrower's transfer notice, with an audit entry
-/// per loan on its case, in one transaction. `letters`: whether the letters channel is
-/// configured (the notice goes by letter, else by SMS).
-#[allow(clippy::too_many_arguments)]
+/// date, stops its case's work and queues its borrower's transfer notice (by letter when the
+/// letters channel is configured in `config/channels.toml`, else by SMS), with an audit entry
+/// per loan on its case, in one transaction.
 pub async fn decide(
     db: &Db,
     transfer_id: &str,
@@ -201,7 +200,6 @@ pub async fn decide(
     verdict: Verdict,
     note: &str,
     date: NaiveDate,
-    letters: bool,
     at: &crate::audit::At,
 ) -> Result<TransferView, Error> {
     let t = store::by_id(db, transfer_id)
@@ -252,8 +250,11 @@ pub async fn decide(
         }
     }
     let status = if verdict == Verdict::Approve { "approved" } else { "rejected" };
-    let notices =
-        if verdict == Verdict::Approve { notices(db, &t, &loans, letters).await? } else { Vec::new() };
+    let notices = if verdict == Verdict::Approve {
+        notices(db, &t, &loans, notice_by_letter()).await?
+    } else {
+        Vec::new()
+    };
     let now = at.to_rfc3339();
     let mut tx = db.begin().await?;
     if !store::decide(&mut tx, transfer_id, status, approver, &now, note).await? {
@@ -294,6 +295,11 @@ pub async fn decide(
     tx.commit().await?;
     let t = store::by_id(db, transfer_id).await?.unwrap_or(t);
     view(t, &loans)
+}
+
+/// Whether the transfer notice goes by letter: the letters channel is configured.
+fn notice_by_letter() -> bool {
+    crate::channels::config::ChannelsConfig::load().is_ok_and(|c| c.channels.contains_key("letter"))
 }
 
 /// The transfer notices of an approved transfer: one per borrower, in their language, sent on

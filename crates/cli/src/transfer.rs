@@ -146,10 +146,7 @@ pub async fn run(url: &str, audit_key: Option<&std::path::Path>, command: Transf
     let who = authenticate(&db, &user).await?;
     let at = crate::now();
     let date = date.unwrap_or_else(|| at.date_naive());
-    let letters = arrears_app::channels::config::ChannelsConfig::load()
-        .map(|c| c.channels.contains_key("letter"))
-        .unwrap_or(false);
-    let v = decide(&db, &id, (&who.name, who.role), verdict, &note, date, letters, &at).await?;
+    let v = decide(&db, &id, (&who.name, who.role), verdict, &note, date, &at).await?;
     if let Some(out) = out {
         arrears_app::payments::reevaluate(&db, &arrears_store::DbUrl::new(url), &crate::clock()).await?;
         let (signer, _) = arrears_app::audit::load_signer(&crate::audit::key_path(url, audit_key))?;

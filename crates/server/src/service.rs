@@ -894,12 +894,8 @@ pub async fn decide(
             arrears_app::write_offs::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?.status
         }
         "transfer" => {
-            let letters = arrears_app::channels::config::ChannelsConfig::load()
-                .map(|c| c.channels.contains_key("letter"))
-                .unwrap_or(false);
-            let v = arrears_app::transfers::decide(db, id, who, verdict, note, today, letters, &at)
-                .await
-                .map_err(bad)?;
+            let v =
+                arrears_app::transfers::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?;
             if v.transfer.status == "approved" { "approved" } else { "rejected" }
         }
         other => return Err(Error::BadRequest(format!("nothing to decide of kind {other:?}"))),
