@@ -5,14 +5,17 @@
 # (the delinquent first); then two copies of the imported book run the same dates, one with K
 # of those loans in an approved extension or instalment plan from the day before (crates/cli/
 # examples/arrange_loans.rs), in the order A B A B, printing each run's wall time and peak memory.
-# Usage: scripts/bench-arrangements.sh [LOANS] [K] [WORKDIR] [delinquent|any]
-#   (default 1000000 50000, a temp dir, delinquent: at most the loans delinquent on the first date)
+# Usage: scripts/bench-arrangements.sh [LOANS] [K] [WORKDIR] [delinquent|any] [DATES]
+#   (default 1000000 50000, a temp dir, delinquent: at most the loans delinquent on the first date,
+#   10 dates after the first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loans="${1:-1000000}"
 k="${2:-50000}"
 work="${3:-$(mktemp -d)}"
 which="${4:-delinquent}"
+dates="${5:-10}"
+last="$(date -d "2026-10-20 + $dates days" +%F)"
 mkdir -p "$work"
 cargo build --release -q -p arrears-cli --example arrange_loans
 cargo build --release -q -p arrears-cli
@@ -35,9 +38,9 @@ for round in 1 2; do
     if [ "$v" = with ]; then "$arrange" "sqlite://$work/probe.db" "sqlite://$work/$v.db" "$k" 2026-10-19 "$which"; fi
     echo "== round $round, $v arrangements: first date 2026-10-20"
     mem "$bin" --db "sqlite://$work/$v.db" --audit-key "$work/key" batch --date 2026-10-20
-    echo "== round $round, $v arrangements: 10 dates 2026-10-21..2026-10-30"
-    mem "$bin" --db "sqlite://$work/$v.db" --audit-key "$work/key" batch --from 2026-10-21 --to 2026-10-30
+    echo "== round $round, $v arrangements: $dates dates 2026-10-21..$last"
+    mem "$bin" --db "sqlite://$work/$v.db" --audit-key "$work/key" batch --from 2026-10-21 --to "$last"
   done
 done
 echo "== arrangements in force at the end (with):"
-"$bin" --db "sqlite://$work/with.db" report portfolio --date 2026-10-30 2>/dev/null | head -5 || true
+"$bin" --db "sqlite://$work/with.db" report portfolio --date "$last" 2>/dev/null | head -5 || true

@@ -91,7 +91,7 @@ pub async fn request(
     let r = ArrangementRequest {
         request_id: RequestId::new(format!("AR:{}:{}", case.case_id, now))
             .map_err(|e| ArrangementError::Invalid(e.to_string()))?,
-        case_id: case.case_id.clone(),
+        case_id: Some(case.case_id.clone()),
         kind: input.kind,
         amount: amount.minor(),
         currency: currency.code().to_string(),
@@ -108,7 +108,7 @@ pub async fn request(
     let mut tx = db.begin().await?;
     store::add_arrangement_request(&mut tx, &r).await?;
     let e = Event::new(&format!("user:{}", input.actor), "arrangement.requested")
-        .entity(format!("case:{}", r.case_id))
+        .entity(format!("case:{}", case.case_id))
         .fact("request_id", r.request_id.as_str())
         .fact("kind", r.kind.as_str())
         .fact("amount", r.amount)
@@ -183,7 +183,7 @@ pub async fn quote(
 }
 
 /// [`quote`] of a loaded loan.
-fn quote_bundle(
+pub(crate) fn quote_bundle(
     b: &arrears_store::loans::LoanBundle,
     date: chrono::NaiveDate,
     kind: &str,
@@ -254,6 +254,21 @@ fn quote_bundle(
         .map(|(k, v)| (k, s(v)))
         .collect(),
     })
+}
+
+/// Arrangement requests with `status` (requested, approved or rejected; any when `None`) for
+/// `loan` (any when `None`), oldest first, each with where it stands in the ledger once approved.
+pub async fn list(
+    db: &Db,
+    status: Option<&str>,
+    loan: Option<&str>,
+) -> Result<Vec<ArrangementRequest>, ArrangementError> {
+    if let Some(s) = status
+        && !["requested", "approved", "rejected"].contains(&s)
+    {
+        return Err(ArrangementError::Invalid(format!("status {s:?}: use requested, approved or rejected")));
+    }
+    Ok(store::list(db, status, loan).await?)
 }
 
 /// Where the approval rules come from: `ARREARS_AUTHORITY`, else the shipped file.
@@ -343,12 +358,23 @@ pub async fn decide(
         &r.requested_by,
         approver,
     )?;
-    let loan = match &r.loan_id {
-        Some(l) => l.clone(),
-        None => store::worst_loan_of_case(db, r.case_id.as_str())
+    let loan = match (&r.loan_id, &r.case_id) {
+        (Some(l), _) => l.clone(),
+        (None, Some(case)) => store::worst_loan_of_case(db, case.as_str())
             .await?
-            .ok_or_else(|| ArrangementError::Invalid(format!("case {} has no loan to arrange", r.case_id)))?,
+            .ok_or_else(|| ArrangementError::Invalid(format!("case {case} has no loan to arrange")))?,
+        (None, None) => return Err(ArrangementError::Invalid(format!("request {request_id} names no loan"))),
     };
+    // A request imported from the lender's system was asked on no case: the decision is shown
+    // on (and an approval pauses) the case the loan is in now.
+    let mut r = r;
+    if r.case_id.is_none() {
+        r.case_id = arrears_store::workbench::case_of_loan(db, loan.as_str())
+            .await?
+            .map(arrears_core::id::CaseId::new)
+            .transpose()
+            .map_err(|e| ArrangementError::Invalid(e.to_string()))?;
+    }
     let currency = Currency::from_code(&r.currency).map_err(|e| ArrangementError::Invalid(e.to_string()))?;
     let amount = (r.amount > 0).then(|| Amount::from_minor(r.amount).format(currency));
     let months = r.months.and_then(|m| u32::try_from(m).ok());
@@ -391,8 +417,7 @@ pub async fn decide(
         )));
     }
     let kind = if verdict == Verdict::Approve { "arrangement.approved" } else { "arrangement.declined" };
-    let e = Event::new(&format!("user:{approver}"), kind)
-        .entity(format!("case:{}", r.case_id))
+    let e = on_case(Event::new(&format!("user:{approver}"), kind), r.case_id.as_ref().map(|c| c.as_str()))
         .entity(format!("loan:{loan}"))
         .fact("request_id", request_id)
         .fact("kind", r.kind.as_str())
@@ -436,14 +461,22 @@ pub(crate) async fn track(
         .into_iter()
         .map(|(c, i)| {
             let (_, status, on) = rows[i];
-            Event::new("system:batch", &format!("arrangement.{status}"))
-                .entity(format!("case:{}", c.case_id))
+            let case = Some(c.case_id.as_str()).filter(|c| !c.is_empty());
+            on_case(Event::new("system:batch", &format!("arrangement.{status}")), case)
                 .entity(format!("loan:{}", c.loan_id))
                 .fact("request_id", c.request_id.as_str())
                 .fact("was", c.was.as_str())
                 .fact("on", on.map(|d| d.to_string()).unwrap_or_default().as_str())
         })
         .collect())
+}
+
+/// `e` about `case` too, when there is one (a request imported for a loan in no case yet).
+fn on_case(e: Event, case: Option<&str>) -> Event {
+    match case {
+        Some(c) => e.entity(format!("case:{c}")),
+        None => e,
+    }
 }
 
 /// Days an arrangement instalment may be late before the arrangement breaks, when the product
@@ -453,13 +486,14 @@ pub const DEFAULT_GRACE_DAYS: u32 = 15;
 /// Puts an approved arrangement in force on `date`, in the decision's transaction: the ledger
 /// event that replaces the schedule, the schedule as approved (a new version; earlier ones and
 /// earlier snapshots stay as they were), its standing, and the loan marked for evaluation.
-async fn put_in_force(
+/// Returns the ledger event written.
+pub(crate) async fn put_in_force(
     tx: &mut arrears_store::Tx,
     b: &arrears_store::loans::LoanBundle,
     r: &ArrangementRequest,
     quote: &QuoteView,
     date: chrono::NaiveDate,
-) -> Result<(), ArrangementError> {
+) -> Result<arrears_core::ledger::LedgerEvent, ArrangementError> {
     use arrears_core::arrangement::{ArrangementKind, Terms};
     use arrears_core::delinquency::FiveClass;
     use arrears_core::ledger::{LedgerAction, LedgerEvent};
@@ -488,9 +522,11 @@ async fn put_in_force(
     arrears_store::ledger_events::add_version(tx, loan, date, r.request_id.as_str(), &r.kind, &rows).await?;
     let standing = if kind == ArrangementKind::Waiver { "kept" } else { "active" };
     store::set_ledger_status(tx, &[(r.request_id.as_str(), standing, Some(date))]).await?;
-    if kind != ArrangementKind::Waiver {
-        arrears_store::treatment::hold_case_work(tx, r.case_id.as_str(), "arrangement", date).await?;
+    if kind != ArrangementKind::Waiver
+        && let Some(case) = &r.case_id
+    {
+        arrears_store::treatment::hold_case_work(tx, case.as_str(), "arrangement", date).await?;
     }
     arrears_store::loan_state::note_event(tx, loan, date).await?;
-    Ok(())
+    Ok(event)
 }

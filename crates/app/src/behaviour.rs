@@ -84,7 +84,14 @@ pub fn history(stored: &StoredHistory, through: NaiveDate) -> BorrowerHistory {
             .loans
             .iter()
             .map(|(b, snaps)| {
-                loan_history(&b.loan, &b.schedule, &b.payments, snaps.clone(), through, &waterfall)
+                loan_history(
+                    &b.loan,
+                    (&b.schedule, &b.events),
+                    &b.payments,
+                    snaps.clone(),
+                    through,
+                    &waterfall,
+                )
             })
             .collect(),
         promises: stored.promises.clone(),

@@ -27,8 +27,15 @@ use csv::ByteRecord;
 use tokio::sync::mpsc as bounded;
 
 /// The import files, in the order they are read (referenced before referencing).
-pub const FILES: [&str; 6] =
-    ["borrowers.csv", "contacts.csv", "loans.csv", "installments.csv", "payments.csv", "financials.csv"];
+pub const FILES: [&str; 7] = [
+    "borrowers.csv",
+    "contacts.csv",
+    "loans.csv",
+    "installments.csv",
+    "payments.csv",
+    "financials.csv",
+    "arrangements.csv",
+];
 
 /// Most bad rows listed in one report; the count of all of them is always given.
 pub const MAX_LISTED: usize = 1000;
@@ -100,6 +107,9 @@ pub enum ImportError {
     /// batch picks them up.
     #[error("the import was committed, but re-evaluating the loans its payments touched failed: {0}")]
     Reevaluate(#[from] crate::batch::BatchError),
+    /// An imported arrangement could not be put in force; nothing was imported.
+    #[error("putting an imported arrangement in force: {0}")]
+    Arrangement(#[from] crate::arrangements::ArrangementError),
 }
 
 fn rejected_message(errors: &[RowError], total: usize) -> String {
@@ -401,6 +411,12 @@ async fn run(
         );
     }
     check_imported_schedules(tx, import_id, &mut problems).await?;
+    if problems.total == 0 {
+        // Arrangements apply to the ledger as it stands with this import's payments: only
+        // once everything else is known to be good.
+        progress.phase("putting arrangements in force");
+        put_arrangements_in_force(tx, import_id, &mut problems).await?;
+    }
     if problems.total > 0 {
         // Report in file order, then line order, as a person reads them.
         let order = |f: &str| FILES.iter().position(|x| *x == f).unwrap_or(FILES.len());
@@ -501,7 +517,7 @@ impl Reader<'_> {
         // writer can look up; the next chunk's loans are asked for before this chunk is parsed,
         // so that the answer is ready when it is needed.
         let loan_col = match name {
-            "payments.csv" => Some(index[1]),
+            "payments.csv" | "arrangements.csv" => Some(index[1]),
             "installments.csv" => Some(index[0]),
             _ => None,
         };
@@ -691,6 +707,7 @@ fn spec_of(file: &str) -> &'static TableSpec {
         "loans.csv" => &sql::LOANS,
         "installments.csv" => &sql::INSTALLMENTS,
         "payments.csv" => &sql::PAYMENTS,
+        "arrangements.csv" => &sql::ARRANGEMENTS,
         _ => &sql::FINANCIALS,
     }
 }
@@ -777,6 +794,7 @@ fn parse_chunk(
             "loans.csv" => loan_row(&mut f),
             "installments.csv" => installment_row(&mut f, meta),
             "payments.csv" => payment_row(&mut f, meta),
+            "arrangements.csv" => arrangement_row(&mut f, meta),
             _ => financial_row(&mut f),
         };
         let (ok, currency) = (f.ok, f.currency);
@@ -1128,6 +1146,102 @@ fn payment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<Vec<V
     Some(vec![t(id?), t(loan_id), Value::Date(paid_on?), Value::Int(amount?.minor()), t(channel?)])
 }
 
+/// A request for an arrangement as the lender's system recorded it: who asked, and who decided
+/// when (nobody yet while `requested`); the decider is never the maker.
+fn arrangement_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<Vec<Value>> {
+    use arrears_core::arrangement::ArrangementKind;
+    let id = f.id(0, "arrangement_id", arrears_core::id::RequestId::new);
+    let loan = f.loan(1, meta);
+    let kind_text = f.text(2, "kind");
+    let kind = kind_text.and_then(|k| {
+        let kind = ArrangementKind::parse(k);
+        if kind.is_none() {
+            let all: Vec<&str> = ArrangementKind::ALL.iter().map(|k| k.as_str()).collect();
+            f.bad("kind", format!("{k:?} is not a kind of arrangement (use {})", all.join(", ")));
+        }
+        kind
+    });
+    let months = match f.text(3, "months") {
+        Some("") => Some(0),
+        Some(_) => f.int(3, "months", 1, 600),
+        None => None,
+    };
+    let requested_on = f.date(5, "requested_on");
+    let requested_by = f.required(6, "requested_by");
+    let status = f.text(7, "status");
+    let decided_by = f.text(9, "decided_by");
+    let (loan_id, m) = loan?;
+    let amount = match f.text(4, "amount") {
+        Some("") => Some(0),
+        Some(_) => match f.amount(4, "amount", m.currency) {
+            Some(a) if a.minor() <= 0 => {
+                f.bad("amount", "must be positive (leave it empty when there is none)");
+                None
+            }
+            a => a.map(|a| a.minor()),
+        },
+        None => None,
+    };
+    if let (Some(k), Some(0)) = (kind, months)
+        && k.restructures()
+    {
+        f.bad("months", format!("{} needs the number of months", k.as_str()));
+    }
+    if let (Some(ArrangementKind::Settlement), Some(0)) = (kind, amount) {
+        f.bad("amount", "a settlement needs the amount the borrower pays");
+    }
+    if let Some(d) = requested_on
+        && d < m.disbursed_on
+    {
+        f.bad("requested_on", format!("{d} is before the loan's disbursement on {}", m.disbursed_on));
+    }
+    let decided = match status {
+        Some("requested") => {
+            if f.text(8, "decided_on").is_some_and(|t| !t.is_empty()) {
+                f.bad("decided_on", "a request still waiting for a decision has no decision date");
+            }
+            if decided_by.is_some_and(|t| !t.is_empty()) {
+                f.bad("decided_by", "a request still waiting for a decision has nobody who decided it");
+            }
+            Some(String::new())
+        }
+        Some("approved" | "declined") => {
+            let on = f.date(8, "decided_on");
+            if let (Some(on), Some(asked)) = (on, requested_on)
+                && on < asked
+            {
+                f.bad("decided_on", format!("{on} is before the request on {asked}"));
+            }
+            match decided_by {
+                Some("") => f.bad("decided_by", "must name who decided"),
+                Some(by) if Some(by) == requested_by => f.bad(
+                    "decided_by",
+                    format!("{by} asked for it and cannot also decide it (maker-checker)"),
+                ),
+                _ => {}
+            }
+            on.map(|d| d.to_string())
+        }
+        Some(other) => {
+            f.bad("status", format!("{other:?} is not a status (use requested, approved or declined)"));
+            None
+        }
+        None => None,
+    };
+    Some(vec![
+        t(id?),
+        t(loan_id),
+        t(kind?.as_str()),
+        Value::Int(months?),
+        Value::Int(amount?),
+        Value::Date(requested_on?),
+        t(requested_by?),
+        t(status?),
+        t(decided?),
+        t(decided_by?),
+    ])
+}
+
 /// Statement figures carry no currency column: they are read with two decimal places.
 fn financial_row(f: &mut Fields) -> Option<Vec<Value>> {
     let borrower = f.id(0, "borrower_id", BorrowerId::new);
@@ -1141,6 +1255,126 @@ fn financial_row(f: &mut Fields) -> Option<Vec<Value>> {
         out.push(v?);
     }
     Some(out)
+}
+
+/// Puts the arrangements this import brought in force, in the order they took effect: each
+/// becomes a request of ours (asked on no case), declined ones decided, approved ones quoted
+/// on their decision date and put in force as an approval here would be. They were approved
+/// under the lender's own delegation, so `config/authority.toml` is not asked; the import's
+/// audit entry (with the file's SHA-256) records them. A row that cannot apply is a problem
+/// of its line.
+async fn put_arrangements_in_force(
+    tx: &mut Tx,
+    import_id: i64,
+    problems: &mut Problems,
+) -> Result<(), ImportError> {
+    use arrears_core::id::RequestId;
+    use arrears_core::work::ArrangementStatus;
+    use arrears_store::arrangements as requests;
+    let rows = sql::imported_arrangements(tx, import_id).await?;
+    let file = "arrangements.csv";
+    let mut approved: Vec<&str> =
+        rows.iter().filter(|r| r.status == "approved").map(|r| r.loan_id.as_str()).collect();
+    approved.dedup();
+    let mut bundles = HashMap::with_capacity(approved.len());
+    for part in approved.chunks(200) {
+        for b in arrears_store::loans::load_loans_tx(tx, part).await? {
+            bundles.insert(b.loan.id.as_str().to_string(), b);
+        }
+    }
+    for r in &rows {
+        let line = r.src_line as u64;
+        if requests::exists_tx(tx, &r.arrangement_id).await? {
+            let reason = format!("{} is already the id of a request made in arrears", r.arrangement_id);
+            problems.push(file, line, "arrangement_id", reason);
+            continue;
+        }
+        let currency = match bundles.get(&r.loan_id) {
+            Some(b) => b.loan.currency,
+            None => arrears_store::loans::loan_in_tx(tx, &r.loan_id)
+                .await?
+                .map_or(arrears_core::Currency::CNY, |l| l.currency),
+        };
+        // Both were checked as the row was read.
+        let (Ok(request_id), Ok(loan_id)) =
+            (RequestId::new(r.arrangement_id.clone()), arrears_core::LoanId::new(r.loan_id.clone()))
+        else {
+            continue;
+        };
+        let request = requests::ArrangementRequest {
+            request_id,
+            case_id: None,
+            kind: r.kind.clone(),
+            amount: r.amount,
+            currency: currency.code().to_string(),
+            months: (r.months > 0).then_some(r.months),
+            note: format!("imported ({file} line {line})"),
+            requested_by: r.requested_by.clone(),
+            requested_at: format!("{}T00:00:00+00:00", r.requested_on),
+            status: ArrangementStatus::Requested,
+            loan_id: Some(loan_id),
+            decided_by: None,
+            decided_at: None,
+            ledger_status: String::new(),
+        };
+        let decided_at = format!("{}T00:00:00+00:00", r.decided_on);
+        let mut decision = requests::DecisionWrite {
+            request_id: &r.arrangement_id,
+            status: ArrangementStatus::Rejected,
+            by: &r.decided_by,
+            at: &decided_at,
+            note: "imported",
+            quote: "",
+        };
+        match r.status.as_str() {
+            "requested" => requests::add_arrangement_request(tx, &request).await?,
+            "declined" => {
+                requests::add_arrangement_request(tx, &request).await?;
+                requests::decide(tx, &decision).await?;
+            }
+            _ => {
+                let Some(bundle) = bundles.get_mut(&r.loan_id) else { continue };
+                let Some(on) = arrears_core::calendar::parse_iso_date(&r.decided_on) else { continue };
+                if let Some(later) = bundle.events.iter().map(|e| e.on).filter(|d| *d > on).max() {
+                    let reason = format!(
+                        "loan {} has a change to its ledger on {later}, after this decision on {on}: \
+                         arrangements must arrive in the order they were decided",
+                        r.loan_id
+                    );
+                    problems.push(file, line, "decided_on", reason);
+                    continue;
+                }
+                let amount = (r.amount > 0).then(|| Amount::from_minor(r.amount).format(currency));
+                let months = u32::try_from(r.months).ok().filter(|m| *m > 0);
+                let max = bundle.resolution.max_arrangement_months.unwrap_or(crate::arrangements::MAX_MONTHS);
+                if months.is_some_and(|m| m > max) {
+                    let reason = format!("{} months is beyond the product's longest, {max}", r.months);
+                    problems.push(file, line, "months", reason);
+                    continue;
+                }
+                let quote =
+                    match crate::arrangements::quote_bundle(bundle, on, &r.kind, months, amount.as_deref()) {
+                        Ok(q) => q,
+                        Err(e) => {
+                            // What is owed on the decision date does not allow it (nothing owed, a
+                            // settlement not less than the debt, …).
+                            let column = if r.amount > 0 { "amount" } else { "decided_on" };
+                            problems.push(file, line, column, e.to_string());
+                            continue;
+                        }
+                    };
+                let quote_json = serde_json::to_string(&quote)
+                    .map_err(|e| crate::arrangements::ArrangementError::Invalid(e.to_string()))?;
+                requests::add_arrangement_request(tx, &request).await?;
+                decision.status = ArrangementStatus::Approved;
+                decision.quote = &quote_json;
+                requests::decide(tx, &decision).await?;
+                let event = crate::arrangements::put_in_force(tx, bundle, &request, &quote, on).await?;
+                bundle.events.push(event);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Schedules that came from `installments.csv` must match their loans.

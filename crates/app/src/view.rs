@@ -137,6 +137,9 @@ pub struct ArrangementView {
     pub ended_on: Option<NaiveDate>,
     /// Waived by it so far (a settlement's only once kept).
     pub waived: String,
+    /// Whether the loan was non-performing (substandard or worse) when it took effect: a
+    /// restructuring's five-class floor is then substandard rather than special mention.
+    pub was_non_performing: bool,
 }
 
 /// A loaded loan's ledger at the end of `date`: its payments and events replayed by the
@@ -249,6 +252,7 @@ pub fn loan_view(b: &LoanBundle, date: NaiveDate, rules: &DelinquencyRules) -> L
                 status: a.status.as_str(),
                 ended_on: a.ended_on,
                 waived: s(a.waived),
+                was_non_performing: a.was_non_performing,
             })
             .collect(),
     }

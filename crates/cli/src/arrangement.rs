@@ -59,6 +59,19 @@ pub enum ArrangementCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List arrangement requests, oldest first: who asked, what, who decided, and where an
+    /// approved one stands in the ledger (active, kept, broken, superseded, void).
+    List {
+        /// Only those with this status: requested, approved or rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only those for this loan.
+        #[arg(long)]
+        loan: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Approve a request as USER (password on standard input): another user than its maker,
     /// within the authority of their role (config/authority.toml) for the quote as of --date.
     Approve(DecisionArgs),
@@ -105,7 +118,29 @@ pub async fn run(url: &str, command: ArrangementCommand) -> Result<()> {
             if json {
                 print_json(&r)?;
             } else {
-                println!("requested {} ({} on case {})", r.request_id, r.kind, r.case_id);
+                let case = r.case_id.as_ref().map_or("-", |c| c.as_str());
+                println!("requested {} ({} on case {case})", r.request_id, r.kind);
+            }
+            return Ok(());
+        }
+        ArrangementCommand::List { status, loan, json } => {
+            let db = open(url).await?;
+            let rows = arrears_app::arrangements::list(&db, status.as_deref(), loan.as_deref()).await?;
+            if json {
+                return print_json(&rows);
+            }
+            for r in &rows {
+                println!(
+                    "{} {} {} {} by {} on {}: {}{}",
+                    r.request_id,
+                    r.loan_id.as_ref().map_or("-", |l| l.as_str()),
+                    r.kind,
+                    r.status.as_str(),
+                    r.requested_by,
+                    r.requested_at.get(..10).unwrap_or(&r.requested_at),
+                    r.decided_by.as_deref().map_or(String::new(), |d| format!("decided by {d}")),
+                    if r.ledger_status.is_empty() { String::new() } else { format!(", {}", r.ledger_status) },
+                );
             }
             return Ok(());
         }

@@ -11,7 +11,7 @@
 use chrono::{Days, NaiveDate};
 
 use crate::book::{Loan, Payment};
-use crate::ledger::{LoanPosition, Waterfall, replay};
+use crate::ledger::{LedgerEvent, LoanPosition, Waterfall, replay_with};
 use crate::money::Amount;
 use crate::ptp::PtpStatus;
 use crate::schedule::Installment;
@@ -466,18 +466,18 @@ fn judged(promises: &[PromiseRecord], on: NaiveDate) -> (i64, i64) {
     (kept, broken)
 }
 
-/// A loan's history from its terms, schedule, payments and stored snapshots: the ledger is
-/// replayed up to `through` (at least the last date features or outcomes are read for) to
-/// find when each installment was paid in full.
+/// A loan's history from its terms, schedule, payments, ledger events and stored snapshots:
+/// the ledger is replayed up to `through` (at least the last date features or outcomes are
+/// read for) to find when each installment of the schedule in force was paid in full.
 pub fn loan_history(
     loan: &Loan,
-    schedule: &[Installment],
+    (schedule, events): (&[Installment], &[LedgerEvent]),
     payments: &[Payment],
     snapshots: Vec<SnapshotPoint>,
     through: NaiveDate,
     waterfall: &Waterfall,
 ) -> LoanHistory {
-    let pos = replay(loan, schedule, payments, through, waterfall);
+    let pos = replay_with(loan, schedule, payments, events, through, waterfall);
     LoanHistory {
         principal: loan.principal,
         installments: pos
@@ -688,12 +688,26 @@ mod tests {
             channel: "bank".into(),
         };
         let payments = vec![pay("P1", "2026-02-01", 100_000), pay("P2", "2026-03-10", 100_000)];
-        let h = loan_history(&loan, &schedule, &payments, Vec::new(), d("2026-04-15"), &Waterfall::default());
+        let h = loan_history(
+            &loan,
+            (&schedule, &[]),
+            &payments,
+            Vec::new(),
+            d("2026-04-15"),
+            &Waterfall::default(),
+        );
         let settled: Vec<Option<NaiveDate>> = h.installments.iter().map(|i| i.settled_on).collect();
         assert_eq!(settled, vec![Some(d("2026-02-01")), Some(d("2026-03-10")), None]);
         assert_eq!(h.payments.len(), 2);
         // Through an earlier date: the later installments and payments are not there yet.
-        let h = loan_history(&loan, &schedule, &payments, Vec::new(), d("2026-02-15"), &Waterfall::default());
+        let h = loan_history(
+            &loan,
+            (&schedule, &[]),
+            &payments,
+            Vec::new(),
+            d("2026-02-15"),
+            &Waterfall::default(),
+        );
         assert_eq!(h.installments.len(), 1);
         assert_eq!(h.payments.len(), 1);
     }
@@ -757,7 +771,7 @@ mod tests {
                 loans: loans
                     .iter()
                     .enumerate()
-                    .map(|(i, (l, ps))| loan_history(l, &schedules[i], ps, rows[i].clone(), date, &w))
+                    .map(|(i, (l, ps))| loan_history(l, (&schedules[i], &[]), ps, rows[i].clone(), date, &w))
                     .collect(),
                 ..BorrowerHistory::default()
             };

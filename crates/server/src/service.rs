@@ -814,7 +814,10 @@ pub async fn approvals(state: &AppState, user: &User) -> Result<Vec<Pending>, Er
         out.push(Pending {
             what: "arrangement",
             id: r.request_id.to_string(),
-            about: format!("{} · {loan}", r.case_id),
+            about: match &r.case_id {
+                Some(case) => format!("{case} · {loan}"),
+                None => loan.to_string(),
+            },
             kind: r.kind,
             requested_by: r.requested_by,
             requested_at: r.requested_at,

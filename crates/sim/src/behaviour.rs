@@ -95,7 +95,18 @@ pub(crate) fn penalty_bound(due: &Due, on: i32, terms: &Terms) -> i64 {
     (due.principal * days * terms.penalty_bp + 3_599_999) / 3_600_000
 }
 
-/// Simulates the payments of one loan, appending those with value date ≤ `as_of` to `pays`.
+/// A default: from the due date of the first installment left unpaid to the day its arrears
+/// were paid, if they were by the as-of date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Episode {
+    /// The due date of the first unpaid installment, a day number.
+    pub start: i32,
+    /// The day collections resolved it.
+    pub resolved: Option<i32>,
+}
+
+/// Simulates the payments of one loan, appending those with value date ≤ `as_of` to `pays`;
+/// returns the loan's first default, if it had one.
 pub(crate) fn simulate(
     rng: &mut impl Rng,
     behaviour: Behaviour,
@@ -103,22 +114,25 @@ pub(crate) fn simulate(
     terms: &Terms,
     as_of: i32,
     pays: &mut Vec<Pay>,
-) {
+) -> Option<Episode> {
+    let mut first: Option<Episode> = None;
     let n = dues.len();
     let mut last = i32::MIN;
     let mut i = 0;
     while i < n {
         // Nobody pays more than 3 days ahead: the rest of the schedule is after the as-of date.
         if dues[i].day - 3 > as_of {
-            return;
+            return first;
         }
         // A defaulter stops at a random installment (geometric: each one may be the first unpaid).
         let defaults = behaviour == Behaviour::Defaulter && rng.random_range(0..100) < DEFAULT_START_PCT;
         let pay_on = if defaults {
-            match default_episode(rng, dues, i, terms, as_of, &mut last, pays) {
+            let resolved = default_episode(rng, dues, i, terms, as_of, &mut last, pays);
+            first.get_or_insert(Episode { start: dues[i].day, resolved });
+            match resolved {
                 // Collections recovered the arrears; the borrower may stop again later.
                 Some(day) => day,
-                None => return,
+                None => return first,
             }
         } else {
             match behaviour {
@@ -144,7 +158,7 @@ pub(crate) fn simulate(
         }
         .max(last);
         if pay_on > as_of {
-            return;
+            return first;
         }
         // Pay this installment and every later one already due, each with its penalty.
         let mut amount = 0;
@@ -160,10 +174,11 @@ pub(crate) fn simulate(
         }
         i = j;
     }
+    first
 }
 
 /// The due date or 1–3 days before it.
-fn on_time(rng: &mut impl Rng, due: i32) -> i32 {
+pub(crate) fn on_time(rng: &mut impl Rng, due: i32) -> i32 {
     match rng.random_range(0..10) {
         0..6 => due,
         k => due - (k - 5),

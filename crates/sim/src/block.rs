@@ -5,15 +5,16 @@
 //! generated on any thread in any order and still give the same bytes.
 
 use arrears_core::delinquency::{DelinquencyRules, LoanStatus, assess};
-use arrears_core::ledger::{Waterfall, replay};
+use arrears_core::ledger::{LedgerEvent, Waterfall, replay_with};
 use arrears_core::schedule::{self, Installment};
-use arrears_core::{Amount, BorrowerId, Currency, Loan, LoanId, Payment, PaymentId, Rate, RepaymentMethod};
+use arrears_core::{Amount, BorrowerId, Currency, Loan, LoanId, Rate, RepaymentMethod};
 use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
 use crate::SimError;
+use crate::arrange::{APPROVER, Asked, Decision, arrange, as_payments};
 use crate::behaviour::{Behaviour, Due, Pay, Terms, simulate};
 use crate::ids::{org_code_check, resident_id_check, uscc_check};
 use crate::names::*;
@@ -22,7 +23,8 @@ use crate::out::{Sink, push_amount, push_date, push_field, push_padded, push_rat
 /// Number of delinquency buckets counted (M0 … M7+).
 pub(crate) const BUCKETS: usize = 8;
 
-/// The random stream of a block: `stream` 0 draws contents, 1 the block's shape.
+/// The random stream of a block: `stream` 0 draws contents, 1 the block's shape, 2 the
+/// arrangements defaulters ask for (so that adding them left every other value as it was).
 pub(crate) fn block_rng(seed: u64, block: u64, stream: u8) -> ChaCha8Rng {
     let mut s = [0u8; 32];
     s[..8].copy_from_slice(&seed.to_le_bytes());
@@ -138,6 +140,7 @@ pub(crate) struct Counts {
     pub loans: u64,
     pub payments: u64,
     pub financial_rows: u64,
+    pub arrangements: u64,
     pub assessed: u64,
     pub active: u64,
     pub by_bucket: [u64; BUCKETS],
@@ -151,6 +154,7 @@ impl Counts {
         self.loans += o.loans;
         self.payments += o.payments;
         self.financial_rows += o.financial_rows;
+        self.arrangements += o.arrangements;
         self.assessed += o.assessed;
         self.active += o.active;
         for (a, b) in self.by_bucket.iter_mut().zip(o.by_bucket) {
@@ -167,6 +171,7 @@ pub(crate) struct BlockOut {
     pub loans: Vec<u8>,
     pub payments: Vec<u8>,
     pub financials: Vec<u8>,
+    pub arrangements: Vec<u8>,
     pub counts: Counts,
 }
 
@@ -177,6 +182,7 @@ impl BlockOut {
         self.loans.clear();
         self.payments.clear();
         self.financials.clear();
+        self.arrangements.clear();
         self.counts = Counts::default();
     }
 }
@@ -257,6 +263,7 @@ pub(crate) fn generate_block(
     out.clear();
     let mut shapes = block_rng(ctx.seed, start.index, 1);
     let mut rng = block_rng(ctx.seed, start.index, 0);
+    let mut asks = block_rng(ctx.seed, start.index, 2);
     let mut left = start.loans;
     let mut loan_no = start.first_loan;
     let mut borrower_no = start.first_borrower;
@@ -293,7 +300,8 @@ pub(crate) fn generate_block(
         let behaviour = Behaviour::draw(&mut rng);
         let mut first_principal = 0;
         for _ in 0..shape.loans {
-            let p = write_loan(ctx, &mut rng, s, out, &shape, currency, behaviour, loan_no, borrower_no)?;
+            let rngs = (&mut rng, &mut asks);
+            let p = write_loan(ctx, rngs, s, out, &shape, currency, behaviour, loan_no, borrower_no)?;
             if first_principal == 0 {
                 first_principal = p;
             }
@@ -580,7 +588,7 @@ fn skewed(rng: &mut ChaCha8Rng, lo: i64, hi: i64, step: i64) -> i64 {
 #[allow(clippy::too_many_arguments)]
 fn write_loan(
     ctx: &Ctx,
-    rng: &mut ChaCha8Rng,
+    (rng, asks): (&mut ChaCha8Rng, &mut ChaCha8Rng),
     s: &mut Scratch,
     out: &mut BlockOut,
     shape: &Shape,
@@ -660,7 +668,17 @@ fn write_loan(
     }));
     s.pays.clear();
     let terms = Terms { grace_days: grace as i32, penalty_bp: i64::from(penalty_bp) };
-    simulate(rng, behaviour, &s.dues, &terms, ctx.as_of_day, &mut s.pays);
+    let episode = simulate(rng, behaviour, &s.dues, &terms, ctx.as_of_day, &mut s.pays);
+    let mut event = None;
+    if let Some(episode) = episode {
+        s.id.clear();
+        push_id(&mut s.id, "A", loan_no, ctx.id_width);
+        let asked = arrange(asks, &s.loan, &sched, &s.rules, episode, ctx.as_of_day, &s.id, &mut s.pays);
+        if let Some((asked, approved)) = asked {
+            write_arrangement(ctx, out, &asked, &s.id, loan_no, currency);
+            event = approved;
+        }
+    }
 
     let channel = usual_channel(rng, shape.chinese);
     for (k, p) in s.pays.iter().enumerate() {
@@ -681,9 +699,44 @@ fn write_loan(
     out.counts.payments += s.pays.len() as u64;
 
     if ctx.assess_every > 0 && loan_no.is_multiple_of(ctx.assess_every) {
-        assess_loan(ctx, s, &sched, &mut out.counts);
+        assess_loan(ctx, s, &sched, event.as_slice(), &mut out.counts);
     }
     Ok(principal)
+}
+
+/// Writes a loan's arrangement request (`id`) to `arrangements.csv`.
+fn write_arrangement(ctx: &Ctx, out: &mut BlockOut, a: &Asked, id: &str, loan_no: u64, currency: Currency) {
+    let w = &mut out.arrangements;
+    w.push_str(id);
+    w.push_str(",");
+    push_id(w, "L", loan_no, ctx.id_width);
+    w.push_str(",");
+    w.push_str(a.kind.as_str());
+    w.push_str(",");
+    if let Some(m) = a.months {
+        push_uint(w, u64::from(m));
+    }
+    w.push_str(",");
+    if let Some(minor) = a.amount {
+        push_amount(w, minor, currency);
+    }
+    w.push_str(",");
+    push_date(w, date_of(a.requested));
+    w.push_str(",");
+    w.push_str(a.requested_by);
+    w.push_str(",");
+    w.push_str(a.decision.status());
+    w.push_str(",");
+    match a.decision {
+        Decision::Requested => w.push_str(","),
+        Decision::Declined(day) | Decision::Approved(day) => {
+            push_date(w, date_of(day));
+            w.push_str(",");
+            w.push_str(APPROVER);
+        }
+    }
+    w.push_str("\n");
+    out.counts.arrangements += 1;
 }
 
 /// The channel a borrower usually pays through.
@@ -705,21 +758,9 @@ fn usual_channel(rng: &mut ChaCha8Rng, chinese: bool) -> &'static str {
 }
 
 /// Replays the loan with core's ledger and counts its bucket if active.
-fn assess_loan(ctx: &Ctx, s: &Scratch, sched: &[Installment], counts: &mut Counts) {
-    let payments: Vec<Payment> = s
-        .pays
-        .iter()
-        .enumerate()
-        .map(|(k, p)| Payment {
-            // Zero-padded like the written ids, so same-day payments keep their order.
-            id: PaymentId::new(format!("P{k:03}")).expect("valid id"),
-            loan_id: s.loan.id.clone(),
-            paid_on: date_of(p.day),
-            amount: Amount::from_minor(p.amount),
-            channel: String::new(),
-        })
-        .collect();
-    let pos = replay(&s.loan, sched, &payments, ctx.as_of, &Waterfall::default());
+fn assess_loan(ctx: &Ctx, s: &Scratch, sched: &[Installment], events: &[LedgerEvent], counts: &mut Counts) {
+    let payments = as_payments(&s.loan, &s.pays);
+    let pos = replay_with(&s.loan, sched, &payments, events, ctx.as_of, &Waterfall::default());
     let d = assess(&pos, s.loan.disbursed_on, &s.rules);
     counts.assessed += 1;
     if d.status == LoanStatus::Active {

@@ -3,11 +3,13 @@
 //!
 //! Payment histories come from a latent behaviour per borrower (on time,
 //! occasionally late, chronically late, defaulter), so the book shows a realistic
-//! spread of delinquency on the as-of date. The output depends only on the seed:
+//! spread of delinquency on the as-of date. Some defaulters ask for an arrangement,
+//! which is declined, approved and kept, approved and broken, or still undecided. The output depends only on the seed:
 //! loans are generated in fixed-size blocks, each with its own random stream, and
 //! written in block order whatever the number of threads.
 #![forbid(unsafe_code)]
 
+mod arrange;
 mod behaviour;
 mod block;
 pub mod ids;
@@ -36,7 +38,7 @@ pub const BLOCK_LOANS: u64 = 4096;
 pub const BUCKET_LABELS: [&str; 8] = ["M0", "M1", "M2", "M3", "M4", "M5", "M6", "M7+"];
 
 /// The files written, in the import format of DESIGN.md, with their header rows.
-pub const FILES: [(&str, &str); 5] = [
+pub const FILES: [(&str, &str); 6] = [
     ("borrowers.csv", "borrower_id,kind,name,national_id,phone,email,timezone,language"),
     ("contacts.csv", "contact_id,borrower_id,relation,name,phone,email,consent"),
     (
@@ -47,6 +49,10 @@ pub const FILES: [(&str, &str); 5] = [
     (
         "financials.csv",
         "borrower_id,period_end,current_assets,current_liabilities,inventory,total_assets,total_liabilities,revenue,net_income,operating_cash_flow",
+    ),
+    (
+        "arrangements.csv",
+        "arrangement_id,loan_id,kind,months,amount,requested_on,requested_by,status,decided_on,decided_by",
     ),
 ];
 
@@ -86,6 +92,8 @@ pub struct GenSummary {
     pub payments: u64,
     /// Rows in financials.csv.
     pub financial_rows: u64,
+    /// Rows in arrangements.csv: defaulters who asked for an arrangement.
+    pub arrangements: u64,
     /// Bytes written over all files.
     pub bytes: u64,
     /// Loans replayed through the ledger (every `assess_every`-th).
@@ -241,7 +249,14 @@ pub fn generate(
                 }
             }
             while let Some(out) = pending.remove(&want) {
-                let parts = [&out.borrowers, &out.contacts, &out.loans, &out.payments, &out.financials];
+                let parts = [
+                    &out.borrowers,
+                    &out.contacts,
+                    &out.loans,
+                    &out.payments,
+                    &out.financials,
+                    &out.arrangements,
+                ];
                 for ((f, path), part) in files.iter_mut().zip(parts) {
                     if let Err(e) = f.write_all(part) {
                         failure = Some(SimError::Io { path: path.clone(), source: e });
@@ -277,6 +292,7 @@ pub fn generate(
         loans: total.loans,
         payments: total.payments,
         financial_rows: total.financial_rows,
+        arrangements: total.arrangements,
         bytes,
         assessed_loans: total.assessed,
         active_loans: total.active,

@@ -6,9 +6,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 
+use arrears_core::arrangement::{ArrangementKind, Terms};
 use arrears_core::calendar::parse_iso_date;
+use arrears_core::delinquency::FiveClass;
 use arrears_core::delinquency::{DelinquencyRules, LoanStatus, assess};
-use arrears_core::ledger::{Waterfall, replay};
+use arrears_core::ledger::{LedgerAction, LedgerEvent, Waterfall, replay, replay_with};
 use arrears_core::schedule;
 use arrears_core::{
     Amount, BorrowerId, BorrowerKind, ContactId, Currency, Language, Loan, LoanId, Payment, PaymentId, Rate,
@@ -261,8 +263,13 @@ fn overdue_share_and_bucket_decay_on_a_20k_book() {
         });
     }
     let rules = DelinquencyRules::default();
+    let arrangements: HashMap<String, Vec<String>> =
+        read(dir.path(), "arrangements.csv").into_iter().map(|r| (r[1].clone(), r)).collect();
+    assert_eq!(arrangements.len() as u64, s.arrangements, "one request per loan at most");
     let mut by_bucket = [0u64; 8];
     let (mut active, mut cured_with_arrears) = (0u64, 0u64);
+    let mut standing: HashMap<&str, u64> = HashMap::new();
+    let mut statuses: HashMap<String, u64> = HashMap::new();
     for r in read(dir.path(), "loans.csv") {
         let currency = Currency::from_code(&r[3]).unwrap();
         let loan = Loan {
@@ -280,7 +287,20 @@ fn overdue_share_and_bucket_decay_on_a_20k_book() {
         };
         let sched = schedule::generate(&loan).unwrap();
         let pays = payments.remove(&r[0]).unwrap_or_default();
-        let pos = replay(&loan, &sched, &pays, as_of(), &Waterfall::default());
+        let events = match arrangements.get(&r[0]) {
+            Some(a) => {
+                *statuses.entry(a[7].clone()).or_default() += 1;
+                approved_event(a, &loan, &sched, &pays, &rules).into_iter().collect()
+            }
+            None => Vec::new(),
+        };
+        let pos = replay_with(&loan, &sched, &pays, &events, as_of(), &Waterfall::default());
+        if !events.is_empty() {
+            assert!(pos.totals(loan.principal, &pays).conserved(), "{}: money not conserved", r[0]);
+            for a in &pos.arrangements {
+                *standing.entry(a.status.as_str()).or_default() += 1;
+            }
+        }
         let d = assess(&pos, loan.disbursed_on, &rules);
         if d.status == LoanStatus::Active {
             active += 1;
@@ -292,6 +312,52 @@ fn overdue_share_and_bucket_decay_on_a_20k_book() {
     }
     assert_eq!((active, by_bucket), (s.active_loans, s.by_bucket));
     assert_eq!(cured_with_arrears, 0);
+    // Borrowers ask, are declined or approved, and keep or break what was approved.
+    eprintln!("requests {statuses:?}, approved ones in the ledger {standing:?}");
+    for status in ["requested", "approved", "declined"] {
+        assert!(statuses.get(status).is_some_and(|n| *n > 0), "no {status} request in {statuses:?}");
+    }
+    for status in ["active", "kept", "broken"] {
+        assert!(standing.get(status).is_some_and(|n| *n > 0), "no {status} arrangement in {standing:?}");
+    }
+    assert_eq!(standing.get("void"), None, "an approved arrangement the ledger could not apply");
+}
+
+/// The ledger event of an approved row of `arrangements.csv`, as the import puts it in force.
+fn approved_event(
+    a: &[String],
+    loan: &Loan,
+    sched: &[schedule::Installment],
+    pays: &[Payment],
+    rules: &DelinquencyRules,
+) -> Option<LedgerEvent> {
+    let requested = parse_iso_date(&a[5]).unwrap();
+    assert!(a[6] != a[9], "{a:?}: the maker decided their own request");
+    if a[7] == "requested" {
+        assert!(a[8].is_empty() && a[9].is_empty(), "{a:?}");
+        assert!(as_of() - requested < chrono::Duration::days(7), "{a:?}: undecided for a week");
+        return None;
+    }
+    let decided = parse_iso_date(&a[8]).unwrap();
+    assert!(decided > requested && decided <= as_of(), "{a:?}");
+    if a[7] != "approved" {
+        return None;
+    }
+    let kind = ArrangementKind::parse(&a[2]).unwrap();
+    let months = (!a[3].is_empty()).then(|| a[3].parse().unwrap());
+    let amount = (!a[4].is_empty()).then(|| Amount::parse(&a[4], loan.currency).unwrap());
+    let before = replay(loan, sched, pays, decided, &Waterfall::default());
+    let class = assess(&before, loan.disbursed_on, rules).five_class;
+    Some(LedgerEvent {
+        on: decided,
+        id: a[0].clone(),
+        action: LedgerAction::Arrange {
+            terms: Terms { kind, months, amount, max_months: 60 },
+            tolerance_days: 15,
+            tolerance: Amount::ZERO,
+            was_non_performing: class >= FiveClass::Substandard,
+        },
+    })
 }
 
 #[test]

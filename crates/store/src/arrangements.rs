@@ -10,8 +10,9 @@ use arrears_core::work::ArrangementStatus;
 pub struct ArrangementRequest {
     /// `AR:{case}:{requested_at}`: the case and the moment it was asked.
     pub request_id: RequestId,
-    /// The case the borrower asked on; it was open then.
-    pub case_id: CaseId,
+    /// The case the borrower asked on (open then); `None` for a request imported from the
+    /// lender's own system, which was made on no case of ours.
+    pub case_id: Option<CaseId>,
     /// extension, instalment_plan or settlement.
     pub kind: String,
     /// Minor units offered.
@@ -44,19 +45,38 @@ pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Res
     let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
                requested_by, requested_at, status, loan_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
     let months = r.months.map(|m| m as i32);
-    on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_str()).bind(&r.kind).bind(r.amount)
+    on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_ref().map(|c| c.as_str())).bind(&r.kind).bind(r.amount)
         .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
         .bind(r.status.as_str()).bind(r.loan_id.as_ref().map(|l| l.as_str())).execute(c).await?; });
     Ok(())
 }
 
-/// A case's arrangement requests, newest first.
+/// A case's arrangement requests, newest first: those asked on it, and those imported for its
+/// loans.
 pub async fn arrangement_requests(db: &Db, case_id: &str) -> Result<Vec<ArrangementRequest>, StoreError> {
     let sql = format!(
-        "SELECT {COLS} FROM arrangement_requests WHERE case_id = $1 ORDER BY requested_at DESC, request_id"
+        "SELECT {COLS} FROM arrangement_requests WHERE case_id = $1 \
+         OR (case_id IS NULL AND loan_id IN (SELECT loan_id FROM case_loans WHERE case_id = $1)) \
+         ORDER BY requested_at DESC, request_id"
     );
     let rows: Vec<RequestRow> =
         on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_all(p).await?);
+    rows.into_iter().map(request_row).collect()
+}
+
+/// Requests with `status` (any when `None`) for `loan` (any when `None`), oldest first.
+pub async fn list(
+    db: &Db,
+    status: Option<&str>,
+    loan: Option<&str>,
+) -> Result<Vec<ArrangementRequest>, StoreError> {
+    let sql = format!(
+        "SELECT {COLS} FROM arrangement_requests WHERE ($1 = '' OR status = $1) AND ($2 = '' OR loan_id = $2) \
+         ORDER BY requested_at, request_id"
+    );
+    let (status, loan) = (status.unwrap_or(""), loan.unwrap_or(""));
+    let rows: Vec<RequestRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(status).bind(loan)
+        .fetch_all(p).await?);
     rows.into_iter().map(request_row).collect()
 }
 
@@ -68,6 +88,13 @@ pub async fn pending(db: &Db) -> Result<Vec<ArrangementRequest>, StoreError> {
     let rows: Vec<RequestRow> =
         on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
     rows.into_iter().map(request_row).collect()
+}
+
+/// Whether a request has the id `request_id`, in the caller's transaction.
+pub async fn exists_tx(tx: &mut Tx, request_id: &str) -> Result<bool, StoreError> {
+    let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM arrangement_requests WHERE request_id = $1")
+        .bind(request_id).fetch_one(c).await?);
+    Ok(n > 0)
 }
 
 /// One request, if there is one with that id.
@@ -113,7 +140,7 @@ const COLS: &str = "request_id, case_id, kind, amount, currency, months, note, r
 #[derive(sqlx::FromRow)]
 struct RequestRow {
     request_id: String,
-    case_id: String,
+    case_id: Option<String>,
     kind: String,
     amount: i64,
     currency: String,
@@ -131,7 +158,7 @@ struct RequestRow {
 fn request_row(r: RequestRow) -> Result<ArrangementRequest, StoreError> {
     Ok(ArrangementRequest {
         request_id: crate::stored_id("arrangement_requests", r.request_id)?,
-        case_id: crate::stored_id("arrangement_requests", r.case_id)?,
+        case_id: crate::stored_opt_id("arrangement_requests", r.case_id)?,
         kind: r.kind,
         amount: r.amount,
         currency: r.currency,
@@ -162,7 +189,7 @@ pub async fn worst_loan_of_case(db: &Db, case_id: &str) -> Result<Option<LoanId>
 pub struct LedgerStatusChange {
     /// The request.
     pub request_id: String,
-    /// Its case.
+    /// Its case: the one it was asked on, else the loan's latest (empty: none yet).
     pub case_id: String,
     /// Its loan.
     pub loan_id: String,
@@ -180,8 +207,10 @@ pub async fn set_ledger_status(
     for (i, (request_id, status, on)) in rows.iter().enumerate() {
         let found: Option<(String, String, String)> = on_tx!(tx, c => {
             sqlx::query_as(
-                "SELECT case_id, COALESCE(loan_id, ''), ledger_status FROM arrangement_requests \
-                 WHERE request_id = $1 AND status = 'approved' AND ledger_status <> $2",
+                "SELECT COALESCE(a.case_id, (SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+                 WHERE cl.loan_id = a.loan_id ORDER BY c.opened_on DESC, c.case_id DESC LIMIT 1), ''), \
+                 COALESCE(a.loan_id, ''), a.ledger_status FROM arrangement_requests a \
+                 WHERE a.request_id = $1 AND a.status = 'approved' AND a.ledger_status <> $2",
             )
             .bind(request_id)
             .bind(status)

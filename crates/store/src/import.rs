@@ -114,6 +114,70 @@ pub const FINANCIALS: TableSpec = TableSpec {
     key_len: 2,
 };
 
+/// `arrangement_imports`: arrangements decided (or asked for) in the lender's own system.
+/// Absent months and amounts are 0, an undecided request's date and decider empty text.
+pub const ARRANGEMENTS: TableSpec = TableSpec {
+    name: "arrangement_imports",
+    columns: &[
+        ("arrangement_id", Text),
+        ("loan_id", Text),
+        ("kind", Text),
+        ("months", Int),
+        ("amount", Int),
+        ("requested_on", Date),
+        ("requested_by", Text),
+        ("status", Text),
+        ("decided_on", Text),
+        ("decided_by", Text),
+    ],
+    key_len: 1,
+};
+
+/// A row of `arrangements.csv` first stored by this import, to put in force.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ImportedArrangement {
+    /// Its id (the request's id from now on).
+    pub arrangement_id: String,
+    /// The loan.
+    pub loan_id: String,
+    /// extension, instalment_plan, settlement or waiver.
+    pub kind: String,
+    /// 0: none.
+    pub months: i64,
+    /// Minor units; 0: none.
+    pub amount: i64,
+    /// The day asked.
+    pub requested_on: NaiveDate,
+    /// Who took the request, in the lender's system.
+    pub requested_by: String,
+    /// requested, approved or declined.
+    pub status: String,
+    /// ISO date, or empty while undecided.
+    pub decided_on: String,
+    /// Who decided, or empty.
+    pub decided_by: String,
+    /// Its line in the file.
+    pub src_line: i64,
+}
+
+/// The arrangements this import stored (not those an earlier import brought), by loan, then
+/// decision date, then id: the order they take effect in.
+pub async fn imported_arrangements(
+    tx: &mut Tx,
+    import_id: i64,
+) -> Result<Vec<ImportedArrangement>, StoreError> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT arrangement_id, loan_id, kind, months, amount, requested_on, requested_by, status, decided_on, \
+             decided_by, src_line FROM arrangement_imports WHERE import_id = $1 \
+             ORDER BY loan_id, decided_on, arrangement_id",
+        )
+        .bind(import_id)
+        .fetch_all(c)
+        .await?
+    }))
+}
+
 /// What the importer needs to know of a stored loan to check rows that refer to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoanMeta {

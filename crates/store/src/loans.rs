@@ -315,3 +315,60 @@ pub async fn loan_in_tx(tx: &mut Tx, loan_id: &str) -> Result<Option<Loan>, Stor
         }
     }))
 }
+
+/// Loads the loans `ids` with their schedules, payments and ledger events inside a
+/// transaction (seeing its own writes: an import checks what it is about to commit).
+pub async fn load_loans_tx(tx: &mut Tx, ids: &[&str]) -> Result<Vec<LoanBundle>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = text_list(ids);
+    let sql = format!(
+        "SELECT {} FROM loans l LEFT JOIN products p ON p.product = l.product WHERE l.loan_id IN ({list}) \
+         ORDER BY l.loan_id",
+        LOAN_FIELDS.join(", ")
+    );
+    let heads = on_tx!(tx, c => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *c).await?;
+        rows.iter().map(loan_from_row).collect::<Result<Vec<_>, _>>()?
+    });
+    let pay_sql = format!(
+        "SELECT loan_id, payment_id, paid_on, amount, channel FROM payments WHERE loan_id IN ({list}) \
+         ORDER BY loan_id, paid_on, payment_id"
+    );
+    let pay_rows: Vec<(String, String, NaiveDate, i64, String)> = on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(pay_sql.as_str())).fetch_all(&mut *c).await?
+    });
+    let mut runs = PaymentRuns::default();
+    for (loan, id, paid_on, amount, channel) in &pay_rows {
+        runs.add(loan, id, *paid_on, *amount, channel)?;
+    }
+    let mut payments = runs.finish();
+    let inst_sql = format!(
+        "SELECT loan_id, seq, due_on, principal, interest, fee FROM installments WHERE loan_id IN ({list}) \
+         ORDER BY loan_id, seq"
+    );
+    let inst_rows: Vec<(String, i64, NaiveDate, i64, i64, i64)> = on_tx!(tx, c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(inst_sql.as_str())).fetch_all(&mut *c).await?
+    });
+    let mut schedules: HashMap<String, Vec<Installment>> = HashMap::new();
+    for (loan, seq, due_on, principal, interest, fee) in inst_rows {
+        let seq = u32::try_from(seq).map_err(|e| corrupt("installments", e))?;
+        let (principal, interest, fee) =
+            (Amount::from_minor(principal), Amount::from_minor(interest), Amount::from_minor(fee));
+        schedules.entry(loan).or_default().push(Installment { seq, due_on, principal, interest, fee });
+    }
+    let mut out = Vec::with_capacity(heads.len());
+    for LoanHead { loan, tolerance, stored, buckets, classes, resolution } in heads {
+        let id = loan.id.as_str().to_string();
+        let schedule = if stored {
+            schedules.remove(&id).unwrap_or_default()
+        } else {
+            schedule::generate(&loan).map_err(|e| corrupt("loans", format!("loan {id}: {e}")))?
+        };
+        let events = crate::ledger_events::of_loan_tx(tx, &id).await?;
+        let payments = payments.remove(&id).unwrap_or_default();
+        out.push(LoanBundle { loan, schedule, payments, tolerance, buckets, classes, resolution, events });
+    }
+    Ok(out)
+}

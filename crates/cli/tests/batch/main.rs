@@ -406,7 +406,31 @@ fn independent(view: &serde_json::Value, date: NaiveDate) -> (i64, String, &'sta
         271..=360 => "doubtful",
         _ => "loss",
     };
-    (dpd, bucket, class)
+    (dpd, bucket, floored(class, restructuring_floor(view, date)))
+}
+
+const CLASSES: [&str; 5] = ["normal", "special_mention", "substandard", "doubtful", "loss"];
+
+/// The five-class floor of a restructuring (extension or instalment plan) in the loan view
+/// within a year of taking effect (DESIGN.md): special mention, substandard if the loan was
+/// non-performing before it.
+fn restructuring_floor(view: &serde_json::Value, date: NaiveDate) -> Option<&'static str> {
+    let a = view["arrangements"].as_array()?.iter().rev().find(|a| {
+        ["extension", "instalment_plan"].contains(&a["kind"].as_str().unwrap()) && a["status"] != "void"
+    })?;
+    let on: NaiveDate = a["on"].as_str().unwrap().parse().unwrap();
+    let ends = on.checked_add_months(chrono::Months::new(12)).unwrap();
+    (date >= on && date < ends)
+        .then(|| if a["was_non_performing"] == true { "substandard" } else { "special_mention" })
+}
+
+/// `class`, raised to `floor` if it is below it.
+fn floored(class: &'static str, floor: Option<&'static str>) -> &'static str {
+    let rank = |c: &str| CLASSES.iter().position(|x| *x == c).unwrap();
+    match floor {
+        Some(f) if rank(f) > rank(class) => f,
+        _ => class,
+    }
 }
 
 #[tokio::test]
@@ -534,7 +558,7 @@ async fn bucket_history_follows_the_snapshots_and_products_can_have_their_own_bu
         let rows = dump_table(
             &t.db,
             "loan_state s JOIN loans l ON l.loan_id = s.loan_id",
-            "l.product, s.bucket, s.dpd, s.five_class",
+            "l.product, s.bucket, s.dpd, s.five_class, s.loan_id",
             "s.loan_id",
             "s.status = 'active'",
         )
@@ -557,6 +581,8 @@ async fn bucket_history_follows_the_snapshots_and_products_can_have_their_own_bu
                     61..=90 => "doubtful",
                     _ => "loss",
                 };
+                let view = json(t, &["loan", "show", f[4], "--date", "2026-10-31", "--json"]);
+                let class = floored(class, restructuring_floor(&view, "2026-10-31".parse().unwrap()));
                 assert_eq!((f[1], f[3]), (want, class), "[{}] {r}", t.backend);
                 weekly += usize::from(dpd > 0);
             } else {

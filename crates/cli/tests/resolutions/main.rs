@@ -8,6 +8,7 @@ mod arrangements;
 #[path = "../common/mod.rs"]
 mod common;
 mod conservation;
+mod generated;
 mod legal;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
