@@ -178,6 +178,16 @@ pub async fn create(db: &Db, input: TransferInput, at: &crate::audit::At) -> Res
     Ok(v)
 }
 
+/// Every transfer as shown, newest first.
+pub async fn list(db: &Db) -> Result<Vec<TransferView>, Error> {
+    let mut out = Vec::new();
+    for t in store::all(db).await? {
+        let loans = store::loans(db, &t.transfer_id).await?;
+        out.push(view(t, &loans)?);
+    }
+    Ok(out)
+}
+
 /// A transfer as shown, by id.
 pub async fn show(db: &Db, transfer_id: &str) -> Result<TransferView, Error> {
     let t = store::by_id(db, transfer_id)
@@ -386,15 +396,15 @@ pub struct Package {
     pub evidence: usize,
 }
 
-/// Writes an approved transfer's package into `dir`: `loans.csv`, `summary.json`, and each
-/// case's evidence package from the audit log (signed with `signer`).
-pub async fn write_package(
+/// The files of an approved transfer's package, by path: `loans.csv` (each loan's balances at
+/// the cut-off), `summary.json`, and each case's evidence package from the audit log (signed
+/// with `signer`) as `evidence/CASE.zip`; with the SHA-256 of `loans.csv`.
+async fn package_files(
     db: &Db,
     transfer_id: &str,
-    dir: &std::path::Path,
     signer: &arrears_audit::LogSigner,
     at: &crate::audit::At,
-) -> Result<Package, Error> {
+) -> Result<(Vec<(String, Vec<u8>)>, String), Error> {
     let t = store::by_id(db, transfer_id)
         .await?
         .ok_or_else(|| Error::Invalid(format!("no transfer {transfer_id}")))?;
@@ -406,8 +416,6 @@ pub async fn write_package(
     }
     let loans = store::loans(db, transfer_id).await?;
     let c = Currency::from_code(&t.currency).map_err(|e| Error::Invalid(e.to_string()))?;
-    let io = |what: &str, e: std::io::Error| Error::Invalid(format!("{}: {what}: {e}", dir.display()));
-    std::fs::create_dir_all(dir.join("evidence")).map_err(|e| io("create", e))?;
     let money = |m: i64| Amount::from_minor(m).format(c);
     let mut csv = String::from(
         "loan_id,borrower_id,case_id,product,currency,cut_off,dpd,five_class,principal,interest,fee,penalty,total\n",
@@ -430,35 +438,67 @@ pub async fn write_package(
             money(owed(l))
         ));
     }
-    std::fs::write(dir.join("loans.csv"), &csv).map_err(|e| io("loans.csv", e))?;
     let sha = crate::audit::sha256_hex(&csv);
-    let mut evidence = 0;
+    let mut files = vec![("loans.csv".to_string(), csv.into_bytes())];
     let mut cases: Vec<&str> = loans.iter().filter_map(|l| l.case_id.as_deref()).collect();
     cases.sort_unstable();
     cases.dedup();
+    let mut evidence = Vec::with_capacity(cases.len());
     for case in cases {
         let ev = crate::audit::case_evidence(db, case, signer, at)
             .await
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        let zip = crate::audit::evidence_zip(&ev).map_err(|e| io("evidence", e))?;
-        std::fs::write(dir.join("evidence").join(format!("{}.zip", case.replace(':', "_"))), zip)
-            .map_err(|e| io("evidence", e))?;
-        evidence += 1;
+        let zip = crate::audit::evidence_zip(&ev)
+            .map_err(|e| Error::Invalid(format!("evidence of {case}: {e}")))?;
+        evidence.push((format!("evidence/{}.zip", case.replace(':', "_")), zip));
     }
-    let v = view(t, &loans)?;
-    let summary = serde_json::json!({
-        "transfer": v,
-        "loans_csv_sha256": sha,
-    });
-    std::fs::write(
-        dir.join("summary.json"),
-        serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n",
-    )
-    .map_err(|e| io("summary.json", e))?;
+    let summary = serde_json::json!({ "transfer": view(t, &loans)?, "loans_csv_sha256": sha });
+    let summary = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    files.push(("summary.json".to_string(), summary.into_bytes()));
+    files.extend(evidence);
+    Ok((files, sha))
+}
+
+/// Writes an approved transfer's package into `dir` (see [`package_files`]).
+pub async fn write_package(
+    db: &Db,
+    transfer_id: &str,
+    dir: &std::path::Path,
+    signer: &arrears_audit::LogSigner,
+    at: &crate::audit::At,
+) -> Result<Package, Error> {
+    let (files, sha) = package_files(db, transfer_id, signer, at).await?;
+    let io = |what: &str, e: std::io::Error| Error::Invalid(format!("{}: {what}: {e}", dir.display()));
+    std::fs::create_dir_all(dir.join("evidence")).map_err(|e| io("create", e))?;
+    let mut evidence = 0;
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).map_err(|e| io(name, e))?;
+        evidence += usize::from(name.starts_with("evidence/"));
+    }
     Ok(Package {
         transfer_id: transfer_id.to_string(),
         loans_csv: dir.join("loans.csv").display().to_string(),
         loans_csv_sha256: sha,
         evidence,
     })
+}
+
+/// An approved transfer's package as one zip, for download from the workbench.
+pub async fn package_zip(
+    db: &Db,
+    transfer_id: &str,
+    signer: &arrears_audit::LogSigner,
+    at: &crate::audit::At,
+) -> Result<Vec<u8>, Error> {
+    use std::io::Write as _;
+    let (files, _) = package_files(db, transfer_id, signer, at).await?;
+    let zipping =
+        |e: &dyn std::fmt::Display| Error::Invalid(format!("zipping the package of {transfer_id}: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in files {
+        zip.start_file(name, opts).map_err(|e| zipping(&e))?;
+        zip.write_all(&bytes).map_err(|e| zipping(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| zipping(&e))?.into_inner())
 }

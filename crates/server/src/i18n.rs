@@ -207,6 +207,21 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("dishonest", "失信被执行人", "Listed as dishonest debtor"),
     ("move_to", "推进到", "Move to"),
     ("refer_to_legal", "转法务诉讼", "Refer to legal"),
+    ("write_off_request", "核销申请", "Request a write-off"),
+    ("loan", "贷款", "Loan"),
+    ("amount_all_if_blank", "金额（留空为全部）", "Amount (blank: all of it)"),
+    ("reverse_write_off", "冲回已核销", "Reverse the write-off"),
+    ("transfers", "不良资产转让", "NPL transfers"),
+    ("new_transfer", "发起转让", "New transfer"),
+    ("buyer", "受让方", "Buyer"),
+    ("currency", "币种", "Currency"),
+    ("cut_off", "基准日", "Cut-off date"),
+    ("transfer_on", "转让日", "Transfer date"),
+    ("min_dpd", "最低逾期天数", "At least DPD"),
+    ("at_most", "最多笔数", "At most (loans)"),
+    ("total_owed", "基准日欠款", "Owed at cut-off"),
+    ("package", "转让资料包", "Package"),
+    ("no_transfers", "暂无转让", "No transfers yet"),
 ];
 
 /// The word for `key`; the key itself if there is none (a test keeps that from happening).

@@ -377,6 +377,136 @@ pub async fn request_arrangement(
     })
 }
 
+/// A write-off form: one of the case's loans, all of it or a partial amount, or the reversal
+/// of its write-off.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WriteOffForm {
+    /// The loan.
+    pub loan: String,
+    /// A partial write-off's amount (major units); blank for all of it.
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// Present: put a written-off loan back on the book instead.
+    #[serde(default)]
+    pub reverse: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Asks for a write-off (核销) or its reversal of a loan of a case the user works, judged as of
+/// today; the approval desk decides it. Returns the request's id.
+pub async fn request_write_off(
+    state: &AppState,
+    user: &User,
+    case_id: &str,
+    f: WriteOffForm,
+) -> Result<String, Error> {
+    workable_case(state, user, case_id).await?;
+    let loan = f.loan.trim();
+    if arrears_store::workbench::case_of_loan(state.db(), loan).await?.as_deref() != Some(case_id) {
+        return Err(Error::BadRequest(format!(
+            "贷款 {loan} 不属于案件 {case_id} / loan {loan} is not in case {case_id}"
+        )));
+    }
+    let input = arrears_app::write_offs::WriteOffInput {
+        loan_id: loan.to_string(),
+        amount: blank_to_none(&f.amount).map(str::to_string),
+        reverse: f.reverse.is_some(),
+        note: f.note.trim().to_string(),
+        actor: user.name.clone(),
+    };
+    // Judged as of today, like the decision on the approval desk.
+    let at = now();
+    arrears_app::write_offs::request(state.db(), input, at.date_naive(), &at)
+        .await
+        .map(|r| r.request_id)
+        .map_err(|e| match e {
+            ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+            other => Error::internal(other),
+        })
+}
+
+/// Every NPL transfer, newest first (those who approve).
+pub async fn transfers(
+    state: &AppState,
+    user: &User,
+) -> Result<Vec<arrears_app::transfers::TransferView>, Error> {
+    require(user, Capability::Approve)?;
+    arrears_app::transfers::list(state.db()).await.map_err(Error::internal)
+}
+
+/// A new transfer as the form gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TransferForm {
+    /// Who buys.
+    pub buyer: String,
+    /// What they pay (major units).
+    pub price: String,
+    /// The package's currency.
+    pub currency: String,
+    /// Balances as of this date.
+    pub cut_off: String,
+    /// Sold at the end of this date.
+    pub transfer_on: String,
+    /// Loans at least this many days past due.
+    pub min_dpd: String,
+    /// Of this product only (blank: any).
+    #[serde(default)]
+    pub product: Option<String>,
+    /// At most this many loans.
+    pub limit: String,
+    /// Why.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Asks for an NPL transfer (不良资产批量转让): the loans the filter chooses, priced; another
+/// user approves it on the approval desk. Returns its id.
+pub async fn create_transfer(state: &AppState, user: &User, f: TransferForm) -> Result<String, Error> {
+    require(user, Capability::Approve)?;
+    require(user, Capability::WorkCases)?;
+    let date = |field: &str, v: &str| {
+        arrears_core::calendar::parse_iso_date(v.trim())
+            .ok_or_else(|| Error::BadRequest(format!("{field}: {v:?} 不是日期 / is not a date (YYYY-MM-DD)")))
+    };
+    let whole =
+        |field: &str, v: &str| {
+            v.trim().parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                Error::BadRequest(format!("{field}: {v:?} 不是非负整数 / is not a whole number"))
+            })
+        };
+    let input = arrears_app::transfers::TransferInput {
+        buyer: f.buyer.trim().to_string(),
+        price: f.price.trim().to_string(),
+        currency: f.currency.trim().to_string(),
+        cut_off: date("cut_off", &f.cut_off)?,
+        transfer_on: date("transfer_on", &f.transfer_on)?,
+        min_dpd: whole("min_dpd", &f.min_dpd)?,
+        product: blank_to_none(&f.product).map(str::to_string),
+        limit: whole("limit", &f.limit)?,
+        note: f.note.trim().to_string(),
+        actor: user.name.clone(),
+    };
+    arrears_app::transfers::create(state.db(), input, &now()).await.map(|v| v.transfer.transfer_id).map_err(
+        |e| match e {
+            ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+            other => Error::internal(other),
+        },
+    )
+}
+
+/// An approved transfer's package (loans at the cut-off, summary, each case's evidence) as a zip.
+pub async fn transfer_package(state: &AppState, user: &User, transfer_id: &str) -> Result<Vec<u8>, Error> {
+    // Those who approve a sale hand its package to the buyer, evidence included.
+    require(user, Capability::Approve)?;
+    let (signer, _) = arrears_app::audit::load_signer(&audit_key(state))?;
+    arrears_app::transfers::package_zip(state.db(), transfer_id, &signer, &now()).await.map_err(|e| match e {
+        ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
+        other => Error::internal(other),
+    })
+}
+
 /// Moves a case (and its open queue tasks) to a collector.
 pub async fn assign(state: &AppState, user: &User, case_id: &str, collector: &str) -> Result<(), Error> {
     require(user, Capability::AssignCases)?;

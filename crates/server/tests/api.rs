@@ -260,6 +260,7 @@ async fn the_api_on_a_closed_book() {
         // Last but one: its calls add to the case's history that the checks above count.
         every_changing_route_is_recorded(t, &app, &case_id).await;
         approvals_and_the_legal_board(t, &app, &case_id).await;
+        write_offs_and_transfers_from_the_workbench(t, &app, &case_id).await;
         login_is_rate_limited(t, &cfg).await;
     })
     .await;
@@ -690,6 +691,93 @@ async fn form(app: &Router, path: &str, s: &Session, fields: &[(&str, &str)]) ->
 /// Supervisors and legal decide what is waiting beside its quote; others may not; the maker
 /// never decides their own. Legal cases are opened from the case page and moved forward on the
 /// board, never back.
+/// A write-off asked for on a case page and approved on the desk; an NPL transfer asked for on
+/// the transfers page, approved, and its package downloaded. `case_id` is in an arrangement.
+async fn write_offs_and_transfers_from_the_workbench(t: &TestDb, app: &Router, case_id: &str) {
+    let c01 = login(app, "c01").await;
+    let sup = login(app, "supervisor").await;
+    let legal = login(app, "legal").await;
+    let count = "SELECT COUNT(*) FROM write_offs";
+    let before = scalar(t, count).await;
+    // The case's loan is in an arrangement: refused, with the reason, nothing stored.
+    let loan =
+        text_scalar(t, &format!("SELECT loan_id FROM case_loans WHERE case_id = '{case_id}' LIMIT 1")).await;
+    let path = format!("/cases/{case_id}/write-offs");
+    let refused = form(app, &path, &c01, &[("loan", &loan), ("note", "uncollectable")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text());
+    assert!(refused.text().contains("must be kept or break first"), "{}", refused.text());
+    let elsewhere = form(app, &path, &c01, &[("loan", "L9999999"), ("note", "x")]).await;
+    assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", elsewhere.text());
+    assert_eq!(scalar(t, count).await, before, "refused requests store nothing");
+    // Another of c01's cases (the smallest, within a supervisor's authority): asked on the case
+    // page, listed on the desk, approved there.
+    let other = text_scalar(
+        t,
+        &format!(
+            "SELECT ct.case_id FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id \
+             JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
+             WHERE ct.collector_id = 'c01' AND ct.placed_with IS NULL AND c.status = 'open' AND ct.hold IS NULL \
+             AND c.case_id <> '{case_id}' ORDER BY s.outstanding_principal, ct.case_id LIMIT 1"
+        ),
+    )
+    .await;
+    let page = call(app, "GET", &format!("/cases/{other}"), &c01, None).await.text();
+    assert!(page.contains("id=\"write-off-form\""), "the case page offers the form");
+    let loan =
+        text_scalar(t, &format!("SELECT loan_id FROM case_loans WHERE case_id = '{other}' LIMIT 1")).await;
+    let asked = form(
+        app,
+        &format!("/cases/{other}/write-offs"),
+        &c01,
+        &[("loan", &loan), ("note", "破产清算，无可执行财产")],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text());
+    let id = text_scalar(t, &format!("SELECT request_id FROM write_offs WHERE loan_id = '{loan}'")).await;
+    let desk = call(app, "GET", "/approvals", &sup, None).await.text();
+    assert!(desk.contains(&id), "the write-off waits on the desk");
+    let ok =
+        form(app, "/approvals", &sup, &[("what", "write_off"), ("id", &id), ("decision", "approve")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    let q = format!("SELECT COUNT(*) FROM ledger_events WHERE event_id = '{id}' AND action = 'write_off'");
+    assert_eq!(scalar(t, &q).await, 1, "the approval wrote the loan off");
+
+    // Transfers: for those who approve; asked by legal, approved by the supervisor.
+    assert_eq!(call(app, "GET", "/transfers", &c01, None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(call(app, "GET", "/transfers", &legal, None).await.status, StatusCode::OK);
+    let today = chrono::Utc::now().date_naive().to_string();
+    let mut fields = vec![
+        ("buyer", "东方资产"),
+        ("price", "1000.00"),
+        ("currency", "CNY"),
+        ("cut_off", "2026-13-01"),
+        ("transfer_on", today.as_str()),
+        ("min_dpd", "1"),
+        ("limit", "3"),
+        ("note", "批量转让"),
+    ];
+    let bad = form(app, "/transfers", &legal, &fields).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text());
+    assert!(bad.text().contains("cut_off"), "{}", bad.text());
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM transfers").await, 0, "nothing stored");
+    fields[3].1 = today.as_str();
+    let made = form(app, "/transfers", &legal, &fields).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text());
+    let tid = text_scalar(t, "SELECT transfer_id FROM transfers").await;
+    let early = call(app, "GET", &format!("/transfers/{tid}/package"), &sup, None).await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY, "no package before approval");
+    let ok =
+        form(app, "/approvals", &sup, &[("what", "transfer"), ("id", &tid), ("decision", "approve")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    let list = call(app, "GET", "/transfers", &sup, None).await.text();
+    assert!(list.contains(&format!("/transfers/{tid}/package")), "{list}");
+    let zip = call(app, "GET", &format!("/transfers/{tid}/package"), &sup, None).await;
+    assert_eq!(zip.status, StatusCode::OK);
+    assert!(zip.body.starts_with(b"PK"), "a zip");
+    let names = String::from_utf8_lossy(&zip.body).to_string();
+    assert!(names.contains("loans.csv") && names.contains("summary.json"), "its files");
+}
+
 async fn approvals_and_the_legal_board(t: &TestDb, app: &Router, case_id: &str) {
     let c01 = login(app, "c01").await;
     let sup = login(app, "supervisor").await;

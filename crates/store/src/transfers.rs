@@ -150,13 +150,27 @@ type TransferRow = (
     Option<String>,
 );
 
+const TRANSFER_COLS: &str = "transfer_id, buyer, cut_off, transfer_on, currency, price, filter, note, requested_by, \
+     requested_at, status, decided_by, decided_at";
+
 /// One transfer.
 pub async fn by_id(db: &Db, transfer_id: &str) -> Result<Option<Transfer>, StoreError> {
-    let row: Option<TransferRow> = on_pool!(db, p => sqlx::query_as(
-        "SELECT transfer_id, buyer, cut_off, transfer_on, currency, price, filter, note, requested_by, requested_at, status, \
-         decided_by, decided_at FROM transfers WHERE transfer_id = $1",
-    ).bind(transfer_id).fetch_optional(p).await?);
-    Ok(row.map(|r| Transfer {
+    let sql = format!("SELECT {TRANSFER_COLS} FROM transfers WHERE transfer_id = $1");
+    let row: Option<TransferRow> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(transfer_id).fetch_optional(p).await?);
+    Ok(row.map(transfer))
+}
+
+/// Every transfer, newest first.
+pub async fn all(db: &Db) -> Result<Vec<Transfer>, StoreError> {
+    let sql = format!("SELECT {TRANSFER_COLS} FROM transfers ORDER BY requested_at DESC, transfer_id");
+    let rows: Vec<TransferRow> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+    Ok(rows.into_iter().map(transfer).collect())
+}
+
+fn transfer(r: TransferRow) -> Transfer {
+    Transfer {
         transfer_id: r.0,
         buyer: r.1,
         cut_off: r.2,
@@ -170,7 +184,7 @@ pub async fn by_id(db: &Db, transfer_id: &str) -> Result<Option<Transfer>, Store
         status: r.10,
         decided_by: r.11,
         decided_at: r.12,
-    }))
+    }
 }
 
 type LoanRow = (String, String, Option<String>, String, i64, String, i64, i64, i64, i64);

@@ -45,6 +45,7 @@ pub fn page(l: Lang, user: Option<&User>, title: &str, flash: Option<&Flash>, bo
                             @if u.role.can(Capability::ViewCases) { a #nav-cases href="/cases" { (t(l, "cases")) } " " }
                             @if u.role.can(Capability::ViewFigures) { a #nav-dashboard href="/dashboard" { (t(l, "dashboard")) } " " }
                             @if u.role.can(Capability::Approve) { a #nav-approvals href="/approvals" { (t(l, "approvals")) } " " }
+                            @if u.role.can(Capability::Approve) { a #nav-transfers href="/transfers" { (t(l, "transfers")) } " " }
                             @if u.role.can(Capability::LegalTrack) { a #nav-legal href="/legal" { (t(l, "legal_board")) } " " }
                             @if u.role.can(Capability::Audit) { a #nav-audit href="/audit" { (t(l, "audit")) } " " }
                             @if u.role.can(Capability::ManageUsers) || u.role.can(Capability::ManageStrategies) {

@@ -2,7 +2,7 @@
 
 use arrears_core::access::Capability;
 use axum::Router;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -485,6 +485,8 @@ pub fn resolutions() -> Router<AppState> {
     Router::new()
         .route("/approvals", get(approvals).post(decide))
         .route("/legal", get(legal_board))
+        .route("/transfers", get(transfers).post(create_transfer))
+        .route("/transfers/{transfer_id}/package", get(transfer_package))
         .route("/legal/stage", post(legal_stage))
 }
 
@@ -586,6 +588,104 @@ async fn decide(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn transfers(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Query(q): Query<DoneQuery>,
+) -> PageResult {
+    let rows = service::transfers(&state, &u).await?;
+    let l = l_of(&u);
+    let flash = q.done.map(|d| Flash::Ok(format!("{} · {d}", t(l, "requested"))));
+    Ok(transfers_page(l, &u, &rows, flash.as_ref()).into_response())
+}
+
+fn transfers_page(
+    l: Lang,
+    u: &User,
+    rows: &[arrears_app::transfers::TransferView],
+    flash: Option<&Flash>,
+) -> Markup {
+    let body = html! {
+        h1 { (t(l, "transfers")) }
+        section.card {
+            h2 { (t(l, "new_transfer")) }
+            form.inline #transfer-form method="post" action="/transfers" {
+                (csrf_field(u))
+                label { (t(l, "buyer")) input name="buyer" required; }
+                label { (t(l, "q_price")) input name="price" inputmode="decimal" required; }
+                label { (t(l, "currency")) input name="currency" value="CNY" size="4" required; }
+                label { (t(l, "cut_off")) input type="date" name="cut_off" required; }
+                label { (t(l, "transfer_on")) input type="date" name="transfer_on" required; }
+                label { (t(l, "min_dpd")) input name="min_dpd" inputmode="numeric" value="91" required; }
+                label { (t(l, "product")) input name="product"; }
+                label { (t(l, "at_most")) input name="limit" inputmode="numeric" value="100" required; }
+                label { (t(l, "note")) input name="note" size="30"; }
+                button.primary #create-transfer type="submit" { (t(l, "request")) }
+            }
+        }
+        @if rows.is_empty() { p.muted #no-transfers { (t(l, "no_transfers")) } }
+        @if !rows.is_empty() {
+            table #transfers {
+                tr {
+                    th { "ID" } th { (t(l, "buyer")) } th { (t(l, "status")) } th { (t(l, "cut_off")) } th { (t(l, "transfer_on")) }
+                    th.num { (t(l, "loans_count")) } th.num { (t(l, "total_owed")) } th.num { (t(l, "q_price")) } th { (t(l, "package")) }
+                }
+                @for v in rows {
+                    tr data-id=(v.transfer.transfer_id) {
+                        td { code { (v.transfer.transfer_id) } }
+                        td { (v.transfer.buyer) }
+                        td.status { (v.transfer.status) }
+                        td { (v.transfer.cut_off) }
+                        td { (v.transfer.transfer_on) }
+                        td.num { (v.loans) }
+                        td.num { (v.transfer.currency) " " (v.total) }
+                        td.num { (v.transfer.currency) " " (v.price_amount) }
+                        td {
+                            @if v.transfer.status == "approved" {
+                                a.package href={ "/transfers/" (v.transfer.transfer_id) "/package" } { (t(l, "package")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(l, Some(u), t(l, "transfers"), flash, body)
+}
+
+async fn create_transfer(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Form(f): Form<TransferPost>,
+) -> PageResult {
+    u.check_csrf(&f.csrf)?;
+    match service::create_transfer(&state, &u, f.form).await {
+        Ok(id) => Ok(Redirect::to(&format!("/transfers?done={id}")).into_response()),
+        Err(e @ Error::BadRequest(_)) => {
+            let rows = service::transfers(&state, &u).await?;
+            let l = l_of(&u);
+            Ok((e.status(), transfers_page(l, &u, &rows, Some(&Flash::Error(e.to_string())))).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct TransferPost {
+    csrf: String,
+    #[serde(flatten)]
+    form: service::TransferForm,
+}
+
+async fn transfer_package(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Path(transfer_id): Path<String>,
+) -> PageResult {
+    let bytes = service::transfer_package(&state, &u, &transfer_id).await?;
+    Ok(crate::api::zip_response(&transfer_id.replace(':', "_"), bytes))
 }
 
 async fn legal_board(

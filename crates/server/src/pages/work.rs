@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases/{case_id}/actions", post(log_action))
         .route("/cases/{case_id}/arrangements", post(arrangement))
         .route("/cases/{case_id}/legal", post(open_legal))
+        .route("/cases/{case_id}/write-offs", post(write_off))
         .route("/cases/{case_id}/evidence.zip", get(evidence))
 }
 
@@ -276,6 +277,7 @@ fn case_page(u: &User, d: &CaseDetail, flash: Option<&Flash>, form: Option<&Acti
         }
         @if d.may_work { (arrangement_form(l, u, d)) }
         @if d.may_work && u.role.can(Capability::LegalTrack) { (legal_form(l, u, d)) }
+        @if d.may_work { (write_off_form(l, u, d)) }
         @if u.role.can(Capability::Evidence) {
             p { a #evidence href={ "/cases/" (c.case_id) "/evidence.zip" } { (t(l, "evidence")) } }
         }
@@ -589,6 +591,48 @@ fn legal_form(l: Lang, u: &User, d: &CaseDetail) -> Markup {
                 button.primary #open-legal type="submit" { (t(l, "refer_to_legal")) }
             }
         }
+    }
+}
+
+fn write_off_form(l: Lang, u: &User, d: &CaseDetail) -> Markup {
+    html! {
+        section.card {
+            h2 { (t(l, "write_off_request")) }
+            form.inline #write-off-form method="post" action={ "/cases/" (d.case.case_id) "/write-offs" } {
+                (csrf_field(u))
+                label { (t(l, "loan"))
+                    select name="loan" { @for lv in &d.case.loans { option value=(lv.loan_id) { (lv.loan_id) } } }
+                }
+                label { (t(l, "amount_all_if_blank")) input name="amount" inputmode="decimal"; }
+                label { input type="checkbox" name="reverse" value="1"; " " (t(l, "reverse_write_off")) }
+                label { (t(l, "note")) input name="note" size="30" required; }
+                button.primary #request-write-off type="submit" { (t(l, "request")) }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WriteOffPost {
+    csrf: String,
+    #[serde(flatten)]
+    form: service::WriteOffForm,
+}
+
+async fn write_off(
+    State(state): State<AppState>,
+    PageUser(u): PageUser,
+    Path(case_id): Path<String>,
+    Form(p): Form<WriteOffPost>,
+) -> PageResult {
+    u.check_csrf(&p.csrf)?;
+    match service::request_write_off(&state, &u, &case_id, p.form).await {
+        Ok(_) => Ok(Redirect::to(&format!("/cases/{case_id}?done=requested")).into_response()),
+        Err(e @ Error::BadRequest(_)) => {
+            let d = service::case_detail(&state, &u, &case_id).await?;
+            Ok((e.status(), case_page(&u, &d, Some(&Flash::Error(e.to_string())), None)).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
