@@ -133,6 +133,8 @@ pub struct ImportSummary {
     pub rows_read: Vec<(String, u64)>,
     /// Loans of this import whose schedule is derived from their terms (no `installments.csv` rows).
     pub schedules_generated: u64,
+    /// Arrangement requests this import brought (`arrangements.csv`), each audited.
+    pub arrangements: u64,
 }
 
 /// Progress of an import, for a progress bar.
@@ -211,7 +213,7 @@ pub async fn import_dir_with_keys(
     };
     let mut tx = db.begin().await?;
     match run(&mut tx, dir, &present, total_bytes, now, progress, keys).await {
-        Ok(Ok(summary)) => {
+        Ok(Ok((summary, decisions))) => {
             let hashes = hashing.await.map_err(|e| ImportError::Io {
                 path: dir.to_path_buf(),
                 source: std::io::Error::other(format!("hashing the files failed: {e}")),
@@ -228,7 +230,7 @@ pub async fn import_dir_with_keys(
                 &files,
                 summary.schedules_generated,
             );
-            crate::audit::record_all(&mut tx, at, vec![event]).await?;
+            crate::audit::record_all(&mut tx, at, std::iter::once(event).chain(decisions).collect()).await?;
             tx.commit().await?;
             Ok(summary)
         }
@@ -326,7 +328,7 @@ async fn run(
     now: &str,
     progress: &dyn Progress,
     keys: &Keyring,
-) -> Result<Result<ImportSummary, ImportError>, ImportError> {
+) -> Result<Result<(ImportSummary, Vec<crate::audit::Event>), ImportError>, ImportError> {
     let import_id = sql::begin_import(tx, &dir.display().to_string(), now).await?;
     let mut problems = Problems::default();
     let mut summary = ImportSummary { import_id, ..Default::default() };
@@ -411,11 +413,12 @@ async fn run(
         );
     }
     check_imported_schedules(tx, import_id, &mut problems).await?;
+    let mut decisions = Vec::new();
     if problems.total == 0 {
         // Arrangements apply to the ledger as it stands with this import's payments: only
         // once everything else is known to be good.
         progress.phase("putting arrangements in force");
-        put_arrangements_in_force(tx, import_id, &mut problems).await?;
+        decisions = put_arrangements_in_force(tx, import_id, &mut problems).await?;
     }
     if problems.total > 0 {
         // Report in file order, then line order, as a person reads them.
@@ -429,7 +432,8 @@ async fn run(
     // Loans the batch already knows must see these payments: noted in this transaction.
     crate::payments::note_booked(tx, import_id).await?;
     sql::finish_import(tx, import_id, &text).await?;
-    Ok(Ok(summary))
+    summary.arrangements = decisions.len() as u64;
+    Ok(Ok((summary, decisions)))
 }
 
 /// Why the reading thread stopped early.
@@ -1260,19 +1264,20 @@ fn financial_row(f: &mut Fields) -> Option<Vec<Value>> {
 /// Puts the arrangements this import brought in force, in the order they took effect: each
 /// becomes a request of ours (asked on no case), declined ones decided, approved ones quoted
 /// on their decision date and put in force as an approval here would be. They were approved
-/// under the lender's own delegation, so `config/authority.toml` is not asked; the import's
-/// audit entry (with the file's SHA-256) records them. A row that cannot apply is a problem
-/// of its line.
+/// under the lender's own delegation, so `config/authority.toml` is not asked; each gets an
+/// audit entry (`arrangement.imported`, returned) beside the import's. A row that cannot
+/// apply is a problem of its line.
 async fn put_arrangements_in_force(
     tx: &mut Tx,
     import_id: i64,
     problems: &mut Problems,
-) -> Result<(), ImportError> {
+) -> Result<Vec<crate::audit::Event>, ImportError> {
     use arrears_core::id::RequestId;
     use arrears_core::work::ArrangementStatus;
     use arrears_store::arrangements as requests;
     let rows = sql::imported_arrangements(tx, import_id).await?;
     let file = "arrangements.csv";
+    let mut audited = Vec::with_capacity(rows.len());
     let mut approved: Vec<&str> =
         rows.iter().filter(|r| r.status == "approved").map(|r| r.loan_id.as_str()).collect();
     approved.dedup();
@@ -1326,11 +1331,26 @@ async fn put_arrangements_in_force(
             note: "imported",
             quote: "",
         };
+        let event = crate::audit::Event::new(crate::audit::ACTOR_IMPORT, "arrangement.imported")
+            .entity(format!("loan:{}", r.loan_id))
+            .entity(format!("import:{import_id}"))
+            .fact("request_id", r.arrangement_id.as_str())
+            .fact("kind", r.kind.as_str())
+            .fact("status", r.status.as_str())
+            .fact("requested_by", r.requested_by.as_str())
+            .fact("requested_on", r.requested_on.to_string().as_str())
+            .fact("decided_by", r.decided_by.as_str())
+            .fact("decided_on", r.decided_on.as_str())
+            .fact("line", line);
         match r.status.as_str() {
-            "requested" => requests::add_arrangement_request(tx, &request).await?,
+            "requested" => {
+                requests::add_arrangement_request(tx, &request).await?;
+                audited.push(event);
+            }
             "declined" => {
                 requests::add_arrangement_request(tx, &request).await?;
                 requests::decide(tx, &decision).await?;
+                audited.push(event);
             }
             _ => {
                 let Some(bundle) = bundles.get_mut(&r.loan_id) else { continue };
@@ -1369,12 +1389,19 @@ async fn put_arrangements_in_force(
                 decision.status = ArrangementStatus::Approved;
                 decision.quote = &quote_json;
                 requests::decide(tx, &decision).await?;
-                let event = crate::arrangements::put_in_force(tx, bundle, &request, &quote, on).await?;
-                bundle.events.push(event);
+                let applied = crate::arrangements::put_in_force(tx, bundle, &request, &quote, on).await?;
+                bundle.events.push(applied);
+                audited.push(
+                    event
+                        .fact("total_to_pay", quote.total_to_pay.as_str())
+                        .fact("waived", quote.waived.as_str())
+                        .fact("five_class_after", quote.five_class_after)
+                        .fact("quote_sha256", crate::audit::sha256_hex(&quote_json).as_str()),
+                );
             }
         }
     }
-    Ok(())
+    Ok(audited)
 }
 
 /// Schedules that came from `installments.csv` must match their loans.

@@ -571,7 +571,7 @@ async fn run(cli: Cli) -> Result<()> {
                     if json {
                         print_json(&serde_json::json!({
                             "import_id": s.import_id, "rows": s.rows_read.iter().map(|(f, n)| (f.clone(), *n)).collect::<std::collections::BTreeMap<_,_>>(),
-                            "schedules_generated": s.schedules_generated, "seconds": secs,
+                            "schedules_generated": s.schedules_generated, "arrangements": s.arrangements, "seconds": secs,
                             "loans_per_second": loans as f64 / secs, "refresh": refreshed,
                         }))?;
                     } else {
@@ -579,10 +579,11 @@ async fn run(cli: Cli) -> Result<()> {
                             println!("{f:>18}: {n} rows");
                         }
                         println!(
-                            "import {} done in {secs:.1}s ({:.0} loans/s), {} schedules generated",
+                            "import {} done in {secs:.1}s ({:.0} loans/s), {} schedules generated, {} arrangement requests",
                             s.import_id,
                             loans as f64 / secs,
-                            s.schedules_generated
+                            s.schedules_generated,
+                            s.arrangements
                         );
                         print_refresh(&refreshed);
                     }

@@ -8,6 +8,11 @@ use crate::Book;
 use crate::common::text as common_text;
 use crate::support::each_backend;
 
+/// The single number `sql` selects.
+async fn count(db: &arrears_store::Db, sql: &str) -> i64 {
+    arrears_store::on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(p).await.unwrap())
+}
+
 /// Requests by (status, ledger status).
 fn standing(b: &Book) -> BTreeMap<(String, String), usize> {
     let mut out = BTreeMap::new();
@@ -134,12 +139,20 @@ async fn bad_arrangement_rows_are_named_and_nothing_is_imported() {
         // A good row is put in force, and importing it again changes nothing.
         let good = format!("G1,{loan},instalment_plan,12,,2026-06-18,ann,approved,{as_of},bob");
         let dir = write(&[good]);
-        b.ok("", &["import", dir.to_str().unwrap()]);
+        let imported = b.json(&["import", dir.to_str().unwrap(), "--json"]);
+        assert_eq!(imported["arrangements"], 1, "[{}] {imported}", t.backend);
+        let audited = format!(
+            "SELECT COUNT(*) FROM audit_entries e JOIN audit_entities x ON x.seq = e.seq \
+             WHERE e.kind = 'arrangement.imported' AND x.entity_id = 'loan:{loan}'"
+        );
+        assert_eq!(count(b.db(), &audited).await, 1, "[{}] the imported decision is audited", t.backend);
         let once = b.json(&["arrangement", "list", "--loan", &loan, "--json"]);
         let g1 = once.as_array().unwrap().iter().find(|r| r["request_id"] == "G1").expect("G1 imported");
         assert_eq!(g1["status"], "approved", "[{}] {g1}", t.backend);
-        b.ok("", &["import", dir.to_str().unwrap()]);
+        let again = b.json(&["import", dir.to_str().unwrap(), "--json"]);
+        assert_eq!(again["arrangements"], 0, "[{}] {again}", t.backend);
         assert_eq!(b.json(&["arrangement", "list", "--loan", &loan, "--json"]), once, "[{}]", t.backend);
+        assert_eq!(count(b.db(), &audited).await, 1, "[{}] and only once", t.backend);
         let shown = b.loan(&loan, as_of);
         assert_eq!(shown["installments"].as_array().unwrap().len(), 12, "[{}] {shown}", t.backend);
     })
