@@ -194,10 +194,25 @@ await scenario('admin-strategy-upload-shows-checker-errors-inline', async (page)
   await page.screenshot({ path: `${artifacts}/admin-strategy-errors.png`, fullPage: true });
 });
 
+let arrangedCase = null;
+
 await scenario('supervisor-decides-beside-the-quote-and-moves-the-legal-board', async (page) => {
-  assert.ok(workedCase, 'needs the case of an earlier scenario');
-  // The collector asks for a six-month extension on the case.
+  // The collector asks for a six-month extension on a case of one loan whose balance is within a
+  // supervisor's authority (config/authority.toml: 30,000.00 USD, 200,000.00 CNY).
   await login(page, 'c01');
+  const links = await page.locator('#queue a.case-link').evaluateAll((as) => as.map((a) => a.textContent.trim()));
+  for (const c of links.slice(0, 40)) {
+    await page.goto(`${base}/cases/${c}`);
+    const rows = page.locator('#loans > table tr:has(td)');
+    if (await rows.count() !== 1) continue;
+    const outstanding = Number((await rows.first().locator('td.num').nth(1).textContent()).trim());
+    if (outstanding > 0 && outstanding < 30000) {
+      arrangedCase = c;
+      break;
+    }
+  }
+  assert.ok(arrangedCase, 'a case of one loan within a supervisor\'s authority in the queue');
+  const workedCase = arrangedCase;
   await page.goto(`${base}/cases/${workedCase}`);
   await page.selectOption('#arrangement-form select[name=kind]', 'extension');
   await page.fill('#arrangement-form input[name=amount]', '0');
@@ -228,6 +243,48 @@ await scenario('supervisor-decides-beside-the-quote-and-moves-the-legal-board', 
   await page.waitForSelector('#flash-ok');
   assert.equal(await row().locator('td.stage').getAttribute('data-stage'), 'filing');
   await page.screenshot({ path: `${artifacts}/legal-board.png`, fullPage: true });
+});
+
+await scenario('write-offs-refused-in-an-arrangement-and-a-transfer-from-request-to-package', async (page) => {
+  assert.ok(arrangedCase, 'needs the case of an earlier scenario');
+  // That case is in an arrangement now: its write-off is refused, with the reason.
+  await login(page, 'c01');
+  await page.goto(`${base}/cases/${arrangedCase}`);
+  await page.fill('#write-off-form input[name=note]', '无可执行财产');
+  await page.click('#request-write-off');
+  await page.waitForSelector('#flash-error');
+  assert.match(await page.textContent('#flash-error'), /must be kept or break first/);
+  await page.click('#logout');
+  // Legal asks to sell loans 31+ days past due, at most five.
+  await login(page, 'legal');
+  await page.click('#nav-transfers');
+  await page.waitForURL(/\/transfers$/);
+  const today = new Date().toISOString().slice(0, 10);
+  await page.fill('#transfer-form input[name=buyer]', '东方资产管理');
+  await page.fill('#transfer-form input[name=price]', '1000.00');
+  await page.fill('#transfer-form input[name=cut_off]', today);
+  await page.fill('#transfer-form input[name=transfer_on]', today);
+  await page.fill('#transfer-form input[name=min_dpd]', '31');
+  await page.fill('#transfer-form input[name=limit]', '5');
+  await page.click('#create-transfer');
+  await page.waitForURL(/\/transfers\?done=/);
+  const id = decodeURIComponent(page.url().split('done=')[1]);
+  const row = page.locator('#transfers tr', { hasText: id });
+  assert.equal((await row.locator('td.status').textContent()).trim(), 'requested');
+  await page.click('#logout');
+  // The supervisor approves it beside its quote; its package is then a zip to download.
+  await login(page, 'supervisor');
+  await page.click('#nav-approvals');
+  const card = page.locator(`section.pending[data-id="${id}"]`);
+  assert.equal(await card.locator('table.quote tr.price').count(), 1, 'the price beside the request');
+  await card.locator('button.approve').click();
+  await page.waitForSelector('#flash-ok');
+  await page.click('#nav-transfers');
+  const link = page.locator('#transfers tr', { hasText: id }).locator('a.package');
+  const zip = await page.request.get(`${base}${await link.getAttribute('href')}`);
+  assert.equal(zip.status(), 200);
+  assert.equal((await zip.body()).subarray(0, 2).toString(), 'PK');
+  await page.screenshot({ path: `${artifacts}/transfers.png`, fullPage: true });
 });
 
 await browser.close();

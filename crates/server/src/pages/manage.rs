@@ -662,7 +662,8 @@ async fn create_transfer(
 ) -> PageResult {
     u.check_csrf(&f.csrf)?;
     match service::create_transfer(&state, &u, f.form).await {
-        Ok(id) => Ok(Redirect::to(&format!("/transfers?done={id}")).into_response()),
+        // The id holds the request's instant, whose '+' a query would read as a space.
+        Ok(id) => Ok(Redirect::to(&format!("/transfers?done={}", id.replace('+', "%2B"))).into_response()),
         Err(e @ Error::BadRequest(_)) => {
             let rows = service::transfers(&state, &u).await?;
             let l = l_of(&u);
