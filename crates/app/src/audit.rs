@@ -402,8 +402,8 @@ pub fn day_event(report: &crate::batch::DayReport) -> Event {
 }
 
 /// The entry for a payment recorded by hand (`payment.recorded`).
-pub fn payment_event(p: &arrears_core::Payment, currency: &str, import_id: i64) -> Event {
-    Event::new("system:cli", "payment.recorded")
+pub fn payment_event(p: &arrears_core::Payment, currency: &str, import_id: i64, actor: &str) -> Event {
+    Event::new(actor, "payment.recorded")
         .entity(format!("loan:{}", p.loan_id.as_str()))
         .entity(format!("payment:{}", p.id.as_str()))
         .fact("import_id", import_id)

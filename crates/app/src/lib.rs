@@ -9,6 +9,7 @@
 pub mod ability;
 pub mod actions;
 pub mod alerts;
+pub mod api_keys;
 pub mod arrangements;
 pub mod audit;
 pub mod batch;

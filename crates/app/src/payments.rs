@@ -120,33 +120,151 @@ pub async fn add_payment(
         amount,
         channel: p.channel.to_string(),
     };
-    let at = clock();
-    let mut tx = db.begin().await?;
-    let import_id =
-        arrears_store::import::begin_import(&mut tx, "arrears payment add", &at.to_rfc3339()).await?;
-    let recorded = store::record_payment(&mut tx, &payment, import_id).await?;
-    let new = match recorded {
-        None => return Err(PaymentError::Conflict(p.id.into())),
-        Some(Recorded::AlreadyThere) => false,
-        Some(Recorded::New) => {
-            note_booked(&mut tx, import_id).await?;
-            arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
-            crate::audit::record_all(
-                &mut tx,
-                &at,
-                vec![crate::audit::payment_event(&payment, loan.currency.code(), import_id)],
-            )
-            .await?;
-            true
-        }
+    let new = match record(db, &payment, loan.currency, ("arrears payment add", "system:cli"), clock).await? {
+        Recorded::Differs(_) => return Err(PaymentError::Conflict(p.id.into())),
+        Recorded::AlreadyThere => false,
+        Recorded::New => true,
     };
-    if new {
-        tx.commit().await?;
-    } else {
-        tx.rollback().await?;
-    }
     let refresh = reevaluate(db, url, clock).await?;
     Ok(PaymentRecorded { new, refresh })
+}
+
+/// Books one checked payment with its audit entry (by `actor`) in one transaction, as an
+/// import of one row from `source`; nothing is written when it is there already or its id is
+/// taken.
+async fn record(
+    db: &Db,
+    payment: &Payment,
+    currency: arrears_core::Currency,
+    (source, actor): (&str, &str),
+    clock: &Clock,
+) -> Result<Recorded, PaymentError> {
+    let at = clock();
+    let mut tx = db.begin().await?;
+    let import_id = arrears_store::import::begin_import(&mut tx, source, &at.to_rfc3339()).await?;
+    let recorded = store::record_payment(&mut tx, payment, import_id).await?;
+    if recorded != Recorded::New {
+        tx.rollback().await?;
+        return Ok(recorded);
+    }
+    note_booked(&mut tx, import_id).await?;
+    arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
+    let e = crate::audit::payment_event(payment, currency.code(), import_id, actor);
+    crate::audit::record_all(&mut tx, &at, vec![e]).await?;
+    tx.commit().await?;
+    Ok(Recorded::New)
+}
+
+/// A payment as the API receives it (`POST /api/v1/payments`), and as it answers it back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaymentIn {
+    /// The lender's id of the payment: the same id is the same payment.
+    pub payment_id: String,
+    /// The loan paid.
+    pub loan_id: String,
+    /// Value date, YYYY-MM-DD.
+    pub paid_on: String,
+    /// Major units as a decimal string, in the loan's currency.
+    pub amount: String,
+    /// Where it came from (bank transfer, counter, app, …).
+    pub channel: String,
+    /// The currency, when the sender says it (it must be the loan's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// Why the API did not book a payment.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// A field is wrong (HTTP 422): nothing was written.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it, for the person who fixes the sender.
+        reason: String,
+    },
+    /// The id is taken by a payment with another value of `field` (HTTP 409): nothing written.
+    #[error("payment {id} exists with another {field}; nothing was changed")]
+    Conflict {
+        /// The payment id.
+        id: String,
+        /// The first field that differs.
+        field: &'static str,
+    },
+    /// Recording or re-evaluating failed.
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+}
+
+impl From<StoreError> for BookError {
+    fn from(e: StoreError) -> BookError {
+        BookError::Payment(e.into())
+    }
+}
+
+/// Books one payment sent through the API by `source` (the key, as an actor); the caller then
+/// re-evaluates (see [`reevaluate`]), as `payment add` does. A value date may be at most `latest` (the day after the
+/// last closed business date). Returns whether it was new, and the payment as booked (amount in
+/// the loan's currency, the currency named): the answer to the same payment sent again.
+pub async fn book(
+    db: &Db,
+    p: &PaymentIn,
+    latest: NaiveDate,
+    source: &str,
+    clock: &Clock,
+) -> Result<(bool, PaymentIn), BookError> {
+    let bad = |field: &'static str, reason: String| BookError::Field { field, reason };
+    let id = PaymentId::new(p.payment_id.trim()).map_err(|e| bad("payment_id", e.to_string()))?;
+    let paid_on = arrears_core::calendar::parse_iso_date(p.paid_on.trim())
+        .ok_or_else(|| bad("paid_on", format!("{:?} is not a date (YYYY-MM-DD)", p.paid_on)))?;
+    if p.channel.trim().is_empty() {
+        return Err(bad("channel", "must say where the payment came from".into()));
+    }
+    let bundle = arrears_store::loans::load_loan(db, p.loan_id.trim())
+        .await?
+        .ok_or_else(|| bad("loan_id", format!("no loan {:?} in the book", p.loan_id)))?;
+    let loan = &bundle.loan;
+    if let Some(c) = p.currency.as_deref().map(str::trim)
+        && c != loan.currency.code()
+    {
+        return Err(bad("currency", format!("loan {} is in {}, not {c}", loan.id, loan.currency.code())));
+    }
+    let amount = Amount::parse(p.amount.trim(), loan.currency)
+        .map_err(|e| bad("amount", format!("{:?}: {e}", p.amount)))?;
+    if amount <= Amount::ZERO {
+        return Err(bad("amount", format!("{:?} must be more than zero", p.amount)));
+    }
+    if paid_on < loan.disbursed_on {
+        return Err(bad(
+            "paid_on",
+            format!("{paid_on} is before loan {} was disbursed on {}", loan.id, loan.disbursed_on),
+        ));
+    }
+    if paid_on > latest {
+        return Err(bad(
+            "paid_on",
+            format!(
+                "{paid_on} is after {latest}, the day after the last closed business date; send it once it has arrived"
+            ),
+        ));
+    }
+    let payment =
+        Payment { id, loan_id: loan.id.clone(), paid_on, amount, channel: p.channel.trim().to_string() };
+    let booked = PaymentIn {
+        payment_id: payment.id.as_str().to_string(),
+        loan_id: loan.id.as_str().to_string(),
+        paid_on: paid_on.to_string(),
+        amount: amount.format(loan.currency),
+        channel: payment.channel.clone(),
+        currency: Some(loan.currency.code().to_string()),
+    };
+    let new = match record(db, &payment, loan.currency, ("api", source), clock).await? {
+        Recorded::Differs(field) => return Err(BookError::Conflict { id: booked.payment_id, field }),
+        Recorded::AlreadyThere => false,
+        Recorded::New => true,
+    };
+    Ok((new, booked))
 }
 
 /// Marks, in the booking's own transaction, the loans that the payments booked by `import_id`

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 mod alert;
+mod apikey;
 mod arrangement;
 mod audit;
 mod behaviour;
@@ -202,6 +203,11 @@ enum Command {
         /// Language of the text: zh or en.
         #[arg(long, value_enum, default_value = "zh")]
         lang: alert::Lang,
+    },
+    /// API keys of service accounts (systems that book payments through the API).
+    Apikey {
+        #[command(subcommand)]
+        command: apikey::ApiKeyCommand,
     },
     /// Users and their roles.
     User {
@@ -650,6 +656,7 @@ async fn run(cli: Cli) -> Result<()> {
             alert::ability(&cli.db, &borrower, date.unwrap_or_else(today), json, lang).await?
         }
         Command::User { command } => personal::user(&cli.db, command).await?,
+        Command::Apikey { command } => apikey::run(&cli.db, command).await?,
         Command::Borrower { command } => {
             personal::borrower(&cli.db, cli.data_key.as_deref(), command).await?
         }

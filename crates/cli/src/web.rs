@@ -37,6 +37,7 @@ fn config(args: &ServeArgs, db_url: &str, audit_key: Option<&Path>, data_key: Op
         audit_key: crate::audit::key_path(db_url, audit_key),
         data_key: data_key.map(Path::to_path_buf),
         config_dir: args.config.clone(),
+        db_url: Some(db_url.to_string()),
         ..ServerConfig::default()
     }
 }

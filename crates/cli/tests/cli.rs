@@ -432,3 +432,43 @@ fn arrangements_are_approved_by_another_user_within_their_authority_once() {
     // Every decision is in the audit log, and the log is intact.
     ok("", &["audit", "verify"]);
 }
+
+/// API keys: made for a service account only, shown once, listed without the key, revoked
+/// once; a service account is never a user with a password.
+#[test]
+fn api_keys_are_for_service_accounts_shown_once_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keys.db");
+    assert!(arrears(&db, &["init"]).status.success());
+    let made = arrears(&db, &["apikey", "create", "core-banking", "--role", "service", "--json"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let made: serde_json::Value = serde_json::from_slice(&made.stdout).unwrap();
+    let key = made["key"].as_str().unwrap();
+    assert!(key.starts_with("arrk_") && key.len() == 5 + 64, "{key}");
+    for (args, want) in [
+        (vec!["apikey", "create", "core-banking", "--role", "service"], "exists already"),
+        (vec!["apikey", "create", "ops", "--role", "admin"], "--role service"),
+        (vec!["apikey", "create", "ops", "--role", "robot"], "unknown role"),
+        (vec!["apikey", "revoke", "nobody"], "no API key named nobody"),
+    ] {
+        let out = arrears(&db, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+    }
+    let user =
+        arrears_in(&db, "long enough pw\n", &["user", "add", "svc", "--role", "service", "--password-stdin"]);
+    assert_eq!(user.status.code(), Some(2));
+    assert!(text(&user.stderr).contains("never logs in"), "{}", text(&user.stderr));
+    let list = arrears(&db, &["apikey", "list", "--json"]);
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("core-banking") && !listed.contains(key),
+        "the key is never shown again: {listed}"
+    );
+    assert!(arrears(&db, &["apikey", "revoke", "core-banking"]).status.success());
+    let again = arrears(&db, &["apikey", "revoke", "core-banking"]);
+    assert_eq!(again.status.code(), Some(2), "revoked once");
+    let list: serde_json::Value =
+        serde_json::from_slice(&arrears(&db, &["apikey", "list", "--json"]).stdout).unwrap();
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
+}

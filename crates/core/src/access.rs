@@ -20,6 +20,9 @@ text_enum!(
         Auditor = "auditor",
         /// Users, roles, products, configuration.
         Admin = "admin",
+        /// 服务账号: a system of the lender's (core banking) that books payments through the
+        /// API with a key; it never logs in and sees no case.
+        Service = "service",
     }
 );
 
@@ -38,6 +41,14 @@ pub enum AccessError {
     /// A password too short to resist guessing.
     #[error("the password must be at least {MIN_PASSWORD_CHARS} characters")]
     WeakPassword,
+    /// Service accounts authenticate with API keys, never with a password.
+    #[error(
+        "a service account never logs in: give it an API key (`arrears apikey create NAME --role service`)"
+    )]
+    ServiceAccount,
+    /// Only a service account holds an API key.
+    #[error("an API key acts for a service account: use --role service, not {0}")]
+    KeyRole(Role),
 }
 
 /// The shortest password accepted.
@@ -88,13 +99,15 @@ pub enum Capability {
     ManageStrategies,
     /// Approve or decline arrangements, write-offs and transfers (within config/authority.toml).
     Approve,
+    /// Book payments through the API (service accounts).
+    BookPayments,
     /// The legal board: refer cases to legal and move legal cases through their stages.
     LegalTrack,
 }
 
 impl Capability {
     /// Every capability, for tables and tests.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::WorkQueue,
         Capability::ViewCases,
         Capability::WorkCases,
@@ -107,6 +120,7 @@ impl Capability {
         Capability::ManageStrategies,
         Capability::Approve,
         Capability::LegalTrack,
+        Capability::BookPayments,
     ];
 }
 
@@ -118,7 +132,7 @@ impl Role {
         match cap {
             C::WorkQueue => matches!(self, R::Collector | R::Supervisor | R::Agency | R::Legal),
             // Admin sees configuration, not borrowers.
-            C::ViewCases => self != R::Admin,
+            C::ViewCases => !matches!(self, R::Admin | R::Service),
             C::WorkCases => matches!(self, R::Collector | R::Supervisor | R::Agency | R::Legal),
             C::AssignCases => self == R::Supervisor,
             C::ViewFigures => matches!(self, R::Supervisor | R::RiskAnalyst | R::Auditor),
@@ -128,6 +142,7 @@ impl Role {
             C::ManageUsers => self == R::Admin,
             C::ManageStrategies => matches!(self, R::Supervisor | R::Admin),
             C::Approve | C::LegalTrack => matches!(self, R::Supervisor | R::Legal),
+            C::BookPayments => self == R::Service,
         }
     }
 }
@@ -162,7 +177,7 @@ pub struct CaseScope<'a> {
 /// it (the API answers 404, so that an agency cannot even learn which case ids exist).
 pub fn may_see_case(v: &Viewer<'_>, c: &CaseScope<'_>) -> bool {
     match v.role {
-        Role::Admin => false,
+        Role::Admin | Role::Service => false,
         // Placed work belongs to the agency alone; the lender's collectors see it again on recall.
         Role::Agency => v.agency.is_some() && c.placed_with == v.agency,
         Role::Collector => {
@@ -190,11 +205,9 @@ pub fn check_new_user(
     agency: Option<&str>,
     password: &str,
 ) -> Result<(), AccessError> {
-    let name_ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !name_ok {
-        return Err(AccessError::BadName(name.to_string()));
+    check_name(name)?;
+    if role == Role::Service {
+        return Err(AccessError::ServiceAccount);
     }
     match (role, agency.filter(|a| !a.trim().is_empty())) {
         (Role::Agency, None) => return Err(AccessError::AgencyMissing),
@@ -207,9 +220,46 @@ pub fn check_new_user(
     Ok(())
 }
 
+/// Checks a new API key's name and role: a name like a user's, for a service account.
+pub fn check_new_key(name: &str, role: Role) -> Result<(), AccessError> {
+    check_name(name)?;
+    if role != Role::Service {
+        return Err(AccessError::KeyRole(role));
+    }
+    Ok(())
+}
+
+/// A name people type: 1 to 64 characters, no spaces or control characters.
+fn check_name(name: &str) -> Result<(), AccessError> {
+    let name_ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    if name_ok { Ok(()) } else { Err(AccessError::BadName(name.to_string())) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_service_accounts_hold_keys_and_never_log_in() {
+        assert_eq!(check_new_key("core-banking", Role::Service), Ok(()));
+        assert_eq!(check_new_key("core-banking", Role::Admin), Err(AccessError::KeyRole(Role::Admin)));
+        assert_eq!(
+            check_new_key("core banking", Role::Service),
+            Err(AccessError::BadName("core banking".into()))
+        );
+        assert_eq!(
+            check_new_user("svc", Role::Service, None, "long enough"),
+            Err(AccessError::ServiceAccount)
+        );
+        for role in Role::ALL {
+            assert_eq!(role.can(Capability::BookPayments), *role == Role::Service, "{role}");
+        }
+        let service: Vec<Capability> =
+            Capability::ALL.into_iter().filter(|c| Role::Service.can(*c)).collect();
+        assert_eq!(service, [Capability::BookPayments], "a service account books payments and nothing else");
+    }
 
     #[test]
     fn only_legal_and_auditor_unmask() {

@@ -48,6 +48,14 @@ const fn r(
 
 /// Every API route.
 pub const ROUTES: &[RouteDoc] = &[
+    r(
+        "POST",
+        "/api/v1/payments",
+        "Book a payment (service accounts, Authorization: Bearer KEY): 201 new, 200 the same again, 409 the id taken by another",
+        Some(Capability::BookPayments),
+        Some("Payment"),
+        201,
+    ),
     RouteDoc {
         method: "POST",
         path: "/api/v1/login",
@@ -224,6 +232,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/api/v1/collectors") => post(save_collector),
         ("POST", "/api/v1/agencies") => post(save_agency),
         ("POST", "/api/v1/strategies/check") => post(check_strategy),
+        ("POST", "/api/v1/payments") => post(book_payment),
         ("GET", "/api/openapi.json") => get(openapi),
         _ => panic!("API route {method} {path} is documented but has no handler"),
     }
@@ -282,6 +291,18 @@ async fn logout(
     auth::logout(&state, &u).await?;
     let cookie = auth::set_cookie(&state, auth::SESSION_COOKIE, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+async fn book_payment(
+    State(state): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    Json(p): Json<arrears_app::payments::PaymentIn>,
+) -> ApiResult<Response> {
+    csrf(&u, &headers)?;
+    let (new, booked) = service::book_payment(&state, &u, &p).await?;
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(booked)).into_response())
 }
 
 async fn me(ApiUser(u): ApiUser) -> Json<service::Me> {

@@ -21,6 +21,22 @@ pub enum Error {
     /// The request itself is wrong; the message says what and where.
     #[error("{0}")]
     BadRequest(String),
+    /// One field of the request is wrong (422, the field named in the answer).
+    #[error("{field}: {message}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The id is taken by something else (409, the first differing field named).
+    #[error("{message}")]
+    Conflict {
+        /// The field that differs.
+        field: &'static str,
+        /// What the id already holds.
+        message: String,
+    },
     /// The form or call did not carry the session's CSRF token.
     #[error(
         "表单已过期，请刷新页面后重试 / the form has expired (CSRF token missing or wrong): reload the page and try again"
@@ -52,7 +68,8 @@ impl Error {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::Forbidden | Error::Csrf => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::BadRequest(_) | Error::Field { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Refused { .. } => StatusCode::CONFLICT,
             Error::Later(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -65,7 +82,8 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::Forbidden => "forbidden",
             Error::NotFound => "not_found",
-            Error::BadRequest(_) => "bad_request",
+            Error::BadRequest(_) | Error::Field { .. } => "bad_request",
+            Error::Conflict { .. } => "conflict",
             Error::Csrf => "csrf",
             Error::TooManyAttempts(_) => "too_many_attempts",
             Error::Refused { .. } => "refused",
@@ -167,6 +185,9 @@ impl IntoResponse for ApiError {
         if let Error::Refused { action_id, messages } = &e {
             body["action_id"] = json!(action_id);
             body["rules"] = json!(messages);
+        }
+        if let Error::Field { field, .. } | Error::Conflict { field, .. } = &e {
+            body["field"] = json!(field);
         }
         let mut r = (e.status(), Json(body)).into_response();
         if let Error::TooManyAttempts(secs) = e

@@ -28,9 +28,18 @@ fn schemas() -> Value {
             "note": {"type": "string"}
         }), &["kind", "amount"]),
         "Assign": s(json!({ "collector": {"type": "string"} }), &["collector"]),
+        "Payment": s(json!({
+            "payment_id": {"type": "string", "description": "the same id is the same payment"},
+            "loan_id": {"type": "string"},
+            "paid_on": {"type": "string", "format": "date"},
+            "amount": {"type": "string", "description": "decimal string, major units of the loan's currency"},
+            "channel": {"type": "string"},
+            "currency": {"type": ["string", "null"], "description": "if given, must be the loan's"}
+        }), &["payment_id", "loan_id", "paid_on", "amount", "channel"]),
         "User": s(json!({
             "name": {"type": "string"},
-            "role": {"type": "string", "enum": ["collector", "supervisor", "legal", "risk_analyst", "agency", "auditor", "admin"]},
+            "role": {"type": "string", "enum": ["collector", "supervisor", "legal", "risk_analyst", "agency", "auditor", "admin"],
+                     "description": "service accounts hold API keys instead"},
             "agency": {"type": ["string", "null"]}, "team": {"type": ["string", "null"]},
             "password": {"type": "string", "format": "password", "minLength": arrears_core::access::MIN_PASSWORD_CHARS}
         }), &["name", "role", "password"]),
@@ -83,7 +92,11 @@ pub fn document() -> Value {
             "responses": responses,
         });
         if r.auth {
-            op["security"] = json!([{ "session": [] }]);
+            op["security"] = if r.capability == Some(arrears_core::access::Capability::BookPayments) {
+                json!([{ "apiKey": [] }])
+            } else {
+                json!([{ "session": [] }])
+            };
         }
         if let Some(body) = r.body {
             op["requestBody"] = json!({ "required": true,
@@ -91,6 +104,7 @@ pub fn document() -> Value {
         }
         if r.auth
             && r.method != "GET"
+            && r.capability != Some(arrears_core::access::Capability::BookPayments)
             && let Some(p) = op["parameters"].as_array_mut()
         {
             p.push(json!({ "name": "x-csrf-token", "in": "header", "required": true, "schema": {"type": "string"},
@@ -110,7 +124,10 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": { "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE } }
+            "securitySchemes": {
+                "session": { "type": "apiKey", "in": "cookie", "name": crate::auth::SESSION_COOKIE },
+                "apiKey": { "type": "http", "scheme": "bearer", "description": "a service account's key (arrears apikey create)" }
+            }
         }
     })
 }

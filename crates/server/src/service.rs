@@ -507,6 +507,44 @@ pub async fn transfer_package(state: &AppState, user: &User, transfer_id: &str) 
     })
 }
 
+/// Books a payment sent by a service account: the day after the last closed business date
+/// is the latest value date; the loan is re-evaluated at once. Returns whether it was new.
+pub async fn book_payment(
+    state: &AppState,
+    user: &User,
+    p: &arrears_app::payments::PaymentIn,
+) -> Result<(bool, arrears_app::payments::PaymentIn), Error> {
+    use arrears_app::payments::BookError;
+    require(user, Capability::BookPayments)?;
+    let latest = business_date(state).await?.succ_opt().unwrap_or(NaiveDate::MAX);
+    let clock: arrears_app::audit::Clock = std::sync::Arc::new(now);
+    let booked = arrears_app::payments::book(state.db(), p, latest, &user.actor(), &clock).await;
+    let (new, booked) = booked.map_err(|e| match e {
+        BookError::Field { field, reason } => Error::Field { field, message: reason },
+        BookError::Conflict { field, .. } => Error::Conflict { field, message: e.to_string() },
+        BookError::Payment(other) => Error::internal(other),
+    })?;
+    if new && let Some(url) = state.0.config.db_url.clone() {
+        refresh_now(state.db().clone(), arrears_store::DbUrl::new(url)).await?;
+    }
+    Ok((new, booked))
+}
+
+/// Re-evaluates the loans new payments touched, as `payment add` does. The batch's refresh
+/// is not a `Send` future (its progress reporter is not shared between threads), so it runs
+/// on a blocking thread of the runtime, which a handler may await.
+async fn refresh_now(db: arrears_store::Db, url: arrears_store::DbUrl) -> Result<(), Error> {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let clock: arrears_app::audit::Clock = std::sync::Arc::new(now);
+        handle.block_on(arrears_app::payments::reevaluate(&db, &url, &clock))
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(Error::internal)?;
+    Ok(())
+}
+
 /// Moves a case (and its open queue tasks) to a collector.
 pub async fn assign(state: &AppState, user: &User, case_id: &str, collector: &str) -> Result<(), Error> {
     require(user, Capability::AssignCases)?;

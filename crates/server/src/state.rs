@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub login_attempts: usize,
     /// The window failed logins are counted in.
     pub login_window: Duration,
+    /// The database's URL, for re-evaluating loans at once after a payment booked through the
+    /// API (the batch's locks live beside a SQLite file); `None`: the next batch does it.
+    pub db_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,7 @@ impl Default for ServerConfig {
             session_hours: 12,
             login_attempts: 5,
             login_window: Duration::from_secs(15 * 60),
+            db_url: None,
         }
     }
 }

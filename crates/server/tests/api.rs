@@ -92,7 +92,12 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
         let u = arrears_app::personal::NewUser { name, role, agency, team, password: PASSWORD };
         arrears_app::personal::add_user(&t.db, &u, &at, "user:test").await.unwrap();
     }
-    ServerConfig { audit_key: key, config_dir: repo_config(), ..ServerConfig::default() }
+    ServerConfig {
+        audit_key: key,
+        config_dir: repo_config(),
+        db_url: Some(t.url.expose().to_string()),
+        ..ServerConfig::default()
+    }
 }
 
 struct Answer {
@@ -115,6 +120,8 @@ impl Answer {
 struct Session {
     cookie: Option<String>,
     csrf: Option<String>,
+    /// An API key, sent as `Authorization: Bearer`.
+    bearer: Option<String>,
 }
 
 async fn call(app: &Router, method: &str, path: &str, s: &Session, body: Option<Value>) -> Answer {
@@ -124,6 +131,9 @@ async fn call(app: &Router, method: &str, path: &str, s: &Session, body: Option<
     }
     if let Some(t) = &s.csrf {
         req = req.header("x-csrf-token", t);
+    }
+    if let Some(k) = &s.bearer {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
     }
     let req = match body {
         Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
@@ -159,7 +169,7 @@ async fn login(app: &Router, name: &str) -> Session {
     let cookie = session_cookie(&a).expect("session cookie");
     let set = a.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
-    Session { cookie: Some(cookie), csrf: a.json()["csrf_token"].as_str().map(str::to_string) }
+    Session { cookie: Some(cookie), csrf: a.json()["csrf_token"].as_str().map(str::to_string), bearer: None }
 }
 
 async fn scalar(t: &TestDb, sql: &str) -> i64 {
@@ -223,6 +233,8 @@ fn expected(method: &str, path: &str) -> [u16; 8] {
         ("POST", "/api/v1/agencies") => [401, 403, 403, 403, 403, 404, 403, 200],
         ("POST", "/api/v1/strategies/check") => [401, 403, 200, 403, 403, 404, 403, 200],
         ("GET", "/api/openapi.json") => [200; 8],
+        // Service accounts only, with a key (see payments_through_the_api_with_a_key).
+        ("POST", "/api/v1/payments") => [401, 403, 403, 403, 403, 404, 403, 403],
         // No session is asked; the shipped channels file configures no provider that sends
         // receipts, so every caller gets 404.
         ("POST", "/api/v1/channels/{provider}/receipts") => [404; 8],
@@ -261,6 +273,7 @@ async fn the_api_on_a_closed_book() {
         every_changing_route_is_recorded(t, &app, &case_id).await;
         approvals_and_the_legal_board(t, &app, &case_id).await;
         write_offs_and_transfers_from_the_workbench(t, &app, &case_id).await;
+        payments_through_the_api_with_a_key(t, &app, &loan_id).await;
         login_is_rate_limited(t, &cfg).await;
     })
     .await;
@@ -296,6 +309,10 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
                     Some(json!({"collector_id": "c09", "name": "新人", "team": "west", "capacity": "30"}))
                 }
                 Some("Agency") => Some(json!({"agency_id": "GAMMA", "name": "Gamma", "commission": "0.2"})),
+                Some("Payment") => {
+                    Some(json!({"payment_id": "P-ROLE", "loan_id": loan_id, "paid_on": "2026-11-20",
+                                               "amount": "1.00", "channel": "counter"}))
+                }
                 Some("Strategy") => Some(
                     json!({"text": std::fs::read_to_string(repo_config().join("strategies/default.toml")).unwrap()}),
                 ),
@@ -343,6 +360,9 @@ fn audit_kind(method: &str, path: &str) -> Option<&'static str> {
         // Needs a configured provider and its token, which this book does not have: its
         // entries (message.delivered) are checked in arrears-cli's tests/channels/sms.rs.
         ("POST", "/api/v1/channels/{provider}/receipts") => None,
+        // Service accounts only: its entry (payment.recorded) is checked in
+        // payments_through_the_api_with_a_key.
+        ("POST", "/api/v1/payments") => None,
         ("POST", "/api/v1/cases/{case_id}/actions") => Some("action."),
         ("POST", "/api/v1/cases/{case_id}/arrangements") => Some("arrangement.requested"),
         ("POST", "/api/v1/cases/{case_id}/assign") => Some("case.assigned"),
@@ -604,7 +624,7 @@ async fn pages_log_in_with_a_form(app: &Router) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers().get(header::LOCATION).unwrap(), "/queue");
     let a = Answer { status: res.status(), headers: res.headers().clone(), body: Vec::new() };
-    let s = Session { cookie: session_cookie(&a), csrf: None };
+    let s = Session { cookie: session_cookie(&a), csrf: None, bearer: None };
     let q = call(app, "GET", "/queue", &s, None).await;
     assert_eq!(q.status, StatusCode::OK);
     assert!(q.text().contains("class=\"case-link\""), "the queue lists cases");
@@ -691,6 +711,87 @@ async fn form(app: &Router, path: &str, s: &Session, fields: &[(&str, &str)]) ->
 /// Supervisors and legal decide what is waiting beside its quote; others may not; the maker
 /// never decides their own. Legal cases are opened from the case page and moved forward on the
 /// board, never back.
+/// A service account books payments with its key (`POST /api/v1/payments`): new (201), the
+/// same again (200, the same body), another under its id (409 naming the field), bad fields
+/// (422 naming each, nothing written); nothing else is open to it, and a revoked key is refused.
+async fn payments_through_the_api_with_a_key(t: &TestDb, app: &Router, loan_id: &str) {
+    let at = chrono::Utc::now().fixed_offset();
+    let refused = arrears_app::api_keys::create(&t.db, "ops", "admin", &at, "user:test").await;
+    assert!(refused.unwrap_err().to_string().contains("--role service"));
+    let key =
+        arrears_app::api_keys::create(&t.db, "core-banking", "service", &at, "user:test").await.unwrap();
+    let svc = Session { bearer: Some(key.clone()), ..Session::default() };
+    let currency = text_scalar(t, &format!("SELECT currency FROM loans WHERE loan_id = '{loan_id}'")).await;
+    let closed = text_scalar(t, "SELECT MAX(business_date) FROM business_days WHERE status = 'done'").await;
+    let closed: chrono::NaiveDate = closed.parse().unwrap();
+    let next = closed.succ_opt().unwrap().to_string();
+    let pay = json!({"payment_id": "API-1", "loan_id": loan_id, "paid_on": closed.to_string(), "amount": "12.30", "channel": "core"});
+    let payments = "SELECT COUNT(*) FROM payments";
+    let before = scalar(t, payments).await;
+
+    // Nothing but payments for the key; no payments for a person's session.
+    assert_eq!(call(app, "GET", "/api/v1/cases", &svc, None).await.status, StatusCode::FORBIDDEN);
+    let sup = login(app, "supervisor").await;
+    assert_eq!(
+        call(app, "POST", "/api/v1/payments", &sup, Some(pay.clone())).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let nobody = Session { bearer: Some("arrk_0000".into()), ..Session::default() };
+    assert_eq!(
+        call(app, "POST", "/api/v1/payments", &nobody, Some(pay.clone())).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let first = call(app, "POST", "/api/v1/payments", &svc, Some(pay.clone())).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    assert_eq!(first.json()["amount"], "12.30");
+    assert_eq!(first.json()["currency"], currency.as_str());
+    let again = call(app, "POST", "/api/v1/payments", &svc, Some(pay.clone())).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(again.json(), first.json(), "the same answer");
+    let mut other = pay.clone();
+    other["amount"] = json!("12.31");
+    let taken = call(app, "POST", "/api/v1/payments", &svc, Some(other)).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.text());
+    assert_eq!(taken.json()["field"], "amount");
+    assert_eq!(scalar(t, payments).await, before + 1);
+    let recorded = "SELECT COUNT(*) FROM audit_entries e JOIN audit_entities x ON x.seq = e.seq \
+                    WHERE e.kind = 'payment.recorded' AND x.entity_id = 'payment:API-1'";
+    assert_eq!(scalar(t, recorded).await, 1, "booked once, audited once");
+
+    let wrong_currency = if currency == "USD" { "CNY" } else { "USD" };
+    let cases: [(&str, Value, &str); 7] = [
+        ("loan_id", json!("L-NOPE"), "no loan"),
+        ("currency", json!(wrong_currency), "is in"),
+        ("amount", json!("1.234"), "1.234"),
+        ("amount", json!("-5.00"), "more than zero"),
+        ("paid_on", json!("2999-01-01"), "the day after the last closed business date"),
+        ("paid_on", json!("soon"), "not a date"),
+        ("channel", json!(" "), "where the payment came from"),
+    ];
+    for (field, value, want) in cases {
+        let mut bad = pay.clone();
+        bad["payment_id"] = json!(format!("API-BAD-{field}"));
+        bad[field] = value;
+        let a = call(app, "POST", "/api/v1/payments", &svc, Some(bad)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", a.text());
+        assert_eq!(a.json()["field"], field, "{}", a.text());
+        assert!(a.json()["message"].as_str().unwrap().contains(want), "{field}: {}", a.text());
+    }
+    assert_eq!(scalar(t, payments).await, before + 1, "bad payments write nothing");
+    // The day after the last close is accepted.
+    let mut tomorrow = pay.clone();
+    tomorrow["payment_id"] = json!("API-2");
+    tomorrow["paid_on"] = json!(next);
+    assert_eq!(call(app, "POST", "/api/v1/payments", &svc, Some(tomorrow)).await.status, StatusCode::CREATED);
+
+    arrears_app::api_keys::revoke(&t.db, "core-banking", &at, "user:test").await.unwrap();
+    let revoked = call(app, "POST", "/api/v1/payments", &svc, Some(pay)).await;
+    assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
+    let audited = "SELECT COUNT(*) FROM audit_entries WHERE kind IN ('apikey.created', 'apikey.revoked')";
+    assert_eq!(scalar(t, audited).await, 2);
+}
+
 /// A write-off asked for on a case page and approved on the desk; an NPL transfer asked for on
 /// the transfers page, approved, and its package downloaded. `case_id` is in an arrangement.
 async fn write_offs_and_transfers_from_the_workbench(t: &TestDb, app: &Router, case_id: &str) {

@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 pub mod actions;
 pub mod alert_pushes;
 pub mod alerts;
+pub mod api_keys;
 pub mod arrangements;
 pub mod audit;
 pub mod case_sync;

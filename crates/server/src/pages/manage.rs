@@ -334,7 +334,7 @@ async fn admin_page(
                 form.inline #user-form method="post" action="/admin/users" {
                     (csrf_field(u))
                     label { (t(l, "user")) input name="name" required; }
-                    label { (t(l, "role")) select name="role" { @for r in arrears_core::access::Role::ALL { option value=(r.as_str()) { (r.as_str()) } } } }
+                    label { (t(l, "role")) select name="role" { @for r in arrears_core::access::Role::ALL.iter().filter(|r| **r != arrears_core::access::Role::Service) { option value=(r.as_str()) { (r.as_str()) } } } }
                     label { (t(l, "team")) input name="team"; }
                     label { (t(l, "agency")) input name="agency"; }
                     label { (t(l, "password")) input name="password" type="password" autocomplete="new-password" required; }

@@ -42,6 +42,8 @@ fn start_page(role: Role) -> &'static str {
         Role::Admin => "/admin",
         Role::Legal => "/legal",
         Role::Agency => "/cases",
+        // Never has a session: it calls the API with a key.
+        Role::Service => "/login",
     }
 }
 
