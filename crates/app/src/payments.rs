@@ -1,5 +1,6 @@
-//! Payments (还款): every way a payment enters the book (typed by a person, an import, and next
-//! the API) books it through here, and only here are loans re-evaluated after new payments.
+//! Payments (还款): every way a payment enters the book (typed by a person, an import, a system
+//! of the lender's through the API) books it through here, and only here are loans
+//! re-evaluated after new payments.
 
 use arrears_core::{Amount, Payment, PaymentId};
 use arrears_store::loan_state;

@@ -722,7 +722,9 @@ async fn payments_through_the_api_with_a_key(t: &TestDb, app: &Router, loan_id: 
         arrears_app::api_keys::create(&t.db, "core-banking", "service", &at, "user:test").await.unwrap();
     let svc = Session { bearer: Some(key.clone()), ..Session::default() };
     let currency = text_scalar(t, &format!("SELECT currency FROM loans WHERE loan_id = '{loan_id}'")).await;
-    let closed = text_scalar(t, "SELECT MAX(business_date) FROM business_days WHERE status = 'done'").await;
+    let closed =
+        text_scalar(t, "SELECT CAST(MAX(business_date) AS TEXT) FROM business_days WHERE status = 'done'")
+            .await;
     let closed: chrono::NaiveDate = closed.parse().unwrap();
     let next = closed.succ_opt().unwrap().to_string();
     let pay = json!({"payment_id": "API-1", "loan_id": loan_id, "paid_on": closed.to_string(), "amount": "12.30", "channel": "core"});
