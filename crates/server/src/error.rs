@@ -130,6 +130,19 @@ impl From<arrears_app::personal::PersonalDataError> for Error {
     }
 }
 
+/// The resolutions' use cases (arrangements, write-offs, transfers, legal) share one error:
+/// an unknown case is 404, a closed case or bad input 422 with the reason, the rest internal.
+impl From<arrears_app::arrangements::ArrangementError> for Error {
+    fn from(e: arrears_app::arrangements::ArrangementError) -> Error {
+        use arrears_app::arrangements::ArrangementError as A;
+        match e {
+            A::UnknownCase(_) => Error::NotFound,
+            A::NotOpen(..) | A::Invalid(_) => Error::BadRequest(e.to_string()),
+            other => Error::internal(other),
+        }
+    }
+}
+
 impl From<arrears_app::actions::ActionError> for Error {
     fn from(e: arrears_app::actions::ActionError) -> Error {
         use arrears_app::actions::ActionError as A;

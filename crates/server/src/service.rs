@@ -4,7 +4,7 @@
 
 use arrears_app::ability;
 use arrears_app::actions::{self, ActionInput};
-use arrears_app::arrangements::{self, ArrangementError, RequestInput};
+use arrears_app::arrangements::{self, RequestInput};
 use arrears_app::cases::{self, CaseView};
 use arrears_app::personal::{self, BorrowerView, NewUser, UserView};
 use arrears_app::portfolio::{self, PortfolioView};
@@ -370,11 +370,7 @@ pub async fn request_arrangement(
         note: f.note,
         actor: user.name.clone(),
     };
-    arrangements::request(state.db(), input, &now()).await.map_err(|e| match e {
-        ArrangementError::UnknownCase(_) => Error::NotFound,
-        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-        other => Error::internal(other),
-    })
+    arrangements::request(state.db(), input, &now()).await.map_err(Error::from)
 }
 
 /// A write-off form: one of the case's loans, all of it or a partial amount, or the reversal
@@ -421,10 +417,7 @@ pub async fn request_write_off(
     arrears_app::write_offs::request(state.db(), input, at.date_naive(), &at)
         .await
         .map(|r| r.request_id)
-        .map_err(|e| match e {
-            ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-            other => Error::internal(other),
-        })
+        .map_err(Error::from)
 }
 
 /// Every NPL transfer, newest first (those who approve).
@@ -488,12 +481,10 @@ pub async fn create_transfer(state: &AppState, user: &User, f: TransferForm) -> 
         note: f.note.trim().to_string(),
         actor: user.name.clone(),
     };
-    arrears_app::transfers::create(state.db(), input, &now()).await.map(|v| v.transfer.transfer_id).map_err(
-        |e| match e {
-            ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-            other => Error::internal(other),
-        },
-    )
+    arrears_app::transfers::create(state.db(), input, &now())
+        .await
+        .map(|v| v.transfer.transfer_id)
+        .map_err(Error::from)
 }
 
 /// An approved transfer's package (loans at the cut-off, summary, each case's evidence) as a zip.
@@ -501,10 +492,7 @@ pub async fn transfer_package(state: &AppState, user: &User, transfer_id: &str) 
     // Those who approve a sale hand its package to the buyer, evidence included.
     require(user, Capability::Approve)?;
     let (signer, _) = arrears_app::audit::load_signer(&audit_key(state))?;
-    arrears_app::transfers::package_zip(state.db(), transfer_id, &signer, &now()).await.map_err(|e| match e {
-        ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-        other => Error::internal(other),
-    })
+    arrears_app::transfers::package_zip(state.db(), transfer_id, &signer, &now()).await.map_err(Error::from)
 }
 
 /// Books a payment sent by a service account: the day after the last closed business date
@@ -1052,21 +1040,11 @@ pub async fn decide(
     let today = at.date_naive();
     let verdict = if approve { arrangements::Verdict::Approve } else { arrangements::Verdict::Decline };
     let who = (user.name.as_str(), user.role);
-    let bad = |e: ArrangementError| match e {
-        ArrangementError::UnknownCase(_) => Error::NotFound,
-        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-        other => Error::internal(other),
-    };
     let status = match what {
-        "arrangement" => {
-            arrangements::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?.status
-        }
-        "write_off" => {
-            arrears_app::write_offs::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?.status
-        }
+        "arrangement" => arrangements::decide(db, id, who, verdict, note, today, &at).await?.status,
+        "write_off" => arrears_app::write_offs::decide(db, id, who, verdict, note, today, &at).await?.status,
         "transfer" => {
-            let v =
-                arrears_app::transfers::decide(db, id, who, verdict, note, today, &at).await.map_err(bad)?;
+            let v = arrears_app::transfers::decide(db, id, who, verdict, note, today, &at).await?;
             if v.transfer.status == "approved" { "approved" } else { "rejected" }
         }
         other => return Err(Error::BadRequest(format!("nothing to decide of kind {other:?}"))),
@@ -1099,11 +1077,7 @@ pub async fn open_legal(
         actor: user.name.clone(),
     };
     let at = now();
-    let v = arrears_app::legal::open(state.db(), input, at.date_naive(), &at).await.map_err(|e| match e {
-        ArrangementError::UnknownCase(_) => Error::NotFound,
-        ArrangementError::NotOpen(..) | ArrangementError::Invalid(_) => Error::BadRequest(e.to_string()),
-        other => Error::internal(other),
-    })?;
+    let v = arrears_app::legal::open(state.db(), input, at.date_naive(), &at).await.map_err(Error::from)?;
     Ok(v.case.legal_id)
 }
 
