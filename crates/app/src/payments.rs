@@ -148,7 +148,7 @@ async fn record(
         tx.rollback().await?;
         return Ok(recorded);
     }
-    note_booked(&mut tx, import_id).await?;
+    loan_state::note_new_payments(&mut tx, import_id, Some(&[payment.loan_id.as_str()])).await?;
     arrears_store::import::finish_import(&mut tx, import_id, "1 payment").await?;
     let e = crate::audit::payment_event(payment, currency.code(), import_id, actor);
     crate::audit::record_all(&mut tx, &at, vec![e]).await?;
@@ -177,7 +177,7 @@ pub struct PaymentIn {
 /// Why the API did not book a payment.
 #[derive(Debug, thiserror::Error)]
 pub enum BookError {
-    /// A field is wrong (HTTP 422): nothing was written.
+    /// A field is wrong (HTTP 422; a dead letter on the stream): nothing was written.
     #[error("{field}: {reason}")]
     Field {
         /// The field.
@@ -204,32 +204,118 @@ impl From<StoreError> for BookError {
     }
 }
 
-/// Books one payment sent through the API by `source` (the key, as an actor); the caller then
-/// re-evaluates (see [`reevaluate`]), as `payment add` does. A value date may be at most `latest` (the day after the
-/// last closed business date). Returns whether it was new, and the payment as booked (amount in
-/// the loan's currency, the currency named): the answer to the same payment sent again.
-pub async fn book(
+/// How a batch of payments is taken when some of them are wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taking {
+    /// All or nothing (the API's batch: the sender fixes the batch and sends it again).
+    Whole,
+    /// Each on its own (the stream: a wrong message goes to the dead letters, the rest are booked).
+    EachAlone,
+}
+
+/// What became of one payment of a batch: new (true) or the same again (false) with the
+/// payment as booked, or why not.
+pub type Outcome = Result<(bool, PaymentIn), BookError>;
+
+/// Books many payments from `source` (an API key or a stream consumer, as an actor) in one
+/// transaction, one import and one audit entry per new payment; the outcomes are in the order
+/// of `ps`. With [`Taking::Whole`] nothing is written unless every payment is good. The loans
+/// are marked for re-evaluation in the same transaction; the caller then calls [`reevaluate`].
+/// `Err` only when the database fails (nothing written).
+pub async fn book_many(
     db: &Db,
-    p: &PaymentIn,
+    ps: &[PaymentIn],
     latest: NaiveDate,
+    taking: Taking,
     source: &str,
     clock: &Clock,
-) -> Result<(bool, PaymentIn), BookError> {
+) -> Result<Vec<Outcome>, PaymentError> {
+    if ps.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = clock();
+    let mut tx = db.begin().await?;
+    let loan_ids: Vec<&str> = ps.iter().map(|p| p.loan_id.trim()).collect();
+    let mut meta = std::collections::HashMap::new();
+    for chunk in loan_ids.chunks(arrears_store::rows::keyed::ROWS_PER_STATEMENT) {
+        meta.extend(arrears_store::import::loan_meta(&mut tx, chunk).await?);
+    }
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(ps.len());
+    let mut good: Vec<(usize, Payment, arrears_core::Currency)> = Vec::with_capacity(ps.len());
+    for (i, p) in ps.iter().enumerate() {
+        match check(p, meta.get(p.loan_id.trim()), latest) {
+            Ok((payment, booked, currency)) => {
+                outcomes.push(Ok((false, booked)));
+                good.push((i, payment, currency));
+            }
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    let wrong = outcomes.iter().any(Result::is_err);
+    if good.is_empty() || (wrong && taking == Taking::Whole) {
+        tx.rollback().await?;
+        return Ok(outcomes);
+    }
+    let import_id =
+        arrears_store::import::begin_import(&mut tx, source_kind(source), &at.to_rfc3339()).await?;
+    let payments: Vec<Payment> = good.iter().map(|(_, p, _)| p.clone()).collect();
+    let recorded = store::record_payments(&mut tx, &payments, import_id).await?;
+    let mut events = Vec::new();
+    let mut touched: Vec<&str> = Vec::new();
+    for ((i, payment, currency), r) in good.iter().zip(recorded) {
+        let outcome = &mut outcomes[*i];
+        match r {
+            Recorded::New => {
+                if let Ok((new, _)) = outcome {
+                    *new = true;
+                }
+                events.push(crate::audit::payment_event(payment, currency.code(), import_id, source));
+                touched.push(payment.loan_id.as_str());
+            }
+            Recorded::AlreadyThere => {}
+            Recorded::Differs(field) => {
+                *outcome = Err(BookError::Conflict { id: payment.id.as_str().to_string(), field });
+            }
+        }
+    }
+    if events.is_empty() || (taking == Taking::Whole && outcomes.iter().any(Result::is_err)) {
+        tx.rollback().await?;
+        return Ok(outcomes);
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    loan_state::note_new_payments(&mut tx, import_id, Some(&touched)).await?;
+    arrears_store::import::finish_import(&mut tx, import_id, &format!("{} payments", events.len())).await?;
+    crate::audit::record_all(&mut tx, &at, events).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// What the import log names as the source of a booking by `actor`.
+fn source_kind(actor: &str) -> &'static str {
+    if actor.starts_with("system:consumer") { "stream" } else { "api" }
+}
+
+/// Checks one payment as sent against its loan (`None` when there is no such loan): the
+/// payment to book, the answer to send back, and the loan's currency.
+fn check(
+    p: &PaymentIn,
+    loan: Option<&arrears_store::import::LoanMeta>,
+    latest: NaiveDate,
+) -> Result<(Payment, PaymentIn, arrears_core::Currency), BookError> {
     let bad = |field: &'static str, reason: String| BookError::Field { field, reason };
     let id = PaymentId::new(p.payment_id.trim()).map_err(|e| bad("payment_id", e.to_string()))?;
+    let loan_id = p.loan_id.trim();
+    let loan = loan.ok_or_else(|| bad("loan_id", format!("no loan {loan_id:?} in the book")))?;
     let paid_on = arrears_core::calendar::parse_iso_date(p.paid_on.trim())
         .ok_or_else(|| bad("paid_on", format!("{:?} is not a date (YYYY-MM-DD)", p.paid_on)))?;
     if p.channel.trim().is_empty() {
         return Err(bad("channel", "must say where the payment came from".into()));
     }
-    let bundle = arrears_store::loans::load_loan(db, p.loan_id.trim())
-        .await?
-        .ok_or_else(|| bad("loan_id", format!("no loan {:?} in the book", p.loan_id)))?;
-    let loan = &bundle.loan;
     if let Some(c) = p.currency.as_deref().map(str::trim)
         && c != loan.currency.code()
     {
-        return Err(bad("currency", format!("loan {} is in {}, not {c}", loan.id, loan.currency.code())));
+        return Err(bad("currency", format!("loan {loan_id} is in {}, not {c}", loan.currency.code())));
     }
     let amount = Amount::parse(p.amount.trim(), loan.currency)
         .map_err(|e| bad("amount", format!("{:?}: {e}", p.amount)))?;
@@ -239,7 +325,7 @@ pub async fn book(
     if paid_on < loan.disbursed_on {
         return Err(bad(
             "paid_on",
-            format!("{paid_on} is before loan {} was disbursed on {}", loan.id, loan.disbursed_on),
+            format!("{paid_on} is before loan {loan_id} was disbursed on {}", loan.disbursed_on),
         ));
     }
     if paid_on > latest {
@@ -250,29 +336,30 @@ pub async fn book(
             ),
         ));
     }
-    let payment =
-        Payment { id, loan_id: loan.id.clone(), paid_on, amount, channel: p.channel.trim().to_string() };
+    let loan_id = arrears_core::LoanId::new(loan_id).map_err(|e| bad("loan_id", e.to_string()))?;
+    let payment = Payment { id, loan_id, paid_on, amount, channel: p.channel.trim().to_string() };
     let booked = PaymentIn {
         payment_id: payment.id.as_str().to_string(),
-        loan_id: loan.id.as_str().to_string(),
+        loan_id: payment.loan_id.as_str().to_string(),
         paid_on: paid_on.to_string(),
         amount: amount.format(loan.currency),
         channel: payment.channel.clone(),
         currency: Some(loan.currency.code().to_string()),
     };
-    let new = match record(db, &payment, loan.currency, ("api", source), clock).await? {
-        Recorded::Differs(field) => return Err(BookError::Conflict { id: booked.payment_id, field }),
-        Recorded::AlreadyThere => false,
-        Recorded::New => true,
-    };
-    Ok((new, booked))
+    Ok((payment, booked, loan.currency))
 }
 
-/// Marks, in the booking's own transaction, the loans that the payments booked by `import_id`
+/// The latest value date a payment sent now may carry: the day after the last closed
+/// business date (a payment of today, before tonight's batch). `None` before the first batch.
+pub async fn latest_value_date(db: &Db) -> Result<Option<NaiveDate>, StoreError> {
+    Ok(arrears_store::days::last_closed_day(db).await?.and_then(|d| d.succ_opt()))
+}
+
+/// Marks, in the import's own transaction, the loans that the payments booked by `import_id`
 /// touch on or before the last closed date, so that their evaluation is redone from the
-/// payment's value date. Every booking calls it: `payment add`, the import and the API.
+/// payment's value date. (`payment add`, the API and the stream mark only their own loans.)
 pub(crate) async fn note_booked(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
-    loan_state::note_new_payments(tx, import_id).await
+    loan_state::note_new_payments(tx, import_id, None).await
 }
 
 /// Re-evaluates the loans that new payments touched up to the last closed business date at

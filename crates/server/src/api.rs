@@ -56,6 +56,14 @@ pub const ROUTES: &[RouteDoc] = &[
         Some("Payment"),
         201,
     ),
+    r(
+        "POST",
+        "/api/v1/payments/batch",
+        "Book up to 10,000 payments all or nothing ({\"payments\": [...]}): 200 with each new or the same again; 422 or 409 listing the refused ones by index, nothing booked",
+        Some(Capability::BookPayments),
+        Some("PaymentBatch"),
+        200,
+    ),
     RouteDoc {
         method: "POST",
         path: "/api/v1/login",
@@ -233,6 +241,10 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("POST", "/api/v1/agencies") => post(save_agency),
         ("POST", "/api/v1/strategies/check") => post(check_strategy),
         ("POST", "/api/v1/payments") => post(book_payment),
+        // 10,000 payments of about 150 bytes each are more than axum's 2 MB default.
+        ("POST", "/api/v1/payments/batch") => {
+            post(book_payments).layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
+        }
         ("GET", "/api/openapi.json") => get(openapi),
         _ => panic!("API route {method} {path} is documented but has no handler"),
     }
@@ -303,6 +315,58 @@ async fn book_payment(
     let (new, booked) = service::book_payment(&state, &u, &p).await?;
     let status = if new { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(booked)).into_response())
+}
+
+#[derive(Deserialize)]
+struct PaymentBatch {
+    payments: Vec<arrears_app::payments::PaymentIn>,
+}
+
+async fn book_payments(
+    State(state): State<AppState>,
+    ApiUser(u): ApiUser,
+    headers: HeaderMap,
+    Json(batch): Json<PaymentBatch>,
+) -> ApiResult<Response> {
+    use arrears_app::payments::BookError;
+    csrf(&u, &headers)?;
+    match service::book_payments(&state, &u, &batch.payments).await? {
+        Ok(booked) => {
+            let created = booked.iter().filter(|(new, _)| *new).count();
+            let payments: Vec<_> = booked
+                .into_iter()
+                .map(|(new, p)| json!({ "status": if new { 201 } else { 200 }, "payment": p }))
+                .collect();
+            let body =
+                json!({ "created": created, "repeated": payments.len() - created, "payments": payments });
+            Ok((StatusCode::OK, Json(body)).into_response())
+        }
+        Err(rejected) => {
+            // A wrong field is the sender's to fix (422); only ids taken by other payments: 409.
+            let conflict = rejected.iter().all(|r| matches!(r.error, BookError::Conflict { .. }));
+            let (status, code) = if conflict {
+                (StatusCode::CONFLICT, "conflict")
+            } else {
+                (StatusCode::UNPROCESSABLE_ENTITY, "bad_request")
+            };
+            let list: Vec<_> = rejected
+                .iter()
+                .map(|r| {
+                    let field = match &r.error {
+                        BookError::Field { field, .. } | BookError::Conflict { field, .. } => Some(*field),
+                        BookError::Payment(_) => None,
+                    };
+                    json!({ "index": r.index, "payment_id": r.payment_id, "field": field, "message": r.error.to_string() })
+                })
+                .collect();
+            let message = format!(
+                "{} of {} payments refused; nothing was booked (批次未入账): fix them and send the batch again",
+                list.len(),
+                batch.payments.len()
+            );
+            Ok((status, Json(json!({ "error": code, "message": message, "rejected": list }))).into_response())
+        }
+    }
 }
 
 async fn me(ApiUser(u): ApiUser) -> Json<service::Me> {

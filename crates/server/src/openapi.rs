@@ -36,6 +36,9 @@ fn schemas() -> Value {
             "channel": {"type": "string"},
             "currency": {"type": ["string", "null"], "description": "if given, must be the loan's"}
         }), &["payment_id", "loan_id", "paid_on", "amount", "channel"]),
+        "PaymentBatch": s(json!({
+            "payments": {"type": "array", "maxItems": 10000, "items": {"$ref": "#/components/schemas/Payment"}}
+        }), &["payments"]),
         "User": s(json!({
             "name": {"type": "string"},
             "role": {"type": "string", "enum": ["collector", "supervisor", "legal", "risk_analyst", "agency", "auditor", "admin"],

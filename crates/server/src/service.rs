@@ -495,27 +495,81 @@ pub async fn transfer_package(state: &AppState, user: &User, transfer_id: &str) 
     arrears_app::transfers::package_zip(state.db(), transfer_id, &signer, &now()).await.map_err(Error::from)
 }
 
-/// Books a payment sent by a service account: the day after the last closed business date
-/// is the latest value date; the loan is re-evaluated at once. Returns whether it was new.
+/// Books a payment sent by a service account (`POST /api/v1/payments`); the loan is
+/// re-evaluated at once when the payment is new.
 pub async fn book_payment(
     state: &AppState,
     user: &User,
     p: &arrears_app::payments::PaymentIn,
 ) -> Result<(bool, arrears_app::payments::PaymentIn), Error> {
     use arrears_app::payments::BookError;
+    match book_payments(state, user, std::slice::from_ref(p)).await? {
+        Ok(mut booked) => booked.pop().ok_or_else(|| Error::internal("a payment sent was not answered")),
+        Err(mut rejected) => match rejected.pop().map(|r| r.error) {
+            Some(BookError::Field { field, reason }) => Err(Error::Field { field, message: reason }),
+            Some(e @ BookError::Conflict { field, .. }) => {
+                Err(Error::Conflict { field, message: e.to_string() })
+            }
+            Some(BookError::Payment(other)) => Err(Error::internal(other)),
+            None => Err(Error::internal("a payment was refused without a reason")),
+        },
+    }
+}
+
+/// Most payments in one batch (`POST /api/v1/payments/batch`).
+pub const MAX_BATCH: usize = 10_000;
+
+/// A payment of a batch that was refused, and why.
+#[derive(Debug)]
+pub struct RejectedPayment {
+    /// Its place in the batch, from 0.
+    pub index: usize,
+    /// Its id as sent.
+    pub payment_id: String,
+    /// Why.
+    pub error: arrears_app::payments::BookError,
+}
+
+/// Books payments sent by a service account all or nothing: each booked (new or the same
+/// again), or the refused ones with nothing written. The loans are re-evaluated at once when
+/// any payment is new.
+pub async fn book_payments(
+    state: &AppState,
+    user: &User,
+    ps: &[arrears_app::payments::PaymentIn],
+) -> Result<Result<Vec<(bool, arrears_app::payments::PaymentIn)>, Vec<RejectedPayment>>, Error> {
+    use arrears_app::payments::{BookError, Taking};
     require(user, Capability::BookPayments)?;
+    if ps.len() > MAX_BATCH {
+        return Err(Error::Field {
+            field: "payments",
+            message: format!("{} payments: send at most {MAX_BATCH} in one batch", ps.len()),
+        });
+    }
     let latest = business_date(state).await?.succ_opt().unwrap_or(NaiveDate::MAX);
     let clock: arrears_app::audit::Clock = std::sync::Arc::new(now);
-    let booked = arrears_app::payments::book(state.db(), p, latest, &user.actor(), &clock).await;
-    let (new, booked) = booked.map_err(|e| match e {
-        BookError::Field { field, reason } => Error::Field { field, message: reason },
-        BookError::Conflict { field, .. } => Error::Conflict { field, message: e.to_string() },
-        BookError::Payment(other) => Error::internal(other),
-    })?;
-    if new && let Some(url) = state.0.config.db_url.clone() {
+    let outcomes =
+        arrears_app::payments::book_many(state.db(), ps, latest, Taking::Whole, &user.actor(), &clock)
+            .await
+            .map_err(Error::internal)?;
+    let mut booked = Vec::with_capacity(outcomes.len());
+    let mut rejected = Vec::new();
+    for (index, (o, p)) in outcomes.into_iter().zip(ps).enumerate() {
+        match o {
+            Ok(b) => booked.push(b),
+            Err(BookError::Payment(e)) => return Err(Error::internal(e)),
+            Err(error) => rejected.push(RejectedPayment { index, payment_id: p.payment_id.clone(), error }),
+        }
+    }
+    if !rejected.is_empty() {
+        return Ok(Err(rejected));
+    }
+    if booked.iter().any(|(new, _)| *new)
+        && let Some(url) = state.0.config.db_url.clone()
+    {
         refresh_now(state.db().clone(), arrears_store::DbUrl::new(url)).await?;
     }
-    Ok((new, booked))
+    Ok(Ok(booked))
 }
 
 /// Re-evaluates the loans new payments touched, as `payment add` does. The batch's refresh

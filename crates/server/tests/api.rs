@@ -235,6 +235,7 @@ fn expected(method: &str, path: &str) -> [u16; 8] {
         ("GET", "/api/openapi.json") => [200; 8],
         // Service accounts only, with a key (see payments_through_the_api_with_a_key).
         ("POST", "/api/v1/payments") => [401, 403, 403, 403, 403, 404, 403, 403],
+        ("POST", "/api/v1/payments/batch") => [401, 403, 403, 403, 403, 404, 403, 403],
         // No session is asked; the shipped channels file configures no provider that sends
         // receipts, so every caller gets 404.
         ("POST", "/api/v1/channels/{provider}/receipts") => [404; 8],
@@ -313,6 +314,10 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
                     Some(json!({"payment_id": "P-ROLE", "loan_id": loan_id, "paid_on": "2026-11-20",
                                                "amount": "1.00", "channel": "counter"}))
                 }
+                Some("PaymentBatch") => {
+                    Some(json!({"payments": [{"payment_id": "P-ROLE-B", "loan_id": loan_id,
+                    "paid_on": "2026-11-20", "amount": "1.00", "channel": "counter"}]}))
+                }
                 Some("Strategy") => Some(
                     json!({"text": std::fs::read_to_string(repo_config().join("strategies/default.toml")).unwrap()}),
                 ),
@@ -362,7 +367,7 @@ fn audit_kind(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "/api/v1/channels/{provider}/receipts") => None,
         // Service accounts only: its entry (payment.recorded) is checked in
         // payments_through_the_api_with_a_key.
-        ("POST", "/api/v1/payments") => None,
+        ("POST", "/api/v1/payments") | ("POST", "/api/v1/payments/batch") => None,
         ("POST", "/api/v1/cases/{case_id}/actions") => Some("action."),
         ("POST", "/api/v1/cases/{case_id}/arrangements") => Some("arrangement.requested"),
         ("POST", "/api/v1/cases/{case_id}/assign") => Some("case.assigned"),
@@ -787,11 +792,70 @@ async fn payments_through_the_api_with_a_key(t: &TestDb, app: &Router, loan_id: 
     tomorrow["paid_on"] = json!(next);
     assert_eq!(call(app, "POST", "/api/v1/payments", &svc, Some(tomorrow)).await.status, StatusCode::CREATED);
 
+    payment_batches(t, app, &svc, &pay).await;
+
     arrears_app::api_keys::revoke(&t.db, "core-banking", &at, "user:test").await.unwrap();
     let revoked = call(app, "POST", "/api/v1/payments", &svc, Some(pay)).await;
     assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
     let audited = "SELECT COUNT(*) FROM audit_entries WHERE kind IN ('apikey.created', 'apikey.revoked')";
     assert_eq!(scalar(t, audited).await, 2);
+}
+
+/// The batch form: all or nothing, each payment answered as the single form would; `pay` is
+/// booked already.
+async fn payment_batches(t: &TestDb, app: &Router, svc: &Session, pay: &Value) {
+    let payments = "SELECT COUNT(*) FROM payments";
+    let before = scalar(t, payments).await;
+    let entries = "SELECT COUNT(*) FROM audit_entries WHERE kind = 'payment.recorded'";
+    let audited = scalar(t, entries).await;
+    let with = |id: &str, amount: &str| {
+        let mut p = pay.clone();
+        p["payment_id"] = json!(id);
+        p["amount"] = json!(amount);
+        p
+    };
+    let batch = |ps: Vec<Value>| Some(json!({ "payments": ps }));
+    // One bad payment among good ones: 422 naming it by index and field, nothing booked.
+    let mixed = vec![with("API-B1", "1.00"), with("API-B2", "2.005"), with("API-B3", "3.00")];
+    let a = call(app, "POST", "/api/v1/payments/batch", svc, batch(mixed)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
+    assert_eq!(a.json()["rejected"].as_array().unwrap().len(), 1, "{}", a.text());
+    assert_eq!(a.json()["rejected"][0]["index"], 1);
+    assert_eq!(a.json()["rejected"][0]["field"], "amount");
+    assert_eq!(scalar(t, payments).await, before, "a refused batch books nothing");
+    // The id of a booked payment with another amount: 409 naming the field.
+    let taken = vec![with("API-B1", "1.00"), with(pay["payment_id"].as_str().unwrap(), "99.00")];
+    let a = call(app, "POST", "/api/v1/payments/batch", svc, batch(taken)).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert_eq!(a.json()["rejected"][0]["index"], 1);
+    assert_eq!(a.json()["rejected"][0]["field"], "amount");
+    // The same id twice in one batch with other content is a conflict too.
+    let twice = vec![with("API-B1", "1.00"), with("API-B1", "1.01")];
+    let a = call(app, "POST", "/api/v1/payments/batch", svc, batch(twice)).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text());
+    assert_eq!(scalar(t, payments).await, before);
+    // A good batch: new ones 201, the booked one and a repeat inside the batch 200.
+    let good = vec![pay.clone(), with("API-B1", "1.00"), with("API-B2", "2.00"), with("API-B1", "1.00")];
+    let a = call(app, "POST", "/api/v1/payments/batch", svc, batch(good.clone())).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let statuses: Vec<i64> =
+        a.json()["payments"].as_array().unwrap().iter().map(|p| p["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, [200, 201, 201, 200]);
+    assert_eq!((a.json()["created"].as_i64(), a.json()["repeated"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(a.json()["payments"][1]["payment"]["amount"], "1.00");
+    assert_eq!(scalar(t, payments).await, before + 2);
+    assert_eq!(scalar(t, entries).await, audited + 2, "one audit entry per new payment");
+    // Sent again: all 200, nothing more.
+    let again = call(app, "POST", "/api/v1/payments/batch", svc, batch(good)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(again.json()["created"], 0);
+    assert_eq!(scalar(t, payments).await, before + 2);
+    // More than 10,000: refused before anything is read.
+    let many: Vec<Value> = (0..10_001).map(|i| with(&format!("API-M{i}"), "1.00")).collect();
+    let a = call(app, "POST", "/api/v1/payments/batch", svc, batch(many)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
+    assert_eq!(a.json()["field"], "payments");
+    assert_eq!(scalar(t, payments).await, before + 2);
 }
 
 /// A write-off asked for on a case page and approved on the desk; an NPL transfer asked for on

@@ -325,8 +325,25 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
 /// brought for loans the batch already knows, inside that import's transaction so the note
 /// cannot be lost: a value date on or before the last business date marks the loan for
 /// recompute from it; a later one brings the loan's next review forward to it. Returns the
-/// loans touched.
-pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, StoreError> {
+/// loans touched. `loans`, when the caller knows them, are the only loans the payments are
+/// for: a booking of a few payments then looks at those loans, not at every loan of the book.
+pub async fn note_new_payments(
+    tx: &mut Tx,
+    import_id: i64,
+    loans: Option<&[&str]>,
+) -> Result<u64, StoreError> {
+    let Some(loans) = loans else { return note_payments_of(tx, import_id, "").await };
+    let mut touched = 0;
+    for chunk in loans.chunks(crate::rows::keyed::ROWS_PER_STATEMENT) {
+        let only = format!(" AND loan_id IN ({})", crate::rows::literal::text_list(chunk));
+        touched += note_payments_of(tx, import_id, &only).await?;
+    }
+    Ok(touched)
+}
+
+/// [`note_new_payments`] for the loans that `only` (an SQL condition on `loan_state`, or
+/// nothing) leaves.
+async fn note_payments_of(tx: &mut Tx, import_id: i64, only: &str) -> Result<u64, StoreError> {
     let touched = on_tx!(tx, conn => {
         let last: Option<NaiveDate> =
             sqlx::query_scalar("SELECT MAX(business_date) FROM business_days").fetch_one(&mut *conn).await?;
@@ -340,7 +357,7 @@ pub async fn note_new_payments(tx: &mut Tx, import_id: i64) -> Result<u64, Store
             );
             let sql = format!(
                 "UPDATE loan_state SET {column} = {first} WHERE {first} IS NOT NULL \
-                 AND ({column} IS NULL OR {column} > {first})"
+                 AND ({column} IS NULL OR {column} > {first}){only}"
             );
             touched += sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(import_id)

@@ -1,10 +1,15 @@
-//! Payments booked to loans (table `payments`): one payment recorded by hand. The import
-//! writes its payments through the keyed bulk rows (`crate::import`).
+//! Payments booked to loans (table `payments`): one payment recorded by hand, or many sent
+//! by a system of the lender's (the API, the message stream). The import writes its payments
+//! through the keyed bulk rows (`crate::import`), as [`record_payments`] does.
+
+use std::collections::HashSet;
 
 use arrears_core::Payment;
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
+use crate::rows::keyed::{self, ROWS_PER_STATEMENT, Row, Value};
+use crate::rows::literal::text_list;
 use crate::{StoreError, Tx, on_tx};
 
 /// What happened to a payment recorded by hand.
@@ -54,4 +59,53 @@ pub async fn record_payment(tx: &mut Tx, p: &Payment, import_id: i64) -> Result<
         .await?;
     });
     Ok(Recorded::New)
+}
+
+/// Stores many payments, a thousand per statement, as the import does; for each, in order,
+/// what happened. A payment repeated inside `ps` is [`Recorded::AlreadyThere`] the second time
+/// when it is the same, [`Recorded::Differs`] when it is not; a payment that differs is never
+/// written.
+pub async fn record_payments(
+    tx: &mut Tx,
+    ps: &[Payment],
+    import_id: i64,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut stored: HashSet<String> = HashSet::new();
+    for chunk in ps.chunks(ROWS_PER_STATEMENT) {
+        let ids: Vec<&str> = chunk.iter().map(|p| p.id.as_str()).collect();
+        let sql = format!("SELECT payment_id FROM payments WHERE payment_id IN ({})", text_list(&ids));
+        let found: Vec<String> = on_tx!(tx, conn => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *conn).await?
+        });
+        stored.extend(found);
+    }
+    let rows: Vec<Row> = ps
+        .iter()
+        .zip(1..)
+        .map(|(p, line)| Row {
+            line,
+            values: vec![
+                Value::Text(p.id.as_str().to_string()),
+                Value::Text(p.loan_id.as_str().to_string()),
+                Value::Date(p.paid_on),
+                Value::Int(p.amount.minor()),
+                Value::Text(p.channel.clone()),
+            ],
+        })
+        .collect();
+    let conflicts = keyed::insert_rows(tx, &crate::import::PAYMENTS, import_id, &rows).await?;
+    let mut seen: HashSet<&str> = HashSet::with_capacity(ps.len());
+    let mut out: Vec<Recorded> = ps
+        .iter()
+        .map(|p| {
+            let id = p.id.as_str();
+            if stored.contains(id) || !seen.insert(id) { Recorded::AlreadyThere } else { Recorded::New }
+        })
+        .collect();
+    for c in conflicts {
+        if let Some(r) = usize::try_from(c.line).ok().and_then(|l| out.get_mut(l.wrapping_sub(1))) {
+            *r = Recorded::Differs(c.column);
+        }
+    }
+    Ok(out)
 }
