@@ -11,6 +11,7 @@ mod audit;
 mod behaviour;
 mod channel;
 mod compliance;
+mod consume;
 mod legal;
 #[allow(unsafe_code)] // the one place that calls the C allocator (glibc malloc tuning)
 mod memory;
@@ -203,6 +204,11 @@ enum Command {
         /// Language of the text: zh or en.
         #[arg(long, value_enum, default_value = "zh")]
         lang: alert::Lang,
+    },
+    /// Read from the message bus (NATS JetStream): payments from the lender's systems.
+    Consume {
+        #[command(subcommand)]
+        command: consume::ConsumeCommand,
     },
     /// API keys of service accounts (systems that book payments through the API).
     Apikey {
@@ -514,6 +520,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Channel { command } => channel::channel(&cli.db, command).await?,
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
+        Command::Consume { command } => consume::run(&cli.db, command).await?,
         Command::Legal { command } => legal::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Transfer { command } => transfer::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Template { command } => channel::template(command)?,

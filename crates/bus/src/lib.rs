@@ -1,0 +1,35 @@
+//! arrears on the message bus, NATS JetStream. A lender's systems send payments on a stream
+//! ([`payments_in`]). The bus is an edge: whether a payment is good and what it does to the
+//! book is decided in `arrears-app`, exactly as for the API and the import.
+
+pub mod payments_in;
+
+/// Why reading from or writing to the bus stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The NATS server could not be reached or refused a JetStream call.
+    #[error("NATS: {what}: {detail}")]
+    Nats {
+        /// What was being done.
+        what: String,
+        /// What the client or the server said.
+        detail: String,
+    },
+    /// A payment could not be booked because the database failed (nothing of the batch was
+    /// acknowledged: the stream delivers it again).
+    #[error(transparent)]
+    Payment(#[from] arrears_app::payments::PaymentError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] arrears_store::StoreError),
+    /// Re-evaluating the paid loans failed after their payments were committed (their marks
+    /// stay: the next re-evaluation or the batch does it).
+    #[error("re-evaluating the paid loans: {0}")]
+    Refresh(#[from] arrears_app::batch::BatchError),
+}
+
+/// Turns a client error into a [`BusError`] saying what was being done.
+pub(crate) fn nats<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> BusError {
+    let what = what.into();
+    move |e| BusError::Nats { what, detail: e.to_string() }
+}
