@@ -92,7 +92,9 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
         .map_err(nats(format!("durable consumer {} on stream {}", c.durable, c.stream)))?;
     let actor = format!("system:consumer:{}", c.durable);
     // A pull waits at most this long for a full batch; the idle time is counted in such waits.
-    let wait = c.until_idle.map_or(Duration::from_secs(1), |d| d.clamp(Duration::from_millis(100), Duration::from_secs(1)));
+    let wait = c
+        .until_idle
+        .map_or(Duration::from_secs(1), |d| d.clamp(Duration::from_millis(100), Duration::from_secs(1)));
     let mut done = Consumed::default();
     let mut idle = Duration::ZERO;
     loop {
