@@ -41,7 +41,7 @@ pub struct Consume {
 }
 
 /// What a run of the consumer did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Consumed {
     /// Messages read (a message delivered again counts again).
     pub messages: u64,
@@ -53,6 +53,9 @@ pub struct Consumed {
     pub dead_letters: u64,
     /// Batches committed.
     pub batches: u64,
+    /// Seconds from the first message read to the last batch done (what a rate is taken
+    /// over: waits on an empty stream are not counted).
+    pub seconds: f64,
 }
 
 /// A message that can never be booked: the field at fault (if one is) and why.
@@ -97,6 +100,7 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
         .map_or(Duration::from_secs(1), |d| d.clamp(Duration::from_millis(100), Duration::from_secs(1)));
     let mut done = Consumed::default();
     let mut idle = Duration::ZERO;
+    let mut first: Option<Instant> = None;
     loop {
         let started = Instant::now();
         let mut pulled = consumer
@@ -118,7 +122,9 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
             continue;
         }
         idle = Duration::ZERO;
+        let first = *first.get_or_insert(started);
         take_batch(db, url, &js, c, &actor, &messages, clock, &mut done).await?;
+        done.seconds = first.elapsed().as_secs_f64();
     }
     client.flush().await.map_err(nats("sending the last acknowledgements"))?;
     Ok(done)

@@ -85,15 +85,12 @@ pub async fn run(url: &str, command: ConsumeCommand) -> Result<()> {
         print_json(&done)?;
     } else {
         println!(
-            "读取 {} 条消息：新入账 {}，重复 {}，死信 {} / {} messages: {} booked, {} repeated, {} dead letters",
-            done.messages,
-            done.booked,
-            done.repeated,
-            done.dead_letters,
-            done.messages,
-            done.booked,
-            done.repeated,
-            done.dead_letters
+            "读取 {m} 条消息：新入账 {b}，重复 {r}，死信 {d} / {m} messages: {b} booked, {r} repeated, {d} dead letters ({s:.1} s)",
+            m = done.messages,
+            b = done.booked,
+            r = done.repeated,
+            d = done.dead_letters,
+            s = done.seconds,
         );
     }
     Ok(())
