@@ -207,7 +207,10 @@ async fn append_events(tx: &mut Tx, at: String, events: Vec<Event>) -> Result<Op
         entry.encode().map_err(|source| AuditError::Entry { kind: entry.kind.clone(), source })?;
         entries.push(entry);
     }
-    Ok(Some(store::append(tx, &mut entries).await?))
+    let first = store::append(tx, &mut entries).await?;
+    // The bank hears of the change in the change's own transaction (the outbox).
+    crate::events::stage(tx, &entries).await?;
+    Ok(Some(first))
 }
 
 // ---------------------------------------------------------------- what the use cases record

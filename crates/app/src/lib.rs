@@ -17,6 +17,7 @@ pub mod behaviour;
 pub mod cases;
 pub mod channels;
 pub mod contact_policy;
+pub mod events;
 pub mod import;
 pub mod legal;
 pub mod payments;

@@ -1,7 +1,9 @@
 //! arrears on the message bus, NATS JetStream. A lender's systems send payments on a stream
-//! ([`payments_in`]). The bus is an edge: whether a payment is good and what it does to the
+//! ([`payments_in`]); the rest of the bank hears what arrears decides as events on NATS
+//! subjects and webhooks ([`events_out`]). The bus is an edge: whether a payment is good and what it does to the
 //! book is decided in `arrears-app`, exactly as for the API and the import.
 
+pub mod events_out;
 pub mod payments_in;
 
 /// Why reading from or writing to the bus stopped.
@@ -19,6 +21,17 @@ pub enum BusError {
     /// acknowledged: the stream delivers it again).
     #[error(transparent)]
     Payment(#[from] arrears_app::payments::PaymentError),
+    /// The events file is wrong.
+    #[error("{path}: {detail}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the setting.
+        detail: String,
+    },
+    /// An audit entry could not be written (nor was its change).
+    #[error(transparent)]
+    Audit(#[from] arrears_app::audit::AuditError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] arrears_store::StoreError),

@@ -56,6 +56,10 @@ pub struct Consumed {
     /// Seconds from the first message read to the last batch done (what a rate is taken
     /// over: waits on an empty stream are not counted).
     pub seconds: f64,
+    /// Of those, seconds spent booking (checks, the transaction, the audit entries).
+    pub booking_seconds: f64,
+    /// Of those, seconds spent re-evaluating the paid loans.
+    pub reevaluating_seconds: f64,
 }
 
 /// A message that can never be booked: the field at fault (if one is) and why.
@@ -160,7 +164,9 @@ async fn take_batch(
         Some(d) => d,
         None => clock().date_naive(),
     };
+    let booking = Instant::now();
     let outcomes = payments::book_many(db, &sent, latest, Taking::EachAlone, actor, clock).await?;
+    done.booking_seconds += booking.elapsed().as_secs_f64();
     let mut booked = 0;
     for (index, outcome) in at.into_iter().zip(outcomes) {
         match outcome {
@@ -192,7 +198,9 @@ async fn take_batch(
     }
     done.batches += 1;
     if booked > 0 {
+        let started = Instant::now();
         payments::reevaluate(db, url, clock).await?;
+        done.reevaluating_seconds += started.elapsed().as_secs_f64();
     }
     Ok(())
 }

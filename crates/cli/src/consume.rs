@@ -85,12 +85,14 @@ pub async fn run(url: &str, command: ConsumeCommand) -> Result<()> {
         print_json(&done)?;
     } else {
         println!(
-            "读取 {m} 条消息：新入账 {b}，重复 {r}，死信 {d} / {m} messages: {b} booked, {r} repeated, {d} dead letters ({s:.1} s)",
+            "读取 {m} 条消息：新入账 {b}，重复 {r}，死信 {d} / {m} messages: {b} booked, {r} repeated, {d} dead letters ({s:.1} s: booking {bs:.1} s, re-evaluating {rs:.1} s)",
             m = done.messages,
             b = done.booked,
             r = done.repeated,
             d = done.dead_letters,
             s = done.seconds,
+            bs = done.booking_seconds,
+            rs = done.reevaluating_seconds,
         );
     }
     Ok(())

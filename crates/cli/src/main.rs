@@ -12,6 +12,7 @@ mod behaviour;
 mod channel;
 mod compliance;
 mod consume;
+mod events;
 mod legal;
 #[allow(unsafe_code)] // the one place that calls the C allocator (glibc malloc tuning)
 mod memory;
@@ -209,6 +210,11 @@ enum Command {
     Consume {
         #[command(subcommand)]
         command: consume::ConsumeCommand,
+    },
+    /// Events for the rest of the bank (NATS JetStream, webhooks): publish, replay, list.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
     },
     /// API keys of service accounts (systems that book payments through the API).
     Apikey {
@@ -521,6 +527,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
         Command::Consume { command } => consume::run(&cli.db, command).await?,
+        Command::Events { command } => events::run(&cli.db, command).await?,
         Command::Legal { command } => legal::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Transfer { command } => transfer::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Template { command } => channel::template(command)?,

@@ -28,6 +28,7 @@ pub mod cases;
 pub mod contact_points;
 pub mod days;
 pub mod delivery;
+pub mod events;
 pub mod figures;
 pub mod import;
 pub mod ledger_events;

@@ -26,32 +26,8 @@ impl Tls {
     /// certificate is a startup error naming it.
     pub fn load(config: &ChannelsConfig) -> Result<Tls, ConfigError> {
         let invalid = |detail: String| ConfigError::Invalid { path: config.path.clone(), detail };
-        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let mut extra_pem = Vec::new();
-        for file in &config.tls.ca_files {
-            let pem = std::fs::read(file).map_err(|e| invalid(format!("[tls] ca_files {file:?}: {e}")))?;
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid(format!("[tls] ca_files {file:?}: not PEM certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(invalid(format!("[tls] ca_files {file:?}: no certificate in it")));
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| invalid(format!("[tls] ca_files {file:?}: {e}")))?;
-            }
-            extra_pem.push(pem);
-        }
-        // ring rather than aws-lc-rs (rustls' default, which now marks ring deprecated for its
-        // lack of post-quantum key exchange): ring builds in seconds with the C compiler any
-        // machine has; the providers' endpoints negotiate classical key exchange today.
-        #[allow(deprecated)]
-        let provider = rustls::crypto::ring::default_provider();
-        let client = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| invalid(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Tls { client: Arc::new(client), extra_pem })
+        let (client, extra_pem) = client_config(&config.tls.ca_files).map_err(invalid)?;
+        Ok(Tls { client, extra_pem })
     }
 
     /// lettre's parameters for STARTTLS with `host`.
@@ -72,6 +48,38 @@ impl Tls {
             .map_err(|e| format!("TLS with {host}: {e}"))?;
         Ok(TlsTcp(stream))
     }
+}
+
+/// The client configuration: the web's public roots and the authorities in `ca_files`, with
+/// the PEM of those files; a file that cannot be read or holds no certificate is an error
+/// naming it. Shared by the channels and the event webhooks.
+pub fn client_config(ca_files: &[String]) -> Result<(Arc<rustls::ClientConfig>, Vec<Vec<u8>>), String> {
+    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut extra_pem = Vec::new();
+    for file in ca_files {
+        let pem = std::fs::read(file).map_err(|e| format!("[tls] ca_files {file:?}: {e}"))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("[tls] ca_files {file:?}: not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!("[tls] ca_files {file:?}: no certificate in it"));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| format!("[tls] ca_files {file:?}: {e}"))?;
+        }
+        extra_pem.push(pem);
+    }
+    // ring rather than aws-lc-rs (rustls' default, which now marks ring deprecated for its
+    // lack of post-quantum key exchange): ring builds in seconds with the C compiler any
+    // machine has; the providers' endpoints negotiate classical key exchange today.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((Arc::new(client), extra_pem))
 }
 
 /// A TLS session over TCP, as lettre's client takes a stream.

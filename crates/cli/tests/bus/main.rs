@@ -1,12 +1,14 @@
 //! The message bus through the binary (issue 25): payments consumed from NATS JetStream with
 //! duplicates, redeliveries and consumers killed mid-stream give the book that the same
-//! payments imported once give. Needs the NATS server with JetStream that `.ci/run` starts
+//! payments imported once give; the events of thirty business dates reach a webhook receiver
+//! and a JetStream stream, none missing. Needs the NATS server with JetStream that `.ci/run` starts
 //! (`ARREARS_TEST_NATS`, default nats://127.0.0.1:4222). SQLite always, PostgreSQL when
 //! `ARREARS_TEST_PG` is set.
 
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
+mod events_out;
 mod payments_in;
 #[allow(dead_code)]
 #[path = "../../../app/tests/import/support.rs"]
