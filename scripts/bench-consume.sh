@@ -4,6 +4,7 @@
 # book with the generator, imports it and closes its date; publishes N payments on a fresh
 # stream (scripts/nats-publish-payments.py); then `arrears consume payments` reads them all
 # and prints its own rate (booked / seconds from the first message to the last batch).
+# PROFILE="perf record -g -o FILE --" in the environment runs the consumer under a profiler.
 # Usage: scripts/bench-consume.sh [LOANS] [N] [WORKDIR] [sqlite|postgres] [BATCH]
 #   (default 100000 loans, 200000 payments, a temp dir, sqlite, 1000 per batch;
 #    postgres uses ARREARS_BENCH_PG, default postgres://postgres@127.0.0.1:5432/arrears_bench)
@@ -35,7 +36,7 @@ fi
 tag="BENCH_$(date +%s)"
 python3 scripts/nats-publish-payments.py "$work/book-$loans/loans.csv" "$n" "$tag" "bench.$tag" 2026-11-19 2026-11-20
 echo "== consuming $n payments ($backend, $loans loans, batch $batch)"
-/usr/bin/time -f "   %e s wall, %M KiB peak" "$bin" --db "$db" --audit-key "$work/key" consume payments \
+${PROFILE:-} /usr/bin/time -f "   %e s wall, %M KiB peak" "$bin" --db "$db" --audit-key "$work/key" consume payments \
   --nats "$nats_url" --stream "$tag" --subject "bench.$tag" --durable bench --until-idle 2 --batch "$batch"
 python3 - "$tag" <<'PY'
 import json, socket, sys

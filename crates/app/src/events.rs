@@ -43,9 +43,8 @@ pub fn from_entries(entries: &[Entry]) -> Vec<StoredEvent> {
         if types.is_empty() {
             continue;
         }
-        let id_of = |prefix: &str| {
-            e.entity_ids.iter().find_map(|x| x.strip_prefix(prefix)).map(str::to_string)
-        };
+        let id_of =
+            |prefix: &str| e.entity_ids.iter().find_map(|x| x.strip_prefix(prefix)).map(str::to_string);
         let case_id = id_of("case:");
         let borrower_id = id_of("borrower:");
         let subject = e.entity_ids.first().cloned().unwrap_or_default();
@@ -190,7 +189,10 @@ mod tests {
         let events = from_entries(&[entry(41, "case.opened_closed", &["case:C9", "borrower:B9"])]);
         assert_eq!(events.len(), 2);
         assert_eq!((events[0].pos, events[1].pos), (164, 165));
-        assert_eq!((events[0].event_id.as_str(), events[1].event_id.as_str()), ("arrears-41", "arrears-41-1"));
+        assert_eq!(
+            (events[0].event_id.as_str(), events[1].event_id.as_str()),
+            ("arrears-41", "arrears-41-1")
+        );
         assert_eq!(events[1].case_id.as_deref(), Some("C9"));
         assert_eq!(events[1].borrower_id.as_deref(), Some("B9"));
         let v: serde_json::Value = serde_json::from_str(&events[1].body).unwrap();

@@ -114,7 +114,10 @@ impl EventsConfig {
                 return Err(bad(format!("[[webhooks]] name {:?} is given twice", w.name)));
             }
             if !w.url.starts_with("http://") && !w.url.starts_with("https://") {
-                return Err(bad(format!("[[webhooks]] {}: url {:?} is not http:// or https://", w.name, w.url)));
+                return Err(bad(format!(
+                    "[[webhooks]] {}: url {:?} is not http:// or https://",
+                    w.name, w.url
+                )));
             }
             if w.attempts == 0 {
                 return Err(bad(format!("[[webhooks]] {}: attempts must be at least 1", w.name)));
@@ -166,7 +169,12 @@ enum Destination {
 }
 
 /// Sends the outbox to every destination until idle (or for ever).
-pub async fn publish(db: &Db, config: &EventsConfig, p: &Publish, clock: &Clock) -> Result<Published, BusError> {
+pub async fn publish(
+    db: &Db,
+    config: &EventsConfig,
+    p: &Publish,
+    clock: &Clock,
+) -> Result<Published, BusError> {
     let mut dests: Vec<(String, Destination)> = Vec::new();
     let mut client = None;
     if let Some(url) = &p.nats {
@@ -191,14 +199,21 @@ pub async fn publish(db: &Db, config: &EventsConfig, p: &Publish, clock: &Clock)
         for w in &config.webhooks {
             let secret = std::env::var(&w.secret_env).map_err(|_| BusError::Config {
                 path: "events file".into(),
-                detail: format!("[[webhooks]] {}: the variable {} holding its secret is not set", w.name, w.secret_env),
+                detail: format!(
+                    "[[webhooks]] {}: the variable {} holding its secret is not set",
+                    w.name, w.secret_env
+                ),
             })?;
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_millis(w.timeout_ms))
                 .tls_backend_preconfigured((*tls).clone())
                 .build()
-                .map_err(|e| BusError::Config { path: "events file".into(), detail: format!("{}: {e}", w.name) })?;
-            dests.push((format!("webhook:{}", w.name), Destination::Webhook { w: w.clone(), secret, client }));
+                .map_err(|e| BusError::Config {
+                    path: "events file".into(),
+                    detail: format!("{}: {e}", w.name),
+                })?;
+            dests
+                .push((format!("webhook:{}", w.name), Destination::Webhook { w: w.clone(), secret, client }));
         }
     }
     let mut done = Published::default();
@@ -228,7 +243,13 @@ pub async fn publish(db: &Db, config: &EventsConfig, p: &Publish, clock: &Clock)
 
 /// Sends the next events after the cursor of `name`; returns how many were taken and how
 /// many dead-lettered.
-async fn pump(db: &Db, name: &str, d: &Destination, batch: i64, clock: &Clock) -> Result<(u64, u64), BusError> {
+async fn pump(
+    db: &Db,
+    name: &str,
+    d: &Destination,
+    batch: i64,
+    clock: &Clock,
+) -> Result<(u64, u64), BusError> {
     let cursor = store::cursor(db, name).await?;
     let events = store::after(db, cursor, batch).await?;
     let Some(last) = events.last().map(|e| e.pos) else { return Ok((0, 0)) };

@@ -60,6 +60,8 @@ pub struct Consumed {
     pub booking_seconds: f64,
     /// Of those, seconds spent re-evaluating the paid loans.
     pub reevaluating_seconds: f64,
+    /// The re-evaluations' milliseconds by phase (loans, promises, cases).
+    pub reevaluating_ms: std::collections::BTreeMap<String, u64>,
 }
 
 /// A message that can never be booked: the field at fault (if one is) and why.
@@ -199,8 +201,11 @@ async fn take_batch(
     done.batches += 1;
     if booked > 0 {
         let started = Instant::now();
-        payments::reevaluate(db, url, clock).await?;
+        let refresh = payments::reevaluate(db, url, clock).await?;
         done.reevaluating_seconds += started.elapsed().as_secs_f64();
+        for (phase, ms) in refresh.report.map(|r| r.phase_ms).unwrap_or_default() {
+            *done.reevaluating_ms.entry(phase.to_string()).or_default() += ms;
+        }
     }
     Ok(())
 }

@@ -94,6 +94,11 @@ pub async fn run(url: &str, command: ConsumeCommand) -> Result<()> {
             bs = done.booking_seconds,
             rs = done.reevaluating_seconds,
         );
+        if !done.reevaluating_ms.is_empty() {
+            let phases: Vec<String> =
+                done.reevaluating_ms.iter().map(|(p, ms)| format!("{p} {ms} ms")).collect();
+            println!("  re-evaluating by phase: {}", phases.join(", "));
+        }
     }
     Ok(())
 }

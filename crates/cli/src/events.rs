@@ -115,7 +115,13 @@ async fn run_on(db: &arrears_store::Db, command: EventsCommand) -> Result<()> {
                 print_json(&list)?;
             } else {
                 for e in events {
-                    println!("{:>10}  {:<16}  {:<24} {}", e.pos, e.event_id, e.r#type, e.case_id.unwrap_or_default());
+                    println!(
+                        "{:>10}  {:<16}  {:<24} {}",
+                        e.pos,
+                        e.event_id,
+                        e.r#type,
+                        e.case_id.unwrap_or_default()
+                    );
                 }
             }
         }
@@ -133,7 +139,10 @@ async fn run_on(db: &arrears_store::Db, command: EventsCommand) -> Result<()> {
                     println!("{d}: 已发送至 / sent up to {pos} ({at})");
                 }
                 for d in dead {
-                    println!("{} {} {}: {} 次失败 / {} tries, {}", d.destination, d.event_id, d.at, d.attempts, d.attempts, d.last_error);
+                    println!(
+                        "{} {} {}: {} 次失败 / {} tries, {}",
+                        d.destination, d.event_id, d.at, d.attempts, d.attempts, d.last_error
+                    );
                 }
             }
         }

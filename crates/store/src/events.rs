@@ -76,8 +76,10 @@ pub async fn cursor(db: &Db, destination: &str) -> Result<i64, StoreError> {
 
 /// Every destination with its cursor, by name.
 pub async fn cursors(db: &Db) -> Result<Vec<(String, i64, String)>, StoreError> {
-    Ok(on_pool!(db, p => sqlx::query_as("SELECT destination, pos, updated_at FROM event_cursors ORDER BY destination")
-        .fetch_all(p).await?))
+    Ok(
+        on_pool!(db, p => sqlx::query_as("SELECT destination, pos, updated_at FROM event_cursors ORDER BY destination")
+        .fetch_all(p).await?),
+    )
 }
 
 /// Records that `destination` has everything up to `pos`.

@@ -81,17 +81,29 @@ pub async fn due_loans(
          s.bucket_rank, s.five_class, s.overdue_principal, s.overdue_interest, s.overdue_fee, s.overdue_penalty, \
          s.outstanding_principal, s.credit, s.arranged, s.track";
     let cols: Vec<&str> = LOAN_FIELDS.into_iter().chain(state_cols.split(", ").map(str::trim)).collect();
-    let from = "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id";
+    // Only the marked loans (a re-evaluation after payments): the partial index on loan_state
+    // finds them without reading the rest of the book, which a re-evaluation after every
+    // payment or batch of payments could not afford at a million loans.
+    let (from, key) = if only_dirty {
+        (
+            "FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id LEFT JOIN products p ON p.product = l.product",
+            "s.loan_id",
+        )
+    } else {
+        (
+            "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id",
+            "l.loan_id",
+        )
+    };
     let (heads, states) = match db {
         // SQLite hands each row over where it finds it (see `rows`); the values are written
         // into the SQL, as ids and dates are elsewhere in the batch's bulk statements.
         Db::Sqlite(pool) => {
-            let upto_clause =
-                upto.map(|u| format!("AND l.loan_id <= {}", text_list(&[u]))).unwrap_or_default();
+            let upto_clause = upto.map(|u| format!("AND {key} <= {}", text_list(&[u]))).unwrap_or_default();
             let mut on = String::new();
             crate::rows::keyed::push_iso_date(&mut on, date);
             let sql = format!(
-                "SELECT {} {from} WHERE l.loan_id > {} {upto_clause} AND {} ORDER BY l.loan_id LIMIT {limit}",
+                "SELECT {} {from} WHERE {key} > {} {upto_clause} AND {} ORDER BY {key} LIMIT {limit}",
                 cols.join(", "),
                 text_list(&[after.unwrap_or("")]),
                 filter.replace("$2", &text_list(&[on])),
@@ -109,11 +121,12 @@ pub async fn due_loans(
         // it across an outer join, and its merge join would otherwise read every state row
         // before the cursor, for every chunk.
         Db::Postgres(pool) => {
-            let upto_clause = if upto.is_some() { "AND l.loan_id <= $4" } else { "" };
+            let upto_clause = if upto.is_some() { format!("AND {key} <= $4") } else { String::new() };
+            let outer_cursor = if only_dirty { "" } else { " AND s.loan_id > $1" };
             let sql = format!(
                 "SELECT string_agg(rec, '{RECORD}' ORDER BY id) FROM (SELECT l.loan_id AS id, {} AS rec \
-                 {from} AND s.loan_id > $1 \
-                 WHERE l.loan_id > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY l.loan_id LIMIT $3) t",
+                 {from}{outer_cursor} \
+                 WHERE {key} > $1 {upto_clause} AND {filter} AND $2 = $2 ORDER BY {key} LIMIT $3) t",
                 packed::pack(&cols)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))

@@ -252,10 +252,14 @@ pub async fn refresh(db: &Db, url: &DbUrl, clock: &Clock) -> Result<Refresh, Bat
         Err(e) => return Err(e.into()),
     };
     let mut report = DayReport { date: last, ..Default::default() };
+    let mut lap = std::time::Instant::now();
     loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report, clock)
         .await?;
+    report.lap("loans", &mut lap);
     judge_promises(db, last, &mut report, clock).await?;
+    report.lap("promises", &mut lap);
     sync_cases(db, last, &mut report, clock).await?;
+    report.lap("cases", &mut lap);
     report.finished = true;
     lock.release().await;
     Ok(Refresh { date: Some(last), report: Some(report), skipped: None })

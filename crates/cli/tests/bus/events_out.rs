@@ -98,7 +98,8 @@ async fn events_of_thirty_dates_reach_a_webhook_and_jetstream_none_missing() {
         let last = publisher(t, &config, true, Some("2")).output().unwrap();
         assert!(last.status.success(), "[{}] {}", t.backend, text(&last.stderr));
 
-        let events = rows(&t.db, "SELECT event_id, type, COALESCE(case_id, '') FROM events ORDER BY pos").await;
+        let events =
+            rows(&t.db, "SELECT event_id, type, COALESCE(case_id, '') FROM events ORDER BY pos").await;
         let ids: BTreeSet<String> = events.iter().map(|e| e[0].clone()).collect();
         let count = |ty: &str| events.iter().filter(|e| e[1] == ty).count();
         assert!(
@@ -116,10 +117,15 @@ async fn events_of_thirty_dates_reach_a_webhook_and_jetstream_none_missing() {
         assert!(got.iter().all(|r| r["signature_ok"] == true), "[{}] every request signed", t.backend);
         assert_eq!(got.iter().filter(|r| r["status"] == 500).count(), 3, "[{}]", t.backend);
         let taken: Vec<&serde_json::Value> = got.iter().filter(|r| r["status"] == 204).collect();
-        let received: BTreeSet<String> = taken.iter().map(|r| r["event_id"].as_str().unwrap().to_string()).collect();
+        let received: BTreeSet<String> =
+            taken.iter().map(|r| r["event_id"].as_str().unwrap().to_string()).collect();
         assert_eq!(received, ids, "[{}] the webhook got every event", t.backend);
         assert!(taken.iter().all(|r| r["header_id"] == r["event_id"]));
-        assert!(taken.iter().all(|r| r["content_type"].as_str().unwrap().starts_with("application/cloudevents+json")));
+        assert!(
+            taken
+                .iter()
+                .all(|r| r["content_type"].as_str().unwrap().starts_with("application/cloudevents+json"))
+        );
         let mut seen = BTreeSet::new();
         let mut last_per_case: HashMap<String, u64> = HashMap::new();
         for r in &taken {
@@ -127,7 +133,11 @@ async fn events_of_thirty_dates_reach_a_webhook_and_jetstream_none_missing() {
             let (Some(case), Some(seq)) = (r["caseid"].as_str(), r["auditseq"].as_u64()) else { continue };
             if seen.insert(id.to_string()) {
                 let before = last_per_case.insert(case.to_string(), seq);
-                assert!(before.is_none_or(|b| b <= seq), "[{}] case {case}: {id} after a later event", t.backend);
+                assert!(
+                    before.is_none_or(|b| b <= seq),
+                    "[{}] case {case}: {id} after a later event",
+                    t.backend
+                );
             }
         }
 
@@ -143,13 +153,25 @@ async fn events_of_thirty_dates_reach_a_webhook_and_jetstream_none_missing() {
             assert_eq!(m.subject.as_str(), format!("t{tag}.events.{}", v["type"].as_str().unwrap()));
             *on_nats.entry(id).or_insert(0) += 1;
         }
-        assert_eq!(on_nats.keys().cloned().collect::<BTreeSet<_>>(), ids, "[{}] JetStream got every event", t.backend);
+        assert_eq!(
+            on_nats.keys().cloned().collect::<BTreeSet<_>>(),
+            ids,
+            "[{}] JetStream got every event",
+            t.backend
+        );
 
         // The webhook that was down: each case.closed dead-lettered, audited; the rest went on.
-        let dead = rows(&t.db, "SELECT event_id FROM event_dead_letters WHERE destination = 'webhook:down' ORDER BY pos").await;
+        let dead = rows(
+            &t.db,
+            "SELECT event_id FROM event_dead_letters WHERE destination = 'webhook:down' ORDER BY pos",
+        )
+        .await;
         assert_eq!(dead.len(), count("case.closed"), "[{}]", t.backend);
-        let audited =
-            rows(&t.db, "SELECT CAST(COUNT(*) AS TEXT) FROM audit_entries WHERE kind = 'event.dead_lettered'").await;
+        let audited = rows(
+            &t.db,
+            "SELECT CAST(COUNT(*) AS TEXT) FROM audit_entries WHERE kind = 'event.dead_lettered'",
+        )
+        .await;
         assert_eq!(audited[0][0], dead.len().to_string());
         // It is back: a replay from the first of them sends them all again.
         let down_log = dir.path().join("down.jsonl");
@@ -157,7 +179,8 @@ async fn events_of_thirty_dates_reach_a_webhook_and_jetstream_none_missing() {
         ok(t, &["events", "replay", "--from", &dead[0][0], "--destination", "webhook:down"]);
         let again = publisher(t, &config, false, Some("1")).output().unwrap();
         assert!(again.status.success(), "[{}] {}", t.backend, text(&again.stderr));
-        let closed: BTreeSet<String> = events.iter().filter(|e| e[1] == "case.closed").map(|e| e[0].clone()).collect();
+        let closed: BTreeSet<String> =
+            events.iter().filter(|e| e[1] == "case.closed").map(|e| e[0].clone()).collect();
         let replayed: BTreeSet<String> = requests(&down_log)
             .iter()
             .filter(|r| r["status"] == 204)
