@@ -3,6 +3,8 @@
 //! books each batch in one transaction, and acknowledges a message only once its payment is
 //! committed, so that a consumer killed at any point loses nothing: the stream delivers what
 //! was not acknowledged again, and a payment booked already is the same payment again.
+//! The paid loans are re-evaluated at most every `reevaluate_every` while payments keep
+//! coming (a loan paid twice in that time is evaluated once) and at once when they stop.
 //! A message that can never be booked (not JSON, an unknown loan, the wrong currency, a bad
 //! amount or date, an id taken by another payment) goes to the dead-letter subject with its
 //! reason and is acknowledged, so that it never blocks the stream.
@@ -38,6 +40,9 @@ pub struct Consume {
     /// How long the stream waits for an acknowledgement before it delivers a message again
     /// (set when the durable consumer is made).
     pub ack_wait: Duration,
+    /// The paid loans are re-evaluated at most this often while payments keep coming, and at
+    /// once when the stream goes quiet; zero: after every batch.
+    pub reevaluate_every: Duration,
 }
 
 /// What a run of the consumer did.
@@ -107,6 +112,10 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
     let mut done = Consumed::default();
     let mut idle = Duration::ZERO;
     let mut first: Option<Instant> = None;
+    // Payments booked since the last re-evaluation (their loans are marked in the database,
+    // so a consumer killed before it re-evaluates leaves them to the next one or the batch).
+    let mut unevaluated = false;
+    let mut evaluated_at = Instant::now();
     loop {
         let started = Instant::now();
         let mut pulled = consumer
@@ -121,6 +130,14 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
             messages.push(m.map_err(nats("reading a batch"))?);
         }
         if messages.is_empty() {
+            if unevaluated {
+                reevaluate(db, url, clock, &mut done).await?;
+                unevaluated = false;
+                evaluated_at = Instant::now();
+                if let Some(first) = first {
+                    done.seconds = first.elapsed().as_secs_f64();
+                }
+            }
             idle += started.elapsed();
             if c.until_idle.is_some_and(|limit| idle >= limit) {
                 break;
@@ -129,26 +146,32 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
         }
         idle = Duration::ZERO;
         let first = *first.get_or_insert(started);
-        take_batch(db, url, &js, c, &actor, &messages, clock, &mut done).await?;
+        unevaluated |= take_batch(db, &js, c, &actor, &messages, clock, &mut done).await? > 0;
+        if unevaluated && evaluated_at.elapsed() >= c.reevaluate_every {
+            reevaluate(db, url, clock, &mut done).await?;
+            unevaluated = false;
+            evaluated_at = Instant::now();
+        }
         done.seconds = first.elapsed().as_secs_f64();
+    }
+    if unevaluated {
+        reevaluate(db, url, clock, &mut done).await?;
     }
     client.flush().await.map_err(nats("sending the last acknowledgements"))?;
     Ok(done)
 }
 
-/// Books one batch, sends its dead letters, then acknowledges every message of it, and
-/// re-evaluates the loans paid.
-#[allow(clippy::too_many_arguments)]
+/// Books one batch, sends its dead letters, then acknowledges every message of it; returns
+/// how many payments were new.
 async fn take_batch(
     db: &Db,
-    url: &DbUrl,
     js: &jetstream::Context,
     c: &Consume,
     actor: &str,
     messages: &[jetstream::Message],
     clock: &Clock,
     done: &mut Consumed,
-) -> Result<(), BusError> {
+) -> Result<u64, BusError> {
     done.messages += messages.len() as u64;
     let mut dead = Vec::new();
     let mut sent = Vec::with_capacity(messages.len());
@@ -199,13 +222,16 @@ async fn take_batch(
         m.ack().await.map_err(nats("acknowledging a message"))?;
     }
     done.batches += 1;
-    if booked > 0 {
-        let started = Instant::now();
-        let refresh = payments::reevaluate(db, url, clock).await?;
-        done.reevaluating_seconds += started.elapsed().as_secs_f64();
-        for (phase, ms) in refresh.report.map(|r| r.phase_ms).unwrap_or_default() {
-            *done.reevaluating_ms.entry(phase.to_string()).or_default() += ms;
-        }
+    Ok(booked)
+}
+
+/// Re-evaluates the loans that payments marked, counting the time by phase.
+async fn reevaluate(db: &Db, url: &DbUrl, clock: &Clock, done: &mut Consumed) -> Result<(), BusError> {
+    let started = Instant::now();
+    let refresh = payments::reevaluate(db, url, clock).await?;
+    done.reevaluating_seconds += started.elapsed().as_secs_f64();
+    for (phase, ms) in refresh.report.map(|r| r.phase_ms).unwrap_or_default() {
+        *done.reevaluating_ms.entry(phase.to_string()).or_default() += ms;
     }
     Ok(())
 }

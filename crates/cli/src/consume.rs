@@ -41,6 +41,10 @@ pub enum ConsumeCommand {
         /// (set when the durable consumer is made).
         #[arg(long, default_value_t = 30.0)]
         ack_wait: f64,
+        /// Re-evaluate the paid loans at most every this many seconds while payments keep
+        /// coming, and at once when they stop (0: after every batch).
+        #[arg(long, default_value_t = 1.0)]
+        reevaluate_every: f64,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -58,6 +62,7 @@ pub async fn run(url: &str, command: ConsumeCommand) -> Result<()> {
         dead_letter,
         batch,
         ack_wait,
+        reevaluate_every,
         json,
     } = command;
     let seconds = |what: &str, s: f64| {
@@ -76,6 +81,7 @@ pub async fn run(url: &str, command: ConsumeCommand) -> Result<()> {
         until_idle: until_idle.map(|s| seconds("until-idle", s)).transpose()?,
         batch,
         ack_wait: seconds("ack-wait", ack_wait)?,
+        reevaluate_every: seconds("reevaluate-every", reevaluate_every)?,
     };
     let db = open(url).await?;
     let done = payments_in::consume(&db, &DbUrl::new(url), &c, &crate::clock()).await;

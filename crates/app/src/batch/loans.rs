@@ -14,6 +14,7 @@ use arrears_store::days;
 use arrears_store::loan_state::{self as store, DueLoan, Evaluated, StoredState};
 use arrears_store::loans::LoanBundle;
 use chrono::{Days, NaiveDate};
+use futures_util::StreamExt as _;
 
 use super::failpoint::stop_after_chunks;
 use super::{BatchError, BatchOptions, BatchProgress, DayReport, joined};
@@ -92,9 +93,17 @@ pub(super) async fn loan_phase(
         let Some(last) = due.last() else { continue };
         pending.push_back(fetch(Some(last.bundle.loan.id.as_str().to_string()), upto));
         let mut evaluated = Vec::with_capacity(due.len());
-        for d in &due {
-            let rules = rules_of(&mut rules_cache, d)?;
-            if let Some(e) = evaluate(db, d, date, &rules, &waterfall).await? {
+        let rules = due.iter().map(|d| rules_of(&mut rules_cache, d)).collect::<Result<Vec<_>, _>>()?;
+        // A loan recomputed from a backdated payment first reads its history (three queries);
+        // the chunk's loans wait on those reads side by side, not one after another.
+        let results: Vec<Result<Option<Evaluated>, BatchError>> =
+            futures_util::stream::iter(due.iter().zip(&rules))
+                .map(|(d, rules)| evaluate(db, d, date, rules, &waterfall))
+                .buffered(EVALUATING_AT_ONCE)
+                .collect()
+                .await;
+        for result in results {
+            if let Some(e) = result? {
                 if let Some((on, t)) = e.advance.unconserved {
                     return Err(BatchError::NotConserved {
                         loan: e.loan_id.as_str().to_string(),
@@ -136,6 +145,9 @@ pub(super) async fn loan_phase(
     }
     Ok(())
 }
+
+/// Loans of a chunk evaluated at once (their reads overlap; the pool has connections for them).
+const EVALUATING_AT_ONCE: usize = 4;
 
 /// Evaluates one loan for `date`, recomputing from a backdated payment's date if needed.
 async fn evaluate(
