@@ -43,9 +43,12 @@ pub async fn stage(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError
     Ok(())
 }
 
+/// An `events` row: pos, event_id, type, case_id, borrower_id, body.
+type EventRow = (i64, String, String, Option<String>, Option<String>, String);
+
 /// Up to `limit` events after `pos`, in order.
 pub async fn after(db: &Db, pos: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows: Vec<(i64, String, String, Option<String>, Option<String>, String)> = on_pool!(db, p => sqlx::query_as(
+    let rows: Vec<EventRow> = on_pool!(db, p => sqlx::query_as(
         "SELECT pos, event_id, type, case_id, borrower_id, body FROM events WHERE pos > $1 ORDER BY pos LIMIT $2",
     ).bind(pos).bind(limit).fetch_all(p).await?);
     Ok(rows

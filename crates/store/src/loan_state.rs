@@ -167,22 +167,57 @@ fn stored_state(r: &impl Record) -> Result<Option<StoredState>, StoreError> {
     }))
 }
 
-/// The snapshot in force just before `date` (its latest row dated earlier), if any.
-pub async fn snapshot_before(
+/// What recomputing a loan from a date needs of its stored history: the snapshot in force
+/// before that date and the rows a lookback window sees (see
+/// [`track_rows`], with `before` that date).
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The last snapshot dated before the date, with its date.
+    pub prior: Option<(NaiveDate, Snapshot)>,
+    /// `(as_of, dpd)` rows dated before the date, from the one in force at the window's start.
+    pub track: Vec<(NaiveDate, u32)>,
+}
+
+/// [`History`] of every loan of `loans` from the date `from` in one read per thousand loans
+/// (a re-evaluation after payments recomputes a chunk of loans, nearly all from one date),
+/// the lookback window opening at `start`.
+pub async fn histories(
     db: &Db,
-    loan_id: &str,
-    date: NaiveDate,
-) -> Result<Option<(NaiveDate, Snapshot)>, StoreError> {
-    let sql = format!(
-        "SELECT as_of, {SNAPSHOT_COLS} FROM snapshots WHERE loan_id = $1 AND as_of < $2 ORDER BY as_of DESC LIMIT 1"
-    );
-    on_pool!(db, pool => {
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(loan_id).bind(date).fetch_optional(pool).await?;
-        match row {
-            Some(r) => Ok(Some((r.try_get(0)?, snapshot_from_row(&r, 1)?))),
-            None => Ok(None),
-        }
-    })
+    loans: &[&str],
+    from: NaiveDate,
+    start: NaiveDate,
+) -> Result<std::collections::HashMap<String, History>, StoreError> {
+    let mut out: std::collections::HashMap<String, History> =
+        std::collections::HashMap::with_capacity(loans.len());
+    for chunk in loans.chunks(crate::rows::keyed::ROWS_PER_STATEMENT) {
+        let list = text_list(chunk);
+        let prior = format!(
+            "SELECT s.loan_id, s.as_of, {SNAPSHOT_COLS} FROM snapshots s WHERE s.loan_id IN ({list}) AND s.as_of = \
+             (SELECT MAX(x.as_of) FROM snapshots x WHERE x.loan_id = s.loan_id AND x.as_of < $1)"
+        );
+        let track = format!(
+            "SELECT s.loan_id, s.as_of, s.dpd FROM snapshots s WHERE s.loan_id IN ({list}) AND s.as_of < $1 AND \
+             s.as_of >= COALESCE((SELECT MAX(x.as_of) FROM snapshots x WHERE x.loan_id = s.loan_id AND x.as_of <= $2), $2) \
+             ORDER BY s.loan_id, s.as_of"
+        );
+        on_pool!(db, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(prior.as_str())).bind(from).fetch_all(pool).await? {
+                let loan: String = r.try_get(0)?;
+                let on: NaiveDate = r.try_get(1)?;
+                out.entry(loan).or_default().prior = Some((on, snapshot_from_row(&r, 2)?));
+            }
+            let rows: Vec<(String, NaiveDate, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(track.as_str()))
+                .bind(from)
+                .bind(start)
+                .fetch_all(pool)
+                .await?;
+            for (loan, on, dpd) in rows {
+                let dpd = u32::try_from(dpd).map_err(|e| corrupt("snapshots", e))?;
+                out.entry(loan).or_default().track.push((on, dpd));
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// The snapshot rows `(as_of, dpd)` of a loan dated before `before` that a lookback window

@@ -94,11 +94,12 @@ pub(super) async fn loan_phase(
         pending.push_back(fetch(Some(last.bundle.loan.id.as_str().to_string()), upto));
         let mut evaluated = Vec::with_capacity(due.len());
         let rules = due.iter().map(|d| rules_of(&mut rules_cache, d)).collect::<Result<Vec<_>, _>>()?;
-        // A loan recomputed from a backdated payment first reads its history (three queries);
-        // the chunk's loans wait on those reads side by side, not one after another.
+        let pre = prefetch(db, &due, date).await?;
+        // A loan evaluated for the first time since its behaviour track was kept reads it
+        // (one query); the chunk's loans wait on such reads side by side.
         let results: Vec<Result<Option<Evaluated>, BatchError>> =
             futures_util::stream::iter(due.iter().zip(&rules))
-                .map(|(d, rules)| evaluate(db, d, date, rules, &waterfall))
+                .map(|(d, rules)| evaluate(db, d, date, rules, &waterfall, &pre))
                 .buffered(EVALUATING_AT_ONCE)
                 .collect()
                 .await;
@@ -149,13 +150,50 @@ pub(super) async fn loan_phase(
 /// Loans of a chunk evaluated at once (their reads overlap; the pool has connections for them).
 const EVALUATING_AT_ONCE: usize = 4;
 
-/// Evaluates one loan for `date`, recomputing from a backdated payment's date if needed.
+/// The stored history of a chunk's loans that are recomputed from a backdated payment or a
+/// ledger event, read for the whole chunk (by recompute date: nearly always one), with the
+/// business dates from each recompute date on. One loan at a time, these reads cost a
+/// re-evaluation after payments more than evaluating the loans did.
+#[derive(Default)]
+struct Prefetched {
+    histories: HashMap<String, store::History>,
+    dates: HashMap<NaiveDate, Vec<NaiveDate>>,
+}
+
+/// The date a loan is recomputed from, if it is.
+fn recompute_date(st: &StoredState) -> Option<NaiveDate> {
+    st.dirty_from.map(|dirty| dirty.max(st.first_on))
+}
+
+async fn prefetch(db: &Db, due: &[DueLoan], date: NaiveDate) -> Result<Prefetched, BatchError> {
+    let mut by_date: std::collections::BTreeMap<NaiveDate, Vec<&str>> = Default::default();
+    for d in due {
+        if let Some(from) = d.state.as_ref().and_then(recompute_date) {
+            by_date.entry(from).or_default().push(d.bundle.loan.id.as_str());
+        }
+    }
+    let start = date.checked_sub_days(Days::new(LOOKBACK_DAYS)).unwrap_or(NaiveDate::MIN);
+    let mut pre = Prefetched::default();
+    for (from, loans) in by_date {
+        pre.histories.extend(store::histories(db, &loans, from, start).await?);
+        let mut dates = days::business_dates(db, from, date).await?;
+        if dates.last() != Some(&date) {
+            dates.push(date);
+        }
+        pre.dates.insert(from, dates);
+    }
+    Ok(pre)
+}
+
+/// Evaluates one loan for `date`, recomputing from a backdated payment's date if needed
+/// (its history read beforehand, in `pre`).
 async fn evaluate(
     db: &Db,
     due: &DueLoan,
     date: NaiveDate,
     rules: &DelinquencyRules,
     waterfall: &Waterfall,
+    pre: &Prefetched,
 ) -> Result<Option<Evaluated>, BatchError> {
     let b = &due.bundle;
     let input = LoanInput {
@@ -166,18 +204,15 @@ async fn evaluate(
         rules,
         waterfall,
     };
+    let history = pre.histories.get(b.loan.id.as_str());
     let (first_on, prior, dates, recompute_from) = match &due.state {
         None => (date, None, vec![date], None),
-        Some(st) => match st.dirty_from {
-            Some(dirty) => {
-                let from = dirty.max(st.first_on);
-                let prior = store::snapshot_before(db, b.loan.id.as_str(), from)
-                    .await?
+        Some(st) => match recompute_date(st) {
+            Some(from) => {
+                let prior = history
+                    .and_then(|h| h.prior.clone())
                     .map(|(on, snapshot)| arrears_core::close::Carried { on, snapshot, review_on: None });
-                let mut dates = days::business_dates(db, from, date).await?;
-                if dates.last() != Some(&date) {
-                    dates.push(date);
-                }
+                let dates = pre.dates.get(&from).cloned().unwrap_or_else(|| vec![date]);
                 (st.first_on, prior, dates, Some(from))
             }
             None => (st.first_on, Some(st.carried.clone()), vec![date], None),
@@ -189,10 +224,12 @@ async fn evaluate(
     let track = match &due.state {
         None => LoanTrack::default(),
         Some(StoredState { track: Some(t), dirty_from: None, .. }) => t.clone(),
+        Some(_) if recompute_from.is_some() => {
+            LoanTrack::from_rows(history.map(|h| h.track.clone()).unwrap_or_default())
+        }
         Some(_) => {
             let start = date.checked_sub_days(Days::new(LOOKBACK_DAYS)).unwrap_or(NaiveDate::MIN);
-            let before = recompute_from.unwrap_or(date);
-            LoanTrack::from_rows(store::track_rows(db, b.loan.id.as_str(), before, start).await?)
+            LoanTrack::from_rows(store::track_rows(db, b.loan.id.as_str(), date, start).await?)
         }
     };
     let Some(adv) = advance(&input, prior.as_ref(), track, &dates, recompute_from.is_some()) else {
