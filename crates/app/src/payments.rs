@@ -143,7 +143,10 @@ async fn record(
     let at = clock();
     let mut tx = db.begin().await?;
     let import_id = arrears_store::import::begin_import(&mut tx, source, &at.to_rfc3339()).await?;
-    let recorded = store::record_payment(&mut tx, payment, import_id).await?;
+    let recorded = store::record_payments(&mut tx, std::slice::from_ref(payment), import_id)
+        .await?
+        .pop()
+        .unwrap_or(Recorded::AlreadyThere);
     if recorded != Recorded::New {
         tx.rollback().await?;
         return Ok(recorded);
@@ -241,12 +244,15 @@ pub async fn book_many(
         meta.extend(arrears_store::import::loan_meta(&mut tx, chunk).await?);
     }
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(ps.len());
-    let mut good: Vec<(usize, Payment, arrears_core::Currency)> = Vec::with_capacity(ps.len());
+    // The good payments, and for each its place in `ps` and its loan's currency.
+    let mut payments: Vec<Payment> = Vec::with_capacity(ps.len());
+    let mut good: Vec<(usize, arrears_core::Currency)> = Vec::with_capacity(ps.len());
     for (i, p) in ps.iter().enumerate() {
         match check(p, meta.get(p.loan_id.trim()), latest) {
             Ok((payment, booked, currency)) => {
                 outcomes.push(Ok((false, booked)));
-                good.push((i, payment, currency));
+                payments.push(payment);
+                good.push((i, currency));
             }
             Err(e) => outcomes.push(Err(e)),
         }
@@ -258,11 +264,10 @@ pub async fn book_many(
     }
     let import_id =
         arrears_store::import::begin_import(&mut tx, source_kind(source), &at.to_rfc3339()).await?;
-    let payments: Vec<Payment> = good.iter().map(|(_, p, _)| p.clone()).collect();
     let recorded = store::record_payments(&mut tx, &payments, import_id).await?;
     let mut events = Vec::new();
     let mut touched: Vec<&str> = Vec::new();
-    for ((i, payment, currency), r) in good.iter().zip(recorded) {
+    for (((i, currency), payment), r) in good.iter().zip(&payments).zip(recorded) {
         let outcome = &mut outcomes[*i];
         match r {
             Recorded::New => {

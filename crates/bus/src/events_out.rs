@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use arrears_app::audit::Clock;
 use arrears_store::Db;
 use arrears_store::events::{self as store, DeadLetter, StoredEvent};
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -180,16 +180,7 @@ pub async fn publish(
     if let Some(url) = &p.nats {
         let c = async_nats::connect(url).await.map_err(nats(format!("connecting to {url}")))?;
         let js = jetstream::new(c.clone());
-        let listens = format!("{}.>", config.nats.subject_prefix);
-        if js.stream_by_subject(&listens).await.is_err() {
-            js.get_or_create_stream(stream::Config {
-                name: config.nats.stream.clone(),
-                subjects: vec![listens.clone()],
-                ..Default::default()
-            })
-            .await
-            .map_err(nats(format!("a stream {} on {listens}", config.nats.stream)))?;
-        }
+        crate::keep(&js, &format!("{}.>", config.nats.subject_prefix), &config.nats.stream).await?;
         client = Some(c);
         dests.push((NATS.into(), Destination::Nats { js, prefix: config.nats.subject_prefix.clone() }));
     }

@@ -41,6 +41,26 @@ pub enum BusError {
     Refresh(#[from] arrears_app::batch::BatchError),
 }
 
+/// Makes sure a JetStream stream keeps what is sent on `subject` (a stream of its own, `name`,
+/// if none does), so that nothing sent there is dropped for want of a listener.
+pub(crate) async fn keep(
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    name: &str,
+) -> Result<(), BusError> {
+    if js.stream_by_subject(subject).await.is_ok() {
+        return Ok(());
+    }
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: name.to_string(),
+        subjects: vec![subject.to_string()],
+        ..Default::default()
+    })
+    .await
+    .map_err(nats(format!("a stream {name} on {subject}")))?;
+    Ok(())
+}
+
 /// Turns a client error into a [`BusError`] saying what was being done.
 pub(crate) fn nats<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> BusError {
     let what = what.into();

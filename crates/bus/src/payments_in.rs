@@ -89,7 +89,7 @@ pub async fn consume(db: &Db, url: &DbUrl, c: &Consume, clock: &Clock) -> Result
         })
         .await
         .map_err(nats(format!("stream {}", c.stream)))?;
-    keep_dead_letters(&js, &c.dead_letter, &format!("{}_DEAD", c.stream)).await?;
+    crate::keep(&js, &c.dead_letter, &format!("{}_DEAD", c.stream)).await?;
     let consumer: PullConsumer = stream
         .get_or_create_consumer(
             &c.durable,
@@ -255,20 +255,4 @@ fn dead_letter(m: &jetstream::Message, c: &Consume, d: &Dead) -> (async_nats::He
         "payload": String::from_utf8_lossy(&m.payload),
     });
     (headers, body.to_string().into_bytes())
-}
-
-/// Makes sure a stream keeps what is sent on `subject` (a stream of its own, `name`, if none
-/// does), so that no dead letter is dropped for want of a listener.
-async fn keep_dead_letters(js: &jetstream::Context, subject: &str, name: &str) -> Result<(), BusError> {
-    if js.stream_by_subject(subject).await.is_ok() {
-        return Ok(());
-    }
-    js.get_or_create_stream(stream::Config {
-        name: name.to_string(),
-        subjects: vec![subject.to_string()],
-        ..Default::default()
-    })
-    .await
-    .map_err(nats(format!("a stream {name} for the dead letters on {subject}")))?;
-    Ok(())
 }
