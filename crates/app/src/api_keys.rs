@@ -45,7 +45,7 @@ pub async fn create(
 ) -> Result<String, ApiKeyError> {
     let role: Role = role.parse().map_err(|_| ApiKeyError::UnknownRole(role.to_string()))?;
     check_new_key(name, role)?;
-    let key = format!("{KEY_PREFIX}{}", random_hex());
+    let key = format!("{KEY_PREFIX}{}", crate::sessions::random_token());
     let mut tx = db.begin().await?;
     if !store::add(&mut tx, name, role, &crate::audit::sha256_hex(&key), &at.to_rfc3339(), actor).await? {
         return Err(ApiKeyError::Exists(name.to_string()));
@@ -83,12 +83,4 @@ pub async fn authenticate(db: &Db, key: &str) -> Result<Option<(String, Role)>, 
 /// Every key, by name (never the keys themselves).
 pub async fn list(db: &Db) -> Result<Vec<ApiKeyRow>, StoreError> {
     store::list(db).await
-}
-
-/// 32 random bytes from the operating system, as hex.
-fn random_hex() -> String {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }

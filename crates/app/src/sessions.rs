@@ -37,3 +37,12 @@ pub async fn end(db: &Db, token_hash: &str, now: i64) -> Result<(), StoreError> 
 pub async fn set_language(db: &Db, token_hash: &str, lang: &str) -> Result<(), StoreError> {
     store::set_session_lang(db, token_hash, lang).await
 }
+
+/// 32 random bytes as hex, from the operating system's generator: session and CSRF tokens,
+/// API keys.
+pub fn random_token() -> String {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

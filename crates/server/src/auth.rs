@@ -10,7 +10,6 @@ use arrears_core::access::{Role, Viewer};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use sha2::Digest;
 
 use crate::error::{ApiError, Error, PageError};
 use crate::state::AppState;
@@ -77,16 +76,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// 32 random bytes as hex, from the operating system's generator.
-pub fn random_token() -> String {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
+pub use arrears_app::sessions::random_token;
 
+/// What the sessions table keeps of a token (as of an API key: its SHA-256).
 fn hash_token(token: &str) -> String {
-    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    arrears_app::audit::sha256_hex(token)
 }
 
 pub(crate) fn unix_now() -> i64 {
