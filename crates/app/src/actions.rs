@@ -8,6 +8,7 @@ use arrears_core::contact_policy::{AgencyId, Channel, CollectorId, Party, Propos
 use arrears_core::id::PtpId;
 use arrears_core::{Amount, ContactId, Currency, Relation};
 use arrears_store::actions::{self as store, ActionEffects, ActionRow, NewPromise};
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::restrictions as restrictions_store;
 use arrears_store::treatment as treatment_store;
 use arrears_store::{Db, StoreError};
@@ -198,12 +199,13 @@ pub async fn log(
 
     let at_utc = input.at.with_timezone(&Utc);
     let since = (at_utc - Duration::days(30)).to_rfc3339();
-    let history: Vec<_> = treatment_store::recent_attempts(db, &since, &[case.case_id.as_str()], &[])
-        .await?
-        .iter()
-        .filter_map(attempt)
-        .filter(|a| a.at <= at_utc)
-        .collect();
+    let history: Vec<_> =
+        treatment_store::recent_attempts(db, &since, &[case.case_id.as_str()], &[], &KeyRange::ALL)
+            .await?
+            .iter()
+            .filter_map(attempt)
+            .filter(|a| a.at <= at_utc)
+            .collect();
     let source = match &input.agency {
         Some(a) => Source::Agency(AgencyId::new(a.trim()).map_err(|_| ActionError::Agency(a.clone()))?),
         None => Source::Lender,

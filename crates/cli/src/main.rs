@@ -23,6 +23,7 @@ mod strategy;
 mod transfer;
 mod web;
 mod work;
+mod worker;
 mod writeoff;
 
 /// Rust's own allocations go to mimalloc (per-thread heaps): with glibc's malloc capped at
@@ -116,6 +117,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Close a business date together with other worker processes (PostgreSQL, or SQLite on
+    /// one machine): each claims chunks of every phase with a lease, and whoever does the last
+    /// one finishes the date.
+    Worker(worker::WorkerArgs),
     /// Loans: one loan's schedule, payments and delinquency on a date.
     Loan {
         #[command(subcommand)]
@@ -527,6 +532,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Arrangement { command } => arrangement::run(&cli.db, command).await?,
         Command::Writeoff { command } => writeoff::run(&cli.db, command).await?,
         Command::Consume { command } => consume::run(&cli.db, command).await?,
+        Command::Worker(args) => worker::run(&cli.db, cli.audit_key.as_deref(), args).await?,
         Command::Events { command } => events::run(&cli.db, command).await?,
         Command::Legal { command } => legal::run(&cli.db, cli.audit_key.as_deref(), command).await?,
         Command::Transfer { command } => transfer::run(&cli.db, cli.audit_key.as_deref(), command).await?,

@@ -12,6 +12,7 @@ use arrears_core::Amount;
 use arrears_core::ability::Statement;
 use chrono::NaiveDate;
 
+use crate::batch_chunks::KeyRange;
 use crate::rows::literal::text_list;
 use crate::rows::packed::{self, Fields, RECORD, Record};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
@@ -122,7 +123,13 @@ pub async fn financials_mark(db: &Db) -> Result<i64, StoreError> {
 /// date, a promise judged on it, a statement from an import after `fin_mark` or ending
 /// on the date, or a guarantor who is a borrower of the book with a loan snapshot taken on
 /// the date (its delinquency may have started or ended).
-pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Result<Vec<String>, StoreError> {
+/// Only borrowers of `range` are returned.
+pub async fn changed_borrowers(
+    db: &Db,
+    date: NaiveDate,
+    fin_mark: i64,
+    range: &KeyRange,
+) -> Result<Vec<String>, StoreError> {
     let d = iso(date);
     // On the book's first business date every loan evaluated is new, and a new loan always
     // has a snapshot of its first date: its borrowers are read off the state's borrower
@@ -133,18 +140,21 @@ pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Resul
     ).bind(date).fetch_one(p).await?);
     let loans_part = if earlier {
         format!(
-            "SELECT l.borrower_id AS b FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}'"
+            "SELECT l.borrower_id AS b FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}'{}",
+            range.sql("l.borrower_id")
         )
     } else {
-        "SELECT DISTINCT borrower_id AS b FROM loan_state".to_string()
+        format!("SELECT DISTINCT borrower_id AS b FROM loan_state WHERE 1 = 1{}", range.sql("borrower_id"))
     };
     let mut out = select_ids(
         db,
         &format!(
             "{loans_part} \
-             UNION ALL SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}' \
-             UNION ALL SELECT borrower_id FROM financials WHERE (import_id > {fin_mark} AND period_end <= '{d}') \
-             OR period_end = '{d}'"
+             UNION ALL SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}'{} \
+             UNION ALL SELECT borrower_id FROM financials WHERE ((import_id > {fin_mark} AND period_end <= '{d}') \
+             OR period_end = '{d}'){}",
+            range.sql("c.borrower_id"),
+            range.sql("borrower_id"),
         ),
     )
     .await?;
@@ -154,8 +164,9 @@ pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Resul
     out.dedup();
     // When every borrower changed already (a book's first date), the guarantors' side can
     // add no one, and it is a join over every snapshot of the date.
+    let count = format!("SELECT COUNT(*) FROM borrowers WHERE 1 = 1{}", range.sql("borrower_id"));
     let all: i64 =
-        on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM borrowers").fetch_one(p).await?);
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(count.as_str())).fetch_one(p).await?);
     if out.len() as i64 >= all {
         return Ok(out);
     }
@@ -163,7 +174,8 @@ pub async fn changed_borrowers(db: &Db, date: NaiveDate, fin_mark: i64) -> Resul
         "SELECT DISTINCT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
          JOIN borrowers y ON y.borrower_id = l.borrower_id AND y.phone_bidx <> '' \
          JOIN contacts c ON c.phone_bidx = y.phone_bidx AND c.relation = 'guarantor' AND c.borrower_id <> y.borrower_id \
-         WHERE s.as_of = '{d}'"
+         WHERE s.as_of = '{d}'{}",
+        range.sql("c.borrower_id")
     );
     let more: Vec<String> = on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(guaranteed.as_str())).persistent(false).fetch_all(p).await?);
     if !more.is_empty() {

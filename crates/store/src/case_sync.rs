@@ -4,6 +4,7 @@
 
 use arrears_core::id::BorrowerId;
 
+use crate::batch_chunks::KeyRange;
 use crate::loan_state::ROWS_PER_STATEMENT;
 use crate::rows::literal::text_list;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
@@ -22,10 +23,14 @@ pub(crate) async fn add(tx: &mut Tx, borrowers: &[&str]) -> Result<(), StoreErro
     .await
 }
 
-/// Up to `limit` borrowers waiting for their cases to be derived again.
-pub async fn page(db: &Db, limit: i64) -> Result<Vec<BorrowerId>, StoreError> {
+/// Up to `limit` borrowers of `range` waiting for their cases to be derived again.
+pub async fn page(db: &Db, range: &KeyRange, limit: i64) -> Result<Vec<BorrowerId>, StoreError> {
+    let sql = format!(
+        "SELECT borrower_id FROM case_sync WHERE 1 = 1{} ORDER BY borrower_id LIMIT $1",
+        range.sql("borrower_id")
+    );
     let ids: Vec<String> = on_pool!(db, pool => {
-        sqlx::query_scalar("SELECT borrower_id FROM case_sync ORDER BY borrower_id LIMIT $1")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(limit)
             .fetch_all(pool)
             .await?

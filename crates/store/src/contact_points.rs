@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use arrears_core::id::BorrowerId;
 
+use crate::batch_chunks::KeyRange;
 use crate::rows::literal::text_list;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 use sqlx::AssertSqlSafe;
@@ -64,16 +65,22 @@ pub async fn invalid_of(
 }
 
 /// Whether each borrower with an open case has a phone and an e-mail on record that no
-/// provider has refused: `(phone valid, e-mail valid)`.
-pub async fn validity_of_open_cases(db: &Db) -> Result<HashMap<BorrowerId, (bool, bool)>, StoreError> {
-    let rows: Vec<(String, i64, i64)> = on_pool!(db, p => sqlx::query_as(
+/// provider has refused: `(phone valid, e-mail valid)`; of `range`'s borrowers.
+pub async fn validity_of_open_cases(
+    db: &Db,
+    range: &KeyRange,
+) -> Result<HashMap<BorrowerId, (bool, bool)>, StoreError> {
+    let sql = format!(
         "SELECT b.borrower_id, \
          CAST(CASE WHEN b.phone <> '' AND NOT EXISTS (SELECT 1 FROM invalid_contact_points i WHERE i.borrower_id = b.borrower_id \
               AND i.field = 'phone' AND i.address_bidx = b.phone_bidx) THEN 1 ELSE 0 END AS BIGINT), \
          CAST(CASE WHEN b.email <> '' AND NOT EXISTS (SELECT 1 FROM invalid_contact_points i WHERE i.borrower_id = b.borrower_id \
               AND i.field = 'email' AND i.address_bidx = b.email_bidx) THEN 1 ELSE 0 END AS BIGINT) \
-         FROM borrowers b WHERE b.borrower_id IN (SELECT borrower_id FROM cases WHERE status = 'open')",
-    ).fetch_all(p).await?);
+         FROM borrowers b WHERE b.borrower_id IN (SELECT borrower_id FROM cases WHERE status = 'open'){}",
+        range.sql("b.borrower_id")
+    );
+    let rows: Vec<(String, i64, i64)> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     rows.into_iter()
         .map(|(b, phone, email)| Ok((crate::stored_id("borrowers", b)?, (phone == 1, email == 1))))
         .collect()

@@ -101,31 +101,55 @@ pub async fn shard_bounds(
     shard: u32,
     shards: u32,
 ) -> Result<(Option<String>, Option<String>), StoreError> {
-    if shards <= 1 {
+    key_bounds(db, Keys::Loans, shard, shards).await
+}
+
+/// Which ids a book is cut by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// Loan ids (table `loans`).
+    Loans,
+    /// Borrower ids (table `borrowers`).
+    Borrowers,
+}
+
+/// Part `part` (from 0) of `parts` of the book's ids in id order: ids after the first bound,
+/// up to and including the second (`None`: unbounded); parts hold as nearly the same number
+/// of ids as can be.
+pub async fn key_bounds(
+    db: &Db,
+    keys: Keys,
+    part: u32,
+    parts: u32,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    if parts <= 1 {
         return Ok((None, None));
     }
-    let total = db.count("loans").await?;
-    let at = |k: u32| (total * i64::from(k)) / i64::from(shards);
+    let (table, sql) = match keys {
+        Keys::Loans => ("loans", "SELECT loan_id FROM loans ORDER BY loan_id LIMIT 1 OFFSET $1"),
+        Keys::Borrowers => {
+            ("borrowers", "SELECT borrower_id FROM borrowers ORDER BY borrower_id LIMIT 1 OFFSET $1")
+        }
+    };
+    let total = db.count(table).await?;
+    let at = |k: u32| (total * i64::from(k)) / i64::from(parts);
     let bound = |offset: i64| async move {
         if offset <= 0 || offset > total {
             return Ok::<_, StoreError>(None);
         }
         on_pool!(db, pool => {
-            Ok(sqlx::query_scalar::<_, String>("SELECT loan_id FROM loans ORDER BY loan_id LIMIT 1 OFFSET $1")
-                .bind(offset - 1)
-                .fetch_optional(pool)
-                .await?)
+            Ok(sqlx::query_scalar::<_, String>(sql).bind(offset - 1).fetch_optional(pool).await?)
         })
     };
-    let lo = if shard == 0 { None } else { bound(at(shard)).await? };
-    let hi = if shard + 1 >= shards {
+    let lo = if part == 0 { None } else { bound(at(part)).await? };
+    let hi = if part + 1 >= parts {
         None
-    } else if at(shard + 1) == 0 {
-        // More shards than loans: this one is empty. No id is at most the empty text,
+    } else if at(part + 1) == 0 {
+        // More parts than ids: this one is empty. No id is at most the empty text,
         // whereas `None` would mean the whole book.
         Some(String::new())
     } else {
-        bound(at(shard + 1)).await?
+        bound(at(part + 1)).await?
     };
     Ok((lo, hi))
 }

@@ -22,6 +22,7 @@ pub mod alerts;
 pub mod api_keys;
 pub mod arrangements;
 pub mod audit;
+pub mod batch_chunks;
 pub mod case_sync;
 pub mod case_treatment;
 pub mod cases;

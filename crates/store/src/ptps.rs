@@ -6,6 +6,7 @@ use arrears_core::id::{CaseId, PtpId};
 use arrears_core::ptp::{Promise, PtpStatus};
 use chrono::NaiveDate;
 
+use crate::batch_chunks::KeyRange;
 use crate::{Db, StoreError, Tx, corrupt, on_pool, on_tx};
 
 /// A promise row as selected: id, case, currency, promised, due, amount, status, paid.
@@ -53,11 +54,19 @@ pub(crate) async fn ptps_of(db: &Db, filter: &str, arg: &str) -> Result<Vec<PtpR
 
 /// Promises to judge: every pending one, and every promise of a borrower whose history a
 /// recompute rewrote (on the case work list), since a broken promise may now be kept.
-pub async fn ptps_to_judge(db: &Db) -> Result<Vec<PtpRow>, StoreError> {
+/// `range` limits them to the promises of its borrowers.
+pub async fn ptps_to_judge(db: &Db, range: &KeyRange) -> Result<Vec<PtpRow>, StoreError> {
+    let only = if range.is_all() {
+        String::new()
+    } else {
+        format!(" AND case_id IN (SELECT case_id FROM cases WHERE 1 = 1{})", range.sql("borrower_id"))
+    };
     ptps_of(
         db,
-        "WHERE status = $1 OR case_id IN (SELECT c.case_id FROM cases c JOIN case_sync w \
-         ON w.borrower_id = c.borrower_id)",
+        &format!(
+            "WHERE (status = $1 OR case_id IN (SELECT c.case_id FROM cases c JOIN case_sync w \
+             ON w.borrower_id = c.borrower_id)){only}"
+        ),
         "pending",
     )
     .await
@@ -135,11 +144,15 @@ pub async fn add_ptp(
 /// units) and currency, for the messages that remind the borrower of it.
 pub async fn last_broken_of_open_cases(
     db: &Db,
+    range: &KeyRange,
 ) -> Result<std::collections::HashMap<CaseId, (NaiveDate, i64, String)>, StoreError> {
-    let rows: Vec<(String, NaiveDate, i64, String)> = on_pool!(db, p => sqlx::query_as(
+    let sql = format!(
         "SELECT t.case_id, t.due_on, t.amount, t.currency FROM ptps t JOIN cases c ON c.case_id = t.case_id \
-         WHERE c.status = 'open' AND t.status = 'broken' ORDER BY t.case_id, t.evaluated_on, t.ptp_id",
-    ).fetch_all(p).await?);
+         WHERE c.status = 'open' AND t.status = 'broken'{} ORDER BY t.case_id, t.evaluated_on, t.ptp_id",
+        range.sql("c.borrower_id")
+    );
+    let rows: Vec<(String, NaiveDate, i64, String)> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     let mut out = std::collections::HashMap::new();
     for (case, due, amount, currency) in rows {
         // Ordered by judgement: the last one per case stays.

@@ -7,6 +7,7 @@ use arrears_core::id::{BorrowerId, CaseId, LoanId};
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
+use crate::batch_chunks::KeyRange;
 use crate::rows::literal::text_list;
 use crate::{Db, StoreError, on_pool};
 
@@ -73,12 +74,13 @@ struct Row {
 
 /// Active loans whose next instalment falls due on one of `due_on` with something left to pay,
 /// and, when `penalty` is set, those whose oldest unpaid instalment's grace days end on `date`
-/// (overdue for exactly the grace days, or due today without grace).
+/// (overdue for exactly the grace days, or due today without grace); of `range`'s borrowers.
 pub async fn loans_for(
     db: &Db,
     date: NaiveDate,
     due_on: &[NaiveDate],
     penalty: bool,
+    range: &KeyRange,
 ) -> Result<Vec<ReminderLoan>, StoreError> {
     let mut clauses = Vec::new();
     if !due_on.is_empty() {
@@ -111,8 +113,9 @@ pub async fn loans_for(
                                            AND o.status = 'open' ORDER BY o.opened_on DESC LIMIT 1) \
          LEFT JOIN case_treatment t ON t.case_id = c.case_id \
          LEFT JOIN products p ON p.product = s.product \
-         WHERE s.status = 'active' AND ({}) ORDER BY s.loan_id",
-        clauses.join(" OR ")
+         WHERE s.status = 'active' AND ({}){} ORDER BY s.loan_id",
+        clauses.join(" OR "),
+        range.sql("s.borrower_id")
     );
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).bind(date).fetch_all(p).await?);
     rows.into_iter()

@@ -7,6 +7,7 @@ use arrears_core::id::{BorrowerId, ContactId};
 use chrono::NaiveDate;
 use sqlx::Row as _;
 
+use crate::batch_chunks::KeyRange;
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
 /// A restriction as stored (its address still sealed).
@@ -271,16 +272,23 @@ pub struct OpenCaseGuarantor {
 }
 
 /// The guarantors of the borrowers with an open case, by borrower and contact id, in one query
-/// (the batch picks, for a guarantor-contact step, the first one the contact policy allows).
-pub async fn guarantors_of_open_cases(db: &Db) -> Result<Vec<OpenCaseGuarantor>, StoreError> {
+/// (the batch picks, for a guarantor-contact step, the first one the contact policy allows);
+/// of `range`'s borrowers.
+pub async fn guarantors_of_open_cases(
+    db: &Db,
+    range: &KeyRange,
+) -> Result<Vec<OpenCaseGuarantor>, StoreError> {
     // From the open cases' borrowers to their contacts: written as a correlated EXISTS,
     // SQLite walked every open case for each of a 1M-loan book's 1.4M contacts (hours).
-    let rows: Vec<(String, String, String, String)> = on_pool!(db, p => sqlx::query_as(
+    let sql = format!(
         "SELECT k.borrower_id, k.contact_id, k.phone_bidx, k.email_bidx FROM contacts k \
-         WHERE k.relation = 'guarantor' \
+         WHERE k.relation = 'guarantor'{} \
          AND k.borrower_id IN (SELECT c.borrower_id FROM cases c WHERE c.status = 'open') \
          ORDER BY k.borrower_id, k.contact_id",
-    ).fetch_all(p).await?);
+        range.sql("k.borrower_id")
+    );
+    let rows: Vec<(String, String, String, String)> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     rows.into_iter()
         .map(|(borrower_id, contact_id, phone_bidx, email_bidx)| {
             Ok(OpenCaseGuarantor {

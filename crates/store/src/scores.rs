@@ -11,6 +11,7 @@ use arrears_core::delinquency::LoanStatus;
 use arrears_core::ptp::PtpStatus;
 use chrono::NaiveDate;
 
+use crate::batch_chunks::KeyRange;
 use crate::corrupt;
 use crate::loans::{LOAN_FIELDS, LoanBundle, attach, loan_from_row};
 use crate::rows::literal::text_list;
@@ -33,11 +34,14 @@ pub async fn candidates(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<S
 
 /// Borrowers the batch scores on a date: those with an open case or a loan in M1 (the
 /// first past-due bucket). In id order.
-pub async fn to_score(db: &Db) -> Result<Vec<BorrowerId>, StoreError> {
-    let ids: Vec<String> = on_pool!(db, p => sqlx::query_scalar(
-        "SELECT borrower_id FROM cases WHERE status = 'open' \
-         UNION SELECT borrower_id FROM loan_state WHERE bucket_rank = 1 AND status = 'active' ORDER BY 1",
-    ).fetch_all(p).await?);
+pub async fn to_score(db: &Db, range: &KeyRange) -> Result<Vec<BorrowerId>, StoreError> {
+    let only = range.sql("borrower_id");
+    let sql = format!(
+        "SELECT borrower_id FROM cases WHERE status = 'open'{only} \
+         UNION SELECT borrower_id FROM loan_state WHERE bucket_rank = 1 AND status = 'active'{only} ORDER BY 1"
+    );
+    let ids: Vec<String> =
+        on_pool!(db, p => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     ids.into_iter().map(|id| crate::stored_id("cases", id)).collect()
 }
 
@@ -324,10 +328,17 @@ pub struct ScoreRow {
     pub reasons: String,
 }
 
-/// Stores the scores of `date` in place of every score stored for it before.
-pub async fn replace_scores(tx: &mut Tx, date: NaiveDate, rows: &[ScoreRow]) -> Result<(), StoreError> {
+/// Stores the scores of `date` in place of every score stored for it before for the
+/// borrowers of `range`.
+pub async fn replace_scores(
+    tx: &mut Tx,
+    date: NaiveDate,
+    range: &KeyRange,
+    rows: &[ScoreRow],
+) -> Result<(), StoreError> {
+    let sql = format!("DELETE FROM scores WHERE business_date = $1{}", range.sql("borrower_id"));
     on_tx!(tx, c => {
-        sqlx::query("DELETE FROM scores WHERE business_date = $1").bind(date).execute(&mut *c).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(date).execute(&mut *c).await?;
     });
     crate::rows::insert_all(
         tx,

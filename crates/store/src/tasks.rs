@@ -7,6 +7,7 @@ use arrears_core::work::TaskStatus;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
+use crate::batch_chunks::KeyRange;
 use crate::rows::literal::{text_list, update_from_pairs};
 use crate::{Db, StoreError, Tx, on_pool, on_tx};
 
@@ -18,12 +19,15 @@ type WaitingTuple = (String, String, String, i64, String, String, String, Option
 /// Task kinds that a collector works from a queue.
 pub const QUEUE_KINDS: &str = "('call', 'visit', 'guarantor_contact')";
 
-/// `(case, step, last date it fired)` for every step of every open case.
-pub async fn step_history(db: &Db) -> Result<Vec<(CaseId, String, NaiveDate)>, StoreError> {
-    let rows: Vec<(String, String, String)> = on_pool!(db, p => sqlx::query_as(
+/// `(case, step, last date it fired)` for every step of every open case of `range`'s borrowers.
+pub async fn step_history(db: &Db, range: &KeyRange) -> Result<Vec<(CaseId, String, NaiveDate)>, StoreError> {
+    let sql = format!(
         "SELECT t.case_id, t.step, CAST(MAX(t.created_on) AS TEXT) FROM tasks t \
-         JOIN cases c ON c.case_id = t.case_id WHERE c.status = 'open' GROUP BY t.case_id, t.step",
-    ).fetch_all(p).await?);
+         JOIN cases c ON c.case_id = t.case_id WHERE c.status = 'open'{} GROUP BY t.case_id, t.step",
+        range.sql("c.borrower_id")
+    );
+    let rows: Vec<(String, String, String)> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     rows.into_iter()
         .map(|(c, s, d)| Ok((crate::stored_id("tasks", c)?, s, crate::parse_date("tasks", &d)?)))
         .collect()

@@ -7,6 +7,7 @@ use arrears_core::id::{BorrowerId, CaseId, CollectorId, ContactId, LoanId, TaskI
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
 
+use crate::batch_chunks::KeyRange;
 use crate::case_treatment::TreatmentState;
 use crate::outbox::NewMessage;
 use crate::placements::NewPlacement;
@@ -71,9 +72,9 @@ type OpenCaseTuple = (
     String,
 );
 
-/// Every open case, by id.
-pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
-    let rows: Vec<OpenCaseTuple> = on_pool!(db, p => sqlx::query_as(
+/// Every open case of `range`'s borrowers, by id.
+pub async fn open_cases(db: &Db, range: &KeyRange) -> Result<Vec<OpenCase>, StoreError> {
+    let sql = format!(
         "SELECT c.case_id, c.borrower_id, c.opened_on, COALESCE(b.kind, 'individual'), COALESCE(b.language, 'zh'), \
          COALESCE(b.timezone, 'Asia/Shanghai'), t.segment, t.collector_id, t.hold, t.dispute_on, t.last_rpc_on, \
          t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT), COALESCE(b.name, '') \
@@ -81,8 +82,11 @@ pub async fn open_cases(db: &Db) -> Result<Vec<OpenCase>, StoreError> {
          LEFT JOIN case_treatment t ON t.case_id = c.case_id \
          LEFT JOIN (SELECT case_id, COUNT(*) AS broken, MAX(evaluated_on) AS last_on FROM ptps \
                     WHERE status = 'broken' GROUP BY case_id) p ON p.case_id = c.case_id \
-         WHERE c.status = 'open' ORDER BY c.case_id",
-    ).fetch_all(p).await?);
+         WHERE c.status = 'open'{} ORDER BY c.case_id",
+        range.sql("c.borrower_id")
+    );
+    let rows: Vec<OpenCaseTuple> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     rows.into_iter()
         .map(|r| {
             Ok(OpenCase {
@@ -131,14 +135,17 @@ pub struct OpenCaseLoan {
     pub arranged: bool,
 }
 
-/// The loans of every open case, by case.
-pub async fn open_case_loans(db: &Db) -> Result<Vec<OpenCaseLoan>, StoreError> {
-    let rows: Vec<CaseLoanTuple> = on_pool!(db, p => sqlx::query_as(
+/// The loans of every open case of `range`'s borrowers, by case.
+pub async fn open_case_loans(db: &Db, range: &KeyRange) -> Result<Vec<OpenCaseLoan>, StoreError> {
+    let sql = format!(
         "SELECT cl.case_id, s.loan_id, s.product, s.currency, s.dpd, s.bucket, s.five_class, \
          s.outstanding_principal, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty, \
          s.arranged FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
-         WHERE c.status = 'open' ORDER BY cl.case_id, s.loan_id",
-    ).fetch_all(p).await?);
+         WHERE c.status = 'open'{} ORDER BY cl.case_id, s.loan_id",
+        range.sql("c.borrower_id")
+    );
+    let rows: Vec<CaseLoanTuple> =
+        on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(p).await?);
     rows.into_iter()
         .map(|r| {
             let five_class = FiveClass::parse(&r.6).ok_or_else(|| StoreError::Corrupt {
@@ -184,15 +191,18 @@ pub struct AttemptRow {
 
 /// Contacts made with open cases' people since `since_utc`, and messages queued or sent since
 /// (a sent message counts when it was sent). `only` restricts to these cases (all when
-/// empty); `except` leaves out these messages (those whose sending is being checked).
+/// empty) and to `range`'s borrowers; `except` leaves out these messages (those whose sending
+/// is being checked).
 pub async fn recent_attempts(
     db: &Db,
     since_utc: &str,
     only: &[&str],
     except: &[&str],
+    range: &KeyRange,
 ) -> Result<Vec<AttemptRow>, StoreError> {
-    let filter =
+    let mut filter =
         if only.is_empty() { String::new() } else { format!("AND c.case_id IN ({})", text_list(only)) };
+    filter.push_str(&range.sql("c.borrower_id"));
     let leave_out = if except.is_empty() {
         String::new()
     } else {

@@ -13,6 +13,7 @@ use arrears_core::Currency;
 use arrears_core::ability::{self, Figure, InputValue};
 use arrears_core::id::BorrowerId;
 use arrears_store::alerts::{self as store, AlertInput, AlertWrites, NewAlert};
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::{Db, StoreError};
 use arrears_strategy::alert::{
     AlertFacts, AlertRecord, AlertRules, FinFacts, GuarantorFacts, Outcome, check_rules,
@@ -55,10 +56,13 @@ fn read_rules() -> Result<AlertRules, String> {
     }
 }
 
-/// The alerts phase of business date `date`.
+/// The alerts phase of business date `date` for the borrowers of `range`. Over the whole book it
+/// also marks the financial statements read; chunks of it leave that to [`mark_financials_read`]
+/// once every chunk is done.
 pub async fn run_phase(
     db: &Db,
     date: NaiveDate,
+    range: &KeyRange,
     report: &mut DayReport,
     clock: &Clock,
 ) -> Result<(), BatchError> {
@@ -67,7 +71,7 @@ pub async fn run_phase(
     let rules = RULES.get_or_init(read_rules).as_ref().map_err(|e| BatchError::AlertRules(e.clone()))?;
     let mark = store::financials_mark(db).await?;
     let newest = store::financials_import_max(db).await?;
-    let borrowers = store::changed_borrowers(db, date, mark).await?;
+    let borrowers = store::changed_borrowers(db, date, mark, range).await?;
     let mut memo = OutcomeMemo::default();
     // A page looks each guarantor's phone up in the borrowers' index. On PostgreSQL, when
     // many pages are read (a first date), one join over the book is far cheaper.
@@ -106,6 +110,15 @@ pub async fn run_phase(
         crate::audit::record_all(&mut tx, &clock(), events).await?;
         tx.commit().await?;
     }
+    if range.is_all() {
+        mark_financials_read(db, mark, newest).await?;
+    }
+    Ok(())
+}
+
+/// Records that the alerts phase has read the financial statements of imports up to `newest`
+/// (`mark` being where it had read up to).
+pub async fn mark_financials_read(db: &Db, mark: i64, newest: i64) -> Result<(), BatchError> {
     if newest > mark {
         let mut tx = db.begin().await?;
         store::set_financials_mark(&mut tx, newest).await?;

@@ -4,21 +4,23 @@
 use arrears_core::case::{self, CaseSpan, CaseStatus};
 use arrears_core::id::BorrowerId;
 use arrears_store::Db;
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::cases::{self as store, CaseWrite, StoredCase};
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};
 use crate::audit::Clock;
 
-/// Derives the cases of every borrower on the work list again and stores the difference.
+/// Derives the cases of every borrower of `range` on the work list again and stores the difference.
 pub(super) async fn sync_cases(
     db: &Db,
     date: NaiveDate,
+    range: &KeyRange,
     report: &mut DayReport,
     clock: &Clock,
 ) -> Result<(), BatchError> {
     loop {
-        let borrowers = arrears_store::case_sync::page(db, 5000).await?;
+        let borrowers = arrears_store::case_sync::page(db, range, 5000).await?;
         if borrowers.is_empty() {
             return Ok(());
         }

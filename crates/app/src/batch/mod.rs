@@ -8,6 +8,7 @@ mod failpoint;
 mod report;
 mod run;
 mod shard;
+mod workers;
 
 // The phases, in the order of the daily cycle (blank lines keep rustfmt from sorting them).
 /// Steps 1–2: payments allocated, each loan evaluated, snapshots stored.
@@ -42,6 +43,7 @@ pub use report::DayReport;
 pub(crate) use run::refresh;
 pub use run::{BatchOptions, BatchProgress, Quiet, Refresh, plan, run_batch};
 pub use shard::Shard;
+pub use workers::{WorkReport, WorkerOptions, work};
 
 /// SHA-256 (hex) over lines in the order given: one audit entry stands for a phase's rows,
 /// and anyone holding the rows can write the lines again.

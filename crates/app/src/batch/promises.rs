@@ -3,20 +3,23 @@
 use arrears_core::Amount;
 use arrears_core::ptp::PtpStatus;
 use arrears_store::Db;
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::ptps as store;
 use chrono::NaiveDate;
 
 use super::{BatchError, DayReport};
 use crate::audit::Clock;
 
-/// Judges pending promises, and every promise of a borrower whose history was rewritten.
+/// Judges pending promises, and every promise of a borrower whose history was rewritten, of
+/// the borrowers of `range`.
 pub(super) async fn judge_promises(
     db: &Db,
     date: NaiveDate,
+    range: &KeyRange,
     report: &mut DayReport,
     clock: &Clock,
 ) -> Result<(), BatchError> {
-    let ptps = store::ptps_to_judge(db).await?;
+    let ptps = store::ptps_to_judge(db, range).await?;
     let mut tx = db.begin().await?;
     let mut events = Vec::new();
     for t in &ptps {

@@ -10,6 +10,7 @@ use arrears_core::contact_policy::{Attempt, Channel, Party, Proposal, Purpose, S
 use arrears_core::id::{BorrowerId, TaskId};
 use arrears_core::{Amount, Currency};
 use arrears_store::Db;
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::outbox::NewMessage;
 use arrears_store::reminders::ReminderLoan;
 use arrears_strategy::{LoanDue, ReminderTrigger, Strategy, due_reminders};
@@ -20,10 +21,14 @@ use crate::contact_policy::{Packs, profile};
 use crate::restrictions::Target;
 use crate::templates::{MessageScanner, Templates};
 
-/// The reminders of `date`, as messages for the outbox; counts go to `report`.
+/// The reminders of `date` for the borrowers of `range`, as messages for the outbox; counts go
+/// to `report`.
+// The strategy, templates, scanner and packs are the run's, read once for all of its cases.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn decide(
     db: &Db,
     date: NaiveDate,
+    range: &KeyRange,
     strategy: &Strategy,
     templates: &Templates,
     scanner: &mut MessageScanner<'_>,
@@ -44,7 +49,7 @@ pub(super) async fn decide(
         }
     }
     let days: Vec<NaiveDate> = days.into_iter().collect();
-    let loans = arrears_store::reminders::loans_for(db, date, &days, penalty).await?;
+    let loans = arrears_store::reminders::loans_for(db, date, &days, penalty, range).await?;
     let borrowers: Vec<&str> = loans.iter().map(|l| l.borrower_id.as_str()).collect();
     let restricted = crate::restrictions::of_borrowers(db, &borrowers).await?;
     // What this run queues for a borrower counts against the frequency limits of the next.

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::days::{self as store};
 use arrears_store::lock;
 use arrears_store::{Db, DbUrl, StoreError};
@@ -141,7 +142,7 @@ pub async fn run_batch(
 
 /// Parts of a shard read side by side: reading is the loan phase's slowest stage, and the
 /// SQLite pool has a connection for each beside the writer's.
-const READ_LANES: u32 = 3;
+pub(super) const READ_LANES: u32 = 3;
 
 async fn run_day(
     db: &Db,
@@ -184,16 +185,16 @@ async fn run_day(
     };
     stop_at(opts, Failpoint::BeforeCases);
     progress.phase("promises");
-    judge_promises(db, date, &mut report, clock).await?;
+    judge_promises(db, date, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("promises", &mut stopwatch);
     progress.phase("cases");
-    sync_cases(db, date, &mut report, clock).await?;
+    sync_cases(db, date, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("cases", &mut stopwatch);
     let book = figures::sum_book(db, date);
     // Scores before alerts, so that the alert rules read the date's own scores (and a rerun
     // of the date reads the same ones).
     progress.phase("scores");
-    scores::run_phase(db, date, &mut report, clock).await?;
+    scores::run_phase(db, date, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("scores", &mut stopwatch);
     // Treatment's reads run beside the alerts phase, which writes nothing they read.
     let treatment_read = {
@@ -201,7 +202,7 @@ async fn run_day(
         tokio::spawn(async move { treatment::prepare(&db, date).await })
     };
     progress.phase("alerts");
-    alerts::run_phase(db, date, &mut report, clock).await?;
+    alerts::run_phase(db, date, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("alerts", &mut stopwatch);
     progress.phase("treatment");
     let read = treatment_read.await.map_err(joined)??;
@@ -256,9 +257,9 @@ pub async fn refresh(db: &Db, url: &DbUrl, clock: &Clock) -> Result<Refresh, Bat
     loan_phase(db, last, vec![(None, None)], true, BatchOptions::default(), &Quiet, &mut report, clock)
         .await?;
     report.lap("loans", &mut lap);
-    judge_promises(db, last, &mut report, clock).await?;
+    judge_promises(db, last, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("promises", &mut lap);
-    sync_cases(db, last, &mut report, clock).await?;
+    sync_cases(db, last, &KeyRange::ALL, &mut report, clock).await?;
     report.lap("cases", &mut lap);
     report.finished = true;
     lock.release().await;

@@ -5,6 +5,7 @@ use arrears_core::behaviour::FEATURE_NAMES;
 use arrears_core::id::BorrowerId;
 use arrears_score::{BehaviourModel, DatedRows, ScoreError, Scorecard};
 use arrears_store::Db;
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::scores::{self as store, ScoreRow};
 use chrono::NaiveDate;
 
@@ -74,16 +75,18 @@ fn parsed(installed: &store::InstalledModel) -> Result<std::sync::Arc<BehaviourM
     Ok(m)
 }
 
-/// The scoring phase of business date `date`: without an installed model it does nothing.
+/// The scoring phase of business date `date` for the borrowers of `range`: without an
+/// installed model it does nothing.
 pub async fn run_phase(
     db: &Db,
     date: NaiveDate,
+    range: &KeyRange,
     report: &mut DayReport,
     clock: &Clock,
 ) -> Result<(), BatchError> {
     let Some(installed) = store::installed_model(db).await? else { return Ok(()) };
     let model = parsed(&installed)?;
-    let borrowers = store::to_score(db).await?;
+    let borrowers = store::to_score(db, range).await?;
     let mut rows = Vec::new();
     // Pages are read ahead on their own connections while this one is scored: reading is
     // most of the work, and the database works on its own threads.
@@ -145,10 +148,10 @@ pub async fn run_phase(
         .fact("model_version", installed.version)
         .fact("scores", rows.len() as i64)
         .fact("sha256", super::lines_digest(&lines).as_str());
-    // The date's scores are replaced as a whole, so a rerun leaves no score of a borrower
-    // who no longer qualifies.
+    // The date's scores (of the range) are replaced as a whole, so a rerun leaves no score of
+    // a borrower who no longer qualifies.
     let mut tx = db.begin().await?;
-    store::replace_scores(&mut tx, date, &rows).await?;
+    store::replace_scores(&mut tx, date, range, &rows).await?;
     crate::audit::record_all(&mut tx, &clock(), vec![e]).await?;
     tx.commit().await?;
     Ok(())

@@ -15,6 +15,7 @@ use arrears_core::contact_policy::{
 use arrears_core::id::{AgencyId, BorrowerId, CaseId, TaskId};
 use arrears_core::work::TaskStatus;
 use arrears_core::{Amount, BorrowerKind, Currency, Language, Relation};
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::case_treatment::TreatmentState;
 use arrears_store::outbox::NewMessage;
 use arrears_store::placements::NewPlacement;
@@ -69,7 +70,7 @@ pub enum TreatmentError {
 }
 
 /// What the treatment phase did on one date.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TreatmentReport {
     /// The strategy used, as `name v<version>`.
     pub strategy: String,
@@ -117,6 +118,35 @@ pub async fn strategy_for(db: &Db, date: NaiveDate) -> Result<Strategy, Treatmen
         .map_err(|e| TreatmentError::Strategy { name, errors: e.lines().join("\n") })
 }
 
+impl TreatmentReport {
+    /// Adds what another part of the book's treatment did (a chunk of `arrears worker`).
+    pub fn add(&mut self, other: &TreatmentReport) {
+        if self.strategy.is_empty() {
+            self.strategy.clone_from(&other.strategy);
+        }
+        self.cases += other.cases;
+        self.tasks += other.tasks;
+        self.messages += other.messages;
+        self.blocked += other.blocked;
+        self.content_blocked += other.content_blocked;
+        self.content_warned += other.content_warned;
+        self.content_scanned += other.content_scanned;
+        self.cancelled += other.cancelled;
+        self.placed += other.placed;
+        self.recalled += other.recalled;
+        self.allocated += other.allocated;
+        self.unallocated += other.unallocated;
+        self.reminders += other.reminders;
+        self.reminders_blocked += other.reminders_blocked;
+        self.reminders_unreachable += other.reminders_unreachable;
+        for e in &other.errors {
+            if self.errors.len() < 10 {
+                self.errors.push(e.clone());
+            }
+        }
+    }
+}
+
 /// Runs step 5 for `date` on what [`prepare`] read (the run allocates afterwards, step 6).
 pub async fn run_prepared(
     db: &Db,
@@ -131,6 +161,8 @@ pub async fn run_prepared(
 /// open is closed. The batch reads it while the alerts phase runs (on two cores that phase
 /// leaves one idle for a third of its time): alerts write nothing read here.
 pub struct Prepared {
+    /// The borrowers whose cases are decided.
+    range: KeyRange,
     cancelled: u64,
     cases: Vec<OpenCase>,
     loans: HashMap<CaseId, Vec<OpenCaseLoan>>,
@@ -149,22 +181,39 @@ pub struct Prepared {
 
 /// Closes the work of cases no longer open and reads what deciding `date`'s treatment needs.
 pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentError> {
+    let cancelled = close_finished_work(db, date).await?;
+    read(db, date, KeyRange::ALL, cancelled).await
+}
+
+/// Closes the work of cases no longer open and of placements that ran out; returns the
+/// number of tasks cancelled. Once per date, before any case is decided.
+pub async fn close_finished_work(db: &Db, date: NaiveDate) -> Result<u64, TreatmentError> {
     let mut tx = db.begin().await?;
     let cancelled = store::close_finished_work(&mut tx, date).await?;
     tx.commit().await?;
+    Ok(cancelled)
+}
 
-    let cases = store::open_cases(db).await?;
+/// Reads what deciding `date`'s treatment of the borrowers of `range` needs, the work of
+/// closed cases being closed already (`cancelled` tasks of it).
+pub async fn read(
+    db: &Db,
+    date: NaiveDate,
+    range: KeyRange,
+    cancelled: u64,
+) -> Result<Prepared, TreatmentError> {
+    let cases = store::open_cases(db, &range).await?;
     let mut loans: HashMap<CaseId, Vec<OpenCaseLoan>> = HashMap::new();
-    for l in store::open_case_loans(db).await? {
+    for l in store::open_case_loans(db, &range).await? {
         loans.entry(l.case_id.clone()).or_default().push(l);
     }
     let mut history: HashMap<CaseId, Vec<Done>> = HashMap::new();
-    for (case_id, step, on) in arrears_store::tasks::step_history(db).await? {
+    for (case_id, step, on) in arrears_store::tasks::step_history(db, &range).await? {
         history.entry(case_id).or_default().push(Done { step, on });
     }
     let since = Utc.from_utc_datetime(&(date - Duration::days(30)).and_time(NaiveTime::MIN)).to_rfc3339();
     let mut attempts: HashMap<CaseId, Vec<Attempt>> = HashMap::new();
-    for a in store::recent_attempts(db, &since, &[], &[]).await? {
+    for a in store::recent_attempts(db, &since, &[], &[], &range).await? {
         if let Some(at) = attempt(&a) {
             attempts.entry(a.case_id.clone()).or_default().push(at);
         }
@@ -174,7 +223,7 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
     let restricted = crate::restrictions::for_batch(db, date).await?;
     let mut guarantors: HashMap<BorrowerId, Vec<arrears_store::restrictions::OpenCaseGuarantor>> =
         HashMap::new();
-    for g in arrears_store::restrictions::guarantors_of_open_cases(db).await? {
+    for g in arrears_store::restrictions::guarantors_of_open_cases(db, &range).await? {
         guarantors.entry(g.borrower_id.clone()).or_default().push(g);
     }
     let product_packs: HashMap<String, String> = arrears_store::products::list(db)
@@ -183,9 +232,10 @@ pub async fn prepare(db: &Db, date: NaiveDate) -> Result<Prepared, TreatmentErro
         .filter_map(|p| Some((p.product, p.contact_pack?)))
         .collect();
     let scores = arrears_store::scores::scores_on(db, date, None).await?;
-    let contact = arrears_store::contact_points::validity_of_open_cases(db).await?;
-    let broken = arrears_store::ptps::last_broken_of_open_cases(db).await?;
+    let contact = arrears_store::contact_points::validity_of_open_cases(db, &range).await?;
+    let broken = arrears_store::ptps::last_broken_of_open_cases(db, &range).await?;
     Ok(Prepared {
+        range,
         cancelled,
         cases,
         loans,
@@ -220,6 +270,7 @@ pub async fn run_with(
         ..Default::default()
     };
     let Prepared {
+        range,
         cases,
         loans,
         history,
@@ -463,7 +514,8 @@ pub async fn run_with(
         }
     }
     let reminders =
-        super::reminders::decide(db, date, &strategy, templates, &mut messages, &packs, &mut report).await?;
+        super::reminders::decide(db, date, &range, &strategy, templates, &mut messages, &packs, &mut report)
+            .await?;
     w.messages.extend(reminders);
     report.content_scanned = messages.scanned;
     let mut tx = db.begin().await?;

@@ -33,6 +33,7 @@ use arrears_core::delivery::{Attempted, Backoff, Next, after_attempt};
 use arrears_core::id::{BorrowerId, CaseId, LoanId};
 use arrears_core::work::MessageStatus;
 use arrears_store::actions::CaseForAction;
+use arrears_store::batch_chunks::KeyRange;
 use arrears_store::outbox::{self, Claimed, Finish, Finished, Lease};
 use arrears_store::people::SealedContactPoints;
 use arrears_store::personal::{Field, Keyring};
@@ -441,7 +442,9 @@ impl Dispatcher {
         borrowers.dedup();
         let since = (now - Duration::days(30)).to_rfc3339();
         let mut history: HashMap<CaseId, Vec<AttemptRow>> = HashMap::new();
-        for a in arrears_store::treatment::recent_attempts(&self.db, &since, &cases, &[]).await? {
+        for a in
+            arrears_store::treatment::recent_attempts(&self.db, &since, &cases, &[], &KeyRange::ALL).await?
+        {
             history.entry(a.case_id.clone()).or_default().push(a);
         }
         Ok(BatchFacts {

@@ -17,6 +17,8 @@ use chrono::NaiveDate;
 use sqlx::Row as _;
 use support::{TestDb, each_backend};
 
+mod workers;
+
 /// A generated book shared by the tests (generating is deterministic).
 fn book() -> &'static Path {
     static BOOK: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();

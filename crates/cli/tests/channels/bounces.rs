@@ -59,7 +59,7 @@ async fn bounces_mark_messages_bounced_and_unknown_mailboxes_invalid_once() {
         // Only the mailbox that does not exist is invalid, and the strategy sees it.
         let invalid = rows(&t.db, "SELECT borrower_id, field, message_id FROM invalid_contact_points").await;
         assert_eq!(invalid, vec![vec![gone[1].clone(), "email".to_string(), gone[0].clone()]]);
-        let validity = arrears_store::contact_points::validity_of_open_cases(&t.db).await.expect("validity");
+        let validity = arrears_store::contact_points::validity_of_open_cases(&t.db, &arrears_store::batch_chunks::KeyRange::ALL).await.expect("validity");
         let borrower: arrears_core::id::BorrowerId = gone[1].parse().expect("id");
         assert_eq!(validity.get(&borrower).map(|v| v.1), Some(false), "[{}] e-mail still valid", t.backend);
         // Each bounce is an audit entry.
