@@ -54,6 +54,8 @@ pub struct WorkReport {
     pub worker: String,
     /// Chunks it completed, as `phase/number`.
     pub chunks: Vec<String>,
+    /// Wall-clock milliseconds it spent in each phase's chunks (waiting left out).
+    pub phase_ms: std::collections::BTreeMap<String, u64>,
     /// Whether this worker finished the date (stored its figures and its `done` mark).
     pub finished: bool,
     /// The date was done before this worker found anything to do.
@@ -258,6 +260,7 @@ async fn run_chunks(
     out: &mut WorkReport,
 ) -> Result<(), BatchError> {
     let Some(first) = chunks.first() else { return Ok(()) };
+    let started = std::time::Instant::now();
     let mut day = DayReport { date, ..Default::default() };
     let mut chunk_report = None;
     let range = &first.range;
@@ -309,6 +312,7 @@ async fn run_chunks(
     }
     tx.commit().await?;
     out.chunks.extend(chunks.iter().map(|c| format!("{}/{}", c.phase, c.chunk)));
+    *out.phase_ms.entry(first.phase.clone()).or_default() += started.elapsed().as_millis() as u64;
     Ok(())
 }
 
