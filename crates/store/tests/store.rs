@@ -423,3 +423,81 @@ async fn dispatchers_claiming_at_once_never_share_a_message_and_a_stale_one_reco
     })
     .await;
 }
+
+#[tokio::test]
+async fn batch_chunks_are_claimed_in_phase_order_with_leases() {
+    use arrears_store::batch_chunks::{self as chunks, Claim, KeyRange, PlannedChunk};
+    each_backend(async |t| {
+        let b = t.backend;
+        let date = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
+        let claim = |worker: &'static str, now: i64| {
+            let db = t.db.clone();
+            async move {
+                chunks::claim(&db, date, worker, now, now + 1000, |p| if p == "loans" { 2 } else { 1 }).await
+            }
+        };
+        assert_eq!(claim("a", 0).await.unwrap(), Claim::Unplanned, "[{b}] nothing planned yet");
+        let part = |lo: Option<&str>, hi: Option<&str>| KeyRange {
+            lo: lo.map(str::to_string),
+            hi: hi.map(str::to_string),
+        };
+        let plan = vec![
+            PlannedChunk { step: 1, phase: "loans", chunk: 0, range: part(None, Some("L5")) },
+            PlannedChunk { step: 1, phase: "loans", chunk: 1, range: part(Some("L5"), Some("L9")) },
+            PlannedChunk { step: 1, phase: "loans", chunk: 2, range: part(Some("L9"), None) },
+            PlannedChunk { step: 2, phase: "cases", chunk: 0, range: KeyRange::ALL },
+        ];
+        let mut tx = t.db.begin().await.unwrap();
+        assert!(chunks::plan(&mut tx, date, &plan).await.unwrap(), "[{b}] first plan stored");
+        assert!(!chunks::plan(&mut tx, date, &plan[..1]).await.unwrap(), "[{b}] a second plan is ignored");
+        tx.commit().await.unwrap();
+
+        let names = |c: &Claim| match c {
+            Claim::Got(v) => {
+                v.iter().map(|c| format!("{}/{}#{}", c.phase, c.chunk, c.claims)).collect::<Vec<_>>()
+            }
+            other => vec![format!("{other:?}")],
+        };
+        // (worker, clock ms, what it gets): two loan chunks at once, then the third; the cases
+        // chunk waits for every loan chunk; a lease that ran out is claimed again.
+        let table: [(&str, i64, &[&str]); 5] = [
+            ("a", 0, &["loans/0#1", "loans/1#1"]),
+            ("b", 10, &["loans/2#1"]),
+            ("c", 20, &["Wait"]),
+            ("c", 1005, &["loans/0#2", "loans/1#2"]),
+            ("d", 1006, &["Wait"]),
+        ];
+        for (worker, now, want) in table {
+            let got = claim(worker, now).await.unwrap();
+            assert_eq!(names(&got), want.to_vec(), "[{b}] {worker} at {now}");
+        }
+        // The renewal of a worker that lost its chunks changes nothing; the holder's does.
+        chunks::renew(&t.db, date, "a", &[(1, 0)], 99_999).await.unwrap();
+        assert_eq!(
+            names(&claim("e", 3000).await.unwrap()),
+            ["loans/0#3", "loans/1#3"],
+            "[{b}] a's renewal is void"
+        );
+        assert_eq!(names(&claim("e", 3000).await.unwrap()), ["loans/2#2"], "[{b}]");
+        chunks::renew(&t.db, date, "e", &[(1, 0), (1, 1), (1, 2)], 99_999).await.unwrap();
+        assert_eq!(claim("h", 5000).await.unwrap(), Claim::Wait, "[{b}] e's renewal holds its chunks");
+        let mut tx = t.db.begin().await.unwrap();
+        for chunk in 0..3 {
+            chunks::finish(&mut tx, date, 1, chunk, "e", "{\"n\":1}", "t").await.unwrap();
+        }
+        // A second finish (a worker whose lease ran out, finishing late) keeps the first report.
+        chunks::finish(&mut tx, date, 1, 0, "a", "{\"n\":2}", "t").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(names(&claim("f", 3001).await.unwrap()), ["cases/0#1"], "[{b}] the next phase opens");
+        let mut tx = t.db.begin().await.unwrap();
+        chunks::finish(&mut tx, date, 2, 0, "f", "{}", "t").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(claim("g", 3002).await.unwrap(), Claim::Done, "[{b}]");
+        let reports = chunks::reports(&t.db, date).await.unwrap();
+        assert_eq!(reports[0], ("loans".to_string(), "{\"n\":1}".to_string()), "[{b}]");
+        let status = chunks::status(&t.db, date).await.unwrap();
+        assert!(status.iter().all(|c| c.done), "[{b}] {status:?}");
+        assert_eq!(status[2].worker.as_deref(), Some("e"), "[{b}]");
+    })
+    .await;
+}
