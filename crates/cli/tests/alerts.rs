@@ -229,7 +229,7 @@ async fn each_rule_fires_exactly_when_its_condition_starts_to_hold() {
         ok(t, &["batch", "--date", AS_OF]);
         // The guarantor links read for the whole book at once (PostgreSQL's first dates)
         // give each page exactly what the page's own read gives.
-        let links = arrears_store::alerts::guarantor_links(&t.db).await.unwrap();
+        let links = arrears_store::alerts::guarantor_links(&t.db, &arrears_store::batch_chunks::KeyRange::ALL).await.unwrap();
         let all: Vec<String> =
             rows(&t.db, "SELECT borrower_id FROM borrowers ORDER BY borrower_id").await.into_iter().map(|r| r[0].clone()).collect();
         let mut linked = 0;

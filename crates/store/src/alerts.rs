@@ -259,10 +259,12 @@ const GUARANTOR_COLS: &[&str] = &["c.borrower_id", "c.contact_id", "y.borrower_i
 /// Reads [`GuarantorLinks`] for every borrower in one join. On PostgreSQL, when most of the
 /// book is read (a first date), this is one hash join of a second or so where the pages
 /// would look each guarantor's phone up in the borrowers' index, a random read each (ten
-/// seconds for a million loans on a server with its default 128 MB of buffers).
-pub async fn guarantor_links(db: &Db) -> Result<GuarantorLinks, StoreError> {
+/// seconds for a million loans on a server with its default 128 MB of buffers). Only the
+/// borrowers of `range` (a chunk of `arrears worker`) are read.
+pub async fn guarantor_links(db: &Db, range: &KeyRange) -> Result<GuarantorLinks, StoreError> {
+    let rows = format!("{GUARANTOR_ROWS}{}", range.sql("c.borrower_id"));
     // No `{in:…}` in the rows, so the scope is not used.
-    let text = select_packed(db, GUARANTOR_COLS, GUARANTOR_ROWS, &Scope::Ids(&[])).await?;
+    let text = select_packed(db, GUARANTOR_COLS, &rows, &Scope::Ids(&[])).await?;
     let mut links: HashMap<String, Vec<(String, String, i64)>> = HashMap::new();
     for ((b, contact, other), dpd) in worst_guarantors(text.as_deref(), |_| true)? {
         links.entry(b).or_default().push((contact, other, dpd));

@@ -154,6 +154,47 @@ pub async fn key_bounds(
     Ok((lo, hi))
 }
 
+/// Every part of [`key_bounds`] at once, read in one pass over the ids' index.
+pub async fn key_parts(
+    db: &Db,
+    keys: Keys,
+    parts: u32,
+) -> Result<Vec<(Option<String>, Option<String>)>, StoreError> {
+    if parts <= 1 {
+        return Ok(vec![(None, None)]);
+    }
+    let (table, col) = match keys {
+        Keys::Loans => ("loans", "loan_id"),
+        Keys::Borrowers => ("borrowers", "borrower_id"),
+    };
+    let total = db.count(table).await?;
+    // Part k ends with the id numbered total * (k + 1) / parts (from 1), as in key_bounds.
+    let ends: Vec<i64> = (1..parts).map(|k| (total * i64::from(k)) / i64::from(parts)).collect();
+    let wanted: Vec<String> = ends.iter().filter(|n| **n > 0).map(i64::to_string).collect();
+    let mut ids: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    if !wanted.is_empty() {
+        let sql = format!(
+            "SELECT n, id FROM (SELECT {col} AS id, ROW_NUMBER() OVER (ORDER BY {col}) AS n FROM {table}) x \
+             WHERE n IN ({})",
+            wanted.join(", ")
+        );
+        let rows: Vec<(i64, String)> =
+            on_pool!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await?);
+        ids.extend(rows);
+    }
+    // An end numbered 0 (more parts than ids) is the empty text: no id is at most it.
+    let end = |n: i64| if n == 0 { Some(String::new()) } else { ids.get(&n).cloned() };
+    let mut out = Vec::with_capacity(parts as usize);
+    let mut lo = None;
+    for n in &ends {
+        let hi = end(*n);
+        out.push((lo, hi.clone()));
+        lo = if *n == 0 { None } else { hi };
+    }
+    out.push((lo, None));
+    Ok(out)
+}
+
 /// Records that a shard evaluated all of its loans for `date`.
 pub async fn shard_done(
     db: &Db,

@@ -501,3 +501,24 @@ async fn batch_chunks_are_claimed_in_phase_order_with_leases() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn key_parts_in_one_pass_equal_the_parts_read_one_by_one() {
+    use arrears_store::days::{Keys, key_bounds, key_parts};
+    each_backend(async |t| {
+        write_book(&t.db, &ids()).await;
+        for parts in [1, 2, 3, 7, 33, 50] {
+            let mut one_by_one = Vec::new();
+            for part in 0..parts {
+                one_by_one.push(key_bounds(&t.db, Keys::Loans, part, parts).await.unwrap());
+            }
+            assert_eq!(
+                key_parts(&t.db, Keys::Loans, parts).await.unwrap(),
+                one_by_one,
+                "[{}] {parts} parts",
+                t.backend
+            );
+        }
+    })
+    .await;
+}

@@ -76,7 +76,7 @@ pub async fn run_phase(
     // A page looks each guarantor's phone up in the borrowers' index. On PostgreSQL, when
     // many pages are read (a first date), one join over the book is far cheaper.
     let links = if matches!(db, Db::Postgres(_)) && borrowers.len() >= WHOLE_BOOK_PAGES * PAGE {
-        Some(std::sync::Arc::new(store::guarantor_links(db).await?))
+        Some(std::sync::Arc::new(store::guarantor_links(db, range).await?))
     } else {
         None
     };

@@ -54,7 +54,8 @@ pub struct WorkReport {
     pub worker: String,
     /// Chunks it completed, as `phase/number`.
     pub chunks: Vec<String>,
-    /// Wall-clock milliseconds it spent in each phase's chunks (waiting left out).
+    /// Wall-clock milliseconds it spent in each phase's chunks, cutting the date (`(plan)`)
+    /// and waiting for other workers' chunks of a phase (`(wait)`).
     pub phase_ms: std::collections::BTreeMap<String, u64>,
     /// Whether this worker finished the date (stored its figures and its `done` mark).
     pub finished: bool,
@@ -178,10 +179,15 @@ pub async fn work(
                 }
                 return Ok(out);
             }
-            Claim::Unplanned => plan_date(db, url, date, opts.chunks).await?,
+            Claim::Unplanned => {
+                let started = std::time::Instant::now();
+                plan_date(db, url, date, opts.chunks).await?;
+                *out.phase_ms.entry("(plan)".into()).or_default() += started.elapsed().as_millis() as u64;
+            }
             Claim::Wait => {
                 waited = true;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(WAIT_MS)).await;
+                *out.phase_ms.entry("(wait)".into()).or_default() += WAIT_MS;
             }
             Claim::Got(chunks) => {
                 let renewing = renew_while_held(db, date, &opts.name, &chunks, lease_ms, clock);
@@ -192,6 +198,9 @@ pub async fn work(
         }
     }
 }
+
+/// How long a worker waits before it claims again when every open chunk is held.
+const WAIT_MS: u64 = 50;
 
 /// Cuts `date` into chunks, unless a worker has already; only one worker plans at a time.
 async fn plan_date(db: &Db, url: &DbUrl, date: NaiveDate, chunks: u32) -> Result<(), BatchError> {
@@ -212,9 +221,13 @@ async fn plan_date(db: &Db, url: &DbUrl, date: NaiveDate, chunks: u32) -> Result
         match cut {
             Cut::Whole => planned.push(PlannedChunk { step, phase, chunk: 0, range: KeyRange::ALL }),
             Cut::By(keys) => {
-                for part in 0..chunks {
-                    let range = KeyRange::new(days::key_bounds(db, *keys, part, chunks).await?);
-                    planned.push(PlannedChunk { step, phase, chunk: i64::from(part), range });
+                for (part, range) in days::key_parts(db, *keys, chunks).await?.into_iter().enumerate() {
+                    planned.push(PlannedChunk {
+                        step,
+                        phase,
+                        chunk: part as i64,
+                        range: KeyRange::new(range),
+                    });
                 }
             }
         }
