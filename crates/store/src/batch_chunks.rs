@@ -95,6 +95,13 @@ pub enum Claim {
     Unplanned,
 }
 
+/// Whether a date's plan is stored.
+pub async fn planned(db: &Db, date: NaiveDate) -> Result<bool, StoreError> {
+    let n: i64 = on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM batch_chunks WHERE business_date = $1")
+        .bind(date).fetch_one(p).await?);
+    Ok(n > 0)
+}
+
 /// Stores a date's plan unless one is stored already; returns false if it was.
 pub async fn plan(tx: &mut Tx, date: NaiveDate, chunks: &[PlannedChunk]) -> Result<bool, StoreError> {
     let have: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM batch_chunks WHERE business_date = $1")

@@ -74,8 +74,11 @@ pub async fn run_phase(
     let borrowers = store::changed_borrowers(db, date, mark, range).await?;
     let mut memo = OutcomeMemo::default();
     // A page looks each guarantor's phone up in the borrowers' index. On PostgreSQL, when
-    // many pages are read (a first date), one join over the book is far cheaper.
-    let links = if matches!(db, Db::Postgres(_)) && borrowers.len() >= WHOLE_BOOK_PAGES * PAGE {
+    // many pages are read (a first date), one join over the book is far cheaper; a worker's
+    // chunk (a sixteenth of the book by default) joins its own borrowers' guarantors once
+    // it has more than a page of them.
+    let pages = if range.is_all() { WHOLE_BOOK_PAGES } else { 1 };
+    let links = if matches!(db, Db::Postgres(_)) && borrowers.len() >= pages * PAGE {
         Some(std::sync::Arc::new(store::guarantor_links(db, range).await?))
     } else {
         None

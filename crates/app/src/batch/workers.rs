@@ -213,6 +213,11 @@ async fn plan_date(db: &Db, url: &DbUrl, date: NaiveDate, chunks: u32) -> Result
         }
         Err(e) => return Err(e.into()),
     };
+    // A worker that waited for the lock finds the plan made.
+    if store::planned(db, date).await? {
+        held.release().await;
+        return Ok(());
+    }
     // The planner's statistics after a bulk load (see `run_batch`).
     db.analyze().await?;
     let mut planned = Vec::new();
