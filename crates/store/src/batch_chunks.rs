@@ -140,14 +140,22 @@ pub async fn claim(
     most: impl Fn(&str) -> i64,
 ) -> Result<Claim, StoreError> {
     let mut tx = db.begin().await?;
-    let first: Option<(i64, String)> = on_tx!(&mut tx, c => sqlx::query_as(
-        "SELECT step, phase FROM batch_chunks WHERE business_date = $1 AND done_at IS NULL ORDER BY step LIMIT 1",
+    // One statement, so one snapshot on PostgreSQL: asked in two, a plan committed between
+    // them would read as every chunk done.
+    let first: Option<(i64, String, i64)> = on_tx!(&mut tx, c => sqlx::query_as(
+        "SELECT step, phase, CAST(CASE WHEN done_at IS NULL THEN 1 ELSE 0 END AS BIGINT) AS open \
+         FROM batch_chunks WHERE business_date = $1 ORDER BY open DESC, step LIMIT 1",
     ).bind(date).fetch_optional(&mut *c).await?);
-    let Some((step, phase)) = first else {
-        let planned: i64 = on_tx!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM batch_chunks WHERE business_date = $1")
-            .bind(date).fetch_one(&mut *c).await?);
-        tx.rollback().await?;
-        return Ok(if planned == 0 { Claim::Unplanned } else { Claim::Done });
+    let (step, phase) = match first {
+        None => {
+            tx.rollback().await?;
+            return Ok(Claim::Unplanned);
+        }
+        Some((_, _, 0)) => {
+            tx.rollback().await?;
+            return Ok(Claim::Done);
+        }
+        Some((step, phase, _)) => (step, phase),
     };
     let lock = if matches!(db, Db::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
