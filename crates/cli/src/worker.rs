@@ -16,7 +16,8 @@ pub struct WorkerArgs {
     /// Business date (YYYY-MM-DD): the next date to close, or one part-way.
     #[arg(long, value_parser = date_arg)]
     date: NaiveDate,
-    /// Chunks per phase, if this worker is the first and cuts the date.
+    /// Chunks per phase, if this worker is the first and cuts the date (three times as many loan
+    /// chunks, taken three at a time).
     #[arg(long, default_value_t = 16)]
     chunks: u32,
     /// Seconds a claim holds unless renewed: a killed worker's chunks go to another after this.

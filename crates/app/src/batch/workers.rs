@@ -34,7 +34,8 @@ use crate::audit::Clock;
 pub struct WorkerOptions {
     /// Its name in the chunk table (host and process id by default).
     pub name: String,
-    /// Chunks per phase when this worker is the one that plans the date.
+    /// Chunks per phase when this worker is the one that plans the date (three times as many
+    /// in the loan phase, taken three at a time).
     pub chunks: u32,
     /// How long a claim holds without being renewed; a killed worker's chunks wait this long.
     pub lease: Duration,
@@ -226,7 +227,11 @@ async fn plan_date(db: &Db, url: &DbUrl, date: NaiveDate, chunks: u32) -> Result
         match cut {
             Cut::Whole => planned.push(PlannedChunk { step, phase, chunk: 0, range: KeyRange::ALL }),
             Cut::By(keys) => {
-                for (part, range) in days::key_parts(db, *keys, chunks).await?.into_iter().enumerate() {
+                // A worker takes READ_LANES loan chunks at once (read side by side): three
+                // times as many of them keep a claim a sixteenth of the book, as in the other
+                // phases, so that no worker is left with a large last claim while others wait.
+                let parts = if *keys == Keys::Loans { chunks.saturating_mul(READ_LANES) } else { chunks };
+                for (part, range) in days::key_parts(db, *keys, parts).await?.into_iter().enumerate() {
                     planned.push(PlannedChunk {
                         step,
                         phase,
