@@ -52,6 +52,12 @@ pub enum BatchError {
         "business date {0} was started and not finished: run `arrears batch --date {0}` to finish it first"
     )]
     Unfinished(NaiveDate),
+    /// The date is being closed by `arrears worker` processes.
+    #[error(
+        "business date {0} is being closed by `arrears worker` processes: start another with \
+         `arrears worker --date {0}` (it takes over the chunks of any that died), or wait for them"
+    )]
+    Worked(NaiveDate),
     /// The same date is being run with another number of shards.
     #[error("business date {date} is being run in {shards} shard(s): use --shard i/{shards} to join it")]
     ShardCount {

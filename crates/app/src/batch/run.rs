@@ -156,6 +156,10 @@ async fn run_day(
     if day.shards != opts.shard.count {
         return Err(BatchError::ShardCount { date, shards: day.shards });
     }
+    // Chunks half done by workers would be done again here beside them.
+    if !day.done && arrears_store::batch_chunks::planned(db, date).await? {
+        return Err(BatchError::Worked(date));
+    }
     let mut report = DayReport { date, ..Default::default() };
     let mut stopwatch = Instant::now();
     let audit_before = crate::audit::recording_time();

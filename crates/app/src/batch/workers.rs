@@ -24,7 +24,7 @@ use super::promises::judge_promises;
 use super::run::READ_LANES;
 use super::treatment::TreatmentReport;
 use super::{
-    BatchError, BatchOptions, DayReport, Failpoint, Quiet, alerts, allocation, figures, plan, scores,
+    BatchError, BatchOptions, DayReport, Failpoint, Quiet, Shard, alerts, allocation, figures, plan, scores,
     treatment,
 };
 use crate::audit::Clock;
@@ -164,6 +164,8 @@ pub async fn work(
     if let Some(earlier) = dates.first().filter(|d| **d != date) {
         return Err(BatchError::Unfinished(*earlier));
     }
+    // Not beside an `arrears batch` of the whole book, which would do the same work unclaimed.
+    lock::acquire(db, url, &Shard::ALL.lock_name()).await?.release().await;
     let day = days::start_day(db, date, 1, &clock().to_rfc3339()).await?;
     if day.shards != 1 {
         return Err(BatchError::ShardCount { date, shards: day.shards });

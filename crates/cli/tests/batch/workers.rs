@@ -244,6 +244,26 @@ async fn four_workers_killed_at_random_leave_the_book_of_one_run() {
         assert!(ok(&many, &["worker", "--date", AS_OF]).contains("already finished"), "[{b}]");
         let closed = super::arrears(&many, None, &["worker", "--date", "2026-10-15"]);
         assert!(text(&closed.stderr).contains("are closed"), "[{b}] {}", text(&closed.stderr));
+        // A date that workers left part-way is refused to `arrears batch` (it would redo their
+        // chunks beside them) and finished by a new worker.
+        let next = "2026-10-21";
+        let stopped = super::arrears(&many, Some("cases"), &["worker", "--date", next, "--lease", "0.5"]);
+        assert!(!stopped.status.success(), "[{b}] the failpoint stops the worker");
+        let before = dump(&many).await;
+        let refused = super::arrears(&many, None, &["batch", "--date", next]);
+        assert!(
+            text(&refused.stderr).contains("is being closed by `arrears worker` processes"),
+            "[{b}] {}",
+            text(&refused.stderr)
+        );
+        same(&dump(&many).await, &before, &format!("[{b}] a refused batch changes nothing"));
+        std::thread::sleep(Duration::from_millis(600));
+        ok(&many, &["worker", "--date", next]);
+        assert_eq!(
+            count(&many, "SELECT COUNT(*) FROM business_days WHERE status = 'done'").await,
+            9,
+            "[{b}]"
+        );
     })
     .await;
 }
