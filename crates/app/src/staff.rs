@@ -34,6 +34,10 @@ fn agency_id(id: &str) -> Result<AgencyId, StaffError> {
     AgencyId::new(id).map_err(|e| StaffError::Invalid(format!("agency id: {e}")))
 }
 
+/// The most tasks a day a collector can be given: more is a typing error, and an absurd
+/// capacity would let allocation pile a whole queue on one desk.
+pub const MAX_CAPACITY: i64 = 1000;
+
 /// Adds or updates a collector with its days off; `actor` is recorded as having done it.
 pub async fn save_collector(
     db: &Db,
@@ -42,8 +46,11 @@ pub async fn save_collector(
     at: &At,
     actor: &str,
 ) -> Result<(), StaffError> {
-    if c.capacity < 0 {
-        return Err(StaffError::Invalid("capacity must be zero or more".into()));
+    if !(0..=MAX_CAPACITY).contains(&c.capacity) {
+        return Err(StaffError::Invalid(format!(
+            "capacity must be between 0 and {MAX_CAPACITY} tasks a day (got {})",
+            c.capacity
+        )));
     }
     if c.name.trim().is_empty() {
         return Err(StaffError::Invalid(format!("collector {}: the name is empty", c.collector_id)));

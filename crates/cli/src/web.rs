@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Mark cookies Secure and send HSTS: use it whenever the server is reached over HTTPS.
     #[arg(long)]
     secure_cookies: bool,
+    /// A reverse proxy in front of the server whose X-Forwarded-For names the client (repeat
+    /// or separate with commas). Without it, clients behind a proxy share its login limit.
+    #[arg(long = "trusted-proxy", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Configuration folder (templates, queues.toml) uploaded strategies are checked against.
     #[arg(long, default_value = "config")]
     config: PathBuf,
@@ -38,6 +42,7 @@ fn config(args: &ServeArgs, db_url: &str, audit_key: Option<&Path>, data_key: Op
         data_key: data_key.map(Path::to_path_buf),
         config_dir: args.config.clone(),
         db_url: Some(db_url.to_string()),
+        trusted_proxies: args.trusted_proxies.clone(),
         ..ServerConfig::default()
     }
 }

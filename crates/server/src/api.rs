@@ -270,12 +270,19 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
     Json(b): Json<LoginBody>,
 ) -> ApiResult<Response> {
-    let s = auth::login(&state, &b.name, &b.password, &client, b.lang.as_deref().unwrap_or("zh")).await?;
+    let device = auth::cookie(&headers, auth::DEVICE_COOKIE);
+    let s =
+        auth::login(&state, &b.name, &b.password, &client, device, b.lang.as_deref().unwrap_or("zh")).await?;
     let cookie =
         auth::set_cookie(&state, auth::SESSION_COOKIE, &s.token, state.0.config.session_hours * 3600);
-    Ok(([(header::SET_COOKIE, cookie)], Json(json!({ "role": s.role.as_str(), "csrf_token": s.csrf })))
+    let device = auth::set_cookie(&state, auth::DEVICE_COOKIE, &s.device, 365 * 24 * 3600);
+    Ok((
+        axum::response::AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]),
+        Json(json!({ "role": s.role.as_str(), "csrf_token": s.csrf })),
+    )
         .into_response())
 }
 

@@ -178,19 +178,49 @@ impl FromRequestParts<AppState> for MaybeUser {
     }
 }
 
-/// The client's address as the connection shows it ("-" when not served over TCP, as in tests).
+/// The client's address as the connection shows it ("-" when not served over TCP, as in
+/// tests); from a trusted proxy, the last address in `X-Forwarded-For` that is not one.
 pub struct ClientAddr(pub String);
 
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "-".into(), |c| c.0.ip().to_string());
-        Ok(ClientAddr(addr))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+            return Ok(ClientAddr("-".into()));
+        };
+        let trusted = &state.0.config.trusted_proxies;
+        Ok(ClientAddr(client_of(peer, parts.headers.get_all("x-forwarded-for").iter(), trusted).to_string()))
     }
 }
+
+/// The client behind `peer`: itself unless it is a trusted proxy; then, reading
+/// `X-Forwarded-For` from its end (each proxy appends the address it was reached from), the
+/// first address that is not a trusted proxy. A header a client wrote itself is only ever
+/// read past trusted proxies, so it cannot choose its address.
+fn client_of<'a>(
+    peer: std::net::IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a axum::http::HeaderValue>,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> =
+        forwarded.filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // Garbage in the chain: stop at the last proxy we trust.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+/// The cookie that marks a browser a user has logged in from before.
+pub const DEVICE_COOKIE: &str = "arrears_device";
 
 /// A new session: the cookie token and its CSRF token.
 pub struct NewSession {
@@ -200,28 +230,46 @@ pub struct NewSession {
     pub csrf: String,
     /// The role logged in.
     pub role: Role,
+    /// Goes in the device cookie: the browser logs in on its own limit from now on.
+    pub device: String,
 }
 
-/// Checks the password (with the rate limit) and opens a session.
+/// Checks the password (with the rate limit) and opens a session. `device` is the device
+/// cookie the browser sent, if any.
+///
+/// Failed attempts count per user name and address, so that guessing stays slow without
+/// handing outsiders a switch: an address (a proxy's, unless `trusted_proxies` names it) or
+/// a user name from many addresses gets four times the limit, and a browser the user has
+/// logged in from before counts on its own, so that its owner still gets in while an
+/// attacker is locked out.
 pub async fn login(
     state: &AppState,
     name: &str,
     password: &str,
     client: &str,
+    device: Option<&str>,
     lang: &str,
 ) -> Result<NewSession, Error> {
     let cfg = &state.0.config;
-    let keys = [format!("user:{name}"), format!("ip:{client}")];
-    let limits = [cfg.login_attempts, cfg.login_attempts * 4];
-    {
+    let device_hash = device.map(hash_token);
+    let (keys, reset) = {
         let mut l = state.0.limiter.lock().map_err(|_| Error::internal("login limiter poisoned"))?;
-        let now = Instant::now();
-        for (k, limit) in keys.iter().zip(limits) {
-            if let Some(secs) = l.blocked(k, limit, cfg.login_window, now) {
-                return Err(Error::TooManyAttempts(secs));
-            }
-        }
-    }
+        let known = device_hash.as_deref().filter(|d| l.knows_device(name, d));
+        let n = cfg.login_attempts;
+        let (keys, reset) = match known {
+            Some(d) => (vec![(format!("device:{d}"), n)], format!("device:{d}")),
+            None => (
+                vec![
+                    (format!("user+ip:{name}|{client}"), n),
+                    (format!("ip:{client}"), n * 4),
+                    (format!("user:{name}"), n * 4),
+                ],
+                format!("user+ip:{name}|{client}"),
+            ),
+        };
+        l.begin(&keys, cfg.login_window, Instant::now()).map_err(Error::TooManyAttempts)?;
+        (keys, reset)
+    };
     let checked = arrears_app::personal::authenticate_user(state.db(), name, password).await;
     let user = match checked {
         Ok(u) => u,
@@ -229,17 +277,24 @@ pub async fn login(
             arrears_app::personal::PersonalDataError::BadCredentials(_)
             | arrears_app::personal::PersonalDataError::Disabled(_),
         ) => {
-            let mut l = state.0.limiter.lock().map_err(|_| Error::internal("login limiter poisoned"))?;
-            let now = Instant::now();
-            for k in &keys {
-                l.fail(k, now);
-            }
             return Err(Error::BadRequest("用户名或密码错误 / wrong user name or password".into()));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            // Not a wrong password: the attempt does not count.
+            if let Ok(mut l) = state.0.limiter.lock() {
+                keys.iter().for_each(|(k, _)| l.take_back(k));
+            }
+            return Err(e.into());
+        }
+    };
+    let device = match (device, &device_hash) {
+        (Some(d), Some(_)) => d.to_string(),
+        _ => random_token(),
     };
     if let Ok(mut l) = state.0.limiter.lock() {
-        l.clear(&keys[0]);
+        keys.iter().for_each(|(k, _)| l.take_back(k));
+        l.clear(&reset);
+        l.remember_device(name, &hash_token(&device));
     }
     let role = user.role;
     let token = random_token();
@@ -249,7 +304,7 @@ pub async fn login(
     let token_hash = hash_token(&token);
     let s = sessions::NewSession { token_hash: &token_hash, user_id: user.user_id, csrf: &csrf, lang };
     sessions::start(state.db(), &s, now, cfg.session_hours).await?;
-    Ok(NewSession { token, csrf, role })
+    Ok(NewSession { token, csrf, role, device })
 }
 
 /// Ends the session.
@@ -261,6 +316,26 @@ pub async fn logout(state: &AppState, user: &User) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_read_past_trusted_proxies_only() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // (peer, X-Forwarded-For headers, client)
+        let table: [(&str, &[&str], &str); 7] = [
+            ("203.0.113.9", &["198.51.100.1"], "203.0.113.9"),
+            ("10.0.0.1", &[], "10.0.0.1"),
+            ("10.0.0.1", &["198.51.100.1"], "198.51.100.1"),
+            ("10.0.0.1", &["6.6.6.6, 198.51.100.1, 10.0.0.2"], "198.51.100.1"),
+            ("10.0.0.1", &["6.6.6.6", "198.51.100.1"], "198.51.100.1"),
+            ("10.0.0.1", &["198.51.100.1, junk, 10.0.0.2"], "10.0.0.2"),
+            ("10.0.0.1", &["2001:db8::1"], "2001:db8::1"),
+        ];
+        for (peer, headers, want) in table {
+            let values: Vec<axum::http::HeaderValue> = headers.iter().map(|h| h.parse().unwrap()).collect();
+            assert_eq!(client_of(ip(peer), values.iter(), &proxies), ip(want), "{peer} {headers:?}");
+        }
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

@@ -25,13 +25,18 @@ pub struct ServerConfig {
     pub config_dir: PathBuf,
     /// How long a session lasts without logging in again.
     pub session_hours: i64,
-    /// Failed logins allowed per user name, and per client address (×4), in the window.
+    /// Failed logins allowed per user name and client address in the window; a client address
+    /// and a user name from any address get four times as many. A browser the user has
+    /// logged in from before (its device cookie) counts on its own and passes the others.
     pub login_attempts: usize,
     /// The window failed logins are counted in.
     pub login_window: Duration,
     /// The database's URL, for re-evaluating loans at once after a payment booked through the
     /// API (the batch's locks live beside a SQLite file); `None`: the next batch does it.
     pub db_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: without them every client
+    /// behind a proxy has the proxy's address, and shares its login limit.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +50,7 @@ impl Default for ServerConfig {
             login_attempts: 5,
             login_window: Duration::from_secs(15 * 60),
             db_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -100,9 +106,46 @@ impl AppState {
 #[derive(Default)]
 pub(crate) struct Limiter {
     failures: HashMap<String, VecDeque<Instant>>,
+    /// Hashes of the device cookies each user has logged in with, by user name.
+    devices: HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl Limiter {
+    /// Counts an attempt against every key before the password is checked, unless one of them
+    /// is over its limit (then: seconds to wait). Checking and counting under one lock keeps
+    /// parallel attempts from all passing the check before any is counted.
+    pub fn begin(&mut self, keys: &[(String, usize)], window: Duration, now: Instant) -> Result<(), u64> {
+        for (k, limit) in keys {
+            if let Some(secs) = self.blocked(k, *limit, window, now) {
+                return Err(secs);
+            }
+        }
+        for (k, _) in keys {
+            self.fail(k, now);
+        }
+        Ok(())
+    }
+
+    /// Takes back the attempt [`begin`](Self::begin) counted against `key`.
+    pub fn take_back(&mut self, key: &str) {
+        if let Some(q) = self.failures.get_mut(key) {
+            q.pop_back();
+        }
+    }
+
+    /// Remembers that `user` logged in from the device whose cookie hashes to `device`.
+    pub fn remember_device(&mut self, user: &str, device: &str) {
+        if self.devices.len() > 100_000 {
+            self.devices.clear();
+        }
+        self.devices.entry(user.to_string()).or_default().insert(device.to_string());
+    }
+
+    /// Whether `user` has logged in from that device.
+    pub fn knows_device(&self, user: &str, device: &str) -> bool {
+        self.devices.get(user).is_some_and(|d| d.contains(device))
+    }
+
     /// Seconds until the key may try again, if it is over its limit now.
     pub fn blocked(&mut self, key: &str, limit: usize, window: Duration, now: Instant) -> Option<u64> {
         let q = self.failures.get_mut(key)?;
@@ -151,5 +194,24 @@ mod tests {
         l.fail("user:a", t0 + w);
         l.clear("user:a");
         assert_eq!(l.blocked("user:a", 1, w, t0 + w), None);
+    }
+
+    #[test]
+    fn an_attempt_is_counted_before_it_is_checked_and_can_be_taken_back() {
+        let mut l = Limiter::default();
+        let t0 = Instant::now();
+        let w = Duration::from_secs(60);
+        let keys = [("pair".to_string(), 2), ("addr".to_string(), 3)];
+        assert_eq!(l.begin(&keys, w, t0), Ok(()));
+        assert_eq!(l.begin(&keys, w, t0), Ok(()));
+        // Two attempts in flight fill the pair's limit before either is judged.
+        assert_eq!(l.begin(&keys, w, t0), Err(60));
+        l.take_back("pair");
+        assert_eq!(l.begin(&keys, w, t0), Ok(()));
+        // The address key counted all three; the refused attempt counted nothing.
+        assert_eq!(l.blocked("addr", 3, w, t0), Some(60));
+        assert!(!l.knows_device("u", "d"));
+        l.remember_device("u", "d");
+        assert!(l.knows_device("u", "d") && !l.knows_device("v", "d"));
     }
 }

@@ -456,6 +456,11 @@ async fn admin_input_is_checked(t: &TestDb, app: &Router) {
         ),
         (
             "/api/v1/collectors",
+            json!({"collector_id": "c10", "name": "x", "team": "t", "capacity": "9223372036854775807"}),
+            "capacity",
+        ),
+        (
+            "/api/v1/collectors",
             json!({"collector_id": "c10", "name": "x", "team": "t", "capacity": "many"}),
             "capacity",
         ),
@@ -639,6 +644,12 @@ async fn pages_log_in_with_a_form(app: &Router) {
     // An absolute URL in back= is not followed (no open redirect).
     let evil = call(app, "GET", "/lang/zh?back=//evil.example/", &s, None).await;
     assert_eq!(evil.headers.get(header::LOCATION).unwrap(), "/");
+    // Nor one that browsers read as another host, nor a header split, by back= or Referer.
+    for back in ["/%5Cevil.example", "/%0d%0aX:1", "/%09/evil.example"] {
+        let r = call(app, "GET", &format!("/lang/zh?back={back}"), &s, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "back={back}");
+        assert_eq!(r.headers.get(header::LOCATION).unwrap(), "/", "back={back}");
+    }
 }
 
 async fn sessions_expire(t: &TestDb, app: &Router) {
@@ -662,6 +673,52 @@ async fn login_is_rate_limited(t: &TestDb, cfg: &ServerConfig) {
     assert!(a.headers.contains_key(header::RETRY_AFTER));
     // Other users are not locked out by it.
     login(&app, "risk").await;
+
+    // A browser the user has logged in from before still gets in while an outsider who
+    // guesses from everywhere is locked out: its device cookie counts on its own.
+    let b = t.backend;
+    let legal = json!({"name": "legal", "password": PASSWORD});
+    let first = call(&app, "POST", "/api/v1/login", &Session::default(), Some(legal.clone())).await;
+    assert_eq!(first.status, StatusCode::OK, "[{b}] {}", first.text());
+    let device = first
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("arrears_device="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a device cookie");
+    let guess = json!({"name": "legal", "password": "a guess of many"});
+    let mut refused = 0;
+    for _ in 0..cfg.login_attempts * 4 {
+        let a = call(&app, "POST", "/api/v1/login", &Session::default(), Some(guess.clone())).await;
+        refused += usize::from(a.status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(refused > 0, "[{b}] the guesses were stopped");
+    let elsewhere = call(&app, "POST", "/api/v1/login", &Session::default(), Some(legal.clone())).await;
+    assert_eq!(elsewhere.status, StatusCode::TOO_MANY_REQUESTS, "[{b}] a new browser waits");
+    let known = Session { cookie: Some(device.clone()), ..Session::default() };
+    let back = call(&app, "POST", "/api/v1/login", &known, Some(legal.clone())).await;
+    assert_eq!(back.status, StatusCode::OK, "[{b}] the known browser gets in: {}", back.text());
+    // A device cookie someone made up is a new browser.
+    let made_up = Session { cookie: Some("arrears_device=0123".into()), ..Session::default() };
+    let a = call(&app, "POST", "/api/v1/login", &made_up, Some(legal)).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "[{b}]");
+
+    // Parallel guesses are counted before they are checked: no more than the limit of them
+    // reach the password check.
+    let app = arrears_server::router(AppState::new(t.db.clone(), cfg.clone()));
+    let wrong = json!({"name": "supervisor", "password": "wrong password"});
+    let mut tries = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (app, wrong) = (app.clone(), wrong.clone());
+        tries.spawn(async move {
+            call(&app, "POST", "/api/v1/login", &Session::default(), Some(wrong)).await.status
+        });
+    }
+    let answers = tries.join_all().await;
+    let checked = answers.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert_eq!(checked, cfg.login_attempts, "[{b}] passwords checked out of 40 parallel tries");
 }
 
 #[test]

@@ -113,14 +113,17 @@ async fn login(
         return fail(StatusCode::FORBIDDEN, Error::Csrf.to_string());
     }
     let code = if l == Lang::En { "en" } else { "zh" };
-    match auth::login(&state, f.name.trim(), &f.password, &client, code).await {
+    let device = cookie(&headers, auth::DEVICE_COOKIE);
+    match auth::login(&state, f.name.trim(), &f.password, &client, device, code).await {
         Ok(s) => {
             let c =
                 auth::set_cookie(&state, auth::SESSION_COOKIE, &s.token, state.0.config.session_hours * 3600);
             let clear = auth::set_cookie(&state, LOGIN_CSRF_COOKIE, "", 0);
+            let device = auth::set_cookie(&state, auth::DEVICE_COOKIE, &s.device, 365 * 24 * 3600);
             let mut r = Redirect::to(start_page(s.role)).into_response();
-            r.headers_mut().append(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
-            r.headers_mut().append(header::SET_COOKIE, clear.parse().expect("cookie is ASCII"));
+            for c in [c, clear, device] {
+                r.headers_mut().append(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
+            }
             r
         }
         Err(e) => fail(e.status(), e.to_string()),
@@ -162,10 +165,43 @@ async fn switch_lang(
         .and_then(|v| v.to_str().ok())
         .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
         .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()));
-    let back =
-        q.back.or(from_referer).filter(|b| b.starts_with('/') && !b.starts_with("//")).unwrap_or("/".into());
+    let back = q.back.or(from_referer).filter(|b| is_local_path(b)).unwrap_or("/".into());
     let c = auth::set_cookie(&state, "arrears_lang", code, 365 * 24 * 3600);
     Ok(([(header::SET_COOKIE, c)], Redirect::to(&back)).into_response())
+}
+
+/// Whether `back` is a path on this server and nothing else: it starts with one `/`, and
+/// holds only visible ASCII without a backslash. Browsers read `/\host` and `//host` as
+/// another host, and a control character cannot go in a `Location` header.
+fn is_local_path(back: &str) -> bool {
+    let b = back.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.iter().all(|c| c.is_ascii_graphic() && *c != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed_back() {
+        let table = [
+            ("/queue", true),
+            ("/cases/C-1?tab=actions#log", true),
+            ("/", true),
+            ("//evil.example/", false),
+            ("/\\evil.example", false),
+            ("/a\\b", false),
+            ("/\r\nX:1", false),
+            ("/a b", false),
+            ("https://evil.example/", false),
+            ("queue", false),
+            ("", false),
+            ("/案件", false),
+        ];
+        for (back, want) in table {
+            assert_eq!(super::is_local_path(back), want, "{back:?}");
+        }
+    }
 }
 
 async fn queue(State(state): State<AppState>, PageUser(u): PageUser) -> PageResult {
