@@ -81,9 +81,18 @@ pub enum ActionError {
     /// The party is not one of the borrower's contacts.
     #[error("borrower {0} has no contact {1}: use borrower, attorney or one of the borrower's contact ids")]
     UnknownContact(String, String),
-    /// A promise without its amount or date, or with another outcome.
+    /// A promise without its amount or date, or with another outcome, or one that cannot be
+    /// meant (more than owed, too far out, a second one while one is pending).
     #[error("{0}")]
     Promise(String),
+    /// The contact is dated after the moment it is logged.
+    #[error("the contact is dated {at}, after now ({now}): log a contact once it has happened")]
+    Future {
+        /// When the contact says it happened.
+        at: String,
+        /// When it was logged.
+        now: String,
+    },
     /// The agency named is not a valid id.
     #[error("agency {0:?} is not a valid id (no spaces, at most 64 characters)")]
     Agency(String),
@@ -116,6 +125,24 @@ pub enum ActionError {
     /// The borrower's contact restrictions could not be read.
     #[error(transparent)]
     Restrictions(#[from] crate::restrictions::RestrictionError),
+}
+
+/// Minutes a contact may be dated after the moment it is logged (clocks out of step).
+pub const FUTURE_SLACK_MINUTES: i64 = 5;
+
+/// Where the days a promise may run are set (default [`PROMISE_HORIZON_DAYS`]).
+pub const PROMISE_HORIZON_ENV: &str = "ARREARS_PTP_HORIZON_DAYS";
+
+/// How many days after the contact a promise may fall due by default: a longer one is a
+/// payment plan, which goes through an arrangement.
+pub const PROMISE_HORIZON_DAYS: i64 = 90;
+
+fn promise_horizon_days() -> i64 {
+    std::env::var(PROMISE_HORIZON_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|d: &i64| *d > 0)
+        .unwrap_or(PROMISE_HORIZON_DAYS)
 }
 
 /// Checks and logs a contact; returns the stored action.
@@ -157,6 +184,10 @@ pub async fn log(
             (Party::Contact { id: contact.clone(), relation }, rel, Some(contact))
         }
     };
+    // A few minutes ahead is a clock out of step, not a contact yet to come.
+    if input.at > *recorded_at + chrono::Duration::minutes(FUTURE_SLACK_MINUTES) {
+        return Err(ActionError::Future { at: input.at.to_rfc3339(), now: recorded_at.to_rfc3339() });
+    }
     let on = input.at.date_naive();
     let promise = match (&input.promise, input.outcome == "promise_to_pay") {
         (Some((amount, due)), true) => {
@@ -169,6 +200,30 @@ pub async fn log(
             }
             if *due < on {
                 return Err(ActionError::Promise(format!("--ptp-date {due} is before the contact ({on})")));
+            }
+            let horizon = promise_horizon_days();
+            if (*due - on).num_days() > horizon {
+                return Err(ActionError::Promise(format!(
+                    "--ptp-date {due} is more than {horizon} days after the contact ({on}): a promise that far \
+                     out is a payment plan; propose an arrangement instead"
+                )));
+            }
+            let context = store::promise_context(db, case.case_id.as_str(), currency.code()).await?;
+            if amount.minor() > context.owed {
+                return Err(ActionError::Promise(format!(
+                    "--ptp-amount {} is more than the borrower owes in {} ({})",
+                    amount.format(currency),
+                    currency.code(),
+                    Amount::from_minor(context.owed).format(currency)
+                )));
+            }
+            if let Some((ptp, pending, pending_due)) = &context.pending {
+                return Err(ActionError::Promise(format!(
+                    "case {} already has a pending promise ({ptp}: {} due {pending_due}): it is judged kept \
+                     or broken by its due date; log the new promise after that",
+                    case.case_id,
+                    Amount::from_minor(*pending).format(currency)
+                )));
             }
             let ptp_id =
                 format!("PTP:{}:{}", case.case_id, input.at.with_timezone(&Utc).format("%Y%m%dT%H%M%S"));

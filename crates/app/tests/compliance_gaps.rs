@@ -120,7 +120,9 @@ fn contact(case: &str, party: &str, channel: &str, at: &str) -> ActionInput {
 /// The rule ids of a refused contact, or an empty list when it was logged.
 async fn refused_by(db: &Db, input: ActionInput) -> Vec<String> {
     let scanner = arrears_content::Scanner::default();
-    match arrears_app::actions::log(db, &scanner, input, &now()).await {
+    // Logged as it happens.
+    let logged = input.at;
+    match arrears_app::actions::log(db, &scanner, input, &logged).await {
         Ok(_) => Vec::new(),
         Err(ActionError::Refused { messages, .. }) => messages
             .iter()

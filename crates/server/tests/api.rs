@@ -543,6 +543,34 @@ async fn refused_contact_is_recorded_and_explained(t: &TestDb, app: &Router, cas
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
     assert!(a.json()["message"].as_str().unwrap().contains("threaten"), "{}", a.text());
     assert_eq!(scalar(t, "SELECT COUNT(*) FROM actions").await, before);
+    // Input that cannot be meant is refused with the reason: a contact dated in the future, a
+    // promise more than the borrower owes or too far out, a second one while one is pending.
+    let promise = |amount: &str, date: &str, at: &str| {
+        json!({"channel": "call", "party": "borrower", "outcome": "promise_to_pay", "ptp_amount": amount,
+               "ptp_date": date, "at": at})
+    };
+    let cases = [
+        (
+            json!({"channel": "call", "party": "borrower", "outcome": "no_answer", "at": "2099-01-01T10:00:00+08:00"}),
+            "after now",
+        ),
+        (promise("99999999.00", "2026-11-25", "2026-11-20T10:30:00+08:00"), "more than the borrower owes"),
+        (promise("1.00", "2027-03-01", "2026-11-20T10:30:00+08:00"), "more than 90 days"),
+    ];
+    for (body, says) in cases {
+        let a = call(app, "POST", &format!("/api/v1/cases/{case_id}/actions"), &s, Some(body.clone())).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {body}: {}", t.backend, a.text());
+        assert!(a.json()["message"].as_str().unwrap().contains(says), "{says}: {}", a.text());
+    }
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM actions").await, before, "[{}] nothing stored", t.backend);
+    let first = promise("1.00", "2026-11-25", "2026-11-20T10:30:00+08:00");
+    let a = call(app, "POST", &format!("/api/v1/cases/{case_id}/actions"), &s, Some(first)).await;
+    assert_eq!(a.status, StatusCode::CREATED, "[{}] {}", t.backend, a.text());
+    let second = promise("2.00", "2026-11-27", "2026-11-20T11:30:00+08:00");
+    let a = call(app, "POST", &format!("/api/v1/cases/{case_id}/actions"), &s, Some(second)).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "[{}] {}", t.backend, a.text());
+    assert!(a.json()["message"].as_str().unwrap().contains("already has a pending promise"), "{}", a.text());
+    assert_eq!(scalar(t, "SELECT COUNT(*) FROM ptps").await, 1, "[{}] one promise", t.backend);
 }
 
 async fn agency_sees_a_case_only_while_placed(t: &TestDb, app: &Router, case_id: &str) {

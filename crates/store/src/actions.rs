@@ -74,6 +74,29 @@ pub async fn cases_for_action(db: &Db, case_ids: &[&str]) -> Result<Vec<CaseForA
     Ok(out)
 }
 
+/// What a new promise on a case is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromiseContext {
+    /// What the case's borrower owes now in the currency, minor units: principal outstanding
+    /// and everything overdue, over its active loans.
+    pub owed: i64,
+    /// A promise on the case still waiting to be kept or broken: id, amount, due date.
+    pub pending: Option<(String, i64, NaiveDate)>,
+}
+
+/// The borrower's debt in `currency` and the case's pending promise, for a new promise.
+pub async fn promise_context(db: &Db, case_id: &str, currency: &str) -> Result<PromiseContext, StoreError> {
+    let owed: Option<i64> = on_pool!(db, p => sqlx::query_scalar(
+        "SELECT CAST(SUM(s.outstanding_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty) AS BIGINT) \
+         FROM cases c JOIN loan_state s ON s.borrower_id = c.borrower_id \
+         WHERE c.case_id = $1 AND s.currency = $2 AND s.status = 'active'",
+    ).bind(case_id).bind(currency).fetch_one(p).await?);
+    let pending: Option<(String, i64, NaiveDate)> = on_pool!(db, p => sqlx::query_as(
+        "SELECT ptp_id, amount, due_on FROM ptps WHERE case_id = $1 AND status = 'pending' ORDER BY due_on DESC LIMIT 1",
+    ).bind(case_id).fetch_optional(p).await?);
+    Ok(PromiseContext { owed: owed.unwrap_or(0), pending })
+}
+
 /// The relation of one of the borrower's contacts, or `None` when the borrower has no such contact.
 pub async fn contact_relation(
     db: &Db,
