@@ -287,8 +287,10 @@ pub async fn login(
             return Err(e.into());
         }
     };
-    let device = match (device, &device_hash) {
-        (Some(d), Some(_)) => d.to_string(),
+    // A cookie this server made is kept; anything else (made up, or from an older scheme) is
+    // replaced, so that a guessable value never becomes a known device.
+    let device = match device {
+        Some(d) if d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()) => d.to_string(),
         _ => random_token(),
     };
     if let Ok(mut l) = state.0.limiter.lock() {
