@@ -33,6 +33,11 @@ pub enum PersonalDataError {
     /// No such role.
     #[error("role {0:?} does not exist: use one of {roles}", roles = role_names())]
     UnknownRole(String),
+    /// An agency user for an agency that is not registered.
+    #[error(
+        "agency {0:?} is not registered: add it first (`arrears agency add`, or the admin page's agencies)"
+    )]
+    UnknownAgency(String),
     /// Unknown user or wrong password (which of the two is not said).
     #[error("user {0:?}: unknown user or wrong password")]
     BadCredentials(String),
@@ -123,6 +128,13 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>, at: &At, actor: &str) -> Result<
     let agency = u.agency.map(str::trim).filter(|a| !a.is_empty());
     let team = u.team.map(str::trim).filter(|t| !t.is_empty());
     access::check_new_user(u.name, role, agency, u.password)?;
+    // An agency user sees the cases placed with its agency: one that does not exist would see
+    // nothing, and a later agency of that id would inherit the account.
+    if let Some(a) = agency
+        && !arrears_store::staff::agencies(db).await?.iter().any(|x| x.agency_id.as_str() == a)
+    {
+        return Err(PersonalDataError::UnknownAgency(a.to_string()));
+    }
     let hash = hash_password(u.password)?;
     let new = people::NewUser { name: u.name, role, agency, team, password_hash: &hash, created_at: now };
     let mut tx = db.begin().await?;

@@ -330,6 +330,14 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
         assert_eq!(bad.status.code(), Some(2));
         let bad = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "agency", "--password-stdin"]);
         assert!(text(&bad.stderr).contains("--agency"), "{}", text(&bad.stderr));
+        let unknown = e.run(
+            "long-enough-pw\n",
+            &["user", "add", "x", "--role", "agency", "--agency", "ACME", "--password-stdin"],
+        );
+        assert!(text(&unknown.stderr).contains("is not registered"), "{}", text(&unknown.stderr));
+        assert!(
+            e.run("", &["agency", "add", "ACME", "--name", "ACME", "--commission", "0.1"]).status.success()
+        );
         e.ok(
             "long-enough-pw\n",
             &["user", "add", "x", "--role", "agency", "--agency", "ACME", "--password-stdin"],

@@ -78,6 +78,9 @@ async fn setup(t: &TestDb, keydir: &std::path::Path) -> ServerConfig {
     let key = keydir.join("audit-key");
     let (signer, _) = arrears_app::audit::load_signer(&key).unwrap();
     arrears_app::audit::checkpoint(&t.db, &signer, &at).await.unwrap();
+    for agency in ["ACME", "BETA"] {
+        arrears_app::staff::save_agency(&t.db, agency, agency, "0.15", &at, "user:test").await.unwrap();
+    }
     let users = [
         ("c01", "collector", Some("east"), None),
         ("supervisor", "supervisor", None, None),
@@ -471,6 +474,11 @@ async fn admin_input_is_checked(t: &TestDb, app: &Router) {
         ),
         ("/api/v1/users", json!({"name": "x1", "role": "janitor", "password": PASSWORD}), "janitor"),
         ("/api/v1/users", json!({"name": "x2", "role": "collector", "password": "short"}), "password"),
+        (
+            "/api/v1/users",
+            json!({"name": "x3", "role": "agency", "agency": "NOSUCH", "password": PASSWORD}),
+            "NOSUCH",
+        ),
     ];
     for (path, body, says) in bad {
         let a = call(app, "POST", path, &s, Some(body.clone())).await;
