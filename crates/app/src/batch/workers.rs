@@ -165,7 +165,22 @@ pub async fn work(
         return Err(BatchError::Unfinished(*earlier));
     }
     // Not beside an `arrears batch` of the whole book, which would do the same work unclaimed.
-    lock::acquire(db, url, &Shard::ALL.lock_name()).await?.release().await;
+    // Other workers take the same lock for a moment to check this: a batch holds it for its
+    // whole run, so a lock still taken after two seconds is a batch's.
+    let mut tries = 0;
+    loop {
+        match lock::acquire(db, url, &Shard::ALL.lock_name()).await {
+            Ok(held) => {
+                held.release().await;
+                break;
+            }
+            Err(StoreError::Busy(_)) if tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let day = days::start_day(db, date, 1, &clock().to_rfc3339()).await?;
     if day.shards != 1 {
         return Err(BatchError::ShardCount { date, shards: day.shards });
