@@ -940,7 +940,7 @@ impl<'a> Fields<'a> {
     fn loan(&mut self, i: usize, meta: &HashMap<String, LoanMeta>) -> Option<(LoanId, LoanMeta)> {
         let id = self.id(i, "loan_id", LoanId::new)?;
         match meta.get(id.as_str()) {
-            Some(m) => Some((id, *m)),
+            Some(m) => Some((id, m.clone())),
             None => {
                 let reason = if self.rejected_loans.contains(id.as_str()) {
                     format!("loan {id} was rejected (see loans.csv)")
@@ -1126,6 +1126,7 @@ fn installment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<V
         Value::Int(principal?.minor()),
         Value::Int(interest?.minor()),
         Value::Int(fee?.minor()),
+        t(m.borrower_id.as_str()),
     ])
 }
 
@@ -1147,7 +1148,14 @@ fn payment_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<Vec<V
     {
         f.bad("paid_on", format!("{d} is before the loan's disbursement on {}", m.disbursed_on));
     }
-    Some(vec![t(id?), t(loan_id), Value::Date(paid_on?), Value::Int(amount?.minor()), t(channel?)])
+    Some(vec![
+        t(id?),
+        t(loan_id),
+        Value::Date(paid_on?),
+        Value::Int(amount?.minor()),
+        t(channel?),
+        t(m.borrower_id.as_str()),
+    ])
 }
 
 /// A request for an arrangement as the lender's system recorded it: who asked, and who decided
@@ -1243,6 +1251,7 @@ fn arrangement_row(f: &mut Fields, meta: &HashMap<String, LoanMeta>) -> Option<V
         t(status?),
         t(decided?),
         t(decided_by?),
+        t(m.borrower_id.as_str()),
     ])
 }
 

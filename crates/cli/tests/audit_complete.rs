@@ -159,8 +159,9 @@ async fn fill(e: &Env<'_>, arg: &str, book: &Path) -> String {
             exec(
                 db,
                 &format!(
-                    "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on) \
-                     VALUES ('AUDIT-PL1', '{case}', 'AZ9', '{AS_OF}', '2026-09-30')"
+                    "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on, borrower_id) \
+                     SELECT 'AUDIT-PL1', case_id, 'AZ9', '{AS_OF}', '2026-09-30', borrower_id FROM cases \
+                     WHERE case_id = '{case}'"
                 ),
             )
             .await;
@@ -169,8 +170,14 @@ async fn fill(e: &Env<'_>, arg: &str, book: &Path) -> String {
         "{held_case}" => {
             let case = open_case(db, 2).await;
             exec(db, &format!("DELETE FROM case_treatment WHERE case_id = '{case}'")).await;
-            exec(db, &format!("INSERT INTO case_treatment (case_id, hold) VALUES ('{case}', 'dispute')"))
-                .await;
+            exec(
+                db,
+                &format!(
+                    "INSERT INTO case_treatment (case_id, hold, borrower_id) \
+                     SELECT case_id, 'dispute', borrower_id FROM cases WHERE case_id = '{case}'"
+                ),
+            )
+            .await;
             case
         }
         "{restriction}" => {

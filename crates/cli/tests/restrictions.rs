@@ -26,9 +26,21 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Runs `arrears --db <test database> args…` with the test's data key and `env` set.
+/// The clock zone of the commands: eight hours behind UTC, so that their today is [`day`],
+/// whose working hours in Shanghai have passed whenever the tests run (a contact cannot be
+/// logged before it happened).
+const CLI_ZONE: &str = "Etc/GMT+8";
+
+/// The day the tests log contacts on: today in [`CLI_ZONE`], whose 16:00 in Shanghai (08:00
+/// UTC) is past.
+fn day() -> NaiveDate {
+    (chrono::Utc::now() - chrono::Duration::hours(8)).date_naive()
+}
+
 fn run(t: &TestDb, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_arrears"));
     c.arg("--db").arg(t.url.expose()).args(args);
+    c.env("TZ", CLI_ZONE);
     for var in ["ARREARS_FAILPOINT", "ARREARS_ALERT_RULES", "ARREARS_DATA_KEY_FILE", "ARREARS_HOLIDAYS"] {
         c.env_remove(var);
     }
@@ -89,7 +101,7 @@ fn d(s: &str) -> NaiveDate {
 async fn restrictions_hold_in_the_batch_and_in_logged_contacts() {
     let dir = book();
     let cal = tempfile::tempdir().unwrap();
-    let today = chrono::Local::now().date_naive();
+    let today = day();
     let today_holiday = cal.path().join("today.txt");
     std::fs::write(&today_holiday, format!("# a holiday today\n{today}\n")).unwrap();
     let no_holidays = cal.path().join("none.txt");
@@ -386,11 +398,12 @@ async fn contacts_are_restricted_and_notices_pass_a_cease_through_the_binary() {
             }
             run(t, &[("ARREARS_HOLIDAYS", none.as_str())], &args)
         };
-        let today = chrono::Local::now().date_naive();
+        let today = day();
         let cn_at = format!("{today}T10:00:00+08:00");
+        // 10:00 in New York has passed on the day before `today` (its cease is dated).
         let us_at = chrono::TimeZone::from_local_datetime(
             &chrono_tz::America::New_York,
-            &today.and_hms_opt(10, 0, 0).unwrap(),
+            &today.pred_opt().unwrap().and_hms_opt(10, 0, 0).unwrap(),
         )
         .earliest()
         .unwrap()

@@ -590,8 +590,9 @@ async fn agency_sees_a_case_only_while_placed(t: &TestDb, app: &Router, case_id:
     exec(
         t,
         &format!(
-            "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on) \
-             VALUES ('PL-T', '{case_id}', 'ACME', '2026-11-20', '2027-02-18'); \
+            "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on, borrower_id) \
+             SELECT 'PL-T', case_id, 'ACME', '2026-11-20', '2027-02-18', borrower_id FROM cases \
+             WHERE case_id = '{case_id}'; \
              UPDATE case_treatment SET placed_with = 'ACME' WHERE case_id = '{case_id}';"
         ),
     )

@@ -48,13 +48,13 @@ pub async fn cases_for_action(db: &Db, case_ids: &[&str]) -> Result<Vec<CaseForA
     for chunk in case_ids.chunks(500) {
         let sql = format!(
             "SELECT c.case_id, c.borrower_id, c.status, COALESCE(b.timezone, 'Asia/Shanghai'), t.hold, t.placed_with, \
-             (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+             (SELECT s.currency FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
               WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1), \
-             (SELECT p.contact_pack FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+             (SELECT p.contact_pack FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
               JOIN products p ON p.product = s.product \
               WHERE cl.case_id = c.case_id ORDER BY s.dpd DESC, s.loan_id LIMIT 1) \
              FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-             LEFT JOIN case_treatment t ON t.case_id = c.case_id WHERE c.case_id IN ({})",
+             LEFT JOIN case_treatment t ON t.case_id = c.case_id AND t.borrower_id = c.borrower_id WHERE c.case_id IN ({})",
             text_list(chunk)
         );
         let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(AssertSqlSafe(sql)).fetch_all(p).await?);
@@ -226,16 +226,17 @@ pub async fn record(
         a.task_id = crate::tasks::due_of_kind(tx, &a.case_id, kind).await?;
     }
     a.ptp_id = effects.promise.as_ref().map(|p| p.ptp_id.clone());
+    let borrower = crate::distribution::borrower_of_case(tx, a.case_id.as_str()).await?;
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO actions (action_id, case_id, at, at_utc, actor, source, channel, party, contact_id, outcome, \
-             note, ptp_id, task_id, allowed, policy, content, recorded_at, purpose) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             note, ptp_id, task_id, allowed, policy, content, recorded_at, purpose, borrower_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(a.action_id.as_str()).bind(a.case_id.as_str()).bind(&a.at).bind(&a.at_utc).bind(&a.actor)
         .bind(&a.source).bind(&a.channel).bind(&a.party).bind(a.contact_id.as_deref()).bind(&a.outcome).bind(&a.note)
         .bind(a.ptp_id.as_deref()).bind(a.task_id.as_deref()).bind(i64::from(a.allowed)).bind(&a.policy).bind(&a.content).bind(recorded_at)
-        .bind(&a.purpose)
+        .bind(&a.purpose).bind(&borrower)
         .execute(&mut *conn).await?;
     });
     if let Some(task) = &a.task_id {

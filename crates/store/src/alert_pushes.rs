@@ -59,8 +59,8 @@ pub async fn begin(
 ) -> Result<(), StoreError> {
     for id in alerts {
         on_tx!(tx, conn => sqlx::query(
-            "INSERT INTO alert_pushes (alert_id, department, target, status, at) VALUES ($1, $2, $3, 'sending', $4) \
-             ON CONFLICT (alert_id, department, target) DO NOTHING",
+            "INSERT INTO alert_pushes (alert_id, department, target, status, at, borrower_id) \
+             SELECT $1, $2, $3, 'sending', $4, borrower_id FROM alerts WHERE alert_id = $1 ON CONFLICT DO NOTHING",
         ).bind(id).bind(department).bind(target).bind(at).execute(&mut *conn).await?.rows_affected());
     }
     Ok(())

@@ -140,7 +140,7 @@ pub async fn changed_borrowers(
     ).bind(date).fetch_one(p).await?);
     let loans_part = if earlier {
         format!(
-            "SELECT l.borrower_id AS b FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id WHERE s.as_of = '{d}'{}",
+            "SELECT l.borrower_id AS b FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id AND l.borrower_id = s.borrower_id WHERE s.as_of = '{d}'{}",
             range.sql("l.borrower_id")
         )
     } else {
@@ -150,7 +150,7 @@ pub async fn changed_borrowers(
         db,
         &format!(
             "{loans_part} \
-             UNION ALL SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE t.evaluated_on = '{d}'{} \
+             UNION ALL SELECT c.borrower_id FROM ptps t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id WHERE t.evaluated_on = '{d}'{} \
              UNION ALL SELECT borrower_id FROM financials WHERE ((import_id > {fin_mark} AND period_end <= '{d}') \
              OR period_end = '{d}'){}",
             range.sql("c.borrower_id"),
@@ -171,7 +171,7 @@ pub async fn changed_borrowers(
         return Ok(out);
     }
     let guaranteed = format!(
-        "SELECT DISTINCT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
+        "SELECT DISTINCT c.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id AND l.borrower_id = s.borrower_id \
          JOIN borrowers y ON y.borrower_id = l.borrower_id AND y.phone_bidx <> '' \
          JOIN contacts c ON c.phone_bidx = y.phone_bidx AND c.relation = 'guarantor' AND c.borrower_id <> y.borrower_id \
          WHERE s.as_of = '{d}'{}",
@@ -362,7 +362,7 @@ pub async fn alert_inputs(
         select_packed(
             db,
             &["c.borrower_id", "t.status", "t.evaluated_on"],
-            "ptps t JOIN cases c ON c.case_id = t.case_id WHERE {in:c.borrower_id}",
+            "ptps t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id WHERE {in:c.borrower_id}",
             scope,
         ),
         select_packed(db, FIN_COLS, &fin_rest, scope),
@@ -747,6 +747,6 @@ pub async fn loans_of(db: &Db, borrower: &str) -> Result<Vec<String>, StoreError
 /// A borrower's promises as (status, due date), for the ones due by `date`.
 pub async fn promises_of(db: &Db, borrower: &str) -> Result<Vec<(String, NaiveDate)>, StoreError> {
     Ok(on_pool!(db, p => sqlx::query_as(
-        "SELECT t.status, t.due_on FROM ptps t JOIN cases c ON c.case_id = t.case_id WHERE c.borrower_id = $1")
+        "SELECT t.status, t.due_on FROM ptps t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id WHERE c.borrower_id = $1")
         .bind(borrower).fetch_all(p).await?))
 }

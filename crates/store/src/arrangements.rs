@@ -43,11 +43,22 @@ pub struct ArrangementRequest {
 /// Stores an arrangement request.
 pub async fn add_arrangement_request(tx: &mut Tx, r: &ArrangementRequest) -> Result<(), StoreError> {
     let sql = "INSERT INTO arrangement_requests (request_id, case_id, kind, amount, currency, months, note, \
-               requested_by, requested_at, status, loan_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+               requested_by, requested_at, status, loan_id, borrower_id) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
     let months = r.months.map(|m| m as i32);
+    let borrower = match (&r.loan_id, &r.case_id) {
+        (Some(loan), _) => crate::distribution::borrower_of_loan(tx, loan.as_str()).await?,
+        (None, Some(case)) => crate::distribution::borrower_of_case(tx, case.as_str()).await?,
+        (None, None) => {
+            return Err(crate::corrupt(
+                "arrangement_requests",
+                format!("request {} names neither a loan nor a case", r.request_id),
+            ));
+        }
+    };
     on_tx!(tx, c => { sqlx::query(sql).bind(r.request_id.as_str()).bind(r.case_id.as_ref().map(|c| c.as_str())).bind(&r.kind).bind(r.amount)
         .bind(&r.currency).bind(months).bind(&r.note).bind(&r.requested_by).bind(&r.requested_at)
-        .bind(r.status.as_str()).bind(r.loan_id.as_ref().map(|l| l.as_str())).execute(c).await?; });
+        .bind(r.status.as_str()).bind(r.loan_id.as_ref().map(|l| l.as_str())).bind(&borrower).execute(c).await?; });
     Ok(())
 }
 
@@ -178,7 +189,7 @@ fn request_row(r: RequestRow) -> Result<ArrangementRequest, StoreError> {
 /// the case is for.
 pub async fn worst_loan_of_case(db: &Db, case_id: &str) -> Result<Option<LoanId>, StoreError> {
     let id: Option<String> = on_pool!(db, p => sqlx::query_scalar(
-        "SELECT s.loan_id FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id WHERE cl.case_id = $1 \
+        "SELECT s.loan_id FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id WHERE cl.case_id = $1 \
          ORDER BY s.dpd DESC, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty DESC, s.loan_id LIMIT 1",
     ).bind(case_id).fetch_optional(p).await?);
     id.map(|i| crate::stored_id("loan_state", i)).transpose()
@@ -207,7 +218,7 @@ pub async fn set_ledger_status(
     for (i, (request_id, status, on)) in rows.iter().enumerate() {
         let found: Option<(String, String, String)> = on_tx!(tx, c => {
             sqlx::query_as(
-                "SELECT COALESCE(a.case_id, (SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+                "SELECT COALESCE(a.case_id, (SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id AND c.borrower_id = cl.borrower_id \
                  WHERE cl.loan_id = a.loan_id ORDER BY c.opened_on DESC, c.case_id DESC LIMIT 1), ''), \
                  COALESCE(a.loan_id, ''), a.ledger_status FROM arrangement_requests a \
                  WHERE a.request_id = $1 AND a.status = 'approved' AND a.ledger_status <> $2",

@@ -2,7 +2,7 @@
 //! collector who keeps it, its hold, its agency and its last right-party contact. The only
 //! module that writes `case_treatment`.
 
-use arrears_core::id::CaseId;
+use arrears_core::id::{BorrowerId, CaseId};
 use chrono::NaiveDate;
 
 use crate::rows::literal::update_from_pairs;
@@ -13,6 +13,8 @@ use crate::{StoreError, Tx, on_tx};
 pub struct TreatmentState {
     /// The case treated.
     pub case_id: CaseId,
+    /// Its borrower.
+    pub borrower_id: BorrowerId,
     /// The segment the strategy placed it in; `None` when no segment matched.
     pub segment: Option<String>,
     /// The champion/challenger experiment running on its segment; a case keeps the first it was given.
@@ -28,20 +30,24 @@ pub struct TreatmentState {
 /// Stores the cases' states after a run; the keeper stays while the case stays in its
 /// segment, and a case keeps the first experiment and arm it was given.
 pub(crate) async fn put_states(tx: &mut Tx, states: &[TreatmentState]) -> Result<(), StoreError> {
+    let key = crate::distribution::upsert_key(tx, "case_id");
     crate::rows::insert_all(
         tx,
-        "INSERT INTO case_treatment (case_id, segment, experiment, arm, bucket, product)",
+        "INSERT INTO case_treatment (case_id, borrower_id, segment, experiment, arm, bucket, product)",
         // Continuity lasts while the case stays in its stage (segment).
-        " ON CONFLICT (case_id) DO UPDATE SET \
+        &format!(
+            " ON CONFLICT {key} DO UPDATE SET \
          collector_id = CASE WHEN case_treatment.segment = excluded.segment \
                         THEN case_treatment.collector_id ELSE NULL END, \
          segment = excluded.segment, \
          experiment = COALESCE(case_treatment.experiment, excluded.experiment), \
          arm = COALESCE(case_treatment.arm, excluded.arm), \
-         bucket = excluded.bucket, product = excluded.product",
+         bucket = excluded.bucket, product = excluded.product"
+        ),
         states,
         |r, s| {
             r.text(&s.case_id)
+                .text(&s.borrower_id)
                 .opt_text(s.segment.as_deref())
                 .opt_text(s.experiment.as_deref())
                 .opt_text(s.arm.as_deref())
@@ -54,8 +60,9 @@ pub(crate) async fn put_states(tx: &mut Tx, states: &[TreatmentState]) -> Result
 
 /// Makes sure the case has a row, so that the updates below find it.
 pub(crate) async fn ensure(tx: &mut Tx, case_id: &str) -> Result<(), StoreError> {
-    on_tx!(tx, conn => sqlx::query("INSERT INTO case_treatment (case_id) VALUES ($1) ON CONFLICT (case_id) DO NOTHING")
-        .bind(case_id).execute(&mut *conn).await?.rows_affected());
+    let borrower = crate::distribution::borrower_of_case(tx, case_id).await?;
+    on_tx!(tx, conn => sqlx::query("INSERT INTO case_treatment (case_id, borrower_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(case_id).bind(&borrower).execute(&mut *conn).await?.rows_affected());
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub async fn borrower_spells(
     let rows: Vec<(String, String, NaiveDate, i64)> = select_in(
         db,
         "SELECT l.borrower_id, s.loan_id, s.as_of, CAST(CASE WHEN s.dpd > 0 OR s.arranged <> 0 THEN 1 ELSE 0 END AS BIGINT) \
-         FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+         FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id \
          WHERE l.borrower_id IN ({ids})",
         borrowers,
     )
@@ -96,7 +96,7 @@ pub async fn stored_cases(
     .await?;
     let loan_rows: Vec<(String, String, NaiveDate)> = select_in(
         db,
-        "SELECT cl.case_id, cl.loan_id, cl.added_on FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+        "SELECT cl.case_id, cl.loan_id, cl.added_on FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id AND c.borrower_id = cl.borrower_id \
          WHERE c.borrower_id IN ({ids})",
         borrowers,
     )
@@ -182,10 +182,11 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[BorrowerId])
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
         }
     });
+    let key = crate::distribution::upsert_key(tx, "case_id");
     crate::rows::insert_all(
         tx,
         "INSERT INTO cases (case_id, borrower_id, opened_on, closed_on, status)",
-        " ON CONFLICT (case_id) DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status",
+        &format!(" ON CONFLICT {key} DO UPDATE SET closed_on = excluded.closed_on, status = excluded.status"),
         &puts,
         |r, &(case_id, borrower_id, opened_on, closed_on, _)| {
             r.text(case_id)
@@ -196,19 +197,19 @@ pub async fn apply_cases(tx: &mut Tx, writes: &[CaseWrite], done: &[BorrowerId])
         },
     )
     .await?;
-    let links: Vec<(&str, &str, NaiveDate)> = puts
+    let links: Vec<(&str, &str, NaiveDate, &str)> = puts
         .iter()
-        .flat_map(|&(case_id, _, _, _, loans)| {
-            loans.iter().map(move |(loan, on)| (case_id.as_str(), loan.as_str(), *on))
+        .flat_map(|&(case_id, borrower_id, _, _, loans)| {
+            loans.iter().map(move |(loan, on)| (case_id.as_str(), loan.as_str(), *on, borrower_id.as_str()))
         })
         .collect();
     crate::rows::insert_all(
         tx,
-        "INSERT INTO case_loans (case_id, loan_id, added_on)",
+        "INSERT INTO case_loans (case_id, loan_id, added_on, borrower_id)",
         "",
         &links,
-        |r, &(c, l, on)| {
-            r.text(c).text(l).date(on);
+        |r, &(c, l, on, b)| {
+            r.text(c).text(l).date(on).text(b);
         },
     )
     .await?;
@@ -246,7 +247,7 @@ pub async fn list_cases(db: &Db, status: Option<CaseStatus>, limit: i64) -> Resu
         "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.closed_on, c.status, \
          COUNT(cl.loan_id), COALESCE(MAX(s.dpd), 0) \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-         LEFT JOIN case_loans cl ON cl.case_id = c.case_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         LEFT JOIN case_loans cl ON cl.case_id = c.case_id AND cl.borrower_id = c.borrower_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
          {filter} GROUP BY c.case_id, c.borrower_id, b.name, c.opened_on, c.closed_on, c.status \
          ORDER BY c.opened_on DESC, c.case_id LIMIT $1"
     );
@@ -285,7 +286,7 @@ pub async fn case_detail(
 ) -> Result<Option<(CaseRow, Vec<CaseLoan>, Vec<PtpRow>)>, StoreError> {
     let sql = format!(
         "SELECT cl.loan_id, cl.added_on, l.currency, s.evaluated_on, {} FROM case_loans cl \
-         JOIN loans l ON l.loan_id = cl.loan_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id \
+         JOIN loans l ON l.loan_id = cl.loan_id AND l.borrower_id = cl.borrower_id LEFT JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
          WHERE cl.case_id = $1 ORDER BY cl.added_on, cl.loan_id",
         SNAPSHOT_COLS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
     );

@@ -12,7 +12,7 @@ use sqlx::QueryBuilder;
 use crate::rows::keyed::{ColType, TableSpec};
 use crate::{StoreError, Tx, on_tx};
 
-use ColType::{Blind, Bool, Date, Int, Sealed, Text};
+use ColType::{Blind, Bool, Borrower, Date, Int, Sealed, Text};
 
 /// `borrowers` as written by the importer: identity data sealed, blind indexes last.
 pub const BORROWERS: TableSpec = TableSpec {
@@ -31,6 +31,7 @@ pub const BORROWERS: TableSpec = TableSpec {
         ("email_bidx", Blind),
     ],
     key_len: 1,
+    key_fixes_borrower: true,
 };
 
 /// `contacts`.
@@ -48,6 +49,7 @@ pub const CONTACTS: TableSpec = TableSpec {
         ("email_bidx", Blind),
     ],
     key_len: 1,
+    key_fixes_borrower: false,
 };
 
 /// `loans`.
@@ -67,6 +69,7 @@ pub const LOANS: TableSpec = TableSpec {
         ("grace_days", Int),
     ],
     key_len: 1,
+    key_fixes_borrower: false,
 };
 
 /// `installments`, keyed by loan and seq.
@@ -79,8 +82,10 @@ pub const INSTALLMENTS: TableSpec = TableSpec {
         ("principal", Int),
         ("interest", Int),
         ("fee", Int),
+        ("borrower_id", Borrower),
     ],
     key_len: 2,
+    key_fixes_borrower: true,
 };
 
 /// `payments`.
@@ -92,8 +97,10 @@ pub const PAYMENTS: TableSpec = TableSpec {
         ("paid_on", Date),
         ("amount", Int),
         ("channel", Text),
+        ("borrower_id", Borrower),
     ],
     key_len: 1,
+    key_fixes_borrower: false,
 };
 
 /// `financials`, keyed by borrower and period end.
@@ -112,6 +119,7 @@ pub const FINANCIALS: TableSpec = TableSpec {
         ("operating_cash_flow", Int),
     ],
     key_len: 2,
+    key_fixes_borrower: true,
 };
 
 /// `arrangement_imports`: arrangements decided (or asked for) in the lender's own system.
@@ -129,8 +137,10 @@ pub const ARRANGEMENTS: TableSpec = TableSpec {
         ("status", Text),
         ("decided_on", Text),
         ("decided_by", Text),
+        ("borrower_id", Borrower),
     ],
     key_len: 1,
+    key_fixes_borrower: false,
 };
 
 /// A row of `arrangements.csv` first stored by this import, to put in force.
@@ -179,8 +189,10 @@ pub async fn imported_arrangements(
 }
 
 /// What the importer needs to know of a stored loan to check rows that refer to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanMeta {
+    /// Its borrower.
+    pub borrower_id: BorrowerId,
     /// Currency of its amounts.
     pub currency: Currency,
     /// Disbursement date.
@@ -228,8 +240,8 @@ pub async fn loan_meta<S: AsRef<str>>(
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows: Vec<(String, String, NaiveDate)> = on_tx!(tx, conn => {
-        let mut qb = QueryBuilder::new("SELECT loan_id, currency, disbursed_on FROM loans WHERE loan_id IN (");
+    let rows: Vec<(String, String, String, NaiveDate)> = on_tx!(tx, conn => {
+        let mut qb = QueryBuilder::new("SELECT loan_id, borrower_id, currency, disbursed_on FROM loans WHERE loan_id IN (");
         let mut sep = qb.separated(", ");
         for id in ids {
             sep.push_bind(id.as_ref());
@@ -237,10 +249,11 @@ pub async fn loan_meta<S: AsRef<str>>(
         qb.push(")");
         qb.build_query_as().fetch_all(conn).await?
     });
-    for (id, cur, disbursed_on) in rows {
+    for (id, borrower, cur, disbursed_on) in rows {
         let currency = Currency::from_code(&cur)
             .map_err(|e| StoreError::Corrupt { table: "loans", detail: format!("loan {id}: {e}") })?;
-        out.insert(id, LoanMeta { currency, disbursed_on });
+        let borrower_id = crate::stored_id("loans", borrower)?;
+        out.insert(id, LoanMeta { borrower_id, currency, disbursed_on });
     }
     Ok(out)
 }
@@ -348,7 +361,7 @@ pub async fn schedules_replacing_generated(
 ) -> Result<Vec<(String, i64)>, StoreError> {
     Ok(on_tx!(tx, conn => {
         sqlx::query_as(
-            "SELECT i.loan_id, MIN(i.src_line) FROM installments i JOIN loans l ON l.loan_id = i.loan_id \
+            "SELECT i.loan_id, MIN(i.src_line) FROM installments i JOIN loans l ON l.loan_id = i.loan_id AND l.borrower_id = i.borrower_id \
              WHERE i.import_id = $1 AND l.import_id <> $1 AND l.schedule <> 'imported' \
              GROUP BY i.loan_id ORDER BY MIN(i.src_line) LIMIT 1000",
         )

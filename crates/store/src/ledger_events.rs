@@ -93,10 +93,11 @@ pub async fn add(tx: &mut Tx, loan_id: &str, e: &LedgerEvent) -> Result<(), Stor
         LedgerAction::ReverseWriteOff => ("reverse_write_off", None, None, None, 0, 0, 0),
         LedgerAction::Sell => ("sell", None, None, None, 0, 0, 0),
     };
+    let borrower = crate::distribution::borrower_of_loan(tx, loan_id).await?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO ledger_events (loan_id, event_id, effective_on, action, kind, months, amount, grace_days, \
-             tolerance, was_non_performing) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             tolerance, was_non_performing, borrower_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(loan_id)
         .bind(e.id.as_str())
@@ -108,6 +109,7 @@ pub async fn add(tx: &mut Tx, loan_id: &str, e: &LedgerEvent) -> Result<(), Stor
         .bind(grace)
         .bind(tolerance)
         .bind(npl)
+        .bind(&borrower)
         .execute(c)
         .await?;
     });
@@ -138,10 +140,11 @@ pub async fn add_version(
     kind: &str,
     schedule: &str,
 ) -> Result<i64, StoreError> {
+    let borrower = crate::distribution::borrower_of_loan(tx, loan_id).await?;
     let version: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
-            "INSERT INTO schedule_versions (loan_id, version, effective_on, request_id, kind, schedule) \
-             SELECT $1, COALESCE(MAX(version), 1) + 1, $2, $3, $4, $5 FROM schedule_versions WHERE loan_id = $1 \
+            "INSERT INTO schedule_versions (loan_id, version, effective_on, request_id, kind, schedule, borrower_id) \
+             SELECT $1, COALESCE(MAX(version), 1) + 1, $2, $3, $4, $5, $6 FROM schedule_versions WHERE loan_id = $1 \
              RETURNING version",
         )
         .bind(loan_id)
@@ -149,6 +152,7 @@ pub async fn add_version(
         .bind(request_id)
         .bind(kind)
         .bind(schedule)
+        .bind(&borrower)
         .fetch_one(c)
         .await?
     });

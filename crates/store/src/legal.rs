@@ -106,14 +106,15 @@ fn from_row(r: Row) -> LegalCase {
 
 /// Opens a legal case, in the caller's transaction.
 pub async fn open(tx: &mut Tx, c: &LegalCase) -> Result<(), StoreError> {
+    let borrower = crate::distribution::borrower_of_loan(tx, &c.loan_id).await?;
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO legal_cases (legal_id, case_id, loan_id, currency, firm, lawyer, stage, stage_since, deadline, \
-             claim_amount, opened_by, opened_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             claim_amount, opened_by, opened_on, borrower_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&c.legal_id).bind(&c.case_id).bind(&c.loan_id).bind(&c.currency).bind(&c.firm).bind(&c.lawyer)
         .bind(&c.stage).bind(c.stage_since).bind(c.deadline).bind(c.claim_amount).bind(&c.opened_by).bind(c.opened_on)
-        .execute(conn).await?;
+        .bind(&borrower).execute(conn).await?;
     });
     Ok(())
 }
@@ -192,14 +193,19 @@ pub async fn set_dishonest(
 
 /// Appends a step to a legal case's history.
 pub async fn add_event(tx: &mut Tx, legal_id: &str, e: &LegalEvent) -> Result<i64, StoreError> {
+    let borrower: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT borrower_id FROM legal_cases WHERE legal_id = $1",
+    ).bind(legal_id).fetch_optional(c).await?);
+    let borrower = borrower
+        .ok_or_else(|| crate::corrupt("legal_cases", format!("no legal case {legal_id} for its event")))?;
     let seq: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
-            "INSERT INTO legal_events (legal_id, seq, on_date, actor, kind, stage, cost_kind, amount, recoverable, note) \
-             SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 FROM legal_events WHERE legal_id = $1 \
-             RETURNING seq",
+            "INSERT INTO legal_events (legal_id, seq, on_date, actor, kind, stage, cost_kind, amount, recoverable, note, \
+             borrower_id) SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM legal_events \
+             WHERE legal_id = $1 RETURNING seq",
         )
         .bind(legal_id).bind(e.on).bind(&e.actor).bind(&e.kind).bind(e.stage.as_deref()).bind(e.cost_kind.as_deref())
-        .bind(e.amount).bind(i64::from(e.recoverable)).bind(&e.note)
+        .bind(e.amount).bind(i64::from(e.recoverable)).bind(&e.note).bind(&borrower)
         .fetch_one(c).await?
     });
     Ok(seq)

@@ -29,6 +29,7 @@ pub mod cases;
 pub mod contact_points;
 pub mod days;
 pub mod delivery;
+pub mod distribution;
 pub mod events;
 pub mod figures;
 pub mod import;

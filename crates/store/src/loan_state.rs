@@ -86,12 +86,12 @@ pub async fn due_loans(
     // payment or batch of payments could not afford at a million loans.
     let (from, key) = if only_dirty {
         (
-            "FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id LEFT JOIN products p ON p.product = l.product",
+            "FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id AND l.borrower_id = s.borrower_id LEFT JOIN products p ON p.product = l.product",
             "s.loan_id",
         )
     } else {
         (
-            "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id",
+            "FROM loans l LEFT JOIN products p ON p.product = l.product LEFT JOIN loan_state s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id",
             "l.loan_id",
         )
     };
@@ -287,9 +287,11 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 /// borrowers whose cases must be derived again. One transaction per chunk keeps a killed
 /// batch resumable: a loan is either wholly evaluated for the date or not at all.
 pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreError> {
-    let snaps: Vec<(&str, NaiveDate, &Snapshot)> = items
+    let snaps: Vec<(&str, &str, NaiveDate, &Snapshot)> = items
         .iter()
-        .flat_map(|e| e.advance.changed.iter().map(move |(on, s)| (e.loan_id.as_str(), *on, s)))
+        .flat_map(|e| {
+            e.advance.changed.iter().map(move |(on, s)| (e.loan_id.as_str(), e.borrower_id.as_str(), *on, s))
+        })
         .collect();
     let mut resync: Vec<&str> = items
         .iter()
@@ -317,22 +319,24 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
     });
     crate::rows::insert_all(
         tx,
-        &format!("INSERT INTO snapshots (loan_id, as_of, {SNAPSHOT_COLS})"),
+        &format!("INSERT INTO snapshots (loan_id, borrower_id, as_of, {SNAPSHOT_COLS})"),
         "",
         &snaps,
-        |r, (loan_id, on, s)| {
-            r.text(loan_id).date(*on);
+        |r, (loan_id, borrower_id, on, s)| {
+            r.text(loan_id).text(borrower_id).date(*on);
             snapshot_values(r, s);
         },
     )
     .await?;
+    let key = crate::distribution::upsert_key(tx, "loan_id");
     crate::rows::insert_all(
         tx,
         &format!(
             "INSERT INTO loan_state (loan_id, borrower_id, product, currency, first_on, evaluated_on, review_on, \
              dirty_from, {SNAPSHOT_COLS}, prev_status, prev_bucket, prev_bucket_rank, prev_outstanding, track, next_due_on, next_due_amount)"
         ),
-        " ON CONFLICT (loan_id) DO UPDATE SET first_on = excluded.first_on, \
+        &format!(
+            " ON CONFLICT {key} DO UPDATE SET first_on = excluded.first_on, \
          evaluated_on = excluded.evaluated_on, review_on = excluded.review_on, dirty_from = NULL, \
          status = excluded.status, dpd = excluded.dpd, bucket = excluded.bucket, \
          bucket_rank = excluded.bucket_rank, five_class = excluded.five_class, \
@@ -341,7 +345,8 @@ pub async fn write_chunk(tx: &mut Tx, items: &[Evaluated]) -> Result<(), StoreEr
          outstanding_principal = excluded.outstanding_principal, credit = excluded.credit, arranged = excluded.arranged, \
          prev_status = excluded.prev_status, prev_bucket = excluded.prev_bucket, \
          prev_bucket_rank = excluded.prev_bucket_rank, prev_outstanding = excluded.prev_outstanding, \
-         track = excluded.track, next_due_on = excluded.next_due_on, next_due_amount = excluded.next_due_amount",
+         track = excluded.track, next_due_on = excluded.next_due_on, next_due_amount = excluded.next_due_amount"
+        ),
         items,
         |r, e| {
             let last = &e.advance.last;
@@ -461,7 +466,7 @@ pub async fn owed_by_cases(
              CAST(SUM(s.overdue_interest) AS BIGINT), CAST(SUM(s.overdue_fee) AS BIGINT), \
              CAST(SUM(s.overdue_penalty) AS BIGINT), CAST(SUM(s.outstanding_principal) AS BIGINT), \
              MAX(s.evaluated_on) \
-             FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+             FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
              WHERE cl.case_id IN ({}) GROUP BY cl.case_id, s.currency",
             text_list(chunk)
         );

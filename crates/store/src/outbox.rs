@@ -89,7 +89,7 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, messages: &[NewMessage]) -
         tx,
         "INSERT INTO outbox (message_id, task_id, case_id, loan_id, borrower_id, channel, template, language, \
          send_at, status, created_on, content, content_rules, body, params)",
-        " ON CONFLICT (message_id) DO NOTHING",
+        " ON CONFLICT DO NOTHING",
         messages,
         |r, m| {
             r.text(&m.task_id)
@@ -608,7 +608,7 @@ pub async fn figures(db: &Db, days: u32) -> Result<Vec<ChannelFigures>, StoreErr
          CAST(SUM(CASE WHEN o.status = 'expired' THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN o.status IN ('queued', 'sending') THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN o.sent_at IS NOT NULL AND (\
-            EXISTS (SELECT 1 FROM case_loans cl JOIN payments p ON p.loan_id = cl.loan_id \
+            EXISTS (SELECT 1 FROM case_loans cl JOIN payments p ON p.loan_id = cl.loan_id AND p.borrower_id = cl.borrower_id \
                     WHERE cl.case_id = o.case_id AND p.paid_on >= {day} AND p.paid_on < {until}) \
          OR EXISTS (SELECT 1 FROM ptps t WHERE t.case_id = o.case_id AND t.promised_on >= {day} AND t.promised_on < {until}) \
          OR EXISTS (SELECT 1 FROM payments p WHERE p.loan_id = o.loan_id AND p.paid_on >= {day} AND p.paid_on < {until})\

@@ -2,7 +2,7 @@
 //! by a system of the lender's (the API, the message stream). The import writes its payments
 //! through the keyed bulk rows (`crate::import`), as [`record_payments`] does.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use arrears_core::Payment;
 
@@ -32,18 +32,26 @@ pub async fn record_payments(
     import_id: i64,
 ) -> Result<Vec<Recorded>, StoreError> {
     let mut stored: HashSet<String> = HashSet::new();
+    let mut borrowers: HashMap<String, String> = HashMap::new();
     for chunk in ps.chunks(ROWS_PER_STATEMENT) {
         let ids: Vec<&str> = chunk.iter().map(|p| p.id.as_str()).collect();
         let sql = format!("SELECT payment_id FROM payments WHERE payment_id IN ({})", text_list(&ids));
-        let found: Vec<String> = on_tx!(tx, conn => {
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *conn).await?
+        let loans: Vec<&str> = chunk.iter().map(|p| p.loan_id.as_str()).collect();
+        let of_loans =
+            format!("SELECT loan_id, borrower_id FROM loans WHERE loan_id IN ({})", text_list(&loans));
+        let (found, pairs): (Vec<String>, Vec<(String, String)>) = on_tx!(tx, conn => {
+            let found = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(&mut *conn).await?;
+            (found, sqlx::query_as(sqlx::AssertSqlSafe(of_loans.as_str())).fetch_all(&mut *conn).await?)
         });
         stored.extend(found);
+        borrowers.extend(pairs);
     }
-    let rows: Vec<Row> = ps
-        .iter()
-        .zip(1..)
-        .map(|(p, line)| Row {
+    let mut rows: Vec<Row> = Vec::with_capacity(ps.len());
+    for (p, line) in ps.iter().zip(1..) {
+        let borrower = borrowers
+            .get(p.loan_id.as_str())
+            .ok_or_else(|| crate::corrupt("loans", format!("no loan {} for payment {}", p.loan_id, p.id)))?;
+        rows.push(Row {
             line,
             values: vec![
                 Value::Text(p.id.as_str().to_string()),
@@ -51,9 +59,10 @@ pub async fn record_payments(
                 Value::Date(p.paid_on),
                 Value::Int(p.amount.minor()),
                 Value::Text(p.channel.clone()),
+                Value::Text(borrower.clone()),
             ],
-        })
-        .collect();
+        });
+    }
     let conflicts = keyed::insert_rows(tx, &crate::import::PAYMENTS, import_id, &rows).await?;
     let mut seen: HashSet<&str> = HashSet::with_capacity(ps.len());
     let mut out: Vec<Recorded> = ps

@@ -550,7 +550,7 @@ pub async fn purge_tx(tx: &mut Tx, cutoff: NaiveDate, today: NaiveDate) -> Resul
              AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = b.borrower_id AND c.status = 'closed') \
              AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = b.borrower_id AND c.status <> 'void' \
                  AND (c.status = 'open' OR c.closed_on IS NULL OR c.closed_on >= $1)) \
-             AND NOT EXISTS (SELECT 1 FROM loans l LEFT JOIN loan_state s ON s.loan_id = l.loan_id \
+             AND NOT EXISTS (SELECT 1 FROM loans l LEFT JOIN loan_state s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id \
                  WHERE l.borrower_id = b.borrower_id AND (s.status IS NULL OR s.status <> 'paid_off')) \
              ORDER BY b.borrower_id",
         )

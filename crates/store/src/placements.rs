@@ -39,7 +39,7 @@ pub async fn agency_figures(db: &Db) -> Result<Vec<AgencyFigures>, StoreError> {
     let rows: Vec<(String, String, i64, i64, i64)> = on_pool!(db, p => sqlx::query_as(
         "SELECT a.agency_id, a.commission_rate, CAST(COUNT(pl.placement_id) AS BIGINT), \
          CAST(SUM(CASE WHEN pl.placement_id IS NOT NULL AND pl.recalled_on IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(COALESCE(SUM((SELECT SUM(p.amount) FROM payments p JOIN case_loans cl ON cl.loan_id = p.loan_id \
+         CAST(COALESCE(SUM((SELECT SUM(p.amount) FROM payments p JOIN case_loans cl ON cl.loan_id = p.loan_id AND cl.borrower_id = p.borrower_id \
                WHERE cl.case_id = pl.case_id AND p.paid_on >= pl.placed_on \
                AND p.paid_on <= COALESCE(pl.recalled_on, pl.until_on))), 0) AS BIGINT) \
          FROM agencies a LEFT JOIN placements pl ON pl.agency_id = a.agency_id \
@@ -60,16 +60,15 @@ pub async fn agency_figures(db: &Db) -> Result<Vec<AgencyFigures>, StoreError> {
 
 /// Stores the placements a run of `date` made; one per case and date.
 pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, placements: &[NewPlacement]) -> Result<(), StoreError> {
-    on_tx!(tx, conn => {
-        for p in placements {
-            sqlx::query(
-                "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (placement_id) DO NOTHING",
-            )
-            .bind(format!("P:{}:{date}", p.case_id)).bind(p.case_id.as_str()).bind(p.agency_id.as_str()).bind(date).bind(p.until_on)
-            .execute(&mut *conn).await?;
-        }
-    });
+    for p in placements {
+        let borrower = crate::distribution::borrower_of_case(tx, p.case_id.as_str()).await?;
+        on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO placements (placement_id, case_id, agency_id, placed_on, until_on, borrower_id) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(format!("P:{}:{date}", p.case_id)).bind(p.case_id.as_str()).bind(p.agency_id.as_str()).bind(date).bind(p.until_on)
+        .bind(&borrower).execute(&mut *conn).await?.rows_affected());
+    }
     Ok(())
 }
 

@@ -82,9 +82,9 @@ pub async fn paid_on_borrower(
 ) -> Result<Amount, StoreError> {
     let sum: Option<i64> = on_pool!(db, pool => {
         sqlx::query_scalar(
-            "SELECT CAST(SUM(p.amount) AS BIGINT) FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+            "SELECT CAST(SUM(p.amount) AS BIGINT) FROM ptps t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id \
              JOIN loans l ON l.borrower_id = c.borrower_id AND l.currency = t.currency \
-             JOIN payments p ON p.loan_id = l.loan_id \
+             JOIN payments p ON p.loan_id = l.loan_id AND p.borrower_id = l.borrower_id \
              WHERE t.ptp_id = $1 AND p.paid_on >= $2 AND p.paid_on <= $3",
         )
         .bind(ptp_id)
@@ -124,9 +124,11 @@ pub async fn add_ptp(
     currency: &str,
     p: &Promise,
 ) -> Result<(), StoreError> {
+    let borrower = crate::distribution::borrower_of_case(tx, case_id).await?;
     on_tx!(tx, conn => {
         sqlx::query(
-            "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO ptps (ptp_id, case_id, promised_on, due_on, amount, currency, borrower_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(ptp_id)
         .bind(case_id)
@@ -134,6 +136,7 @@ pub async fn add_ptp(
         .bind(p.due_on)
         .bind(p.amount.minor())
         .bind(currency)
+        .bind(&borrower)
         .execute(conn)
         .await?;
     });
@@ -147,7 +150,7 @@ pub async fn last_broken_of_open_cases(
     range: &KeyRange,
 ) -> Result<std::collections::HashMap<CaseId, (NaiveDate, i64, String)>, StoreError> {
     let sql = format!(
-        "SELECT t.case_id, t.due_on, t.amount, t.currency FROM ptps t JOIN cases c ON c.case_id = t.case_id \
+        "SELECT t.case_id, t.due_on, t.amount, t.currency FROM ptps t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id \
          WHERE c.status = 'open' AND t.status = 'broken'{} ORDER BY t.case_id, t.evaluated_on, t.ptp_id",
         range.sql("c.borrower_id")
     );

@@ -107,11 +107,11 @@ pub async fn loans_for(
               AND i.field = 'phone' AND i.address_bidx = b.phone_bidx) THEN 1 ELSE 0 END AS BIGINT) AS phone_valid, \
          CAST(CASE WHEN b.email <> '' AND NOT EXISTS (SELECT 1 FROM invalid_contact_points i WHERE i.borrower_id = b.borrower_id \
               AND i.field = 'email' AND i.address_bidx = b.email_bidx) THEN 1 ELSE 0 END AS BIGINT) AS email_valid \
-         FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id \
+         FROM loan_state s JOIN loans l ON l.loan_id = s.loan_id AND l.borrower_id = s.borrower_id \
          LEFT JOIN borrowers b ON b.borrower_id = s.borrower_id \
          LEFT JOIN cases c ON c.case_id = (SELECT o.case_id FROM cases o WHERE o.borrower_id = s.borrower_id \
                                            AND o.status = 'open' ORDER BY o.opened_on DESC LIMIT 1) \
-         LEFT JOIN case_treatment t ON t.case_id = c.case_id \
+         LEFT JOIN case_treatment t ON t.case_id = c.case_id AND t.borrower_id = c.borrower_id \
          LEFT JOIN products p ON p.product = s.product \
          WHERE s.status = 'active' AND ({}){} ORDER BY s.loan_id",
         clauses.join(" OR "),

@@ -238,7 +238,7 @@ pub async fn for_open_cases(db: &Db, on: NaiveDate) -> Result<Vec<OpenCaseRestri
     let sql = format!(
         "SELECT {COLUMNS}, b.phone_bidx, b.email_bidx, k.relation FROM contact_restrictions r \
          JOIN borrowers b ON b.borrower_id = r.borrower_id \
-         LEFT JOIN contacts k ON k.contact_id = r.contact_id \
+         LEFT JOIN contacts k ON k.contact_id = r.contact_id AND k.borrower_id = r.borrower_id \
          WHERE (r.ended_on IS NULL OR r.ended_on > $1) \
          AND EXISTS (SELECT 1 FROM cases c WHERE c.borrower_id = r.borrower_id AND c.status = 'open') \
          ORDER BY r.borrower_id, r.restriction_id"

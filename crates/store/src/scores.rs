@@ -25,7 +25,7 @@ type DatedText = (String, String, Option<String>);
 /// only ones a behaviour model is trained on. In id order.
 pub async fn candidates(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<Vec<String>, StoreError> {
     on_pool!(db, p => Ok(sqlx::query_scalar(
-        "SELECT l.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id \
+        "SELECT l.borrower_id FROM snapshots s JOIN loans l ON l.loan_id = s.loan_id AND l.borrower_id = s.borrower_id \
          WHERE s.dpd > 0 AND s.as_of >= $1 AND s.as_of <= $2 \
          UNION SELECT borrower_id FROM cases WHERE status <> 'void' AND opened_on <= $2 \
          AND (closed_on IS NULL OR closed_on > $1) ORDER BY 1",
@@ -87,9 +87,9 @@ pub async fn histories(
     // per loan, so a long history before the window is never read.
     let snap_sql = format!(
         "SELECT string_agg(rec, '{RECORD}') FROM (\
-         SELECT {pack} AS rec FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+         SELECT {pack} AS rec FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id \
          WHERE l.borrower_id IN ({ids}) AND s.as_of > $1 AND s.as_of <= $2 \
-         UNION ALL SELECT {pack} AS rec FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id \
+         UNION ALL SELECT {pack} AS rec FROM loans l JOIN snapshots s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id \
          AND s.as_of = (SELECT MAX(x.as_of) FROM snapshots x WHERE x.loan_id = l.loan_id AND x.as_of <= $1) \
          WHERE l.borrower_id IN ({ids})) t",
         pack = packed::pack(&cols)
@@ -141,7 +141,7 @@ async fn promises_and_cases(
 ) -> Result<(Vec<(String, PromiseRecord)>, Vec<(String, CaseRecord)>), StoreError> {
     let ptp_sql = format!(
         "SELECT c.borrower_id, t.status, CAST(t.evaluated_on AS TEXT) FROM ptps t \
-         JOIN cases c ON c.case_id = t.case_id WHERE c.borrower_id IN ({ids})"
+         JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id WHERE c.borrower_id IN ({ids})"
     );
     let case_sql = format!(
         "SELECT borrower_id, CAST(opened_on AS TEXT), CAST(closed_on AS TEXT) FROM cases \
@@ -201,7 +201,7 @@ pub async fn kept(
     ];
     let sql = format!(
         "SELECT string_agg(rec, '{RECORD}') FROM (SELECT {} AS rec FROM loans l \
-         LEFT JOIN loan_state s ON s.loan_id = l.loan_id WHERE l.borrower_id IN ({ids})) t",
+         LEFT JOIN loan_state s ON s.loan_id = l.loan_id AND s.borrower_id = l.borrower_id WHERE l.borrower_id IN ({ids})) t",
         packed::pack(&cols)
     );
     let text: Option<String> = on_pool!(db, pool => {

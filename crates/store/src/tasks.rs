@@ -2,7 +2,7 @@
 //! a collector finishing one with an action. The only module that writes `tasks`; the batch's
 //! treatment and allocation and the action log call it inside their transactions.
 
-use arrears_core::id::{CaseId, CollectorId, TaskId};
+use arrears_core::id::{BorrowerId, CaseId, CollectorId, TaskId};
 use arrears_core::work::TaskStatus;
 use chrono::NaiveDate;
 use sqlx::AssertSqlSafe;
@@ -23,7 +23,7 @@ pub const QUEUE_KINDS: &str = "('call', 'visit', 'guarantor_contact')";
 pub async fn step_history(db: &Db, range: &KeyRange) -> Result<Vec<(CaseId, String, NaiveDate)>, StoreError> {
     let sql = format!(
         "SELECT t.case_id, t.step, CAST(MAX(t.created_on) AS TEXT) FROM tasks t \
-         JOIN cases c ON c.case_id = t.case_id WHERE c.status = 'open'{} GROUP BY t.case_id, t.step",
+         JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id WHERE c.status = 'open'{} GROUP BY t.case_id, t.step",
         range.sql("c.borrower_id")
     );
     let rows: Vec<(String, String, String)> =
@@ -40,6 +40,8 @@ pub struct NewTask {
     pub task_id: TaskId,
     /// The case the step fell due on.
     pub case_id: CaseId,
+    /// Its borrower.
+    pub borrower_id: BorrowerId,
     /// Strategy step name.
     pub step: String,
     /// Step kind code.
@@ -90,9 +92,9 @@ pub async fn waiting_tasks(db: &Db) -> Result<Vec<WaitingTask>, StoreError> {
     let sql = format!(
         "SELECT t.task_id, t.case_id, COALESCE(t.queue, ''), t.priority, COALESCE(b.language, 'zh'), \
          COALESCE(ct.bucket, ''), COALESCE(ct.product, ''), ct.collector_id \
-         FROM tasks t JOIN cases c ON c.case_id = t.case_id AND c.status = 'open' \
+         FROM tasks t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id AND c.status = 'open' \
          LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-         LEFT JOIN case_treatment ct ON ct.case_id = t.case_id \
+         LEFT JOIN case_treatment ct ON ct.case_id = t.case_id AND ct.borrower_id = t.borrower_id \
          WHERE t.status = 'due' AND t.collector_id IS NULL AND t.kind IN {QUEUE_KINDS} ORDER BY t.task_id"
     );
     let rows: Vec<WaitingTuple> =
@@ -233,8 +235,8 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, tasks: &[NewTask]) -> Resu
     crate::rows::insert_all(
         tx,
         "INSERT INTO tasks (task_id, case_id, step, kind, created_on, due_at, priority, status, queue, \
-         template, segment, arm, because, reason, closed_on)",
-        " ON CONFLICT (task_id) DO NOTHING",
+         template, segment, arm, because, reason, closed_on, borrower_id)",
+        " ON CONFLICT DO NOTHING",
         tasks,
         |r, t| {
             r.text(&t.task_id)
@@ -251,7 +253,8 @@ pub(crate) async fn add(tx: &mut Tx, date: NaiveDate, tasks: &[NewTask]) -> Resu
                 .opt_text(t.arm.as_deref())
                 .text(&t.because)
                 .opt_text(t.reason.as_deref())
-                .opt_date((t.status == TaskStatus::Done).then_some(date));
+                .opt_date((t.status == TaskStatus::Done).then_some(date))
+                .text(&t.borrower_id);
         },
     )
     .await

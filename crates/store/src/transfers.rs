@@ -90,7 +90,7 @@ pub struct Candidate {
 /// The loans a filter chooses, by id.
 pub async fn candidates(db: &Db, f: &Filter<'_>) -> Result<Vec<Candidate>, StoreError> {
     let rows: Vec<(String, String, Option<String>)> = on_pool!(db, p => sqlx::query_as(
-        "SELECT s.loan_id, s.borrower_id, (SELECT MAX(cl.case_id) FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+        "SELECT s.loan_id, s.borrower_id, (SELECT MAX(cl.case_id) FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id AND c.borrower_id = cl.borrower_id \
          WHERE cl.loan_id = s.loan_id AND c.status = 'open') \
          FROM loan_state s WHERE s.status = 'active' AND s.dpd >= $1 AND s.currency = $2 AND ($3 = '' OR s.product = $3) \
          AND s.arranged = 0 AND NOT EXISTS (SELECT 1 FROM transfer_loans tl JOIN transfers t ON t.transfer_id = tl.transfer_id \

@@ -79,7 +79,7 @@ pub async fn open_cases(db: &Db, range: &KeyRange) -> Result<Vec<OpenCase>, Stor
          COALESCE(b.timezone, 'Asia/Shanghai'), t.segment, t.collector_id, t.hold, t.dispute_on, t.last_rpc_on, \
          t.placed_with, COALESCE(p.broken, 0), CAST(p.last_on AS TEXT), COALESCE(b.name, '') \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
-         LEFT JOIN case_treatment t ON t.case_id = c.case_id \
+         LEFT JOIN case_treatment t ON t.case_id = c.case_id AND t.borrower_id = c.borrower_id \
          LEFT JOIN (SELECT case_id, COUNT(*) AS broken, MAX(evaluated_on) AS last_on FROM ptps \
                     WHERE status = 'broken' GROUP BY case_id) p ON p.case_id = c.case_id \
          WHERE c.status = 'open'{} ORDER BY c.case_id",
@@ -140,7 +140,7 @@ pub async fn open_case_loans(db: &Db, range: &KeyRange) -> Result<Vec<OpenCaseLo
     let sql = format!(
         "SELECT cl.case_id, s.loan_id, s.product, s.currency, s.dpd, s.bucket, s.five_class, \
          s.outstanding_principal, s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty, \
-         s.arranged FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id JOIN loan_state s ON s.loan_id = cl.loan_id \
+         s.arranged FROM cases c JOIN case_loans cl ON cl.case_id = c.case_id AND cl.borrower_id = c.borrower_id JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
          WHERE c.status = 'open'{} ORDER BY cl.case_id, s.loan_id",
         range.sql("c.borrower_id")
     );
@@ -210,11 +210,11 @@ pub async fn recent_attempts(
     };
     let sql = format!(
         "SELECT a.case_id, a.at_utc, a.channel, a.party, a.contact_id, COALESCE(a.outcome, 'no_answer'), a.actor, a.source \
-         FROM actions a JOIN cases c ON c.case_id = a.case_id \
+         FROM actions a JOIN cases c ON c.case_id = a.case_id AND c.borrower_id = a.borrower_id \
          WHERE c.status = 'open' AND a.allowed = 1 AND a.at_utc >= $1 {filter} \
          UNION ALL \
          SELECT o.case_id, COALESCE(o.sent_at, o.send_at), o.channel, 'borrower', NULL, 'delivered', 'outbox', 'lender' \
-         FROM outbox o JOIN cases c ON c.case_id = o.case_id \
+         FROM outbox o JOIN cases c ON c.case_id = o.case_id AND c.borrower_id = o.borrower_id \
          WHERE c.status = 'open' AND o.status IN ('queued', 'sending', 'sent', 'delivered', 'bounced') \
          AND COALESCE(o.sent_at, o.send_at) >= $1 {leave_out} {filter} \
          ORDER BY 1, 2"
@@ -400,11 +400,11 @@ pub async fn arm_figures(db: &Db) -> Result<Vec<ArmFigures>, StoreError> {
     let rows: Vec<(String, String, i64, i64, i64, i64)> = on_pool!(db, p => sqlx::query_as(
         "SELECT t.experiment, t.arm, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(COALESCE(SUM((SELECT SUM(p.amount) FROM payments p JOIN case_loans cl ON cl.loan_id = p.loan_id \
+         CAST(COALESCE(SUM((SELECT SUM(p.amount) FROM payments p JOIN case_loans cl ON cl.loan_id = p.loan_id AND cl.borrower_id = p.borrower_id \
                WHERE cl.case_id = c.case_id AND p.paid_on >= c.opened_on)), 0) AS BIGINT), \
          CAST(COALESCE(SUM((SELECT COUNT(*) FROM actions a WHERE a.case_id = c.case_id AND a.allowed = 1) + \
                (SELECT COUNT(*) FROM outbox o WHERE o.case_id = c.case_id AND o.status IN ('queued', 'sent'))), 0) AS BIGINT) \
-         FROM case_treatment t JOIN cases c ON c.case_id = t.case_id \
+         FROM case_treatment t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id \
          WHERE t.experiment IS NOT NULL GROUP BY t.experiment, t.arm ORDER BY t.experiment, t.arm",
     ).fetch_all(p).await?);
     Ok(rows

@@ -32,7 +32,7 @@ pub struct ScopeRow {
 const SCOPE_COLUMNS: &str = "ct.collector_id, col.team, ct.placed_with, \
      CASE WHEN EXISTS (SELECT 1 FROM tasks lt WHERE lt.case_id = c.case_id AND lt.kind = 'legal_referral' \
      AND lt.status <> 'cancelled') THEN 1 ELSE 0 END";
-const SCOPE_JOINS: &str = "LEFT JOIN case_treatment ct ON ct.case_id = c.case_id \
+const SCOPE_JOINS: &str = "LEFT JOIN case_treatment ct ON ct.case_id = c.case_id AND ct.borrower_id = c.borrower_id \
      LEFT JOIN collectors col ON col.collector_id = ct.collector_id";
 
 type ScopeTuple = (Option<String>, Option<String>, Option<String>, i32);
@@ -51,7 +51,7 @@ pub async fn case_scope(db: &Db, case_id: &str) -> Result<Option<ScopeRow>, Stor
 
 /// The case a loan belongs to most recently, if any.
 pub async fn case_of_loan(db: &Db, loan_id: &str) -> Result<Option<String>, StoreError> {
-    let sql = "SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id \
+    let sql = "SELECT cl.case_id FROM case_loans cl JOIN cases c ON c.case_id = cl.case_id AND c.borrower_id = cl.borrower_id \
                WHERE cl.loan_id = $1 ORDER BY c.opened_on DESC LIMIT 1";
     Ok(on_pool!(db, p => sqlx::query_scalar(sql).bind(loan_id).fetch_optional(p).await?))
 }
@@ -114,7 +114,7 @@ pub async fn case_lines(db: &Db, f: &CaseFilter, limit: i64) -> Result<Vec<CaseL
     );
     let sql = format!(
         "SELECT c.case_id, c.borrower_id, COALESCE(b.name, ''), c.opened_on, c.status, \
-         CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+         CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
          WHERE cl.case_id = c.case_id), 0) AS BIGINT), ct.segment, ct.hold, {SCOPE_COLUMNS} \
          FROM cases c LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id {SCOPE_JOINS} \
          WHERE ($2 = '' OR c.status = $2) \
@@ -208,9 +208,9 @@ pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine
     };
     let sql = format!(
         "SELECT t.task_id, t.case_id, COALESCE(b.name, ''), t.kind, t.step, t.due_at, t.priority, t.segment, \
-         t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id \
+         t.because, CAST(COALESCE((SELECT MAX(s.dpd) FROM case_loans cl JOIN loan_state s ON s.loan_id = cl.loan_id AND s.borrower_id = cl.borrower_id \
          WHERE cl.case_id = t.case_id), 0) AS BIGINT), t.collector_id \
-         FROM tasks t JOIN cases c ON c.case_id = t.case_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
+         FROM tasks t JOIN cases c ON c.case_id = t.case_id AND c.borrower_id = t.borrower_id LEFT JOIN borrowers b ON b.borrower_id = c.borrower_id \
          WHERE {filter} ORDER BY t.priority DESC, t.due_at, t.task_id LIMIT $1"
     );
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -251,7 +251,7 @@ pub async fn queue(db: &Db, of: QueueOf<'_>, limit: i64) -> Result<Vec<QueueLine
 /// The DPD of each loan of a case on every date its snapshot changed: (loan, date, DPD).
 pub async fn dpd_history(db: &Db, case_id: &str) -> Result<Vec<(String, NaiveDate, i64)>, StoreError> {
     let sql = "SELECT s.loan_id, s.as_of, CAST(s.dpd AS BIGINT) FROM snapshots s \
-               JOIN case_loans cl ON cl.loan_id = s.loan_id WHERE cl.case_id = $1 ORDER BY s.loan_id, s.as_of";
+               JOIN case_loans cl ON cl.loan_id = s.loan_id AND cl.borrower_id = s.borrower_id WHERE cl.case_id = $1 ORDER BY s.loan_id, s.as_of";
     Ok(on_pool!(db, p => sqlx::query_as(sql).bind(case_id).fetch_all(p).await?))
 }
 
@@ -284,17 +284,17 @@ pub struct CollectorFigures {
 pub async fn collector_figures(db: &Db) -> Result<Vec<CollectorFigures>, StoreError> {
     type Row = (String, String, String, i64, i64, i64, i64, i64, i64, i64);
     let sql = "SELECT col.collector_id, col.name, col.team, \
-         CAST((SELECT COUNT(*) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id \
+         CAST((SELECT COUNT(*) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id AND c.borrower_id = ct.borrower_id \
                WHERE ct.collector_id = col.collector_id AND c.status = 'open') AS BIGINT), \
          CAST((SELECT COUNT(*) FROM tasks t WHERE t.collector_id = col.collector_id AND t.status IN ('pending', 'due')) AS BIGINT), \
          CAST((SELECT COUNT(*) FROM actions a WHERE a.actor = col.collector_id AND a.allowed = 1) AS BIGINT), \
-         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id) AS BIGINT), \
-         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id AND p.borrower_id = a.borrower_id WHERE a.actor = col.collector_id) AS BIGINT), \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id AND p.borrower_id = a.borrower_id WHERE a.actor = col.collector_id \
                AND p.status = 'kept') AS BIGINT), \
-         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id WHERE a.actor = col.collector_id \
+         CAST((SELECT COUNT(*) FROM actions a JOIN ptps p ON p.ptp_id = a.ptp_id AND p.borrower_id = a.borrower_id WHERE a.actor = col.collector_id \
                AND p.status = 'broken') AS BIGINT), \
-         CAST(COALESCE((SELECT SUM(pay.amount) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id \
-               JOIN case_loans cl ON cl.case_id = ct.case_id JOIN payments pay ON pay.loan_id = cl.loan_id \
+         CAST(COALESCE((SELECT SUM(pay.amount) FROM case_treatment ct JOIN cases c ON c.case_id = ct.case_id AND c.borrower_id = ct.borrower_id \
+               JOIN case_loans cl ON cl.case_id = ct.case_id AND cl.borrower_id = ct.borrower_id JOIN payments pay ON pay.loan_id = cl.loan_id AND pay.borrower_id = cl.borrower_id \
                WHERE ct.collector_id = col.collector_id AND c.status = 'open' AND pay.paid_on >= ct.assigned_on), 0) AS BIGINT) \
          FROM collectors col ORDER BY col.team, col.collector_id";
     let rows: Vec<Row> = on_pool!(db, p => sqlx::query_as(sql).fetch_all(p).await?);
@@ -353,7 +353,7 @@ pub async fn queue_health(db: &Db, overdue_before: &str) -> Result<QueueHealth, 
          CAST((SELECT COUNT(*) FROM tasks WHERE status IN ('pending', 'due') AND due_at < $1) AS BIGINT), \
          CAST((SELECT COUNT(*) FROM tasks WHERE status IN ('pending', 'due') AND queue IS NOT NULL \
                AND collector_id IS NULL) AS BIGINT), \
-         CAST((SELECT COUNT(*) FROM cases c LEFT JOIN case_treatment ct ON ct.case_id = c.case_id \
+         CAST((SELECT COUNT(*) FROM cases c LEFT JOIN case_treatment ct ON ct.case_id = c.case_id AND ct.borrower_id = c.borrower_id \
                WHERE c.status = 'open' AND ct.collector_id IS NULL AND ct.placed_with IS NULL) AS BIGINT), \
          CAST((SELECT COUNT(*) FROM ptps WHERE status = 'pending') AS BIGINT), \
          CAST((SELECT COUNT(*) FROM ptps WHERE status = 'kept') AS BIGINT), \

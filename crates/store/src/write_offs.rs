@@ -71,10 +71,11 @@ fn from_row(r: Row) -> WriteOffRequest {
 
 /// Stores a request, in the caller's transaction (with its audit entry).
 pub async fn add(tx: &mut Tx, r: &WriteOffRequest) -> Result<(), StoreError> {
+    let borrower = crate::distribution::borrower_of_loan(tx, &r.loan_id).await?;
     on_tx!(tx, c => {
         sqlx::query(
-            "INSERT INTO write_offs (request_id, loan_id, kind, amount, currency, note, requested_by, requested_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested')",
+            "INSERT INTO write_offs (request_id, loan_id, kind, amount, currency, note, requested_by, requested_at, status, \
+             borrower_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9)",
         )
         .bind(&r.request_id)
         .bind(&r.loan_id)
@@ -84,6 +85,7 @@ pub async fn add(tx: &mut Tx, r: &WriteOffRequest) -> Result<(), StoreError> {
         .bind(&r.note)
         .bind(&r.requested_by)
         .bind(&r.requested_at)
+        .bind(&borrower)
         .execute(c)
         .await?;
     });

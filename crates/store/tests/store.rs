@@ -233,6 +233,7 @@ async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)>
                     Value::Int(i.principal.minor()),
                     Value::Int(i.interest.minor()),
                     Value::Int(i.fee.minor()),
+                    text("B1"),
                 ],
             });
         }
@@ -246,6 +247,7 @@ async fn write_book(db: &Db, ids: &[String]) -> BTreeMap<String, (usize, usize)>
                     Value::Date(d("2024-02-01")),
                     Value::Int(1 + n as i64),
                     text("bank"),
+                    text("B1"),
                 ],
             });
         }
@@ -521,4 +523,117 @@ async fn key_parts_in_one_pass_equal_the_parts_read_one_by_one() {
         }
     })
     .await;
+}
+
+/// The tables of the migrated schema (views left out).
+async fn schema_tables(db: &Db) -> Vec<String> {
+    let sql = match db {
+        Db::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name"
+        }
+        Db::Postgres(_) => {
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+             AND c.relname <> '_sqlx_migrations' ORDER BY 1"
+        }
+    };
+    arrears_store::on_pool!(db, p => sqlx::query_scalar(sql).fetch_all(p).await.unwrap())
+}
+
+#[tokio::test]
+async fn every_table_has_one_place_when_the_book_is_spread_and_spread_keys_hold_the_borrower() {
+    use arrears_store::distribution::{COORDINATOR, DISTRIBUTED, REFERENCE};
+    each_backend(async |t| {
+        let mut listed: Vec<&str> = DISTRIBUTED.iter().chain(REFERENCE).chain(COORDINATOR).copied().collect();
+        listed.sort_unstable();
+        let tables = schema_tables(&t.db).await;
+        assert_eq!(tables, listed, "[{}] tables of the schema vs crates/store/src/distribution.rs", t.backend);
+        let Db::Postgres(pool) = &t.db else { return };
+        // Every key and unique index of a spread table holds borrower_id, which is NOT NULL.
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+             WHERE i.indisunique AND c.relname = ANY($1)",
+        )
+        .bind(DISTRIBUTED)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert!(keys.len() >= DISTRIBUTED.len(), "a spread table has no key: {keys:?}");
+        for (table, def) in &keys {
+            let cols = def.split_once(" USING btree (").map(|(_, c)| c).unwrap_or_default();
+            assert!(cols.contains("borrower_id"), "{table}: a unique index without borrower_id: {def}");
+        }
+        let nullable: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND column_name = 'borrower_id' AND is_nullable = 'YES' AND table_name = ANY($1)",
+        )
+        .bind(DISTRIBUTED)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        assert_eq!(nullable, Vec::<String>::new(), "spread tables whose borrower_id may be NULL");
+        let with_column: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND column_name = 'borrower_id' AND table_name = ANY($1)",
+        )
+        .bind(DISTRIBUTED)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(with_column, DISTRIBUTED.len() as i64, "spread tables without borrower_id");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_book_lays_out_as_hash_partitions_by_borrower_and_a_key_without_it_is_refused() {
+    use arrears_store::distribution::{DISTRIBUTED, PartitionError, partition_by_borrower};
+    let Some(admin) = pg_url() else {
+        let t = TestDb::sqlite().await;
+        assert!(matches!(partition_by_borrower(&t.db, 4).await, Err(PartitionError::NotPostgres)));
+        return;
+    };
+    let t = TestDb::postgres(&admin, "").await;
+    partition_by_borrower(&t.db, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let Db::Postgres(pool) = &t.db else { unreachable!() };
+    let partitioned: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut want: Vec<String> = DISTRIBUTED.iter().map(|s| s.to_string()).collect();
+    want.sort_unstable();
+    assert_eq!(partitioned, want);
+    // The view over snapshots and the restriction's reference to its contact came back.
+    let view: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bucket_history").fetch_one(pool).await.unwrap();
+    assert_eq!(view, 0);
+    let fks: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_constraint WHERE contype = 'f' AND conparentid = 0 AND conrelid = 'contact_restrictions'::regclass",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(fks, 2);
+    // A row lands in its borrower's partition, and the key still refuses a second one.
+    sqlx::raw_sql("INSERT INTO case_sync (borrower_id) VALUES ('B1'), ('B2'), ('B3')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let twice = sqlx::raw_sql("INSERT INTO case_sync (borrower_id) VALUES ('B1')").execute(pool).await;
+    assert!(twice.is_err(), "a second B1 was stored");
+    let spread: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT tableoid) FROM case_sync").fetch_one(pool).await.unwrap();
+    assert!(spread > 1, "three borrowers all landed in one partition");
+    drop(t);
+
+    // What someone might add: a unique loan id on its own. PostgreSQL refuses it partitioned,
+    // as Citus would refuse it spread, and the error names the table and the statement.
+    let t = TestDb::postgres(&admin, "").await;
+    let Db::Postgres(pool) = &t.db else { unreachable!() };
+    sqlx::raw_sql("CREATE UNIQUE INDEX loans_alone ON loans (loan_id)").execute(pool).await.unwrap();
+    let err = partition_by_borrower(&t.db, 4).await.expect_err("a key without borrower_id was accepted");
+    let text = err.to_string();
+    assert!(text.contains("partitioning loans") && text.contains("loans_alone"), "{text}");
 }

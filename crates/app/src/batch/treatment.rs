@@ -305,6 +305,7 @@ pub async fn run_with(
         }
         w.states.push(TreatmentState {
             case_id: c.case_id.clone(),
+            borrower_id: c.borrower_id.clone(),
             segment: d.segment.clone(),
             experiment: d.arm.as_ref().map(|a| a.experiment.clone()),
             arm: d.arm.as_ref().map(|a| a.arm.clone()),
@@ -318,6 +319,7 @@ pub async fn run_with(
             let mut task = NewTask {
                 task_id: TaskId::new(format!("T:{}:{}:{date}", c.case_id, step.step))?,
                 case_id: c.case_id.clone(),
+                borrower_id: c.borrower_id.clone(),
                 step: step.step.clone(),
                 kind: step.kind.as_str(),
                 due_at: String::new(),

@@ -67,6 +67,12 @@ impl TestDb {
         let _ = sqlx::Connection::close(conn).await;
         let url = DbUrl::new(with_database(admin, &name));
         let db = Db::open(&url).await.expect("open postgres");
+        if partitioned() {
+            // The layout a distributed PostgreSQL needs, as PostgreSQL's own hash partitions.
+            arrears_store::distribution::partition_by_borrower(&db, 4)
+                .await
+                .unwrap_or_else(|e| panic!("partitioning {name}: {e}"));
+        }
         TestDb { db, backend: "postgres", url, _dir: None, pg: Some((admin.to_string(), name)) }
     }
 }
@@ -123,6 +129,12 @@ pub fn random_u64() -> u64 {
     h.finish()
 }
 
+/// Whether the PostgreSQL databases under test have their book tables hash-partitioned by
+/// borrower (`ARREARS_TEST_PG_LAYOUT=partitioned`), as a distributed PostgreSQL spreads them.
+pub fn partitioned() -> bool {
+    std::env::var("ARREARS_TEST_PG_LAYOUT").is_ok_and(|v| v == "partitioned")
+}
+
 /// The PostgreSQL admin URL under test, if any.
 pub fn pg_url() -> Option<String> {
     std::env::var("ARREARS_TEST_PG").ok().filter(|s| !s.trim().is_empty())
@@ -130,7 +142,8 @@ pub fn pg_url() -> Option<String> {
 
 /// Runs `test` once per backend under test, each time on a fresh database.
 pub async fn each_backend(test: impl AsyncFn(&TestDb)) {
-    let mut dbs = vec![TestDb::sqlite().await];
+    // The partitioned layout is a second look at PostgreSQL: SQLite ran already.
+    let mut dbs = if partitioned() { Vec::new() } else { vec![TestDb::sqlite().await] };
     if let Some(url) = pg_url() {
         dbs.push(TestDb::postgres(&url).await);
     }

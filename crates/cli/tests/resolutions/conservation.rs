@@ -21,8 +21,9 @@ async fn the_batch_refuses_a_date_a_loan_does_not_balance_on() {
         // A date literal in a SELECT list is text to PostgreSQL unless typed; SQLite has no type.
         let due = if t.backend == "postgres" { "DATE '2026-07-19'" } else { "'2026-07-19'" };
         exec(format!(
-            "INSERT INTO installments (loan_id, seq, due_on, principal, interest, fee, import_id, src_line) \
-             SELECT loan_id, 1, {due}, principal + 10000, 0, 0, import_id, 0 FROM loans WHERE loan_id = '{loan}'"
+            "INSERT INTO installments (loan_id, seq, due_on, principal, interest, fee, import_id, src_line, borrower_id) \
+             SELECT loan_id, 1, {due}, principal + 10000, 0, 0, import_id, 0, borrower_id FROM loans \
+             WHERE loan_id = '{loan}'"
         ))
         .await;
         exec(format!("UPDATE loan_state SET dirty_from = '2026-06-19' WHERE loan_id = '{loan}'")).await;

@@ -44,12 +44,16 @@ pub enum ColType {
     /// TEXT holding the blind index of the [`ColType::Sealed`] column named before `_bidx`;
     /// a difference is reported on that column, with neither value shown.
     Blind,
+    /// TEXT not read from the file: the borrower of the row's loan, the column a distributed
+    /// database spreads the book by.
+    Borrower,
 }
 
 impl ColType {
-    /// Whether the column is read from the import file (blind indexes are computed).
+    /// Whether the column is read from the import file (blind indexes and a row's borrower
+    /// are computed).
     pub fn in_file(self) -> bool {
-        self != ColType::Blind
+        !matches!(self, ColType::Blind | ColType::Borrower)
     }
 }
 
@@ -89,6 +93,10 @@ pub struct TableSpec {
     pub columns: &'static [(&'static str, ColType)],
     /// How many leading columns form the primary key.
     pub key_len: usize,
+    /// Whether PostgreSQL's key holds the same rows as these key columns alone: its key
+    /// includes `borrower_id` (see `crate::distribution`), so a key whose columns do not fix
+    /// the borrower could be stored twice, for two borrowers, and is checked row by row.
+    pub key_fixes_borrower: bool,
 }
 
 /// A row to write, with the source line it came from.
@@ -205,18 +213,29 @@ pub async fn insert_rows(
 ) -> Result<Vec<Conflict>, StoreError> {
     let cols: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
     let head = format!("INSERT INTO {} ({}, import_id, src_line) ", spec.name, cols.join(", "));
-    let tail = format!(" ON CONFLICT ({}) DO NOTHING", cols[..spec.key_len].join(", "));
+    let tail = " ON CONFLICT DO NOTHING";
     // SQLite stores dates as text, and formatting them here is several times cheaper than
     // the driver's strftime path on the import's hot loop; PostgreSQL binds real dates.
     let short = match tx {
-        Tx::Sqlite(t) => insert_all_on!(&mut **t, &head, &tail, rows, import_id, sqlite_text, sqlite_date),
-        Tx::Postgres(t) => insert_all_on!(&mut **t, &head, &tail, rows, import_id, pg_text, pg_date),
+        Tx::Sqlite(t) => insert_all_on!(&mut **t, &head, tail, rows, import_id, sqlite_text, sqlite_date),
+        Tx::Postgres(t) => insert_all_on!(&mut **t, &head, tail, rows, import_id, pg_text, pg_date),
+    };
+    // A key stored for another borrower does not stop PostgreSQL's insert: every chunk is
+    // compared then, not only those with rows left out.
+    let short = match tx {
+        Tx::Postgres(_) if !spec.key_fixes_borrower => rows.chunks(ROWS_PER_STATEMENT).collect(),
+        _ => short,
     };
     // Comparing after all the inserts gives what comparing after each would: DO NOTHING
     // never changes a stored row.
     let mut conflicts = Vec::new();
     for chunk in short {
         compare_chunk(tx, spec, import_id, chunk, &mut conflicts).await?;
+    }
+    // What such an insert wrote against an earlier row goes again, so that a caller keeping
+    // the rest of its rows keeps what SQLite's key would have.
+    if matches!(tx, Tx::Postgres(_)) && !spec.key_fixes_borrower {
+        remove_conflicting(tx, spec, import_id, rows, &conflicts).await?;
     }
     Ok(conflicts)
 }
@@ -297,7 +316,9 @@ async fn compare_chunk(
             let mut vals = Vec::with_capacity(spec.columns.len());
             for (i, (_, t)) in spec.columns.iter().enumerate() {
                 vals.push(match t {
-                    ColType::Text | ColType::Sealed | ColType::Blind => Value::Text(r.try_get(i)?),
+                    ColType::Text | ColType::Sealed | ColType::Blind | ColType::Borrower => {
+                        Value::Text(r.try_get(i)?)
+                    }
                     ColType::Int => Value::Int(r.try_get(i)?),
                     ColType::Date => Value::Date(r.try_get(i)?),
                     ColType::Bool => Value::Bool(r.try_get(i)?),
@@ -308,9 +329,16 @@ async fn compare_chunk(
         }
         out
     });
-    // A re-import compares every row of every chunk: a scan per row would be quadratic in the chunk.
-    let by_key: HashMap<&[Value], &(Vec<Value>, i64, i64)> =
-        stored.iter().map(|s| (&s.0[..spec.key_len], s)).collect();
+    // A re-import compares every row of every chunk: a scan per row would be quadratic in the
+    // chunk. A key can be stored more than once only on PostgreSQL, for two borrowers; the
+    // earliest row is the one that stands, as a key of its own would have kept it.
+    let mut by_key: HashMap<&[Value], &(Vec<Value>, i64, i64)> = HashMap::with_capacity(stored.len());
+    for s in &stored {
+        let first = by_key.entry(&s.0[..spec.key_len]).or_insert(s);
+        if (s.1, s.2) < (first.1, first.2) {
+            *first = s;
+        }
+    }
     for row in chunk {
         let key = &row.values[..spec.key_len];
         let Some((vals, stored_import, stored_line)) = by_key.get(key).copied() else {
@@ -340,6 +368,30 @@ async fn compare_chunk(
                 same_import: *stored_import == import_id,
             });
         }
+    }
+    Ok(())
+}
+
+/// Deletes the rows of `import_id` that `conflicts` name, where an insert kept them beside an
+/// earlier row with their key (PostgreSQL, a key stored for another borrower).
+async fn remove_conflicting(
+    tx: &mut Tx,
+    spec: &TableSpec,
+    import_id: i64,
+    rows: &[Row],
+    conflicts: &[Conflict],
+) -> Result<(), StoreError> {
+    let lines: std::collections::HashSet<u64> = conflicts.iter().map(|c| c.line).collect();
+    for row in rows.iter().filter(|r| lines.contains(&r.line)) {
+        on_tx!(tx, conn => {
+            let mut qb = QueryBuilder::new(format!("DELETE FROM {} WHERE import_id = ", spec.name));
+            qb.push_bind(import_id).push(" AND src_line = ").push_bind(row.line as i64);
+            for ((col, _), v) in spec.columns.iter().zip(&row.values[..spec.key_len]) {
+                qb.push(format!(" AND {col} = "));
+                push_value!(qb, v, &mut (), |_, s| s, |_, d| d);
+            }
+            qb.build().execute(&mut *conn).await?.rows_affected()
+        });
     }
     Ok(())
 }
