@@ -346,6 +346,7 @@ async fn run(
         .spawn(move || read_files(files, &out, &meta_rx, &spent_rx, &keys))
         .map_err(|source| ImportError::Io { path: dir.to_path_buf(), source })?;
     let mut bytes_before = 0u64;
+    let mut loans_analyzed = false;
     loop {
         let Some(msg) = messages.recv().await else {
             // The thread ended without saying so: it panicked; pass the panic on.
@@ -357,6 +358,11 @@ async fn run(
         match msg {
             Msg::Errors(errors) => errors.into_iter().for_each(|e| problems.add(e)),
             Msg::Meta(ids) => {
+                // The first rows that refer to loans come after every loan of the import.
+                if !loans_analyzed {
+                    sql::refresh_loan_statistics(tx).await?;
+                    loans_analyzed = true;
+                }
                 let mut meta = HashMap::with_capacity(ids.len());
                 for part in ids.chunks(500) {
                     meta.extend(sql::loan_meta(tx, part).await?);
@@ -393,6 +399,13 @@ async fn run(
     // The thread has sent its last message and is ending.
     if let Err(panic) = reader.join() {
         std::panic::resume_unwind(panic);
+    }
+    // On PostgreSQL an id stored earlier for another borrower does not stop an insert (the
+    // keys hold borrower_id there): such rows are found now, for the whole import at once.
+    for (file, _, _) in present {
+        let spec = spec_of(file);
+        let found = arrears_store::rows::keyed::clashes(tx, spec, import_id, None).await?;
+        report_conflicts(file, spec, found, &[], &mut problems);
     }
     progress.phase("checking references");
     for d in sql::dangling_borrowers(tx, import_id, MAX_LISTED as i64).await? {

@@ -38,6 +38,12 @@ pub enum PersonalDataError {
         "agency {0:?} is not registered: add it first (`arrears agency add`, or the admin page's agencies)"
     )]
     UnknownAgency(String),
+    /// A collector user with no collector record of its name.
+    #[error(
+        "collector {0:?} is not registered: a collector user's name is their collector id, so add the collector \
+         first (`arrears collector add {0}`, or the admin page's collectors)"
+    )]
+    UnknownCollector(String),
     /// Unknown user or wrong password (which of the two is not said).
     #[error("user {0:?}: unknown user or wrong password")]
     BadCredentials(String),
@@ -134,6 +140,13 @@ pub async fn add_user(db: &Db, u: &NewUser<'_>, at: &At, actor: &str) -> Result<
         && !arrears_store::staff::agencies(db).await?.iter().any(|x| x.agency_id.as_str() == a)
     {
         return Err(PersonalDataError::UnknownAgency(a.to_string()));
+    }
+    // A collector user works the queue of the collector of its name: without one, its queue
+    // would stay empty and allocation would never reach it.
+    if role == Role::Collector
+        && !arrears_store::staff::collectors(db).await?.iter().any(|c| c.collector_id.as_str() == u.name)
+    {
+        return Err(PersonalDataError::UnknownCollector(u.name.to_string()));
     }
     let hash = hash_password(u.password)?;
     let new = people::NewUser { name: u.name, role, agency, team, password_hash: &hash, created_at: now };

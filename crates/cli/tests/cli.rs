@@ -327,6 +327,8 @@ fn arrangements_are_approved_by_another_user_within_their_authority_once() {
     );
     ok("", &["import", book.to_str().unwrap()]);
     ok("", &["batch", "--date", "2026-11-20"]);
+    // A collector user's name is a collector's id.
+    ok("", &["collector", "add", "col1", "--name", "催收员一", "--team", "t1", "--capacity", "60"]);
     for (name, role) in
         [("col1", "collector"), ("sup1", "supervisor"), ("sup2", "supervisor"), ("aud1", "auditor")]
     {

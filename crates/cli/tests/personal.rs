@@ -135,6 +135,8 @@ impl<'a> Env<'a> {
     }
 
     fn users(&self) {
+        // A collector user's name is a collector's id.
+        self.ok("", &["collector", "add", "wang", "--name", "王", "--team", "t1", "--capacity", "60"]);
         for (name, role) in
             [("lawyer", "legal"), ("checker", "auditor"), ("wang", "collector"), ("boss", "admin")]
         {
@@ -342,6 +344,11 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
             "long-enough-pw\n",
             &["user", "add", "x", "--role", "agency", "--agency", "ACME", "--password-stdin"],
         );
+        // A collector user without the collector of its name is refused, saying how to add one.
+        let lone =
+            e.run("long-enough-pw\n", &["user", "add", "li", "--role", "collector", "--password-stdin"]);
+        assert_eq!(lone.status.code(), Some(1), "{}", text(&lone.stderr));
+        assert!(text(&lone.stderr).contains("collector add li"), "{}", text(&lone.stderr));
         let dup = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "legal", "--password-stdin"]);
         assert!(text(&dup.stderr).contains("exists already"));
         assert_eq!(t.db.count("users").await.unwrap(), 5);

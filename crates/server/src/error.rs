@@ -124,9 +124,11 @@ impl From<arrears_app::personal::PersonalDataError> for Error {
     fn from(e: arrears_app::personal::PersonalDataError) -> Error {
         use arrears_app::personal::PersonalDataError as P;
         match e {
-            P::Access(_) | P::UnknownRole(_) | P::UnknownAgency(_) | P::People(_) => {
-                Error::BadRequest(e.to_string())
-            }
+            P::Access(_)
+            | P::UnknownRole(_)
+            | P::UnknownAgency(_)
+            | P::UnknownCollector(_)
+            | P::People(_) => Error::BadRequest(e.to_string()),
             other => Error::internal(other),
         }
     }

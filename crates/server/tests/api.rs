@@ -306,8 +306,7 @@ async fn every_route_for_every_role(t: &TestDb, app: &Router, case_id: &str, loa
                 }
                 Some("Assign") => Some(json!({"collector": "c02"})),
                 Some("User") => {
-                    Some(json!({"name": format!("new_{who}"), "role": "collector", "team": "west",
-                                            "password": PASSWORD}))
+                    Some(json!({"name": format!("new_{who}"), "role": "legal", "password": PASSWORD}))
                 }
                 Some("Collector") => {
                     Some(json!({"collector_id": "c09", "name": "新人", "team": "west", "capacity": "30"}))
@@ -402,8 +401,7 @@ async fn every_changing_route_is_recorded(t: &TestDb, app: &Router, case_id: &st
             Some("Arrangement") => json!({"kind": "instalment_plan", "amount": "200.00", "months": "3",
                                           "note": "分期"}),
             Some("Assign") => json!({"collector": "c01"}),
-            Some("User") => json!({"name": "audited_user", "role": "collector", "team": "east",
-                                   "password": PASSWORD}),
+            Some("User") => json!({"name": "audited_user", "role": "legal", "password": PASSWORD}),
             Some("Collector") => {
                 json!({"collector_id": "c10", "name": "新人", "team": "east", "capacity": "20"})
             }

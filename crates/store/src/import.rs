@@ -231,7 +231,18 @@ pub async fn finish_import(tx: &mut Tx, import_id: i64, summary: &str) -> Result
     Ok(())
 }
 
-/// Currency and disbursement date of the given loans (those that exist).
+/// Brings PostgreSQL's statistics of `loans` up to date inside the import, once its loans are
+/// written and before rows that refer to them are checked: the key of `loans` is
+/// `(loan_id, borrower_id)`, so without them the planner, which last saw an empty table,
+/// looks loans up by scanning it (4.3 s instead of 0.25 s for 100,000 loans).
+pub async fn refresh_loan_statistics(tx: &mut Tx) -> Result<(), StoreError> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::raw_sql("ANALYZE loans").execute(&mut **t).await?;
+    }
+    Ok(())
+}
+
+/// Borrower, currency and disbursement date of the given loans (those that exist).
 pub async fn loan_meta<S: AsRef<str>>(
     tx: &mut Tx,
     ids: &[S],

@@ -63,7 +63,13 @@ pub async fn record_payments(
             ],
         });
     }
-    let conflicts = keyed::insert_rows(tx, &crate::import::PAYMENTS, import_id, &rows).await?;
+    let mut conflicts = keyed::insert_rows(tx, &crate::import::PAYMENTS, import_id, &rows).await?;
+    // Stored under another borrower only if its id was stored before or comes twice here.
+    let mut ids: HashSet<&str> = HashSet::with_capacity(ps.len());
+    if !stored.is_empty() || !ps.iter().all(|p| ids.insert(p.id.as_str())) {
+        conflicts.extend(keyed::clashes(tx, &crate::import::PAYMENTS, import_id, Some(&rows)).await?);
+        conflicts.sort_by_key(|c| c.line);
+    }
     let mut seen: HashSet<&str> = HashSet::with_capacity(ps.len());
     let mut out: Vec<Recorded> = ps
         .iter()

@@ -310,3 +310,52 @@ async fn empty_dir() {
     })
     .await;
 }
+
+/// On PostgreSQL the keys hold borrower_id (the layout a distributed database needs), so
+/// nothing but the importer stops an id stored for one borrower from being stored again for
+/// another: the conflict must read as on SQLite, and nothing be written.
+#[tokio::test]
+async fn an_id_stored_for_another_borrower_is_the_same_conflict_on_every_database() {
+    each_backend(async |t| {
+        // P1 was imported on L1 (B1); L2 is B2's.
+        let pays = format!("{PAY_HEAD}P1,L2,2024-04-15,1066.19,bank\n");
+        let errs = rejected_text(t, &[("payments.csv", &pays)]).await;
+        assert_has(t, &errs, "payments.csv:2: loan_id: ", "payment_id already stored with loan_id = \"L1\"");
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        // Twice in one file, for two borrowers: the second line is the duplicate.
+        let pays = format!("{PAY_HEAD}P7,L1,2024-04-15,5.00,bank\nP7,L2,2024-04-15,5.00,bank\n");
+        let errs = rejected_text(t, &[("payments.csv", &pays)]).await;
+        assert_has(t, &errs, "payments.csv:3: loan_id: ", "duplicate payment_id: line 2 has loan_id");
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        // A loan id taken by another borrower.
+        let loans = format!("{LOAN_HEAD}L1,B2,consumer,CNY,12000.00,0.12,12,2024-01-31,annuity,0.18,3\n");
+        let errs = rejected_text(t, &[("loans.csv", &loans)]).await;
+        assert_has(
+            t,
+            &errs,
+            "loans.csv:2: borrower_id: ",
+            "loan_id already stored with borrower_id = \"B1\"",
+        );
+
+        // Over the API's path: the clash is refused and the rest is kept.
+        let pay = |id: &str, loan: &str| arrears_core::Payment {
+            id: arrears_core::PaymentId::new(id).unwrap(),
+            loan_id: arrears_core::LoanId::new(loan).unwrap(),
+            paid_on: chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap(),
+            amount: arrears_core::Amount::from_minor(500),
+            channel: "bank".into(),
+        };
+        let mut tx = t.db.begin().await.unwrap();
+        let import_id = arrears_store::import::begin_import(&mut tx, "api", NOW).await.unwrap();
+        let got =
+            arrears_store::payments::record_payments(&mut tx, &[pay("P1", "L2"), pay("P8", "L2")], import_id)
+                .await
+                .unwrap();
+        tx.commit().await.unwrap();
+        use arrears_store::payments::Recorded;
+        assert_eq!(got, vec![Recorded::Differs("loan_id"), Recorded::New], "[{}]", t.backend);
+        let p1 = snapshot(&t.db).await.rows_of("payments").iter().filter(|r| r[0] == "P1").count();
+        assert_eq!(p1, 1, "[{}] P1 stored once, on L1", t.backend);
+    })
+    .await;
+}

@@ -42,6 +42,10 @@ impl<'a> Book<'a> {
         b.ok("", &["import", book.to_str().unwrap()]);
         b.ok("", &["batch", "--date", as_of]);
         for (name, role) in users {
+            if *role == "collector" {
+                // A collector user's name is a collector's id.
+                b.ok("", &["collector", "add", name, "--name", name, "--team", "t1", "--capacity", "60"]);
+            }
             b.ok(&pw(name), &["user", "add", name, "--role", role, "--password-stdin"]);
         }
         b

@@ -95,7 +95,7 @@ pub struct TableSpec {
     pub key_len: usize,
     /// Whether PostgreSQL's key holds the same rows as these key columns alone: its key
     /// includes `borrower_id` (see `crate::distribution`), so a key whose columns do not fix
-    /// the borrower could be stored twice, for two borrowers, and is checked row by row.
+    /// the borrower could be stored twice, for two borrowers; [`clashes`] finds those.
     pub key_fixes_borrower: bool,
 }
 
@@ -220,22 +220,124 @@ pub async fn insert_rows(
         Tx::Sqlite(t) => insert_all_on!(&mut **t, &head, tail, rows, import_id, sqlite_text, sqlite_date),
         Tx::Postgres(t) => insert_all_on!(&mut **t, &head, tail, rows, import_id, pg_text, pg_date),
     };
-    // A key stored for another borrower does not stop PostgreSQL's insert: every chunk is
-    // compared then, not only those with rows left out.
-    let short = match tx {
-        Tx::Postgres(_) if !spec.key_fixes_borrower => rows.chunks(ROWS_PER_STATEMENT).collect(),
-        _ => short,
-    };
     // Comparing after all the inserts gives what comparing after each would: DO NOTHING
     // never changes a stored row.
     let mut conflicts = Vec::new();
     for chunk in short {
         compare_chunk(tx, spec, import_id, chunk, &mut conflicts).await?;
     }
-    // What such an insert wrote against an earlier row goes again, so that a caller keeping
-    // the rest of its rows keeps what SQLite's key would have.
-    if matches!(tx, Tx::Postgres(_)) && !spec.key_fixes_borrower {
-        remove_conflicting(tx, spec, import_id, rows, &conflicts).await?;
+    Ok(conflicts)
+}
+
+/// The rows of `import_id` whose key was stored before for another borrower, each as the
+/// [`Conflict`] SQLite's key would have given, and taken back out of the table. Only
+/// PostgreSQL can hold such a row (its keys include `borrower_id`, see
+/// `crate::distribution`), and only in a table whose key columns do not fix the borrower:
+/// elsewhere this reads nothing. `only` limits the look to those rows' keys (a few rows sent
+/// over the API); `None` looks at the whole import in one statement.
+pub async fn clashes(
+    tx: &mut Tx,
+    spec: &TableSpec,
+    import_id: i64,
+    only: Option<&[Row]>,
+) -> Result<Vec<Conflict>, StoreError> {
+    let Tx::Postgres(t) = tx else { return Ok(Vec::new()) };
+    if spec.key_fixes_borrower {
+        return Ok(Vec::new());
+    }
+    let cols: Vec<&str> = spec.columns.iter().map(|(c, _)| *c).collect();
+    let n = cols.len();
+    let key = &cols[..spec.key_len];
+    let list = |alias: &str| cols.iter().map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ");
+    let on: Vec<String> = key.iter().map(|c| format!("o.{c} = n.{c}")).collect();
+    // The earlier row stands, as a key of its own would have kept it.
+    let head = format!(
+        "SELECT {}, n.src_line, {}, o.import_id, o.src_line FROM {table} n JOIN {table} o ON {} \
+         AND o.borrower_id <> n.borrower_id WHERE (o.import_id < n.import_id \
+         OR (o.import_id = n.import_id AND o.src_line < n.src_line)) AND n.import_id = ",
+        list("n"),
+        list("o"),
+        on.join(" AND "),
+        table = spec.name
+    );
+    let parts: Vec<Option<&[Row]>> = match only {
+        None => vec![None],
+        Some(rows) => rows.chunks(ROWS_PER_STATEMENT).map(Some).collect(),
+    };
+    // Per clash: its line, its values, the earlier row's values, import and line.
+    type Clash = (u64, Vec<Value>, Vec<Value>, i64, i64);
+    let mut found: Vec<Clash> = Vec::new();
+    for part in parts {
+        let mut qb = QueryBuilder::<sqlx::Postgres>::new(&head);
+        qb.push_bind(import_id);
+        if let Some(rows) = part {
+            qb.push(format!(
+                " AND ({}) IN (VALUES ",
+                key.iter().map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", ")
+            ));
+            for (i, row) in rows.iter().enumerate() {
+                qb.push(if i == 0 { "(" } else { ", (" });
+                for (j, v) in row.values[..spec.key_len].iter().enumerate() {
+                    if j > 0 {
+                        qb.push(", ");
+                    }
+                    push_value!(qb, v, &mut (), |_, s| s, |_, d| d);
+                }
+                qb.push(")");
+            }
+            qb.push(")");
+        }
+        qb.push(" ORDER BY n.src_line, o.import_id, o.src_line");
+        for r in qb.build().fetch_all(&mut **t).await? {
+            let decode = |from: usize| -> Result<Vec<Value>, StoreError> {
+                let mut vals = Vec::with_capacity(n);
+                for (i, (_, ty)) in spec.columns.iter().enumerate() {
+                    vals.push(match ty {
+                        ColType::Text | ColType::Sealed | ColType::Blind | ColType::Borrower => {
+                            Value::Text(r.try_get(from + i)?)
+                        }
+                        ColType::Int => Value::Int(r.try_get(from + i)?),
+                        ColType::Date => Value::Date(r.try_get(from + i)?),
+                        ColType::Bool => Value::Bool(r.try_get(from + i)?),
+                    });
+                }
+                Ok(vals)
+            };
+            let line = r.try_get::<i64, _>(n)? as u64;
+            if found.last().is_some_and(|f| f.0 == line) {
+                continue;
+            }
+            found.push((line, decode(0)?, decode(n + 1)?, r.try_get(2 * n + 1)?, r.try_get(2 * n + 2)?));
+        }
+    }
+    let mut conflicts = Vec::with_capacity(found.len());
+    for (line, incoming, stored, stored_import, stored_line) in &found {
+        let differs = |i: usize| spec.columns[i].1 != ColType::Sealed && stored[i] != incoming[i];
+        let Some(i) = (spec.key_len..n).find(|&i| differs(i)) else { continue };
+        let (column, was, now) = match spec.columns[i] {
+            (name, ColType::Blind) => {
+                let hidden = Value::Text(HIDDEN.into());
+                (name.strip_suffix("_bidx").unwrap_or(name), hidden.clone(), hidden)
+            }
+            (name, _) => (name, stored[i].clone(), incoming[i].clone()),
+        };
+        conflicts.push(Conflict {
+            line: *line,
+            column,
+            stored: was,
+            incoming: now,
+            stored_line: *stored_line as u64,
+            same_import: *stored_import == import_id,
+        });
+        // Taken back, so that a caller keeping the rest of its rows keeps what it would have.
+        let mut del =
+            QueryBuilder::<sqlx::Postgres>::new(format!("DELETE FROM {} WHERE import_id = ", spec.name));
+        del.push_bind(import_id).push(" AND src_line = ").push_bind(*line as i64);
+        for ((col, _), v) in spec.columns.iter().zip(&incoming[..spec.key_len]) {
+            del.push(format!(" AND {col} = "));
+            push_value!(del, v, &mut (), |_, s| s, |_, d| d);
+        }
+        del.build().execute(&mut **t).await?;
     }
     Ok(conflicts)
 }
@@ -368,30 +470,6 @@ async fn compare_chunk(
                 same_import: *stored_import == import_id,
             });
         }
-    }
-    Ok(())
-}
-
-/// Deletes the rows of `import_id` that `conflicts` name, where an insert kept them beside an
-/// earlier row with their key (PostgreSQL, a key stored for another borrower).
-async fn remove_conflicting(
-    tx: &mut Tx,
-    spec: &TableSpec,
-    import_id: i64,
-    rows: &[Row],
-    conflicts: &[Conflict],
-) -> Result<(), StoreError> {
-    let lines: std::collections::HashSet<u64> = conflicts.iter().map(|c| c.line).collect();
-    for row in rows.iter().filter(|r| lines.contains(&r.line)) {
-        on_tx!(tx, conn => {
-            let mut qb = QueryBuilder::new(format!("DELETE FROM {} WHERE import_id = ", spec.name));
-            qb.push_bind(import_id).push(" AND src_line = ").push_bind(row.line as i64);
-            for ((col, _), v) in spec.columns.iter().zip(&row.values[..spec.key_len]) {
-                qb.push(format!(" AND {col} = "));
-                push_value!(qb, v, &mut (), |_, s| s, |_, d| d);
-            }
-            qb.build().execute(&mut *conn).await?.rows_affected()
-        });
     }
     Ok(())
 }
