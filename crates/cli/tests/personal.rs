@@ -347,7 +347,7 @@ async fn unmask_needs_legal_or_auditor_and_every_request_is_recorded() {
         // A collector user without the collector of its name is refused, saying how to add one.
         let lone =
             e.run("long-enough-pw\n", &["user", "add", "li", "--role", "collector", "--password-stdin"]);
-        assert_eq!(lone.status.code(), Some(1), "{}", text(&lone.stderr));
+        assert_eq!(lone.status.code(), Some(2), "{}", text(&lone.stderr));
         assert!(text(&lone.stderr).contains("collector add li"), "{}", text(&lone.stderr));
         let dup = e.run("long-enough-pw\n", &["user", "add", "x", "--role", "legal", "--password-stdin"]);
         assert!(text(&dup.stderr).contains("exists already"));
